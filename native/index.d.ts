@@ -72,6 +72,22 @@ export interface EspSaStats {
 /** Names of per-packet statuses: `espStatusCodes()[status]`; index 0 is `OK`. */
 export declare function espStatusCodes(): Array<string>
 
+/** Key and field sizes of a suite; throws `ERR_ESP_UNKNOWN_SUITE`. */
+export declare function espSuiteInfo(name: string): EspSuiteInfo
+
+/** Sizes of one suite's keys and packet fields, in bytes. */
+export interface EspSuiteInfo {
+  name: string
+  aead: boolean
+  /** KEYMAT for encryption; for AES-GCM the key plus its 4-byte salt. */
+  encryptionKeyLength: number
+  integrityKeyLength: number
+  ivLength: number
+  /** What the padded payload is aligned to. */
+  blockLength: number
+  icvLength: number
+}
+
 /** Every suite name an SA accepts. */
 export declare function espSuites(): Array<string>
 

@@ -773,8 +773,9 @@ if (
   }
 }
 
-const { EspSa, espStatusCodes, espSuites } = nativeBinding
+const { EspSa, espStatusCodes, espSuiteInfo, espSuites } = nativeBinding
 export { EspSa }
 export { espStatusCodes }
+export { espSuiteInfo }
 export { espSuites }
 export const __napiBindingTarget = __napiLoadedBindingTarget

@@ -74,6 +74,35 @@ pub fn esp_status_codes() -> Vec<String> {
         .collect()
 }
 
+/// Sizes of one suite's keys and packet fields, in bytes.
+#[napi(object)]
+pub struct EspSuiteInfo {
+    pub name: String,
+    pub aead: bool,
+    /// KEYMAT for encryption; for AES-GCM the key plus its 4-byte salt.
+    pub encryption_key_length: u32,
+    pub integrity_key_length: u32,
+    pub iv_length: u32,
+    /// What the padded payload is aligned to.
+    pub block_length: u32,
+    pub icv_length: u32,
+}
+
+/// Key and field sizes of a suite; throws `ERR_ESP_UNKNOWN_SUITE`.
+#[napi]
+pub fn esp_suite_info(name: String) -> Result<EspSuiteInfo> {
+    let suite = Suite::parse(&name).map_err(|e| error(e.code(), e.to_string()))?;
+    Ok(EspSuiteInfo {
+        name: suite.name(),
+        aead: suite.is_aead(),
+        encryption_key_length: suite.encryption_key_len() as u32,
+        integrity_key_length: suite.integrity_key_len() as u32,
+        iv_length: suite.iv_len() as u32,
+        block_length: suite.block_len() as u32,
+        icv_length: suite.icv_len() as u32,
+    })
+}
+
 /// Every suite name an SA accepts.
 #[napi]
 pub fn esp_suites() -> Vec<String> {

@@ -1,0 +1,5 @@
+/**
+ * l2tp-ipsec: an L2TP/IPsec VPN server for Linux gateways.
+ * The public types live in the hand-written `index.d.ts` at the package root.
+ */
+export { EspSa, ESP_STATUS, espSuiteInfo, espStatusCodes, espSuites, packBatch, unpackBatch } from './esp/index.js'

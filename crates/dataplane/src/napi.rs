@@ -166,7 +166,11 @@ impl EspSa {
             let seed: &[u8; esp::IV_SEED_LEN] = seed.as_ref().try_into().map_err(|_| {
                 error(
                     "ERR_ESP_KEY_LENGTH",
-                    format!("ivSeed must be {} bytes, got {}", esp::IV_SEED_LEN, seed.len()),
+                    format!(
+                        "ivSeed must be {} bytes, got {}",
+                        esp::IV_SEED_LEN,
+                        seed.len()
+                    ),
                 )
             })?;
             sa = sa.with_iv_seed(seed);
@@ -193,7 +197,12 @@ impl EspSa {
     /// Seals every payload of the batch with the same next header (4 IPv4,
     /// 41 IPv6, 17 UDP in transport mode, ...).
     #[napi]
-    pub fn seal(&mut self, data: Buffer, offsets: Uint32Array, next_header: u8) -> Result<PacketBatch> {
+    pub fn seal(
+        &mut self,
+        data: Buffer,
+        offsets: Uint32Array,
+        next_header: u8,
+    ) -> Result<PacketBatch> {
         let ranges = batch_ranges(&data, &offsets)?;
         let sa = self.sa()?;
         let total: usize = ranges.iter().map(|(s, e)| sa.sealed_len(e - s)).sum();

@@ -32,9 +32,18 @@ fn every_suite_round_trips_every_size_up_to_1500() {
             let payload: Vec<u8> = (0..size).map(|i| (i * 7 + size) as u8).collect();
             let next_header = if size % 2 == 0 { 17 } else { 4 };
             let mut packet = seal(&mut tx, &payload, next_header);
-            assert_eq!((packet.len() - 8 - suite.iv_len() - suite.icv_len()) % suite.block_len(), 0);
-            let opened = rx.open_in_place(&mut packet).unwrap_or_else(|e| panic!("{name} size {size}: {e}"));
-            assert_eq!(&packet[opened.payload.clone()], &payload[..], "{name} size {size}");
+            assert_eq!(
+                (packet.len() - 8 - suite.iv_len() - suite.icv_len()) % suite.block_len(),
+                0
+            );
+            let opened = rx
+                .open_in_place(&mut packet)
+                .unwrap_or_else(|e| panic!("{name} size {size}: {e}"));
+            assert_eq!(
+                &packet[opened.payload.clone()],
+                &payload[..],
+                "{name} size {size}"
+            );
             assert_eq!(opened.next_header, next_header);
             assert_eq!(opened.seq, size as u64 + 1);
         }
@@ -54,7 +63,10 @@ fn ciphertext_hides_the_payload_and_ivs_differ() {
         let b = seal(&mut tx, &payload, 17);
         let head = tx.head_len();
         assert_ne!(a[8..head], b[8..head], "{name}: IV repeated");
-        assert!(!a.windows(16).any(|w| w == [0x42u8; 16]), "{name}: plaintext visible");
+        assert!(
+            !a.windows(16).any(|w| w == [0x42u8; 16]),
+            "{name}: plaintext visible"
+        );
     }
 }
 
@@ -98,7 +110,9 @@ fn any_flipped_bit_fails_the_icv_and_changes_nothing() {
 #[test]
 fn replayed_and_old_packets_are_dropped() {
     let (mut tx, mut rx) = pair("aes256gcm-16");
-    let packets: Vec<Vec<u8>> = (0..2000).map(|i| seal(&mut tx, &[i as u8; 40], 17)).collect();
+    let packets: Vec<Vec<u8>> = (0..2000)
+        .map(|i| seal(&mut tx, &[i as u8; 40], 17))
+        .collect();
     let mut first = packets[0].clone();
     rx.open_in_place(&mut first).unwrap();
     let mut again = packets[0].clone();
@@ -134,7 +148,10 @@ fn truncated_packets_are_dropped_never_panic() {
             let mut short = packet[..len].to_vec();
             let err = rx.open_in_place(&mut short).unwrap_err();
             assert!(
-                matches!(err, EspError::Truncated | EspError::BadLength | EspError::IcvMismatch),
+                matches!(
+                    err,
+                    EspError::Truncated | EspError::BadLength | EspError::IcvMismatch
+                ),
                 "{name} len {len}: {err}"
             );
         }
@@ -163,7 +180,10 @@ fn sequence_exhaustion_stops_sealing() {
     let mut last = seal(&mut tx, b"last", 17);
     assert_eq!(rx.open_in_place(&mut last).unwrap().seq, u32::MAX as u64);
     let mut out = vec![0u8; 64];
-    assert_eq!(tx.seal(b"one more", 17, &mut out), Err(EspError::SequenceExhausted));
+    assert_eq!(
+        tx.seal(b"one more", 17, &mut out),
+        Err(EspError::SequenceExhausted)
+    );
     assert_eq!(tx.last_seq_out(), u32::MAX as u64);
 }
 
@@ -173,19 +193,28 @@ fn a_refused_seal_uses_no_sequence_number() {
     let mut sa = EspSa::new(7, suite, &[3; 16], &[4; 20], 1024).unwrap();
     seal(&mut sa, b"a", 17);
     let mut small = vec![0u8; sa.sealed_len(10) - 1];
-    assert_eq!(sa.seal(&[0; 10], 17, &mut small), Err(EspError::BufferTooSmall));
+    assert_eq!(
+        sa.seal(&[0; 10], 17, &mut small),
+        Err(EspError::BufferTooSmall)
+    );
     assert_eq!(sa.last_seq_out(), 1);
 }
 
 #[test]
 fn bad_key_lengths_and_windows_are_refused() {
     let suite = Suite::parse("aes256-sha512").unwrap();
-    let err = EspSa::new(1, suite, &[0; 16], &[0; 64], 1024).err().unwrap();
+    let err = EspSa::new(1, suite, &[0; 16], &[0; 64], 1024)
+        .err()
+        .unwrap();
     assert_eq!(err.code(), "ERR_ESP_KEY_LENGTH");
     assert_eq!(err.to_string(), "encryption key must be 32 bytes, got 16");
-    let err = EspSa::new(1, suite, &[0; 32], &[0; 20], 1024).err().unwrap();
+    let err = EspSa::new(1, suite, &[0; 32], &[0; 20], 1024)
+        .err()
+        .unwrap();
     assert_eq!(err.to_string(), "integrity key must be 64 bytes, got 20");
-    let err = EspSa::new(1, suite, &[0; 32], &[0; 64], 1000).err().unwrap();
+    let err = EspSa::new(1, suite, &[0; 32], &[0; 64], 1000)
+        .err()
+        .unwrap();
     assert_eq!(err.code(), "ERR_ESP_REPLAY_WINDOW");
     let gcm = Suite::parse("aes128gcm-16").unwrap();
     let err = EspSa::new(1, gcm, &[0; 16], &[], 1024).err().unwrap();

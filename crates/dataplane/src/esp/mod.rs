@@ -14,6 +14,8 @@ mod cipher;
 pub mod error;
 mod integrity;
 mod iv;
+#[doc(hidden)]
+pub mod primitives;
 pub mod replay;
 pub mod suite;
 
@@ -22,8 +24,8 @@ use core::ops::Range;
 use cipher::Cipher;
 pub use error::{EspError, SaError};
 use integrity::Mac;
-pub use iv::IV_SEED_LEN;
 use iv::IvGenerator;
+pub use iv::IV_SEED_LEN;
 pub use replay::ReplayWindow;
 pub use suite::{Encryption, Integrity, Suite};
 
@@ -71,6 +73,39 @@ pub struct EspSa {
     seq_out: u64,
     replay: Option<ReplayWindow>,
     counters: Counters,
+}
+
+/// Writes the default padding (RFC 4303 2.4: 1, 2, 3, ...), Pad Length and
+/// Next Header after the payload; `trailer` is everything from the end of
+/// the payload to the end of the padded plaintext.
+pub(crate) fn write_trailer(trailer: &mut [u8], next_header: u8) {
+    let pad_len = trailer.len() - 2;
+    for (i, b) in trailer[..pad_len].iter_mut().enumerate() {
+        *b = i as u8 + 1;
+    }
+    trailer[pad_len] = pad_len as u8;
+    trailer[pad_len + 1] = next_header;
+}
+
+/// Reads the trailer of a decrypted ESP plaintext: returns the payload's
+/// length and the next header, or `BadPadding` when Pad Length overruns the
+/// plaintext or the pad bytes are not the default 1, 2, 3, ...
+pub fn parse_trailer(plaintext: &[u8]) -> Result<(usize, u8), EspError> {
+    let len = plaintext.len();
+    if len < 2 {
+        return Err(EspError::BadPadding);
+    }
+    let next_header = plaintext[len - 1];
+    let pad_len = plaintext[len - 2] as usize;
+    if pad_len + 2 > len {
+        return Err(EspError::BadPadding);
+    }
+    let payload_len = len - 2 - pad_len;
+    let padding = &plaintext[payload_len..len - 2];
+    if padding.iter().enumerate().any(|(i, b)| *b != i as u8 + 1) {
+        return Err(EspError::BadPadding);
+    }
+    Ok((payload_len, next_header))
 }
 
 /// The SPI of an ESP packet, to find its SA.
@@ -183,25 +218,21 @@ impl EspSa {
         }
         let seq = self.seq_out + 1;
         let plain_end = head + self.padded_len(payload_len);
-        let pad_len = plain_end - 2 - head - payload_len;
 
         buf[..4].copy_from_slice(&self.spi.to_be_bytes());
         buf[4..8].copy_from_slice(&(seq as u32).to_be_bytes());
-        // RFC 4303 2.4: the default padding is 1, 2, 3, ...
-        for (i, b) in buf[head + payload_len..plain_end - 2].iter_mut().enumerate() {
-            *b = i as u8 + 1;
-        }
-        buf[plain_end - 2] = pad_len as u8;
-        buf[plain_end - 1] = next_header;
+        write_trailer(&mut buf[head + payload_len..plain_end], next_header);
 
         match &self.mac {
             None => {
                 let iv = self.iv.gcm_iv(seq);
                 buf[ESP_HEADER_LEN..head].copy_from_slice(&iv);
                 let (aad, rest) = buf.split_at_mut(ESP_HEADER_LEN);
-                let tag = self
-                    .cipher
-                    .gcm_seal(&iv, aad, &mut rest[head - ESP_HEADER_LEN..plain_end - ESP_HEADER_LEN]);
+                let tag = self.cipher.gcm_seal(
+                    &iv,
+                    aad,
+                    &mut rest[head - ESP_HEADER_LEN..plain_end - ESP_HEADER_LEN],
+                );
                 buf[plain_end..total].copy_from_slice(&tag);
             }
             Some(mac) => {
@@ -291,22 +322,13 @@ impl EspSa {
                     .cbc_decrypt(&header[ESP_HEADER_LEN..], &mut rest[..ciphertext_len]);
             }
         }
-        let next_header = packet[plain_end - 1];
-        let pad_len = packet[plain_end - 2] as usize;
-        if pad_len + 2 > ciphertext_len {
-            return Err(EspError::BadPadding);
-        }
-        let payload_end = plain_end - 2 - pad_len;
-        let padding = &packet[payload_end..plain_end - 2];
-        if padding.iter().enumerate().any(|(i, b)| *b != i as u8 + 1) {
-            return Err(EspError::BadPadding);
-        }
+        let (payload_len, next_header) = parse_trailer(&packet[head..plain_end])?;
         if let Some(window) = &mut self.replay {
             window.accept(seq);
         }
         Ok(Opened {
             next_header,
-            payload: head..payload_end,
+            payload: head..head + payload_len,
             seq,
         })
     }

@@ -208,7 +208,14 @@ mod tests {
 
     #[test]
     fn unknown_names_are_refused_with_the_list() {
-        for name in ["", "aes128", "aes128-", "des-sha1", "aes128gcm-8", "aes128-sha1-x"] {
+        for name in [
+            "",
+            "aes128",
+            "aes128-",
+            "des-sha1",
+            "aes128gcm-8",
+            "aes128-sha1-x",
+        ] {
             let err = Suite::parse(name).unwrap_err();
             assert_eq!(err.code(), "ERR_ESP_UNKNOWN_SUITE");
             assert!(err.to_string().contains("aes128gcm-16"));

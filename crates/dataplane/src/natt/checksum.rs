@@ -47,7 +47,12 @@ fn checksum_offset(protocol: u8) -> Option<(usize, usize)> {
 
 /// Recomputes the TCP or UDP checksum of `segment` over the pseudo-header of
 /// `src`/`dst` (IPv4 or IPv6). Other protocols are left alone.
-pub fn recompute(protocol: u8, src: &[u8], dst: &[u8], segment: &mut [u8]) -> Result<(), ChecksumError> {
+pub fn recompute(
+    protocol: u8,
+    src: &[u8],
+    dst: &[u8],
+    segment: &mut [u8],
+) -> Result<(), ChecksumError> {
     let Some((offset, min_len)) = checksum_offset(protocol) else {
         return Ok(());
     };
@@ -86,7 +91,12 @@ pub fn update_incrementally(
     if segment.len() < min_len {
         return Err(ChecksumError::Truncated);
     }
-    let lens = [original.0.len(), original.1.len(), actual.0.len(), actual.1.len()];
+    let lens = [
+        original.0.len(),
+        original.1.len(),
+        actual.0.len(),
+        actual.1.len(),
+    ];
     if lens.iter().any(|l| *l != lens[0]) || !(lens[0] == 4 || lens[0] == 16) {
         return Err(ChecksumError::AddressFamily);
     }
@@ -133,7 +143,9 @@ mod tests {
     // An L2TP HELLO over UDP 1701 -> 1701 between 10.0.2.15 and 10.0.2.2.
     fn udp_segment() -> Vec<u8> {
         let mut s = vec![0x06, 0xa5, 0x06, 0xa5, 0x00, 0x14, 0x00, 0x00];
-        s.extend_from_slice(&[0xc8, 0x02, 0x00, 0x0c, 0x00, 0x01, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00]);
+        s.extend_from_slice(&[
+            0xc8, 0x02, 0x00, 0x0c, 0x00, 0x01, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00,
+        ]);
         s
     }
 
@@ -154,7 +166,13 @@ mod tests {
     fn incremental_update_equals_recomputing() {
         let mut by_update = udp_segment();
         recompute(PROTO_UDP, &CLIENT, &SERVER, &mut by_update).unwrap();
-        update_incrementally(PROTO_UDP, (&CLIENT, &SERVER), (&NATTED, &SERVER), &mut by_update).unwrap();
+        update_incrementally(
+            PROTO_UDP,
+            (&CLIENT, &SERVER),
+            (&NATTED, &SERVER),
+            &mut by_update,
+        )
+        .unwrap();
         let mut by_recompute = udp_segment();
         recompute(PROTO_UDP, &NATTED, &SERVER, &mut by_recompute).unwrap();
         assert_eq!(by_update, by_recompute);
@@ -175,7 +193,13 @@ mod tests {
         tcp[12] = 0x50;
         recompute(PROTO_TCP, &CLIENT, &SERVER, &mut tcp).unwrap();
         assert!(verify(PROTO_TCP, &CLIENT, &SERVER, &tcp).unwrap());
-        assert_eq!(recompute(PROTO_TCP, &CLIENT, &SERVER, &mut [0u8; 19]), Err(ChecksumError::Truncated));
-        assert_eq!(recompute(PROTO_UDP, &CLIENT, &[1; 16], &mut udp_segment()), Err(ChecksumError::AddressFamily));
+        assert_eq!(
+            recompute(PROTO_TCP, &CLIENT, &SERVER, &mut [0u8; 19]),
+            Err(ChecksumError::Truncated)
+        );
+        assert_eq!(
+            recompute(PROTO_UDP, &CLIENT, &[1; 16], &mut udp_segment()),
+            Err(ChecksumError::AddressFamily)
+        );
     }
 }

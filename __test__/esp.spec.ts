@@ -112,3 +112,22 @@ test('suite info matches what the packets look like', (t) => {
   // 8 header + 8 IV + (6 + 2 -> 8) + 12 ICV
   t.is(tx.sealedLength(6), 36)
 })
+
+test('openInPlace decrypts where the packets lie and reports each one', (t) => {
+  const { tx, rx } = pair('aes256-sha1')
+  const plain = packBatch([Buffer.from('first'), Buffer.from('second')])
+  const sealed = tx.seal(plain.data, plain.offsets, 17)
+  const tampered = Buffer.from(sealed.data)
+  const batch = packBatch([...unpackBatch({ data: tampered, offsets: sealed.offsets }), Buffer.alloc(3)])
+  batch.data[batch.offsets[1]! + 20]! ^= 1
+  const payloads = new Uint32Array(6)
+  const nextHeaders = new Uint8Array(3)
+  const status = new Uint8Array(3)
+  t.is(rx.openInPlace(batch.data, batch.offsets, payloads, nextHeaders, status), 1)
+  t.deepEqual([...status].map((s) => ESP_STATUS[s]), ['OK', 'ESP_ICV_MISMATCH', 'ESP_TRUNCATED'])
+  t.is(batch.data.subarray(payloads[0], payloads[1]).toString(), 'first')
+  t.is(payloads[2], payloads[3])
+  t.deepEqual([...nextHeaders], [17, 0, 0])
+  const err = t.throws(() => rx.openInPlace(batch.data, batch.offsets, new Uint32Array(5), nextHeaders, status))
+  t.is((err as Error & { code: string }).code, 'ERR_ESP_BUFFER_TOO_SMALL')
+})

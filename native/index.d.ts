@@ -30,9 +30,19 @@ export declare class EspSa {
   sealInto(data: Buffer, offsets: Uint32Array, nextHeader: number, out: Buffer, outOffsets: Uint32Array): number
   /**
    * Opens every packet of the batch; bad packets are dropped, counted,
-   * and reported in `status`, never thrown.
+   * and reported in `status`, never thrown. Copies the payloads into a
+   * new Buffer; `openInPlace` allocates nothing.
    */
   open(data: Buffer, offsets: Uint32Array): OpenedBatch
+  /**
+   * Opens every packet of the batch where it lies in `data` (which is
+   * overwritten with plaintext). For packet i, its payload is now
+   * `data[payloads[2i]..payloads[2i + 1]]` (empty when dropped), and
+   * `nextHeaders[i]`, `status[i]` are as for `open`. Returns how many
+   * opened. Throws `ERR_ESP_BUFFER_TOO_SMALL` when the result arrays are
+   * shorter than the batch.
+   */
+  openInPlace(data: Buffer, offsets: Uint32Array, payloads: Uint32Array, nextHeaders: Uint8Array, status: Uint8Array): number
   stats(): EspSaStats
   /**
    * Zeroes the keys now instead of when the garbage collector runs; any

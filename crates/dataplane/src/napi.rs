@@ -133,6 +133,15 @@ fn batch_ranges(data: &[u8], offsets: &[u32]) -> Result<Vec<(usize, usize)>> {
     Ok(ranges)
 }
 
+/// Opens one packet: (next header, status, payload range); an empty range
+/// and a non-zero status when it was dropped.
+fn open_one(sa: &mut esp::EspSa, packet: &mut [u8]) -> (u8, u8, core::ops::Range<usize>) {
+    match sa.open_in_place(packet) {
+        Ok(opened) => (opened.next_header, 0, opened.payload),
+        Err(e) => (0, e.status(), 0..0),
+    }
+}
+
 /// One ESP security association in the data plane.
 #[napi]
 pub struct EspSa {
@@ -265,7 +274,8 @@ impl EspSa {
     }
 
     /// Opens every packet of the batch; bad packets are dropped, counted,
-    /// and reported in `status`, never thrown.
+    /// and reported in `status`, never thrown. Copies the payloads into a
+    /// new Buffer; `openInPlace` allocates nothing.
     #[napi]
     pub fn open(&mut self, data: Buffer, offsets: Uint32Array) -> Result<OpenedBatch> {
         let ranges = batch_ranges(&data, &offsets)?;
@@ -279,17 +289,10 @@ impl EspSa {
         for (start, end) in ranges {
             scratch.clear();
             scratch.extend_from_slice(&data[start..end]);
-            match sa.open_in_place(&mut scratch) {
-                Ok(opened) => {
-                    out.extend_from_slice(&scratch[opened.payload]);
-                    next_headers.push(opened.next_header);
-                    status.push(0);
-                }
-                Err(e) => {
-                    next_headers.push(0);
-                    status.push(e.status());
-                }
-            }
+            let (nh, st, payload) = open_one(sa, &mut scratch);
+            out.extend_from_slice(&scratch[payload]);
+            next_headers.push(nh);
+            status.push(st);
             out_offsets.push(out.len() as u32);
         }
         Ok(OpenedBatch {
@@ -298,6 +301,51 @@ impl EspSa {
             next_headers: next_headers.into(),
             status: status.into(),
         })
+    }
+
+    /// Opens every packet of the batch where it lies in `data` (which is
+    /// overwritten with plaintext). For packet i, its payload is now
+    /// `data[payloads[2i]..payloads[2i + 1]]` (empty when dropped), and
+    /// `nextHeaders[i]`, `status[i]` are as for `open`. Returns how many
+    /// opened. Throws `ERR_ESP_BUFFER_TOO_SMALL` when the result arrays are
+    /// shorter than the batch.
+    #[napi]
+    pub fn open_in_place(
+        &mut self,
+        mut data: Buffer,
+        offsets: Uint32Array,
+        mut payloads: Uint32Array,
+        mut next_headers: Uint8Array,
+        mut status: Uint8Array,
+    ) -> Result<u32> {
+        let ranges = batch_ranges(&data, &offsets)?;
+        let n = ranges.len();
+        if payloads.len() < 2 * n || next_headers.len() < n || status.len() < n {
+            return Err(error(
+                "ERR_ESP_BUFFER_TOO_SMALL",
+                format!(
+                    "a batch of {n} needs payloads[{}], nextHeaders[{n}], status[{n}]; got {}, {}, {}",
+                    2 * n,
+                    payloads.len(),
+                    next_headers.len(),
+                    status.len()
+                ),
+            ));
+        }
+        let sa = self.sa()?;
+        // SAFETY: JS is blocked in this call; nothing else touches the views.
+        let (payloads, next_headers, status) =
+            unsafe { (payloads.as_mut(), next_headers.as_mut(), status.as_mut()) };
+        let mut opened = 0;
+        for (i, (start, end)) in ranges.into_iter().enumerate() {
+            let (nh, st, payload) = open_one(sa, &mut data[start..end]);
+            payloads[2 * i] = (start + payload.start) as u32;
+            payloads[2 * i + 1] = (start + payload.end) as u32;
+            next_headers[i] = nh;
+            status[i] = st;
+            opened += u32::from(st == 0);
+        }
+        Ok(opened)
     }
 
     #[napi]

@@ -310,7 +310,7 @@ impl EspSa {
                     .map_err(|_| EspError::IcvMismatch)?;
             }
             Some(mac) => {
-                if ciphertext_len % block != 0 {
+                if !ciphertext_len.is_multiple_of(block) {
                     return Err(EspError::BadLength);
                 }
                 let (covered, icv) = packet.split_at(plain_end);

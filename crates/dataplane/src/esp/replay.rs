@@ -16,7 +16,7 @@ impl ReplayWindow {
 
     /// `size` in packets: a multiple of 64, 64..=65536.
     pub fn new(size: u32) -> Option<Self> {
-        if size < 64 || size > Self::MAX_SIZE || size % 64 != 0 {
+        if !(64..=Self::MAX_SIZE).contains(&size) || !size.is_multiple_of(64) {
             return None;
         }
         Some(Self {

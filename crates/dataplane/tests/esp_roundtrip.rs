@@ -220,3 +220,14 @@ fn bad_key_lengths_and_windows_are_refused() {
     let err = EspSa::new(1, gcm, &[0; 16], &[], 1024).err().unwrap();
     assert_eq!(err.to_string(), "encryption key must be 20 bytes, got 16");
 }
+
+#[test]
+fn triple_des_keys_that_collapse_to_single_des_are_refused() {
+    let suite = Suite::parse("3des-sha1").unwrap();
+    let mut k = [0x01u8; 24];
+    k[..8].copy_from_slice(&[0x13, 0x34, 0x57, 0x79, 0x9b, 0xbc, 0xdf, 0xf1]);
+    k[8..16].copy_from_slice(&[0x13, 0x34, 0x57, 0x79, 0x9b, 0xbc, 0xdf, 0xf1]);
+    k[16..].copy_from_slice(&[0x0e, 0x32, 0x92, 0x32, 0xea, 0x6d, 0x0d, 0x73]);
+    let err = EspSa::new(1, suite, &k, &[0; 20], 1024).err().unwrap();
+    assert_eq!(err.code(), "ERR_ESP_WEAK_KEY");
+}

@@ -79,6 +79,8 @@ pub enum SaError {
         got: usize,
     },
     ReplayWindow(u32),
+    /// A 3DES key whose thirds repeat (single DES in disguise) or a DES weak key.
+    WeakKey,
 }
 
 impl SaError {
@@ -87,6 +89,7 @@ impl SaError {
             SaError::UnknownSuite(_) => "ERR_ESP_UNKNOWN_SUITE",
             SaError::KeyLength { .. } => "ERR_ESP_KEY_LENGTH",
             SaError::ReplayWindow(_) => "ERR_ESP_REPLAY_WINDOW",
+            SaError::WeakKey => "ERR_ESP_WEAK_KEY",
         }
     }
 }
@@ -107,6 +110,9 @@ impl fmt::Display for SaError {
             SaError::ReplayWindow(w) => write!(
                 f,
                 "replay window must be 0 (off) or a multiple of 64 between 64 and 65536, got {w}"
+            ),
+            SaError::WeakKey => f.write_str(
+                "encryption key is weak: 3DES keys need three different 8-byte parts and no DES weak key",
             ),
         }
     }

@@ -144,7 +144,7 @@ impl EspSa {
         Ok(Self {
             spi,
             suite,
-            cipher: Cipher::new(suite.encryption, encryption_key),
+            cipher: Cipher::new(suite.encryption, encryption_key).map_err(|_| SaError::WeakKey)?,
             mac: Mac::new(suite.integrity, integrity_key),
             iv: IvGenerator::random(),
             seq_out: 0,

@@ -9,7 +9,9 @@ fn main() {
     let args: Vec<String> = std::env::args().collect();
     let suite = Suite::parse(args.get(1).map_or("aes128gcm-16", |s| s.as_str())).expect("suite");
     let bytes: usize = args.get(2).map_or(1400, |s| s.parse().expect("bytes"));
-    let enc: Vec<u8> = (0..suite.encryption_key_len() as u8).map(|i| i.wrapping_mul(37) ^ 0x5c).collect();
+    let enc: Vec<u8> = (0..suite.encryption_key_len() as u8)
+        .map(|i| i.wrapping_mul(37) ^ 0x5c)
+        .collect();
     let integ = vec![9u8; suite.integrity_key_len()];
     let mut tx = EspSa::new(1, suite, &enc, &integ, 1024).unwrap();
     let mut rx = EspSa::new(1, suite, &enc, &integ, 0).unwrap();

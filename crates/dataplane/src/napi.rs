@@ -142,7 +142,16 @@ fn open_one(sa: &mut esp::EspSa, packet: &mut [u8]) -> (u8, u8, core::ops::Range
     }
 }
 
-/// One ESP security association in the data plane.
+/// One ESP security association in the data plane. The same object seals
+/// (outbound sequence counter) and opens (inbound anti-replay window). Keys
+/// cross into native memory once and are zeroed by `destroy()` or when the
+/// object is collected.
+///
+/// Errors thrown carry a stable `code`: `ERR_ESP_UNKNOWN_SUITE`,
+/// `ERR_ESP_KEY_LENGTH`, `ERR_ESP_WEAK_KEY`, `ERR_ESP_REPLAY_WINDOW`,
+/// `ERR_ESP_BATCH`, `ERR_ESP_BUFFER_TOO_SMALL`, `ERR_ESP_SEQUENCE_EXHAUSTED`,
+/// `ERR_ESP_SA_DESTROYED`. A malformed packet is never thrown: it is
+/// dropped, counted, and reported by a per-packet status (`ESP_STATUS`).
 #[napi]
 pub struct EspSa {
     inner: Option<esp::EspSa>,

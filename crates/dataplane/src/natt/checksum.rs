@@ -36,13 +36,27 @@ fn fold(mut acc: u64) -> u16 {
     acc as u16
 }
 
-fn checksum_offset(protocol: u8) -> Option<(usize, usize)> {
-    // (offset of the checksum field, minimum header length)
-    match protocol {
-        PROTO_UDP => Some((6, 8)),
-        PROTO_TCP => Some((16, 20)),
-        _ => None,
+/// Where the checksum field of `segment` is: `None` for protocols without
+/// one we handle, an error when the segment is shorter than its header or
+/// the addresses are not all of one family (4 or 16 bytes).
+fn checksum_field(
+    protocol: u8,
+    segment: &[u8],
+    addresses: &[&[u8]],
+) -> Result<Option<usize>, ChecksumError> {
+    let (offset, min_len) = match protocol {
+        PROTO_UDP => (6, 8),
+        PROTO_TCP => (16, 20),
+        _ => return Ok(None),
+    };
+    if segment.len() < min_len {
+        return Err(ChecksumError::Truncated);
     }
+    let family = addresses[0].len();
+    if addresses.iter().any(|a| a.len() != family) || !(family == 4 || family == 16) {
+        return Err(ChecksumError::AddressFamily);
+    }
+    Ok(Some(offset))
 }
 
 /// Recomputes the TCP or UDP checksum of `segment` over the pseudo-header of
@@ -53,15 +67,9 @@ pub fn recompute(
     dst: &[u8],
     segment: &mut [u8],
 ) -> Result<(), ChecksumError> {
-    let Some((offset, min_len)) = checksum_offset(protocol) else {
+    let Some(offset) = checksum_field(protocol, segment, &[src, dst])? else {
         return Ok(());
     };
-    if segment.len() < min_len {
-        return Err(ChecksumError::Truncated);
-    }
-    if src.len() != dst.len() || !(src.len() == 4 || src.len() == 16) {
-        return Err(ChecksumError::AddressFamily);
-    }
     segment[offset..offset + 2].fill(0);
     let mut acc = sum_words(src, 0);
     acc = sum_words(dst, acc);
@@ -85,21 +93,10 @@ pub fn update_incrementally(
     actual: (&[u8], &[u8]),
     segment: &mut [u8],
 ) -> Result<(), ChecksumError> {
-    let Some((offset, min_len)) = checksum_offset(protocol) else {
+    let addresses = [original.0, original.1, actual.0, actual.1];
+    let Some(offset) = checksum_field(protocol, segment, &addresses)? else {
         return Ok(());
     };
-    if segment.len() < min_len {
-        return Err(ChecksumError::Truncated);
-    }
-    let lens = [
-        original.0.len(),
-        original.1.len(),
-        actual.0.len(),
-        actual.1.len(),
-    ];
-    if lens.iter().any(|l| *l != lens[0]) || !(lens[0] == 4 || lens[0] == 16) {
-        return Err(ChecksumError::AddressFamily);
-    }
     let old = u16::from_be_bytes([segment[offset], segment[offset + 1]]);
     if protocol == PROTO_UDP && old == 0 {
         return Ok(());
@@ -122,12 +119,9 @@ pub fn update_incrementally(
 /// checksum over IPv4 is "not computed" and passes (clients behind NAT often
 /// send it, see xl2tpd PR#31).
 pub fn verify(protocol: u8, src: &[u8], dst: &[u8], segment: &[u8]) -> Result<bool, ChecksumError> {
-    let Some((offset, min_len)) = checksum_offset(protocol) else {
+    let Some(offset) = checksum_field(protocol, segment, &[src, dst])? else {
         return Ok(true);
     };
-    if segment.len() < min_len {
-        return Err(ChecksumError::Truncated);
-    }
     if protocol == PROTO_UDP && src.len() == 4 && segment[offset..offset + 2] == [0, 0] {
         return Ok(true);
     }

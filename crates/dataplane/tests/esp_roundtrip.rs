@@ -231,3 +231,56 @@ fn triple_des_keys_that_collapse_to_single_des_are_refused() {
     let err = EspSa::new(1, suite, &k, &[0; 20], 1024).err().unwrap();
     assert_eq!(err.code(), "ERR_ESP_WEAK_KEY");
 }
+
+/// Builds an authentic AES-128-CBC/HMAC-SHA1 packet around `plaintext`
+/// (payload and trailer chosen by the test), bypassing our padding code.
+fn authentic_cbc_packet(enc: &[u8], integ: &[u8], plaintext: &[u8]) -> Vec<u8> {
+    use l2tp_ipsec_dataplane::esp::primitives;
+    let iv = [0x24u8; 16];
+    let ciphertext = primitives::cbc(
+        l2tp_ipsec_dataplane::esp::Encryption::AesCbc128,
+        enc,
+        &iv,
+        plaintext,
+        true,
+    );
+    let mut packet = [
+        &0x0102_0304u32.to_be_bytes()[..],
+        &1u32.to_be_bytes(),
+        &iv,
+        &ciphertext,
+    ]
+    .concat();
+    let icv = primitives::hmac("sha1", integ, &packet, 12);
+    packet.extend_from_slice(&icv);
+    packet
+}
+
+#[test]
+fn authentic_packets_with_bad_padding_are_dropped() {
+    let suite = Suite::parse("aes128-sha1").unwrap();
+    let (enc, integ) = (key(16, 1), key(20, 2));
+    let mut rx = EspSa::new(0x0102_0304, suite, &enc, &integ, 1024).unwrap();
+    let mut good = b"hello world!".to_vec();
+    good.extend_from_slice(&[1, 2, 2, 17]);
+    let mut wrong_bytes = b"hello world!".to_vec();
+    wrong_bytes.extend_from_slice(&[9, 9, 2, 17]);
+    let mut overrun = b"hello world!".to_vec();
+    overrun.extend_from_slice(&[1, 2, 200, 17]);
+    for (plaintext, expected) in [
+        (&wrong_bytes, Err(EspError::BadPadding)),
+        (&overrun, Err(EspError::BadPadding)),
+    ] {
+        let mut packet = authentic_cbc_packet(&enc, &integ, plaintext);
+        assert_eq!(
+            rx.open_in_place(&mut packet).map(|o| o.next_header),
+            expected
+        );
+    }
+    // The same construction with the right padding opens: the two above
+    // failed for their padding alone, and did not consume sequence number 1.
+    let mut packet = authentic_cbc_packet(&enc, &integ, &good);
+    let opened = rx.open_in_place(&mut packet).unwrap();
+    assert_eq!(&packet[opened.payload], b"hello world!");
+    assert_eq!(rx.counters().malformed, 2);
+}

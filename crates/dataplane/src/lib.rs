@@ -4,7 +4,11 @@
 //! buffers and never touch sockets or clocks. `napi` is the one binding file.
 
 pub mod esp;
+pub mod ip;
+pub mod l2tp;
 pub mod natt;
+pub mod policy;
+pub mod ppp;
 mod wipe;
 
 mod napi;

@@ -3,12 +3,15 @@
 //! Protocol cores (`esp`, `natt`) are sans-IO: they work on caller-owned
 //! buffers and never touch sockets or clocks. `napi` is the one binding file.
 
+pub mod engine;
 pub mod esp;
+pub mod io;
 pub mod ip;
 pub mod l2tp;
 pub mod natt;
 pub mod policy;
 pub mod ppp;
+pub mod table;
 mod wipe;
 
 mod napi;

@@ -1,0 +1,87 @@
+//! Data-plane-wide counters: every dropped packet is counted under its reason.
+
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+
+macro_rules! counters {
+    ($($name:ident),* $(,)?) => {
+        /// Global counters, readable at any time without stopping traffic.
+        #[derive(Default)]
+        pub struct Counters {
+            $(pub $name: AtomicU64,)*
+        }
+
+        impl Counters {
+            pub fn snapshot(&self) -> Vec<(&'static str, u64)> {
+                vec![$((stringify!($name), self.$name.load(Relaxed)),)*]
+            }
+        }
+    };
+}
+
+counters!(
+    esp_in,
+    esp_out,
+    ike_in,
+    ike_out,
+    keepalives_in,
+    l2tp_control_in,
+    l2tp_control_out,
+    ppp_control_in,
+    ppp_control_out,
+    tun_in,
+    tun_out,
+    // drops
+    malformed_udp,
+    unknown_spi,
+    esp_icv_failures,
+    esp_replays,
+    esp_malformed,
+    not_l2tp,
+    selector_mismatch,
+    l2tp_malformed,
+    unknown_session,
+    ppp_malformed,
+    ip_malformed,
+    spoofed,
+    policy_denied,
+    rate_limited,
+    tun_no_session,
+    tun_malformed,
+    too_big,
+    no_outbound_sa,
+    seal_failed,
+    send_failed,
+    tun_write_failed,
+    up_queue_full,
+    worker_panics,
+);
+
+/// The counters whose growth is reported as a `Drops` event.
+pub const DROP_REASONS: &[&str] = &[
+    "malformed_udp",
+    "unknown_spi",
+    "esp_icv_failures",
+    "esp_replays",
+    "esp_malformed",
+    "not_l2tp",
+    "selector_mismatch",
+    "l2tp_malformed",
+    "unknown_session",
+    "ppp_malformed",
+    "ip_malformed",
+    "spoofed",
+    "policy_denied",
+    "rate_limited",
+    "tun_no_session",
+    "tun_malformed",
+    "too_big",
+    "no_outbound_sa",
+    "seal_failed",
+    "send_failed",
+    "tun_write_failed",
+    "up_queue_full",
+];
+
+pub fn bump(counter: &AtomicU64) {
+    counter.fetch_add(1, Relaxed);
+}

@@ -1,0 +1,181 @@
+//! Packets from peers: ESP (in UDP 4500 or raw) → UDP 1701 → L2TP → PPP →
+//! IP → TUN, entirely here; control traffic goes up to JS.
+
+use std::net::{IpAddr, SocketAddr};
+use std::sync::atomic::Ordering::Relaxed;
+
+use super::counters::bump;
+use super::up::{Control, Event, UpItem};
+use super::Shared;
+use crate::esp::EspError;
+use crate::l2tp::{self, L2tpFrame};
+use crate::policy::Verdict;
+use crate::table::Encap;
+use crate::{io::tun, ip, ppp};
+
+/// ICMPv6 Router Solicitation: answered by the control plane (IPV6CP and
+/// router advertisements live in JS).
+const ICMPV6_ROUTER_SOLICITATION: u8 = 133;
+
+/// Handles one ESP packet (SPI first) that came from `from`.
+pub(crate) fn esp(shared: &Shared, packet: &mut [u8], from: SocketAddr, encap: Encap, tun_fd: Option<i32>) {
+    let c = &shared.counters;
+    let Some(spi) = crate::esp::peek_spi(packet) else {
+        return bump(&c.esp_malformed);
+    };
+    let Some(sa) = shared.tables.sas_in.get(&spi).map(|s| s.clone()) else {
+        return bump(&c.unknown_spi);
+    };
+    let opened = sa.esp.lock().expect("SA lock").open_in_place(packet);
+    let opened = match opened {
+        Ok(o) => o,
+        Err(EspError::IcvMismatch) => return bump(&c.esp_icv_failures),
+        Err(EspError::Replay | EspError::TooOld) => return bump(&c.esp_replays),
+        Err(_) => return bump(&c.esp_malformed),
+    };
+    bump(&c.esp_in);
+    let Some(binding) = shared.tables.binding(sa.binding) else {
+        return bump(&c.unknown_spi);
+    };
+    // RFC 3948 / 3947: an authenticated packet from a new address or port
+    // means the NAT mapping changed; answer where it came from.
+    if encap == Encap::Udp {
+        let mut peer = binding.peer.lock().expect("peer lock");
+        if *peer != from {
+            let old = *peer;
+            *peer = from;
+            drop(peer);
+            shared.send_up(UpItem::Event(Event::PeerChanged {
+                binding: binding.id,
+                old,
+                new: from,
+            }));
+        }
+    }
+    if opened.next_header != 17 {
+        return bump(&c.not_l2tp);
+    }
+    let payload = opened.payload;
+    let udp = &packet[payload.clone()];
+    if udp.len() < 8 {
+        return bump(&c.not_l2tp);
+    }
+    let src_port = u16::from_be_bytes([udp[0], udp[1]]);
+    let dst_port = u16::from_be_bytes([udp[2], udp[3]]);
+    // Only L2TP, and only from the port the SA's selectors name.
+    if dst_port != l2tp::UDP_PORT {
+        return bump(&c.not_l2tp);
+    }
+    if binding.peer_l2tp_port != 0 && src_port != binding.peer_l2tp_port {
+        return bump(&c.selector_mismatch);
+    }
+    let l2tp_start = payload.start + 8;
+    let frame = match l2tp::parse(&packet[l2tp_start..payload.end]) {
+        Ok(f) => f,
+        Err(_) => return bump(&c.l2tp_malformed),
+    };
+    let data = match frame {
+        L2tpFrame::Control { message, .. } => {
+            bump(&c.l2tp_control_in);
+            shared.send_up(UpItem::Packet(
+                Control::L2tp {
+                    binding: binding.id,
+                    peer: from,
+                    peer_port: src_port,
+                },
+                message.to_vec(),
+            ));
+            return;
+        }
+        L2tpFrame::Data(d) => d,
+    };
+    let Some(session) = shared.tables.session_by_l2tp(binding.id, data.tunnel_id, data.session_id) else {
+        return bump(&c.unknown_session);
+    };
+    let ppp_start = offset_in(packet, data.payload);
+    let ppp_end = ppp_start + data.payload.len();
+    let frame = match ppp::parse(&packet[ppp_start..ppp_end]) {
+        Ok(f) => f,
+        Err(_) => return bump(&c.ppp_malformed),
+    };
+    let now = shared.now_ns();
+    session.touch(now);
+    if !ppp::is_network_data(frame.protocol) {
+        bump(&c.ppp_control_in);
+        session.counters.control_up.fetch_add(1, Relaxed);
+        shared.send_up(UpItem::Packet(
+            Control::Ppp { session: session.id },
+            packet[ppp_start..ppp_end].to_vec(),
+        ));
+        return;
+    }
+    let ip_start = offset_in(packet, frame.info);
+    let ip_end = ip_start + frame.info.len();
+    let protocol = frame.protocol;
+    let inner = &mut packet[ip_start..ip_end];
+    let header = match ip::parse(inner) {
+        Ok(h) => h,
+        Err(_) => return bump(&c.ip_malformed),
+    };
+    let expected_version = if protocol == ppp::PROTO_IPV4 { 4 } else { 6 };
+    if header.version != expected_version {
+        return bump(&c.ip_malformed);
+    }
+    if header.protocol == ip::PROTO_ICMPV6 && is_router_solicitation(inner, &header) {
+        bump(&c.ppp_control_in);
+        shared.send_up(UpItem::Packet(
+            Control::Ppp { session: session.id },
+            packet[ppp_start..ppp_end].to_vec(),
+        ));
+        return;
+    }
+    if !session.owns_source(header.src) {
+        session.counters.spoofed.fetch_add(1, Relaxed);
+        return bump(&c.spoofed);
+    }
+    let dst_port = ip::transport_ports(inner, &header).map(|(_, dst)| dst);
+    let verdict = session
+        .policy
+        .lock()
+        .expect("policy lock")
+        .admit(header.dst, header.protocol, dst_port, header.total_len, now);
+    match verdict {
+        Verdict::Allow => {}
+        Verdict::Denied => {
+            session.counters.policy_denied.fetch_add(1, Relaxed);
+            return bump(&c.policy_denied);
+        }
+        Verdict::RateLimited => {
+            session.counters.rate_limited.fetch_add(1, Relaxed);
+            return bump(&c.rate_limited);
+        }
+    }
+    ip::clamp_tcp_mss(inner, &header, mss_for(session.mru, header.dst));
+    let Some(fd) = tun_fd else {
+        return bump(&c.tun_write_failed);
+    };
+    match tun::write(fd, &inner[..header.total_len]) {
+        Ok(()) => {
+            bump(&c.tun_out);
+            session.counters.rx_packets.fetch_add(1, Relaxed);
+            session.counters.rx_bytes.fetch_add(header.total_len as u64, Relaxed);
+        }
+        Err(_) => bump(&c.tun_write_failed),
+    }
+}
+
+/// Largest TCP MSS that fits the session's MRU (RFC 879 / 6691: minus 40
+/// for IPv4 + TCP headers, minus 60 for IPv6).
+pub(crate) fn mss_for(mru: u16, dst: IpAddr) -> u16 {
+    let overhead = if dst.is_ipv4() { 40 } else { 60 };
+    mru.saturating_sub(overhead)
+}
+
+fn is_router_solicitation(packet: &[u8], h: &ip::IpHeader) -> bool {
+    !h.is_fragment && packet.get(h.header_len) == Some(&ICMPV6_ROUTER_SOLICITATION)
+}
+
+/// Where a sub-slice starts within its parent buffer.
+fn offset_in(parent: &[u8], child: &[u8]) -> usize {
+    child.as_ptr() as usize - parent.as_ptr() as usize
+}

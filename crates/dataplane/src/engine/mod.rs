@@ -1,0 +1,278 @@
+//! The running data plane: sockets, TUN, worker threads, and the dispatcher
+//! that hands control traffic up to JS in batches.
+//!
+//! Threads are plain OS threads doing blocking batched syscalls (poll, then
+//! recvmmsg/sendmmsg and TUN reads until empty): measured simpler and no
+//! slower than an async runtime for a loop that never waits on anything but
+//! its own fds. With several workers each gets its own UDP 4500 socket
+//! (SO_REUSEPORT: the kernel keeps a peer's flow on one socket) and its own
+//! TUN queue (IFF_MULTI_QUEUE: the kernel keeps an inner flow on one queue).
+
+pub mod counters;
+mod inbound;
+mod outbound;
+pub mod up;
+mod worker;
+
+use std::io;
+use std::net::SocketAddr;
+use std::os::fd::{AsRawFd, OwnedFd};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc::{sync_channel, Receiver, RecvTimeoutError, SyncSender, TrySendError};
+use std::sync::Arc;
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use crate::io::{raw, tun, udp};
+use crate::table::Tables;
+pub use counters::Counters;
+pub use up::{Control, Event, UpBatch, UpItem, UpSink};
+
+/// Where and how to run.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// IKE (UDP 500) addresses.
+    pub ike: Vec<SocketAddr>,
+    /// NAT-T (UDP 4500) addresses.
+    pub natt: Vec<SocketAddr>,
+    /// Address for raw ESP (IP protocol 50), or none.
+    pub raw_esp: Option<SocketAddr>,
+    pub tun: Option<TunConfig>,
+    pub workers: usize,
+    /// Control packets waiting for JS before new ones are dropped and counted.
+    pub up_queue: usize,
+    /// A network namespace (path such as /run/netns/NAME) to open the
+    /// sockets and the TUN device in; the process stays where it is.
+    pub netns: Option<String>,
+}
+
+#[derive(Debug, Clone)]
+pub struct TunConfig {
+    pub name: String,
+    pub mtu: u32,
+}
+
+/// The sockets and devices, shared by the workers and the control-send path.
+pub(crate) struct Io {
+    pub ike: Vec<OwnedFd>,
+    pub ike_addrs: Vec<SocketAddr>,
+    pub ike_v6: Vec<bool>,
+    /// natt[worker][i]: worker's socket for config.natt[i].
+    pub natt: Vec<Vec<OwnedFd>>,
+    pub natt_v6: Vec<bool>,
+    pub natt_addrs: Vec<SocketAddr>,
+    pub raw: Option<OwnedFd>,
+    pub tun: Option<tun::Tun>,
+}
+
+pub(crate) struct Shared {
+    pub tables: Arc<Tables>,
+    pub counters: Counters,
+    pub io: Io,
+    pub up: SyncSender<UpItem>,
+    pub started: Instant,
+    pub stop: AtomicBool,
+}
+
+impl Shared {
+    pub fn now_ns(&self) -> u64 {
+        self.started.elapsed().as_nanos() as u64
+    }
+
+    /// Queues something for JS; when the queue is full it is dropped and
+    /// counted rather than blocking the packet path.
+    pub fn send_up(&self, item: UpItem) {
+        if let Err(TrySendError::Full(_)) = self.up.try_send(item) {
+            counters::bump(&self.counters.up_queue_full);
+        }
+    }
+}
+
+pub struct Engine {
+    shared: Arc<Shared>,
+    threads: Vec<JoinHandle<()>>,
+    pub local_addrs: LocalAddrs,
+}
+
+/// What the sockets actually bound to (port 0 resolved).
+#[derive(Debug, Clone, Default)]
+pub struct LocalAddrs {
+    pub ike: Vec<SocketAddr>,
+    pub natt: Vec<SocketAddr>,
+    pub tun: Option<String>,
+}
+
+/// Runs `f` with the calling thread in network namespace `path`, then
+/// returns the thread to where it was.
+fn in_netns<T>(path: Option<&str>, f: impl FnOnce() -> io::Result<T> + Send) -> io::Result<T>
+where
+    T: Send,
+{
+    let Some(path) = path else { return f() };
+    std::thread::scope(|scope| {
+        scope
+            .spawn(|| {
+                let file = std::fs::File::open(path).map_err(|e| crate::io::context(format!("open netns {path}"), e))?;
+                // SAFETY: setns on a namespace fd; affects only this thread, which ends here.
+                if unsafe { libc::setns(file.as_raw_fd(), libc::CLONE_NEWNET) } != 0 {
+                    return Err(crate::io::context(format!("enter netns {path}"), io::Error::last_os_error()));
+                }
+                f()
+            })
+            .join()
+            .unwrap_or_else(|_| Err(io::Error::other("netns thread panicked")))
+    })
+}
+
+fn open_io(config: &Config) -> io::Result<(Io, LocalAddrs)> {
+    let workers = config.workers.max(1);
+    let mut local = LocalAddrs::default();
+    let mut ike = Vec::new();
+    for addr in &config.ike {
+        let fd = udp::bind(*addr, false)?;
+        local.ike.push(udp::local_addr(&fd)?);
+        ike.push(fd);
+    }
+    // Resolve port 0 once so every worker's socket shares the same port.
+    let mut natt: Vec<Vec<OwnedFd>> = (0..workers).map(|_| Vec::new()).collect();
+    for addr in &config.natt {
+        let first = udp::bind(*addr, workers > 1)?;
+        let bound = udp::local_addr(&first)?;
+        local.natt.push(bound);
+        natt[0].push(first);
+        for sockets in natt.iter_mut().skip(1) {
+            sockets.push(udp::bind(bound, true)?);
+        }
+    }
+    let raw = config.raw_esp.map(raw::bind).transpose()?;
+    let tun = match &config.tun {
+        Some(t) => {
+            let dev = tun::Tun::open(&t.name, workers)?;
+            dev.set_mtu(t.mtu)?;
+            dev.set_up()?;
+            local.tun = Some(dev.name.clone());
+            Some(dev)
+        }
+        None => None,
+    };
+    for fd in ike.iter().chain(natt.iter().flatten()).chain(raw.iter()) {
+        tun::set_nonblocking(fd.as_raw_fd())?;
+    }
+    if let Some(dev) = &tun {
+        for q in &dev.queues {
+            tun::set_nonblocking(q.as_raw_fd())?;
+        }
+    }
+    let io = Io {
+        ike_addrs: local.ike.clone(),
+        natt_addrs: local.natt.clone(),
+        ike_v6: config.ike.iter().map(|a| a.is_ipv6()).collect(),
+        ike,
+        natt_v6: config.natt.iter().map(|a| a.is_ipv6()).collect(),
+        natt,
+        raw,
+        tun,
+    };
+    Ok((io, local))
+}
+
+impl Engine {
+    /// Opens every socket and the TUN device, then starts the workers and the
+    /// dispatcher. Fails whole (nothing left open) if any piece fails.
+    pub fn start(config: Config, tables: Arc<Tables>, sink: Box<dyn UpSink>) -> io::Result<Engine> {
+        let (io, local_addrs) = in_netns(config.netns.as_deref(), || open_io(&config))?;
+        let (tx, rx) = sync_channel(config.up_queue.max(1));
+        let shared = Arc::new(Shared {
+            tables,
+            counters: Counters::default(),
+            io,
+            up: tx,
+            started: Instant::now(),
+            stop: AtomicBool::new(false),
+        });
+        let mut threads = Vec::new();
+        for index in 0..config.workers.max(1) {
+            let shared = shared.clone();
+            threads.push(
+                std::thread::Builder::new()
+                    .name(format!("l2tp-ipsec-dp-{index}"))
+                    .spawn(move || worker::run(shared, index))?,
+            );
+        }
+        let dispatcher_shared = shared.clone();
+        threads.push(
+            std::thread::Builder::new()
+                .name("l2tp-ipsec-up".into())
+                .spawn(move || dispatch(dispatcher_shared, rx, sink))?,
+        );
+        Ok(Engine {
+            shared,
+            threads,
+            local_addrs,
+        })
+    }
+
+    pub fn counters(&self) -> &Counters {
+        &self.shared.counters
+    }
+
+    pub fn tables(&self) -> &Arc<Tables> {
+        &self.shared.tables
+    }
+
+    /// Sends control traffic from JS; see `outbound::send_control`.
+    pub fn send_control(&self, meta: &Control, frame: &[u8], local_port: u16) -> Result<(), &'static str> {
+        outbound::send_control(&self.shared, meta, frame, local_port)
+    }
+
+    /// Stops the threads and closes the sockets and the TUN device.
+    pub fn stop(mut self) {
+        self.shutdown();
+    }
+
+    fn shutdown(&mut self) {
+        self.shared.stop.store(true, Ordering::SeqCst);
+        for t in self.threads.drain(..) {
+            let _ = t.join();
+        }
+    }
+}
+
+impl Drop for Engine {
+    fn drop(&mut self) {
+        self.shutdown();
+    }
+}
+
+/// Delivers queued items to the sink, a batch per wake-up, and once a
+/// second scans SAs and sessions for the events that depend on time.
+fn dispatch(shared: Arc<Shared>, rx: Receiver<UpItem>, sink: Box<dyn UpSink>) {
+    const MAX_BATCH: usize = 4096;
+    let mut scan = worker::Scanner::default();
+    let mut last_scan = Instant::now();
+    while !shared.stop.load(Ordering::Relaxed) {
+        let mut batch = UpBatch::default();
+        match rx.recv_timeout(Duration::from_millis(100)) {
+            Ok(item) => {
+                batch.push(item);
+                while batch.len() < MAX_BATCH {
+                    match rx.try_recv() {
+                        Ok(item) => batch.push(item),
+                        Err(_) => break,
+                    }
+                }
+            }
+            Err(RecvTimeoutError::Timeout) => {}
+            Err(RecvTimeoutError::Disconnected) => break,
+        }
+        if last_scan.elapsed() >= Duration::from_secs(1) {
+            last_scan = Instant::now();
+            for event in scan.scan(&shared) {
+                batch.push(UpItem::Event(event));
+            }
+        }
+        if !batch.is_empty() {
+            sink.deliver(batch);
+        }
+    }
+}

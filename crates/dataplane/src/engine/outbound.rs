@@ -1,0 +1,261 @@
+//! Packets to peers: TUN → session by destination → PPP → L2TP → UDP → ESP
+//! → UDP 4500 or raw ESP; and the control traffic JS sends.
+//!
+//! Packets are built in place: the TUN read lands at `HEADROOM` and every
+//! header is written in front of it, then ESP seals the whole in the same
+//! buffer (its trailer fits in `TAILROOM`).
+
+use std::net::SocketAddr;
+use std::os::fd::AsRawFd;
+use std::sync::atomic::Ordering::Relaxed;
+use std::sync::Arc;
+
+use super::counters::bump;
+use super::inbound::mss_for;
+use super::up::Control;
+use super::Shared;
+use crate::io::{tun, udp};
+use crate::l2tp::{self, DataHeaderSpec};
+use crate::table::{Binding, Encap, Session};
+use crate::{esp, ip, natt, ppp};
+
+/// ESP header and IV (24) + UDP (8) + L2TP data header + PPP header (4).
+pub(crate) const HEADROOM: usize = 24 + 8 + l2tp::MAX_DATA_HEADER_LEN + 4;
+pub(crate) const TAILROOM: usize = esp::MAX_TAIL_LEN;
+
+/// A sealed packet in a buffer, ready to send.
+pub(crate) struct Outgoing {
+    pub start: usize,
+    pub len: usize,
+    pub dest: SocketAddr,
+    pub encap: Encap,
+}
+
+/// Handles the IP packet at `buf[HEADROOM..HEADROOM + len]` read from TUN.
+pub(crate) fn from_tun(shared: &Shared, buf: &mut [u8], len: usize, tun_fd: i32) -> Option<Outgoing> {
+    let c = &shared.counters;
+    bump(&c.tun_in);
+    let header = match ip::parse(&buf[HEADROOM..HEADROOM + len]) {
+        Ok(h) => h,
+        Err(_) => {
+            bump(&c.tun_malformed);
+            return None;
+        }
+    };
+    let Some(session) = shared.tables.session_for_destination(header.dst) else {
+        bump(&c.tun_no_session);
+        return None;
+    };
+    let packet_len = header.total_len;
+    if packet_len > session.mru as usize {
+        if header.dont_fragment {
+            // Tell the sender to use smaller packets rather than black-holing
+            // them (RFC 1191 / RFC 8201).
+            let mut icmp = [0u8; 1280];
+            let from = tun_source_for(&header);
+            if let Some(n) = ip::icmp_too_big(&buf[HEADROOM..HEADROOM + len], &header, session.mru, from, &mut icmp) {
+                let _ = tun::write(tun_fd, &icmp[..n]);
+            }
+            session.counters.too_big.fetch_add(1, Relaxed);
+            bump(&c.too_big);
+            return None;
+        }
+    }
+    ip::clamp_tcp_mss(&mut buf[HEADROOM..HEADROOM + len], &header, mss_for(session.mru, header.dst));
+    let protocol = if header.version == 4 { ppp::PROTO_IPV4 } else { ppp::PROTO_IPV6 };
+    let ppp_len = ppp::header_len(protocol, session.acfc, session.pfc);
+    let ppp_start = HEADROOM - ppp_len;
+    ppp::write_header(&mut buf[ppp_start..HEADROOM], protocol, session.acfc, session.pfc).ok()?;
+    let out = seal_l2tp_data(shared, &session, buf, ppp_start, ppp_len + packet_len)?;
+    session.counters.tx_packets.fetch_add(1, Relaxed);
+    session.counters.tx_bytes.fetch_add(packet_len as u64, Relaxed);
+    session.touch(shared.now_ns());
+    Some(out)
+}
+
+/// The address ICMP errors toward the TUN side come from: the destination
+/// the sender tried to reach (we stand in for the tunnel's far end).
+fn tun_source_for(header: &ip::IpHeader) -> std::net::IpAddr {
+    header.dst
+}
+
+/// Wraps the PPP frame at `buf[ppp_start..][..ppp_len]` in the session's
+/// L2TP data header, UDP 1701, and ESP.
+fn seal_l2tp_data(shared: &Shared, session: &Session, buf: &mut [u8], ppp_start: usize, ppp_len: usize) -> Option<Outgoing> {
+    let ns_nr = session
+        .sequencing
+        .then(|| (session.next_ns.fetch_add(1, Relaxed), 0));
+    let spec = DataHeaderSpec {
+        tunnel_id: session.peer_tunnel,
+        session_id: session.peer_session,
+        ns_nr,
+        priority: false,
+        with_length: false,
+        payload_len: ppp_len,
+    };
+    let l2tp_start = ppp_start - spec.header_len();
+    if l2tp::write_data_header(&mut buf[l2tp_start..], &spec).is_err() {
+        bump(&shared.counters.seal_failed);
+        return None;
+    }
+    let binding = shared.tables.binding(session.binding)?;
+    seal_udp_1701(shared, &binding, session.peer_port, buf, l2tp_start, ppp_start + ppp_len - l2tp_start)
+}
+
+/// Writes UDP 1701 → `peer_port` in front of the L2TP message at
+/// `buf[l2tp_start..][..l2tp_len]` and seals it with the binding's current
+/// outbound SA.
+fn seal_udp_1701(
+    shared: &Shared,
+    binding: &Binding,
+    peer_port: u16,
+    buf: &mut [u8],
+    l2tp_start: usize,
+    l2tp_len: usize,
+) -> Option<Outgoing> {
+    let c = &shared.counters;
+    let Some(sa) = binding.out_sa.load_full() else {
+        bump(&c.no_outbound_sa);
+        return None;
+    };
+    let udp_start = l2tp_start - 8;
+    let udp_len = 8 + l2tp_len;
+    let port = if peer_port == 0 { l2tp::UDP_PORT } else { peer_port };
+    buf[udp_start..udp_start + 2].copy_from_slice(&l2tp::UDP_PORT.to_be_bytes());
+    buf[udp_start + 2..udp_start + 4].copy_from_slice(&port.to_be_bytes());
+    buf[udp_start + 4..udp_start + 6].copy_from_slice(&(udp_len as u16).to_be_bytes());
+    // Checksum 0: allowed for IPv4 transport mode behind ESP, and what
+    // clients expect after NAT anyway (RFC 3948 3.1.2).
+    buf[udp_start + 6..udp_start + 8].fill(0);
+    let mut esp = sa.esp.lock().expect("SA lock");
+    let Some(esp_start) = udp_start.checked_sub(esp.head_len()) else {
+        bump(&c.seal_failed);
+        return None;
+    };
+    match esp.seal_in_place(&mut buf[esp_start..], udp_len, 17) {
+        Ok(len) => {
+            drop(esp);
+            bump(&c.esp_out);
+            Some(Outgoing {
+                start: esp_start,
+                len,
+                dest: *binding.peer.lock().expect("peer lock"),
+                encap: binding.encap,
+            })
+        }
+        Err(_) => {
+            bump(&c.seal_failed);
+            None
+        }
+    }
+}
+
+/// The socket index (into `natt`) that can reach `dest`.
+pub(crate) fn natt_socket_for(shared: &Shared, dest: SocketAddr) -> Option<usize> {
+    let addrs = &shared.io.natt_addrs;
+    addrs
+        .iter()
+        .position(|a| a.is_ipv4() == dest.is_ipv4())
+        .or_else(|| addrs.iter().position(|a| a.is_ipv6() && a.ip().is_unspecified()))
+}
+
+/// Sends sealed packets from `worker`'s sockets.
+pub(crate) fn transmit(shared: &Shared, worker: usize, bufs: &[Vec<u8>], outs: &[(usize, Outgoing)]) {
+    let c = &shared.counters;
+    let mut udp_batch: Vec<Vec<(&[u8], SocketAddr)>> = vec![Vec::new(); shared.io.natt_addrs.len()];
+    for (i, out) in outs {
+        let bytes = &bufs[*i][out.start..out.start + out.len];
+        match out.encap {
+            Encap::Udp => match natt_socket_for(shared, out.dest) {
+                Some(s) => udp_batch[s].push((bytes, out.dest)),
+                None => bump(&c.send_failed),
+            },
+            Encap::Raw => send_raw(shared, bytes, out.dest),
+        }
+    }
+    for (s, batch) in udp_batch.iter().enumerate() {
+        if batch.is_empty() {
+            continue;
+        }
+        let fd = shared.io.natt[worker][s].as_raw_fd();
+        let sent = udp::send_batch(fd, shared.io.natt_v6[s], batch).unwrap_or(0);
+        c.send_failed.fetch_add((batch.len() - sent) as u64, Relaxed);
+    }
+}
+
+fn send_raw(shared: &Shared, bytes: &[u8], dest: SocketAddr) {
+    let Some(raw) = &shared.io.raw else {
+        return bump(&shared.counters.send_failed);
+    };
+    let dest = SocketAddr::new(dest.ip(), 0);
+    if udp::send_batch(raw.as_raw_fd(), dest.is_ipv6(), &[(bytes, dest)]).unwrap_or(0) == 0 {
+        bump(&shared.counters.send_failed);
+    }
+}
+
+/// Why JS's control packet was not sent.
+pub type SendError = &'static str;
+
+/// Sends one control packet from JS: IKE over UDP 500/4500, an L2TP control
+/// message or a PPP frame inside the binding's or session's ESP SA.
+pub(crate) fn send_control(shared: &Shared, meta: &Control, frame: &[u8], local_port: u16) -> Result<(), SendError> {
+    let c = &shared.counters;
+    match meta {
+        Control::Ike { peer, .. } => {
+            let (fd, v6, marker) = if local_port == 500 {
+                let i = shared
+                    .io
+                    .ike_addrs
+                    .iter()
+                    .position(|a| a.is_ipv4() == peer.is_ipv4() || a.ip().is_unspecified() && a.is_ipv6())
+                    .ok_or("ERR_DP_NO_IKE_SOCKET")?;
+                (shared.io.ike[i].as_raw_fd(), shared.io.ike_v6[i], false)
+            } else {
+                let i = natt_socket_for(shared, *peer).ok_or("ERR_DP_NO_NATT_SOCKET")?;
+                (shared.io.natt[0][i].as_raw_fd(), shared.io.natt_v6[i], true)
+            };
+            let mut bytes = Vec::with_capacity(frame.len() + 4);
+            if marker {
+                bytes.extend_from_slice(&natt::NON_ESP_MARKER);
+            }
+            bytes.extend_from_slice(frame);
+            let sent = udp::send_batch(fd, v6, &[(&bytes, *peer)]).map_err(|_| "ERR_DP_SEND")?;
+            if sent == 0 {
+                return Err("ERR_DP_SEND");
+            }
+            bump(&c.ike_out);
+            Ok(())
+        }
+        Control::L2tp { binding, peer_port, .. } => {
+            let binding = shared.tables.binding(*binding).ok_or("ERR_DP_UNKNOWN_BINDING")?;
+            let mut buf = vec![0u8; HEADROOM + frame.len() + TAILROOM];
+            buf[HEADROOM..HEADROOM + frame.len()].copy_from_slice(frame);
+            let out = seal_udp_1701(shared, &binding, *peer_port, &mut buf, HEADROOM, frame.len()).ok_or("ERR_DP_NO_OUTBOUND_SA")?;
+            bump(&c.l2tp_control_out);
+            transmit_one(shared, &buf, out)
+        }
+        Control::Ppp { session } => {
+            let session: Arc<Session> = shared
+                .tables
+                .sessions
+                .get(session)
+                .map(|s| s.clone())
+                .ok_or("ERR_DP_UNKNOWN_SESSION")?;
+            let mut buf = vec![0u8; HEADROOM + frame.len() + TAILROOM];
+            buf[HEADROOM..HEADROOM + frame.len()].copy_from_slice(frame);
+            let out = seal_l2tp_data(shared, &session, &mut buf, HEADROOM, frame.len()).ok_or("ERR_DP_NO_OUTBOUND_SA")?;
+            bump(&c.ppp_control_out);
+            transmit_one(shared, &buf, out)
+        }
+    }
+}
+
+fn transmit_one(shared: &Shared, buf: &[u8], out: Outgoing) -> Result<(), SendError> {
+    let before = shared.counters.send_failed.load(Relaxed);
+    let bufs = [buf.to_vec()];
+    transmit(shared, 0, &bufs, &[(0, out)]);
+    if shared.counters.send_failed.load(Relaxed) > before {
+        return Err("ERR_DP_SEND");
+    }
+    Ok(())
+}

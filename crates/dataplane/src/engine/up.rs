@@ -1,0 +1,81 @@
+//! What goes up to JS: control packets and events, queued by the workers
+//! and delivered in batches by one dispatcher thread (at most one JS call
+//! per batch, never one per packet).
+
+use std::net::SocketAddr;
+
+/// A control packet for the control plane.
+#[derive(Debug, Clone)]
+pub enum Control {
+    /// An IKE message (on 4500 with the non-ESP marker already removed).
+    Ike { peer: SocketAddr, local_port: u16 },
+    /// An L2TP control message that arrived inside ESP over `binding`.
+    L2tp { binding: u32, peer: SocketAddr, peer_port: u16 },
+    /// A PPP frame that is not IP data (LCP, auth, IPCP, ...) for a session,
+    /// or an ICMPv6 Router Solicitation to answer.
+    Ppp { session: u32 },
+}
+
+/// Something the control plane should know.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Event {
+    SaSoftLifetime { spi: u32, reason: &'static str },
+    SaHardLifetime { spi: u32, reason: &'static str },
+    /// The 32-bit sequence counter is near its end: rekey now.
+    SaSequenceNearExhaustion { spi: u32, seq: u64 },
+    /// ICV failures and replays on an SA in the last interval.
+    SaAuthFailures { spi: u32, count: u64 },
+    /// An authenticated packet came from a new outer address or port (a NAT
+    /// rebinding, RFC 3948); replies follow it.
+    PeerChanged { binding: u32, old: SocketAddr, new: SocketAddr },
+    SessionIdle { session: u32, idle_ms: u64 },
+    /// Dropped packets since the last report, by reason (at most one event
+    /// per second).
+    Drops { counts: Vec<(&'static str, u64)> },
+    /// A worker caught a panic while handling a batch; the batch was dropped.
+    WorkerPanic { worker: usize, message: String },
+}
+
+pub enum UpItem {
+    Packet(Control, Vec<u8>),
+    Event(Event),
+}
+
+/// One delivery to JS.
+#[derive(Default)]
+pub struct UpBatch {
+    pub packets: Vec<u8>,
+    pub offsets: Vec<u32>,
+    pub meta: Vec<Control>,
+    pub events: Vec<Event>,
+}
+
+impl UpBatch {
+    pub fn push(&mut self, item: UpItem) {
+        match item {
+            UpItem::Packet(meta, data) => {
+                if self.offsets.is_empty() {
+                    self.offsets.push(0);
+                }
+                self.packets.extend_from_slice(&data);
+                self.offsets.push(self.packets.len() as u32);
+                self.meta.push(meta);
+            }
+            UpItem::Event(e) => self.events.push(e),
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.meta.is_empty() && self.events.is_empty()
+    }
+
+    pub fn len(&self) -> usize {
+        self.meta.len() + self.events.len()
+    }
+}
+
+/// Where batches go: the napi binding delivers them to a JS callback; tests
+/// collect them.
+pub trait UpSink: Send + 'static {
+    fn deliver(&self, batch: UpBatch);
+}

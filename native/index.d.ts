@@ -9,7 +9,58 @@
  */
 export declare const __napiBindingTarget: 'native' | 'wasm32-wasi' | 'wasm32-wasip1'
 
-/** One ESP security association in the data plane. */
+/**
+ * The data plane: sockets, TUN, workers. Created running; `close()` stops
+ * it and releases everything.
+ */
+export declare class DataPlane {
+  /**
+   * Opens the sockets and the TUN device and starts the workers.
+   * `onControl` receives every control frame and event, in batches.
+   */
+  constructor(options: DataPlaneOptions, onControl: (batch: ControlBatch) => void)
+  /** What the sockets bound to (port 0 resolved) and the TUN device's name. */
+  localAddresses(): LocalAddresses
+  /** Installs an ESP SA. Keys cross once and are zeroed when the SA is removed. */
+  installSa(sa: SaOptions): void
+  /** Removes an SA (its keys are zeroed). Returns whether it existed. */
+  removeSa(spi: number, direction: string): boolean
+  /** Adds or replaces a session (by id). */
+  upsertSession(s: SessionOptions): void
+  removeSession(id: number): boolean
+  /** Replaces a session's policy without touching its traffic. */
+  setPolicy(session: number, policy: PolicyOptions): void
+  /**
+   * Sends control frames: frame i is `data[offsets[i]..offsets[i+1]]` with
+   * `meta[i]`. IKE goes over UDP 500/4500; L2TP control messages and PPP
+   * frames go inside ESP to the binding's or session's peer. Returns how
+   * many were sent; the others are counted in `stats()`.
+   */
+  sendControl(data: Buffer, offsets: Uint32Array, meta: Array<ControlMeta>): number
+  /**
+   * Counters of the whole data plane, each SA and each session, read
+   * without stopping traffic.
+   */
+  stats(): DataPlaneStats
+  /**
+   * Stops the workers, closes sockets and the TUN device, zeroes every
+   * key, and releases the callback (so Node can exit).
+   */
+  close(): void
+}
+
+/**
+ * One ESP security association in the data plane. The same object seals
+ * (outbound sequence counter) and opens (inbound anti-replay window). Keys
+ * cross into native memory once and are zeroed by `destroy()` or when the
+ * object is collected.
+ *
+ * Errors thrown carry a stable `code`: `ERR_ESP_UNKNOWN_SUITE`,
+ * `ERR_ESP_KEY_LENGTH`, `ERR_ESP_WEAK_KEY`, `ERR_ESP_REPLAY_WINDOW`,
+ * `ERR_ESP_BATCH`, `ERR_ESP_BUFFER_TOO_SMALL`, `ERR_ESP_SEQUENCE_EXHAUSTED`,
+ * `ERR_ESP_SA_DESTROYED`. A malformed packet is never thrown: it is
+ * dropped, counted, and reported by a per-packet status (`ESP_STATUS`).
+ */
 export declare class EspSa {
   constructor(options: EspSaOptions)
   get spi(): number
@@ -49,6 +100,74 @@ export declare class EspSa {
    * later call throws `ERR_ESP_SA_DESTROYED`.
    */
   destroy(): void
+}
+
+/**
+ * One delivery: control frames (frame i is `packets[offsets[i]..offsets[i+1]]`
+ * with `meta[i]`) and events.
+ */
+export interface ControlBatch {
+  packets: Buffer
+  offsets: Uint32Array
+  meta: Array<ControlMeta>
+  events: Array<DataPlaneEvent>
+}
+
+/** Where a control frame comes from or goes to. */
+export interface ControlMeta {
+  /** "ike", "l2tp" or "ppp". */
+  kind: string
+  /** IKE and L2TP: the peer's outer address and port. */
+  peerAddress?: string
+  peerPort?: number
+  /** IKE: our port (500 or 4500). */
+  localPort?: number
+  /** L2TP: the IPsec peer (binding) the message came over or goes to. */
+  binding?: number
+  /** L2TP: the peer's L2TP UDP port (usually 1701). */
+  l2TpPort?: number
+  /** PPP: the session. */
+  session?: number
+}
+
+export interface DataPlaneEvent {
+  /**
+   * sa-soft-lifetime, sa-hard-lifetime, sa-sequence-near-exhaustion,
+   * sa-auth-failures, peer-changed, session-idle, drops, worker-panic.
+   */
+  type: string
+  spi?: number
+  binding?: number
+  session?: number
+  reason?: string
+  count?: number
+  oldPeer?: string
+  newPeer?: string
+  idleMs?: number
+  drops?: Record<string, number>
+  message?: string
+}
+
+export interface DataPlaneOptions {
+  /** IKE (UDP 500) listen addresses, "ADDRESS:PORT" or "[V6]:PORT". */
+  ike?: Array<string>
+  /** NAT-T (UDP 4500) listen addresses. */
+  natt?: Array<string>
+  /** Raw ESP (IP protocol 50) on this address; needs CAP_NET_RAW. */
+  rawEsp?: string
+  tun?: TunOptions
+  /** Worker threads (default 1). */
+  workers?: number
+  /** Control packets that may wait for JS before more are dropped (default 65536). */
+  upQueue?: number
+  /** Network namespace path (e.g. /run/netns/vpn) to open sockets and TUN in. */
+  netns?: string
+}
+
+export interface DataPlaneStats {
+  counters: Record<string, number>
+  sas: Array<SaStats>
+  sessions: Array<SessionStats>
 }
 
 /** Options for a new ESP SA. */
@@ -101,6 +220,12 @@ export interface EspSuiteInfo {
 /** Every suite name an SA accepts. */
 export declare function espSuites(): Array<string>
 
+export interface LocalAddresses {
+  ike: Array<string>
+  natt: Array<string>
+  tun?: string
+}
+
 /**
  * Result of opening a batch. Packet i's payload is
  * `data[offsets[i]..offsets[i + 1]]` when `status[i]` is 0; otherwise the
@@ -117,4 +242,108 @@ export interface OpenedBatch {
 export interface PacketBatch {
   data: Buffer
   offsets: Uint32Array
+}
+
+export interface PolicyOptions {
+  /** "allow" (default) or "deny". */
+  default?: string
+  rules?: Array<PolicyRuleOptions>
+  /** Rate limit in bits per second (absent: none). */
+  rateBps?: number
+  burstBytes?: number
+}
+
+export interface PolicyRuleOptions {
+  /** "allow" or "deny". */
+  action: string
+  /** "10.0.0.0/8", "2001:db8::/32", "192.0.2.7". */
+  prefix: string
+  /** "tcp", "udp", "icmp", "icmpv6" or a number. */
+  protocol?: string
+  /** "443" or "1000-2000". */
+  ports?: string
+}
+
+export interface SaLifetimeOptions {
+  softBytes?: number
+  hardBytes?: number
+  softPackets?: number
+  hardPackets?: number
+}
+
+export interface SaOptions {
+  spi: number
+  /** "in" or "out". */
+  direction: string
+  /** The IPsec peer this SA belongs to; rekeyed SAs keep it. */
+  binding: number
+  suite: string
+  encryptionKey: Buffer
+  integrityKey?: Buffer
+  /** The peer's outer address and port ("203.0.113.7:4500"); port 0 for raw ESP. */
+  peer: string
+  /** "udp" (ESP in UDP 4500, default) or "raw". */
+  encap?: string
+  /** The peer's L2TP port from the SA's selectors (0 or absent: any). */
+  peerL2TpPort?: number
+  replayWindow?: number
+  lifetime?: SaLifetimeOptions
+}
+
+export interface SaStats {
+  spi: number
+  direction: string
+  binding: number
+  suite: string
+  packets: number
+  bytes: number
+  icvFailures: number
+  replays: number
+  malformed: number
+  lastSeqOut: number
+}
+
+export interface SessionOptions {
+  id: number
+  binding: number
+  localTunnel: number
+  localSession: number
+  peerTunnel: number
+  peerSession: number
+  /** The peer's L2TP UDP port (default 1701). */
+  peerPort?: number
+  /** The IPv4 address assigned to the peer. */
+  ipv4?: string
+  /** The IPv6 prefix delegated to the peer, "2001:db8:0:7::/64". */
+  ipv6?: string
+  /** Carry every destination and accept any source (our own client, site-to-site). */
+  defaultRoute?: boolean
+  /** Default 1400. */
+  mru?: number
+  acfc?: boolean
+  pfc?: boolean
+  sequencing?: boolean
+  idleTimeoutMs?: number
+  policy?: PolicyOptions
+}
+
+export interface SessionStats {
+  id: number
+  binding: number
+  rxPackets: number
+  rxBytes: number
+  txPackets: number
+  txBytes: number
+  spoofed: number
+  policyDenied: number
+  rateLimited: number
+  tooBig: number
+  controlUp: number
+}
+
+export interface TunOptions {
+  /** Device name, created if missing (at most 15 bytes). */
+  name: string
+  /** Default 1500. */
+  mtu?: number
 }

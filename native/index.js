@@ -773,7 +773,8 @@ if (
   }
 }
 
-const { EspSa, espStatusCodes, espSuiteInfo, espSuites } = nativeBinding
+const { DataPlane, EspSa, espStatusCodes, espSuiteInfo, espSuites } = nativeBinding
+export { DataPlane }
 export { EspSa }
 export { espStatusCodes }
 export { espSuiteInfo }

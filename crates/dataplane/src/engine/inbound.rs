@@ -18,7 +18,13 @@ use crate::{io::tun, ip, ppp};
 const ICMPV6_ROUTER_SOLICITATION: u8 = 133;
 
 /// Handles one ESP packet (SPI first) that came from `from`.
-pub(crate) fn esp(shared: &Shared, packet: &mut [u8], from: SocketAddr, encap: Encap, tun_fd: Option<i32>) {
+pub(crate) fn esp(
+    shared: &Shared,
+    packet: &mut [u8],
+    from: SocketAddr,
+    encap: Encap,
+    tun_fd: Option<i32>,
+) {
     let c = &shared.counters;
     let Some(spi) = crate::esp::peek_spi(packet) else {
         return bump(&c.esp_malformed);
@@ -89,7 +95,10 @@ pub(crate) fn esp(shared: &Shared, packet: &mut [u8], from: SocketAddr, encap: E
         }
         L2tpFrame::Data(d) => d,
     };
-    let Some(session) = shared.tables.session_by_l2tp(binding.id, data.tunnel_id, data.session_id) else {
+    let Some(session) = shared
+        .tables
+        .session_by_l2tp(binding.id, data.tunnel_id, data.session_id)
+    else {
         return bump(&c.unknown_session);
     };
     let ppp_start = offset_in(packet, data.payload);
@@ -104,7 +113,9 @@ pub(crate) fn esp(shared: &Shared, packet: &mut [u8], from: SocketAddr, encap: E
         bump(&c.ppp_control_in);
         session.counters.control_up.fetch_add(1, Relaxed);
         shared.send_up(UpItem::Packet(
-            Control::Ppp { session: session.id },
+            Control::Ppp {
+                session: session.id,
+            },
             packet[ppp_start..ppp_end].to_vec(),
         ));
         return;
@@ -124,7 +135,9 @@ pub(crate) fn esp(shared: &Shared, packet: &mut [u8], from: SocketAddr, encap: E
     if header.protocol == ip::PROTO_ICMPV6 && is_router_solicitation(inner, &header) {
         bump(&c.ppp_control_in);
         shared.send_up(UpItem::Packet(
-            Control::Ppp { session: session.id },
+            Control::Ppp {
+                session: session.id,
+            },
             packet[ppp_start..ppp_end].to_vec(),
         ));
         return;
@@ -134,11 +147,13 @@ pub(crate) fn esp(shared: &Shared, packet: &mut [u8], from: SocketAddr, encap: E
         return bump(&c.spoofed);
     }
     let dst_port = ip::transport_ports(inner, &header).map(|(_, dst)| dst);
-    let verdict = session
-        .policy
-        .lock()
-        .expect("policy lock")
-        .admit(header.dst, header.protocol, dst_port, header.total_len, now);
+    let verdict = session.policy.lock().expect("policy lock").admit(
+        header.dst,
+        header.protocol,
+        dst_port,
+        header.total_len,
+        now,
+    );
     match verdict {
         Verdict::Allow => {}
         Verdict::Denied => {
@@ -158,7 +173,10 @@ pub(crate) fn esp(shared: &Shared, packet: &mut [u8], from: SocketAddr, encap: E
         Ok(()) => {
             bump(&c.tun_out);
             session.counters.rx_packets.fetch_add(1, Relaxed);
-            session.counters.rx_bytes.fetch_add(header.total_len as u64, Relaxed);
+            session
+                .counters
+                .rx_bytes
+                .fetch_add(header.total_len as u64, Relaxed);
         }
         Err(_) => bump(&c.tun_write_failed),
     }

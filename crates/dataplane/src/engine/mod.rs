@@ -112,10 +112,14 @@ where
     std::thread::scope(|scope| {
         scope
             .spawn(|| {
-                let file = std::fs::File::open(path).map_err(|e| crate::io::context(format!("open netns {path}"), e))?;
+                let file = std::fs::File::open(path)
+                    .map_err(|e| crate::io::context(format!("open netns {path}"), e))?;
                 // SAFETY: setns on a namespace fd; affects only this thread, which ends here.
                 if unsafe { libc::setns(file.as_raw_fd(), libc::CLONE_NEWNET) } != 0 {
-                    return Err(crate::io::context(format!("enter netns {path}"), io::Error::last_os_error()));
+                    return Err(crate::io::context(
+                        format!("enter netns {path}"),
+                        io::Error::last_os_error(),
+                    ));
                 }
                 f()
             })
@@ -212,6 +216,11 @@ impl Engine {
         })
     }
 
+    /// Monotonic nanoseconds on the engine's clock.
+    pub fn now_ns(&self) -> u64 {
+        self.shared.now_ns()
+    }
+
     pub fn counters(&self) -> &Counters {
         &self.shared.counters
     }
@@ -221,7 +230,12 @@ impl Engine {
     }
 
     /// Sends control traffic from JS; see `outbound::send_control`.
-    pub fn send_control(&self, meta: &Control, frame: &[u8], local_port: u16) -> Result<(), &'static str> {
+    pub fn send_control(
+        &self,
+        meta: &Control,
+        frame: &[u8],
+        local_port: u16,
+    ) -> Result<(), &'static str> {
         outbound::send_control(&self.shared, meta, frame, local_port)
     }
 

@@ -32,7 +32,12 @@ pub(crate) struct Outgoing {
 }
 
 /// Handles the IP packet at `buf[HEADROOM..HEADROOM + len]` read from TUN.
-pub(crate) fn from_tun(shared: &Shared, buf: &mut [u8], len: usize, tun_fd: i32) -> Option<Outgoing> {
+pub(crate) fn from_tun(
+    shared: &Shared,
+    buf: &mut [u8],
+    len: usize,
+    tun_fd: i32,
+) -> Option<Outgoing> {
     let c = &shared.counters;
     bump(&c.tun_in);
     let header = match ip::parse(&buf[HEADROOM..HEADROOM + len]) {
@@ -53,7 +58,13 @@ pub(crate) fn from_tun(shared: &Shared, buf: &mut [u8], len: usize, tun_fd: i32)
             // them (RFC 1191 / RFC 8201).
             let mut icmp = [0u8; 1280];
             let from = tun_source_for(&header);
-            if let Some(n) = ip::icmp_too_big(&buf[HEADROOM..HEADROOM + len], &header, session.mru, from, &mut icmp) {
+            if let Some(n) = ip::icmp_too_big(
+                &buf[HEADROOM..HEADROOM + len],
+                &header,
+                session.mru,
+                from,
+                &mut icmp,
+            ) {
                 let _ = tun::write(tun_fd, &icmp[..n]);
             }
             session.counters.too_big.fetch_add(1, Relaxed);
@@ -61,14 +72,31 @@ pub(crate) fn from_tun(shared: &Shared, buf: &mut [u8], len: usize, tun_fd: i32)
             return None;
         }
     }
-    ip::clamp_tcp_mss(&mut buf[HEADROOM..HEADROOM + len], &header, mss_for(session.mru, header.dst));
-    let protocol = if header.version == 4 { ppp::PROTO_IPV4 } else { ppp::PROTO_IPV6 };
+    ip::clamp_tcp_mss(
+        &mut buf[HEADROOM..HEADROOM + len],
+        &header,
+        mss_for(session.mru, header.dst),
+    );
+    let protocol = if header.version == 4 {
+        ppp::PROTO_IPV4
+    } else {
+        ppp::PROTO_IPV6
+    };
     let ppp_len = ppp::header_len(protocol, session.acfc, session.pfc);
     let ppp_start = HEADROOM - ppp_len;
-    ppp::write_header(&mut buf[ppp_start..HEADROOM], protocol, session.acfc, session.pfc).ok()?;
+    ppp::write_header(
+        &mut buf[ppp_start..HEADROOM],
+        protocol,
+        session.acfc,
+        session.pfc,
+    )
+    .ok()?;
     let out = seal_l2tp_data(shared, &session, buf, ppp_start, ppp_len + packet_len)?;
     session.counters.tx_packets.fetch_add(1, Relaxed);
-    session.counters.tx_bytes.fetch_add(packet_len as u64, Relaxed);
+    session
+        .counters
+        .tx_bytes
+        .fetch_add(packet_len as u64, Relaxed);
     session.touch(shared.now_ns());
     Some(out)
 }
@@ -81,7 +109,13 @@ fn tun_source_for(header: &ip::IpHeader) -> std::net::IpAddr {
 
 /// Wraps the PPP frame at `buf[ppp_start..][..ppp_len]` in the session's
 /// L2TP data header, UDP 1701, and ESP.
-fn seal_l2tp_data(shared: &Shared, session: &Session, buf: &mut [u8], ppp_start: usize, ppp_len: usize) -> Option<Outgoing> {
+fn seal_l2tp_data(
+    shared: &Shared,
+    session: &Session,
+    buf: &mut [u8],
+    ppp_start: usize,
+    ppp_len: usize,
+) -> Option<Outgoing> {
     let ns_nr = session
         .sequencing
         .then(|| (session.next_ns.fetch_add(1, Relaxed), 0));
@@ -99,7 +133,14 @@ fn seal_l2tp_data(shared: &Shared, session: &Session, buf: &mut [u8], ppp_start:
         return None;
     }
     let binding = shared.tables.binding(session.binding)?;
-    seal_udp_1701(shared, &binding, session.peer_port, buf, l2tp_start, ppp_start + ppp_len - l2tp_start)
+    seal_udp_1701(
+        shared,
+        &binding,
+        session.peer_port,
+        buf,
+        l2tp_start,
+        ppp_start + ppp_len - l2tp_start,
+    )
 }
 
 /// Writes UDP 1701 → `peer_port` in front of the L2TP message at
@@ -120,7 +161,11 @@ fn seal_udp_1701(
     };
     let udp_start = l2tp_start - 8;
     let udp_len = 8 + l2tp_len;
-    let port = if peer_port == 0 { l2tp::UDP_PORT } else { peer_port };
+    let port = if peer_port == 0 {
+        l2tp::UDP_PORT
+    } else {
+        peer_port
+    };
     buf[udp_start..udp_start + 2].copy_from_slice(&l2tp::UDP_PORT.to_be_bytes());
     buf[udp_start + 2..udp_start + 4].copy_from_slice(&port.to_be_bytes());
     buf[udp_start + 4..udp_start + 6].copy_from_slice(&(udp_len as u16).to_be_bytes());
@@ -156,11 +201,20 @@ pub(crate) fn natt_socket_for(shared: &Shared, dest: SocketAddr) -> Option<usize
     addrs
         .iter()
         .position(|a| a.is_ipv4() == dest.is_ipv4())
-        .or_else(|| addrs.iter().position(|a| a.is_ipv6() && a.ip().is_unspecified()))
+        .or_else(|| {
+            addrs
+                .iter()
+                .position(|a| a.is_ipv6() && a.ip().is_unspecified())
+        })
 }
 
 /// Sends sealed packets from `worker`'s sockets.
-pub(crate) fn transmit(shared: &Shared, worker: usize, bufs: &[Vec<u8>], outs: &[(usize, Outgoing)]) {
+pub(crate) fn transmit(
+    shared: &Shared,
+    worker: usize,
+    bufs: &[Vec<u8>],
+    outs: &[(usize, Outgoing)],
+) {
     let c = &shared.counters;
     let mut udp_batch: Vec<Vec<(&[u8], SocketAddr)>> = vec![Vec::new(); shared.io.natt_addrs.len()];
     for (i, out) in outs {
@@ -179,7 +233,8 @@ pub(crate) fn transmit(shared: &Shared, worker: usize, bufs: &[Vec<u8>], outs: &
         }
         let fd = shared.io.natt[worker][s].as_raw_fd();
         let sent = udp::send_batch(fd, shared.io.natt_v6[s], batch).unwrap_or(0);
-        c.send_failed.fetch_add((batch.len() - sent) as u64, Relaxed);
+        c.send_failed
+            .fetch_add((batch.len() - sent) as u64, Relaxed);
     }
 }
 
@@ -198,7 +253,12 @@ pub type SendError = &'static str;
 
 /// Sends one control packet from JS: IKE over UDP 500/4500, an L2TP control
 /// message or a PPP frame inside the binding's or session's ESP SA.
-pub(crate) fn send_control(shared: &Shared, meta: &Control, frame: &[u8], local_port: u16) -> Result<(), SendError> {
+pub(crate) fn send_control(
+    shared: &Shared,
+    meta: &Control,
+    frame: &[u8],
+    local_port: u16,
+) -> Result<(), SendError> {
     let c = &shared.counters;
     match meta {
         Control::Ike { peer, .. } => {
@@ -207,7 +267,9 @@ pub(crate) fn send_control(shared: &Shared, meta: &Control, frame: &[u8], local_
                     .io
                     .ike_addrs
                     .iter()
-                    .position(|a| a.is_ipv4() == peer.is_ipv4() || a.ip().is_unspecified() && a.is_ipv6())
+                    .position(|a| {
+                        a.is_ipv4() == peer.is_ipv4() || a.ip().is_unspecified() && a.is_ipv6()
+                    })
                     .ok_or("ERR_DP_NO_IKE_SOCKET")?;
                 (shared.io.ike[i].as_raw_fd(), shared.io.ike_v6[i], false)
             } else {
@@ -226,11 +288,24 @@ pub(crate) fn send_control(shared: &Shared, meta: &Control, frame: &[u8], local_
             bump(&c.ike_out);
             Ok(())
         }
-        Control::L2tp { binding, peer_port, .. } => {
-            let binding = shared.tables.binding(*binding).ok_or("ERR_DP_UNKNOWN_BINDING")?;
+        Control::L2tp {
+            binding, peer_port, ..
+        } => {
+            let binding = shared
+                .tables
+                .binding(*binding)
+                .ok_or("ERR_DP_UNKNOWN_BINDING")?;
             let mut buf = vec![0u8; HEADROOM + frame.len() + TAILROOM];
             buf[HEADROOM..HEADROOM + frame.len()].copy_from_slice(frame);
-            let out = seal_udp_1701(shared, &binding, *peer_port, &mut buf, HEADROOM, frame.len()).ok_or("ERR_DP_NO_OUTBOUND_SA")?;
+            let out = seal_udp_1701(
+                shared,
+                &binding,
+                *peer_port,
+                &mut buf,
+                HEADROOM,
+                frame.len(),
+            )
+            .ok_or("ERR_DP_NO_OUTBOUND_SA")?;
             bump(&c.l2tp_control_out);
             transmit_one(shared, &buf, out)
         }
@@ -243,7 +318,8 @@ pub(crate) fn send_control(shared: &Shared, meta: &Control, frame: &[u8], local_
                 .ok_or("ERR_DP_UNKNOWN_SESSION")?;
             let mut buf = vec![0u8; HEADROOM + frame.len() + TAILROOM];
             buf[HEADROOM..HEADROOM + frame.len()].copy_from_slice(frame);
-            let out = seal_l2tp_data(shared, &session, &mut buf, HEADROOM, frame.len()).ok_or("ERR_DP_NO_OUTBOUND_SA")?;
+            let out = seal_l2tp_data(shared, &session, &mut buf, HEADROOM, frame.len())
+                .ok_or("ERR_DP_NO_OUTBOUND_SA")?;
             bump(&c.ppp_control_out);
             transmit_one(shared, &buf, out)
         }

@@ -10,7 +10,11 @@ pub enum Control {
     /// An IKE message (on 4500 with the non-ESP marker already removed).
     Ike { peer: SocketAddr, local_port: u16 },
     /// An L2TP control message that arrived inside ESP over `binding`.
-    L2tp { binding: u32, peer: SocketAddr, peer_port: u16 },
+    L2tp {
+        binding: u32,
+        peer: SocketAddr,
+        peer_port: u16,
+    },
     /// A PPP frame that is not IP data (LCP, auth, IPCP, ...) for a session,
     /// or an ICMPv6 Router Solicitation to answer.
     Ppp { session: u32 },
@@ -19,21 +23,45 @@ pub enum Control {
 /// Something the control plane should know.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Event {
-    SaSoftLifetime { spi: u32, reason: &'static str },
-    SaHardLifetime { spi: u32, reason: &'static str },
+    SaSoftLifetime {
+        spi: u32,
+        reason: &'static str,
+    },
+    SaHardLifetime {
+        spi: u32,
+        reason: &'static str,
+    },
     /// The 32-bit sequence counter is near its end: rekey now.
-    SaSequenceNearExhaustion { spi: u32, seq: u64 },
+    SaSequenceNearExhaustion {
+        spi: u32,
+        seq: u64,
+    },
     /// ICV failures and replays on an SA in the last interval.
-    SaAuthFailures { spi: u32, count: u64 },
+    SaAuthFailures {
+        spi: u32,
+        count: u64,
+    },
     /// An authenticated packet came from a new outer address or port (a NAT
     /// rebinding, RFC 3948); replies follow it.
-    PeerChanged { binding: u32, old: SocketAddr, new: SocketAddr },
-    SessionIdle { session: u32, idle_ms: u64 },
+    PeerChanged {
+        binding: u32,
+        old: SocketAddr,
+        new: SocketAddr,
+    },
+    SessionIdle {
+        session: u32,
+        idle_ms: u64,
+    },
     /// Dropped packets since the last report, by reason (at most one event
     /// per second).
-    Drops { counts: Vec<(&'static str, u64)> },
+    Drops {
+        counts: Vec<(&'static str, u64)>,
+    },
     /// A worker caught a panic while handling a batch; the batch was dropped.
-    WorkerPanic { worker: usize, message: String },
+    WorkerPanic {
+        worker: usize,
+        message: String,
+    },
 }
 
 pub enum UpItem {

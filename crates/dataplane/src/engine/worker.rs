@@ -51,7 +51,10 @@ pub(crate) fn run(shared: Arc<Shared>, index: usize) {
                 .map(|s| s.to_string())
                 .or_else(|| panic.downcast_ref::<String>().cloned())
                 .unwrap_or_else(|| "panic".into());
-            shared.send_up(UpItem::Event(Event::WorkerPanic { worker: index, message }));
+            shared.send_up(UpItem::Event(Event::WorkerPanic {
+                worker: index,
+                message,
+            }));
         }
     }
 }
@@ -88,7 +91,9 @@ impl Worker {
             sources,
             recv: RecvBatch::new(BATCH, MAX_DATAGRAM),
             tun_fd,
-            tun_bufs: (0..BATCH).map(|_| vec![0u8; HEADROOM + mtu + TAILROOM]).collect(),
+            tun_bufs: (0..BATCH)
+                .map(|_| vec![0u8; HEADROOM + mtu + TAILROOM])
+                .collect(),
             outgoing: Vec::with_capacity(BATCH),
         }
     }
@@ -114,7 +119,9 @@ impl Worker {
         let local_port = shared.io.ike_addrs[socket].port();
         let n = self.recv.recv(fd).unwrap_or(0);
         for i in 0..n {
-            let Some(peer) = self.recv.peers[i] else { continue };
+            let Some(peer) = self.recv.peers[i] else {
+                continue;
+            };
             bump(&shared.counters.ike_in);
             let data = self.recv.bufs[i][..self.recv.lens[i]].to_vec();
             shared.send_up(UpItem::Packet(Control::Ike { peer, local_port }, data));
@@ -139,7 +146,10 @@ impl Worker {
                     Udp4500::Keepalive => bump(&shared.counters.keepalives_in),
                     Udp4500::Ike(ike) => {
                         bump(&shared.counters.ike_in);
-                        shared.send_up(UpItem::Packet(Control::Ike { peer, local_port }, ike.to_vec()));
+                        shared.send_up(UpItem::Packet(
+                            Control::Ike { peer, local_port },
+                            ike.to_vec(),
+                        ));
                     }
                     Udp4500::Esp(_) => inbound::esp(shared, buf, peer, Encap::Udp, tun_fd),
                     Udp4500::Malformed => bump(&shared.counters.malformed_udp),
@@ -154,7 +164,9 @@ impl Worker {
     fn raw(&mut self, shared: &Shared, fd: i32) {
         let n = self.recv.recv(fd).unwrap_or(0);
         for i in 0..n {
-            let Some(peer) = self.recv.peers[i] else { continue };
+            let Some(peer) = self.recv.peers[i] else {
+                continue;
+            };
             let len = self.recv.lens[i];
             let buf = &mut self.recv.bufs[i][..len];
             let Some(esp) = raw::strip_ipv4_header(buf) else {
@@ -222,21 +234,36 @@ impl Scanner {
             let soft_bytes = hit(l.soft_bytes, bytes);
             if reported & 1 == 0 && (soft_bytes || hit(l.soft_packets, packets)) {
                 sa.reported.fetch_or(1, SeqCst);
-                events.push(Event::SaSoftLifetime { spi: sa.spi, reason: reason(soft_bytes) });
+                events.push(Event::SaSoftLifetime {
+                    spi: sa.spi,
+                    reason: reason(soft_bytes),
+                });
             }
             let hard_bytes = hit(l.hard_bytes, bytes);
             if reported & 2 == 0 && (hard_bytes || hit(l.hard_packets, packets)) {
                 sa.reported.fetch_or(2, SeqCst);
-                events.push(Event::SaHardLifetime { spi: sa.spi, reason: reason(hard_bytes) });
+                events.push(Event::SaHardLifetime {
+                    spi: sa.spi,
+                    reason: reason(hard_bytes),
+                });
             }
-            if sa.direction == Direction::Out && reported & 4 == 0 && last_seq > u32::MAX as u64 - SEQUENCE_HEADROOM {
+            if sa.direction == Direction::Out
+                && reported & 4 == 0
+                && last_seq > u32::MAX as u64 - SEQUENCE_HEADROOM
+            {
                 sa.reported.fetch_or(4, SeqCst);
-                events.push(Event::SaSequenceNearExhaustion { spi: sa.spi, seq: last_seq });
+                events.push(Event::SaSequenceNearExhaustion {
+                    spi: sa.spi,
+                    seq: last_seq,
+                });
             }
             let failures = counters.icv_failures + counters.replays;
             let before = sa.failures_seen.swap(failures, SeqCst);
             if failures - before >= AUTH_FAILURE_THRESHOLD {
-                events.push(Event::SaAuthFailures { spi: sa.spi, count: failures - before });
+                events.push(Event::SaAuthFailures {
+                    spi: sa.spi,
+                    count: failures - before,
+                });
             }
         }
         let now = shared.now_ns();
@@ -248,7 +275,10 @@ impl Scanner {
             let idle = now.saturating_sub(last);
             if idle >= session.idle_timeout_ns {
                 if !session.idle_reported.swap(true, SeqCst) {
-                    events.push(Event::SessionIdle { session: session.id, idle_ms: idle / 1_000_000 });
+                    events.push(Event::SessionIdle {
+                        session: session.id,
+                        idle_ms: idle / 1_000_000,
+                    });
                 }
             } else {
                 session.idle_reported.store(false, SeqCst);

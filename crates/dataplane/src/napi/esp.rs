@@ -1,22 +1,11 @@
-#![cfg_attr(test, allow(dead_code))]
-//! The one binding file: everything JS can call in the data plane.
-//!
-//! Errors that cross the boundary carry a stable `code` (`ERR_ESP_*`); a
-//! malformed packet is never an exception, only a per-packet status.
+//! ESP SAs for JS: the same core the data plane uses, callable directly
+//! (tests, benchmarks, tools).
 
+use super::{error, Result};
 use napi::bindgen_prelude::{Buffer, Uint32Array, Uint8Array};
-use napi::Error;
 use napi_derive::napi;
 
 use crate::esp::{self, EspError, ReplayWindow, Suite};
-
-/// Errors thrown to JS carry `code` = our stable code (napi-rs puts the
-/// status string there).
-type Result<T> = std::result::Result<T, Error<String>>;
-
-fn error(code: &str, message: impl Into<String>) -> Error<String> {
-    Error::new(code.to_string(), message.into())
-}
 
 /// Options for a new ESP SA.
 #[napi(object)]
@@ -109,7 +98,7 @@ pub fn esp_suites() -> Vec<String> {
     Suite::NAMES.iter().map(|s| s.to_string()).collect()
 }
 
-fn batch_ranges(data: &[u8], offsets: &[u32]) -> Result<Vec<(usize, usize)>> {
+pub(crate) fn batch_ranges(data: &[u8], offsets: &[u32]) -> Result<Vec<(usize, usize)>> {
     if offsets.is_empty() {
         return Err(error(
             "ERR_ESP_BATCH",

@@ -1,0 +1,829 @@
+//! `DataPlane`: the one long-lived native object that owns sockets, TUN and
+//! every data packet. JS installs SAs and sessions and sends control frames
+//! in batches; control frames and events come back in batches through one
+//! callback.
+
+use std::collections::HashMap;
+use std::net::{IpAddr, SocketAddr};
+use std::sync::atomic::Ordering::Relaxed;
+use std::sync::atomic::{AtomicBool, AtomicU16, AtomicU64};
+use std::sync::{Arc, Mutex};
+
+use napi::bindgen_prelude::{Buffer, Uint32Array};
+use napi::threadsafe_function::{ThreadsafeFunction, ThreadsafeFunctionCallMode};
+use napi::Status;
+use napi_derive::napi;
+
+use super::esp::batch_ranges;
+use super::{error, Result};
+use crate::engine::{self, Control, Engine, Event, UpBatch, UpSink};
+use crate::esp::{EspSa, ReplayWindow, Suite};
+use crate::policy::{Action, Policy, Rule, TokenBucket};
+use crate::table::{Direction, Encap, Lifetime, SaEntry, Session, SessionCounters, Tables};
+
+#[napi(object)]
+pub struct TunOptions {
+    /// Device name, created if missing (at most 15 bytes).
+    pub name: String,
+    /// Default 1500.
+    pub mtu: Option<u32>,
+}
+
+#[napi(object)]
+pub struct DataPlaneOptions {
+    /// IKE (UDP 500) listen addresses, "ADDRESS:PORT" or "[V6]:PORT".
+    pub ike: Option<Vec<String>>,
+    /// NAT-T (UDP 4500) listen addresses.
+    pub natt: Option<Vec<String>>,
+    /// Raw ESP (IP protocol 50) on this address; needs CAP_NET_RAW.
+    pub raw_esp: Option<String>,
+    pub tun: Option<TunOptions>,
+    /// Worker threads (default 1).
+    pub workers: Option<u32>,
+    /// Control packets that may wait for JS before more are dropped (default 65536).
+    pub up_queue: Option<u32>,
+    /// Network namespace path (e.g. /run/netns/vpn) to open sockets and TUN in.
+    pub netns: Option<String>,
+}
+
+/// Where a control frame comes from or goes to.
+#[napi(object)]
+#[derive(Clone)]
+pub struct ControlMeta {
+    /// "ike", "l2tp" or "ppp".
+    pub kind: String,
+    /// IKE and L2TP: the peer's outer address and port.
+    pub peer_address: Option<String>,
+    pub peer_port: Option<u32>,
+    /// IKE: our port (500 or 4500).
+    pub local_port: Option<u32>,
+    /// L2TP: the IPsec peer (binding) the message came over or goes to.
+    pub binding: Option<u32>,
+    /// L2TP: the peer's L2TP UDP port (usually 1701).
+    pub l2tp_port: Option<u32>,
+    /// PPP: the session.
+    pub session: Option<u32>,
+}
+
+#[napi(object)]
+pub struct DataPlaneEvent {
+    /// sa-soft-lifetime, sa-hard-lifetime, sa-sequence-near-exhaustion,
+    /// sa-auth-failures, peer-changed, session-idle, drops, worker-panic.
+    pub r#type: String,
+    pub spi: Option<u32>,
+    pub binding: Option<u32>,
+    pub session: Option<u32>,
+    pub reason: Option<String>,
+    pub count: Option<f64>,
+    pub old_peer: Option<String>,
+    pub new_peer: Option<String>,
+    pub idle_ms: Option<f64>,
+    pub drops: Option<HashMap<String, f64>>,
+    pub message: Option<String>,
+}
+
+/// One delivery: control frames (frame i is `packets[offsets[i]..offsets[i+1]]`
+/// with `meta[i]`) and events.
+#[napi(object)]
+pub struct ControlBatch {
+    pub packets: Buffer,
+    pub offsets: Uint32Array,
+    pub meta: Vec<ControlMeta>,
+    pub events: Vec<DataPlaneEvent>,
+}
+
+#[napi(object)]
+pub struct SaLifetimeOptions {
+    pub soft_bytes: Option<f64>,
+    pub hard_bytes: Option<f64>,
+    pub soft_packets: Option<f64>,
+    pub hard_packets: Option<f64>,
+}
+
+#[napi(object)]
+pub struct SaOptions {
+    pub spi: u32,
+    /// "in" or "out".
+    pub direction: String,
+    /// The IPsec peer this SA belongs to; rekeyed SAs keep it.
+    pub binding: u32,
+    pub suite: String,
+    pub encryption_key: Buffer,
+    pub integrity_key: Option<Buffer>,
+    /// The peer's outer address and port ("203.0.113.7:4500"); port 0 for raw ESP.
+    pub peer: String,
+    /// "udp" (ESP in UDP 4500, default) or "raw".
+    pub encap: Option<String>,
+    /// The peer's L2TP port from the SA's selectors (0 or absent: any).
+    pub peer_l2tp_port: Option<u32>,
+    pub replay_window: Option<u32>,
+    pub lifetime: Option<SaLifetimeOptions>,
+}
+
+#[napi(object)]
+pub struct PolicyRuleOptions {
+    /// "allow" or "deny".
+    pub action: String,
+    /// "10.0.0.0/8", "2001:db8::/32", "192.0.2.7".
+    pub prefix: String,
+    /// "tcp", "udp", "icmp", "icmpv6" or a number.
+    pub protocol: Option<String>,
+    /// "443" or "1000-2000".
+    pub ports: Option<String>,
+}
+
+#[napi(object)]
+pub struct PolicyOptions {
+    /// "allow" (default) or "deny".
+    pub default: Option<String>,
+    pub rules: Option<Vec<PolicyRuleOptions>>,
+    /// Rate limit in bits per second (absent: none).
+    pub rate_bps: Option<f64>,
+    pub burst_bytes: Option<f64>,
+}
+
+#[napi(object)]
+pub struct SessionOptions {
+    pub id: u32,
+    pub binding: u32,
+    pub local_tunnel: u32,
+    pub local_session: u32,
+    pub peer_tunnel: u32,
+    pub peer_session: u32,
+    /// The peer's L2TP UDP port (default 1701).
+    pub peer_port: Option<u32>,
+    /// The IPv4 address assigned to the peer.
+    pub ipv4: Option<String>,
+    /// The IPv6 prefix delegated to the peer, "2001:db8:0:7::/64".
+    pub ipv6: Option<String>,
+    /// Carry every destination and accept any source (our own client, site-to-site).
+    pub default_route: Option<bool>,
+    /// Default 1400.
+    pub mru: Option<u32>,
+    pub acfc: Option<bool>,
+    pub pfc: Option<bool>,
+    pub sequencing: Option<bool>,
+    pub idle_timeout_ms: Option<f64>,
+    pub policy: Option<PolicyOptions>,
+}
+
+#[napi(object)]
+pub struct SaStats {
+    pub spi: u32,
+    pub direction: String,
+    pub binding: u32,
+    pub suite: String,
+    pub packets: f64,
+    pub bytes: f64,
+    pub icv_failures: f64,
+    pub replays: f64,
+    pub malformed: f64,
+    pub last_seq_out: f64,
+}
+
+#[napi(object)]
+pub struct SessionStats {
+    pub id: u32,
+    pub binding: u32,
+    pub rx_packets: f64,
+    pub rx_bytes: f64,
+    pub tx_packets: f64,
+    pub tx_bytes: f64,
+    pub spoofed: f64,
+    pub policy_denied: f64,
+    pub rate_limited: f64,
+    pub too_big: f64,
+    pub control_up: f64,
+}
+
+#[napi(object)]
+pub struct DataPlaneStats {
+    pub counters: HashMap<String, f64>,
+    pub sas: Vec<SaStats>,
+    pub sessions: Vec<SessionStats>,
+}
+
+#[napi(object)]
+pub struct LocalAddresses {
+    pub ike: Vec<String>,
+    pub natt: Vec<String>,
+    pub tun: Option<String>,
+}
+
+type Callback = ThreadsafeFunction<ControlBatch, (), ControlBatch, Status, false>;
+
+struct JsSink {
+    callback: Arc<Mutex<Option<Callback>>>,
+    calls: Arc<AtomicU64>,
+}
+
+fn addr_string(a: SocketAddr) -> String {
+    a.to_string()
+}
+
+fn meta_to_js(meta: &Control) -> ControlMeta {
+    let mut m = ControlMeta {
+        kind: String::new(),
+        peer_address: None,
+        peer_port: None,
+        local_port: None,
+        binding: None,
+        l2tp_port: None,
+        session: None,
+    };
+    match meta {
+        Control::Ike { peer, local_port } => {
+            m.kind = "ike".into();
+            m.peer_address = Some(peer.ip().to_string());
+            m.peer_port = Some(peer.port() as u32);
+            m.local_port = Some(*local_port as u32);
+        }
+        Control::L2tp {
+            binding,
+            peer,
+            peer_port,
+        } => {
+            m.kind = "l2tp".into();
+            m.peer_address = Some(peer.ip().to_string());
+            m.peer_port = Some(peer.port() as u32);
+            m.binding = Some(*binding);
+            m.l2tp_port = Some(*peer_port as u32);
+        }
+        Control::Ppp { session } => {
+            m.kind = "ppp".into();
+            m.session = Some(*session);
+        }
+    }
+    m
+}
+
+fn event_to_js(e: &Event) -> DataPlaneEvent {
+    let mut j = DataPlaneEvent {
+        r#type: String::new(),
+        spi: None,
+        binding: None,
+        session: None,
+        reason: None,
+        count: None,
+        old_peer: None,
+        new_peer: None,
+        idle_ms: None,
+        drops: None,
+        message: None,
+    };
+    match e {
+        Event::SaSoftLifetime { spi, reason } | Event::SaHardLifetime { spi, reason } => {
+            j.r#type = if matches!(e, Event::SaSoftLifetime { .. }) {
+                "sa-soft-lifetime"
+            } else {
+                "sa-hard-lifetime"
+            }
+            .into();
+            j.spi = Some(*spi);
+            j.reason = Some((*reason).into());
+        }
+        Event::SaSequenceNearExhaustion { spi, seq } => {
+            j.r#type = "sa-sequence-near-exhaustion".into();
+            j.spi = Some(*spi);
+            j.count = Some(*seq as f64);
+        }
+        Event::SaAuthFailures { spi, count } => {
+            j.r#type = "sa-auth-failures".into();
+            j.spi = Some(*spi);
+            j.count = Some(*count as f64);
+        }
+        Event::PeerChanged { binding, old, new } => {
+            j.r#type = "peer-changed".into();
+            j.binding = Some(*binding);
+            j.old_peer = Some(addr_string(*old));
+            j.new_peer = Some(addr_string(*new));
+        }
+        Event::SessionIdle { session, idle_ms } => {
+            j.r#type = "session-idle".into();
+            j.session = Some(*session);
+            j.idle_ms = Some(*idle_ms as f64);
+        }
+        Event::Drops { counts } => {
+            j.r#type = "drops".into();
+            j.drops = Some(
+                counts
+                    .iter()
+                    .map(|(k, v)| (k.to_string(), *v as f64))
+                    .collect(),
+            );
+        }
+        Event::WorkerPanic { worker, message } => {
+            j.r#type = "worker-panic".into();
+            j.count = Some(*worker as f64);
+            j.message = Some(message.clone());
+        }
+    }
+    j
+}
+
+impl UpSink for JsSink {
+    fn deliver(&self, batch: UpBatch) {
+        let js = ControlBatch {
+            offsets: if batch.offsets.is_empty() {
+                vec![0u32].into()
+            } else {
+                batch.offsets.into()
+            },
+            packets: batch.packets.into(),
+            meta: batch.meta.iter().map(meta_to_js).collect(),
+            events: batch.events.iter().map(event_to_js).collect(),
+        };
+        if let Some(cb) = self.callback.lock().expect("callback lock").as_ref() {
+            self.calls.fetch_add(1, Relaxed);
+            cb.call(js, ThreadsafeFunctionCallMode::NonBlocking);
+        }
+    }
+}
+
+fn parse_socket_addr(field: &str, s: &str) -> Result<SocketAddr> {
+    s.parse::<SocketAddr>().map_err(|_| {
+        error(
+            "ERR_DP_ADDRESS",
+            format!("{field}: {s:?} is not ADDRESS:PORT (IPv6 as [ADDRESS]:PORT)"),
+        )
+    })
+}
+
+fn parse_addrs(field: &str, list: &Option<Vec<String>>) -> Result<Vec<SocketAddr>> {
+    list.iter()
+        .flatten()
+        .enumerate()
+        .map(|(i, s)| parse_socket_addr(&format!("{field}[{i}]"), s))
+        .collect()
+}
+
+fn u16_field(field: &str, v: u32) -> Result<u16> {
+    u16::try_from(v)
+        .map_err(|_| error("ERR_DP_RANGE", format!("{field} must be 0..65535, got {v}")))
+}
+
+fn policy_from(options: &PolicyOptions) -> Result<Policy> {
+    let default = match options.default.as_deref() {
+        None => Action::Allow,
+        Some(s) => Action::parse(s).map_err(|e| error(e.code(), format!("policy.default: {e}")))?,
+    };
+    let mut rules = Vec::new();
+    for (i, r) in options.rules.iter().flatten().enumerate() {
+        let rule = Rule::parse(
+            &r.action,
+            &r.prefix,
+            r.protocol.as_deref(),
+            r.ports.as_deref(),
+        )
+        .map_err(|e| error(e.code(), format!("policy.rules[{i}].{}: {e}", e.field())))?;
+        rules.push(rule);
+    }
+    let rate = match options.rate_bps {
+        None => None,
+        Some(bps) if bps >= 0.0 && bps.is_finite() => Some(TokenBucket::new(
+            bps as u64,
+            options.burst_bytes.unwrap_or(0.0).max(0.0) as u64,
+        )),
+        Some(bps) => {
+            return Err(error(
+                "ERR_POLICY_RATE",
+                format!("policy.rateBps must be a non-negative number, got {bps}"),
+            ))
+        }
+    };
+    Ok(Policy {
+        default,
+        rules,
+        rate,
+    })
+}
+
+fn control_from_js(meta: &ControlMeta) -> Result<(Control, u16)> {
+    let peer = || -> Result<SocketAddr> {
+        let address = meta
+            .peer_address
+            .as_deref()
+            .ok_or_else(|| error("ERR_DP_BATCH", "meta.peerAddress is required for ike"))?;
+        let ip: IpAddr = address.parse().map_err(|_| {
+            error(
+                "ERR_DP_ADDRESS",
+                format!("meta.peerAddress {address:?} is not an IP address"),
+            )
+        })?;
+        Ok(SocketAddr::new(
+            ip,
+            u16_field("meta.peerPort", meta.peer_port.unwrap_or(0))?,
+        ))
+    };
+    match meta.kind.as_str() {
+        "ike" => {
+            let local_port = u16_field("meta.localPort", meta.local_port.unwrap_or(500))?;
+            Ok((
+                Control::Ike {
+                    peer: peer()?,
+                    local_port,
+                },
+                local_port,
+            ))
+        }
+        "l2tp" => {
+            let binding = meta
+                .binding
+                .ok_or_else(|| error("ERR_DP_BATCH", "meta.binding is required for l2tp"))?;
+            let port = u16_field("meta.l2tpPort", meta.l2tp_port.unwrap_or(1701))?;
+            Ok((
+                Control::L2tp {
+                    binding,
+                    peer: SocketAddr::from(([0, 0, 0, 0], 0)),
+                    peer_port: port,
+                },
+                0,
+            ))
+        }
+        "ppp" => {
+            let session = meta
+                .session
+                .ok_or_else(|| error("ERR_DP_BATCH", "meta.session is required for ppp"))?;
+            Ok((Control::Ppp { session }, 0))
+        }
+        other => Err(error(
+            "ERR_DP_BATCH",
+            format!("meta.kind must be ike, l2tp or ppp, got {other:?}"),
+        )),
+    }
+}
+
+/// The data plane: sockets, TUN, workers. Created running; `close()` stops
+/// it and releases everything.
+#[napi]
+pub struct DataPlane {
+    engine: Option<Engine>,
+    tables: Arc<Tables>,
+    callback: Arc<Mutex<Option<Callback>>>,
+    calls: Arc<AtomicU64>,
+}
+
+impl DataPlane {
+    fn engine(&self) -> Result<&Engine> {
+        self.engine
+            .as_ref()
+            .ok_or_else(|| error("ERR_DP_CLOSED", "the data plane is closed"))
+    }
+}
+
+#[napi]
+impl DataPlane {
+    /// Opens the sockets and the TUN device and starts the workers.
+    /// `onControl` receives every control frame and event, in batches.
+    #[napi(
+        constructor,
+        ts_args_type = "options: DataPlaneOptions, onControl: (batch: ControlBatch) => void"
+    )]
+    pub fn new(options: DataPlaneOptions, on_control: Callback) -> Result<Self> {
+        let config = engine::Config {
+            ike: parse_addrs("ike", &options.ike)?,
+            natt: parse_addrs("natt", &options.natt)?,
+            raw_esp: options
+                .raw_esp
+                .as_deref()
+                .map(|s| {
+                    s.parse::<IpAddr>()
+                        .map(|ip| SocketAddr::new(ip, 0))
+                        .map_err(|_| {
+                            error(
+                                "ERR_DP_ADDRESS",
+                                format!("rawEsp: {s:?} is not an IP address"),
+                            )
+                        })
+                })
+                .transpose()?,
+            tun: options.tun.map(|t| engine::TunConfig {
+                name: t.name,
+                mtu: t.mtu.unwrap_or(1500),
+            }),
+            workers: options.workers.unwrap_or(1).clamp(1, 64) as usize,
+            up_queue: options.up_queue.unwrap_or(65536) as usize,
+            netns: options.netns,
+        };
+        if config.natt.is_empty() && config.raw_esp.is_none() && config.ike.is_empty() {
+            return Err(error(
+                "ERR_DP_CONFIG",
+                "nothing to listen on: give ike, natt or rawEsp addresses",
+            ));
+        }
+        let tables = Arc::new(Tables::default());
+        let callback = Arc::new(Mutex::new(Some(on_control)));
+        let calls = Arc::new(AtomicU64::new(0));
+        let sink = JsSink {
+            callback: callback.clone(),
+            calls: calls.clone(),
+        };
+        let engine = Engine::start(config, tables.clone(), Box::new(sink))
+            .map_err(|e| error("ERR_DP_IO", e.to_string()))?;
+        Ok(Self {
+            engine: Some(engine),
+            tables,
+            callback,
+            calls,
+        })
+    }
+
+    /// What the sockets bound to (port 0 resolved) and the TUN device's name.
+    #[napi]
+    pub fn local_addresses(&self) -> Result<LocalAddresses> {
+        let l = &self.engine()?.local_addrs;
+        Ok(LocalAddresses {
+            ike: l.ike.iter().map(|a| a.to_string()).collect(),
+            natt: l.natt.iter().map(|a| a.to_string()).collect(),
+            tun: l.tun.clone(),
+        })
+    }
+
+    /// Installs an ESP SA. Keys cross once and are zeroed when the SA is removed.
+    #[napi]
+    pub fn install_sa(&self, sa: SaOptions) -> Result<()> {
+        self.engine()?;
+        let direction = match sa.direction.as_str() {
+            "in" => Direction::In,
+            "out" => Direction::Out,
+            d => {
+                return Err(error(
+                    "ERR_DP_SA",
+                    format!("direction must be \"in\" or \"out\", got {d:?}"),
+                ))
+            }
+        };
+        let encap = match sa.encap.as_deref().unwrap_or("udp") {
+            "udp" => Encap::Udp,
+            "raw" => Encap::Raw,
+            e => {
+                return Err(error(
+                    "ERR_DP_SA",
+                    format!("encap must be \"udp\" or \"raw\", got {e:?}"),
+                ))
+            }
+        };
+        let suite = Suite::parse(&sa.suite).map_err(|e| error(e.code(), e.to_string()))?;
+        let window = match direction {
+            Direction::In => sa.replay_window.unwrap_or(ReplayWindow::DEFAULT_SIZE),
+            Direction::Out => 0,
+        };
+        let esp = EspSa::new(
+            sa.spi,
+            suite,
+            &sa.encryption_key,
+            sa.integrity_key.as_deref().unwrap_or(&[]),
+            window,
+        )
+        .map_err(|e| error(e.code(), e.to_string()))?;
+        let peer = parse_socket_addr("peer", &sa.peer)?;
+        let l = sa.lifetime.as_ref();
+        let limit = |v: Option<f64>| v.unwrap_or(0.0).max(0.0) as u64;
+        let lifetime = Lifetime {
+            soft_bytes: limit(l.and_then(|l| l.soft_bytes)),
+            hard_bytes: limit(l.and_then(|l| l.hard_bytes)),
+            soft_packets: limit(l.and_then(|l| l.soft_packets)),
+            hard_packets: limit(l.and_then(|l| l.hard_packets)),
+        };
+        let entry = SaEntry {
+            spi: sa.spi,
+            binding: sa.binding,
+            direction,
+            esp: Mutex::new(esp),
+            lifetime,
+            reported: AtomicU16::new(0),
+            failures_seen: AtomicU64::new(0),
+        };
+        let port = u16_field("peerL2tpPort", sa.peer_l2tp_port.unwrap_or(0))?;
+        self.tables.install_sa(entry, peer, encap, port);
+        Ok(())
+    }
+
+    /// Removes an SA (its keys are zeroed). Returns whether it existed.
+    #[napi]
+    pub fn remove_sa(&self, spi: u32, direction: String) -> Result<bool> {
+        let direction = match direction.as_str() {
+            "in" => Direction::In,
+            "out" => Direction::Out,
+            d => {
+                return Err(error(
+                    "ERR_DP_SA",
+                    format!("direction must be \"in\" or \"out\", got {d:?}"),
+                ))
+            }
+        };
+        Ok(self.tables.remove_sa(spi, direction).is_some())
+    }
+
+    /// Adds or replaces a session (by id).
+    #[napi]
+    pub fn upsert_session(&self, s: SessionOptions) -> Result<()> {
+        self.engine()?;
+        let ipv4 = s
+            .ipv4
+            .as_deref()
+            .map(|a| {
+                a.parse().map_err(|_| {
+                    error(
+                        "ERR_DP_ADDRESS",
+                        format!("ipv4: {a:?} is not an IPv4 address"),
+                    )
+                })
+            })
+            .transpose()?;
+        let ipv6 = s
+            .ipv6
+            .as_deref()
+            .map(|p| {
+                let (addr, len) = p.split_once('/').unwrap_or((p, "128"));
+                match (addr.parse(), len.parse::<u8>()) {
+                    (Ok(a), Ok(l)) if l <= 128 => Ok((a, l)),
+                    _ => Err(error(
+                        "ERR_DP_ADDRESS",
+                        format!("ipv6: {p:?} is not an IPv6 prefix"),
+                    )),
+                }
+            })
+            .transpose()?;
+        let policy = s
+            .policy
+            .as_ref()
+            .map(policy_from)
+            .transpose()?
+            .unwrap_or_default();
+        let session = Session {
+            id: s.id,
+            binding: s.binding,
+            local_tunnel: u16_field("localTunnel", s.local_tunnel)?,
+            local_session: u16_field("localSession", s.local_session)?,
+            peer_tunnel: u16_field("peerTunnel", s.peer_tunnel)?,
+            peer_session: u16_field("peerSession", s.peer_session)?,
+            peer_port: u16_field("peerPort", s.peer_port.unwrap_or(1701))?,
+            ipv4,
+            ipv6,
+            default_route: s.default_route.unwrap_or(false),
+            mru: u16_field("mru", s.mru.unwrap_or(1400))?,
+            acfc: s.acfc.unwrap_or(false),
+            pfc: s.pfc.unwrap_or(false),
+            sequencing: s.sequencing.unwrap_or(false),
+            next_ns: AtomicU16::new(0),
+            idle_timeout_ns: (s.idle_timeout_ms.unwrap_or(0.0).max(0.0) * 1e6) as u64,
+            policy: Mutex::new(policy),
+            counters: SessionCounters::default(),
+            idle_reported: AtomicBool::new(false),
+        };
+        session
+            .counters
+            .last_activity_ns
+            .store(self.engine()?.now_ns(), Relaxed);
+        self.tables
+            .upsert_session(session)
+            .map(|_| ())
+            .map_err(|e| error(e.code(), e.to_string()))
+    }
+
+    #[napi]
+    pub fn remove_session(&self, id: u32) -> bool {
+        self.tables.remove_session(id).is_some()
+    }
+
+    /// Replaces a session's policy without touching its traffic.
+    #[napi]
+    pub fn set_policy(&self, session: u32, policy: PolicyOptions) -> Result<()> {
+        let policy = policy_from(&policy)?;
+        let s = self
+            .tables
+            .sessions
+            .get(&session)
+            .map(|s| s.clone())
+            .ok_or_else(|| error("ERR_DP_UNKNOWN_SESSION", format!("no session {session}")))?;
+        *s.policy.lock().expect("policy lock") = policy;
+        Ok(())
+    }
+
+    /// Sends control frames: frame i is `data[offsets[i]..offsets[i+1]]` with
+    /// `meta[i]`. IKE goes over UDP 500/4500; L2TP control messages and PPP
+    /// frames go inside ESP to the binding's or session's peer. Returns how
+    /// many were sent; the others are counted in `stats()`.
+    #[napi]
+    pub fn send_control(
+        &self,
+        data: Buffer,
+        offsets: Uint32Array,
+        meta: Vec<ControlMeta>,
+    ) -> Result<u32> {
+        let engine = self.engine()?;
+        let ranges = batch_ranges(&data, &offsets)?;
+        if ranges.len() != meta.len() {
+            return Err(error(
+                "ERR_DP_BATCH",
+                format!("{} frames but {} meta entries", ranges.len(), meta.len()),
+            ));
+        }
+        let parsed: Vec<(Control, u16)> =
+            meta.iter().map(control_from_js).collect::<Result<_>>()?;
+        let mut sent = 0;
+        for ((start, end), (control, local_port)) in ranges.into_iter().zip(parsed) {
+            if engine
+                .send_control(&control, &data[start..end], local_port)
+                .is_ok()
+            {
+                sent += 1;
+            }
+        }
+        Ok(sent)
+    }
+
+    /// Counters of the whole data plane, each SA and each session, read
+    /// without stopping traffic.
+    #[napi]
+    pub fn stats(&self) -> Result<DataPlaneStats> {
+        let engine = self.engine()?;
+        let mut counters: HashMap<String, f64> = engine
+            .counters()
+            .snapshot()
+            .into_iter()
+            .map(|(k, v)| (k.to_string(), v as f64))
+            .collect();
+        counters.insert("js_callbacks".into(), self.calls.load(Relaxed) as f64);
+        let mut sas = Vec::new();
+        for (direction, map) in [("in", &self.tables.sas_in), ("out", &self.tables.sas_out)] {
+            for sa in map.iter() {
+                let esp = sa.esp.lock().expect("SA lock");
+                let c = esp.counters();
+                let (packets, bytes) = if direction == "in" {
+                    (c.packets_in, c.bytes_in)
+                } else {
+                    (c.packets_out, c.bytes_out)
+                };
+                sas.push(SaStats {
+                    spi: sa.spi,
+                    direction: direction.into(),
+                    binding: sa.binding,
+                    suite: esp.suite().name(),
+                    packets: packets as f64,
+                    bytes: bytes as f64,
+                    icv_failures: c.icv_failures as f64,
+                    replays: c.replays as f64,
+                    malformed: c.malformed as f64,
+                    last_seq_out: esp.last_seq_out() as f64,
+                });
+            }
+        }
+        let sessions = self
+            .tables
+            .sessions
+            .iter()
+            .map(|s| {
+                let c = &s.counters;
+                let f = |a: &AtomicU64| a.load(Relaxed) as f64;
+                SessionStats {
+                    id: s.id,
+                    binding: s.binding,
+                    rx_packets: f(&c.rx_packets),
+                    rx_bytes: f(&c.rx_bytes),
+                    tx_packets: f(&c.tx_packets),
+                    tx_bytes: f(&c.tx_bytes),
+                    spoofed: f(&c.spoofed),
+                    policy_denied: f(&c.policy_denied),
+                    rate_limited: f(&c.rate_limited),
+                    too_big: f(&c.too_big),
+                    control_up: f(&c.control_up),
+                }
+            })
+            .collect();
+        Ok(DataPlaneStats {
+            counters,
+            sas,
+            sessions,
+        })
+    }
+
+    /// Stops the workers, closes sockets and the TUN device, zeroes every
+    /// key, and releases the callback (so Node can exit).
+    #[napi]
+    pub fn close(&mut self) {
+        if let Some(engine) = self.engine.take() {
+            engine.stop();
+        }
+        for spi in self
+            .tables
+            .sas_in
+            .iter()
+            .map(|e| *e.key())
+            .collect::<Vec<_>>()
+        {
+            self.tables.remove_sa(spi, Direction::In);
+        }
+        for spi in self
+            .tables
+            .sas_out
+            .iter()
+            .map(|e| *e.key())
+            .collect::<Vec<_>>()
+        {
+            self.tables.remove_sa(spi, Direction::Out);
+        }
+        self.callback.lock().expect("callback lock").take();
+    }
+}

@@ -17,13 +17,16 @@ use crate::{io::tun, ip, ppp};
 /// router advertisements live in JS).
 const ICMPV6_ROUTER_SOLICITATION: u8 = 133;
 
-/// Handles one ESP packet (SPI first) that came from `from`.
+/// Handles one ESP packet (SPI first) that came from `from`. Control
+/// packets and events found are appended to `up`, which the worker hands to
+/// the dispatcher once per batch.
 pub(crate) fn esp(
     shared: &Shared,
     packet: &mut [u8],
     from: SocketAddr,
     encap: Encap,
     tun_fd: Option<i32>,
+    up: &mut Vec<UpItem>,
 ) {
     let c = &shared.counters;
     let Some(spi) = crate::esp::peek_spi(packet) else {
@@ -51,7 +54,7 @@ pub(crate) fn esp(
             let old = *peer;
             *peer = from;
             drop(peer);
-            shared.send_up(UpItem::Event(Event::PeerChanged {
+            up.push(UpItem::Event(Event::PeerChanged {
                 binding: binding.id,
                 old,
                 new: from,
@@ -83,7 +86,7 @@ pub(crate) fn esp(
     let data = match frame {
         L2tpFrame::Control { message, .. } => {
             bump(&c.l2tp_control_in);
-            shared.send_up(UpItem::Packet(
+            up.push(UpItem::Packet(
                 Control::L2tp {
                     binding: binding.id,
                     peer: from,
@@ -112,7 +115,7 @@ pub(crate) fn esp(
     if !ppp::is_network_data(frame.protocol) {
         bump(&c.ppp_control_in);
         session.counters.control_up.fetch_add(1, Relaxed);
-        shared.send_up(UpItem::Packet(
+        up.push(UpItem::Packet(
             Control::Ppp {
                 session: session.id,
             },
@@ -134,7 +137,7 @@ pub(crate) fn esp(
     }
     if header.protocol == ip::PROTO_ICMPV6 && is_router_solicitation(inner, &header) {
         bump(&c.ppp_control_in);
-        shared.send_up(UpItem::Packet(
+        up.push(UpItem::Packet(
             Control::Ppp {
                 session: session.id,
             },

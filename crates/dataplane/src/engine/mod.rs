@@ -17,7 +17,7 @@ mod worker;
 use std::io;
 use std::net::SocketAddr;
 use std::os::fd::{AsRawFd, OwnedFd};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::mpsc::{sync_channel, Receiver, RecvTimeoutError, SyncSender, TrySendError};
 use std::sync::Arc;
 use std::thread::JoinHandle;
@@ -69,7 +69,10 @@ pub(crate) struct Shared {
     pub tables: Arc<Tables>,
     pub counters: Counters,
     pub io: Io,
-    pub up: SyncSender<UpItem>,
+    pub up: SyncSender<Vec<UpItem>>,
+    /// Items queued for JS and not yet delivered.
+    pub up_pending: AtomicUsize,
+    pub up_limit: usize,
     pub started: Instant,
     pub stop: AtomicBool,
 }
@@ -79,11 +82,27 @@ impl Shared {
         self.started.elapsed().as_nanos() as u64
     }
 
-    /// Queues something for JS; when the queue is full it is dropped and
-    /// counted rather than blocking the packet path.
-    pub fn send_up(&self, item: UpItem) {
-        if let Err(TrySendError::Full(_)) = self.up.try_send(item) {
-            counters::bump(&self.counters.up_queue_full);
+    /// Queues a worker's items for JS in one message; past the limit they
+    /// are dropped and counted rather than blocking the packet path.
+    pub fn send_up(&self, items: Vec<UpItem>) {
+        if items.is_empty() {
+            return;
+        }
+        let n = items.len();
+        if self.up_pending.load(Ordering::Relaxed) + n > self.up_limit {
+            self.counters
+                .up_queue_full
+                .fetch_add(n as u64, Ordering::Relaxed);
+            return;
+        }
+        self.up_pending.fetch_add(n, Ordering::Relaxed);
+        if let Err(TrySendError::Full(items) | TrySendError::Disconnected(items)) =
+            self.up.try_send(items)
+        {
+            self.up_pending.fetch_sub(items.len(), Ordering::Relaxed);
+            self.counters
+                .up_queue_full
+                .fetch_add(items.len() as u64, Ordering::Relaxed);
         }
     }
 }
@@ -191,6 +210,8 @@ impl Engine {
             counters: Counters::default(),
             io,
             up: tx,
+            up_pending: AtomicUsize::new(0),
+            up_limit: config.up_queue.max(1),
             started: Instant::now(),
             stop: AtomicBool::new(false),
         });
@@ -229,14 +250,21 @@ impl Engine {
         &self.shared.tables
     }
 
-    /// Sends control traffic from JS; see `outbound::send_control`.
-    pub fn send_control(
-        &self,
-        meta: &Control,
-        frame: &[u8],
-        local_port: u16,
-    ) -> Result<(), &'static str> {
-        outbound::send_control(&self.shared, meta, frame, local_port)
+    /// Sends control traffic from JS in one batch (see
+    /// `outbound::prepare_control`); returns how many went out. Frames that
+    /// could not be built are counted and skipped.
+    pub fn send_control(&self, frames: &[(Control, &[u8], u16)]) -> usize {
+        let prepared: Vec<outbound::Prepared> = frames
+            .iter()
+            .filter_map(|(meta, frame, port)| {
+                let p = outbound::prepare_control(&self.shared, meta, frame, *port);
+                if p.is_err() {
+                    counters::bump(&self.shared.counters.send_failed);
+                }
+                p.ok()
+            })
+            .collect();
+        outbound::send_prepared(&self.shared, &prepared)
     }
 
     /// Stops the threads and closes the sockets and the TUN device.
@@ -260,21 +288,26 @@ impl Drop for Engine {
 
 /// Delivers queued items to the sink, a batch per wake-up, and once a
 /// second scans SAs and sessions for the events that depend on time.
-fn dispatch(shared: Arc<Shared>, rx: Receiver<UpItem>, sink: Box<dyn UpSink>) {
+fn dispatch(shared: Arc<Shared>, rx: Receiver<Vec<UpItem>>, sink: Box<dyn UpSink>) {
     const MAX_BATCH: usize = 4096;
     let mut scan = worker::Scanner::default();
     let mut last_scan = Instant::now();
     while !shared.stop.load(Ordering::Relaxed) {
         let mut batch = UpBatch::default();
         match rx.recv_timeout(Duration::from_millis(100)) {
-            Ok(item) => {
-                batch.push(item);
+            Ok(items) => {
+                let mut taken = items.len();
+                items.into_iter().for_each(|i| batch.push(i));
                 while batch.len() < MAX_BATCH {
                     match rx.try_recv() {
-                        Ok(item) => batch.push(item),
+                        Ok(items) => {
+                            taken += items.len();
+                            items.into_iter().for_each(|i| batch.push(i));
+                        }
                         Err(_) => break,
                     }
                 }
+                shared.up_pending.fetch_sub(taken, Ordering::Relaxed);
             }
             Err(RecvTimeoutError::Timeout) => {}
             Err(RecvTimeoutError::Disconnected) => break,

@@ -52,25 +52,24 @@ pub(crate) fn from_tun(
         return None;
     };
     let packet_len = header.total_len;
-    if packet_len > session.mru as usize {
-        if header.dont_fragment {
-            // Tell the sender to use smaller packets rather than black-holing
-            // them (RFC 1191 / RFC 8201).
-            let mut icmp = [0u8; 1280];
-            let from = tun_source_for(&header);
-            if let Some(n) = ip::icmp_too_big(
-                &buf[HEADROOM..HEADROOM + len],
-                &header,
-                session.mru,
-                from,
-                &mut icmp,
-            ) {
-                let _ = tun::write(tun_fd, &icmp[..n]);
-            }
-            session.counters.too_big.fetch_add(1, Relaxed);
-            bump(&c.too_big);
-            return None;
+    // Over the peer's MRU with DF: tell the sender to use smaller packets
+    // rather than black-holing them (RFC 1191 / RFC 8201). Without DF the
+    // packet goes as it is; the peer's PPP may still take it.
+    if packet_len > session.mru as usize && header.dont_fragment {
+        let mut icmp = [0u8; 1280];
+        let from = tun_source_for(&header);
+        if let Some(n) = ip::icmp_too_big(
+            &buf[HEADROOM..HEADROOM + len],
+            &header,
+            session.mru,
+            from,
+            &mut icmp,
+        ) {
+            let _ = tun::write(tun_fd, &icmp[..n]);
         }
+        session.counters.too_big.fetch_add(1, Relaxed);
+        bump(&c.too_big);
+        return None;
     }
     ip::clamp_tcp_mss(
         &mut buf[HEADROOM..HEADROOM + len],
@@ -251,18 +250,38 @@ fn send_raw(shared: &Shared, bytes: &[u8], dest: SocketAddr) {
 /// Why JS's control packet was not sent.
 pub type SendError = &'static str;
 
-/// Sends one control packet from JS: IKE over UDP 500/4500, an L2TP control
-/// message or a PPP frame inside the binding's or session's ESP SA.
-pub(crate) fn send_control(
+/// A control packet built and sealed, waiting to go out in a batch.
+pub(crate) struct Prepared {
+    buf: Vec<u8>,
+    start: usize,
+    len: usize,
+    dest: SocketAddr,
+    route: Route,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Route {
+    Ike(usize),
+    Natt(usize),
+    Raw,
+}
+
+/// Builds one control packet from JS: IKE for UDP 500/4500, or an L2TP
+/// control message or a PPP frame sealed in the binding's or session's SA.
+pub(crate) fn prepare_control(
     shared: &Shared,
     meta: &Control,
     frame: &[u8],
     local_port: u16,
-) -> Result<(), SendError> {
+) -> Result<Prepared, SendError> {
     let c = &shared.counters;
     match meta {
         Control::Ike { peer, .. } => {
-            let (fd, v6, marker) = if local_port == 500 {
+            let on_natt =
+                local_port != 500 && shared.io.natt_addrs.iter().any(|a| a.port() == local_port);
+            let route = if on_natt {
+                Route::Natt(natt_socket_for(shared, *peer).ok_or("ERR_DP_NO_NATT_SOCKET")?)
+            } else {
                 let i = shared
                     .io
                     .ike_addrs
@@ -271,22 +290,21 @@ pub(crate) fn send_control(
                         a.is_ipv4() == peer.is_ipv4() || a.ip().is_unspecified() && a.is_ipv6()
                     })
                     .ok_or("ERR_DP_NO_IKE_SOCKET")?;
-                (shared.io.ike[i].as_raw_fd(), shared.io.ike_v6[i], false)
-            } else {
-                let i = natt_socket_for(shared, *peer).ok_or("ERR_DP_NO_NATT_SOCKET")?;
-                (shared.io.natt[0][i].as_raw_fd(), shared.io.natt_v6[i], true)
+                Route::Ike(i)
             };
-            let mut bytes = Vec::with_capacity(frame.len() + 4);
-            if marker {
-                bytes.extend_from_slice(&natt::NON_ESP_MARKER);
+            let mut buf = Vec::with_capacity(frame.len() + 4);
+            if on_natt {
+                buf.extend_from_slice(&natt::NON_ESP_MARKER);
             }
-            bytes.extend_from_slice(frame);
-            let sent = udp::send_batch(fd, v6, &[(&bytes, *peer)]).map_err(|_| "ERR_DP_SEND")?;
-            if sent == 0 {
-                return Err("ERR_DP_SEND");
-            }
+            buf.extend_from_slice(frame);
             bump(&c.ike_out);
-            Ok(())
+            Ok(Prepared {
+                len: buf.len(),
+                buf,
+                start: 0,
+                dest: *peer,
+                route,
+            })
         }
         Control::L2tp {
             binding, peer_port, ..
@@ -307,7 +325,7 @@ pub(crate) fn send_control(
             )
             .ok_or("ERR_DP_NO_OUTBOUND_SA")?;
             bump(&c.l2tp_control_out);
-            transmit_one(shared, &buf, out)
+            prepared(shared, buf, out)
         }
         Control::Ppp { session } => {
             let session: Arc<Session> = shared
@@ -321,17 +339,67 @@ pub(crate) fn send_control(
             let out = seal_l2tp_data(shared, &session, &mut buf, HEADROOM, frame.len())
                 .ok_or("ERR_DP_NO_OUTBOUND_SA")?;
             bump(&c.ppp_control_out);
-            transmit_one(shared, &buf, out)
+            prepared(shared, buf, out)
         }
     }
 }
 
-fn transmit_one(shared: &Shared, buf: &[u8], out: Outgoing) -> Result<(), SendError> {
-    let before = shared.counters.send_failed.load(Relaxed);
-    let bufs = [buf.to_vec()];
-    transmit(shared, 0, &bufs, &[(0, out)]);
-    if shared.counters.send_failed.load(Relaxed) > before {
-        return Err("ERR_DP_SEND");
+fn prepared(shared: &Shared, buf: Vec<u8>, out: Outgoing) -> Result<Prepared, SendError> {
+    let route = match out.encap {
+        Encap::Udp => {
+            Route::Natt(natt_socket_for(shared, out.dest).ok_or("ERR_DP_NO_NATT_SOCKET")?)
+        }
+        Encap::Raw => Route::Raw,
+    };
+    Ok(Prepared {
+        buf,
+        start: out.start,
+        len: out.len,
+        dest: out.dest,
+        route,
+    })
+}
+
+/// Sends prepared control packets, one sendmmsg per socket; returns how
+/// many the kernel took.
+pub(crate) fn send_prepared(shared: &Shared, packets: &[Prepared]) -> usize {
+    let mut sent = 0;
+    let mut routes: Vec<Route> = packets.iter().map(|p| p.route).collect();
+    routes.dedup();
+    routes.sort_by_key(|r| match r {
+        Route::Ike(i) => *i,
+        Route::Natt(i) => 1000 + *i,
+        Route::Raw => 2000,
+    });
+    routes.dedup();
+    for route in routes {
+        let batch: Vec<(&[u8], SocketAddr)> = packets
+            .iter()
+            .filter(|p| p.route == route)
+            .map(|p| (&p.buf[p.start..p.start + p.len], p.dest))
+            .collect();
+        let n = match route {
+            Route::Ike(i) => {
+                udp::send_batch(shared.io.ike[i].as_raw_fd(), shared.io.ike_v6[i], &batch)
+            }
+            Route::Natt(i) => udp::send_batch(
+                shared.io.natt[0][i].as_raw_fd(),
+                shared.io.natt_v6[i],
+                &batch,
+            ),
+            Route::Raw => {
+                for (bytes, dest) in &batch {
+                    send_raw(shared, bytes, *dest);
+                }
+                Ok(batch.len())
+            }
+        }
+        .unwrap_or(0);
+        shared
+            .counters
+            .send_failed
+            .fetch_add((batch.len() - n) as u64, Relaxed);
+        sent += n;
     }
-    Ok(())
+    sent
 }

@@ -38,6 +38,8 @@ struct Worker {
     tun_fd: Option<i32>,
     tun_bufs: Vec<Vec<u8>>,
     outgoing: Vec<(usize, Outgoing)>,
+    /// Control packets and events of this turn, handed up in one message.
+    up: Vec<UpItem>,
 }
 
 pub(crate) fn run(shared: Arc<Shared>, index: usize) {
@@ -51,10 +53,10 @@ pub(crate) fn run(shared: Arc<Shared>, index: usize) {
                 .map(|s| s.to_string())
                 .or_else(|| panic.downcast_ref::<String>().cloned())
                 .unwrap_or_else(|| "panic".into());
-            shared.send_up(UpItem::Event(Event::WorkerPanic {
+            shared.send_up(vec![UpItem::Event(Event::WorkerPanic {
                 worker: index,
                 message,
-            }));
+            })]);
         }
     }
 }
@@ -95,6 +97,7 @@ impl Worker {
                 .map(|_| vec![0u8; HEADROOM + mtu + TAILROOM])
                 .collect(),
             outgoing: Vec::with_capacity(BATCH),
+            up: Vec::new(),
         }
     }
 
@@ -113,6 +116,7 @@ impl Worker {
                 Source::Tun => self.tun(shared),
             }
         }
+        shared.send_up(std::mem::take(&mut self.up));
     }
 
     fn ike(&mut self, shared: &Shared, fd: i32, socket: usize) {
@@ -124,7 +128,8 @@ impl Worker {
             };
             bump(&shared.counters.ike_in);
             let data = self.recv.bufs[i][..self.recv.lens[i]].to_vec();
-            shared.send_up(UpItem::Packet(Control::Ike { peer, local_port }, data));
+            self.up
+                .push(UpItem::Packet(Control::Ike { peer, local_port }, data));
         }
     }
 
@@ -146,12 +151,14 @@ impl Worker {
                     Udp4500::Keepalive => bump(&shared.counters.keepalives_in),
                     Udp4500::Ike(ike) => {
                         bump(&shared.counters.ike_in);
-                        shared.send_up(UpItem::Packet(
+                        self.up.push(UpItem::Packet(
                             Control::Ike { peer, local_port },
                             ike.to_vec(),
                         ));
                     }
-                    Udp4500::Esp(_) => inbound::esp(shared, buf, peer, Encap::Udp, tun_fd),
+                    Udp4500::Esp(_) => {
+                        inbound::esp(shared, buf, peer, Encap::Udp, tun_fd, &mut self.up)
+                    }
                     Udp4500::Malformed => bump(&shared.counters.malformed_udp),
                 }
             }
@@ -174,7 +181,14 @@ impl Worker {
                 continue;
             };
             let start = len - esp.len();
-            inbound::esp(shared, &mut buf[start..], peer, Encap::Raw, self.tun_fd);
+            inbound::esp(
+                shared,
+                &mut buf[start..],
+                peer,
+                Encap::Raw,
+                self.tun_fd,
+                &mut self.up,
+            );
         }
     }
 

@@ -26,7 +26,8 @@ struct IfReqMtu {
 }
 
 fn ifname(name: &str) -> io::Result<[u8; libc::IFNAMSIZ]> {
-    if name.is_empty() || name.len() >= libc::IFNAMSIZ || name.bytes().any(|b| b == 0 || b == b'/') {
+    if name.is_empty() || name.len() >= libc::IFNAMSIZ || name.bytes().any(|b| b == 0 || b == b'/')
+    {
         return Err(io::Error::new(
             io::ErrorKind::InvalidInput,
             format!("TUN name {name:?} must be 1 to 15 bytes, without '/' or NUL"),
@@ -55,7 +56,8 @@ impl Tun {
         let mut fds = Vec::with_capacity(queues.max(1));
         for _ in 0..queues.max(1) {
             // SAFETY: plain open(2) of a path literal.
-            let fd = unsafe { libc::open(c"/dev/net/tun".as_ptr(), libc::O_RDWR | libc::O_CLOEXEC) };
+            let fd =
+                unsafe { libc::open(c"/dev/net/tun".as_ptr(), libc::O_RDWR | libc::O_CLOEXEC) };
             if fd < 0 {
                 return Err(context("open /dev/net/tun", io::Error::last_os_error()));
             }
@@ -68,7 +70,10 @@ impl Tun {
             };
             // SAFETY: req is a valid ifreq-shaped struct for TUNSETIFF.
             if unsafe { libc::ioctl(fd.as_raw_fd(), TUNSETIFF, &mut req) } < 0 {
-                return Err(context(format!("create TUN {name}"), io::Error::last_os_error()));
+                return Err(context(
+                    format!("create TUN {name}"),
+                    io::Error::last_os_error(),
+                ));
             }
             fds.push(fd);
         }
@@ -100,7 +105,10 @@ impl Tun {
         };
         // SAFETY: req is a valid ifreq for SIOCSIFMTU.
         if unsafe { libc::ioctl(sock.as_raw_fd(), libc::SIOCSIFMTU, &mut req) } < 0 {
-            return Err(context(format!("set MTU {mtu} on {}", self.name), io::Error::last_os_error()));
+            return Err(context(
+                format!("set MTU {mtu} on {}", self.name),
+                io::Error::last_os_error(),
+            ));
         }
         Ok(())
     }
@@ -116,11 +124,17 @@ impl Tun {
         // SAFETY: req is a valid ifreq for SIOCGIFFLAGS / SIOCSIFFLAGS.
         unsafe {
             if libc::ioctl(sock.as_raw_fd(), libc::SIOCGIFFLAGS, &mut req) < 0 {
-                return Err(context(format!("get flags of {}", self.name), io::Error::last_os_error()));
+                return Err(context(
+                    format!("get flags of {}", self.name),
+                    io::Error::last_os_error(),
+                ));
             }
             req.flags |= libc::IFF_UP as libc::c_short;
             if libc::ioctl(sock.as_raw_fd(), libc::SIOCSIFFLAGS, &mut req) < 0 {
-                return Err(context(format!("bring {} up", self.name), io::Error::last_os_error()));
+                return Err(context(
+                    format!("bring {} up", self.name),
+                    io::Error::last_os_error(),
+                ));
             }
         }
         Ok(())

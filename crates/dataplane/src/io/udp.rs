@@ -37,9 +37,17 @@ pub fn bind(addr: SocketAddr, reuse_port: bool) -> io::Result<OwnedFd> {
 /// not dropped: clients behind small-MTU links rely on it.
 fn set_pmtudisc_dont(socket: &Socket, v6: bool) -> io::Result<()> {
     let (level, name, value) = if v6 {
-        (libc::IPPROTO_IPV6, libc::IPV6_MTU_DISCOVER, libc::IPV6_PMTUDISC_DONT)
+        (
+            libc::IPPROTO_IPV6,
+            libc::IPV6_MTU_DISCOVER,
+            libc::IPV6_PMTUDISC_DONT,
+        )
     } else {
-        (libc::IPPROTO_IP, libc::IP_MTU_DISCOVER, libc::IP_PMTUDISC_DONT)
+        (
+            libc::IPPROTO_IP,
+            libc::IP_MTU_DISCOVER,
+            libc::IP_PMTUDISC_DONT,
+        )
     };
     // SAFETY: value is a c_int that lives across the call.
     let rc = unsafe {
@@ -96,11 +104,16 @@ pub(crate) fn sockaddr_to_std(storage: &libc::sockaddr_storage) -> Option<Socket
     }
 }
 
-pub(crate) fn std_to_sockaddr(addr: SocketAddr, v6_socket: bool) -> (libc::sockaddr_storage, libc::socklen_t) {
+pub(crate) fn std_to_sockaddr(
+    addr: SocketAddr,
+    v6_socket: bool,
+) -> (libc::sockaddr_storage, libc::socklen_t) {
     // SAFETY: all-zero is a valid sockaddr_storage.
     let mut storage: libc::sockaddr_storage = unsafe { zeroed() };
     let addr = match (addr, v6_socket) {
-        (SocketAddr::V4(v4), true) => SocketAddr::V6(SocketAddrV6::new(v4.ip().to_ipv6_mapped(), v4.port(), 0, 0)),
+        (SocketAddr::V4(v4), true) => {
+            SocketAddr::V6(SocketAddrV6::new(v4.ip().to_ipv6_mapped(), v4.port(), 0, 0))
+        }
         (a, _) => a,
     };
     let len = match addr {
@@ -183,8 +196,8 @@ impl RecvBatch {
             };
         }
         let n = n as usize;
-        for i in 0..n {
-            self.lens[i] = msgs[i].msg_len as usize;
+        for (i, msg) in msgs.iter().enumerate().take(n) {
+            self.lens[i] = msg.msg_len as usize;
             self.peers[i] = sockaddr_to_std(&self.storage[i]);
         }
         Ok(n)
@@ -198,8 +211,10 @@ pub fn send_batch(fd: i32, v6_socket: bool, packets: &[(&[u8], SocketAddr)]) -> 
     if packets.is_empty() {
         return Ok(0);
     }
-    let mut names: Vec<(libc::sockaddr_storage, libc::socklen_t)> =
-        packets.iter().map(|(_, a)| std_to_sockaddr(*a, v6_socket)).collect();
+    let mut names: Vec<(libc::sockaddr_storage, libc::socklen_t)> = packets
+        .iter()
+        .map(|(_, a)| std_to_sockaddr(*a, v6_socket))
+        .collect();
     let mut iovs: Vec<libc::iovec> = packets
         .iter()
         .map(|(p, _)| libc::iovec {

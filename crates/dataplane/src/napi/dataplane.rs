@@ -722,16 +722,12 @@ impl DataPlane {
         }
         let parsed: Vec<(Control, u16)> =
             meta.iter().map(control_from_js).collect::<Result<_>>()?;
-        let mut sent = 0;
-        for ((start, end), (control, local_port)) in ranges.into_iter().zip(parsed) {
-            if engine
-                .send_control(&control, &data[start..end], local_port)
-                .is_ok()
-            {
-                sent += 1;
-            }
-        }
-        Ok(sent)
+        let frames: Vec<(Control, &[u8], u16)> = ranges
+            .into_iter()
+            .zip(parsed)
+            .map(|((start, end), (control, port))| (control, &data[start..end], port))
+            .collect();
+        Ok(engine.send_control(&frames) as u32)
     }
 
     /// Counters of the whole data plane, each SA and each session, read

@@ -122,7 +122,9 @@ impl Session {
         }
         match src {
             IpAddr::V4(v4) => self.ipv4 == Some(v4),
-            IpAddr::V6(v6) => self.ipv6.is_some_and(|(prefix, len)| in_prefix6(v6, prefix, len)),
+            IpAddr::V6(v6) => self
+                .ipv6
+                .is_some_and(|(prefix, len)| in_prefix6(v6, prefix, len)),
         }
     }
 
@@ -180,12 +182,21 @@ impl TableError {
 impl std::fmt::Display for TableError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
-            TableError::UnknownBinding(b) => write!(f, "no binding {b}: install an SA for it first"),
-            TableError::AddressInUse(a, s) => write!(f, "address {a} is already assigned to session {s}"),
-            TableError::L2tpIdsInUse(t, s) => {
-                write!(f, "L2TP tunnel {t} session {s} already exists on this binding")
+            TableError::UnknownBinding(b) => {
+                write!(f, "no binding {b}: install an SA for it first")
             }
-            TableError::Ipv6PrefixTooShort(l) => write!(f, "an IPv6 prefix must be /64 or longer, got /{l}"),
+            TableError::AddressInUse(a, s) => {
+                write!(f, "address {a} is already assigned to session {s}")
+            }
+            TableError::L2tpIdsInUse(t, s) => {
+                write!(
+                    f,
+                    "L2TP tunnel {t} session {s} already exists on this binding"
+                )
+            }
+            TableError::Ipv6PrefixTooShort(l) => {
+                write!(f, "an IPv6 prefix must be /64 or longer, got /{l}")
+            }
         }
     }
 }
@@ -193,7 +204,13 @@ impl std::fmt::Display for TableError {
 impl Tables {
     /// Installs an SA; an outbound SA becomes the binding's current one
     /// (the newest wins, as after a rekey). Creates or updates the binding.
-    pub fn install_sa(&self, sa: SaEntry, peer: SocketAddr, encap: Encap, peer_l2tp_port: u16) -> Arc<SaEntry> {
+    pub fn install_sa(
+        &self,
+        sa: SaEntry,
+        peer: SocketAddr,
+        encap: Encap,
+        peer_l2tp_port: u16,
+    ) -> Arc<SaEntry> {
         let sa = Arc::new(sa);
         let binding = self
             .bindings
@@ -302,7 +319,8 @@ impl Tables {
 
     pub fn remove_session(&self, id: u32) -> Option<Arc<Session>> {
         let (_, s) = self.sessions.remove(&id)?;
-        self.by_l2tp.remove(&(s.binding, s.local_tunnel, s.local_session));
+        self.by_l2tp
+            .remove(&(s.binding, s.local_tunnel, s.local_session));
         if let Some(v4) = s.ipv4 {
             self.by_v4.remove_if(&v4, |_, cur| cur.id == id);
         }
@@ -320,7 +338,9 @@ impl Tables {
 
     /// The session an L2TP data message over `binding` belongs to.
     pub fn session_by_l2tp(&self, binding: u32, tunnel: u16, session: u16) -> Option<Arc<Session>> {
-        self.by_l2tp.get(&(binding, tunnel, session)).map(|s| s.clone())
+        self.by_l2tp
+            .get(&(binding, tunnel, session))
+            .map(|s| s.clone())
     }
 
     /// The session that carries packets to inner address `dst`.

@@ -1,4 +1,6 @@
 /**
+ * (Used by the tests and the benchmarks; not part of the public API.)
+ *
  * Network namespaces for tests: two hosts joined by a veth pair, created
  * with `ip` and removed afterwards. Traffic stays inside namespaces this
  * test made (needs root, as CI has).

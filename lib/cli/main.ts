@@ -5,6 +5,7 @@
 import { Command, InvalidArgumentError } from 'commander'
 import { readFileSync } from 'node:fs'
 import { DEFAULT_SIZES, DEFAULT_SUITES, formatRow, runEspBench, TABLE_HEADER } from '../bench/index.js'
+import { runDataplaneBench } from '../bench/dataplane-bench.js'
 import { espSuiteInfo, espSuites } from '../esp/index.js'
 
 const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }
@@ -30,17 +31,43 @@ function suiteName(value: string, previous: string[] = []): string[] {
   return [...previous, value]
 }
 
+const AREAS = ['esp', 'dataplane'] as const
+type Area = (typeof AREAS)[number]
+
+function areaList(value: string): Area[] {
+  const areas = value.split(',')
+  const bad = areas.find((a) => !AREAS.includes(a as Area))
+  if (bad) throw new InvalidArgumentError(`unknown area ${JSON.stringify(bad)}; one of ${AREAS.join(', ')}`)
+  return areas as Area[]
+}
+
 interface BenchFlags {
   json: boolean
   seconds: number
   suite?: string[]
   sizes: number[]
+  only: Area[]
 }
 
 function bench(flags: BenchFlags): void {
-  if (!flags.json) console.log(TABLE_HEADER)
-  for (const record of runEspBench({ seconds: flags.seconds, suites: flags.suite ?? DEFAULT_SUITES, sizes: flags.sizes })) {
-    console.log(flags.json ? JSON.stringify(record) : formatRow(record))
+  if (flags.only.includes('esp')) {
+    if (!flags.json) console.log(TABLE_HEADER)
+    for (const record of runEspBench({ seconds: flags.seconds, suites: flags.suite ?? DEFAULT_SUITES, sizes: flags.sizes })) {
+      console.log(flags.json ? JSON.stringify(record) : formatRow(record))
+    }
+  }
+  if (flags.only.includes('dataplane')) {
+    const suite = flags.suite?.[0] ?? 'aes128gcm-16'
+    const records = runDataplaneBench({ seconds: Math.max(2, Math.round(flags.seconds * 3)), workers: [1, 2], sizes: [1400, 64], suite })
+    for (const r of records) {
+      if (flags.json) console.log(JSON.stringify(r))
+      else if ('skipped' in r) console.log(`dataplane: skipped, ${r.skipped}`)
+      else
+        console.log(
+          `dataplane ${r.suite} ${r.direction.padEnd(10)} ${r.protocol} workers=${r.workers} ${String(r.bytes).padStart(4)} B  ${r.gbps.toFixed(2).padStart(6)} Gbit/s ${String(r.pps).padStart(8)} pps` +
+            `${r.loss_percent === undefined ? '' : `  loss ${r.loss_percent}%`}  server ${r.server_cpu_s_per_gb} CPU-s/GB  JS calls/Mpkt ${r.js_callbacks_per_million_packets}`,
+        )
+    }
   }
 }
 
@@ -49,11 +76,12 @@ export function program(): Command {
 
   cli
     .command('bench')
-    .description('measure ESP seal/open per core beside `openssl speed` for the same cipher')
+    .description('measure ESP seal/open per core beside `openssl speed`, and the data plane through TUN and sockets')
     .option('--json', 'one JSON object per line', false)
     .option('--seconds <s>', 'seconds per measurement', positiveNumber, 1)
     .option('--suite <name>', 'a suite to measure (repeatable); default: one of each cipher and MAC', suiteName)
-    .option('--sizes <list>', 'payload sizes in bytes', sizeList, [...DEFAULT_SIZES])
+    .option('--sizes <list>', 'payload sizes in bytes (esp)', sizeList, [...DEFAULT_SIZES])
+    .option('--only <areas>', `areas to run, comma-separated: ${AREAS.join(', ')}`, areaList, [...AREAS])
     .action(bench)
 
   cli
@@ -72,7 +100,7 @@ export function program(): Command {
     .option('--json', 'one JSON object per line', false)
     .action((flags: { json: boolean }) => {
       console.error(`l2tp-ipsec ${pkg.version}: the VPN server is not built yet; running the ESP benchmark instead.`)
-      bench({ json: flags.json, seconds: 0.5, sizes: [1400], suite: ['aes128gcm-16', 'aes256gcm-16', 'aes128-sha1', 'aes256-sha256'] })
+      bench({ json: flags.json, seconds: 0.5, sizes: [1400], suite: ['aes128gcm-16', 'aes256gcm-16', 'aes128-sha1', 'aes256-sha256'], only: ['esp'] })
     })
 
   return cli

@@ -776,8 +776,9 @@ fn no_icmp_error_about_icmp_errors_fragments_or_non_hosts() {
 }
 
 /// Writes the packets into a pcap of raw IP (LINKTYPE_RAW, 101) and asks
-/// tshark for the ICMP fields; skipped when tshark is not installed.
-fn tshark_fields(packets: &[&[u8]], fields: &[&str]) -> Option<Vec<String>> {
+/// tshark for the ICMP fields. tshark is a test dependency (`.ci/run`
+/// installs it): its absence fails the test rather than skipping it.
+fn tshark_fields(packets: &[&[u8]], fields: &[&str]) -> Vec<String> {
     let mut pcap = Vec::new();
     pcap.extend(0xa1b2_c3d4u32.to_le_bytes());
     pcap.extend(2u16.to_le_bytes());
@@ -813,18 +814,13 @@ fn tshark_fields(packets: &[&[u8]], fields: &[&str]) -> Option<Vec<String>> {
     let out = cmd.output();
     let _ = std::fs::remove_dir_all(&dir);
     match out {
-        Ok(out) if out.status.success() => Some(
-            String::from_utf8(out.stdout)
-                .unwrap()
-                .lines()
-                .map(str::to_owned)
-                .collect(),
-        ),
+        Ok(out) if out.status.success() => String::from_utf8(out.stdout)
+            .unwrap()
+            .lines()
+            .map(str::to_owned)
+            .collect(),
         Ok(out) => panic!("tshark: {}", String::from_utf8_lossy(&out.stderr)),
-        Err(_) => {
-            eprintln!("tshark not found: skipping the tshark check");
-            None
-        }
+        Err(e) => panic!("tshark is needed for this test (apt-get install tshark): {e}"),
     }
 }
 
@@ -838,7 +834,7 @@ fn tshark_decodes_our_icmp_errors() {
         2000,
     )
     .unwrap();
-    if let Some(lines) = tshark_fields(
+    let lines = tshark_fields(
         &[&v4, &ping],
         &[
             "icmp.type",
@@ -847,13 +843,12 @@ fn tshark_decodes_our_icmp_errors() {
             "icmp.mtu",
             "ip.checksum.status",
         ],
-    ) {
-        // Status 1 is "Good" (first occurrences: ours, not the quote's).
-        assert_eq!(lines, ["3,4,1,1360,1", "3,4,1,1000,1"]);
-    }
+    );
+    // Status 1 is "Good" (first occurrences: ours, not the quote's).
+    assert_eq!(lines, ["3,4,1,1360,1", "3,4,1,1000,1"]);
     let v6 = too_big(&udp_v6(1400), 1280, SERVER6.into(), 2000).unwrap();
     let short = too_big(&udp_v6(101), 1400, SERVER6.into(), 2000).unwrap();
-    if let Some(lines) = tshark_fields(
+    let lines = tshark_fields(
         &[&v6, &short],
         &[
             "icmpv6.type",
@@ -861,9 +856,8 @@ fn tshark_decodes_our_icmp_errors() {
             "icmpv6.checksum.status",
             "icmpv6.mtu",
         ],
-    ) {
-        assert_eq!(lines, ["2,0,1,1280", "2,0,1,1400"]);
-    }
+    );
+    assert_eq!(lines, ["2,0,1,1280", "2,0,1,1400"]);
 }
 
 // ---------------------------------------------------------------------------

@@ -19,7 +19,7 @@
 mod error;
 mod icmp;
 mod mss;
-mod sum;
+pub(crate) mod sum;
 
 use core::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 

@@ -1,6 +1,5 @@
-//! Ones'-complement arithmetic (RFC 1071) for the checksums this module
-//! writes. `natt::checksum` has the same sum privately, bound to TCP/UDP
-//! pseudo-headers; ICMP and incremental updates need the raw sum.
+//! Ones'-complement arithmetic (RFC 1071) for every checksum the data plane
+//! writes: ICMP and TCP here, TCP/UDP after NAT in `natt::checksum`.
 
 /// Adds the 16-bit big-endian words of `data` to `acc` without folding; an
 /// odd last byte is padded with a zero byte. Callers sum pieces that start

@@ -5,6 +5,8 @@
 //! may zero a UDP checksum, update the checksum incrementally from the
 //! original addresses (NAT-OA, RFC 3947), or recompute it.
 
+use crate::ip::sum::{add, fold};
+
 /// IP protocol numbers this module understands.
 pub const PROTO_TCP: u8 = 6;
 pub const PROTO_UDP: u8 = 17;
@@ -15,25 +17,6 @@ pub enum ChecksumError {
     Truncated,
     /// Addresses are not both 4 or both 16 bytes.
     AddressFamily,
-}
-
-/// Ones'-complement sum of 16-bit big-endian words (RFC 1071), unfolded.
-fn sum_words(data: &[u8], mut acc: u64) -> u64 {
-    let mut chunks = data.chunks_exact(2);
-    for pair in &mut chunks {
-        acc += u16::from_be_bytes([pair[0], pair[1]]) as u64;
-    }
-    if let [last] = chunks.remainder() {
-        acc += (*last as u64) << 8;
-    }
-    acc
-}
-
-fn fold(mut acc: u64) -> u16 {
-    while acc > 0xffff {
-        acc = (acc & 0xffff) + (acc >> 16);
-    }
-    acc as u16
 }
 
 /// Where the checksum field of `segment` is: `None` for protocols without
@@ -71,10 +54,10 @@ pub fn recompute(
         return Ok(());
     };
     segment[offset..offset + 2].fill(0);
-    let mut acc = sum_words(src, 0);
-    acc = sum_words(dst, acc);
+    let mut acc = add(src, 0);
+    acc = add(dst, acc);
     acc += protocol as u64 + segment.len() as u64;
-    acc = sum_words(segment, acc);
+    acc = add(segment, acc);
     let mut checksum = !fold(acc);
     // RFC 768: a computed UDP checksum of zero is sent as all ones.
     if protocol == PROTO_UDP && checksum == 0 {
@@ -105,8 +88,8 @@ pub fn update_incrementally(
     for word in original.0.chunks_exact(2).chain(original.1.chunks_exact(2)) {
         acc += (!u16::from_be_bytes([word[0], word[1]])) as u64;
     }
-    acc = sum_words(actual.0, acc);
-    acc = sum_words(actual.1, acc);
+    acc = add(actual.0, acc);
+    acc = add(actual.1, acc);
     let mut checksum = !fold(acc);
     if protocol == PROTO_UDP && checksum == 0 {
         checksum = 0xffff;

@@ -3,13 +3,34 @@
  * plane. This file is the package's public API.
  *
  * Today the package holds its foundation: ESP packet protection (RFC 4303)
- * in the native data plane, exposed for tests, benchmarks and tools. The
- * server (`L2tpServer`) and client (`L2tpClient`) build on it.
+ * and the native data plane (`DataPlane`: sockets, TUN, ESP, L2TP/PPP data
+ * framing, per-session policy). The server (`L2tpServer`) and client
+ * (`L2tpClient`) build on them.
  */
 // The native classes and functions, with their doc comments, come from the
 // generated binding; this file adds what the TypeScript layer defines.
-export { EspSa, espStatusCodes, espSuiteInfo, espSuites } from './native/index.js'
-export type { EspSaOptions, EspSaStats, EspSuiteInfo, OpenedBatch, PacketBatch } from './native/index.js'
+export { DataPlane, EspSa, espStatusCodes, espSuiteInfo, espSuites } from './native/index.js'
+export type {
+  ControlBatch,
+  ControlMeta,
+  DataPlaneEvent,
+  DataPlaneOptions,
+  DataPlaneStats,
+  EspSaOptions,
+  EspSaStats,
+  EspSuiteInfo,
+  LocalAddresses,
+  OpenedBatch,
+  PacketBatch,
+  PolicyOptions,
+  PolicyRuleOptions,
+  SaLifetimeOptions,
+  SaOptions,
+  SaStats,
+  SessionOptions,
+  SessionStats,
+  TunOptions,
+} from './native/index.js'
 
 /** `ESP_STATUS[status]` names a per-packet status (`OK`, `ESP_REPLAY`, `ESP_ICV_MISMATCH`, ...). */
 export declare const ESP_STATUS: readonly string[]

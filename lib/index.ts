@@ -3,3 +3,4 @@
  * The public types live in the hand-written `index.d.ts` at the package root.
  */
 export { EspSa, ESP_STATUS, espSuiteInfo, espStatusCodes, espSuites, packBatch, unpackBatch } from './esp/index.js'
+export { DataPlane } from './dataplane/index.js'

@@ -1,0 +1,41 @@
+/**
+ * The native data plane: one long-lived object that owns the UDP 500/4500
+ * and raw ESP sockets, the TUN device and every data packet. The control
+ * plane installs SAs and sessions and exchanges control frames with it in
+ * batches; data packets never come up to JS.
+ */
+import { DataPlane } from '../../native/index.js'
+import type {
+  ControlBatch,
+  ControlMeta,
+  DataPlaneEvent,
+  DataPlaneOptions,
+  DataPlaneStats,
+  LocalAddresses,
+  PolicyOptions,
+  PolicyRuleOptions,
+  SaLifetimeOptions,
+  SaOptions,
+  SaStats,
+  SessionOptions,
+  SessionStats,
+  TunOptions,
+} from '../../native/index.js'
+
+export { DataPlane }
+export type {
+  ControlBatch,
+  ControlMeta,
+  DataPlaneEvent,
+  DataPlaneOptions,
+  DataPlaneStats,
+  LocalAddresses,
+  PolicyOptions,
+  PolicyRuleOptions,
+  SaLifetimeOptions,
+  SaOptions,
+  SaStats,
+  SessionOptions,
+  SessionStats,
+  TunOptions,
+}

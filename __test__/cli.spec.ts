@@ -5,7 +5,7 @@ const CLI = ['--import', 'tsx', 'lib/cli/main.ts']
 const run = (...args: string[]) => spawnSync(process.execPath, [...CLI, ...args], { encoding: 'utf8', timeout: 60_000 })
 
 test('bench --json prints one JSON object per line with its OpenSSL reference', (t) => {
-  const r = run('bench', '--json', '--seconds', '0.05', '--suite', 'aes128gcm-16', '--suite', '3des-md5', '--sizes', '64,1400')
+  const r = run('bench', '--only', 'esp', '--json', '--seconds', '0.05', '--suite', 'aes128gcm-16', '--suite', '3des-md5', '--sizes', '64,1400')
   t.is(r.status, 0, r.stderr)
   const lines = r.stdout.trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>)
   t.is(lines.length, 2 * 2 * 2)
@@ -32,4 +32,10 @@ test('suites lists every suite with its key sizes', (t) => {
   t.is(r.status, 0)
   t.regex(r.stdout, /^aes256-sha512\s+encryption key 32 B, integrity key 64 B, ICV 32 B$/m)
   t.is(r.stdout.trim().split('\n').length, 26)
+})
+
+test('an unknown bench area is refused', (t) => {
+  const r = run('bench', '--only', 'esp,warp')
+  t.not(r.status, 0)
+  t.regex(r.stderr, /unknown area "warp"; one of esp, dataplane/)
 })

@@ -4,25 +4,7 @@
  * plane installs SAs and sessions and exchanges control frames with it in
  * batches; data packets never come up to JS.
  */
-import { DataPlane } from '../../native/index.js'
-import type {
-  ControlBatch,
-  ControlMeta,
-  DataPlaneEvent,
-  DataPlaneOptions,
-  DataPlaneStats,
-  LocalAddresses,
-  PolicyOptions,
-  PolicyRuleOptions,
-  SaLifetimeOptions,
-  SaOptions,
-  SaStats,
-  SessionOptions,
-  SessionStats,
-  TunOptions,
-} from '../../native/index.js'
-
-export { DataPlane }
+export { DataPlane } from '../../native/index.js'
 export type {
   ControlBatch,
   ControlMeta,
@@ -38,4 +20,4 @@ export type {
   SessionOptions,
   SessionStats,
   TunOptions,
-}
+} from '../../native/index.js'

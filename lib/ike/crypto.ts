@@ -2,7 +2,7 @@
 // appendix B, RFC 3947 section 3.2), and the CBC encryption of IKE
 // messages (RFC 2408 section 3.5, RFC 2409 appendix B), over node:crypto.
 // Pure functions of their inputs: no state, no randomness.
-import { createCipheriv, createDecipheriv, createHash, createHmac } from 'node:crypto'
+import { createCipheriv, createDecipheriv, createHash, createHmac, timingSafeEqual } from 'node:crypto'
 
 /** Hash / PRF algorithms of IKEv1 phase 1 (RFC 2409 appendix A, RFC 4868 for SHA-2). */
 export type HashName = 'md5' | 'sha1' | 'sha256' | 'sha384' | 'sha512'
@@ -319,4 +319,9 @@ function checkCookie(cookie: Buffer, name: string): void {
 
 function checkLength(length: number, what: string): void {
   if (!Number.isInteger(length) || length <= 0) throw new IkeCryptoError('IKE_BAD_ARGUMENT', `${what} ${length} is not a positive integer`)
+}
+
+/** Compares MACs and hashes in constant time (a length mismatch is not secret). */
+export function equalConstantTime(a: Buffer, b: Buffer): boolean {
+  return a.length === b.length && timingSafeEqual(a, b)
 }

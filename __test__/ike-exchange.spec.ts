@@ -1,0 +1,191 @@
+// IKEv1 initiator <-> responder in memory (sans-IO): Main Mode with a
+// pre-shared key and Quick Mode for an L2TP transport-mode SA, through a
+// simulated NAT or none, and the ways it must fail.
+import test from 'ava'
+import { EspSa, packBatch, unpackBatch } from '../lib/index.js'
+import { IkeEndpoint } from '../lib/ike/endpoint.js'
+import { PRESETS, type PresetName, type ProposalPolicy } from '../lib/ike/policy.js'
+import type { Endpoint, IkeConfig, IkeEvent, Path } from '../lib/ike/types.js'
+
+const PSK = Buffer.from('hidden-case-psk-7f3a9c1e5b')
+const SERVER: Endpoint = { address: '10.0.2.2', port: 500 }
+const CLIENT_LOCAL: Endpoint = { address: '10.0.2.15', port: 500 }
+/** What the server sees of the client through NAT, per client port. */
+const NAT_PUBLIC = '203.0.113.9'
+
+interface Net {
+  client: IkeEndpoint
+  server: IkeEndpoint
+  clientEvents: IkeEvent[]
+  serverEvents: IkeEvent[]
+  /** Every datagram, for replay tests. */
+  wire: { from: 'client' | 'server'; data: Buffer; path: Path }[]
+  drive: (now?: number, filter?: (d: { from: 'client' | 'server'; data: Buffer }) => boolean) => void
+}
+
+function network(serverConfig: Partial<IkeConfig>, clientConfig: Partial<IkeConfig>, nat: boolean): Net {
+  const base = { policy: PRESETS.compatible, psk: PSK }
+  const server = new IkeEndpoint({ ...base, ...serverConfig })
+  const client = new IkeEndpoint({ ...base, ...clientConfig })
+  const net: Net = { client, server, clientEvents: [], serverEvents: [], wire: [], drive: () => {} }
+  const mapped = (port: number) => (nat ? { address: NAT_PUBLIC, port: 40000 + port } : { address: CLIENT_LOCAL.address, port })
+  net.drive = (now = 0, filter = () => true) => {
+    for (let round = 0; round < 50; round++) {
+      let moved = false
+      for (let t = client.pollTransmit(); t; t = client.pollTransmit()) {
+        moved = true
+        const path: Path = { peer: mapped(t.fromPort), local: { address: SERVER.address, port: t.to.port } }
+        net.wire.push({ from: 'client', data: t.data, path })
+        if (filter({ from: 'client', data: t.data })) server.handle(t.data, path, now)
+      }
+      for (let t = server.pollTransmit(); t; t = server.pollTransmit()) {
+        moved = true
+        const path: Path = { peer: { address: SERVER.address, port: t.fromPort }, local: { address: CLIENT_LOCAL.address, port: t.to.port - (nat ? 40000 : 0) } }
+        net.wire.push({ from: 'server', data: t.data, path })
+        if (filter({ from: 'server', data: t.data })) client.handle(t.data, path, now)
+      }
+      for (let e = client.pollEvent(); e; e = client.pollEvent()) net.clientEvents.push(e)
+      for (let e = server.pollEvent(); e; e = server.pollEvent()) net.serverEvents.push(e)
+      if (!moved) return
+    }
+  }
+  return net
+}
+
+function connect(net: Net, quick = {}): void {
+  net.client.connect({ peer: SERVER, local: CLIENT_LOCAL }, 0, quick)
+  net.drive()
+}
+
+type ChildUp = Extract<IkeEvent, { type: 'child-sa-up' }>
+const child = (events: IkeEvent[]) => events.find((e): e is ChildUp => e.type === 'child-sa-up')
+
+/** The keys each side derived open each other's ESP packets. */
+function espWorks(t: { deepEqual: (a: unknown, b: unknown, m?: string) => void }, a: ChildUp, b: ChildUp): void {
+  const sealer = new EspSa({ spi: a.outbound.spi, suite: a.outbound.suite, encryptionKey: a.outbound.encryptionKey, integrityKey: a.outbound.integrityKey })
+  const opener = new EspSa({ spi: b.inbound.spi, suite: b.inbound.suite, encryptionKey: b.inbound.encryptionKey, integrityKey: b.inbound.integrityKey })
+  const batch = packBatch([Buffer.from('L2TP SCCRQ')])
+  const sealed = sealer.seal(batch.data, batch.offsets, 17)
+  t.deepEqual(unpackBatch(opener.open(sealed.data, sealed.offsets)), [Buffer.from('L2TP SCCRQ')], 'ESP with the negotiated keys')
+}
+
+for (const preset of ['modern', 'compatible', 'legacy'] as PresetName[]) {
+  for (const nat of [true, false]) {
+    test(`${preset}, ${nat ? 'client behind NAT' : 'no NAT'}: Main Mode + Quick Mode give matching ESP keys`, (t) => {
+      const net = network({ policy: PRESETS[preset], forceEncapsulation: nat }, { policy: PRESETS[preset] }, nat)
+      connect(net)
+      const up = net.serverEvents.find((e) => e.type === 'ike-sa-up')
+      t.truthy(up, JSON.stringify(net.serverEvents))
+      t.like(up, { type: 'ike-sa-up', peerId: CLIENT_LOCAL.address, role: 'responder', natDetected: nat })
+      t.truthy(net.clientEvents.find((e) => e.type === 'ike-sa-up'))
+      const s = child(net.serverEvents)!
+      const c = child(net.clientEvents)!
+      t.truthy(s, JSON.stringify(net.serverEvents))
+      t.truthy(c, JSON.stringify(net.clientEvents))
+      t.is(s.inbound.spi, c.outbound.spi)
+      t.is(s.outbound.spi, c.inbound.spi)
+      t.deepEqual(s.inbound.encryptionKey, c.outbound.encryptionKey)
+      t.deepEqual(s.outbound.integrityKey, c.inbound.integrityKey)
+      t.is(s.inbound.suite, c.inbound.suite)
+      t.is(s.mode, 'transport')
+      t.is(s.udpEncapsulated, nat)
+      t.is(s.peerL2tpPort, 1701)
+      if (nat) t.is(s.peer.port, 40000 + 4500, 'the server follows the client to its NAT-T port')
+      espWorks(t, c, s)
+      espWorks(t, s, c)
+    })
+  }
+}
+
+test('a wrong pre-shared key gives no SAs and an auth-failure', (t) => {
+  const net = network({}, { psk: Buffer.from('not-the-key') }, true)
+  connect(net)
+  t.truthy(net.serverEvents.find((e) => e.type === 'auth-failure'))
+  t.falsy(net.serverEvents.find((e) => e.type === 'ike-sa-up'))
+  t.falsy(child(net.serverEvents))
+  t.falsy(child(net.clientEvents))
+  t.is(net.server.stats().ikeSas, 0, 'the half-open SA is gone')
+})
+
+test('no acceptable proposal is answered with NO-PROPOSAL-CHOSEN', (t) => {
+  const androidLike: ProposalPolicy = { ...PRESETS.legacy, phase1: { ...PRESETS.legacy.phase1, encryption: ['3des'], hash: ['md5'], groups: [2] } }
+  const net = network({ policy: PRESETS.modern }, { policy: androidLike }, true)
+  connect(net)
+  const refused = net.serverEvents.find((e) => e.type === 'negotiation-failure')
+  t.like(refused, { stage: 'main-mode', notify: 14 })
+  t.like(net.clientEvents.find((e) => e.type === 'negotiation-failure'), { notify: 14 })
+  t.is(net.server.stats().ikeSas, 0)
+})
+
+test('a lost answer: the initiator retransmits and gets the same answer again', (t) => {
+  const net = network({}, {}, true)
+  net.client.connect({ peer: SERVER, local: CLIENT_LOCAL }, 0)
+  // Lose the server's second message (Main Mode message 4) once.
+  let lost: Buffer | undefined
+  net.drive(0, (d) => {
+    if (d.from === 'server' && net.wire.filter((w) => w.from === 'server').length === 2 && !lost) {
+      lost = d.data
+      return false
+    }
+    return true
+  })
+  t.truthy(lost)
+  t.falsy(net.clientEvents.find((e) => e.type === 'ike-sa-up'))
+  // The client's timer fires: it sends message 3 again, the server answers
+  // with message 4 byte for byte, and the exchange completes.
+  t.true((net.client.handleTimeout(1.5) ?? 0) > 1.5)
+  net.drive(1.5)
+  const resent = net.wire.filter((w) => w.from === 'server')[2]!
+  t.deepEqual(resent.data, lost)
+  t.truthy(child(net.serverEvents))
+  t.truthy(child(net.clientEvents))
+})
+
+test('replayed and reordered messages change nothing', (t) => {
+  const net = network({}, {}, true)
+  connect(net)
+  const before = net.server.stats()
+  // Replay the whole client side of the exchange: nothing new is set up.
+  const events = net.serverEvents.length
+  for (const w of net.wire.filter((x) => x.from === 'client')) net.server.handle(w.data, w.path, 2)
+  for (let e = net.server.pollEvent(); e; e = net.server.pollEvent()) net.serverEvents.push(e)
+  t.is(net.serverEvents.slice(events).filter((e) => e.type === 'child-sa-up' || e.type === 'ike-sa-up').length, 0)
+  t.is(net.server.stats().ikeSas, before.ikeSas)
+  // Message 5 before message 3 on a fresh exchange is dropped.
+  const fresh = network({}, {}, true)
+  fresh.client.connect({ peer: SERVER, local: CLIENT_LOCAL }, 0)
+  fresh.drive(0, (d) => d.from === 'server' || fresh.wire.filter((w) => w.from === 'client').length <= 1)
+  t.falsy(fresh.serverEvents.find((e) => e.type === 'ike-sa-up'))
+})
+
+test('deleting the IKE SA tells the peer, which removes the ESP SAs too', (t) => {
+  const net = network({}, {}, true)
+  connect(net)
+  const up = net.clientEvents.find((e): e is Extract<IkeEvent, { type: 'ike-sa-up' }> => e.type === 'ike-sa-up')!
+  net.client.close(up.ikeSa, 5)
+  net.drive(5)
+  t.truthy(net.serverEvents.find((e) => e.type === 'child-sa-down'))
+  t.truthy(net.serverEvents.find((e) => e.type === 'ike-sa-down'))
+  t.is(net.server.stats().ikeSas, 0)
+})
+
+test('garbage never throws out of the core and is counted', (t) => {
+  const server = new IkeEndpoint({ policy: PRESETS.compatible, psk: PSK })
+  const path: Path = { peer: { address: '198.51.100.1', port: 500 }, local: SERVER }
+  for (const junk of [Buffer.alloc(0), Buffer.alloc(27), Buffer.alloc(28, 0xff), Buffer.from('hello world, not ISAKMP at all')]) {
+    t.notThrows(() => server.handle(junk, path, 0))
+  }
+  t.true(Object.values(server.stats().dropped).reduce((a, b) => a + b, 0) >= 4)
+})
+
+test('half-open IKE SAs per source are limited', (t) => {
+  const server = new IkeEndpoint({ policy: PRESETS.compatible, psk: PSK, maxHalfOpenPerSource: 3 })
+  const net = network({}, {}, false)
+  for (let i = 0; i < 6; i++) net.client.connect({ peer: SERVER, local: CLIENT_LOCAL }, 0)
+  for (let tx = net.client.pollTransmit(); tx; tx = net.client.pollTransmit()) server.handle(tx.data, { peer: CLIENT_LOCAL, local: SERVER }, 0)
+  t.is(server.stats().halfOpen, 3)
+  t.is(server.stats().dropped['half-open limit reached'], 3)
+  // They expire.
+  server.handleTimeout(60)
+  t.is(server.stats().ikeSas, 0)
+})

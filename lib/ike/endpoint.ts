@@ -1,0 +1,365 @@
+/**
+ * The IKEv1 endpoint, sans-IO: feed it datagrams (`handle`) and the clock
+ * (`handleTimeout`), drain what to send (`pollTransmit`) and what happened
+ * (`pollEvent`). One endpoint serves as responder and, through `connect`,
+ * as initiator. IKE SAs are found by their cookies, never by address, so
+ * many clients behind one NAT (even all from port 1701) stay apart.
+ */
+import { randomBytes } from 'node:crypto'
+import { decodeHeader, decodeMessage, IkeCodecError, type IsakmpHeader } from './codec.js'
+import { ExchangeType, Flag, NotifyType, PayloadType } from './constants.js'
+import type { Context, ResolvedConfig } from './context.js'
+import * as crypto from './crypto.js'
+import { IkeSa } from './ike-sa.js'
+import { deleteEspPayload, deleteIkeSaPayload, handleInformational, sendInformational } from './informational.js'
+import * as mm from './main-mode.js'
+import * as qmode from './quick-mode.js'
+import type { QuickModeRequest } from './quick-mode.js'
+import type { IkeConfig, IkeEvent, Path, Transmit } from './types.js'
+
+const ZERO_COOKIE = Buffer.alloc(8)
+
+export interface EndpointOptions {
+  /** Randomness, injectable for deterministic tests. */
+  random?: (bytes: number) => Buffer
+}
+
+export interface EndpointStats {
+  ikeSas: number
+  halfOpen: number
+  quickModes: number
+  dropped: Record<string, number>
+}
+
+function resolve(config: IkeConfig): ResolvedConfig {
+  return {
+    forceEncapsulation: true,
+    nattPort: 4500,
+    ikePort: 500,
+    allowTunnel: false,
+    maxHalfOpenPerSource: 8,
+    maxHalfOpen: 1024,
+    halfOpenTimeout: 30,
+    retransmitInterval: 1,
+    retransmitTries: 5,
+    ...config,
+  }
+}
+
+export class IkeEndpoint {
+  private readonly config: ResolvedConfig
+  private readonly random: (bytes: number) => Buffer
+  private readonly sas = new Map<string, IkeSa>()
+  /** Responder SAs by initiator cookie and peer, to answer retransmitted message 1. */
+  private readonly byInitiatorCookie = new Map<string, IkeSa>()
+  private readonly quickModes = new Map<string, qmode.QuickMode>()
+  /** Child SAs per IKE SA: inbound SPI -> outbound SPI. */
+  private readonly children = new Map<string, Map<number, number>>()
+  private readonly spis = new Set<number>()
+  private readonly pendingQuick = new Map<string, QuickModeRequest>()
+  private readonly transmits: Transmit[] = []
+  private readonly events: IkeEvent[] = []
+  private readonly dropped: Record<string, number> = {}
+
+  constructor(config: IkeConfig, options: EndpointOptions = {}) {
+    this.config = resolve(config)
+    this.random = options.random ?? randomBytes
+  }
+
+  pollTransmit(): Transmit | undefined {
+    return this.transmits.shift()
+  }
+
+  pollEvent(): IkeEvent | undefined {
+    return this.events.shift()
+  }
+
+  stats(): EndpointStats {
+    const halfOpen = [...this.sas.values()].filter((s) => !s.established).length
+    return { ikeSas: this.sas.size, halfOpen, quickModes: this.quickModes.size, dropped: { ...this.dropped } }
+  }
+
+  private context(now: number): Context {
+    return {
+      config: this.config,
+      now,
+      random: this.random,
+      send: (t, sa, answers) => {
+        this.transmits.push(t)
+        if (sa) sa.lastSent = { ...t, answers, tries: 0, nextAt: sa.role === 'initiator' && !answers ? now + this.config.retransmitInterval : undefined }
+      },
+      emit: (e) => this.events.push(e),
+    }
+  }
+
+  private drop(path: Path, reason: string): void {
+    this.dropped[reason] = (this.dropped[reason] ?? 0) + 1
+    this.events.push({ type: 'dropped', peer: path.peer, reason })
+  }
+
+  private allocateSpi = (): Buffer => {
+    for (;;) {
+      const spi = this.random(4)
+      const n = spi.readUInt32BE(0)
+      // SPIs 1-255 are reserved (RFC 4303 2.1).
+      if (n > 255 && !this.spis.has(n)) {
+        this.spis.add(n)
+        return spi
+      }
+    }
+  }
+
+  private key(ckyI: Buffer, ckyR: Buffer): string {
+    return `${ckyI.toString('hex')}:${ckyR.toString('hex')}`
+  }
+
+  private remember(ike: IkeSa): void {
+    this.sas.set(this.key(ike.ckyI, ike.ckyR), ike)
+    if (ike.role === 'responder') this.byInitiatorCookie.set(ike.ckyI.toString('hex'), ike)
+  }
+
+  private forget(ike: IkeSa, reason: string): void {
+    ike.state = 'DEAD'
+    this.sas.delete(this.key(ike.ckyI, ike.ckyR))
+    if (this.byInitiatorCookie.get(ike.ckyI.toString('hex')) === ike) this.byInitiatorCookie.delete(ike.ckyI.toString('hex'))
+    for (const [k, q] of this.quickModes) if (q.ike === ike) this.quickModes.delete(k)
+    const children = this.children.get(ike.id)
+    if (children) {
+      for (const [inbound, outbound] of children) {
+        this.spis.delete(inbound)
+        this.events.push({ type: 'child-sa-down', ikeSa: ike.id, inboundSpi: inbound, outboundSpi: outbound, reason })
+      }
+      this.children.delete(ike.id)
+    }
+    this.events.push({ type: 'ike-sa-down', ikeSa: ike.id, reason })
+  }
+
+  /** Starts Main Mode towards `path.peer`, then Quick Mode for an L2TP SA. Returns the IKE SA id (it changes once the responder's cookie is known; events carry the final one). */
+  connect(path: Path, now: number, quick: QuickModeRequest = {}): string {
+    const ctx = this.context(now)
+    const ike = mm.initiate(ctx, path)
+    this.remember(ike)
+    this.pendingQuick.set(ike.ckyI.toString('hex'), quick)
+    return ike.id
+  }
+
+  /** Deletes an IKE SA and its ESP SAs, telling the peer. */
+  close(ikeSaId: string, now: number, reason = 'closed'): void {
+    const ike = [...this.sas.values()].find((s) => s.id === ikeSaId)
+    if (!ike) return
+    const ctx = this.context(now)
+    const children = [...(this.children.get(ike.id)?.keys() ?? [])]
+    if (children.length) sendInformational(ctx, ike, [deleteEspPayload(children)])
+    sendInformational(ctx, ike, [deleteIkeSaPayload(ike)])
+    this.forget(ike, reason)
+  }
+
+  handle(datagram: Buffer, path: Path, now: number): void {
+    let header: IsakmpHeader
+    try {
+      header = decodeHeader(datagram)
+    } catch (e) {
+      return this.drop(path, e instanceof IkeCodecError ? e.code : 'IKE_MALFORMED')
+    }
+    const ctx = this.context(now)
+    const body = datagram.subarray(28, header.length)
+    const encrypted = (header.flags & Flag.ENCRYPTION) !== 0
+    try {
+      if (header.exchangeType === ExchangeType.MAIN) return this.mainMode(ctx, header, datagram, body, encrypted, path)
+      const ike = this.sas.get(this.key(header.initiatorCookie, header.responderCookie))
+      if (header.exchangeType === ExchangeType.QUICK) return this.quickMode(ctx, ike, header, body, path)
+      if (header.exchangeType === ExchangeType.INFORMATIONAL) return this.informational(ctx, ike, header, datagram, body, encrypted, path)
+      if (header.exchangeType === ExchangeType.AGGRESSIVE) {
+        mm.notifyPlain(ctx, header, path, NotifyType.UNSUPPORTED_EXCHANGE_TYPE)
+        return this.drop(path, 'aggressive mode is disabled')
+      }
+      return this.drop(path, `exchange type ${header.exchangeType} not handled`)
+    } catch (e) {
+      // Nothing a peer sends may throw out of the core.
+      return this.drop(path, e instanceof IkeCodecError ? e.code : `error: ${(e as Error).message}`)
+    }
+  }
+
+  private retransmitIfDuplicate(ike: IkeSa, datagram: Buffer): boolean {
+    const last = ike.lastSent
+    if (last?.answers && last.answers === crypto.digest('sha1', datagram).toString('hex')) {
+      this.transmits.push({ data: last.data, to: last.to, fromPort: last.fromPort })
+      return true
+    }
+    return false
+  }
+
+  private mainMode(ctx: Context, header: IsakmpHeader, datagram: Buffer, body: Buffer, encrypted: boolean, path: Path): void {
+    if (header.messageId !== 0) return this.drop(path, 'Main Mode with a non-zero message ID')
+    if (header.responderCookie.equals(ZERO_COOKIE)) {
+      const existing = this.byInitiatorCookie.get(header.initiatorCookie.toString('hex'))
+      if (existing) {
+        if (!this.retransmitIfDuplicate(existing, datagram)) this.drop(path, 'second Main Mode message 1 for a known cookie')
+        return
+      }
+      if (!this.admitHalfOpen(path)) return this.drop(path, 'half-open limit reached')
+      const { payloads } = decodeMessage(datagram)
+      const ike = mm.respondToSa(ctx, header, payloads, path, datagram)
+      if (ike) this.remember(ike)
+      return
+    }
+    let ike = this.sas.get(this.key(header.initiatorCookie, header.responderCookie))
+    if (!ike) {
+      // Initiator: message 2 is the first to carry the responder's cookie.
+      const pending = [...this.sas.values()].find((s) => s.role === 'initiator' && s.state === 'I_SENT_SA' && s.ckyI.equals(header.initiatorCookie))
+      if (!pending) return this.drop(path, 'unknown cookies')
+      ike = pending
+    }
+    if (ike.role === 'responder' && this.retransmitIfDuplicate(ike, datagram)) return
+    ike.lastActivity = ctx.now
+    const plain = () => decodeMessage(datagram).payloads
+    switch (ike.state) {
+      case 'R_SENT_SA':
+        if (encrypted) return this.drop(path, 'encrypted message 3')
+        if (!mm.respondToKe(ctx, ike, plain(), path, datagram)) this.forget(ike, 'Main Mode failed')
+        return
+      case 'R_SENT_KE': {
+        if (!encrypted) return this.drop(path, 'message 5 not encrypted')
+        const auth = mm.respondToAuth(ctx, ike, header, body, path, datagram)
+        if (auth === 'failed') return this.forget(ike, 'authentication failed')
+        // INITIAL-CONTACT: drop older SAs of this identity from this same
+        // address and port only (NATed clients share identities).
+        return
+      }
+      case 'I_SENT_SA': {
+        this.sas.delete(this.key(ike.ckyI, ike.ckyR))
+        if (!mm.initiatorGotSa(ctx, ike, header, plain(), path)) return this.forget(ike, 'Main Mode failed')
+        this.remember(ike)
+        return
+      }
+      case 'I_SENT_KE':
+        if (!mm.initiatorGotKe(ctx, ike, plain(), path)) this.forget(ike, 'Main Mode failed')
+        return
+      case 'I_SENT_AUTH': {
+        if (!encrypted || !mm.initiatorGotAuth(ctx, ike, header, body, path)) return this.forget(ike, 'authentication failed')
+        const quick = this.pendingQuick.get(ike.ckyI.toString('hex'))
+        this.pendingQuick.delete(ike.ckyI.toString('hex'))
+        if (quick) {
+          const qm = qmode.initiateQuick(ctx, ike, quick, this.allocateSpi)
+          this.quickModes.set(`${ike.id}/${qm.messageId}`, qm)
+        }
+        return
+      }
+      default:
+        return this.drop(path, `Main Mode message in state ${ike.state}`)
+    }
+  }
+
+  private quickMode(ctx: Context, ike: IkeSa | undefined, header: IsakmpHeader, body: Buffer, path: Path): void {
+    if (!ike?.established) return this.drop(path, 'Quick Mode without an established IKE SA')
+    ike.lastActivity = ctx.now
+    // Follow the peer if its NAT mapping moved (authenticated below).
+    const key = `${ike.id}/${header.messageId}`
+    const qm = this.quickModes.get(key)
+    if (!qm) {
+      if (ike.role !== 'responder' && ike.role !== 'initiator') return
+      const started = qmode.respondToQuick1(ctx, ike, header, body, path, this.allocateSpi)
+      if (started) this.quickModes.set(key, started)
+      return
+    }
+    if (qm.role === 'responder') {
+      if (qm.state === 'R_SENT_2') {
+        if (ike.lastSent?.answers === crypto.digest('sha1', body).toString('hex')) {
+          this.transmits.push({ data: ike.lastSent.data, to: ike.lastSent.to, fromPort: ike.lastSent.fromPort })
+          return
+        }
+        if (qmode.respondToQuick3(ctx, qm, header, body)) this.childUp(ike, qm)
+        this.quickModes.delete(key)
+      }
+      return
+    }
+    if (qm.state === 'I_SENT_1') {
+      if (qmode.initiatorGotQuick2(ctx, qm, header, body)) this.childUp(ike, qm)
+      this.quickModes.delete(key)
+    }
+  }
+
+  private childUp(ike: IkeSa, qm: qmode.QuickMode): void {
+    const map = this.children.get(ike.id) ?? new Map<number, number>()
+    map.set(qm.ourSpi.readUInt32BE(0), qm.peerSpi!.readUInt32BE(0))
+    this.children.set(ike.id, map)
+  }
+
+  private informational(ctx: Context, ike: IkeSa | undefined, header: IsakmpHeader, datagram: Buffer, body: Buffer, encrypted: boolean, path: Path): void {
+    if (!encrypted) {
+      // Before keys exist only notifications about our own exchange make sense.
+      const pending = [...this.sas.values()].find((s) => s.role === 'initiator' && !s.established && s.ckyI.equals(header.initiatorCookie))
+      if (pending) {
+        const notify = decodeMessage(datagram).payloads.find((p) => p.type === PayloadType.NOTIFICATION) as { notifyType: number } | undefined
+        ctx.emit({ type: 'negotiation-failure', peer: path.peer, stage: 'main-mode', reason: `the responder answered ${notify ? `notification ${notify.notifyType}` : 'an unencrypted Informational'}`, notify: notify?.notifyType })
+        this.forget(pending, 'refused by the responder')
+        return
+      }
+      return this.drop(path, 'unencrypted Informational')
+    }
+    if (!ike?.established) return this.drop(path, 'Informational without an established IKE SA')
+    const result = handleInformational(ctx, ike, header, body)
+    if (!result) return
+    ike.lastActivity = ctx.now
+    const children = this.children.get(ike.id)
+    for (const spi of result.deletedEspSpis) {
+      // The peer names its own inbound SPI, which is our outbound one.
+      for (const [inbound, outbound] of children ?? []) {
+        if (outbound === spi || inbound === spi) {
+          children!.delete(inbound)
+          this.spis.delete(inbound)
+          ctx.emit({ type: 'child-sa-down', ikeSa: ike.id, inboundSpi: inbound, outboundSpi: outbound, reason: 'deleted by the peer' })
+        }
+      }
+    }
+    if (result.deleteIkeSa) this.forget(ike, 'deleted by the peer')
+  }
+
+  private admitHalfOpen(path: Path): boolean {
+    let total = 0
+    let fromSource = 0
+    for (const s of this.sas.values()) {
+      if (s.established) continue
+      total++
+      if (s.peer.address === path.peer.address) fromSource++
+    }
+    return total < this.config.maxHalfOpen && fromSource < this.config.maxHalfOpenPerSource
+  }
+
+  /** Retransmits the initiator's last message, expires half-open state. Returns when to call again. */
+  handleTimeout(now: number): number | undefined {
+    let next: number | undefined
+    const soon = (t: number) => (next = next === undefined ? t : Math.min(next, t))
+    for (const ike of [...this.sas.values()]) {
+      if (!ike.established && now - ike.createdAt > this.config.halfOpenTimeout) {
+        this.forget(ike, 'timed out before authentication')
+        continue
+      }
+      const last = ike.lastSent
+      if (ike.role === 'initiator' && !ike.established && last?.nextAt !== undefined) {
+        if (now >= last.nextAt) {
+          if (last.tries >= this.config.retransmitTries) {
+            this.events.push({ type: 'negotiation-failure', peer: ike.peer, stage: 'main-mode', reason: 'no answer from the responder' })
+            this.forget(ike, 'no answer')
+            continue
+          }
+          last.tries++
+          last.nextAt = now + this.config.retransmitInterval * 2 ** last.tries
+          this.transmits.push({ data: last.data, to: last.to, fromPort: last.fromPort })
+        }
+        soon(last.nextAt)
+      } else if (!ike.established) {
+        soon(ike.createdAt + this.config.halfOpenTimeout)
+      }
+    }
+    for (const [key, qm] of this.quickModes) {
+      if (now - qm.createdAt > this.config.halfOpenTimeout) this.quickModes.delete(key)
+    }
+    return next
+  }
+
+  /** ESP SPIs we allocated and that are live. */
+  childSas(ikeSaId: string): [number, number][] {
+    return [...(this.children.get(ikeSaId) ?? [])]
+  }
+}

@@ -1,0 +1,177 @@
+/**
+ * One IKEv1 SA (ISAKMP SA): cookies, negotiated suite, Diffie-Hellman and
+ * key material, and the CBC IV chains of RFC 2409 appendix B — phase 1 IVs
+ * chain over every encrypted Main Mode message; each later exchange starts
+ * from hash(last phase-1 block | M-ID) and chains within its message ID.
+ */
+import { decodePayloadChain, encodeMessage, encodePayloads, type IsakmpHeader, type Payload, type PayloadInput } from './codec.js'
+import { ExchangeType, Flag, PayloadType } from './constants.js'
+import * as crypto from './crypto.js'
+import type { DhKeyPair } from './dh.js'
+import type { Phase1Choice } from './proposal.js'
+import type { Endpoint } from './types.js'
+
+export type MainModeState =
+  // responder: sent MM2 awaiting MM3, sent MM4 awaiting MM5
+  | 'R_SENT_SA'
+  | 'R_SENT_KE'
+  // initiator: sent MM1 awaiting MM2, sent MM3 awaiting MM4, sent MM5 awaiting MM6
+  | 'I_SENT_SA'
+  | 'I_SENT_KE'
+  | 'I_SENT_AUTH'
+  | 'ESTABLISHED'
+  | 'DEAD'
+
+export interface NatTState {
+  /** 'rfc' (RFC 3947) or 'draft' (draft-ietf-ipsec-nat-t-ike-02/03), from the vendor IDs. */
+  variant?: 'rfc' | 'draft'
+  /** We are behind NAT (our address as the peer saw it differs). */
+  localBehindNat: boolean
+  /** The peer is behind NAT. */
+  peerBehindNat: boolean
+}
+
+/** What we last sent, to retransmit on a duplicate request or a timeout. */
+export interface LastSent {
+  data: Buffer
+  to: Endpoint
+  fromPort: number
+  /** Hash of the request it answered (responder), to recognise duplicates. */
+  answers?: string
+  tries: number
+  nextAt?: number
+}
+
+export class IkeSa {
+  readonly id: string
+  state: MainModeState
+  choice?: Phase1Choice
+  /** The initiator's SA payload body (SAi_b), which HASH_I/HASH_R cover. */
+  saiB?: Buffer
+  dh?: DhKeyPair
+  gxi?: Buffer
+  gxr?: Buffer
+  ni?: Buffer
+  nr?: Buffer
+  gxy?: Buffer
+  skeyid?: Buffer
+  skeyidD?: Buffer
+  skeyidA?: Buffer
+  encKey?: Buffer
+  /** IV for the next phase-1 message. */
+  private p1Iv?: Buffer
+  /** Last CBC block of the final phase-1 message: the seed of phase-2 IVs. */
+  private p1LastBlock?: Buffer
+  /** IV chain per phase-2/informational message ID. */
+  private readonly p2Ivs = new Map<number, Buffer>()
+  natT: NatTState = { localBehindNat: false, peerBehindNat: false }
+  peerVendorIds: Buffer[] = []
+  peerId?: string
+  lastSent?: LastSent
+  createdAt: number
+  lastActivity: number
+  /** Ports we use towards the peer: 500 until NAT-T floats to 4500. */
+  localPort: number
+
+  constructor(
+    readonly role: 'initiator' | 'responder',
+    readonly ckyI: Buffer,
+    public ckyR: Buffer,
+    public peer: Endpoint,
+    public local: Endpoint,
+    now: number,
+  ) {
+    this.id = `${ckyI.toString('hex')}:${ckyR.toString('hex')}`
+    this.state = role === 'initiator' ? 'I_SENT_SA' : 'R_SENT_SA'
+    this.createdAt = now
+    this.lastActivity = now
+    this.localPort = local.port
+  }
+
+  get established(): boolean {
+    return this.state === 'ESTABLISHED'
+  }
+
+  get hash(): crypto.HashName {
+    return this.choice!.hash
+  }
+
+  get cipher(): crypto.CipherName {
+    return this.choice!.cipher
+  }
+
+  get block(): number {
+    return crypto.blockSize(this.cipher)
+  }
+
+  /** After both KE payloads and nonces are known: SKEYID and friends, and the first IV. */
+  deriveKeys(psk: Buffer): void {
+    const hash = this.hash
+    this.gxy = this.dh!.computeSecret(this.role === 'responder' ? this.gxi! : this.gxr!)
+    this.skeyid = crypto.skeyidPsk(hash, psk, this.ni!, this.nr!)
+    const ids = crypto.deriveSkeyids(hash, this.skeyid, this.gxy, this.ckyI, this.ckyR)
+    this.skeyidD = ids.d
+    this.skeyidA = ids.a
+    this.encKey = crypto.encryptionKey(hash, ids.e, this.choice!.keyLength)
+    this.p1Iv = crypto.phase1Iv(hash, this.gxi!, this.gxr!, this.block)
+  }
+
+  header(exchangeType: number, messageId: number, flags: number): Omit<IsakmpHeader, 'length' | 'nextPayload'> {
+    return {
+      initiatorCookie: this.ckyI,
+      responderCookie: this.ckyR,
+      majorVersion: 1,
+      minorVersion: 0,
+      exchangeType,
+      flags,
+      messageId,
+    }
+  }
+
+  private ivFor(messageId: number): Buffer {
+    if (messageId === 0) return this.p1Iv!
+    let iv = this.p2Ivs.get(messageId)
+    if (!iv) {
+      iv = crypto.phase2Iv(this.hash, this.p1LastBlock!, messageId, this.block)
+      this.p2Ivs.set(messageId, iv)
+    }
+    return iv
+  }
+
+  private advance(messageId: number, lastBlock: Buffer): void {
+    if (messageId === 0) this.p1Iv = lastBlock
+    else this.p2Ivs.set(messageId, lastBlock)
+  }
+
+  /** Phase 1 is complete: later exchanges seed their IVs from its last block. */
+  sealPhase1(): void {
+    this.p1LastBlock = this.p1Iv
+  }
+
+  forgetMessageId(messageId: number): void {
+    this.p2Ivs.delete(messageId)
+  }
+
+  /** Encodes and encrypts payloads under this SA's key and the IV chain of `messageId`. */
+  encryptMessage(exchangeType: number, messageId: number, payloads: readonly PayloadInput[], extraFlags = 0): Buffer {
+    const body = encodePayloads(payloads)
+    const { ciphertext, lastBlock } = crypto.encrypt(this.cipher, this.encKey!, this.ivFor(messageId), body)
+    this.advance(messageId, lastBlock)
+    return encodeMessage(this.header(exchangeType, messageId, Flag.ENCRYPTION | extraFlags), ciphertext, payloads[0]?.type ?? PayloadType.NONE)
+  }
+
+  /**
+   * Decrypts a message body and decodes its payloads. Returns also the
+   * plaintext and where the payload chain ends, for the hashes. The IV
+   * chain advances only if `commit` is called (a forged message must not
+   * move it).
+   */
+  decryptMessage(header: IsakmpHeader, ciphertext: Buffer): { payloads: Payload[]; plaintext: Buffer; end: number; commit: () => void } {
+    const { plaintext, lastBlock } = crypto.decrypt(this.cipher, this.encKey!, this.ivFor(header.messageId), ciphertext)
+    const { payloads, end } = decodePayloadChain(header.nextPayload, plaintext)
+    return { payloads, plaintext, end, commit: () => this.advance(header.messageId, lastBlock) }
+  }
+}
+
+/** The exchange types this core answers. */
+export const HANDLED_EXCHANGES: ReadonlySet<number> = new Set([ExchangeType.MAIN, ExchangeType.QUICK, ExchangeType.INFORMATIONAL])

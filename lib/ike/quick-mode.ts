@@ -1,0 +1,257 @@
+/**
+ * Quick Mode (RFC 2409 5.5): ESP SAs under an established IKE SA.
+ *
+ *   I -> R  HDR*, HASH(1), SA, Ni [, KE] [, IDci, IDcr] [, NAT-OAi, NAT-OAr]
+ *   R -> I  HDR*, HASH(2), SA, Nr [, KE] [, IDci, IDcr] [, NAT-OA...] [, N(RESPONDER-LIFETIME)]
+ *   I -> R  HDR*, HASH(3)
+ *
+ * For L2TP clients only transport mode to our UDP 1701 is accepted (tunnel
+ * mode would let any PSK holder reach the LAN without a PPP login).
+ */
+import { encodeAttributes, findPayload, payloadsOf, type IdPayload, type IsakmpHeader, type NatOaPayload, type PayloadInput } from './codec.js'
+import { EncapsulationMode, ExchangeType, IdType, IpsecAttribute, NotifyType, PayloadType, ProtocolId } from './constants.js'
+import type { Context } from './context.js'
+import * as crypto from './crypto.js'
+import { DhKeyPair, dhGroup } from './dh.js'
+import { decryptHashed, encryptHashed } from './exchange.js'
+import { addressBytes } from './identity.js'
+import type { IkeSa } from './ike-sa.js'
+import { sendInformational } from './informational.js'
+import { matchPhase2, phase2Offer, phase2Reply, type Phase2Choice } from './proposal.js'
+import type { ChildSaKeys, Path } from './types.js'
+
+const L2TP_PORT = 1701
+const UDP = 17
+
+export interface QuickMode {
+  ike: IkeSa
+  messageId: number
+  role: 'initiator' | 'responder'
+  state: 'I_SENT_1' | 'R_SENT_2' | 'DONE'
+  ourSpi: Buffer
+  peerSpi?: Buffer
+  ni: Buffer
+  nr?: Buffer
+  dh?: DhKeyPair
+  gqmXy?: Buffer
+  choice?: Phase2Choice
+  peerL2tpPort: number
+  createdAt: number
+  /** The responder's SPI list we offered (initiator) is our one SPI. */
+  pfsGroup?: number
+}
+
+function failure(ctx: Context, ike: IkeSa, reason: string, notify?: number): undefined {
+  ctx.emit({ type: 'negotiation-failure', peer: ike.peer, stage: 'quick-mode', reason, notify })
+  if (notify) sendInformational(ctx, ike, [{ type: PayloadType.NOTIFICATION, doi: 1, protocol: ProtocolId.IPSEC_ESP, spi: Buffer.alloc(0), notifyType: notify, data: Buffer.alloc(0) }])
+  return undefined
+}
+
+/** Checks the client's selectors for an L2TP transport-mode SA: UDP to our port 1701, any client port. */
+function l2tpSelectors(ids: readonly IdPayload[]): { ok: true; peerPort: number } | { ok: false; reason: string } {
+  if (ids.length === 0) return { ok: true, peerPort: 0 }
+  if (ids.length !== 2) return { ok: false, reason: `expected IDci and IDcr, got ${ids.length} ID payloads` }
+  const [ci, cr] = ids as [IdPayload, IdPayload]
+  const host = (id: IdPayload) => id.idType === IdType.IPV4_ADDR || id.idType === IdType.IPV6_ADDR
+  if (!host(ci) || !host(cr)) return { ok: false, reason: 'transport mode needs host addresses as IDs' }
+  if (cr.protocol !== UDP || cr.port !== L2TP_PORT) return { ok: false, reason: `IDcr is protocol ${cr.protocol} port ${cr.port}; only UDP 1701 (L2TP) is served` }
+  if (ci.protocol !== UDP) return { ok: false, reason: `IDci is protocol ${ci.protocol}; only UDP (L2TP) is served` }
+  return { ok: true, peerPort: ci.port }
+}
+
+function childKeys(ike: IkeSa, qm: QuickMode, spi: Buffer): ChildSaKeys {
+  const c = qm.choice!
+  const material = crypto.keymat(ike.hash, ike.skeyidD!, ProtocolId.IPSEC_ESP, spi, qm.ni, qm.nr!, c.encryptionKeyLength + c.integrityKeyLength, qm.gqmXy)
+  return {
+    spi: spi.readUInt32BE(0),
+    suite: c.espSuite,
+    encryptionKey: material.subarray(0, c.encryptionKeyLength),
+    integrityKey: material.subarray(c.encryptionKeyLength),
+  }
+}
+
+function emitChildSa(ctx: Context, ike: IkeSa, qm: QuickMode): void {
+  const c = qm.choice!
+  ctx.emit({
+    type: 'child-sa-up',
+    ikeSa: ike.id,
+    peer: ike.peer,
+    inbound: childKeys(ike, qm, qm.ourSpi),
+    outbound: childKeys(ike, qm, qm.peerSpi!),
+    mode: c.mode,
+    udpEncapsulated: c.udpEncapsulated,
+    peerL2tpPort: qm.peerL2tpPort,
+    lifetimeSeconds: c.lifetimeSeconds,
+    lifetimeKilobytes: c.lifetimeKilobytes,
+  })
+}
+
+function responderLifetime(spi: Buffer, c: Phase2Choice): PayloadInput | undefined {
+  const r = c.responderLifetime
+  if (!r) return undefined
+  const attributes = []
+  const duration = (n: number) => {
+    const b = Buffer.alloc(4)
+    b.writeUInt32BE(n)
+    return b
+  }
+  if (r.seconds !== undefined) attributes.push({ type: IpsecAttribute.SA_LIFE_TYPE, value: 1 }, { type: IpsecAttribute.SA_LIFE_DURATION, value: duration(r.seconds) })
+  if (r.kilobytes !== undefined) attributes.push({ type: IpsecAttribute.SA_LIFE_TYPE, value: 2 }, { type: IpsecAttribute.SA_LIFE_DURATION, value: duration(r.kilobytes) })
+  return { type: PayloadType.NOTIFICATION, doi: 1, protocol: ProtocolId.IPSEC_ESP, spi, notifyType: NotifyType.RESPONDER_LIFETIME, data: encodeAttributes(attributes) }
+}
+
+// ---------------------------------------------------------------- responder
+
+export function respondToQuick1(ctx: Context, ike: IkeSa, header: IsakmpHeader, body: Buffer, path: Path, allocateSpi: () => Buffer): QuickMode | undefined {
+  const d = decryptHashed(ike, header, body)
+  if (!d) return failure(ctx, ike, 'Quick Mode message 1 does not decrypt or lacks HASH(1)')
+  if (!crypto.equalConstantTime(crypto.quickHash1(ike.hash, ike.skeyidA!, header.messageId, d.afterHash), d.hash)) {
+    return failure(ctx, ike, 'Quick Mode HASH(1) does not match')
+  }
+  d.commit()
+  const sa = findPayload(d.payloads, PayloadType.SA)
+  const nonce = findPayload(d.payloads, PayloadType.NONCE)
+  if (!sa || !nonce) return failure(ctx, ike, 'Quick Mode message 1 lacks SA or nonce', NotifyType.PAYLOAD_MALFORMED)
+  const natT = ike.natT.localBehindNat || ike.natT.peerBehindNat
+  const match = matchPhase2(sa, ctx.config.policy, { allowTunnel: ctx.config.allowTunnel, natT })
+  if (!match.ok) return failure(ctx, ike, match.reason, match.notify)
+  const choice = match.choice
+  const ids = payloadsOf(d.payloads, PayloadType.ID)
+  let peerPort = 0
+  if (choice.mode === 'transport') {
+    const sel = l2tpSelectors(ids)
+    if (!sel.ok) return failure(ctx, ike, sel.reason, NotifyType.INVALID_ID_INFORMATION)
+    peerPort = sel.peerPort
+  }
+  const qm: QuickMode = {
+    ike,
+    messageId: header.messageId,
+    role: 'responder',
+    state: 'R_SENT_2',
+    ourSpi: allocateSpi(),
+    peerSpi: choice.peerSpi,
+    ni: nonce.data,
+    nr: ctx.random(32),
+    choice,
+    peerL2tpPort: peerPort,
+    createdAt: ctx.now,
+  }
+  const reply: PayloadInput[] = [{ type: PayloadType.SA, ...phase2Reply(sa, choice, qm.ourSpi) } as PayloadInput, { type: PayloadType.NONCE, data: qm.nr! }]
+  if (choice.pfsGroup !== undefined) {
+    const ke = findPayload(d.payloads, PayloadType.KE)
+    const group = dhGroup(choice.pfsGroup)!
+    if (!ke || ke.data.length !== group.publicLength) return failure(ctx, ike, 'PFS requested without a valid KE', NotifyType.INVALID_KEY_INFORMATION)
+    qm.dh = new DhKeyPair(group)
+    try {
+      qm.gqmXy = qm.dh.computeSecret(ke.data)
+    } catch {
+      return failure(ctx, ike, 'the PFS KE value is invalid', NotifyType.INVALID_KEY_INFORMATION)
+    }
+    reply.push({ type: PayloadType.KE, data: qm.dh.publicKey })
+  }
+  // IDci and IDcr are echoed exactly (RFC 2409 5.5), and both NAT-OA payloads back.
+  for (const id of ids) reply.push(id)
+  const natOas: NatOaPayload[] = [...payloadsOf(d.payloads, PayloadType.NAT_OA), ...payloadsOf(d.payloads, PayloadType.NAT_OA_DRAFT)]
+  for (const oa of natOas) reply.push(oa)
+  const lifetime = responderLifetime(qm.ourSpi, choice)
+  if (lifetime) reply.push(lifetime)
+  const message = encryptHashed(ike, ExchangeType.QUICK, header.messageId, reply, (after) => crypto.quickHash2(ike.hash, ike.skeyidA!, header.messageId, qm.ni, after))
+  ctx.send({ data: message, to: ike.peer, fromPort: ike.localPort }, ike, crypto.digest('sha1', body).toString('hex'))
+  return qm
+}
+
+export function respondToQuick3(ctx: Context, qm: QuickMode, header: IsakmpHeader, body: Buffer): boolean {
+  const ike = qm.ike
+  const d = decryptHashed(ike, header, body)
+  if (!d || !crypto.equalConstantTime(crypto.quickHash3(ike.hash, ike.skeyidA!, header.messageId, qm.ni, qm.nr!), d.hash)) {
+    failure(ctx, ike, 'Quick Mode HASH(3) does not match')
+    return false
+  }
+  d.commit()
+  qm.state = 'DONE'
+  ike.forgetMessageId(qm.messageId)
+  emitChildSa(ctx, ike, qm)
+  return true
+}
+
+// ---------------------------------------------------------------- initiator
+
+export interface QuickModeRequest {
+  lifetimeSeconds?: number
+  pfsGroup?: number
+}
+
+export function initiateQuick(ctx: Context, ike: IkeSa, request: QuickModeRequest, allocateSpi: () => Buffer): QuickMode {
+  const messageId = ctx.random(4).readUInt32BE(0) || 1
+  const natT = ike.natT.localBehindNat || ike.natT.peerBehindNat
+  const encapsulation = !natT ? EncapsulationMode.TRANSPORT : ike.natT.variant === 'draft' ? EncapsulationMode.UDP_TRANSPORT_DRAFT : EncapsulationMode.UDP_TRANSPORT
+  const qm: QuickMode = {
+    ike,
+    messageId,
+    role: 'initiator',
+    state: 'I_SENT_1',
+    ourSpi: allocateSpi(),
+    ni: ctx.random(32),
+    peerL2tpPort: L2TP_PORT,
+    createdAt: ctx.now,
+    pfsGroup: request.pfsGroup,
+  }
+  const offer = phase2Offer(ctx.config.policy, qm.ourSpi, { encapsulation, pfsGroup: request.pfsGroup, lifetimeSeconds: request.lifetimeSeconds ?? 3600 })
+  const payloads: PayloadInput[] = [{ type: PayloadType.SA, ...offer } as PayloadInput, { type: PayloadType.NONCE, data: qm.ni }]
+  if (request.pfsGroup !== undefined) {
+    qm.dh = new DhKeyPair(dhGroup(request.pfsGroup)!)
+    payloads.push({ type: PayloadType.KE, data: qm.dh.publicKey })
+  }
+  const hostId = (address: string): PayloadInput => {
+    const bytes = addressBytes(address)
+    return { type: PayloadType.ID, idType: bytes.length === 4 ? IdType.IPV4_ADDR : IdType.IPV6_ADDR, protocol: UDP, port: L2TP_PORT, data: bytes }
+  }
+  payloads.push(hostId(ike.local.address), hostId(ike.peer.address))
+  if (natT) {
+    // RFC 3947 5.2: in transport mode the initiator sends NAT-OAi then NAT-OAr.
+    const type = ike.natT.variant === 'draft' ? PayloadType.NAT_OA_DRAFT : PayloadType.NAT_OA
+    for (const address of [ike.local.address, ike.peer.address]) {
+      const bytes = addressBytes(address)
+      payloads.push({ type, idType: bytes.length === 4 ? IdType.IPV4_ADDR : IdType.IPV6_ADDR, data: bytes })
+    }
+  }
+  const message = encryptHashed(ike, ExchangeType.QUICK, messageId, payloads, (after) => crypto.quickHash1(ike.hash, ike.skeyidA!, messageId, after))
+  ctx.send({ data: message, to: ike.peer, fromPort: ike.localPort }, ike)
+  return qm
+}
+
+export function initiatorGotQuick2(ctx: Context, qm: QuickMode, header: IsakmpHeader, body: Buffer): boolean {
+  const ike = qm.ike
+  const d = decryptHashed(ike, header, body)
+  if (!d || !crypto.equalConstantTime(crypto.quickHash2(ike.hash, ike.skeyidA!, header.messageId, qm.ni, d.afterHash), d.hash)) {
+    failure(ctx, ike, 'Quick Mode HASH(2) does not match')
+    return false
+  }
+  const sa = findPayload(d.payloads, PayloadType.SA)
+  const nonce = findPayload(d.payloads, PayloadType.NONCE)
+  const natT = ike.natT.localBehindNat || ike.natT.peerBehindNat
+  const match = sa && matchPhase2(sa, ctx.config.policy, { allowTunnel: ctx.config.allowTunnel, natT })
+  if (!sa || !nonce || !match || !match.ok) {
+    failure(ctx, ike, 'the responder chose nothing we offered')
+    return false
+  }
+  d.commit()
+  qm.choice = match.choice
+  qm.peerSpi = match.choice.peerSpi
+  qm.nr = nonce.data
+  if (qm.dh) {
+    const ke = findPayload(d.payloads, PayloadType.KE)
+    if (!ke) {
+      failure(ctx, ike, 'PFS answered without KE')
+      return false
+    }
+    qm.gqmXy = qm.dh.computeSecret(ke.data)
+  }
+  const message = encryptHashed(ike, ExchangeType.QUICK, header.messageId, [], () => crypto.quickHash3(ike.hash, ike.skeyidA!, header.messageId, qm.ni, qm.nr!))
+  ctx.send({ data: message, to: ike.peer, fromPort: ike.localPort })
+  ike.lastSent = undefined
+  qm.state = 'DONE'
+  ike.forgetMessageId(qm.messageId)
+  emitChildSa(ctx, ike, qm)
+  return true
+}

@@ -1,0 +1,78 @@
+/**
+ * What the IKEv1 core takes and gives: configuration, the path a datagram
+ * travelled, datagrams to send, and events for the server. The core never
+ * touches a socket or a clock; the server layer feeds it and drains it.
+ */
+import type { ProposalPolicy } from './policy.js'
+
+export interface Endpoint {
+  address: string
+  port: number
+}
+
+/** Where a datagram came from and which of our addresses/ports it reached. */
+export interface Path {
+  peer: Endpoint
+  local: Endpoint
+}
+
+/** A datagram to send: an ISAKMP message (no non-ESP marker; the server adds it on 4500). */
+export interface Transmit {
+  data: Buffer
+  to: Endpoint
+  /** Our port to send from (500 or the NAT-T port). */
+  fromPort: number
+}
+
+export interface IkeConfig {
+  policy: ProposalPolicy
+  /** The pre-shared key for Main Mode (chosen before the peer's ID is known). */
+  psk: Buffer
+  /** The ID we send (IPv4 address, FQDN or user@FQDN); default: our address as the peer addressed it. */
+  localId?: string
+  /** Answer NAT-D so that every client encapsulates ESP in UDP 4500 (issue 5.a). Default true. */
+  forceEncapsulation?: boolean
+  /** Our NAT-T port (4500). */
+  nattPort?: number
+  /** Our IKE port (500). */
+  ikePort?: number
+  /** Site-to-site peers may negotiate tunnel mode; L2TP clients never. */
+  allowTunnel?: boolean
+  /** Half-open (not yet authenticated) IKE SAs: per source address and in total. */
+  maxHalfOpenPerSource?: number
+  maxHalfOpen?: number
+  /** Seconds a half-open IKE SA or an unfinished Quick Mode may live. */
+  halfOpenTimeout?: number
+  /** Initiator retransmission: first interval (s) and attempts. */
+  retransmitInterval?: number
+  retransmitTries?: number
+}
+
+/** Keys and parameters of one ESP SA, ready for DataPlane.installSa. */
+export interface ChildSaKeys {
+  spi: number
+  suite: string
+  encryptionKey: Buffer
+  integrityKey: Buffer
+}
+
+export type IkeEvent =
+  | { type: 'ike-sa-up'; ikeSa: string; peer: Endpoint; local: Endpoint; peerId: string; natDetected: boolean; suite: string; role: 'initiator' | 'responder' }
+  | { type: 'ike-sa-down'; ikeSa: string; reason: string }
+  | {
+      type: 'child-sa-up'
+      ikeSa: string
+      peer: Endpoint
+      inbound: ChildSaKeys
+      outbound: ChildSaKeys
+      mode: 'transport' | 'tunnel'
+      udpEncapsulated: boolean
+      /** The peer's L2TP UDP port from its selector (0: any). */
+      peerL2tpPort: number
+      lifetimeSeconds: number
+      lifetimeKilobytes?: number
+    }
+  | { type: 'child-sa-down'; ikeSa: string; inboundSpi: number; outboundSpi: number; reason: string }
+  | { type: 'auth-failure'; peer: Endpoint; reason: string }
+  | { type: 'negotiation-failure'; peer: Endpoint; stage: 'main-mode' | 'quick-mode' | 'informational'; reason: string; notify?: number }
+  | { type: 'dropped'; peer: Endpoint; reason: string }

@@ -189,3 +189,29 @@ test('half-open IKE SAs per source are limited', (t) => {
   server.handleTimeout(60)
   t.is(server.stats().ikeSas, 0)
 })
+
+test('INITIAL-CONTACT replaces the old SAs of that identity from the same address and port only', (t) => {
+  const net = network({}, {}, true)
+  connect(net)
+  const first = net.serverEvents.find((e): e is Extract<IkeEvent, { type: 'ike-sa-up' }> => e.type === 'ike-sa-up')!
+  // Another client behind the same NAT, same private address (same ID), other port.
+  const other = new IkeEndpoint({ policy: PRESETS.compatible, psk: PSK })
+  other.connect({ peer: SERVER, local: CLIENT_LOCAL }, 1)
+  const otherPath = (port: number): Path => ({ peer: { address: NAT_PUBLIC, port: 50000 + port }, local: { address: SERVER.address, port } })
+  for (let round = 0; round < 20; round++) {
+    for (let tx = other.pollTransmit(); tx; tx = other.pollTransmit()) net.server.handle(tx.data, otherPath(tx.to.port), 1)
+    for (let tx = net.server.pollTransmit(); tx; tx = net.server.pollTransmit()) {
+      if (tx.to.port >= 50000) other.handle(tx.data, { peer: { address: SERVER.address, port: tx.fromPort }, local: { address: CLIENT_LOCAL.address, port: tx.to.port - 50000 } }, 1)
+    }
+  }
+  for (let e = net.server.pollEvent(); e; e = net.server.pollEvent()) net.serverEvents.push(e)
+  t.is(net.serverEvents.filter((e) => e.type === 'ike-sa-up').length, 2)
+  t.falsy(net.serverEvents.find((e) => e.type === 'ike-sa-down'), 'the first client keeps its SA')
+  t.is(net.server.stats().ikeSas, 2)
+  // The first client reconnects from its own address and port: its old SA goes.
+  net.client.connect({ peer: SERVER, local: CLIENT_LOCAL }, 2)
+  net.drive(2)
+  const down = net.serverEvents.filter((e) => e.type === 'ike-sa-down')
+  t.deepEqual(down.map((e) => (e as { ikeSa: string }).ikeSa), [first.ikeSa])
+  t.is(net.server.stats().ikeSas, 2)
+})

@@ -221,9 +221,17 @@ export class IkeEndpoint {
       case 'R_SENT_KE': {
         if (!encrypted) return this.drop(path, 'message 5 not encrypted')
         const auth = mm.respondToAuth(ctx, ike, header, body, path, datagram)
-        if (auth === 'failed') return this.forget(ike, 'authentication failed')
-        // INITIAL-CONTACT: drop older SAs of this identity from this same
-        // address and port only (NATed clients share identities).
+        if (!auth.ok) return this.forget(ike, 'authentication failed')
+        if (auth.initialContact) {
+          // INITIAL-CONTACT (RFC 2407 4.6.3.3): drop older SAs of this
+          // identity from this same address and port only — clients behind
+          // one NAT often share an identity (their private address).
+          for (const old of [...this.sas.values()]) {
+            if (old !== ike && old.established && old.peerId === ike.peerId && old.peer.address === ike.peer.address && old.peer.port === ike.peer.port) {
+              this.forget(old, 'replaced by a new IKE SA (INITIAL-CONTACT)')
+            }
+          }
+        }
         return
       }
       case 'I_SENT_SA': {
@@ -356,6 +364,17 @@ export class IkeEndpoint {
       if (now - qm.createdAt > this.config.halfOpenTimeout) this.quickModes.delete(key)
     }
     return next
+  }
+
+  /**
+   * The IKE SA's cookies and phase-1 encryption key, for decrypting a
+   * capture in Wireshark (its IKEv1 decryption table) — operator tooling
+   * and tests; never logged.
+   */
+  exportKeys(ikeSaId: string): { initiatorCookie: Buffer; responderCookie: Buffer; encryptionKey: Buffer; cipher: string } | undefined {
+    const ike = [...this.sas.values()].find((s) => s.id === ikeSaId)
+    if (!ike?.encKey) return undefined
+    return { initiatorCookie: ike.ckyI, responderCookie: ike.ckyR, encryptionKey: ike.encKey, cipher: ike.cipher }
   }
 
   /** ESP SPIs we allocated and that are live. */

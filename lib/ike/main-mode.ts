@@ -153,20 +153,20 @@ export function respondToKe(ctx: Context, ike: IkeSa, payloads: readonly Payload
 }
 
 /** Main Mode message 5: authenticate the peer, answer with our ID and HASH_R. */
-export function respondToAuth(ctx: Context, ike: IkeSa, header: IsakmpHeader, body: Buffer, path: Path, datagram: Buffer): 'ok' | 'failed' {
+export function respondToAuth(ctx: Context, ike: IkeSa, header: IsakmpHeader, body: Buffer, path: Path, datagram: Buffer): { ok: false } | { ok: true; initialContact: boolean } {
   let decrypted
   try {
     decrypted = ike.decryptMessage(header, body)
   } catch {
     ctx.emit({ type: 'auth-failure', peer: path.peer, reason: 'message 5 does not decrypt: wrong pre-shared key?' })
-    return 'failed'
+    return { ok: false }
   }
   const id = findPayload(decrypted.payloads, PayloadType.ID)
   const hash = findPayload(decrypted.payloads, PayloadType.HASH)
   const expected = id && crypto.hashI(ike.hash, ike.skeyid!, ike.gxi!, ike.gxr!, ike.ckyI, ike.ckyR, ike.saiB!, id.raw)
   if (!id || !hash || !expected || !crypto.equalConstantTime(expected, hash.data)) {
     ctx.emit({ type: 'auth-failure', peer: path.peer, reason: 'HASH_I does not match: wrong pre-shared key' })
-    return 'failed'
+    return { ok: false }
   }
   decrypted.commit()
   // NAT-T: the client floated to our NAT-T port; follow it (RFC 3947 4).
@@ -190,7 +190,7 @@ export function respondToAuth(ctx: Context, ike: IkeSa, header: IsakmpHeader, bo
     suite: describeChoice(ike),
     role: 'responder',
   })
-  return 'ok'
+  return { ok: true, initialContact: hasInitialContact(decrypted.payloads) }
 }
 
 export function describeChoice(ike: IkeSa): string {

@@ -2,4 +2,4 @@
 // The same as `l2tp-ipsec bench`: one JSON object per line with --json.
 import { program } from '../lib/cli/main.js'
 
-program().parse(['bench', ...process.argv.slice(2)], { from: 'user' })
+await program().parseAsync(['bench', ...process.argv.slice(2)], { from: 'user' })

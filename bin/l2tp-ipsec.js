@@ -2,4 +2,4 @@
 // Installed command: runs the compiled CLI (dist/ is built by `npm run build:ts`).
 import { program } from '../dist/cli/main.js'
 
-program().parse()
+await program().parseAsync()

@@ -6,6 +6,7 @@ import { Command, InvalidArgumentError } from 'commander'
 import { readFileSync } from 'node:fs'
 import { DEFAULT_SIZES, DEFAULT_SUITES, formatRow, runEspBench, TABLE_HEADER } from '../bench/index.js'
 import { runDataplaneBench } from '../bench/dataplane-bench.js'
+import { runIkeBench } from '../bench/ike-bench.js'
 import { espSuiteInfo, espSuites } from '../esp/index.js'
 
 const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }
@@ -31,7 +32,7 @@ function suiteName(value: string, previous: string[] = []): string[] {
   return [...previous, value]
 }
 
-const AREAS = ['esp', 'dataplane'] as const
+const AREAS = ['esp', 'ike', 'dataplane'] as const
 type Area = (typeof AREAS)[number]
 
 function areaList(value: string): Area[] {
@@ -49,11 +50,20 @@ interface BenchFlags {
   only: Area[]
 }
 
-function bench(flags: BenchFlags): void {
+async function bench(flags: BenchFlags): Promise<void> {
   if (flags.only.includes('esp')) {
     if (!flags.json) console.log(TABLE_HEADER)
     for (const record of runEspBench({ seconds: flags.seconds, suites: flags.suite ?? DEFAULT_SUITES, sizes: flags.sizes })) {
       console.log(flags.json ? JSON.stringify(record) : formatRow(record))
+    }
+  }
+  if (flags.only.includes('ike')) {
+    for (const r of await runIkeBench({ seconds: Math.max(2, Math.round(flags.seconds * 3)), groups: [14, 19] })) {
+      console.log(
+        flags.json
+          ? JSON.stringify(r)
+          : `ike group ${r.group}: ${r.exchanges_per_second} Main+Quick Mode exchanges/s, responder ${r.responder_cpu_ms_per_exchange} ms CPU each, openssl DH bound ${r.openssl_bound_per_second}/s, ratio ${r.ratio}, ${r.memory_per_ike_sa_bytes} B per IKE SA`,
+      )
     }
   }
   if (flags.only.includes('dataplane')) {
@@ -100,7 +110,7 @@ export function program(): Command {
     .option('--json', 'one JSON object per line', false)
     .action((flags: { json: boolean }) => {
       console.error(`l2tp-ipsec ${pkg.version}: the VPN server is not built yet; running the ESP benchmark instead.`)
-      bench({ json: flags.json, seconds: 0.5, sizes: [1400], suite: ['aes128gcm-16', 'aes256gcm-16', 'aes128-sha1', 'aes256-sha256'], only: ['esp'] })
+      return bench({ json: flags.json, seconds: 0.5, sizes: [1400], suite: ['aes128gcm-16', 'aes256gcm-16', 'aes128-sha1', 'aes256-sha256'], only: ['esp'] })
     })
 
   return cli
@@ -108,5 +118,5 @@ export function program(): Command {
 
 // Run when executed directly (bin/l2tp-ipsec.js or `node --import tsx lib/cli/main.ts`).
 if (process.argv[1] && import.meta.url === new URL(`file://${process.argv[1]}`).href) {
-  program().parse()
+  await program().parseAsync()
 }

@@ -215,3 +215,23 @@ test('INITIAL-CONTACT replaces the old SAs of that identity from the same addres
   t.deepEqual(down.map((e) => (e as { ikeSa: string }).ikeSa), [first.ikeSa])
   t.is(net.server.stats().ikeSas, 2)
 })
+
+test('Dead Peer Detection: an answered R-U-THERE keeps the SA, silence ends it', (t) => {
+  const net = network({ dpdDelay: 10, dpdTimeout: 30 }, { dpdDelay: 0 }, true)
+  connect(net)
+  t.truthy(child(net.serverEvents))
+  // Quiet for 10 s: the server asks, the client answers.
+  net.server.handleTimeout(11)
+  net.drive(11)
+  t.falsy(net.serverEvents.find((e) => e.type === 'ike-sa-down'))
+  net.server.handleTimeout(30)
+  net.drive(30)
+  t.falsy(net.serverEvents.find((e) => e.type === 'ike-sa-down'), 'answered, still up')
+  // Now the client is gone: nothing it sends arrives, it answers nothing.
+  net.server.handleTimeout(45)
+  net.drive(45, (d) => d.from === 'server' && false)
+  net.server.handleTimeout(80)
+  for (let e = net.server.pollEvent(); e; e = net.server.pollEvent()) net.serverEvents.push(e)
+  t.like(net.serverEvents.find((e) => e.type === 'ike-sa-down'), { reason: 'dead peer: no answer to R-U-THERE' })
+  t.truthy(net.serverEvents.find((e) => e.type === 'child-sa-down'))
+})

@@ -7,11 +7,11 @@
  */
 import { randomBytes } from 'node:crypto'
 import { decodeHeader, decodeMessage, IkeCodecError, type IsakmpHeader } from './codec.js'
-import { ExchangeType, Flag, NotifyType, PayloadType } from './constants.js'
+import { ExchangeType, Flag, NotifyType, PayloadType, VendorIds, identifyVendorId } from './constants.js'
 import type { Context, ResolvedConfig } from './context.js'
 import * as crypto from './crypto.js'
 import { IkeSa } from './ike-sa.js'
-import { deleteEspPayload, deleteIkeSaPayload, handleInformational, sendInformational } from './informational.js'
+import { deleteEspPayload, deleteIkeSaPayload, handleInformational, sendInformational, sendRUThere } from './informational.js'
 import * as mm from './main-mode.js'
 import * as qmode from './quick-mode.js'
 import type { QuickModeRequest } from './quick-mode.js'
@@ -42,6 +42,8 @@ function resolve(config: IkeConfig): ResolvedConfig {
     halfOpenTimeout: 30,
     retransmitInterval: 1,
     retransmitTries: 5,
+    dpdDelay: 30,
+    dpdTimeout: 120,
     ...config,
   }
 }
@@ -309,6 +311,7 @@ export class IkeEndpoint {
     const result = handleInformational(ctx, ike, header, body)
     if (!result) return
     ike.lastActivity = ctx.now
+    if (result.dpdAck) ike.dpd.pendingSince = undefined
     const children = this.children.get(ike.id)
     for (const spi of result.deletedEspSpis) {
       // The peer names its own inbound SPI, which is our outbound one.
@@ -363,7 +366,29 @@ export class IkeEndpoint {
     for (const [key, qm] of this.quickModes) {
       if (now - qm.createdAt > this.config.halfOpenTimeout) this.quickModes.delete(key)
     }
+    if (this.config.dpdDelay > 0) {
+      const ctx = this.context(now)
+      for (const ike of [...this.sas.values()]) {
+        if (!ike.established || !ike.peerVendorIds.some((v) => identifyVendorId(v) === VendorIds.DPD)) continue
+        const pending = ike.dpd.pendingSince
+        if (pending !== undefined && now - pending >= this.config.dpdTimeout) {
+          this.forget(ike, 'dead peer: no answer to R-U-THERE')
+          continue
+        }
+        if (pending === undefined && now - ike.lastActivity >= this.config.dpdDelay) {
+          sendRUThere(ctx, ike)
+          ike.dpd.pendingSince = now
+        }
+        soon(ike.dpd.pendingSince !== undefined ? ike.dpd.pendingSince + this.config.dpdTimeout : ike.lastActivity + this.config.dpdDelay)
+      }
+    }
     return next
+  }
+
+  /** Traffic from the peer (ESP from the data plane) proves it alive: no R-U-THERE needed. */
+  touch(ikeSaId: string, now: number): void {
+    const ike = [...this.sas.values()].find((s) => s.id === ikeSaId)
+    if (ike) ike.lastActivity = Math.max(ike.lastActivity, now)
   }
 
   /**

@@ -72,6 +72,8 @@ export class IkeSa {
   lastActivity: number
   /** Ports we use towards the peer: 500 until NAT-T floats to 4500. */
   localPort: number
+  /** Dead Peer Detection (RFC 3706): our next sequence number and the time an R-U-THERE went unanswered since. */
+  dpd: { seq: number; pendingSince?: number } = { seq: 0 }
 
   constructor(
     readonly role: 'initiator' | 'responder',

@@ -22,6 +22,8 @@ export function sendInformational(ctx: Context, ike: IkeSa, payloads: readonly P
 export interface InformationalResult {
   deleteIkeSa: boolean
   deletedEspSpis: number[]
+  /** An R-U-THERE-ACK for our last R-U-THERE arrived. */
+  dpdAck: boolean
 }
 
 /** Handles an Informational message; unauthenticated ones change nothing. */
@@ -33,7 +35,7 @@ export function handleInformational(ctx: Context, ike: IkeSa, header: IsakmpHead
   }
   d.commit()
   ike.forgetMessageId(header.messageId)
-  const result: InformationalResult = { deleteIkeSa: false, deletedEspSpis: [] }
+  const result: InformationalResult = { deleteIkeSa: false, deletedEspSpis: [], dpdAck: false }
   for (const del of payloadsOf(d.payloads, PayloadType.DELETE)) {
     if (del.protocol === ProtocolId.ISAKMP) result.deleteIkeSa = true
     if (del.protocol === ProtocolId.IPSEC_ESP) for (const spi of del.spis) if (spi.length === 4) result.deletedEspSpis.push(spi.readUInt32BE(0))
@@ -42,6 +44,8 @@ export function handleInformational(ctx: Context, ike: IkeSa, header: IsakmpHead
     if (n.notifyType === NotifyType.R_U_THERE) {
       sendInformational(ctx, ike, [{ type: PayloadType.NOTIFICATION, doi: 1, protocol: ProtocolId.ISAKMP, spi: n.spi, notifyType: NotifyType.R_U_THERE_ACK, data: n.data }])
     }
+    // RFC 3706 5.3: the ACK echoes our sequence number.
+    if (n.notifyType === NotifyType.R_U_THERE_ACK && n.data.length === 4 && n.data.readUInt32BE(0) === ike.dpd.seq) result.dpdAck = true
   }
   return result
 }
@@ -62,4 +66,14 @@ export function deleteEspPayload(spis: readonly number[]): PayloadInput {
       return b
     }),
   }
+}
+
+/** Sends an R-U-THERE with the next sequence number (RFC 3706 5). */
+export function sendRUThere(ctx: Context, ike: IkeSa): void {
+  ike.dpd.seq = (ike.dpd.seq + 1) >>> 0 || 1
+  const seq = Buffer.alloc(4)
+  seq.writeUInt32BE(ike.dpd.seq)
+  sendInformational(ctx, ike, [
+    { type: PayloadType.NOTIFICATION, doi: 1, protocol: ProtocolId.ISAKMP, spi: Buffer.concat([ike.ckyI, ike.ckyR]), notifyType: NotifyType.R_U_THERE, data: seq },
+  ])
 }

@@ -46,6 +46,9 @@ export interface IkeConfig {
   /** Initiator retransmission: first interval (s) and attempts. */
   retransmitInterval?: number
   retransmitTries?: number
+  /** Dead Peer Detection (RFC 3706), for peers that announced it: seconds of silence before R-U-THERE (0: off), and seconds to wait for the ACK. */
+  dpdDelay?: number
+  dpdTimeout?: number
 }
 
 /** Keys and parameters of one ESP SA, ready for DataPlane.installSa. */

@@ -203,6 +203,7 @@ test('ike-scan, Windows transform set against compatible: AES-256/SHA1/ECP384 (i
   // Windows sends RFC 3947 and draft-02\n: the RFC wins, DPD is always offered.
   t.deepEqual(answer.vendorIds, [NATT_RFC, DPD])
   t.deepEqual(server.strayTransmits, [])
+  t.deepEqual(server.errors, [])
 })
 
 test('ike-scan, Windows transform set against modern: NO-PROPOSAL-CHOSEN (Windows offers only SHA1)', async (t) => {
@@ -330,32 +331,51 @@ interface Exchange {
   server: IkeEndpoint
   serverEvents: IkeEvent[]
   clientEvents: IkeEvent[]
+  /** The server's exportKeys once Main Mode is done (gone after Delete). */
+  keys?: ReturnType<IkeEndpoint['exportKeys']>
 }
 
-/** Client -> NAT -> server, in memory, as ike-exchange.spec.ts does; every datagram kept. */
-function exchangeThroughNat(serverConfig: Partial<IkeConfig>, clientPolicy: ProposalPolicy): Exchange {
+/**
+ * Client -> NAT -> server, in memory, as ike-exchange.spec.ts does; every
+ * datagram kept. After Main Mode and Quick Mode (`informational`): 40 s of
+ * silence make the server ask R-U-THERE (the client announced DPD), the
+ * client acknowledges, then closes with Delete payloads.
+ */
+function exchangeThroughNat(serverConfig: Partial<IkeConfig>, clientPolicy: ProposalPolicy, informational = false): Exchange {
   const server = new IkeEndpoint({ policy: PRESETS.compatible, psk: PSK, forceEncapsulation: false, ...serverConfig })
   const client = new IkeEndpoint({ policy: clientPolicy, psk: PSK })
   const x: Exchange = { datagrams: [], server, serverEvents: [], clientEvents: [] }
   const publicOf = (port: number): Endpoint => ({ address: CLIENT_PUBLIC, port: NAT_PORT_OFFSET + port })
+  const drive = (now: number) => {
+    for (let round = 0; round < 50; round++) {
+      let moved = false
+      for (let tx = client.pollTransmit(); tx; tx = client.pollTransmit()) {
+        moved = true
+        const src = publicOf(tx.fromPort)
+        x.datagrams.push({ from: 'client', src, dst: tx.to, data: tx.data })
+        server.handle(tx.data, { peer: src, local: { address: SERVER_ADDRESS, port: tx.to.port } }, now)
+      }
+      for (let tx = server.pollTransmit(); tx; tx = server.pollTransmit()) {
+        moved = true
+        const src = { address: SERVER_ADDRESS, port: tx.fromPort }
+        x.datagrams.push({ from: 'server', src, dst: tx.to, data: tx.data })
+        client.handle(tx.data, { peer: src, local: { address: CLIENT_PRIVATE, port: tx.to.port - NAT_PORT_OFFSET } }, now)
+      }
+      for (let e = client.pollEvent(); e; e = client.pollEvent()) x.clientEvents.push(e)
+      for (let e = server.pollEvent(); e; e = server.pollEvent()) x.serverEvents.push(e)
+      if (!moved) return
+    }
+  }
   client.connect({ peer: { address: SERVER_ADDRESS, port: 500 }, local: { address: CLIENT_PRIVATE, port: 500 } }, 0)
-  for (let round = 0; round < 50; round++) {
-    let moved = false
-    for (let tx = client.pollTransmit(); tx; tx = client.pollTransmit()) {
-      moved = true
-      const src = publicOf(tx.fromPort)
-      x.datagrams.push({ from: 'client', src, dst: tx.to, data: tx.data })
-      server.handle(tx.data, { peer: src, local: { address: SERVER_ADDRESS, port: tx.to.port } }, 0)
-    }
-    for (let tx = server.pollTransmit(); tx; tx = server.pollTransmit()) {
-      moved = true
-      const src = { address: SERVER_ADDRESS, port: tx.fromPort }
-      x.datagrams.push({ from: 'server', src, dst: tx.to, data: tx.data })
-      client.handle(tx.data, { peer: src, local: { address: CLIENT_PRIVATE, port: tx.to.port - NAT_PORT_OFFSET } }, 0)
-    }
-    for (let e = client.pollEvent(); e; e = client.pollEvent()) x.clientEvents.push(e)
-    for (let e = server.pollEvent(); e; e = server.pollEvent()) x.serverEvents.push(e)
-    if (!moved) break
+  drive(0)
+  const up = x.serverEvents.find((e): e is Extract<IkeEvent, { type: 'ike-sa-up' }> => e.type === 'ike-sa-up')
+  if (up) x.keys = server.exportKeys(up.ikeSa)
+  if (informational) {
+    server.handleTimeout(40)
+    drive(40)
+    const clientUp = x.clientEvents.find((e): e is Extract<IkeEvent, { type: 'ike-sa-up' }> => e.type === 'ike-sa-up')
+    if (clientUp) client.close(clientUp.ikeSa, 41)
+    drive(41)
   }
   return x
 }
@@ -392,6 +412,10 @@ const FIELDS = [
   'isakmp.ipsec.attr.encap_mode',
   'isakmp.ike.nat_original_address_ipv4',
   'isakmp.notify.msgtype',
+  'isakmp.notify.data.dpd.are_you_there',
+  'isakmp.notify.data.dpd.are_you_there_ack',
+  'isakmp.delete.protoid',
+  'isakmp.delete.spi',
   '_ws.expert.message',
   '_ws.expert.severity',
   '_ws.malformed',
@@ -414,7 +438,7 @@ async function tshark(pcap: Buffer, options: string[] = []): Promise<Dissected[]
 }
 
 /** Payload types (RFC 2408 3.1, RFC 3947). */
-const P = { SA: 1, KE: 4, ID: 5, HASH: 8, NOTIFY: 11, VID: 13, NONCE: 10, NAT_D: 20, NAT_OA: 21 }
+const P = { SA: 1, KE: 4, ID: 5, HASH: 8, NONCE: 10, NOTIFY: 11, DELETE: 12, VID: 13, NAT_D: 20, NAT_OA: 21 }
 /** The payload chain; tshark also lists the Proposal (2) and Transform (3) payloads inside an SA. */
 const types = (f: Dissected) => (f['isakmp.typepayload'] ?? []).map(Number).filter((p) => p !== 2 && p !== 3)
 
@@ -439,18 +463,27 @@ const SUITES: Suite[] = [
 ]
 
 for (const suite of SUITES) {
-  test(`tshark dissects and decrypts a whole ${suite.name} exchange through NAT`, async (t) => {
-    const x = exchangeThroughNat(suite.localId ? { localId: suite.localId } : {}, suite.policy)
+  test(`tshark dissects and decrypts a whole ${suite.name} exchange through NAT: Main Mode, Quick Mode, DPD, Delete`, async (t) => {
+    const x = exchangeThroughNat(suite.localId ? { localId: suite.localId } : {}, suite.policy, true)
     const up = x.serverEvents.find((e): e is Extract<IkeEvent, { type: 'ike-sa-up' }> => e.type === 'ike-sa-up')
     t.truthy(up, JSON.stringify(x.serverEvents))
     t.truthy(x.serverEvents.find((e) => e.type === 'child-sa-up'), JSON.stringify(x.serverEvents))
     t.like(up, { natDetected: true, peerId: CLIENT_PRIVATE })
-    // Main Mode 1-4 on 500, then everything on the NAT-T port.
+    t.truthy(x.serverEvents.find((e) => e.type === 'ike-sa-down'), 'the client closed it')
+    // Main Mode 1-4 on 500, then everything on the NAT-T port: messages 5
+    // and 6, Quick Mode, R-U-THERE and its ACK, Delete ESP and Delete ISAKMP.
     t.deepEqual(
       x.datagrams.map((d) => `${d.from}:${d.src.port}>${d.dst.port}`),
-      ['client:40500>500', 'server:500>40500', 'client:40500>500', 'server:500>40500', 'client:44500>4500', 'server:4500>44500', 'client:44500>4500', 'server:4500>44500', 'client:44500>4500'],
+      [
+        ...['client:40500>500', 'server:500>40500', 'client:40500>500', 'server:500>40500'],
+        ...['client:44500>4500', 'server:4500>44500'],
+        ...['client:44500>4500', 'server:4500>44500', 'client:44500>4500'],
+        ...['server:4500>44500', 'client:44500>4500'],
+        ...['client:44500>4500', 'client:44500>4500'],
+      ],
     )
-    const keys = x.server.exportKeys(up!.ikeSa)!
+    const keys = x.keys!
+    t.truthy(keys)
     t.is(keys.encryptionKey.length, suite.keyLength)
     const pcap = pcapOf(x.datagrams)
 
@@ -462,7 +495,7 @@ for (const suite of SUITES) {
       t.deepEqual(f['_ws.malformed'] ?? [], [], `frame ${f['frame.number']} malformed`)
       t.deepEqual(f['_ws.expert.message'] ?? [], [], `frame ${f['frame.number']} expert info`)
     }
-    t.deepEqual(plain.map((f) => f['isakmp.exchangetype']?.[0]), ['2', '2', '2', '2', '2', '2', '32', '32', '32'])
+    t.deepEqual(plain.map((f) => f['isakmp.exchangetype']?.[0]), ['2', '2', '2', '2', '2', '2', '32', '32', '32', '5', '5', '5', '5'])
     t.deepEqual(types(plain[0]!), [P.SA, P.VID, P.VID, P.VID, P.VID, P.VID])
     t.deepEqual(types(plain[1]!), [P.SA, P.VID, P.VID])
     t.deepEqual(types(plain[2]!), [P.KE, P.NONCE, P.NAT_D, P.NAT_D])
@@ -476,7 +509,7 @@ for (const suite of SUITES) {
       t.deepEqual(f['_ws.malformed'] ?? [], [], `frame ${f['frame.number']} malformed after decryption`)
       t.deepEqual(f['_ws.expert.message'] ?? [], [], `frame ${f['frame.number']} expert info after decryption`)
     }
-    const [m5, m6, q1, q2, q3] = decrypted.slice(4) as [Dissected, Dissected, Dissected, Dissected, Dissected]
+    const [m5, m6, q1, q2, q3, ruThere, ack, deleteEsp, deleteIsakmp] = decrypted.slice(4) as Dissected[] as [Dissected, Dissected, Dissected, Dissected, Dissected, Dissected, Dissected, Dissected, Dissected]
     // Message 5: IDii (the client's own address), HASH_I, INITIAL-CONTACT.
     t.deepEqual(types(m5), [P.ID, P.HASH, P.NOTIFY])
     t.deepEqual(m5['isakmp.id.type'], ['1'])
@@ -509,10 +542,28 @@ for (const suite of SUITES) {
       t.deepEqual(q['isakmp.id.port'], ['1701', '1701'])
       t.deepEqual(q['isakmp.id.data.ipv4_addr'], [CLIENT_PRIVATE, SERVER_ADDRESS])
       t.is(Buffer.from(q['isakmp.nonce']![0]!.replaceAll(':', ''), 'hex').length, 32)
+      // NAT-OAi then NAT-OAr (RFC 3947 5.2), sent by the client and returned by us.
+      t.deepEqual(types(q).slice(-2), [P.NAT_OA, P.NAT_OA], who)
+      t.deepEqual(q['isakmp.ike.nat_original_address_ipv4'], [CLIENT_PRIVATE, SERVER_ADDRESS], who)
     }
-    t.deepEqual(q1['isakmp.ike.nat_original_address_ipv4'], [CLIENT_PRIVATE, SERVER_ADDRESS])
+    // Our answer holds the one proposal and transform we chose.
+    t.deepEqual((q2['isakmp.typepayload'] ?? []).map(Number).filter((p) => p === 2 || p === 3), [2, 3])
     // Quick Mode 3: HASH(3) only.
     t.deepEqual(types(q3), [P.HASH])
+    // DPD (RFC 3706): our R-U-THERE with sequence 1, the client's ACK echoing it.
+    t.deepEqual(types(ruThere), [P.HASH, P.NOTIFY])
+    t.deepEqual(ruThere['isakmp.notify.msgtype'], ['36136'])
+    t.deepEqual(ruThere['isakmp.notify.data.dpd.are_you_there'], ['1'])
+    t.deepEqual(ruThere['isakmp.spi']?.map((v) => v.replaceAll(':', '')), [keys.initiatorCookie.toString('hex') + keys.responderCookie.toString('hex')])
+    t.deepEqual(ack['isakmp.notify.msgtype'], ['36137'])
+    t.deepEqual(ack['isakmp.notify.data.dpd.are_you_there_ack'], ['1'])
+    // Delete: the client's ESP SPI (our outbound one), then the IKE SA's cookies.
+    const serverChild = x.serverEvents.find((e): e is Extract<IkeEvent, { type: 'child-sa-up' }> => e.type === 'child-sa-up')!
+    t.deepEqual(types(deleteEsp), [P.HASH, P.DELETE])
+    t.deepEqual(deleteEsp['isakmp.delete.protoid'], ['3'])
+    t.deepEqual(deleteEsp['isakmp.delete.spi']?.map((v) => parseInt(v.replaceAll(':', ''), 16)), [serverChild.outbound.spi])
+    t.deepEqual(deleteIsakmp['isakmp.delete.protoid'], ['1'])
+    t.deepEqual(deleteIsakmp['isakmp.delete.spi']?.map((v) => v.replaceAll(':', '')), [keys.initiatorCookie.toString('hex') + keys.responderCookie.toString('hex')])
   })
 }
 

@@ -30,6 +30,8 @@ export interface IkeUdpServer {
   wire: WireRecord[]
   /** Transmits the endpoint asked for from a port we do not own (should stay empty). */
   strayTransmits: number[]
+  /** Socket errors (an unhandled one would take the test process down). */
+  errors: Error[]
   close: () => Promise<void>
 }
 
@@ -57,7 +59,7 @@ export async function startIkeUdpServer(config: Omit<IkeConfig, 'ikePort' | 'nat
   const ikePort = (ike.address() as AddressInfo).port
   const nattPort = (natt.address() as AddressInfo).port
   const endpoint = new IkeEndpoint({ ...config, ikePort, nattPort })
-  const server: IkeUdpServer = { endpoint, ikePort, nattPort, events: [], wire: [], strayTransmits: [], close: async () => {} }
+  const server: IkeUdpServer = { endpoint, ikePort, nattPort, events: [], wire: [], strayTransmits: [], errors: [], close: async () => {} }
   const now = () => performance.now() / 1000
 
   const flush = () => {
@@ -85,6 +87,7 @@ export async function startIkeUdpServer(config: Omit<IkeConfig, 'ikePort' | 'nat
     endpoint.handle(data, { peer, local: { address: LOOPBACK, port: localPort } }, now())
     flush()
   }
+  for (const socket of [ike, natt]) socket.on('error', (e) => server.errors.push(e))
   ike.on('message', receive(ikePort, false))
   natt.on('message', receive(nattPort, true))
 

@@ -235,3 +235,49 @@ test('Dead Peer Detection: an answered R-U-THERE keeps the SA, silence ends it',
   t.like(net.serverEvents.find((e) => e.type === 'ike-sa-down'), { reason: 'dead peer: no answer to R-U-THERE' })
   t.truthy(net.serverEvents.find((e) => e.type === 'child-sa-down'))
 })
+
+test('PFS: a Quick Mode with KE derives keys from the new Diffie-Hellman secret too', (t) => {
+  const net = network({}, {}, true)
+  connect(net, { pfsGroup: 14 })
+  const s = child(net.serverEvents)!
+  const c = child(net.clientEvents)!
+  t.truthy(s)
+  t.deepEqual(s.inbound.encryptionKey, c.outbound.encryptionKey)
+  espWorks(t, c, s)
+  // A responder that does not allow the group refuses.
+  const strict = network({ policy: { ...PRESETS.compatible, phase2: { ...PRESETS.compatible.phase2, pfsGroups: [19] } } }, {}, true)
+  connect(strict, { pfsGroup: 14 })
+  t.falsy(child(strict.serverEvents))
+  t.like(strict.serverEvents.find((e) => e.type === 'negotiation-failure'), { stage: 'quick-mode' })
+})
+
+test('rekeying: a second Quick Mode and a second Main Mode keep the old SAs until deleted', (t) => {
+  const net = network({}, {}, true)
+  connect(net)
+  const up = net.clientEvents.find((e): e is Extract<IkeEvent, { type: 'ike-sa-up' }> => e.type === 'ike-sa-up')!
+  const first = child(net.serverEvents)!
+  // Phase 2 rekey under the same IKE SA.
+  t.true(net.client.startQuickMode(up.ikeSa, 10))
+  net.drive(10)
+  const children = net.serverEvents.filter((e): e is ChildUp => e.type === 'child-sa-up')
+  t.is(children.length, 2)
+  t.not(children[1]!.inbound.spi, first.inbound.spi)
+  t.notDeepEqual(children[1]!.inbound.encryptionKey, first.inbound.encryptionKey)
+  t.falsy(net.serverEvents.find((e) => e.type === 'child-sa-down'), 'the old ESP SAs stay until the client deletes them')
+  // Phase 1 rekey: a new Main Mode without INITIAL-CONTACT leaves the old IKE SA alone.
+  net.client.connect({ peer: SERVER, local: CLIENT_LOCAL }, 20, {}, { rekey: true })
+  net.drive(20)
+  t.is(net.serverEvents.filter((e) => e.type === 'ike-sa-up').length, 2)
+  t.falsy(net.serverEvents.find((e) => e.type === 'ike-sa-down'))
+  t.is(net.server.stats().ikeSas, 2)
+})
+
+test('a lifetime longer than policy is answered with RESPONDER-LIFETIME and clamped', (t) => {
+  const short = { ...PRESETS.compatible, phase2: { ...PRESETS.compatible.phase2, maxLifetimeSeconds: 1200 } }
+  const net = network({ policy: short }, {}, true)
+  connect(net, { lifetimeSeconds: 3600 })
+  const s = child(net.serverEvents)!
+  t.is(s.lifetimeSeconds, 1200)
+  const c = child(net.clientEvents)!
+  t.truthy(c, 'the client accepts the answer')
+})

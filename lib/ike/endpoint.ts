@@ -137,12 +137,22 @@ export class IkeEndpoint {
   }
 
   /** Starts Main Mode towards `path.peer`, then Quick Mode for an L2TP SA. Returns the IKE SA id (it changes once the responder's cookie is known; events carry the final one). */
-  connect(path: Path, now: number, quick: QuickModeRequest = {}): string {
+  connect(path: Path, now: number, quick: QuickModeRequest = {}, options: { rekey?: boolean } = {}): string {
     const ctx = this.context(now)
     const ike = mm.initiate(ctx, path)
+    ike.initialContact = !options.rekey
     this.remember(ike)
     this.pendingQuick.set(ike.ckyI.toString('hex'), quick)
     return ike.id
+  }
+
+  /** Starts a Quick Mode under an established IKE SA (a new or rekeyed ESP SA pair). */
+  startQuickMode(ikeSaId: string, now: number, request: QuickModeRequest = {}): boolean {
+    const ike = [...this.sas.values()].find((s) => s.id === ikeSaId)
+    if (!ike?.established) return false
+    const qm = qmode.initiateQuick(this.context(now), ike, request, this.allocateSpi)
+    this.quickModes.set(`${ike.id}/${qm.messageId}`, qm)
+    return true
   }
 
   /** Deletes an IKE SA and its ESP SAs, telling the peer. */

@@ -268,11 +268,13 @@ export function initiatorGotKe(ctx: Context, ike: IkeSa, payloads: readonly Payl
   }
   const id = idPayload(ctx.config.localId ?? ike.local.address)
   const hashI = crypto.hashI(ike.hash, ike.skeyid!, ike.gxi!, ike.gxr!, ike.ckyI, ike.ckyR, ike.saiB!, encodePayloadBody(id))
-  const message = ike.encryptMessage(ExchangeType.MAIN, 0, [
-    id,
-    { type: PayloadType.HASH, data: hashI },
-    { type: PayloadType.NOTIFICATION, doi: 1, protocol: 1, spi: Buffer.concat([ike.ckyI, ike.ckyR]), notifyType: NotifyType.INITIAL_CONTACT, data: Buffer.alloc(0) },
-  ])
+  const out: PayloadInput[] = [id, { type: PayloadType.HASH, data: hashI }]
+  // INITIAL-CONTACT on a first connection only: a rekey must not make the
+  // responder drop the SAs still carrying our traffic.
+  if (ike.initialContact) {
+    out.push({ type: PayloadType.NOTIFICATION, doi: 1, protocol: 1, spi: Buffer.concat([ike.ckyI, ike.ckyR]), notifyType: NotifyType.INITIAL_CONTACT, data: Buffer.alloc(0) })
+  }
+  const message = ike.encryptMessage(ExchangeType.MAIN, 0, out)
   ike.state = 'I_SENT_AUTH'
   ctx.send({ data: message, to: ike.peer, fromPort: ike.localPort }, ike)
   return true

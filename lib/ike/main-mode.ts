@@ -9,74 +9,32 @@
  *   I -> R  HDR*, IDii, HASH_I [, N(INITIAL-CONTACT)]   (on 4500 once NAT is seen)
  *   R -> I  HDR*, IDir, HASH_R                      ESTABLISHED
  */
-import { encodePayloadBody, encodePlainMessage, findPayload, payloadsOf, type IsakmpHeader, type Payload, type PayloadInput, type SaPayload } from './codec.js'
-import { AuthMethod, ExchangeType, NotifyType, PayloadType, VendorIds, identifyVendorId } from './constants.js'
+import { encodePayloadBody, findPayload, payloadsOf, type IsakmpHeader, type Payload, type PayloadInput, type SaPayload } from './codec.js'
+import { AuthMethod, ExchangeType, NotifyType, PayloadType, VendorIds } from './constants.js'
 import type { Context } from './context.js'
 import * as crypto from './crypto.js'
 import { DhKeyPair, dhGroup } from './dh.js'
-import { addressBytes, describeId, idPayload } from './identity.js'
+import { describeId, idPayload } from './identity.js'
 import { IkeSa } from './ike-sa.js'
+import {
+  NATT_VENDOR_IDS,
+  NONCE_LENGTH,
+  emitIkeSaUp,
+  encodePlain,
+  hasInitialContact,
+  initiatorNatD,
+  natTVariant,
+  natTVendorReply,
+  notifyPlain,
+  readNatD,
+  requestKey,
+  responderNatD,
+  vid,
+} from './phase1.js'
 import { matchPhase1, phase1Offer, phase1Reply } from './proposal.js'
 import type { Path } from './types.js'
 
-const NONCE_LENGTH = 32
-
-/** The NAT-T vendor IDs we send as initiator, newest first. */
-const NATT_VENDOR_IDS = [VendorIds.NATT_RFC3947, VendorIds.NATT_DRAFT_03, VendorIds.NATT_DRAFT_02N, VendorIds.NATT_DRAFT_02]
-
-function vid(id: Buffer): PayloadInput {
-  return { type: PayloadType.VENDOR_ID, data: id }
-}
-
-function natTVariant(vendorIds: readonly Buffer[]): 'rfc' | 'draft' | undefined {
-  const names = vendorIds.map((v) => identifyVendorId(v))
-  if (names.includes(VendorIds.NATT_RFC3947)) return 'rfc'
-  if (names.some((n) => n === VendorIds.NATT_DRAFT_02 || n === VendorIds.NATT_DRAFT_02N || n === VendorIds.NATT_DRAFT_03)) return 'draft'
-  return undefined
-}
-
-function natDType(ike: IkeSa): number {
-  return ike.natT.variant === 'draft' ? PayloadType.NAT_D_DRAFT : PayloadType.NAT_D
-}
-
-function natDHash(ike: IkeSa, address: string, port: number): Buffer {
-  return crypto.natD(ike.hash, ike.ckyI, ike.ckyR, addressBytes(address), port)
-}
-
-/**
- * Reads the peer's NAT-D payloads (RFC 3947 3.2): the first hashes our
- * address as the peer addressed it, the rest the peer's own addresses.
- */
-function readNatD(ike: IkeSa, payloads: readonly Payload[], path: Path): Buffer | undefined {
-  const natds = [...payloadsOf(payloads, PayloadType.NAT_D), ...payloadsOf(payloads, PayloadType.NAT_D_DRAFT)]
-  if (!ike.natT.variant || natds.length < 2) return undefined
-  const [ours, ...theirs] = natds as [Payload & { data: Buffer }, ...(Payload & { data: Buffer })[]]
-  ike.natT.localBehindNat = !ours.data.equals(natDHash(ike, path.local.address, path.local.port))
-  const peerHash = natDHash(ike, path.peer.address, path.peer.port)
-  ike.natT.peerBehindNat = !theirs.some((p) => p.data.equals(peerHash))
-  return ours.data
-}
-
-/** Plain (unencrypted) notification for a failed negotiation (RFC 2408 3.14). */
-export function notifyPlain(ctx: Context, header: IsakmpHeader, path: Path, notifyType: number): void {
-  const ckyR = header.responderCookie.equals(Buffer.alloc(8)) ? ctx.random(8) : header.responderCookie
-  const message = encodePlain(header.initiatorCookie, ckyR, ExchangeType.INFORMATIONAL, 0, [
-    { type: PayloadType.NOTIFICATION, doi: 1, protocol: 1, spi: Buffer.concat([header.initiatorCookie, ckyR]), notifyType, data: Buffer.alloc(0) },
-  ])
-  ctx.send({ data: message, to: path.peer, fromPort: path.local.port })
-}
-
-
-function encodePlain(ckyI: Buffer, ckyR: Buffer, exchangeType: number, messageId: number, payloads: readonly PayloadInput[]): Buffer {
-  return encodePlainMessage(
-    { initiatorCookie: ckyI, responderCookie: ckyR, majorVersion: 1, minorVersion: 0, exchangeType, flags: 0, messageId },
-    payloads,
-  )
-}
-
-function requestKey(datagram: Buffer): string {
-  return crypto.digest('sha1', datagram).toString('hex')
-}
+export { notifyPlain } from './phase1.js'
 
 // ---------------------------------------------------------------- responder
 
@@ -99,13 +57,7 @@ export function respondToSa(ctx: Context, header: IsakmpHeader, payloads: readon
   ike.saiB = sa.raw
   ike.peerVendorIds = payloadsOf(payloads, PayloadType.VENDOR_ID).map((v) => v.data)
   ike.natT.variant = natTVariant(ike.peerVendorIds)
-  const reply: PayloadInput[] = [{ type: PayloadType.SA, ...phase1Reply(sa, match.choice) } as PayloadInput]
-  if (ike.natT.variant === 'rfc') reply.push(vid(VendorIds.NATT_RFC3947.id))
-  else if (ike.natT.variant === 'draft') {
-    const theirs = ike.peerVendorIds.map((v) => identifyVendorId(v)).find((n) => n && n.name.startsWith('draft'))
-    reply.push(vid(theirs!.id))
-  }
-  reply.push(vid(VendorIds.DPD.id))
+  const reply: PayloadInput[] = [{ type: PayloadType.SA, ...phase1Reply(sa, match.choice) } as PayloadInput, ...natTVendorReply(ike), vid(VendorIds.DPD.id)]
   ike.state = 'R_SENT_SA'
   ctx.send({ data: encodePlain(ike.ckyI, ike.ckyR, ExchangeType.MAIN, 0, reply), to: ike.peer, fromPort: ike.localPort }, ike, requestKey(datagram))
   return ike
@@ -136,17 +88,7 @@ export function respondToKe(ctx: Context, ike: IkeSa, payloads: readonly Payload
     { type: PayloadType.KE, data: ike.gxr },
     { type: PayloadType.NONCE, data: ike.nr },
   ]
-  if (ike.natT.variant) {
-    const type = natDType(ike)
-    // First: the peer as we see it. With forced encapsulation it never
-    // matches, so the client believes it is behind NAT and uses UDP 4500.
-    const forPeer = ctx.config.forceEncapsulation ? crypto.digest(ike.hash, ctx.random(16)) : natDHash(ike, path.peer.address, path.peer.port)
-    // Then: us, exactly as the peer computed it, so no client ever sees the
-    // server behind NAT (Windows refuses that without a registry change).
-    const forUs = theirHashOfUs ?? natDHash(ike, path.local.address, path.local.port)
-    reply.push({ type, data: forPeer }, { type, data: forUs })
-    if (ctx.config.forceEncapsulation) ike.natT.peerBehindNat = true
-  }
+  reply.push(...responderNatD(ctx, ike, path, theirHashOfUs))
   ike.state = 'R_SENT_KE'
   ctx.send({ data: encodePlain(ike.ckyI, ike.ckyR, ExchangeType.MAIN, 0, reply), to: ike.peer, fromPort: ike.localPort }, ike, requestKey(datagram))
   return true
@@ -180,27 +122,8 @@ export function respondToAuth(ctx: Context, ike: IkeSa, header: IsakmpHeader, bo
   ike.sealPhase1()
   ike.state = 'ESTABLISHED'
   ctx.send({ data: message, to: ike.peer, fromPort: ike.localPort }, ike, requestKey(datagram))
-  ctx.emit({
-    type: 'ike-sa-up',
-    ikeSa: ike.id,
-    peer: ike.peer,
-    local: path.local,
-    peerId: ike.peerId,
-    natDetected: ike.natT.peerBehindNat || ike.natT.localBehindNat,
-    suite: describeChoice(ike),
-    role: 'responder',
-  })
+  emitIkeSaUp(ctx, ike, path.local)
   return { ok: true, initialContact: hasInitialContact(decrypted.payloads) }
-}
-
-export function describeChoice(ike: IkeSa): string {
-  const c = ike.choice!
-  return `${c.encryption}-${c.hash}-group${c.group}`
-}
-
-/** Whether the peer asked us to drop its older IKE SAs (RFC 2407 4.6.3.3). */
-export function hasInitialContact(payloads: readonly Payload[]): boolean {
-  return payloadsOf(payloads, PayloadType.NOTIFICATION).some((n) => n.notifyType === NotifyType.INITIAL_CONTACT)
 }
 
 // ---------------------------------------------------------------- initiator
@@ -236,10 +159,7 @@ export function initiatorGotSa(ctx: Context, ike: IkeSa, header: IsakmpHeader, p
     { type: PayloadType.KE, data: ike.gxi },
     { type: PayloadType.NONCE, data: ike.ni },
   ]
-  if (ike.natT.variant) {
-    const type = natDType(ike)
-    out.push({ type, data: natDHash(ike, ike.peer.address, ike.peer.port) }, { type, data: natDHash(ike, ike.local.address, ike.local.port) })
-  }
+  out.push(...initiatorNatD(ike))
   ike.state = 'I_SENT_KE'
   ctx.send({ data: encodePlain(ike.ckyI, ike.ckyR, ExchangeType.MAIN, 0, out), to: ike.peer, fromPort: ike.localPort }, ike)
   return true
@@ -301,15 +221,6 @@ export function initiatorGotAuth(ctx: Context, ike: IkeSa, header: IsakmpHeader,
   ike.peerId = describeId(id)
   ike.state = 'ESTABLISHED'
   ike.lastSent = undefined
-  ctx.emit({
-    type: 'ike-sa-up',
-    ikeSa: ike.id,
-    peer: ike.peer,
-    local: ike.local,
-    peerId: ike.peerId,
-    natDetected: ike.natT.peerBehindNat || ike.natT.localBehindNat,
-    suite: describeChoice(ike),
-    role: 'initiator',
-  })
+  emitIkeSaUp(ctx, ike, ike.local)
   return true
 }

@@ -1,0 +1,133 @@
+/**
+ * What Main Mode and Aggressive Mode share (like strongSwan's phase1.c):
+ * NAT-T vendor IDs and NAT-D (RFC 3947), plain notifications, the events of
+ * an established IKE SA.
+ */
+import { encodePlainMessage, payloadsOf, type IsakmpHeader, type Payload, type PayloadInput } from './codec.js'
+import { ExchangeType, NotifyType, PayloadType, VendorIds, identifyVendorId } from './constants.js'
+import type { Context } from './context.js'
+import * as crypto from './crypto.js'
+import { addressBytes } from './identity.js'
+import type { IkeSa } from './ike-sa.js'
+import type { Path } from './types.js'
+
+export const NONCE_LENGTH = 32
+
+/** The NAT-T vendor IDs we send as initiator, newest first. */
+export const NATT_VENDOR_IDS = [VendorIds.NATT_RFC3947, VendorIds.NATT_DRAFT_03, VendorIds.NATT_DRAFT_02N, VendorIds.NATT_DRAFT_02]
+
+export function vid(id: Buffer): PayloadInput {
+  return { type: PayloadType.VENDOR_ID, data: id }
+}
+
+export function natTVariant(vendorIds: readonly Buffer[]): 'rfc' | 'draft' | undefined {
+  const names = vendorIds.map((v) => identifyVendorId(v))
+  if (names.includes(VendorIds.NATT_RFC3947)) return 'rfc'
+  if (names.some((n) => n === VendorIds.NATT_DRAFT_02 || n === VendorIds.NATT_DRAFT_02N || n === VendorIds.NATT_DRAFT_03)) return 'draft'
+  return undefined
+}
+
+export function natDType(ike: IkeSa): number {
+  return ike.natT.variant === 'draft' ? PayloadType.NAT_D_DRAFT : PayloadType.NAT_D
+}
+
+export function natDHash(ike: IkeSa, address: string, port: number): Buffer {
+  return crypto.natD(ike.hash, ike.ckyI, ike.ckyR, addressBytes(address), port)
+}
+
+/**
+ * Reads the peer's NAT-D payloads (RFC 3947 3.2): the first hashes our
+ * address as the peer addressed it, the rest the peer's own addresses.
+ */
+export function readNatD(ike: IkeSa, payloads: readonly Payload[], path: Path): Buffer | undefined {
+  const natds = [...payloadsOf(payloads, PayloadType.NAT_D), ...payloadsOf(payloads, PayloadType.NAT_D_DRAFT)]
+  if (!ike.natT.variant || natds.length < 2) return undefined
+  const [ours, ...theirs] = natds as [Payload & { data: Buffer }, ...(Payload & { data: Buffer })[]]
+  ike.natT.localBehindNat = !ours.data.equals(natDHash(ike, path.local.address, path.local.port))
+  const peerHash = natDHash(ike, path.peer.address, path.peer.port)
+  ike.natT.peerBehindNat = !theirs.some((p) => p.data.equals(peerHash))
+  return ours.data
+}
+
+/** Plain (unencrypted) notification for a failed negotiation (RFC 2408 3.14). */
+export function notifyPlain(ctx: Context, header: IsakmpHeader, path: Path, notifyType: number): void {
+  const ckyR = header.responderCookie.equals(Buffer.alloc(8)) ? ctx.random(8) : header.responderCookie
+  const message = encodePlain(header.initiatorCookie, ckyR, ExchangeType.INFORMATIONAL, 0, [
+    { type: PayloadType.NOTIFICATION, doi: 1, protocol: 1, spi: Buffer.concat([header.initiatorCookie, ckyR]), notifyType, data: Buffer.alloc(0) },
+  ])
+  ctx.send({ data: message, to: path.peer, fromPort: path.local.port })
+}
+
+export function encodePlain(ckyI: Buffer, ckyR: Buffer, exchangeType: number, messageId: number, payloads: readonly PayloadInput[]): Buffer {
+  return encodePlainMessage(
+    { initiatorCookie: ckyI, responderCookie: ckyR, majorVersion: 1, minorVersion: 0, exchangeType, flags: 0, messageId },
+    payloads,
+  )
+}
+
+export function requestKey(datagram: Buffer): string {
+  return crypto.digest('sha1', datagram).toString('hex')
+}
+
+export function describeChoice(ike: IkeSa): string {
+  const c = ike.choice!
+  return `${c.encryption}-${c.hash}-group${c.group}`
+}
+
+/** Whether the peer asked us to drop its older IKE SAs (RFC 2407 4.6.3.3). */
+export function hasInitialContact(payloads: readonly Payload[]): boolean {
+  return payloadsOf(payloads, PayloadType.NOTIFICATION).some((n) => n.notifyType === NotifyType.INITIAL_CONTACT)
+}
+
+
+/** Our reply's NAT-T vendor ID: the variant the peer announced. */
+export function natTVendorReply(ike: IkeSa): PayloadInput[] {
+  if (ike.natT.variant === 'rfc') return [vid(VendorIds.NATT_RFC3947.id)]
+  if (ike.natT.variant === 'draft') {
+    const theirs = ike.peerVendorIds.map((v) => identifyVendorId(v)).find((n) => n && n.name.startsWith('draft'))
+    return theirs ? [vid(theirs.id)] : []
+  }
+  return []
+}
+
+/**
+ * The responder's NAT-D pair. First the peer as we see it — with forced
+ * encapsulation a hash that never matches, so the client believes it is
+ * behind NAT and uses UDP 4500; then us exactly as the peer computed it, so
+ * no client ever sees the server behind NAT (Windows refuses that without a
+ * registry change).
+ */
+export function responderNatD(ctx: Context, ike: IkeSa, path: Path, theirHashOfUs: Buffer | undefined): PayloadInput[] {
+  if (!ike.natT.variant) return []
+  const type = natDType(ike)
+  const forPeer = ctx.config.forceEncapsulation ? crypto.digest(ike.hash, ctx.random(16)) : natDHash(ike, path.peer.address, path.peer.port)
+  const forUs = theirHashOfUs ?? natDHash(ike, path.local.address, path.local.port)
+  if (ctx.config.forceEncapsulation) ike.natT.peerBehindNat = true
+  return [
+    { type, data: forPeer },
+    { type, data: forUs },
+  ]
+}
+
+/** The initiator's NAT-D pair: the responder as we address it, then us. */
+export function initiatorNatD(ike: IkeSa): PayloadInput[] {
+  if (!ike.natT.variant) return []
+  const type = natDType(ike)
+  return [
+    { type, data: natDHash(ike, ike.peer.address, ike.peer.port) },
+    { type, data: natDHash(ike, ike.local.address, ike.local.port) },
+  ]
+}
+
+export function emitIkeSaUp(ctx: Context, ike: IkeSa, local: Path['local']): void {
+  ctx.emit({
+    type: 'ike-sa-up',
+    ikeSa: ike.id,
+    peer: ike.peer,
+    local,
+    peerId: ike.peerId!,
+    natDetected: ike.natT.peerBehindNat || ike.natT.localBehindNat,
+    suite: describeChoice(ike),
+    role: ike.role,
+  })
+}

@@ -281,3 +281,27 @@ test('a lifetime longer than policy is answered with RESPONDER-LIFETIME and clam
   const c = child(net.clientEvents)!
   t.truthy(c, 'the client accepts the answer')
 })
+
+test('Aggressive Mode is refused unless enabled, then works with a warning', (t) => {
+  const refused = network({}, {}, true)
+  refused.client.connectAggressive({ peer: SERVER, local: CLIENT_LOCAL }, 0, 2)
+  refused.drive()
+  t.like(refused.clientEvents.find((e) => e.type === 'negotiation-failure'), { notify: 29 })
+  t.falsy(refused.serverEvents.find((e) => e.type === 'ike-sa-up'))
+
+  const net = network({ aggressiveMode: true }, { localId: 'android@example.test' }, true)
+  t.true(net.server.warnings().some((w) => /Aggressive Mode is enabled/.test(w)))
+  net.client.connectAggressive({ peer: SERVER, local: CLIENT_LOCAL }, 0, 2)
+  net.drive()
+  t.like(net.serverEvents.find((e) => e.type === 'ike-sa-up'), { peerId: 'user-fqdn:android@example.test', natDetected: true })
+  const s = child(net.serverEvents)!
+  const c = child(net.clientEvents)!
+  t.truthy(s)
+  espWorks(t, c, s)
+
+  const wrong = network({ aggressiveMode: true }, { psk: Buffer.from('guess') }, true)
+  wrong.client.connectAggressive({ peer: SERVER, local: CLIENT_LOCAL }, 0, 2)
+  wrong.drive()
+  t.truthy(wrong.clientEvents.find((e) => e.type === 'auth-failure'), 'the client sees HASH_R fail')
+  t.falsy(wrong.serverEvents.find((e) => e.type === 'ike-sa-up'))
+})

@@ -12,6 +12,7 @@ import type { Context, ResolvedConfig } from './context.js'
 import * as crypto from './crypto.js'
 import { IkeSa } from './ike-sa.js'
 import { deleteEspPayload, deleteIkeSaPayload, handleInformational, sendInformational, sendRUThere } from './informational.js'
+import * as am from './aggressive-mode.js'
 import * as mm from './main-mode.js'
 import * as qmode from './quick-mode.js'
 import type { QuickModeRequest } from './quick-mode.js'
@@ -44,6 +45,7 @@ function resolve(config: IkeConfig): ResolvedConfig {
     retransmitTries: 5,
     dpdDelay: 30,
     dpdTimeout: 120,
+    aggressiveMode: false,
     ...config,
   }
 }
@@ -182,8 +184,11 @@ export class IkeEndpoint {
       if (header.exchangeType === ExchangeType.QUICK) return this.quickMode(ctx, ike, header, body, path)
       if (header.exchangeType === ExchangeType.INFORMATIONAL) return this.informational(ctx, ike, header, datagram, body, encrypted, path)
       if (header.exchangeType === ExchangeType.AGGRESSIVE) {
-        mm.notifyPlain(ctx, header, path, NotifyType.UNSUPPORTED_EXCHANGE_TYPE)
-        return this.drop(path, 'aggressive mode is disabled')
+        if (!this.config.aggressiveMode && !this.findInitiator(header, 'I_SENT_AGGR')) {
+          mm.notifyPlain(ctx, header, path, NotifyType.UNSUPPORTED_EXCHANGE_TYPE)
+          return this.drop(path, 'aggressive mode is disabled')
+        }
+        return this.aggressiveMode(ctx, header, datagram, body, encrypted, path)
       }
       return this.drop(path, `exchange type ${header.exchangeType} not handled`)
     } catch (e) {
@@ -218,7 +223,7 @@ export class IkeEndpoint {
     let ike = this.sas.get(this.key(header.initiatorCookie, header.responderCookie))
     if (!ike) {
       // Initiator: message 2 is the first to carry the responder's cookie.
-      const pending = [...this.sas.values()].find((s) => s.role === 'initiator' && s.state === 'I_SENT_SA' && s.ckyI.equals(header.initiatorCookie))
+      const pending = this.findInitiator(header, 'I_SENT_SA')
       if (!pending) return this.drop(path, 'unknown cookies')
       ike = pending
     }
@@ -257,17 +262,67 @@ export class IkeEndpoint {
         return
       case 'I_SENT_AUTH': {
         if (!encrypted || !mm.initiatorGotAuth(ctx, ike, header, body, path)) return this.forget(ike, 'authentication failed')
-        const quick = this.pendingQuick.get(ike.ckyI.toString('hex'))
-        this.pendingQuick.delete(ike.ckyI.toString('hex'))
-        if (quick) {
-          const qm = qmode.initiateQuick(ctx, ike, quick, this.allocateSpi)
-          this.quickModes.set(`${ike.id}/${qm.messageId}`, qm)
-        }
+        this.startPendingQuick(ctx, ike)
         return
       }
       default:
         return this.drop(path, `Main Mode message in state ${ike.state}`)
     }
+  }
+
+  private findInitiator(header: IsakmpHeader, state: IkeSa['state']): IkeSa | undefined {
+    return [...this.sas.values()].find((s) => s.role === 'initiator' && s.state === state && s.ckyI.equals(header.initiatorCookie))
+  }
+
+  private aggressiveMode(ctx: Context, header: IsakmpHeader, datagram: Buffer, body: Buffer, encrypted: boolean, path: Path): void {
+    if (header.messageId !== 0) return this.drop(path, 'Aggressive Mode with a non-zero message ID')
+    if (header.responderCookie.equals(ZERO_COOKIE)) {
+      const existing = this.byInitiatorCookie.get(header.initiatorCookie.toString('hex'))
+      if (existing) {
+        if (!this.retransmitIfDuplicate(existing, datagram)) this.drop(path, 'second Aggressive Mode message 1 for a known cookie')
+        return
+      }
+      if (!this.admitHalfOpen(path)) return this.drop(path, 'half-open limit reached')
+      const ike = am.respondToAggressive(ctx, header, decodeMessage(datagram).payloads, path, datagram)
+      if (ike) this.remember(ike)
+      return
+    }
+    const pending = this.findInitiator(header, 'I_SENT_AGGR')
+    if (pending) {
+      this.sas.delete(this.key(pending.ckyI, pending.ckyR))
+      if (!am.initiatorGotAggressive(ctx, pending, header, decodeMessage(datagram).payloads, path)) return this.forget(pending, 'Aggressive Mode failed')
+      this.remember(pending)
+      this.startPendingQuick(ctx, pending)
+      return
+    }
+    const ike = this.sas.get(this.key(header.initiatorCookie, header.responderCookie))
+    if (!ike) return this.drop(path, 'unknown cookies')
+    if (this.retransmitIfDuplicate(ike, datagram)) return
+    if (ike.state !== 'R_SENT_AGGR') return this.drop(path, `Aggressive Mode message in state ${ike.state}`)
+    ike.lastActivity = ctx.now
+    if (!am.respondToAggressive3(ctx, ike, header, datagram, body, encrypted, path, () => decodeMessage(datagram).payloads)) this.forget(ike, 'authentication failed')
+  }
+
+  /** Starts Aggressive Mode towards `path.peer` with one DH group (ours goes in message 1). */
+  connectAggressive(path: Path, now: number, group: number, quick: QuickModeRequest = {}): string {
+    const ike = am.initiateAggressive(this.context(now), path, group)
+    this.remember(ike)
+    this.pendingQuick.set(ike.ckyI.toString('hex'), quick)
+    return ike.id
+  }
+
+  private startPendingQuick(ctx: Context, ike: IkeSa): void {
+    const quick = this.pendingQuick.get(ike.ckyI.toString('hex'))
+    this.pendingQuick.delete(ike.ckyI.toString('hex'))
+    if (quick) {
+      const qm = qmode.initiateQuick(ctx, ike, quick, this.allocateSpi)
+      this.quickModes.set(`${ike.id}/${qm.messageId}`, qm)
+    }
+  }
+
+  /** Posture warnings for the operator's log. */
+  warnings(): string[] {
+    return [...this.config.policy.warnings, ...(this.config.aggressiveMode ? [am.AGGRESSIVE_MODE_WARNING] : [])]
   }
 
   private quickMode(ctx: Context, ike: IkeSa | undefined, header: IsakmpHeader, body: Buffer, path: Path): void {

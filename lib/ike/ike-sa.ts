@@ -19,6 +19,9 @@ export type MainModeState =
   | 'I_SENT_SA'
   | 'I_SENT_KE'
   | 'I_SENT_AUTH'
+  // Aggressive Mode: responder sent message 2, initiator sent message 1
+  | 'R_SENT_AGGR'
+  | 'I_SENT_AGGR'
   | 'ESTABLISHED'
   | 'DEAD'
 
@@ -48,6 +51,8 @@ export class IkeSa {
   choice?: Phase1Choice
   /** The initiator's SA payload body (SAi_b), which HASH_I/HASH_R cover. */
   saiB?: Buffer
+  /** Aggressive Mode: the initiator's ID payload body (IDii_b), which HASH_I covers. */
+  idiB?: Buffer
   dh?: DhKeyPair
   gxi?: Buffer
   gxr?: Buffer

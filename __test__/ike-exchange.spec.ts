@@ -305,3 +305,14 @@ test('Aggressive Mode is refused unless enabled, then works with a warning', (t)
   t.truthy(wrong.clientEvents.find((e) => e.type === 'auth-failure'), 'the client sees HASH_R fail')
   t.falsy(wrong.serverEvents.find((e) => e.type === 'ike-sa-up'))
 })
+
+test('the commit bit is answered with CONNECTED once the SA is installed', (t) => {
+  const net = network({}, {}, true)
+  connect(net, { commit: true })
+  const s = child(net.serverEvents)!
+  t.truthy(s)
+  t.like(net.clientEvents.find((e) => e.type === 'child-sa-connected'), { spi: s.inbound.spi })
+  const plain = network({}, {}, true)
+  connect(plain)
+  t.falsy(plain.clientEvents.find((e) => e.type === 'child-sa-connected'), 'no CONNECTED without the commit bit')
+})

@@ -377,6 +377,7 @@ export class IkeEndpoint {
     if (!result) return
     ike.lastActivity = ctx.now
     if (result.dpdAck) ike.dpd.pendingSince = undefined
+    for (const spi of result.connected) ctx.emit({ type: 'child-sa-connected', ikeSa: ike.id, spi })
     const children = this.children.get(ike.id)
     for (const spi of result.deletedEspSpis) {
       // The peer names its own inbound SPI, which is our outbound one.

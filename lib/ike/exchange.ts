@@ -38,7 +38,8 @@ export function encryptHashed(
   messageId: number,
   payloads: readonly PayloadInput[],
   computeHash: (afterHash: Buffer) => Buffer,
+  extraFlags = 0,
 ): Buffer {
   const hash = computeHash(encodePayloads(payloads))
-  return ike.encryptMessage(exchangeType, messageId, [{ type: PayloadType.HASH, data: hash }, ...payloads])
+  return ike.encryptMessage(exchangeType, messageId, [{ type: PayloadType.HASH, data: hash }, ...payloads], extraFlags)
 }

@@ -24,6 +24,8 @@ export interface InformationalResult {
   deletedEspSpis: number[]
   /** An R-U-THERE-ACK for our last R-U-THERE arrived. */
   dpdAck: boolean
+  /** ESP SPIs the responder confirmed with N(CONNECTED) (commit bit). */
+  connected: number[]
 }
 
 /** Handles an Informational message; unauthenticated ones change nothing. */
@@ -35,7 +37,7 @@ export function handleInformational(ctx: Context, ike: IkeSa, header: IsakmpHead
   }
   d.commit()
   ike.forgetMessageId(header.messageId)
-  const result: InformationalResult = { deleteIkeSa: false, deletedEspSpis: [], dpdAck: false }
+  const result: InformationalResult = { deleteIkeSa: false, deletedEspSpis: [], dpdAck: false, connected: [] }
   for (const del of payloadsOf(d.payloads, PayloadType.DELETE)) {
     if (del.protocol === ProtocolId.ISAKMP) result.deleteIkeSa = true
     if (del.protocol === ProtocolId.IPSEC_ESP) for (const spi of del.spis) if (spi.length === 4) result.deletedEspSpis.push(spi.readUInt32BE(0))
@@ -44,6 +46,7 @@ export function handleInformational(ctx: Context, ike: IkeSa, header: IsakmpHead
     if (n.notifyType === NotifyType.R_U_THERE) {
       sendInformational(ctx, ike, [{ type: PayloadType.NOTIFICATION, doi: 1, protocol: ProtocolId.ISAKMP, spi: n.spi, notifyType: NotifyType.R_U_THERE_ACK, data: n.data }])
     }
+    if (n.notifyType === NotifyType.CONNECTED && n.spi.length === 4) result.connected.push(n.spi.readUInt32BE(0))
     // RFC 3706 5.3: the ACK echoes our sequence number.
     if (n.notifyType === NotifyType.R_U_THERE_ACK && n.data.length === 4 && n.data.readUInt32BE(0) === ike.dpd.seq) result.dpdAck = true
   }

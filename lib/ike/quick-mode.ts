@@ -9,7 +9,7 @@
  * mode would let any PSK holder reach the LAN without a PPP login).
  */
 import { encodeAttributes, findPayload, payloadsOf, type IdPayload, type IsakmpHeader, type NatOaPayload, type PayloadInput } from './codec.js'
-import { EncapsulationMode, ExchangeType, IdType, IpsecAttribute, NotifyType, PayloadType, ProtocolId } from './constants.js'
+import { EncapsulationMode, ExchangeType, Flag, IdType, IpsecAttribute, NotifyType, PayloadType, ProtocolId } from './constants.js'
 import type { Context } from './context.js'
 import * as crypto from './crypto.js'
 import { DhKeyPair, dhGroup } from './dh.js'
@@ -37,8 +37,9 @@ export interface QuickMode {
   choice?: Phase2Choice
   peerL2tpPort: number
   createdAt: number
-  /** The responder's SPI list we offered (initiator) is our one SPI. */
   pfsGroup?: number
+  /** The initiator set the commit bit (RFC 2408 3.1): answer HASH(3) with N(CONNECTED). */
+  commit: boolean
 }
 
 function failure(ctx: Context, ike: IkeSa, reason: string, notify?: number): undefined {
@@ -135,6 +136,7 @@ export function respondToQuick1(ctx: Context, ike: IkeSa, header: IsakmpHeader, 
     choice,
     peerL2tpPort: peerPort,
     createdAt: ctx.now,
+    commit: (header.flags & Flag.COMMIT) !== 0,
   }
   const reply: PayloadInput[] = [{ type: PayloadType.SA, ...phase2Reply(sa, choice, qm.ourSpi) } as PayloadInput, { type: PayloadType.NONCE, data: qm.nr! }]
   if (choice.pfsGroup !== undefined) {
@@ -155,7 +157,14 @@ export function respondToQuick1(ctx: Context, ike: IkeSa, header: IsakmpHeader, 
   for (const oa of natOas) reply.push(oa)
   const lifetime = responderLifetime(qm.ourSpi, choice)
   if (lifetime) reply.push(lifetime)
-  const message = encryptHashed(ike, ExchangeType.QUICK, header.messageId, reply, (after) => crypto.quickHash2(ike.hash, ike.skeyidA!, header.messageId, qm.ni, after))
+  const message = encryptHashed(
+    ike,
+    ExchangeType.QUICK,
+    header.messageId,
+    reply,
+    (after) => crypto.quickHash2(ike.hash, ike.skeyidA!, header.messageId, qm.ni, after),
+    qm.commit ? Flag.COMMIT : 0,
+  )
   ctx.send({ data: message, to: ike.peer, fromPort: ike.localPort }, ike, crypto.digest('sha1', body).toString('hex'))
   return qm
 }
@@ -171,6 +180,14 @@ export function respondToQuick3(ctx: Context, qm: QuickMode, header: IsakmpHeade
   qm.state = 'DONE'
   ike.forgetMessageId(qm.messageId)
   emitChildSa(ctx, ike, qm)
+  if (qm.commit) {
+    // The SA is installed: say so (RFC 2408 3.1, as racoon does) in an
+    // Informational under the Quick Mode's message ID.
+    const connected: PayloadInput = { type: PayloadType.NOTIFICATION, doi: 1, protocol: ProtocolId.IPSEC_ESP, spi: qm.ourSpi, notifyType: NotifyType.CONNECTED, data: Buffer.alloc(0) }
+    const message = encryptHashed(ike, ExchangeType.INFORMATIONAL, qm.messageId, [connected], (after) => crypto.informationalHash(ike.hash, ike.skeyidA!, qm.messageId, after), Flag.COMMIT)
+    ike.forgetMessageId(qm.messageId)
+    ctx.send({ data: message, to: ike.peer, fromPort: ike.localPort })
+  }
   return true
 }
 
@@ -179,6 +196,8 @@ export function respondToQuick3(ctx: Context, qm: QuickMode, header: IsakmpHeade
 export interface QuickModeRequest {
   lifetimeSeconds?: number
   pfsGroup?: number
+  /** Set the commit bit: the responder confirms with N(CONNECTED). */
+  commit?: boolean
 }
 
 export function initiateQuick(ctx: Context, ike: IkeSa, request: QuickModeRequest, allocateSpi: () => Buffer): QuickMode {
@@ -195,6 +214,7 @@ export function initiateQuick(ctx: Context, ike: IkeSa, request: QuickModeReques
     peerL2tpPort: L2TP_PORT,
     createdAt: ctx.now,
     pfsGroup: request.pfsGroup,
+    commit: request.commit ?? false,
   }
   const offer = phase2Offer(ctx.config.policy, qm.ourSpi, { encapsulation, pfsGroup: request.pfsGroup, lifetimeSeconds: request.lifetimeSeconds ?? 3600 })
   const payloads: PayloadInput[] = [{ type: PayloadType.SA, ...offer } as PayloadInput, { type: PayloadType.NONCE, data: qm.ni }]
@@ -215,7 +235,7 @@ export function initiateQuick(ctx: Context, ike: IkeSa, request: QuickModeReques
       payloads.push({ type, idType: bytes.length === 4 ? IdType.IPV4_ADDR : IdType.IPV6_ADDR, data: bytes })
     }
   }
-  const message = encryptHashed(ike, ExchangeType.QUICK, messageId, payloads, (after) => crypto.quickHash1(ike.hash, ike.skeyidA!, messageId, after))
+  const message = encryptHashed(ike, ExchangeType.QUICK, messageId, payloads, (after) => crypto.quickHash1(ike.hash, ike.skeyidA!, messageId, after), qm.commit ? Flag.COMMIT : 0)
   ctx.send({ data: message, to: ike.peer, fromPort: ike.localPort }, ike)
   return qm
 }

@@ -77,6 +77,8 @@ export type IkeEvent =
       lifetimeSeconds: number
       lifetimeKilobytes?: number
     }
+  /** The responder confirmed an ESP SA we asked with the commit bit (its inbound SPI). */
+  | { type: 'child-sa-connected'; ikeSa: string; spi: number }
   | { type: 'child-sa-down'; ikeSa: string; inboundSpi: number; outboundSpi: number; reason: string }
   | { type: 'auth-failure'; peer: Endpoint; reason: string }
   | { type: 'negotiation-failure'; peer: Endpoint; stage: 'main-mode' | 'quick-mode' | 'informational'; reason: string; notify?: number }

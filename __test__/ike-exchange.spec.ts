@@ -316,3 +316,37 @@ test('the commit bit is answered with CONNECTED once the SA is installed', (t) =
   connect(plain)
   t.falsy(plain.clientEvents.find((e) => e.type === 'child-sa-connected'), 'no CONNECTED without the commit bit')
 })
+
+test('RSA signatures with X.509 certificates: Main Mode + Quick Mode, and the ways it must fail', async (t) => {
+  const { createTestPki } = await import('./helpers/test-pki.js')
+  const { loadCredentials, loadTrustAnchors } = await import('../lib/ike/certificates.js')
+  const pki = createTestPki()
+  t.teardown(pki.dispose)
+  const anchors = loadTrustAnchors(pki.ca)
+  const server = pki.issue('server', '/CN=vpn.example.test', 'IP:10.0.2.2,DNS:vpn.example.test')
+  const alice = pki.issue('alice', '/CN=alice', 'email:alice@example.test')
+  const mallory = pki.issueRogue('mallory', '/CN=alice', 'email:alice@example.test')
+  const serverAuth = { certificate: { credentials: loadCredentials(server), trustAnchors: anchors }, psk: undefined }
+  const withCert = (c: { cert: string; key: string }, localId?: string) => ({ certificate: { credentials: loadCredentials(c), trustAnchors: anchors }, psk: undefined, localId })
+
+  const net = network(serverAuth, withCert(alice, 'alice@example.test'), true)
+  connect(net)
+  t.like(net.serverEvents.find((e) => e.type === 'ike-sa-up'), { peerId: 'user-fqdn:alice@example.test' })
+  // The server identifies itself by its certificate's subject DN.
+  t.regex((net.clientEvents.find((e) => e.type === 'ike-sa-up') as { peerId: string }).peerId, /^dn:30/)
+  const s = child(net.serverEvents)!
+  const c = child(net.clientEvents)!
+  t.truthy(s, JSON.stringify(net.serverEvents))
+  espWorks(t, c, s)
+
+  // A certificate from a CA we do not trust.
+  const rogue = network(serverAuth, withCert(mallory, 'alice@example.test'), true)
+  connect(rogue)
+  t.regex((rogue.serverEvents.find((e) => e.type === 'auth-failure') as { reason: string } | undefined)?.reason ?? '', /certificate/)
+  t.falsy(rogue.serverEvents.find((e) => e.type === 'ike-sa-up'))
+  // Our own certificate, but claiming an identity it does not name.
+  const liar = network(serverAuth, withCert(alice, 'bob@example.test'), true)
+  connect(liar)
+  t.regex((liar.serverEvents.find((e) => e.type === 'auth-failure') as { reason: string } | undefined)?.reason ?? '', /not named by its certificate/)
+  t.falsy(child(liar.serverEvents))
+})

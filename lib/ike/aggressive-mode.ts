@@ -49,7 +49,9 @@ export function respondToAggressive(ctx: Context, header: IsakmpHeader, payloads
   const nonce = findPayload(payloads, PayloadType.NONCE)
   const id = findPayload(payloads, PayloadType.ID)
   if (!sa || !ke || !nonce || !id) return fail(ctx, header, path, 'message 1 needs SA, KE, nonce and ID', NotifyType.PAYLOAD_MALFORMED)
-  const match = matchPhase1(sa, ctx.config.policy, [AuthMethod.PSK])
+  // Aggressive Mode here is for PSK clients (Android); signatures go through Main Mode.
+  const match = ctx.config.psk ? matchPhase1(sa, ctx.config.policy, [AuthMethod.PSK]) : undefined
+  if (!match) return fail(ctx, header, path, 'no pre-shared key is configured', NotifyType.NO_PROPOSAL_CHOSEN)
   if (!match.ok) return fail(ctx, header, path, match.reason, match.notify)
   const group = dhGroup(match.choice.group)!
   // The KE is already computed for the initiator's group: it must fit the transform we chose.

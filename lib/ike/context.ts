@@ -5,11 +5,13 @@
 import type { IkeSa } from './ike-sa.js'
 import type { IkeConfig, IkeEvent, Transmit } from './types.js'
 
-export type ResolvedConfig = Required<Omit<IkeConfig, 'localId'>> & Pick<IkeConfig, 'localId'>
+export type ResolvedConfig = Required<Omit<IkeConfig, 'localId' | 'psk' | 'certificate'>> & Pick<IkeConfig, 'localId' | 'psk' | 'certificate'>
 
 export interface Context {
   readonly config: ResolvedConfig
   readonly now: number
+  /** Wall-clock time, for certificate validity only. */
+  wallClock(): Date
   random(bytes: number): Buffer
   /** Queues a datagram; with `sa`, remembers it for retransmission. */
   send(t: Transmit, sa?: IkeSa, answers?: string): void

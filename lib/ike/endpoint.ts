@@ -23,6 +23,8 @@ const ZERO_COOKIE = Buffer.alloc(8)
 export interface EndpointOptions {
   /** Randomness, injectable for deterministic tests. */
   random?: (bytes: number) => Buffer
+  /** Wall-clock time for certificate validity (the `now` of handle() is only monotonic). */
+  wallClock?: () => Date
 }
 
 export interface EndpointStats {
@@ -53,6 +55,7 @@ function resolve(config: IkeConfig): ResolvedConfig {
 export class IkeEndpoint {
   private readonly config: ResolvedConfig
   private readonly random: (bytes: number) => Buffer
+  private readonly wallClock: () => Date
   private readonly sas = new Map<string, IkeSa>()
   /** Responder SAs by initiator cookie and peer, to answer retransmitted message 1. */
   private readonly byInitiatorCookie = new Map<string, IkeSa>()
@@ -68,6 +71,8 @@ export class IkeEndpoint {
   constructor(config: IkeConfig, options: EndpointOptions = {}) {
     this.config = resolve(config)
     this.random = options.random ?? randomBytes
+    this.wallClock = options.wallClock ?? (() => new Date())
+    if (!config.psk && !config.certificate) throw new Error('IKE needs a pre-shared key (psk) or a certificate')
   }
 
   pollTransmit(): Transmit | undefined {
@@ -88,6 +93,7 @@ export class IkeEndpoint {
       config: this.config,
       now,
       random: this.random,
+      wallClock: this.wallClock,
       send: (t, sa, answers) => {
         this.transmits.push(t)
         if (sa) sa.lastSent = { ...t, answers, tries: 0, nextAt: sa.role === 'initiator' && !answers ? now + this.config.retransmitInterval : undefined }

@@ -52,6 +52,8 @@ export function describeId(id: Pick<IdPayload, 'idType' | 'data'>): string {
       return `fqdn:${id.data.toString('utf8')}`
     case IdType.USER_FQDN:
       return `user-fqdn:${id.data.toString('utf8')}`
+    case IdType.DER_ASN1_DN:
+      return `dn:${id.data.toString('hex')}`
     case IdType.IPV4_ADDR_SUBNET:
       return id.data.length === 8 ? `${addressString(id.data.subarray(0, 4))}/${addressString(id.data.subarray(4))}` : 'subnet'
     default:

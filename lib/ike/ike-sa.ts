@@ -5,7 +5,7 @@
  * from hash(last phase-1 block | M-ID) and chains within its message ID.
  */
 import { decodePayloadChain, encodeMessage, encodePayloads, type IsakmpHeader, type Payload, type PayloadInput } from './codec.js'
-import { ExchangeType, Flag, PayloadType } from './constants.js'
+import { AuthMethod, ExchangeType, Flag, PayloadType } from './constants.js'
 import * as crypto from './crypto.js'
 import type { DhKeyPair } from './dh.js'
 import type { Phase1Choice } from './proposal.js'
@@ -113,11 +113,15 @@ export class IkeSa {
     return crypto.blockSize(this.cipher)
   }
 
-  /** After both KE payloads and nonces are known: SKEYID and friends, and the first IV. */
-  deriveKeys(psk: Buffer): void {
+  /**
+   * After both KE payloads and nonces are known: SKEYID and friends, and the
+   * first IV. SKEYID depends on the authentication method (RFC 2409 5):
+   * prf(PSK, Ni | Nr) for pre-shared keys, prf(Ni | Nr, g^xy) for signatures.
+   */
+  deriveKeys(psk: Buffer | undefined): void {
     const hash = this.hash
     this.gxy = this.dh!.computeSecret(this.role === 'responder' ? this.gxi! : this.gxr!)
-    this.skeyid = crypto.skeyidPsk(hash, psk, this.ni!, this.nr!)
+    this.skeyid = this.choice!.authMethod === AuthMethod.RSA_SIG ? crypto.skeyidSig(hash, this.ni!, this.nr!, this.gxy) : crypto.skeyidPsk(hash, psk ?? Buffer.alloc(0), this.ni!, this.nr!)
     const ids = crypto.deriveSkeyids(hash, this.skeyid, this.gxy, this.ckyI, this.ckyR)
     this.skeyidD = ids.d
     this.skeyidA = ids.a

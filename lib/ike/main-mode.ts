@@ -10,11 +10,11 @@
  *   R -> I  HDR*, IDir, HASH_R                      ESTABLISHED
  */
 import { encodePayloadBody, findPayload, payloadsOf, type IsakmpHeader, type Payload, type PayloadInput, type SaPayload } from './codec.js'
-import { AuthMethod, ExchangeType, NotifyType, PayloadType, VendorIds } from './constants.js'
+import { ExchangeType, NotifyType, PayloadType, VendorIds } from './constants.js'
 import type { Context } from './context.js'
 import * as crypto from './crypto.js'
 import { DhKeyPair, dhGroup } from './dh.js'
-import { describeId, idPayload } from './identity.js'
+import { describeId } from './identity.js'
 import { IkeSa } from './ike-sa.js'
 import {
   NATT_VENDOR_IDS,
@@ -31,6 +31,7 @@ import {
   responderNatD,
   vid,
 } from './phase1.js'
+import { authMethods, certificateRequests, offeredAuthMethod, ourAuthentication, verifyPeer } from './auth.js'
 import { matchPhase1, phase1Offer, phase1Reply } from './proposal.js'
 import type { Path } from './types.js'
 
@@ -46,7 +47,7 @@ export function respondToSa(ctx: Context, header: IsakmpHeader, payloads: readon
     ctx.emit({ type: 'negotiation-failure', peer: path.peer, stage: 'main-mode', reason: 'message 1 without an SA payload', notify: NotifyType.PAYLOAD_MALFORMED })
     return undefined
   }
-  const match = matchPhase1(sa, ctx.config.policy, [AuthMethod.PSK])
+  const match = matchPhase1(sa, ctx.config.policy, authMethods(ctx.config))
   if (!match.ok) {
     notifyPlain(ctx, header, path, match.notify)
     ctx.emit({ type: 'negotiation-failure', peer: path.peer, stage: 'main-mode', reason: match.reason, notify: match.notify })
@@ -88,7 +89,7 @@ export function respondToKe(ctx: Context, ike: IkeSa, payloads: readonly Payload
     { type: PayloadType.KE, data: ike.gxr },
     { type: PayloadType.NONCE, data: ike.nr },
   ]
-  reply.push(...responderNatD(ctx, ike, path, theirHashOfUs))
+  reply.push(...certificateRequests(ctx, ike), ...responderNatD(ctx, ike, path, theirHashOfUs))
   ike.state = 'R_SENT_KE'
   ctx.send({ data: encodePlain(ike.ckyI, ike.ckyR, ExchangeType.MAIN, 0, reply), to: ike.peer, fromPort: ike.localPort }, ike, requestKey(datagram))
   return true
@@ -103,22 +104,20 @@ export function respondToAuth(ctx: Context, ike: IkeSa, header: IsakmpHeader, bo
     ctx.emit({ type: 'auth-failure', peer: path.peer, reason: 'message 5 does not decrypt: wrong pre-shared key?' })
     return { ok: false }
   }
-  const id = findPayload(decrypted.payloads, PayloadType.ID)
-  const hash = findPayload(decrypted.payloads, PayloadType.HASH)
-  const expected = id && crypto.hashI(ike.hash, ike.skeyid!, ike.gxi!, ike.gxr!, ike.ckyI, ike.ckyR, ike.saiB!, id.raw)
-  if (!id || !hash || !expected || !crypto.equalConstantTime(expected, hash.data)) {
-    ctx.emit({ type: 'auth-failure', peer: path.peer, reason: 'HASH_I does not match: wrong pre-shared key' })
+  const hashI = (idBody: Buffer) => crypto.hashI(ike.hash, ike.skeyid!, ike.gxi!, ike.gxr!, ike.ckyI, ike.ckyR, ike.saiB!, idBody)
+  const verdict = verifyPeer(ctx, ike, decrypted.payloads, hashI)
+  if (!verdict.ok) {
+    ctx.emit({ type: 'auth-failure', peer: path.peer, reason: `Main Mode message 5: ${verdict.reason}` })
     return { ok: false }
   }
+  const id = verdict.id
   decrypted.commit()
   // NAT-T: the client floated to our NAT-T port; follow it (RFC 3947 4).
   ike.peer = { ...path.peer }
   ike.localPort = path.local.port
   ike.peerId = describeId(id)
-  const ours = idPayload(ctx.config.localId ?? path.local.address)
-  const ourBody = encodePayloadBody(ours)
-  const hashR = crypto.hashR(ike.hash, ike.skeyid!, ike.gxi!, ike.gxr!, ike.ckyI, ike.ckyR, ike.saiB!, ourBody)
-  const message = ike.encryptMessage(ExchangeType.MAIN, 0, [ours, { type: PayloadType.HASH, data: hashR }])
+  const hashR = (idBody: Buffer) => crypto.hashR(ike.hash, ike.skeyid!, ike.gxi!, ike.gxr!, ike.ckyI, ike.ckyR, ike.saiB!, idBody)
+  const message = ike.encryptMessage(ExchangeType.MAIN, 0, ourAuthentication(ctx, ike, path.local.address, hashR))
   ike.sealPhase1()
   ike.state = 'ESTABLISHED'
   ctx.send({ data: message, to: ike.peer, fromPort: ike.localPort }, ike, requestKey(datagram))
@@ -130,7 +129,7 @@ export function respondToAuth(ctx: Context, ike: IkeSa, header: IsakmpHeader, bo
 
 export function initiate(ctx: Context, path: Path, lifetimeSeconds = 28800): IkeSa {
   const ike = new IkeSa('initiator', ctx.random(8), Buffer.alloc(8), { ...path.peer }, { ...path.local }, ctx.now)
-  const offer = phase1Offer(ctx.config.policy, AuthMethod.PSK, lifetimeSeconds)
+  const offer = phase1Offer(ctx.config.policy, offeredAuthMethod(ctx.config), lifetimeSeconds)
   const sa: PayloadInput = { type: PayloadType.SA, ...offer } as PayloadInput
   ike.saiB = encodePayloadBody(sa)
   ike.natT.variant = 'rfc'
@@ -143,7 +142,7 @@ export function initiate(ctx: Context, path: Path, lifetimeSeconds = 28800): Ike
 /** Message 2: the responder's choice; send KE and nonce. */
 export function initiatorGotSa(ctx: Context, ike: IkeSa, header: IsakmpHeader, payloads: readonly Payload[], path: Path): boolean {
   const sa = findPayload(payloads, PayloadType.SA) as SaPayload | undefined
-  const match = sa && sa.proposals.length === 1 && sa.proposals[0]!.transforms.length === 1 ? matchPhase1(sa, ctx.config.policy, [AuthMethod.PSK]) : undefined
+  const match = sa && sa.proposals.length === 1 && sa.proposals[0]!.transforms.length === 1 ? matchPhase1(sa, ctx.config.policy, authMethods(ctx.config)) : undefined
   if (!match?.ok) {
     ctx.emit({ type: 'negotiation-failure', peer: path.peer, stage: 'main-mode', reason: 'the responder chose nothing we offered', notify: NotifyType.NO_PROPOSAL_CHOSEN })
     return false
@@ -159,7 +158,7 @@ export function initiatorGotSa(ctx: Context, ike: IkeSa, header: IsakmpHeader, p
     { type: PayloadType.KE, data: ike.gxi },
     { type: PayloadType.NONCE, data: ike.ni },
   ]
-  out.push(...initiatorNatD(ike))
+  out.push(...certificateRequests(ctx, ike), ...initiatorNatD(ike))
   ike.state = 'I_SENT_KE'
   ctx.send({ data: encodePlain(ike.ckyI, ike.ckyR, ExchangeType.MAIN, 0, out), to: ike.peer, fromPort: ike.localPort }, ike)
   return true
@@ -186,9 +185,8 @@ export function initiatorGotKe(ctx: Context, ike: IkeSa, payloads: readonly Payl
     ike.localPort = ctx.config.nattPort
     ike.peer = { ...ike.peer, port: ctx.config.nattPort }
   }
-  const id = idPayload(ctx.config.localId ?? ike.local.address)
-  const hashI = crypto.hashI(ike.hash, ike.skeyid!, ike.gxi!, ike.gxr!, ike.ckyI, ike.ckyR, ike.saiB!, encodePayloadBody(id))
-  const out: PayloadInput[] = [id, { type: PayloadType.HASH, data: hashI }]
+  const hashI = (idBody: Buffer) => crypto.hashI(ike.hash, ike.skeyid!, ike.gxi!, ike.gxr!, ike.ckyI, ike.ckyR, ike.saiB!, idBody)
+  const out: PayloadInput[] = ourAuthentication(ctx, ike, ike.local.address, hashI)
   // INITIAL-CONTACT on a first connection only: a rekey must not make the
   // responder drop the SAs still carrying our traffic.
   if (ike.initialContact) {
@@ -209,13 +207,13 @@ export function initiatorGotAuth(ctx: Context, ike: IkeSa, header: IsakmpHeader,
     ctx.emit({ type: 'auth-failure', peer: path.peer, reason: 'message 6 does not decrypt: wrong pre-shared key?' })
     return false
   }
-  const id = findPayload(decrypted.payloads, PayloadType.ID)
-  const hash = findPayload(decrypted.payloads, PayloadType.HASH)
-  const expected = id && crypto.hashR(ike.hash, ike.skeyid!, ike.gxi!, ike.gxr!, ike.ckyI, ike.ckyR, ike.saiB!, id.raw)
-  if (!id || !hash || !expected || !crypto.equalConstantTime(expected, hash.data)) {
-    ctx.emit({ type: 'auth-failure', peer: path.peer, reason: 'HASH_R does not match: wrong pre-shared key' })
+  const hashR = (idBody: Buffer) => crypto.hashR(ike.hash, ike.skeyid!, ike.gxi!, ike.gxr!, ike.ckyI, ike.ckyR, ike.saiB!, idBody)
+  const verdict = verifyPeer(ctx, ike, decrypted.payloads, hashR)
+  if (!verdict.ok) {
+    ctx.emit({ type: 'auth-failure', peer: path.peer, reason: `Main Mode message 6: ${verdict.reason}` })
     return false
   }
+  const id = verdict.id
   decrypted.commit()
   ike.sealPhase1()
   ike.peerId = describeId(id)

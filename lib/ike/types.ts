@@ -3,6 +3,8 @@
  * travelled, datagrams to send, and events for the server. The core never
  * touches a socket or a clock; the server layer feeds it and drains it.
  */
+import type { X509Certificate } from 'node:crypto'
+import type { Credentials } from './certificates.js'
 import type { ProposalPolicy } from './policy.js'
 
 export interface Endpoint {
@@ -26,8 +28,10 @@ export interface Transmit {
 
 export interface IkeConfig {
   policy: ProposalPolicy
-  /** The pre-shared key for Main Mode (chosen before the peer's ID is known). */
-  psk: Buffer
+  /** The pre-shared key for Main Mode (chosen before the peer's ID is known). Absent: PSK authentication is off. */
+  psk?: Buffer
+  /** RSA signature authentication: our certificate, key and chain, and the CAs we trust for peers. */
+  certificate?: { credentials: Credentials; trustAnchors: readonly X509Certificate[] }
   /** The ID we send (IPv4 address, FQDN or user@FQDN); default: our address as the peer addressed it. */
   localId?: string
   /** Answer NAT-D so that every client encapsulates ESP in UDP 4500 (issue 5.a). Default true. */

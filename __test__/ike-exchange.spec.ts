@@ -350,3 +350,17 @@ test('RSA signatures with X.509 certificates: Main Mode + Quick Mode, and the wa
   t.regex((liar.serverEvents.find((e) => e.type === 'auth-failure') as { reason: string } | undefined)?.reason ?? '', /not named by its certificate/)
   t.falsy(child(liar.serverEvents))
 })
+
+test('drops are counted every time but reported once per peer per interval', (t) => {
+  const server = new IkeEndpoint({ policy: PRESETS.compatible, psk: PSK })
+  const path: Path = { peer: { address: '198.51.100.1', port: 500 }, local: SERVER }
+  for (let i = 0; i < 1000; i++) server.handle(Buffer.from('junk'), path, 0)
+  server.handle(Buffer.from('junk'), path, 11)
+  const reports: IkeEvent[] = []
+  for (let e = server.pollEvent(); e; e = server.pollEvent()) reports.push(e)
+  t.is(Object.values(server.stats().dropped).reduce((a, b) => a + b, 0), 1001)
+  t.deepEqual(
+    reports.map((e) => (e as { count: number }).count),
+    [1, 1000],
+  )
+})

@@ -19,6 +19,8 @@ import type { QuickModeRequest } from './quick-mode.js'
 import type { IkeConfig, IkeEvent, Path, Transmit } from './types.js'
 
 const ZERO_COOKIE = Buffer.alloc(8)
+/** Seconds between two `dropped` events for one peer. */
+const DROP_REPORT_INTERVAL = 10
 
 export interface EndpointOptions {
   /** Randomness, injectable for deterministic tests. */
@@ -67,6 +69,8 @@ export class IkeEndpoint {
   private readonly transmits: Transmit[] = []
   private readonly events: IkeEvent[] = []
   private readonly dropped: Record<string, number> = {}
+  private readonly dropReports = new Map<string, { since: number; count: number }>()
+  private lastNow = 0
 
   constructor(config: IkeConfig, options: EndpointOptions = {}) {
     this.config = resolve(config)
@@ -102,9 +106,20 @@ export class IkeEndpoint {
     }
   }
 
-  private drop(path: Path, reason: string): void {
+  /** Counts every drop; reports a peer at most once per interval so a flood cannot flood the log. */
+  private drop(path: Path, reason: string, now = this.lastNow): void {
     this.dropped[reason] = (this.dropped[reason] ?? 0) + 1
-    this.events.push({ type: 'dropped', peer: path.peer, reason })
+    const peer = `${path.peer.address}:${path.peer.port}`
+    const report = this.dropReports.get(peer) ?? { since: -Infinity, count: 0 }
+    report.count++
+    if (now - report.since >= DROP_REPORT_INTERVAL) {
+      this.events.push({ type: 'dropped', peer: path.peer, reason, count: report.count })
+      report.since = now
+      report.count = 0
+    }
+    this.dropReports.set(peer, report)
+    // Bounded: forget the oldest reporters when a scan spreads over many sources.
+    if (this.dropReports.size > 4096) this.dropReports.delete(this.dropReports.keys().next().value!)
   }
 
   private allocateSpi = (): Buffer => {
@@ -175,6 +190,7 @@ export class IkeEndpoint {
   }
 
   handle(datagram: Buffer, path: Path, now: number): void {
+    this.lastNow = now
     let header: IsakmpHeader
     try {
       header = decodeHeader(datagram)

@@ -32,7 +32,7 @@ export interface InformationalResult {
 export function handleInformational(ctx: Context, ike: IkeSa, header: IsakmpHeader, body: Buffer): InformationalResult | undefined {
   const d = decryptHashed(ike, header, body)
   if (!d || !crypto.equalConstantTime(crypto.informationalHash(ike.hash, ike.skeyidA!, header.messageId, d.afterHash), d.hash)) {
-    ctx.emit({ type: 'dropped', peer: ike.peer, reason: 'Informational message without a valid HASH(1)' })
+    ctx.emit({ type: 'dropped', peer: ike.peer, reason: 'Informational message without a valid HASH(1)', count: 1 })
     return undefined
   }
   d.commit()

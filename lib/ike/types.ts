@@ -86,4 +86,5 @@ export type IkeEvent =
   | { type: 'child-sa-down'; ikeSa: string; inboundSpi: number; outboundSpi: number; reason: string }
   | { type: 'auth-failure'; peer: Endpoint; reason: string }
   | { type: 'negotiation-failure'; peer: Endpoint; stage: 'main-mode' | 'quick-mode' | 'informational'; reason: string; notify?: number }
-  | { type: 'dropped'; peer: Endpoint; reason: string }
+  /** Messages dropped from one peer, reported at most once per peer per interval: `count` since the last report, `reason` the latest. */
+  | { type: 'dropped'; peer: Endpoint; reason: string; count: number }

@@ -364,3 +364,19 @@ test('drops are counted every time but reported once per peer per interval', (t)
     [1, 1000],
   )
 })
+
+test('the server can start the Quick Mode rekey itself, under the client\'s IKE SA', (t) => {
+  const net = network({}, {}, true)
+  connect(net)
+  const up = net.serverEvents.find((e): e is Extract<IkeEvent, { type: 'ike-sa-up' }> => e.type === 'ike-sa-up')!
+  t.true(net.server.startQuickMode(up.ikeSa, 100, { peerL2tpPort: 1701 }))
+  net.drive(100)
+  const serverChildren = net.serverEvents.filter((e): e is ChildUp => e.type === 'child-sa-up')
+  const clientChildren = net.clientEvents.filter((e): e is ChildUp => e.type === 'child-sa-up')
+  t.is(serverChildren.length, 2)
+  t.is(clientChildren.length, 2)
+  t.is(serverChildren[1]!.outbound.spi, clientChildren[1]!.inbound.spi)
+  espWorks(t, serverChildren[1]!, clientChildren[1]!)
+  espWorks(t, clientChildren[1]!, serverChildren[1]!)
+  t.false(net.server.startQuickMode('no-such-sa', 100))
+})

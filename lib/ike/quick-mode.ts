@@ -198,6 +198,8 @@ export interface QuickModeRequest {
   pfsGroup?: number
   /** Set the commit bit: the responder confirms with N(CONNECTED). */
   commit?: boolean
+  /** The peer's L2TP UDP port for its selector (a rekey started by the server for a client on an ephemeral port); default 1701. */
+  peerL2tpPort?: number
 }
 
 export function initiateQuick(ctx: Context, ike: IkeSa, request: QuickModeRequest, allocateSpi: () => Buffer): QuickMode {
@@ -211,7 +213,7 @@ export function initiateQuick(ctx: Context, ike: IkeSa, request: QuickModeReques
     state: 'I_SENT_1',
     ourSpi: allocateSpi(),
     ni: ctx.random(32),
-    peerL2tpPort: L2TP_PORT,
+    peerL2tpPort: request.peerL2tpPort ?? L2TP_PORT,
     createdAt: ctx.now,
     pfsGroup: request.pfsGroup,
     commit: request.commit ?? false,
@@ -222,11 +224,11 @@ export function initiateQuick(ctx: Context, ike: IkeSa, request: QuickModeReques
     qm.dh = new DhKeyPair(dhGroup(request.pfsGroup)!)
     payloads.push({ type: PayloadType.KE, data: qm.dh.publicKey })
   }
-  const hostId = (address: string): PayloadInput => {
+  const hostId = (address: string, port: number): PayloadInput => {
     const bytes = addressBytes(address)
-    return { type: PayloadType.ID, idType: bytes.length === 4 ? IdType.IPV4_ADDR : IdType.IPV6_ADDR, protocol: UDP, port: L2TP_PORT, data: bytes }
+    return { type: PayloadType.ID, idType: bytes.length === 4 ? IdType.IPV4_ADDR : IdType.IPV6_ADDR, protocol: UDP, port, data: bytes }
   }
-  payloads.push(hostId(ike.local.address), hostId(ike.peer.address))
+  payloads.push(hostId(ike.local.address, L2TP_PORT), hostId(ike.peer.address, qm.peerL2tpPort))
   if (natT) {
     // RFC 3947 5.2: in transport mode the initiator sends NAT-OAi then NAT-OAr.
     const type = ike.natT.variant === 'draft' ? PayloadType.NAT_OA_DRAFT : PayloadType.NAT_OA

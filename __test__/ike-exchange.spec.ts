@@ -339,6 +339,17 @@ test('RSA signatures with X.509 certificates: Main Mode + Quick Mode, and the wa
   t.truthy(s, JSON.stringify(net.serverEvents))
   espWorks(t, c, s)
 
+  // Small packets: Main Mode 5 and 6 (certificates) travel in fragments.
+  const fragmented = network({ ...serverAuth, fragmentSize: 576 }, { ...withCert(alice, 'alice@example.test'), fragmentSize: 576 }, true)
+  connect(fragmented)
+  const fragments = fragmented.wire.filter((w) => w.data[16] === 132)
+  t.true(fragments.filter((w) => w.from === 'client').length >= 2, 'the client fragmented message 5')
+  t.true(fragments.filter((w) => w.from === 'server').length >= 2, 'the server fragmented message 6')
+  // Message 1 cannot be fragmented (support is announced in it); all later ones fit.
+  t.true(fragmented.wire.slice(1).every((w) => w.data.length + 20 + 8 + 4 <= 576), 'every datagram after message 1 fits the fragment size')
+  t.truthy(child(fragmented.serverEvents), 'and the exchange completed')
+  t.truthy(child(fragmented.clientEvents))
+
   // A certificate from a CA we do not trust.
   const rogue = network(serverAuth, withCert(mallory, 'alice@example.test'), true)
   connect(rogue)

@@ -194,14 +194,17 @@ function saOf(answer: IkeScanAnswer): Record<string, string> {
 
 const NATT_RFC = { hex: VID.rfc3947, name: 'RFC 3947 NAT-T' }
 const DPD = { hex: VID.dpd, name: 'Dead Peer Detection v1.0' }
+/** We answer the FRAGMENTATION vendor ID (16 bytes, no capability suffix) when the client sent it. */
+const FRAG = { hex: VID.fragmentation.slice(0, 32), name: 'IKE Fragmentation' }
 
 test('ike-scan, Windows transform set against compatible: AES-256/SHA1/ECP384 (its first offer), RFC 3947 NAT-T and DPD vendor IDs', async (t) => {
   const { answer, server } = await ikeScan('compatible', WINDOWS)
   t.is(answer.kind, 'handshake', answer.stdout)
   t.is(answer.handshakes, 1)
   t.deepEqual(saOf(answer), { Enc: 'AES', KeyLength: '256', Hash: 'SHA1', Auth: 'PSK', Group: '20:ecp384', LifeType: 'Seconds', 'LifeDuration(4)': '0x00007080' })
-  // Windows sends RFC 3947 and draft-02\n: the RFC wins, DPD is always offered.
-  t.deepEqual(answer.vendorIds, [NATT_RFC, DPD])
+  // Windows sends RFC 3947 and draft-02\n: the RFC wins, DPD is always offered,
+  // fragmentation answered because Windows announced it.
+  t.deepEqual(answer.vendorIds, [NATT_RFC, DPD, FRAG])
   t.deepEqual(server.strayTransmits, [])
   t.deepEqual(server.errors, [])
 })
@@ -218,7 +221,7 @@ for (const preset of ['compatible', 'modern'] as PresetName[]) {
     const { answer } = await ikeScan(preset, APPLE)
     t.is(answer.kind, 'handshake', answer.stdout)
     t.deepEqual(saOf(answer), { Enc: 'AES', KeyLength: '256', Hash: 'SHA2-256', Auth: 'PSK', Group: '14:modp2048', LifeType: 'Seconds', 'LifeDuration(4)': '0x00000e10' })
-    t.deepEqual(answer.vendorIds, [NATT_RFC, DPD])
+    t.deepEqual(answer.vendorIds, [NATT_RFC, DPD, FRAG])
   })
 }
 
@@ -227,7 +230,7 @@ for (const preset of ['compatible', 'legacy'] as PresetName[]) {
     const { answer } = await ikeScan(preset, ANDROID)
     t.is(answer.kind, 'handshake', answer.stdout)
     t.deepEqual(saOf(answer), { Enc: 'AES', KeyLength: '256', Hash: 'SHA2-256', Auth: 'PSK', Group: '2:modp1024', LifeType: 'Seconds', 'LifeDuration(4)': '0x00007080' })
-    t.deepEqual(answer.vendorIds, [NATT_RFC, DPD])
+    t.deepEqual(answer.vendorIds, [NATT_RFC, DPD, FRAG])
   })
 }
 
@@ -496,8 +499,9 @@ for (const suite of SUITES) {
       t.deepEqual(f['_ws.expert.message'] ?? [], [], `frame ${f['frame.number']} expert info`)
     }
     t.deepEqual(plain.map((f) => f['isakmp.exchangetype']?.[0]), ['2', '2', '2', '2', '2', '2', '32', '32', '32', '5', '5', '5', '5'])
-    t.deepEqual(types(plain[0]!), [P.SA, P.VID, P.VID, P.VID, P.VID, P.VID])
-    t.deepEqual(types(plain[1]!), [P.SA, P.VID, P.VID])
+    // Ours: four NAT-T IDs, DPD, FRAGMENTATION; the answer: NAT-T, DPD, FRAGMENTATION.
+    t.deepEqual(types(plain[0]!), [P.SA, P.VID, P.VID, P.VID, P.VID, P.VID, P.VID])
+    t.deepEqual(types(plain[1]!), [P.SA, P.VID, P.VID, P.VID])
     t.deepEqual(types(plain[2]!), [P.KE, P.NONCE, P.NAT_D, P.NAT_D])
     t.deepEqual(types(plain[3]!), [P.KE, P.NONCE, P.NAT_D, P.NAT_D])
     for (const f of plain.slice(4)) t.deepEqual(f['isakmp.flag_e'], ['1'], 'messages 5 on are encrypted')

@@ -58,6 +58,7 @@ export function respondToAggressive(ctx: Context, header: IsakmpHeader, payloads
   if (ke.data.length !== group.publicLength) return fail(ctx, header, path, `KE does not fit group ${group.id}`, NotifyType.INVALID_KEY_INFORMATION)
   const ike = new IkeSa('responder', header.initiatorCookie, ctx.random(8), { ...path.peer }, { ...path.local }, ctx.now)
   ike.state = 'R_SENT_AGGR'
+  ike.aggressive = true
   ike.choice = match.choice
   ike.saiB = sa.raw
   ike.idiB = id.raw
@@ -130,6 +131,7 @@ export function respondToAggressive3(ctx: Context, ike: IkeSa, header: IsakmpHea
 export function initiateAggressive(ctx: Context, path: Path, group: number, lifetimeSeconds = 28800): IkeSa {
   const ike = new IkeSa('initiator', ctx.random(8), Buffer.alloc(8), { ...path.peer }, { ...path.local }, ctx.now)
   ike.state = 'I_SENT_AGGR'
+  ike.aggressive = true
   const policy = { ...ctx.config.policy, phase1: { ...ctx.config.policy.phase1, groups: [group] } }
   const sa = { type: PayloadType.SA, ...phase1Offer(policy, AuthMethod.PSK, lifetimeSeconds) } as PayloadInput
   ike.saiB = encodePayloadBody(sa)

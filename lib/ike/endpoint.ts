@@ -13,6 +13,7 @@ import * as crypto from './crypto.js'
 import { IkeSa } from './ike-sa.js'
 import { deleteEspPayload, deleteIkeSaPayload, handleInformational, sendInformational, sendRUThere } from './informational.js'
 import * as am from './aggressive-mode.js'
+import { DEFAULT_FRAGMENT_SIZE, Reassembler, fragmentMessage, maxIkeMessageSize } from './fragments.js'
 import * as mm from './main-mode.js'
 import * as qmode from './quick-mode.js'
 import type { QuickModeRequest } from './quick-mode.js'
@@ -49,6 +50,7 @@ function resolve(config: IkeConfig): ResolvedConfig {
     retransmitTries: 5,
     dpdDelay: 30,
     dpdTimeout: 120,
+    fragmentSize: DEFAULT_FRAGMENT_SIZE,
     aggressiveMode: false,
     ...config,
   }
@@ -70,6 +72,7 @@ export class IkeEndpoint {
   private readonly events: IkeEvent[] = []
   private readonly dropped: Record<string, number> = {}
   private readonly dropReports = new Map<string, { since: number; count: number }>()
+  private readonly reassembler = new Reassembler()
   private lastNow = 0
 
   constructor(config: IkeConfig, options: EndpointOptions = {}) {
@@ -99,7 +102,7 @@ export class IkeEndpoint {
       random: this.random,
       wallClock: this.wallClock,
       send: (t, sa, answers) => {
-        this.transmits.push(t)
+        this.push(t, sa)
         if (sa) sa.lastSent = { ...t, answers, tries: 0, nextAt: sa.role === 'initiator' && !answers ? now + this.config.retransmitInterval : undefined }
       },
       emit: (e) => this.events.push(e),
@@ -107,6 +110,21 @@ export class IkeEndpoint {
   }
 
   /** Counts every drop; reports a peer at most once per interval so a flood cannot flood the log. */
+  /**
+   * Queues a datagram, in fragments when the peer announced IKE
+   * fragmentation and the message is larger than fits one IP packet of
+   * `fragmentSize` (certificates in Main Mode 5/6).
+   */
+  private push(t: Transmit, ike?: IkeSa): void {
+    const budget = maxIkeMessageSize(this.config.fragmentSize, { ipv6: t.to.address.includes(':'), nonEspMarker: t.fromPort !== this.config.ikePort })
+    if (ike && t.data.length > budget && ike.peerVendorIds.some((v) => identifyVendorId(v) === VendorIds.FRAGMENTATION)) {
+      const exchangeType = ike.aggressive ? ExchangeType.AGGRESSIVE : ExchangeType.MAIN
+      for (const fragment of fragmentMessage(t.data, 1, budget, { exchangeType })) this.transmits.push({ ...t, data: fragment })
+      return
+    }
+    this.transmits.push(t)
+  }
+
   private drop(path: Path, reason: string, now = this.lastNow): void {
     this.dropped[reason] = (this.dropped[reason] ?? 0) + 1
     const peer = `${path.peer.address}:${path.peer.port}`
@@ -197,6 +215,12 @@ export class IkeEndpoint {
     } catch (e) {
       return this.drop(path, e instanceof IkeCodecError ? e.code : 'IKE_MALFORMED')
     }
+    if (header.nextPayload === PayloadType.FRAGMENT) {
+      const result = this.reassembler.add(datagram, `${path.peer.address}:${path.peer.port}`, now)
+      if (!result) return
+      if ('dropped' in result) return this.drop(path, result.dropped)
+      return this.handle(result.complete, path, now)
+    }
     const ctx = this.context(now)
     const body = datagram.subarray(28, header.length)
     const encrypted = (header.flags & Flag.ENCRYPTION) !== 0
@@ -222,7 +246,7 @@ export class IkeEndpoint {
   private retransmitIfDuplicate(ike: IkeSa, datagram: Buffer): boolean {
     const last = ike.lastSent
     if (last?.answers && last.answers === crypto.digest('sha1', datagram).toString('hex')) {
-      this.transmits.push({ data: last.data, to: last.to, fromPort: last.fromPort })
+      this.push({ data: last.data, to: last.to, fromPort: last.fromPort }, ike)
       return true
     }
     return false
@@ -362,7 +386,7 @@ export class IkeEndpoint {
     if (qm.role === 'responder') {
       if (qm.state === 'R_SENT_2') {
         if (ike.lastSent?.answers === crypto.digest('sha1', body).toString('hex')) {
-          this.transmits.push({ data: ike.lastSent.data, to: ike.lastSent.to, fromPort: ike.lastSent.fromPort })
+          this.push({ data: ike.lastSent.data, to: ike.lastSent.to, fromPort: ike.lastSent.fromPort }, ike)
           return
         }
         if (qmode.respondToQuick3(ctx, qm, header, body)) this.childUp(ike, qm)
@@ -444,7 +468,7 @@ export class IkeEndpoint {
           }
           last.tries++
           last.nextAt = now + this.config.retransmitInterval * 2 ** last.tries
-          this.transmits.push({ data: last.data, to: last.to, fromPort: last.fromPort })
+          this.push({ data: last.data, to: last.to, fromPort: last.fromPort }, ike)
         }
         soon(last.nextAt)
       } else if (!ike.established) {
@@ -454,6 +478,7 @@ export class IkeEndpoint {
     for (const [key, qm] of this.quickModes) {
       if (now - qm.createdAt > this.config.halfOpenTimeout) this.quickModes.delete(key)
     }
+    this.reassembler.expire(now)
     if (this.config.dpdDelay > 0) {
       const ctx = this.context(now)
       for (const ike of [...this.sas.values()]) {

@@ -21,6 +21,7 @@ import {
   NONCE_LENGTH,
   emitIkeSaUp,
   encodePlain,
+  fragmentationVendorReply,
   hasInitialContact,
   initiatorNatD,
   natTVariant,
@@ -58,7 +59,7 @@ export function respondToSa(ctx: Context, header: IsakmpHeader, payloads: readon
   ike.saiB = sa.raw
   ike.peerVendorIds = payloadsOf(payloads, PayloadType.VENDOR_ID).map((v) => v.data)
   ike.natT.variant = natTVariant(ike.peerVendorIds)
-  const reply: PayloadInput[] = [{ type: PayloadType.SA, ...phase1Reply(sa, match.choice) } as PayloadInput, ...natTVendorReply(ike), vid(VendorIds.DPD.id)]
+  const reply: PayloadInput[] = [{ type: PayloadType.SA, ...phase1Reply(sa, match.choice) } as PayloadInput, ...natTVendorReply(ike), vid(VendorIds.DPD.id), ...fragmentationVendorReply(ike)]
   ike.state = 'R_SENT_SA'
   ctx.send({ data: encodePlain(ike.ckyI, ike.ckyR, ExchangeType.MAIN, 0, reply), to: ike.peer, fromPort: ike.localPort }, ike, requestKey(datagram))
   return ike
@@ -133,7 +134,7 @@ export function initiate(ctx: Context, path: Path, lifetimeSeconds = 28800): Ike
   const sa: PayloadInput = { type: PayloadType.SA, ...offer } as PayloadInput
   ike.saiB = encodePayloadBody(sa)
   ike.natT.variant = 'rfc'
-  const payloads: PayloadInput[] = [sa, ...NATT_VENDOR_IDS.map((v) => vid(v.id)), vid(VendorIds.DPD.id)]
+  const payloads: PayloadInput[] = [sa, ...NATT_VENDOR_IDS.map((v) => vid(v.id)), vid(VendorIds.DPD.id), vid(VendorIds.FRAGMENTATION.id)]
   ike.state = 'I_SENT_SA'
   ctx.send({ data: encodePlain(ike.ckyI, ike.ckyR, ExchangeType.MAIN, 0, payloads), to: ike.peer, fromPort: ike.localPort }, ike)
   return ike

@@ -131,3 +131,8 @@ export function emitIkeSaUp(ctx: Context, ike: IkeSa, local: Path['local']): voi
     role: ike.role,
   })
 }
+
+/** We answer the FRAGMENTATION vendor ID in kind, so the peer may fragment too. */
+export function fragmentationVendorReply(ike: IkeSa): PayloadInput[] {
+  return ike.peerVendorIds.some((v) => identifyVendorId(v) === VendorIds.FRAGMENTATION) ? [vid(VendorIds.FRAGMENTATION.id)] : []
+}

@@ -50,6 +50,8 @@ export interface IkeConfig {
   /** Initiator retransmission: first interval (s) and attempts. */
   retransmitInterval?: number
   retransmitTries?: number
+  /** Largest IP packet for an IKE message before it is sent in fragments to peers that support them (default 1280). */
+  fragmentSize?: number
   /** Accept IKE Aggressive Mode (Android with an "IPsec identifier"); off by default, see AGGRESSIVE_MODE_WARNING. */
   aggressiveMode?: boolean
   /** Dead Peer Detection (RFC 3706), for peers that announced it: seconds of silence before R-U-THERE (0: off), and seconds to wait for the ACK. */

@@ -391,3 +391,31 @@ test('the server can start the Quick Mode rekey itself, under the client\'s IKE 
   espWorks(t, clientChildren[1]!, serverChildren[1]!)
   t.false(net.server.startQuickMode('no-such-sa', 100))
 })
+
+test('a Phase 1 rekey adopts the ESP SAs: deleting or expiring the old IKE SA does not cut the session', (t) => {
+  const short = { ...PRESETS.compatible, phase1: { ...PRESETS.compatible.phase1, maxLifetimeSeconds: 100 } }
+  const net = network({ policy: short }, { policy: short }, true)
+  connect(net)
+  const first = child(net.serverEvents)!
+  const oldIke = (net.serverEvents.find((e) => e.type === 'ike-sa-up') as { ikeSa: string }).ikeSa
+  // At 90% of its life the client rekeys Phase 1 by itself (no INITIAL-CONTACT) ...
+  net.client.handleTimeout(90)
+  net.drive(90)
+  const ups = net.serverEvents.filter((e): e is Extract<IkeEvent, { type: 'ike-sa-up' }> => e.type === 'ike-sa-up')
+  t.is(ups.length, 2)
+  t.deepEqual(net.server.childSas(ups[1]!.ikeSa), [[first.inbound.spi, first.outbound.spi]], 'the new IKE SA adopted the ESP SAs')
+  // ... and at 100 s the old one ends on both sides, without touching the ESP SAs.
+  net.client.handleTimeout(100)
+  net.server.handleTimeout(100)
+  net.drive(100)
+  t.like(net.serverEvents.find((e) => e.type === 'ike-sa-down'), { ikeSa: oldIke })
+  t.falsy(net.serverEvents.find((e) => e.type === 'child-sa-down'), 'no ESP SA went down')
+  t.is(net.server.stats().ikeSas, 1)
+  // Without a rekey, an expired IKE SA takes its ESP SAs with it.
+  const lone = network({ policy: short }, { policy: short }, true)
+  connect(lone)
+  lone.server.handleTimeout(101)
+  for (let e = lone.server.pollEvent(); e; e = lone.server.pollEvent()) lone.serverEvents.push(e)
+  t.like(lone.serverEvents.find((e) => e.type === 'ike-sa-down'), { reason: 'Phase 1 lifetime expired' })
+  t.truthy(lone.serverEvents.find((e) => e.type === 'child-sa-down'))
+})

@@ -177,13 +177,13 @@ export class IkeEndpoint {
     this.events.push({ type: 'ike-sa-down', ikeSa: ike.id, reason })
   }
 
-  /** Starts Main Mode towards `path.peer`, then Quick Mode for an L2TP SA. Returns the IKE SA id (it changes once the responder's cookie is known; events carry the final one). */
-  connect(path: Path, now: number, quick: QuickModeRequest = {}, options: { rekey?: boolean } = {}): string {
+  /** Starts Main Mode towards `path.peer`, then (unless `quick` is false) Quick Mode for an L2TP SA. Returns the IKE SA id (it changes once the responder's cookie is known; events carry the final one). */
+  connect(path: Path, now: number, quick: QuickModeRequest | false = {}, options: { rekey?: boolean } = {}): string {
     const ctx = this.context(now)
     const ike = mm.initiate(ctx, path)
     ike.initialContact = !options.rekey
     this.remember(ike)
-    this.pendingQuick.set(ike.ckyI.toString('hex'), quick)
+    if (quick) this.pendingQuick.set(ike.ckyI.toString('hex'), quick)
     return ike.id
   }
 
@@ -285,16 +285,7 @@ export class IkeEndpoint {
         if (!encrypted) return this.drop(path, 'message 5 not encrypted')
         const auth = mm.respondToAuth(ctx, ike, header, body, path, datagram)
         if (!auth.ok) return this.forget(ike, 'authentication failed')
-        if (auth.initialContact) {
-          // INITIAL-CONTACT (RFC 2407 4.6.3.3): drop older SAs of this
-          // identity from this same address and port only — clients behind
-          // one NAT often share an identity (their private address).
-          for (const old of [...this.sas.values()]) {
-            if (old !== ike && old.established && old.peerId === ike.peerId && old.peer.address === ike.peer.address && old.peer.port === ike.peer.port) {
-              this.forget(old, 'replaced by a new IKE SA (INITIAL-CONTACT)')
-            }
-          }
-        }
+        this.supersede(ike, auth.initialContact)
         return
       }
       case 'I_SENT_SA': {
@@ -308,11 +299,39 @@ export class IkeEndpoint {
         return
       case 'I_SENT_AUTH': {
         if (!encrypted || !mm.initiatorGotAuth(ctx, ike, header, body, path)) return this.forget(ike, 'authentication failed')
+        this.supersede(ike, ike.initialContact)
         this.startPendingQuick(ctx, ike)
         return
       }
       default:
         return this.drop(path, `Main Mode message in state ${ike.state}`)
+    }
+  }
+
+  /**
+   * A new IKE SA from the same identity, outer address and port as older
+   * ones. With INITIAL-CONTACT (RFC 2407 4.6.3.3) the peer restarted: the
+   * old SAs and their ESP SAs go. Without it, it is a Phase 1 rekey: the new
+   * IKE SA adopts the old ones' ESP SAs, so that the client deleting its old
+   * IKE SA — or it expiring — does not cut the L2TP session (the failure
+   * most reported around rekeys with iOS, macOS and Windows). Clients
+   * behind one NAT often share an identity; the address and port keep them
+   * apart.
+   */
+  private supersede(ike: IkeSa, initialContact: boolean): void {
+    for (const old of [...this.sas.values()]) {
+      if (old === ike || !old.established || old.peerId !== ike.peerId || old.peer.address !== ike.peer.address || old.peer.port !== ike.peer.port) continue
+      if (initialContact) {
+        this.forget(old, 'replaced by a new IKE SA (INITIAL-CONTACT)')
+        continue
+      }
+      const adopted = this.children.get(old.id)
+      if (adopted?.size) {
+        const mine = this.children.get(ike.id) ?? new Map<number, number>()
+        for (const [inbound, outbound] of adopted) mine.set(inbound, outbound)
+        this.children.set(ike.id, mine)
+        this.children.delete(old.id)
+      }
     }
   }
 
@@ -479,6 +498,21 @@ export class IkeEndpoint {
       if (now - qm.createdAt > this.config.halfOpenTimeout) this.quickModes.delete(key)
     }
     this.reassembler.expire(now)
+    for (const ike of [...this.sas.values()]) {
+      if (!ike.established) continue
+      const lifetime = Math.min(ike.choice!.lifetimeSeconds, this.config.policy.phase1.maxLifetimeSeconds)
+      const age = now - ike.createdAt
+      // As initiator, rekey Phase 1 at 90% of its life (the new SA adopts our ESP SAs).
+      if (ike.role === 'initiator' && !ike.rekeyStarted && age >= lifetime * 0.9) {
+        ike.rekeyStarted = true
+        this.connect({ peer: { ...ike.peer, port: this.config.ikePort }, local: ike.local }, now, false, { rekey: true })
+      }
+      if (age >= lifetime) {
+        this.close(ike.id, now, 'Phase 1 lifetime expired')
+        continue
+      }
+      soon(ike.createdAt + (ike.role === 'initiator' && !ike.rekeyStarted ? lifetime * 0.9 : lifetime))
+    }
     if (this.config.dpdDelay > 0) {
       const ctx = this.context(now)
       for (const ike of [...this.sas.values()]) {

@@ -79,6 +79,8 @@ export class IkeSa {
   localPort: number
   /** Dead Peer Detection (RFC 3706): our next sequence number and the time an R-U-THERE went unanswered since. */
   dpd: { seq: number; pendingSince?: number } = { seq: 0 }
+  /** Initiator: the Phase 1 rekey before this SA's lifetime ends has begun. */
+  rekeyStarted = false
   /** Set up by Aggressive Mode (its fragments carry that exchange type). */
   aggressive = false
   /** Initiator: send INITIAL-CONTACT (a first connection, not a rekey). */

@@ -90,6 +90,7 @@ for (const preset of ['modern', 'compatible', 'legacy'] as PresetName[]) {
       t.is(s.mode, 'transport')
       t.is(s.udpEncapsulated, nat)
       t.is(s.peerL2tpPort, 1701)
+      t.deepEqual(s.selectors, { initiator: `${CLIENT_LOCAL.address} udp/1701`, responder: `${SERVER.address} udp/1701` })
       if (nat) t.is(s.peer.port, 40000 + 4500, 'the server follows the client to its NAT-T port')
       espWorks(t, c, s)
       espWorks(t, s, c)

@@ -14,7 +14,7 @@ import type { Context } from './context.js'
 import * as crypto from './crypto.js'
 import { DhKeyPair, dhGroup } from './dh.js'
 import { decryptHashed, encryptHashed } from './exchange.js'
-import { addressBytes } from './identity.js'
+import { addressBytes, describeId } from './identity.js'
 import type { IkeSa } from './ike-sa.js'
 import { sendInformational } from './informational.js'
 import { matchPhase2, phase2Offer, phase2Reply, type Phase2Choice } from './proposal.js'
@@ -40,6 +40,7 @@ export interface QuickMode {
   pfsGroup?: number
   /** The initiator set the commit bit (RFC 2408 3.1): answer HASH(3) with N(CONNECTED). */
   commit: boolean
+  selectors?: { initiator: string; responder: string }
 }
 
 function failure(ctx: Context, ike: IkeSa, reason: string, notify?: number): undefined {
@@ -58,6 +59,12 @@ function l2tpSelectors(ids: readonly IdPayload[]): { ok: true; peerPort: number 
   if (cr.protocol !== UDP || cr.port !== L2TP_PORT) return { ok: false, reason: `IDcr is protocol ${cr.protocol} port ${cr.port}; only UDP 1701 (L2TP) is served` }
   if (ci.protocol !== UDP) return { ok: false, reason: `IDci is protocol ${ci.protocol}; only UDP (L2TP) is served` }
   return { ok: true, peerPort: ci.port }
+}
+
+/** An ID as a selector in plain words: "10.0.2.15 udp/1701", "192.168.1.0/255.255.255.0 any". */
+function describeSelector(id: IdPayload): string {
+  const what = id.protocol === 0 ? 'any' : `${id.protocol === UDP ? 'udp' : `proto ${id.protocol}`}/${id.port || 'any'}`
+  return `${describeId(id)} ${what}`
 }
 
 function childKeys(ike: IkeSa, qm: QuickMode, spi: Buffer): ChildSaKeys {
@@ -82,6 +89,7 @@ function emitChildSa(ctx: Context, ike: IkeSa, qm: QuickMode): void {
     mode: c.mode,
     udpEncapsulated: c.udpEncapsulated,
     peerL2tpPort: qm.peerL2tpPort,
+    selectors: qm.selectors,
     lifetimeSeconds: c.lifetimeSeconds,
     lifetimeKilobytes: c.lifetimeKilobytes,
   })
@@ -138,6 +146,7 @@ export function respondToQuick1(ctx: Context, ike: IkeSa, header: IsakmpHeader, 
     createdAt: ctx.now,
     commit: (header.flags & Flag.COMMIT) !== 0,
   }
+  if (ids.length === 2) qm.selectors = { initiator: describeSelector(ids[0]!), responder: describeSelector(ids[1]!) }
   const reply: PayloadInput[] = [{ type: PayloadType.SA, ...phase2Reply(sa, choice, qm.ourSpi) } as PayloadInput, { type: PayloadType.NONCE, data: qm.nr! }]
   if (choice.pfsGroup !== undefined) {
     const ke = findPayload(d.payloads, PayloadType.KE)

@@ -80,6 +80,8 @@ export type IkeEvent =
       udpEncapsulated: boolean
       /** The peer's L2TP UDP port from its selector (0: any). */
       peerL2tpPort: number
+      /** The traffic selectors as negotiated (IDci / IDcr in plain words), e.g. subnets of a site-to-site tunnel. */
+      selectors?: { initiator: string; responder: string }
       lifetimeSeconds: number
       lifetimeKilobytes?: number
     }

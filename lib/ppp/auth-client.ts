@@ -1,0 +1,211 @@
+/**
+ * The peer's side of PPP authentication, for our own client (tests, bench,
+ * site-to-site): PAP (RFC 1334 2), CHAP-MD5 (RFC 1994 4) and MS-CHAPv2
+ * (RFC 2759 4-6) with a configured user and password. EAP is not done:
+ * the client's LCP Naks it.
+ *
+ *   method     we send                                    we expect
+ *   PAP        Authenticate-Request (retransmitted)       Ack / Nak
+ *   CHAP-MD5   Response to each Challenge                 Success / Failure
+ *   MS-CHAPv2  Response (random Peer-Challenge)           Success "S=..." checked against the
+ *                                                         password (RFC 2759 8.8) / Failure
+ *
+ * A Challenge repeated with the same Identifier and value gets the same
+ * Response (so a retransmitted Challenge does not start a second attempt at
+ * the server); the last Response is also retransmitted every `restartTimer`
+ * seconds in case the Success was lost (RFC 1994 4.1 lets the authenticator
+ * answer a repeated Response). A Success whose S= does not prove the server
+ * knows the password is a failure: that server is not the one we trust.
+ */
+import { checkAuthenticatorResponse, encodeResponseValue, generateNtResponse, parseFailureMessage, parseSuccessMessage } from './mschapv2.js'
+import { chapMd5Response } from './chap.js'
+import { decodeChap, decodePap, encodeChap, encodePap } from './codec.js'
+import { MSCHAPV2_CHALLENGE_LENGTH, Protocol } from './constants.js'
+import { defaultRandom, type RandomSource } from './lcp.js'
+import type { AuthPacket } from './auth-server.js'
+import type { Method } from '../auth/types.js'
+
+export type AuthClientEvent =
+  | { type: 'success'; method: Method; message: string | undefined }
+  | { type: 'failure'; method: Method; reason: string; code?: number; message?: string }
+
+export interface AuthClientOptions {
+  method: Method
+  user: string
+  password: string
+  random?: RandomSource
+  /** Seconds between retransmissions (3). */
+  restartTimer?: number
+  /** Transmissions of one request or response before giving up (10). */
+  maxTransmits?: number
+  /** Seconds the whole exchange may take (60). */
+  timeout?: number
+}
+
+type Step = 'idle' | 'waiting' | 'responded' | 'succeeded' | 'failed'
+
+export class AuthClient {
+  readonly method: Method
+  readonly #user: string
+  readonly #password: string
+  readonly #random: RandomSource
+  readonly #restartTimer: number
+  readonly #maxTransmits: number
+  readonly #timeout: number
+
+  #step: Step = 'idle'
+  #identifier = 0
+  #last: { identifier: number; challenge: Buffer; packet: Buffer } | undefined
+  #mschap: { authenticatorChallenge: Buffer; peerChallenge: Buffer; ntResponse: Buffer } | undefined
+  #transmits = 0
+  #retransmitAt: number | undefined
+  #deadline: number | undefined
+  readonly #transmit: AuthPacket[] = []
+  readonly #events: AuthClientEvent[] = []
+
+  constructor(options: AuthClientOptions) {
+    this.method = options.method
+    this.#user = options.user
+    this.#password = options.password
+    this.#random = options.random ?? defaultRandom
+    this.#restartTimer = options.restartTimer ?? 3
+    this.#maxTransmits = options.maxTransmits ?? 10
+    this.#timeout = options.timeout ?? 60
+  }
+
+  get protocol(): number {
+    return this.method === 'pap' ? Protocol.PAP : this.method === 'eap' ? Protocol.EAP : Protocol.CHAP
+  }
+
+  get done(): boolean {
+    return this.#step === 'succeeded' || this.#step === 'failed'
+  }
+
+  start(now: number): void {
+    if (this.#step !== 'idle') return
+    this.#deadline = now + this.#timeout
+    this.#step = 'waiting'
+    if (this.method === 'eap') return this.#finish({ type: 'failure', method: this.method, reason: 'EAP is not implemented by the client' })
+    if (this.method === 'pap') {
+      this.#identifier = this.#random(1)[0]!
+      const packet = encodePap({ kind: 'authenticate-request', identifier: this.#identifier, peerId: this.#user, password: this.#password })
+      this.#last = { identifier: this.#identifier, challenge: Buffer.alloc(0), packet }
+      this.#respond(packet, now)
+    }
+  }
+
+  #respond(packet: Buffer, now: number): void {
+    this.#step = 'responded'
+    this.#transmits = 1
+    this.#retransmitAt = now + this.#restartTimer
+    this.#transmit.push({ protocol: this.protocol, information: packet })
+  }
+
+  receive(protocol: number, information: Buffer, now: number): void {
+    if (protocol !== this.protocol || this.#step === 'idle') return
+    try {
+      if (this.method === 'pap') this.#receivePap(information)
+      else this.#receiveChap(information, now)
+    } catch {
+      // malformed: discarded
+    }
+  }
+
+  #receivePap(information: Buffer): void {
+    const packet = decodePap(information)
+    if (this.#step !== 'responded' || packet.identifier !== this.#identifier) return
+    if (packet.kind === 'authenticate-ack') this.#finish({ type: 'success', method: 'pap', message: packet.message.toString('utf8') })
+    else if (packet.kind === 'authenticate-nak') this.#finish({ type: 'failure', method: 'pap', reason: 'server sent Authenticate-Nak', message: packet.message.toString('utf8') })
+  }
+
+  #receiveChap(information: Buffer, now: number): void {
+    const packet = decodeChap(information)
+    if (packet.kind === 'challenge') {
+      if (this.done) return
+      const last = this.#last
+      if (last && last.identifier === packet.identifier && last.challenge.equals(packet.value)) {
+        this.#transmit.push({ protocol: this.protocol, information: last.packet })
+        return
+      }
+      const value = this.#responseValue(packet.identifier, packet.value)
+      if (!value) return
+      this.#identifier = packet.identifier
+      const response = encodeChap({ kind: 'response', identifier: packet.identifier, value, name: this.#user })
+      this.#last = { identifier: packet.identifier, challenge: Buffer.from(packet.value), packet: response }
+      return this.#respond(response, now)
+    }
+    if (this.#step !== 'responded' || packet.identifier !== this.#identifier) return
+    if (packet.kind === 'success') {
+      if (this.method === 'mschapv2') {
+        const m = this.#mschap!
+        let parsed: { authenticatorResponse: string; message: string | undefined }
+        try {
+          parsed = parseSuccessMessage(packet.message)
+        } catch {
+          return this.#finish({ type: 'failure', method: this.method, reason: 'MS-CHAPv2 Success without a valid S= authenticator response' })
+        }
+        if (!checkAuthenticatorResponse({ password: this.#password }, m.ntResponse, m.peerChallenge, m.authenticatorChallenge, this.#user, parsed.authenticatorResponse)) {
+          return this.#finish({ type: 'failure', method: this.method, reason: 'MS-CHAPv2 authenticator response is wrong: the server does not know the password' })
+        }
+        return this.#finish({ type: 'success', method: this.method, message: parsed.message })
+      }
+      return this.#finish({ type: 'success', method: this.method, message: packet.message.toString('utf8') })
+    }
+    if (packet.kind === 'failure') {
+      if (this.method === 'mschapv2') {
+        try {
+          const failure = parseFailureMessage(packet.message)
+          const event: AuthClientEvent = { type: 'failure', method: this.method, reason: `server sent Failure E=${failure.error}`, code: failure.error }
+          if (failure.message !== undefined) event.message = failure.message
+          return this.#finish(event)
+        } catch {
+          // not RFC 2759 text: a plain failure
+        }
+      }
+      this.#finish({ type: 'failure', method: this.method, reason: 'server sent Failure', message: packet.message.toString('utf8') })
+    }
+  }
+
+  #responseValue(identifier: number, challenge: Buffer): Buffer | undefined {
+    if (this.method === 'chap-md5') return chapMd5Response(identifier, this.#password, challenge)
+    if (challenge.length !== MSCHAPV2_CHALLENGE_LENGTH) return undefined
+    const peerChallenge = Buffer.from(this.#random(MSCHAPV2_CHALLENGE_LENGTH))
+    const ntResponse = generateNtResponse(challenge, peerChallenge, this.#user, { password: this.#password })
+    this.#mschap = { authenticatorChallenge: Buffer.from(challenge), peerChallenge, ntResponse }
+    return encodeResponseValue({ peerChallenge, ntResponse })
+  }
+
+  #finish(event: AuthClientEvent): void {
+    this.#step = event.type === 'success' ? 'succeeded' : 'failed'
+    this.#retransmitAt = undefined
+    this.#deadline = undefined
+    this.#events.push(event)
+  }
+
+  handleTimeout(now: number): void {
+    if (this.done || this.#step === 'idle') return
+    if (this.#deadline !== undefined && now >= this.#deadline) {
+      return this.#finish({ type: 'failure', method: this.method, reason: `no ${this.method} authentication within ${this.#timeout} s` })
+    }
+    if (this.#step === 'responded' && this.#retransmitAt !== undefined && now >= this.#retransmitAt && this.#last) {
+      if (this.#transmits >= this.#maxTransmits) return this.#finish({ type: 'failure', method: this.method, reason: `server did not answer ${this.#transmits} ${this.method} packets` })
+      this.#transmits++
+      this.#retransmitAt = now + this.#restartTimer
+      this.#transmit.push({ protocol: this.protocol, information: this.#last.packet })
+    }
+  }
+
+  pollTimeout(): number | undefined {
+    if (this.done || this.#step === 'idle') return undefined
+    const times = [this.#deadline, this.#step === 'responded' ? this.#retransmitAt : undefined].filter((t): t is number => t !== undefined)
+    return times.length ? Math.min(...times) : undefined
+  }
+
+  pollTransmit(): AuthPacket | undefined {
+    return this.#transmit.shift()
+  }
+
+  pollEvent(): AuthClientEvent | undefined {
+    return this.#events.shift()
+  }
+}

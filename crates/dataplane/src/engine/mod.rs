@@ -290,6 +290,7 @@ impl Drop for Engine {
 /// second scans SAs and sessions for the events that depend on time.
 fn dispatch(shared: Arc<Shared>, rx: Receiver<Vec<UpItem>>, sink: Box<dyn UpSink>) {
     const MAX_BATCH: usize = 4096;
+    const LINGER: Duration = Duration::from_millis(2);
     let mut scan = worker::Scanner::default();
     let mut last_scan = Instant::now();
     while !shared.stop.load(Ordering::Relaxed) {
@@ -298,12 +299,19 @@ fn dispatch(shared: Arc<Shared>, rx: Receiver<Vec<UpItem>>, sink: Box<dyn UpSink
             Ok(items) => {
                 let mut taken = items.len();
                 items.into_iter().for_each(|i| batch.push(i));
+                // Linger briefly for what the workers are still reading, so a
+                // burst becomes one JS call even when the machine is busy and
+                // the workers wake often; control traffic waits at most
+                // LINGER more.
+                let deadline = Instant::now() + LINGER;
                 while batch.len() < MAX_BATCH {
-                    match rx.try_recv() {
+                    let left = deadline.saturating_duration_since(Instant::now());
+                    match rx.recv_timeout(left.max(Duration::from_micros(1))) {
                         Ok(items) => {
                             taken += items.len();
                             items.into_iter().for_each(|i| batch.push(i));
                         }
+                        Err(_) if Instant::now() < deadline => continue,
                         Err(_) => break,
                     }
                 }

@@ -6,10 +6,10 @@
 // the quirks (iOS ordering, Windows' MRRU, MRU bounds, loops); and the
 // recorded pppd sessions of __test__/vectors/ppp/real-control-frames.txt
 // replayed against both sides.
+import { pppAuthAlgorithms } from '../lib/ppp/auth-algorithms.js'
 import test from 'ava'
 import { readFileSync } from 'node:fs'
 import { LocalUsersAuthenticator, type AuthAlgorithms, type AuthRequest, type AuthResult, type Authenticator, type PeerInfo } from '../lib/auth/index.js'
-import * as chap from '../lib/ppp/chap.js'
 import * as ms from '../lib/ppp/mschapv2.js'
 import { decodeControlFrame, decodeFrame, decodeRawPacket, encodeChap, encodeEap, encodeFrame, encodeLcpFamily, encodeRawPacket, type ChapPacket, type LcpOption } from '../lib/ppp/codec.js'
 import { Code, Protocol } from '../lib/ppp/constants.js'
@@ -18,12 +18,7 @@ import { Ipv4Pool } from '../lib/pool/ip-pool.js'
 
 // --- fixtures ---------------------------------------------------------------
 
-const algorithms: AuthAlgorithms = {
-  chapMd5Response: chap.chapMd5Response,
-  ntPasswordHash: ms.ntPasswordHash,
-  generateNtResponse: (a, p, u, h) => ms.generateNtResponse(a, p, u, { ntHash: h }),
-  generateAuthenticatorResponse: (h, r, p, a, u) => ms.generateAuthenticatorResponse({ ntHash: h }, r, p, a, u),
-}
+const algorithms: AuthAlgorithms = pppAuthAlgorithms
 
 const users = () => new LocalUsersAuthenticator({ users: [{ user: 'alice', password: 'alice-pass-1' }], algorithms })
 const PEER: PeerInfo = { address: '198.51.100.7', port: 4500 }

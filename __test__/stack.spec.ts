@@ -6,6 +6,7 @@
 // every L2TP control message and every PPP frame (an L2TP data message)
 // travels as a UDP/1701 payload sealed and opened with those SAs. One
 // simple event loop drives every core on a fake clock.
+import { pppAuthAlgorithms } from '../lib/ppp/auth-algorithms.js'
 import test, { type ExecutionContext } from 'ava'
 import { EspSa, packBatch, unpackBatch } from '../lib/index.js'
 import { LocalUsersAuthenticator, type AuthAlgorithms, type Authenticator } from '../lib/auth/index.js'
@@ -14,8 +15,6 @@ import { PRESETS } from '../lib/ike/policy.js'
 import type { Endpoint, IkeEvent, Path } from '../lib/ike/types.js'
 import { L2tpEndpoint } from '../lib/l2tp/endpoint.js'
 import type { L2tpEvent, L2tpPeer, SessionUpEvent } from '../lib/l2tp/endpoint.js'
-import * as chap from '../lib/ppp/chap.js'
-import * as ms from '../lib/ppp/mschapv2.js'
 import { PppLink, type PppLinkEvent, type PppLinkUpEvent, type RandomSource } from '../lib/ppp/link.js'
 import { Ipv4Pool } from '../lib/pool/ip-pool.js'
 
@@ -33,13 +32,7 @@ const POOL_RANGE = '192.168.42.10-192.168.42.20'
 const GATEWAY = '192.168.42.1'
 const MAX_STEPS = 2000
 
-/** The credential algorithms of lib/ppp in the shape lib/auth wants (as in ppp-link.spec.ts). */
-const algorithms: AuthAlgorithms = {
-  chapMd5Response: chap.chapMd5Response,
-  ntPasswordHash: ms.ntPasswordHash,
-  generateNtResponse: (a, p, u, h) => ms.generateNtResponse(a, p, u, { ntHash: h }),
-  generateAuthenticatorResponse: (h, r, p, a, u) => ms.generateAuthenticatorResponse({ ntHash: h }, r, p, a, u),
-}
+const algorithms: AuthAlgorithms = pppAuthAlgorithms
 
 /** mulberry32: deterministic bytes per seed (L2TP IDs, PPP magic numbers and challenges). */
 function seeded(seed: number): RandomSource {

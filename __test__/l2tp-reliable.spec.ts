@@ -2,6 +2,7 @@
 // driven step by step in memory, through a seeded lossy, duplicating and
 // reordering link; back-off and failure; duplicates; windows; wrap-around;
 // and the LNS side of a recorded xl2tpd session replayed.
+import { prng } from './helpers/seeded.js'
 import test from 'ava'
 import { readFileSync } from 'node:fs'
 import { avp, avpValue, decodeControl, encodeControl } from '../lib/l2tp/codec.js'
@@ -17,18 +18,6 @@ function numbered(i: number, tunnelId = 1): { tunnelId: number; sessionId: numbe
 
 const serial = (m: ControlMessage): number => avpValue(m.avps, AvpType.CALL_SERIAL_NUMBER)!
 const header = (d: Buffer): { ns: number; nr: number; zlb: boolean } => ({ ns: d.readUInt16BE(8), nr: d.readUInt16BE(10), zlb: d.length === 12 })
-
-/** mulberry32: a small seeded PRNG, so a failing run can be replayed. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0
-    let t = a
-    t = Math.imul(t ^ (t >>> 15), t | 1)
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
-  }
-}
 
 interface InFlight { at: number; to: 0 | 1; datagram: Buffer }
 

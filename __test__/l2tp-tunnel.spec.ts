@@ -4,6 +4,7 @@
 // StopCCN/CDN both ways, limits, bindings (clients behind one NAT), tie
 // breakers, unknown M-bit AVPs, WEN/SLI/OCRQ; and the real xl2tpd client
 // messages of vectors/l2tp/real-control.json fed to our LNS.
+import { prng } from './helpers/seeded.js'
 import test from 'ava'
 import { readFileSync } from 'node:fs'
 import { avp, avpValue, decodeControl, encodeControl, findAvp } from '../lib/l2tp/codec.js'
@@ -14,18 +15,6 @@ import type { L2tpConfig, L2tpEvent, L2tpPeer, SessionUpEvent, TunnelUpEvent } f
 import { IdAllocator } from '../lib/l2tp/ids.js'
 
 // --- harness ----------------------------------------------------------------
-
-/** mulberry32: a small seeded PRNG, so a failing run can be replayed. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0
-    let t = a
-    t = Math.imul(t ^ (t >>> 15), t | 1)
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
-  }
-}
 
 function seededBytes(seed: number): (n: number) => Buffer {
   const r = prng(seed)

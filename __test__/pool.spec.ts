@@ -2,6 +2,7 @@
 // ranges and CIDRs, exclusions, exhaustion, requested / sticky / fixed
 // addresses, reservations, a seeded random walk of 20,000 operations
 // checked against a plain Map model, and the cost at 10,000+ sessions.
+import { prng } from './helpers/seeded.js'
 import test from 'ava'
 import {
   Ipv4Pool,
@@ -13,18 +14,6 @@ import {
   type Allocation,
 } from '../lib/pool/ip-pool.js'
 import { formatIpv6, parseIpv6, parseIpv6Prefix } from '../lib/pool/ipv6.js'
-
-/** Deterministic PRNG (mulberry32) so a failing walk can be replayed. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0
-    let t = a
-    t = Math.imul(t ^ (t >>> 15), t | 1)
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
-  }
-}
 
 function address(result: Allocation): string {
   if (!result.ok) throw new Error(`expected an address, got ${result.error}: ${result.reason}`)

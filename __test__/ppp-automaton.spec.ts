@@ -3,6 +3,7 @@
 // prints it (parsed here, independently of the module's typed copy), then two
 // automatons linked in memory: start orders, renegotiation, Nak loops and
 // Max-Failure, a silent peer, Terminate, stale identifiers, a lossy link.
+import { prng } from './helpers/seeded.js'
 import test, { type ExecutionContext } from 'ava'
 import {
   Automaton,
@@ -810,17 +811,6 @@ test('Close and Open while Closing/Stopping follow the table; Down in Starting-l
 })
 
 // --- a lossy link ----------------------------------------------------------------
-
-/** mulberry32: a small seeded PRNG so every run sees the same losses. */
-function prng(seed: number): () => number {
-  let s = seed >>> 0
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0
-    let x = Math.imul(s ^ (s >>> 15), 1 | s)
-    x = (x + Math.imul(x ^ (x >>> 7), 61 | x)) ^ x
-    return ((x ^ (x >>> 14)) >>> 0) / 4294967296
-  }
-}
 
 interface LossyResult {
   a: AutomatonState

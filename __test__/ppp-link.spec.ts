@@ -6,6 +6,7 @@
 // the quirks (iOS ordering, Windows' MRRU, MRU bounds, loops); and the
 // recorded pppd sessions of __test__/vectors/ppp/real-control-frames.txt
 // replayed against both sides.
+import { seededBytes } from './helpers/seeded.js'
 import { pppAuthAlgorithms } from '../lib/ppp/auth-algorithms.js'
 import test from 'ava'
 import { readFileSync } from 'node:fs'
@@ -23,22 +24,7 @@ const algorithms: AuthAlgorithms = pppAuthAlgorithms
 const users = () => new LocalUsersAuthenticator({ users: [{ user: 'alice', password: 'alice-pass-1' }], algorithms })
 const PEER: PeerInfo = { address: '198.51.100.7', port: 4500 }
 
-/** mulberry32: deterministic bytes per seed. */
-function seeded(seed: number): RandomSource {
-  let s = seed >>> 0
-  const next = (): number => {
-    s = (s + 0x6d2b79f5) >>> 0
-    let t = s
-    t = Math.imul(t ^ (t >>> 15), t | 1)
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
-    return (t ^ (t >>> 14)) >>> 0
-  }
-  return (size) => {
-    const out = Buffer.alloc(size)
-    for (let i = 0; i < size; i++) out[i] = next() & 0xff
-    return out
-  }
-}
+const seeded = (seed: number): RandomSource => seededBytes(seed)
 
 /** Seeded bytes, except that requests of a given size take the queued values first. */
 function scripted(seed: number, queued: Record<number, Buffer[]>): RandomSource {

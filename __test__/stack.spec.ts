@@ -6,6 +6,7 @@
 // every L2TP control message and every PPP frame (an L2TP data message)
 // travels as a UDP/1701 payload sealed and opened with those SAs. One
 // simple event loop drives every core on a fake clock.
+import { seededBytes } from './helpers/seeded.js'
 import { pppAuthAlgorithms } from '../lib/ppp/auth-algorithms.js'
 import test, { type ExecutionContext } from 'ava'
 import { EspSa, packBatch, unpackBatch } from '../lib/index.js'
@@ -34,22 +35,7 @@ const MAX_STEPS = 2000
 
 const algorithms: AuthAlgorithms = pppAuthAlgorithms
 
-/** mulberry32: deterministic bytes per seed (L2TP IDs, PPP magic numbers and challenges). */
-function seeded(seed: number): RandomSource {
-  let s = seed >>> 0
-  const next = (): number => {
-    s = (s + 0x6d2b79f5) >>> 0
-    let t = s
-    t = Math.imul(t ^ (t >>> 15), t | 1)
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
-    return (t ^ (t >>> 14)) >>> 0
-  }
-  return (size) => {
-    const out = Buffer.alloc(size)
-    for (let i = 0; i < size; i++) out[i] = next() & 0xff
-    return out
-  }
-}
+const seeded = (seed: number): RandomSource => seededBytes(seed)
 
 // --- the stack ----------------------------------------------------------------
 

@@ -48,7 +48,7 @@ pub struct DataPlaneOptions {
 
 /// Where a control frame comes from or goes to.
 #[napi(object)]
-#[derive(Clone)]
+#[derive(Clone, Default)]
 pub struct ControlMeta {
     /// "ike", "l2tp" or "ppp".
     pub kind: String,
@@ -66,6 +66,7 @@ pub struct ControlMeta {
 }
 
 #[napi(object)]
+#[derive(Default)]
 pub struct DataPlaneEvent {
     /// sa-soft-lifetime, sa-hard-lifetime, sa-sequence-near-exhaustion,
     /// sa-auth-failures, peer-changed, session-idle, drops, worker-panic.
@@ -222,15 +223,7 @@ fn addr_string(a: SocketAddr) -> String {
 }
 
 fn meta_to_js(meta: &Control) -> ControlMeta {
-    let mut m = ControlMeta {
-        kind: String::new(),
-        peer_address: None,
-        peer_port: None,
-        local_port: None,
-        binding: None,
-        l2tp_port: None,
-        session: None,
-    };
+    let mut m = ControlMeta::default();
     match meta {
         Control::Ike { peer, local_port } => {
             m.kind = "ike".into();
@@ -258,19 +251,7 @@ fn meta_to_js(meta: &Control) -> ControlMeta {
 }
 
 fn event_to_js(e: &Event) -> DataPlaneEvent {
-    let mut j = DataPlaneEvent {
-        r#type: String::new(),
-        spi: None,
-        binding: None,
-        session: None,
-        reason: None,
-        count: None,
-        old_peer: None,
-        new_peer: None,
-        idle_ms: None,
-        drops: None,
-        message: None,
-    };
+    let mut j = DataPlaneEvent::default();
     match e {
         Event::SaSoftLifetime { spi, reason } | Event::SaHardLifetime { spi, reason } => {
             j.r#type = if matches!(e, Event::SaSoftLifetime { .. }) {

@@ -1,0 +1,95 @@
+/**
+ * What the server shows of itself: live sessions, events, and the narrow
+ * interface the admin socket and the CLI use to reach a running server.
+ */
+
+/** One live PPP session, as `sessions()` and `l2tp-ipsec sessions` list it. */
+export interface SessionInfo {
+  /** The server's session number (the data plane's session id); `kick` takes it. */
+  id: number
+  user: string
+  /** The client's inner IPv4 address. */
+  address: string
+  /** The client's outer address and port as the server sees them (after NAT). */
+  peer: { address: string; port: number }
+  /** The identity the client proved in IKE. */
+  peerId: string
+  authMethod: string
+  /** ESP suite of the SA pair carrying the session. */
+  suite: string
+  /** ESP in UDP (NAT-T) rather than raw ESP. */
+  udpEncapsulated: boolean
+  l2tp: { tunnelId: number; sessionId: number; peerTunnelId: number; peerSessionId: number }
+  /** ISO 8601. */
+  startedAt: string
+  durationSeconds: number
+  /** Inner IP traffic through the data plane: rx from the client, tx to it. */
+  rxBytes: number
+  txBytes: number
+  rxPackets: number
+  txPackets: number
+}
+
+/** Why a session ended. */
+export type SessionDownReason = 'kicked' | 'closed' | 'idle' | 'session-timeout' | 'peer' | 'lcp-echo-timeout' | 'ike-down' | 'l2tp-down' | 'error' | 'reload'
+
+export interface SessionUpInfo {
+  id: number
+  user: string
+  address: string
+  peer: { address: string; port: number }
+  peerId: string
+  authMethod: string
+  suite: string
+}
+
+export interface SessionDownInfo {
+  id: number
+  user: string
+  address: string
+  reason: SessionDownReason
+  /** What the peer or the lower layer said, in plain words. */
+  detail: string
+  rxBytes: number
+  txBytes: number
+  durationSeconds: number
+}
+
+export interface AuthFailureInfo {
+  user: string | undefined
+  method: string
+  reason: string
+  peer: { address: string; port: number }
+}
+
+export interface IkeSaUpInfo {
+  ikeSa: string
+  peer: { address: string; port: number }
+  peerId: string
+  natDetected: boolean
+  suite: string
+}
+
+export interface IkeSaDownInfo {
+  ikeSa: string
+  reason: string
+}
+
+/** The typed events of L2tpServer (and, where they apply, L2tpClient). */
+export interface ServerEvents {
+  'session-up': [SessionUpInfo]
+  'session-down': [SessionDownInfo]
+  'auth-failure': [AuthFailureInfo]
+  'ike-sa-up': [IkeSaUpInfo]
+  'ike-sa-down': [IkeSaDownInfo]
+  error: [Error]
+}
+
+/** What the admin socket asks of a running server. */
+export interface AdminTarget {
+  sessions(): SessionInfo[]
+  /** Ends a session (PPP Terminate, CDN); false when there is no such session. */
+  kick(id: number): boolean
+  /** A summary for `l2tp-ipsec status`: counts, listen addresses, version. */
+  status(): Record<string, unknown>
+}

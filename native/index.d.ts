@@ -125,7 +125,7 @@ export interface ControlMeta {
   /** L2TP: the IPsec peer (binding) the message came over or goes to. */
   binding?: number
   /** L2TP: the peer's L2TP UDP port (usually 1701). */
-  l2TpPort?: number
+  l2tpPort?: number
   /** PPP: the session. */
   session?: number
 }
@@ -285,7 +285,7 @@ export interface SaOptions {
   /** "udp" (ESP in UDP 4500, default) or "raw". */
   encap?: string
   /** The peer's L2TP port from the SA's selectors (0 or absent: any). */
-  peerL2TpPort?: number
+  peerL2tpPort?: number
   replayWindow?: number
   lifetime?: SaLifetimeOptions
 }

@@ -178,7 +178,7 @@ export function initiatorGotAggressive(ctx: Context, ike: IkeSa, header: IsakmpH
   readNatD(ike, payloads, path)
   if (ike.natT.localBehindNat || ike.natT.peerBehindNat) {
     ike.localPort = ctx.config.nattPort
-    ike.peer = { ...ike.peer, port: ctx.config.nattPort }
+    ike.peer = { ...ike.peer, port: ctx.config.peerNattPort }
   }
   const hashI = crypto.hashI(ike.hash, ike.skeyid!, ike.gxi!, ike.gxr!, ike.ckyI, ike.ckyR, ike.saiB!, ike.idiB!)
   const message = ike.encryptMessage(ExchangeType.AGGRESSIVE, 0, [{ type: PayloadType.HASH, data: hashI }, ...initiatorNatD(ike)])

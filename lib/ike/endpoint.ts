@@ -52,6 +52,9 @@ function resolve(config: IkeConfig): ResolvedConfig {
     dpdTimeout: 120,
     fragmentSize: DEFAULT_FRAGMENT_SIZE,
     aggressiveMode: false,
+    // Unless told otherwise the peer listens where we do.
+    peerNattPort: config.nattPort ?? 4500,
+    peerIkePort: config.ikePort ?? 500,
     ...config,
   }
 }
@@ -505,7 +508,7 @@ export class IkeEndpoint {
       // As initiator, rekey Phase 1 at 90% of its life (the new SA adopts our ESP SAs).
       if (ike.role === 'initiator' && !ike.rekeyStarted && age >= lifetime * 0.9) {
         ike.rekeyStarted = true
-        this.connect({ peer: { ...ike.peer, port: this.config.ikePort }, local: ike.local }, now, false, { rekey: true })
+        this.connect({ peer: { ...ike.peer, port: this.config.peerIkePort }, local: ike.local }, now, false, { rekey: true })
       }
       if (age >= lifetime) {
         this.close(ike.id, now, 'Phase 1 lifetime expired')

@@ -184,7 +184,7 @@ export function initiatorGotKe(ctx: Context, ike: IkeSa, payloads: readonly Payl
   }
   if (ike.natT.localBehindNat || ike.natT.peerBehindNat) {
     ike.localPort = ctx.config.nattPort
-    ike.peer = { ...ike.peer, port: ctx.config.nattPort }
+    ike.peer = { ...ike.peer, port: ctx.config.peerNattPort }
   }
   const hashI = (idBody: Buffer) => crypto.hashI(ike.hash, ike.skeyid!, ike.gxi!, ike.gxr!, ike.ckyI, ike.ckyR, ike.saiB!, idBody)
   const out: PayloadInput[] = ourAuthentication(ctx, ike, ike.local.address, hashI)

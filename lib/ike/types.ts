@@ -40,6 +40,9 @@ export interface IkeConfig {
   nattPort?: number
   /** Our IKE port (500). */
   ikePort?: number
+  /** As initiator: the responder's NAT-T port we float to (4500), and its IKE port for a Phase 1 rekey (500). Ours may differ (several clients on one host). */
+  peerNattPort?: number
+  peerIkePort?: number
   /** Site-to-site peers may negotiate tunnel mode; L2TP clients never. */
   allowTunnel?: boolean
   /** Half-open (not yet authenticated) IKE SAs: per source address and in total. */

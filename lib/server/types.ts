@@ -62,6 +62,14 @@ export interface AuthFailureInfo {
   peer: { address: string; port: number }
 }
 
+/** A client that authenticated but could not be given a session (no address left, a limit). */
+export interface SessionRefusedInfo {
+  user: string | undefined
+  peer: { address: string; port: number }
+  reason: 'pool-exhausted' | 'limit'
+  detail: string
+}
+
 export interface IkeSaUpInfo {
   ikeSa: string
   peer: { address: string; port: number }
@@ -80,6 +88,7 @@ export interface ServerEvents {
   'session-up': [SessionUpInfo]
   'session-down': [SessionDownInfo]
   'auth-failure': [AuthFailureInfo]
+  'session-refused': [SessionRefusedInfo]
   'ike-sa-up': [IkeSaUpInfo]
   'ike-sa-down': [IkeSaDownInfo]
   error: [Error]

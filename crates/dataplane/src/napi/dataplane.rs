@@ -60,6 +60,7 @@ pub struct ControlMeta {
     /// L2TP: the IPsec peer (binding) the message came over or goes to.
     pub binding: Option<u32>,
     /// L2TP: the peer's L2TP UDP port (usually 1701).
+    #[napi(js_name = "l2tpPort")]
     pub l2tp_port: Option<u32>,
     /// PPP: the session.
     pub session: Option<u32>,
@@ -116,6 +117,7 @@ pub struct SaOptions {
     /// "udp" (ESP in UDP 4500, default) or "raw".
     pub encap: Option<String>,
     /// The peer's L2TP port from the SA's selectors (0 or absent: any).
+    #[napi(js_name = "peerL2tpPort")]
     pub peer_l2tp_port: Option<u32>,
     pub replay_window: Option<u32>,
     pub lifetime: Option<SaLifetimeOptions>,

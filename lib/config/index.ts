@@ -1,0 +1,7 @@
+export { AUTH_METHODS, DH_GROUPS, configIssues, formatKey, serverConfigSchema } from './schema.js'
+export type { ConfigIssue, ServerConfig, ServerConfigInput } from './schema.js'
+export { ConfigError, loadConfigFile, parseServerConfig } from './load.js'
+export type { ConfigErrorCode, LoadedConfig } from './load.js'
+export { proposalPolicy } from './proposals.js'
+export { DEMO_USER, defaultConfigPath, ensureFirstRunState, loadDefaultConfig } from './first-run.js'
+export type { FirstRunState } from './first-run.js'

@@ -1,0 +1,436 @@
+/**
+ * The server configuration file, as a zod schema: shapes, defaults and the
+ * checks that span keys. Every object is strict, so a misspelt key is an
+ * error rather than a silently ignored setting. `configIssues` turns zod's
+ * issues into `{ key, message }` lines an operator can act on.
+ *
+ * The schema sees paths, not files: `ipsec.pskFile` and the certificate
+ * paths are read by load.ts, which fills in `ipsec.psk` and replaces the
+ * certificate paths with PEM text.
+ */
+import { isIP } from 'node:net'
+import * as z from 'zod'
+import { Ipv4Pool, PoolConfigError, parseIpv4 } from '../pool/ip-pool.js'
+
+export const AUTH_METHODS = ['mschapv2', 'chap', 'pap', 'eap'] as const
+export const DH_GROUPS = [2, 5, 14, 15, 16, 19, 20, 21] as const
+const PHASE1_ENCRYPTION = ['aes128', 'aes192', 'aes256', '3des'] as const
+const HASHES = ['md5', 'sha1', 'sha256', 'sha384', 'sha512'] as const
+const ESP_CIPHERS = ['aes128', 'aes192', 'aes256', '3des', 'aes128gcm-16', 'aes256gcm-16'] as const
+const PRESET_NAMES = ['modern', 'compatible', 'legacy'] as const
+const LOG_LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'fatal'] as const
+
+// --- building blocks ---------------------------------------------------------
+
+const ipv4 = () => z.string().refine((s) => parseIpv4(s) !== undefined, { error: (iss) => `${show(iss.input)} is not an IPv4 address (dotted quad, no leading zeros)` })
+const port = () => z.number().int().min(0).max(65535)
+const seconds = () => z.number().min(0)
+const positiveInt = () => z.number().int().min(1)
+
+// Secrets never appear in messages: the error output ends up in logs and tickets.
+const secret = (what: string) =>
+  z.string({ error: (iss) => (iss.code === 'invalid_type' ? `expected ${what} as a string, got ${kindOf(iss.input)} (quote it in YAML)` : undefined) })
+
+// Linux IFNAMSIZ is 16 with the terminating NUL.
+const interfaceName = () =>
+  z
+    .string()
+    .min(1)
+    .max(15, 'at most 15 characters (the Linux interface name limit)')
+    .regex(/^[A-Za-z0-9_.-]+$/, 'only letters, digits, "_", "." and "-"')
+    .refine((s) => s !== '.' && s !== '..', 'not "." or ".."')
+
+const hostPort = () =>
+  z.string().refine(
+    (s) => {
+      const m = /^(?:\[([^\]]+)\]|([^\s:[\]]+)):(\d{1,5})$/.exec(s)
+      return m !== null && Number(m[3]) <= 65535 && (m[1] === undefined || isIP(m[1]) === 6)
+    },
+    { error: (iss) => `expected "host:port" (IPv6 as "[::1]:9100"), got ${show(iss.input)}` },
+  )
+
+const uniqueList = <T extends z.ZodType<string>>(item: T) =>
+  z.array(item).superRefine((list, ctx) => {
+    list.forEach((value, i) => {
+      const first = list.indexOf(value)
+      if (first !== i) ctx.addIssue({ code: 'custom', path: [i], message: `${show(value)} is listed twice (also at [${first}])` })
+    })
+  })
+
+// --- sections ----------------------------------------------------------------
+
+const listenSchema = z.strictObject({
+  address: z
+    .string()
+    .refine((s) => isIP(s) !== 0, { error: (iss) => `${show(iss.input)} is not an IPv4 or IPv6 address` })
+    .default('0.0.0.0'),
+  ikePort: port().default(500),
+  nattPort: port().default(4500),
+})
+
+const phase1Schema = z.strictObject({
+  encryption: z.array(z.enum(PHASE1_ENCRYPTION)).min(1),
+  hash: z.array(z.enum(HASHES)).min(1),
+  groups: z.array(z.literal(DH_GROUPS)).min(1),
+  lifetime: positiveInt().optional(),
+})
+
+const phase2Schema = z.strictObject({
+  ciphers: z.array(z.enum(ESP_CIPHERS)).min(1),
+  integrity: z.array(z.enum(HASHES)).min(1),
+  pfsGroups: z.array(z.literal(DH_GROUPS)).min(1).optional(),
+  requirePfs: z.boolean().optional(),
+  lifetime: positiveInt().optional(),
+})
+
+const proposalsSchema = z.union([z.enum(PRESET_NAMES), z.strictObject({ phase1: phase1Schema, phase2: phase2Schema })], {
+  error: (iss) =>
+    iss.code === 'invalid_union'
+      ? `expected a preset ('modern', 'compatible' or 'legacy') or a mapping with phase1 and phase2, got ${show(iss.input)}${suggestion(iss.input, PRESET_NAMES)}`
+      : undefined,
+})
+
+const ipsecSchema = z
+  .strictObject({
+    psk: secret('the pre-shared key').min(8).optional(),
+    pskFile: z.string().min(1).optional(),
+    certificate: z.strictObject({ cert: z.string().min(1), key: z.string().min(1), ca: z.string().min(1) }).optional(),
+    localId: z.string().min(1).nullable().default(null),
+    proposals: proposalsSchema.default('compatible'),
+    aggressiveMode: z.boolean().default(false),
+    dpdDelay: seconds().default(30),
+    dpdTimeout: z.number().gt(0).default(120),
+    maxHalfOpen: positiveInt().default(1000),
+    maxHalfOpenPerSource: positiveInt().default(20),
+  })
+  .superRefine((ipsec, ctx) => {
+    if (ipsec.psk === undefined && ipsec.pskFile === undefined && ipsec.certificate === undefined) {
+      ctx.addIssue({ code: 'custom', path: [], message: 'needs an authentication method: psk, pskFile or certificate' })
+    }
+    if (ipsec.psk !== undefined && ipsec.pskFile !== undefined) {
+      ctx.addIssue({ code: 'custom', path: ['pskFile'], message: 'give psk or pskFile, not both' })
+    }
+  })
+
+const l2tpSchema = z
+  .strictObject({
+    helloInterval: seconds().default(60),
+    secret: secret('the tunnel secret').min(1).nullable().default(null),
+    hideAvps: z.boolean().default(false),
+    sequencing: z.enum(['off', 'allow', 'require']).default('allow'),
+    maxTunnelsPerPeer: positiveInt().default(4),
+    maxSessionsPerTunnel: positiveInt().default(16),
+  })
+  .superRefine((l2tp, ctx) => {
+    // RFC 2661 4.3: hidden AVPs are encrypted with the tunnel secret
+    if (l2tp.hideAvps && l2tp.secret === null) ctx.addIssue({ code: 'custom', path: ['hideAvps'], message: 'needs l2tp.secret: AVP hiding is keyed by the tunnel secret (RFC 2661 4.3)' })
+  })
+
+const pppSchema = z.strictObject({
+  auth: uniqueList(z.enum(AUTH_METHODS)).min(1).default(['mschapv2', 'chap', 'pap']),
+  dns: z.array(ipv4()).max(2, 'at most 2 DNS servers: IPCP carries a primary and a secondary (RFC 1877)').default([]),
+  mtu: z.number().int().min(1280).max(1500).default(1400),
+  idleTimeout: seconds().default(0),
+  sessionTimeout: seconds().default(0),
+  echoInterval: seconds().default(30),
+  echoFailures: positiveInt().default(4),
+  ipv6: z.boolean().default(false),
+})
+
+const rangeText = () => z.string().min(1)
+
+const poolSchema = z.strictObject({
+  range: z
+    .union([rangeText(), z.array(rangeText()).min(1)], {
+      error: (iss) =>
+        iss.code === 'invalid_union' ? `expected a range ("a.b.c.d-a.b.c.e", CIDR or one address) or a list of them, got ${show(iss.input)}` : undefined,
+    })
+    // one shape for consumers
+    .transform((r) => (typeof r === 'string' ? [r] : r)),
+  gateway: ipv4(),
+  exclude: z.array(rangeText()).default([]),
+})
+
+const userSchema = z
+  .strictObject({
+    name: z.string().min(1),
+    password: secret('the password').min(1).optional(),
+    ntHash: secret('the NT hash')
+      .regex(/^[0-9a-fA-F]{32}$/, 'must be 32 hex digits (the MD4 of the UTF-16LE password, as smbpasswd prints it)')
+      .optional(),
+    address: ipv4().optional(),
+    disabled: z.boolean().default(false),
+  })
+  .superRefine((user, ctx) => {
+    if (user.password === undefined && user.ntHash === undefined) ctx.addIssue({ code: 'custom', path: [], message: 'needs password or ntHash' })
+    if (user.password !== undefined && user.ntHash !== undefined) ctx.addIssue({ code: 'custom', path: ['ntHash'], message: 'give password or ntHash, not both' })
+  })
+
+const usersSchema = z
+  .array(userSchema)
+  .superRefine((users, ctx) => {
+    const seen = new Map<string, number>()
+    users.forEach((u, i) => {
+      const first = seen.get(u.name)
+      if (first === undefined) seen.set(u.name, i)
+      else ctx.addIssue({ code: 'custom', path: [i, 'name'], message: `duplicate user ${show(u.name)} (also users[${first}])` })
+    })
+  })
+  .default([])
+
+export const serverConfigSchema = z
+  .strictObject({
+    listen: listenSchema.prefault({}),
+    ipsec: ipsecSchema,
+    l2tp: l2tpSchema.prefault({}),
+    ppp: pppSchema.prefault({}),
+    pool: poolSchema,
+    users: usersSchema,
+    tun: z.strictObject({ name: interfaceName().default('l2tp0') }).prefault({}),
+    metrics: z.strictObject({ listen: hostPort().nullable().default(null) }).prefault({}),
+    admin: z.strictObject({ socket: z.string().min(1).default('/run/l2tp-ipsec/admin.sock') }).prefault({}),
+    log: z
+      .strictObject({
+        level: z.enum(LOG_LEVELS).default('info'),
+        format: z.enum(['json', 'pretty', 'auto']).default('auto'),
+      })
+      .prefault({}),
+    dataplane: z
+      .strictObject({
+        workers: z.number().int().min(0).max(64).default(0),
+        netns: z.string().min(1).nullable().default(null),
+      })
+      .prefault({}),
+    forwarding: z
+      .strictObject({
+        enable: z.boolean().default(false),
+        masquerade: interfaceName().nullable().default(null),
+      })
+      .prefault({}),
+  })
+  .superRefine((config, ctx) => {
+    checkPool(config.pool, config.users, ctx)
+    checkChapSecrets(config.ppp.auth, config.users, ctx)
+  })
+
+export type ServerConfigInput = z.input<typeof serverConfigSchema>
+/**
+ * The validated configuration with every default applied. As returned by
+ * parseServerConfig / loadConfigFile, `ipsec.psk` holds the key (read from
+ * pskFile if that was given) and `ipsec.certificate` holds PEM text, not paths.
+ */
+export type ServerConfig = z.output<typeof serverConfigSchema>
+
+// --- checks across keys ------------------------------------------------------------
+
+type Ctx = z.core.$RefinementCtx<ServerConfig>
+type Pool = ServerConfig['pool']
+type Users = ServerConfig['users']
+
+/** The pool exactly as the server will build it, so what passes here cannot fail at start. */
+function checkPool(pool: Pool, users: Users, ctx: Ctx): void {
+  let built: Ipv4Pool
+  try {
+    built = new Ipv4Pool({ ranges: pool.range, gateway: pool.gateway, exclude: pool.exclude })
+  } catch (e) {
+    if (!(e instanceof PoolConfigError)) throw e
+    ctx.addIssue({ code: 'custom', path: poolErrorPath(pool, e), message: e.message })
+    return
+  }
+  // The pool would quietly skip it, but a gateway inside the range is usually
+  // a range typed one address too wide; excluding it says it is meant.
+  let withGateway: Ipv4Pool | undefined
+  try {
+    withGateway = new Ipv4Pool({ ranges: pool.range, exclude: pool.exclude })
+  } catch {
+    withGateway = undefined
+  }
+  if (withGateway?.contains(pool.gateway)) {
+    ctx.addIssue({
+      code: 'custom',
+      path: ['pool', 'gateway'],
+      message: `${pool.gateway} is inside pool.range; the gateway is the server's own PPP address: move it out of the range or list it in pool.exclude`,
+    })
+  }
+  const fixed = new Map<string, number>()
+  users.forEach((u, i) => {
+    if (u.address === undefined) return
+    if (!built.contains(u.address)) {
+      ctx.addIssue({ code: 'custom', path: ['users', i, 'address'], message: `${u.address} is not a pool address (pool.range minus pool.exclude and the gateway)` })
+      return
+    }
+    const other = fixed.get(u.address)
+    if (other !== undefined) ctx.addIssue({ code: 'custom', path: ['users', i, 'address'], message: `${u.address} is also the fixed address of users[${other}]` })
+    else fixed.set(u.address, i)
+  })
+}
+
+function poolErrorPath(pool: Pool, e: PoolConfigError): PropertyKey[] {
+  if (e.value !== undefined) {
+    const r = pool.range.indexOf(e.value)
+    if (r >= 0) return pool.range.length === 1 ? ['pool', 'range'] : ['pool', 'range', r]
+    const x = pool.exclude.indexOf(e.value)
+    if (x >= 0) return ['pool', 'exclude', x]
+    if (e.value === pool.gateway) return ['pool', 'gateway']
+  }
+  return ['pool', 'range']
+}
+
+/** RFC 1994: CHAP-MD5 hashes the clear-text secret itself, so an NT hash cannot answer it. */
+function checkChapSecrets(auth: ServerConfig['ppp']['auth'], users: Users, ctx: Ctx): void {
+  if (!auth.includes('chap')) return
+  users.forEach((u, i) => {
+    if (u.ntHash !== undefined && u.password === undefined) {
+      ctx.addIssue({ code: 'custom', path: ['users', i, 'ntHash'], message: 'CHAP-MD5 needs the clear-text password; remove chap from ppp.auth or give a password' })
+    }
+  })
+}
+
+// --- messages ------------------------------------------------------------------------
+
+export interface ConfigIssue {
+  /** Dotted path, `ppp.auth[1]`; `(config)` for the whole file. */
+  key: string
+  message: string
+}
+
+/** Parse options for serverConfigSchema: messages for the issues the schema leaves to zod. */
+export const parseOptions: z.core.ParseContext<z.core.$ZodIssue> = { reportInput: true, error: errorMessage }
+
+function errorMessage(iss: z.core.$ZodRawIssue): string | undefined {
+  switch (iss.code) {
+    case 'invalid_type': {
+      if (iss.input === undefined) return 'required'
+      let hint = ''
+      if (iss.expected === 'string' && (typeof iss.input === 'number' || typeof iss.input === 'boolean')) hint = ' (quote it in YAML)'
+      return `expected ${EXPECTED[iss.expected] ?? iss.expected}, got ${show(iss.input)}${hint}`
+    }
+    case 'too_small':
+      return sizeMessage('at least', iss.origin, iss.minimum, iss.inclusive, iss.input)
+    case 'too_big':
+      return sizeMessage('at most', iss.origin, iss.maximum, iss.inclusive, iss.input)
+    case 'invalid_value':
+      return `expected ${iss.values.map((v) => JSON.stringify(v)).join(', ').replace(/, ([^,]*)$/, ' or $1')}, got ${show(iss.input)}${suggestion(iss.input, iss.values)}`
+    default:
+      return undefined
+  }
+}
+
+const EXPECTED: Record<string, string> = {
+  string: 'a string',
+  number: 'a number',
+  int: 'an integer',
+  boolean: 'true or false',
+  array: 'a list',
+  object: 'a mapping',
+  null: 'null',
+}
+
+function sizeMessage(bound: 'at least' | 'at most', origin: string, limit: number | bigint, inclusive: boolean | undefined, input: unknown): string {
+  if (origin === 'number' || origin === 'int') {
+    const op = bound === 'at least' ? (inclusive ? 'at least' : 'greater than') : inclusive ? 'at most' : 'less than'
+    return `must be ${op} ${limit}, got ${show(input)}`
+  }
+  const length = typeof input === 'string' || Array.isArray(input) ? input.length : undefined
+  if (bound === 'at least' && Number(limit) === 1) return 'must not be empty'
+  const unit = origin === 'string' ? 'characters' : 'entries'
+  return `must have ${bound} ${limit} ${unit}${length === undefined ? '' : `, got ${length}`}`
+}
+
+/** A short rendering of a value for messages (not for secrets). */
+export function show(value: unknown): string {
+  if (value === null) return 'null'
+  if (typeof value === 'string') return JSON.stringify(value.length > 60 ? `${value.slice(0, 57)}...` : value)
+  if (typeof value === 'number' || typeof value === 'boolean') return String(value)
+  return kindOf(value)
+}
+
+function kindOf(value: unknown): string {
+  if (value === null) return 'null'
+  if (Array.isArray(value)) return 'a list'
+  if (typeof value === 'object') return 'a mapping'
+  return `a ${typeof value}`
+}
+
+/** `{ key, message }` per problem, unknown keys one by one, unions reduced to the branch the input was meant for. */
+export function configIssues(issues: readonly z.core.$ZodIssue[], prefix: readonly PropertyKey[] = []): ConfigIssue[] {
+  const out: ConfigIssue[] = []
+  for (const iss of issues) {
+    const path = [...prefix, ...iss.path]
+    if (iss.code === 'unrecognized_keys') {
+      const known = knownKeys(serverConfigSchema, path)
+      for (const key of iss.keys) out.push({ key: formatKey([...path, key]), message: `unknown key${suggestion(key, known)}` })
+    } else if (iss.code === 'invalid_union' && iss.errors.length > 0) {
+      // A branch whose failure is not "wrong type at the top" is the shape the input was meant to have.
+      const meant = iss.errors.filter((branch) => !branch.every((b) => b.path.length === 0 && (b.code === 'invalid_type' || b.code === 'invalid_value')))
+      if (meant.length === 1) out.push(...configIssues(meant[0]!, path))
+      else out.push({ key: formatKey(path), message: iss.message })
+    } else {
+      out.push({ key: formatKey(path), message: iss.message })
+    }
+  }
+  return out
+}
+
+export function formatKey(path: readonly PropertyKey[]): string {
+  let key = ''
+  for (const segment of path) {
+    if (typeof segment === 'number') key += `[${segment}]`
+    else key += key === '' ? String(segment) : `.${String(segment)}`
+  }
+  return key === '' ? '(config)' : key
+}
+
+/** The keys an object at `path` of `schema` accepts (through defaults, optionals, lists, unions and transforms). */
+function knownKeys(schema: z.core.$ZodType, path: readonly PropertyKey[]): string[] {
+  const def = schema._zod.def as z.core.$ZodTypeDef & {
+    innerType?: z.core.$ZodType
+    in?: z.core.$ZodType
+    element?: z.core.$ZodType
+    options?: readonly z.core.$ZodType[]
+    shape?: Record<string, z.core.$ZodType>
+  }
+  if (def.innerType) return knownKeys(def.innerType, path)
+  if (def.type === 'pipe' && def.in) return knownKeys(def.in, path)
+  if (def.options) return [...new Set(def.options.flatMap((o) => knownKeys(o, path)))]
+  const [head, ...rest] = path
+  if (def.type === 'array' && def.element) return typeof head === 'number' ? knownKeys(def.element, rest) : []
+  if (def.type === 'object' && def.shape) {
+    if (head === undefined) return Object.keys(def.shape)
+    const child = typeof head === 'string' ? def.shape[head] : undefined
+    return child ? knownKeys(child, rest) : []
+  }
+  return []
+}
+
+/** `; did you mean "pool"?` when one known value is close to what was written. */
+function suggestion(input: unknown, candidates: readonly unknown[]): string {
+  if (typeof input !== 'string' || input === '') return ''
+  const norm = (s: string) => s.toLowerCase().replace(/[-_]/g, '')
+  let best: string | undefined
+  let bestDistance = Infinity
+  for (const c of candidates) {
+    if (typeof c !== 'string') continue
+    const d = norm(c) === norm(input) ? 0 : distance(input.toLowerCase(), c.toLowerCase())
+    if (d < bestDistance) {
+      best = c
+      bestDistance = d
+    }
+  }
+  const allowed = input.length <= 3 ? 1 : input.length <= 6 ? 2 : 3
+  return best !== undefined && bestDistance <= allowed && best !== input ? `; did you mean ${JSON.stringify(best)}?` : ''
+}
+
+/** Edit distance with transpositions (optimal string alignment). */
+function distance(a: string, b: string): number {
+  const d: number[][] = Array.from({ length: a.length + 1 }, (_, i) => Array.from({ length: b.length + 1 }, (_, j) => (i === 0 ? j : j === 0 ? i : 0)))
+  for (let i = 1; i <= a.length; i++) {
+    for (let j = 1; j <= b.length; j++) {
+      const cost = a[i - 1] === b[j - 1] ? 0 : 1
+      let v = Math.min(d[i - 1]![j]! + 1, d[i]![j - 1]! + 1, d[i - 1]![j - 1]! + cost)
+      if (i > 1 && j > 1 && a[i - 1] === b[j - 2] && a[i - 2] === b[j - 1]) v = Math.min(v, d[i - 2]![j - 2]! + 1)
+      d[i]![j] = v
+    }
+  }
+  return d[a.length]![b.length]!
+}

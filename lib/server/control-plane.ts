@@ -1,0 +1,588 @@
+/**
+ * The control plane, sans-IO, as both ends share it: IKE → ESP SAs in the
+ * data plane → L2TP → PPP → data-plane sessions. It is fed what the data
+ * plane sends up (`ingest`) and the clock (`tick`), and sends through the
+ * data plane it is given; it never touches a socket or a timer itself. The
+ * server (responder, LNS, PPP server with pool and authenticator) and the
+ * client (initiator, LAC, PPP client) fill in the hooks.
+ *
+ * Order matters in three places (found composing the cores, see
+ * __test__/stack.spec.ts): IKE events are handled right after each IKE
+ * datagram, L2TP events right after each L2TP message, and a session exists
+ * in the data plane before PPP starts, so the client's first LCP frame
+ * reaches us.
+ */
+import type { ControlBatch, DataPlaneEvent, SessionOptions, DataPlaneStats } from '../../native/index.js'
+import { IkeEndpoint } from '../ike/endpoint.js'
+import type { IkeConfig, IkeEvent } from '../ike/types.js'
+import { L2tpEndpoint } from '../l2tp/endpoint.js'
+import type { L2tpConfig, L2tpEvent, SessionUpEvent } from '../l2tp/endpoint.js'
+import type { PppLink, PppLinkEvent, PppLinkUpEvent } from '../ppp/link.js'
+import { BindingTable, parseHostPort, type Binding, type SaSink } from './bindings.js'
+import { Outbox, type ControlSink } from './outbox.js'
+import type { SessionDownReason, SessionInfo, ServerEvents } from './types.js'
+
+/** The data plane as the control plane uses it. */
+export interface DataPlanePort extends SaSink, ControlSink {
+  upsertSession(s: SessionOptions): void
+  removeSession(id: number): boolean
+  stats(): DataPlaneStats
+}
+
+/** What the logger must offer (pino's shape). */
+export interface LogSink {
+  debug(obj: object, msg?: string): void
+  info(obj: object, msg?: string): void
+  warn(obj: object, msg?: string): void
+  error(obj: object, msg?: string): void
+}
+
+export interface PppSettings {
+  /** Our MRU, and the MTU the data plane clamps TCP to. */
+  mtu: number
+  echoInterval: number
+  echoFailures: number
+  /** Seconds; 0 = never. */
+  idleTimeout: number
+  sessionTimeout: number
+  ipv6: boolean
+}
+
+export interface ControlPlaneOptions {
+  ike: IkeConfig
+  l2tp: L2tpConfig
+  ppp: PppSettings
+  dataplane: DataPlanePort
+  log: LogSink
+  /** Our address as peers reach it (the IKE path's local address). */
+  localAddress: string
+  /** Typed events out. */
+  emit: <K extends keyof ServerEvents>(event: K, ...args: ServerEvents[K]) => void
+  /** Seconds on the caller's monotonic clock. */
+  clock: () => number
+}
+
+/** One PPP session over one L2TP session. */
+export interface Call {
+  /** The data plane's session id, and the id `kick` takes. */
+  id: number
+  l2tp: SessionUpEvent
+  binding: Binding
+  link: PppLink
+  up?: PppLinkUpEvent
+  startedAt: number
+  startedWall: Date
+  /** Why we are ending it, when we are. */
+  ending?: { reason: SessionDownReason; detail: string }
+  /** When we started ending it (Terminate-Request sent). */
+  endingAt?: number
+  /** The L2TP session is gone (CDN sent or received). */
+  cleared: boolean
+  /** PPP finished (phase Dead) and its down event was seen. */
+  pppDown?: { reason: string; wasUp: boolean }
+  finished: boolean
+}
+
+interface IkeSaInfo {
+  peerId: string
+  peer: { address: string; port: number }
+}
+
+const TERMINATE_WAIT = 3
+
+export abstract class ControlPlane {
+  readonly ike: IkeEndpoint
+  readonly l2tp: L2tpEndpoint
+  readonly bindings: BindingTable
+  protected readonly o: ControlPlaneOptions
+  private readonly outbox = new Outbox()
+  protected readonly ikeSas = new Map<string, IkeSaInfo>()
+  protected readonly calls = new Map<number, Call>()
+  private readonly callBySession = new Map<number, Call>()
+  private readonly dirty = new Set<Call>()
+  private nextCallId = 1
+  private ikeNext: number | undefined
+  private counters = new Map<number, { rxBytes: number; txBytes: number; rxPackets: number; txPackets: number }>()
+  /** Frames the data plane refused to send (no SA or session yet): counted, visible in status. */
+  unsent = 0
+
+  constructor(options: ControlPlaneOptions) {
+    this.o = options
+    this.ike = new IkeEndpoint(options.ike)
+    this.l2tp = new L2tpEndpoint(options.l2tp)
+    this.bindings = new BindingTable(options.dataplane)
+  }
+
+  // --- what each end does ----------------------------------------------------
+
+  /** An ESP SA pair is installed (the client opens its tunnel here). */
+  protected abstract onBindingUp(binding: Binding, now: number): void
+  /** An L2TP tunnel came up (the client places its call here). */
+  protected abstract onTunnelUp(e: Extract<L2tpEvent, { type: 'tunnel-up' }>, now: number): void
+  /** The PPP link for a new L2TP session. */
+  protected abstract newLink(e: SessionUpEvent, binding: Binding): PppLink
+  /** What the data plane needs of a session beyond its L2TP ids (addresses, routes). */
+  protected abstract sessionRouting(call: Call): Partial<SessionOptions>
+  /** PPP events beyond the common ones (auth requests, address release). */
+  protected abstract onPppEvent(call: Call, e: PppLinkEvent, now: number): void
+  /** A call is gone from every layer. */
+  protected abstract onCallFinished(call: Call, now: number): void
+
+  /** A failure under the calls (IKE refused or gone, tunnel gone); the client gives up or retries here. */
+  protected onLowerFailure(_what: 'ike' | 'l2tp', _reason: string, _now: number): void {}
+
+  /** Feeds the answer of an asynchronous step (authentication) back in. */
+  protected resume(call: Call): void {
+    const now = this.o.clock()
+    this.dirty.add(call)
+    this.pump(now)
+  }
+
+  /** Sends whatever the cores queued outside an input (e.g. after connect()). */
+  flush(): void {
+    this.pump(this.o.clock())
+  }
+
+  // --- input ---------------------------------------------------------------
+
+  /** One batch from the data plane: control frames in order, then events. */
+  ingest(batch: ControlBatch): void {
+    const now = this.o.clock()
+    for (let i = 0; i < batch.meta.length; i++) {
+      const meta = batch.meta[i]!
+      const frame = batch.packets.subarray(batch.offsets[i], batch.offsets[i + 1])
+      try {
+        this.frame(meta.kind, meta, frame, now)
+      } catch (e) {
+        this.o.log.error({ err: e, kind: meta.kind }, 'control frame handling failed')
+      }
+    }
+    for (const event of batch.events) this.dataplaneEvent(event, now)
+    this.pump(now)
+  }
+
+  private frame(kind: string, meta: ControlBatch['meta'][number], frame: Buffer, now: number): void {
+    if (kind === 'ike') {
+      const path = { peer: { address: meta.peerAddress ?? '', port: meta.peerPort ?? 0 }, local: { address: this.o.localAddress, port: meta.localPort ?? 500 } }
+      this.ike.handle(Buffer.from(frame), path, now)
+      this.drainIke(now)
+    } else if (kind === 'l2tp') {
+      const binding = meta.binding === undefined ? undefined : this.bindings.get(meta.binding)
+      if (!binding) return
+      this.l2tp.handle(Buffer.from(frame), { binding: binding.id, address: binding.peer.address, port: binding.peer.port, l2tpPort: meta.l2tpPort ?? 1701 }, now)
+      this.drainL2tp(now)
+    } else if (kind === 'ppp') {
+      const call = meta.session === undefined ? undefined : this.calls.get(meta.session)
+      if (!call) return
+      call.link.receive(Buffer.from(frame), now)
+      this.dirty.add(call)
+    }
+  }
+
+  private dataplaneEvent(e: DataPlaneEvent, now: number): void {
+    switch (e.type) {
+      case 'session-idle': {
+        const call = e.session === undefined ? undefined : this.calls.get(e.session)
+        if (call) this.end(call, 'idle', `no traffic for ${Math.round((e.idleMs ?? 0) / 1000)} s`, now)
+        return
+      }
+      case 'peer-changed': {
+        if (e.binding !== undefined && e.newPeer) this.bindings.moved(e.binding, parseHostPort(e.newPeer))
+        this.o.log.info({ binding: e.binding, from: e.oldPeer, to: e.newPeer }, 'IPsec peer moved (NAT rebinding)')
+        return
+      }
+      case 'sa-hard-lifetime':
+      case 'sa-soft-lifetime':
+      case 'sa-sequence-near-exhaustion':
+        // The client rekeys (it is the initiator); a hard limit is enforced by the data plane itself.
+        this.o.log.info({ spi: e.spi, reason: e.reason, event: e.type }, 'ESP SA lifetime')
+        return
+      case 'worker-panic':
+        this.o.log.error({ message: e.message }, 'data plane worker caught a panic')
+        this.o.emit('error', new Error(`data plane worker panic: ${e.message}`))
+        return
+      case 'drops':
+        this.o.log.debug({ drops: e.drops }, 'data plane drops')
+        return
+      default:
+        this.o.log.debug({ event: e }, 'data plane event')
+    }
+  }
+
+  // --- timers --------------------------------------------------------------
+
+  /** Fires what is due at `now`; returns when next to call. */
+  tick(now = this.o.clock()): number | undefined {
+    this.ikeNext = this.ike.handleTimeout(now)
+    const l2tpAt = this.l2tp.nextTimeout()
+    if (l2tpAt !== undefined && l2tpAt <= now) this.l2tp.handleTimeout(now)
+    for (const call of this.calls.values()) {
+      const at = call.link.nextTimeout()
+      if (at !== undefined && at <= now) {
+        call.link.handleTimeout(now)
+        this.dirty.add(call)
+      }
+      if (this.o.ppp.sessionTimeout > 0 && call.up && !call.ending && now - call.startedAt >= this.o.ppp.sessionTimeout) {
+        this.end(call, 'session-timeout', `session timeout of ${this.o.ppp.sessionTimeout} s`, now)
+      }
+      // A peer that never answers our Terminate-Request: clear the call anyway.
+      if (call.ending && call.link.phase !== 'Dead' && call.endingAt !== undefined && now - call.endingAt > TERMINATE_WAIT * 3) call.link.lowerDown(now, 'terminate timeout')
+    }
+    this.drainL2tp(now)
+    this.pump(now)
+    return this.nextDeadline()
+  }
+
+  nextDeadline(): number | undefined {
+    let next = this.ikeNext
+    const consider = (t: number | undefined) => {
+      if (t !== undefined && (next === undefined || t < next)) next = t
+    }
+    consider(this.l2tp.nextTimeout())
+    for (const call of this.calls.values()) {
+      consider(call.link.nextTimeout())
+      if (this.o.ppp.sessionTimeout > 0 && call.up && !call.ending) consider(call.startedAt + this.o.ppp.sessionTimeout)
+      if (call.ending && call.endingAt !== undefined) consider(call.endingAt + TERMINATE_WAIT * 3 + 0.01)
+    }
+    return next
+  }
+
+  // --- draining ------------------------------------------------------------
+
+  /** Drains every core until nothing moves, then sends what they produced in one batch. */
+  pump(now: number): void {
+    for (let guard = 0; guard < 64; guard++) {
+      let moved = this.drainIke(now)
+      moved = this.drainL2tp(now) || moved
+      for (const call of [...this.dirty]) {
+        this.dirty.delete(call)
+        moved = this.drainCall(call, now) || moved
+      }
+      if (!moved) break
+    }
+    this.unsent += this.outbox.flush(this.o.dataplane)
+  }
+
+  private drainIke(now: number): boolean {
+    let moved = false
+    for (let t = this.ike.pollTransmit(); t; t = this.ike.pollTransmit()) {
+      moved = true
+      this.outbox.ike(t)
+    }
+    for (let e = this.ike.pollEvent(); e; e = this.ike.pollEvent()) {
+      moved = true
+      this.ikeEvent(e, now)
+    }
+    return moved
+  }
+
+  private ikeEvent(e: IkeEvent, now: number): void {
+    switch (e.type) {
+      case 'ike-sa-up':
+        this.ikeSas.set(e.ikeSa, { peerId: e.peerId, peer: e.peer })
+        this.o.log.info({ ikeSa: e.ikeSa, peer: e.peer, peerId: e.peerId, nat: e.natDetected, suite: e.suite }, 'IKE SA up')
+        this.o.emit('ike-sa-up', { ikeSa: e.ikeSa, peer: e.peer, peerId: e.peerId, natDetected: e.natDetected, suite: e.suite })
+        return
+      case 'ike-sa-down':
+        this.ikeSas.delete(e.ikeSa)
+        this.o.log.info({ ikeSa: e.ikeSa, reason: e.reason }, 'IKE SA down')
+        this.o.emit('ike-sa-down', { ikeSa: e.ikeSa, reason: e.reason })
+        this.onLowerFailure('ike', e.reason, now)
+        return
+      case 'child-sa-up': {
+        if (e.mode !== 'transport') {
+          this.o.log.warn({ ikeSa: e.ikeSa, selectors: e.selectors }, 'tunnel-mode ESP SA negotiated: not used for L2TP')
+        }
+        const peerId = this.ikeSas.get(e.ikeSa)?.peerId ?? e.peer.address
+        try {
+          const binding = this.bindings.up(e, peerId)
+          this.o.log.info({ ikeSa: e.ikeSa, binding: binding.id, spiIn: hex(e.inbound.spi), spiOut: hex(e.outbound.spi), suite: e.inbound.suite, udp: e.udpEncapsulated }, 'ESP SA pair installed')
+          this.onBindingUp(binding, now)
+        } catch (err) {
+          this.o.log.error({ err, ikeSa: e.ikeSa }, 'installing the ESP SA pair failed')
+          this.o.emit('error', err instanceof Error ? err : new Error(String(err)))
+        }
+        return
+      }
+      case 'child-sa-down': {
+        const result = this.bindings.down(e)
+        if (!result) return
+        this.o.log.info({ ikeSa: e.ikeSa, binding: result.binding.id, spiIn: hex(e.inboundSpi), reason: e.reason }, 'ESP SA pair removed')
+        if (result.empty) {
+          for (const call of this.calls.values()) if (call.binding === result.binding) call.ending ??= { reason: 'ike-down', detail: `IPsec SA gone: ${e.reason}` }
+          this.l2tp.removeBinding(result.binding.id)
+          this.drainL2tp(now)
+        }
+        return
+      }
+      case 'auth-failure':
+        this.o.log.warn({ peer: e.peer, reason: e.reason }, 'IKE authentication failed')
+        this.o.emit('auth-failure', { user: undefined, method: 'ike', reason: e.reason, peer: { ...e.peer } })
+        this.onLowerFailure('ike', `IKE authentication failed: ${e.reason}`, now)
+        return
+      case 'negotiation-failure':
+        this.o.log.warn({ peer: e.peer, stage: e.stage, reason: e.reason }, 'IKE negotiation failed')
+        this.onLowerFailure('ike', `IKE ${e.stage} failed: ${e.reason}`, now)
+        return
+      case 'dropped':
+        this.o.log.debug({ peer: e.peer, reason: e.reason, count: e.count }, 'IKE messages dropped')
+        return
+      default:
+        return
+    }
+  }
+
+  private drainL2tp(now: number): boolean {
+    let moved = false
+    for (let e = this.l2tp.pollEvent(); e; e = this.l2tp.pollEvent()) {
+      moved = true
+      this.l2tpEvent(e, now)
+    }
+    for (let t = this.l2tp.pollTransmit(); t; t = this.l2tp.pollTransmit()) {
+      moved = true
+      this.outbox.l2tp(t)
+    }
+    return moved
+  }
+
+  private l2tpEvent(e: L2tpEvent, now: number): void {
+    switch (e.type) {
+      case 'tunnel-up':
+        this.o.log.info({ binding: e.binding, tunnel: e.tunnelId, peerHost: e.peerHostName, vendor: e.peerVendorName }, 'L2TP tunnel up')
+        return this.onTunnelUp(e, now)
+      case 'tunnel-down':
+        this.o.log.info({ binding: e.binding, tunnel: e.tunnelId, reason: e.reason, by: e.by }, 'L2TP tunnel down')
+        this.onLowerFailure('l2tp', `L2TP tunnel down: ${e.reason}`, now)
+        return
+      case 'session-up':
+        return this.startCall(e, now)
+      case 'session-down': {
+        const call = this.callBySession.get(e.sessionId)
+        if (!call) return
+        call.cleared = true
+        if (e.by === 'peer') call.ending ??= { reason: 'peer', detail: `the client cleared the call${e.result ? ` (result ${e.result.resultCode})` : ''}` }
+        else call.ending ??= { reason: 'l2tp-down', detail: `L2TP: ${e.reason}` }
+        if (call.link.phase !== 'Dead') call.link.lowerDown(now, `L2TP ${e.reason}`)
+        this.dirty.add(call)
+        return
+      }
+      default:
+        return
+    }
+  }
+
+  private startCall(e: SessionUpEvent, now: number): void {
+    const binding = this.bindings.get(e.binding)
+    if (!binding) {
+      this.l2tp.closeSession(e.sessionId, undefined, now)
+      return
+    }
+    const id = this.allocateCallId()
+    const link = this.newLink(e, binding)
+    const call: Call = { id, l2tp: e, binding, link, startedAt: now, startedWall: new Date(), cleared: false, finished: false }
+    this.calls.set(id, call)
+    this.callBySession.set(e.sessionId, call)
+    try {
+      this.o.dataplane.upsertSession(this.sessionOptions(call))
+    } catch (err) {
+      this.o.log.error({ err, session: id }, 'data plane refused the session')
+      this.calls.delete(id)
+      this.callBySession.delete(e.sessionId)
+      this.l2tp.closeSession(e.sessionId, undefined, now)
+      return
+    }
+    this.o.log.info({ session: id, binding: binding.id, tunnel: e.tunnelId, l2tpSession: e.sessionId, peer: binding.peer }, 'L2TP session up, starting PPP')
+    link.open(now)
+    this.dirty.add(call)
+  }
+
+  private sessionOptions(call: Call): SessionOptions {
+    const up = call.up
+    return {
+      id: call.id,
+      binding: call.binding.id,
+      localTunnel: call.l2tp.tunnelId,
+      localSession: call.l2tp.sessionId,
+      peerTunnel: call.l2tp.peerTunnelId,
+      peerSession: call.l2tp.peerSessionId,
+      peerPort: call.l2tp.peer.l2tpPort,
+      sequencing: call.l2tp.sequencing,
+      mru: up ? Math.min(up.peerMru, this.o.ppp.mtu) : this.o.ppp.mtu,
+      ...(up ? { acfc: up.acfc, pfc: up.pfc } : {}),
+      ...(up && this.o.ppp.idleTimeout > 0 ? { idleTimeoutMs: this.o.ppp.idleTimeout * 1000 } : {}),
+      ...this.sessionRouting(call),
+    }
+  }
+
+  private drainCall(call: Call, now: number): boolean {
+    let moved = false
+    for (let f = call.link.pollTransmit(); f; f = call.link.pollTransmit()) {
+      moved = true
+      this.outbox.ppp(call.id, f)
+    }
+    for (let e = call.link.pollEvent(); e; e = call.link.pollEvent()) {
+      moved = true
+      this.pppEvent(call, e, now)
+    }
+    if (call.link.phase === 'Dead' && !call.cleared) {
+      moved = true
+      call.cleared = true
+      this.l2tp.closeSession(call.l2tp.sessionId, undefined, now)
+      this.drainL2tp(now)
+    }
+    if (call.link.phase === 'Dead' && call.cleared && !call.finished) {
+      moved = true
+      this.finish(call, now)
+    }
+    return moved
+  }
+
+  private pppEvent(call: Call, e: PppLinkEvent, now: number): void {
+    this.onPppEvent(call, e, now)
+    switch (e.type) {
+      case 'authenticated':
+        this.o.log.info({ session: call.id, user: e.user, method: e.method }, 'PPP authenticated')
+        return
+      case 'auth-failed':
+        this.o.log.warn({ session: call.id, user: e.user, method: e.method, reason: e.reason, final: e.final, peer: call.binding.peer }, 'PPP authentication failed')
+        this.o.emit('auth-failure', { user: e.user, method: e.method, reason: e.failure?.reason ?? e.reason, peer: { ...call.binding.peer } })
+        if (e.final) call.ending ??= { reason: 'error', detail: `authentication failed: ${e.reason}` }
+        return
+      case 'up':
+        call.up = e
+        call.startedAt = now
+        call.startedWall = new Date()
+        try {
+          this.o.dataplane.upsertSession(this.sessionOptions(call))
+        } catch (err) {
+          this.o.log.error({ err, session: call.id }, 'data plane refused the session address')
+          this.end(call, 'error', `data plane: ${(err as Error).message}`, now)
+          return
+        }
+        this.o.log.info({ session: call.id, user: e.user, address: e.address, method: e.authMethod, peer: call.binding.peer }, 'session up')
+        this.o.emit('session-up', { id: call.id, user: e.user, address: e.address, peer: { ...call.binding.peer }, peerId: call.binding.peerId, authMethod: e.authMethod ?? 'none', suite: call.binding.suite })
+        return
+      case 'down':
+        call.pppDown = { reason: e.reason, wasUp: e.wasUp }
+        if (!call.ending) {
+          const echo = /echo/i.test(e.reason)
+          call.ending = echo ? { reason: 'lcp-echo-timeout', detail: e.reason } : { reason: 'peer', detail: e.reason }
+        }
+        this.dirty.add(call)
+        return
+      default:
+        return
+    }
+  }
+
+  private finish(call: Call, now: number): void {
+    call.finished = true
+    const stats = this.sessionCounters(call.id)
+    this.o.dataplane.removeSession(call.id)
+    this.calls.delete(call.id)
+    this.callBySession.delete(call.l2tp.sessionId)
+    this.counters.delete(call.id)
+    const ending = call.ending ?? { reason: 'peer' as const, detail: call.pppDown?.reason ?? 'ended' }
+    if (call.up) {
+      const durationSeconds = Math.max(0, Math.round((Date.now() - call.startedWall.getTime()) / 1000))
+      this.o.log.info({ session: call.id, user: call.up.user, address: call.up.address, reason: ending.reason, detail: ending.detail, ...stats, durationSeconds }, 'session down')
+      this.o.emit('session-down', { id: call.id, user: call.up.user, address: call.up.address, reason: ending.reason, detail: ending.detail, rxBytes: stats.rxBytes, txBytes: stats.txBytes, durationSeconds })
+    }
+    this.onCallFinished(call, now)
+  }
+
+  // --- operations ----------------------------------------------------------
+
+  /** Ends a session the right way: PPP Terminate, then CDN. */
+  end(call: Call, reason: SessionDownReason, detail: string, now = this.o.clock()): void {
+    if (call.ending && call.endingAt !== undefined) return
+    call.ending = { reason, detail }
+    call.endingAt = now
+    if (call.link.phase === 'Dead') call.link.lowerDown(now, detail)
+    else call.link.close(now, detail)
+    this.dirty.add(call)
+    this.pump(now)
+  }
+
+  kick(id: number): boolean {
+    const call = this.calls.get(id)
+    if (!call) return false
+    this.end(call, 'kicked', 'kicked by the administrator')
+    return true
+  }
+
+  /** Starts ending every session; `closed()` says when they are all gone. */
+  closeAll(reason: SessionDownReason, detail: string): void {
+    const now = this.o.clock()
+    for (const call of [...this.calls.values()]) this.end(call, reason, detail, now)
+  }
+
+  get sessionCount(): number {
+    return this.calls.size
+  }
+
+  /** After closeAll: StopCCN to every tunnel and Delete for every IKE SA, sent now. */
+  closeTunnelsAndIke(): void {
+    const now = this.o.clock()
+    for (const t of this.l2tp.tunnels()) {
+      try {
+        this.l2tp.closeTunnel(t.tunnelId, undefined, now)
+      } catch {
+        // already closing
+      }
+    }
+    for (const ikeSa of [...this.ikeSas.keys()]) this.ike.close(ikeSa, now, 'server shutting down')
+    this.pump(now)
+  }
+
+  /** Refreshes per-session counters from the data plane (called periodically and by sessions()). */
+  refreshCounters(): void {
+    const stats = this.o.dataplane.stats()
+    this.counters.clear()
+    for (const s of stats.sessions) this.counters.set(s.id, { rxBytes: s.rxBytes, txBytes: s.txBytes, rxPackets: s.rxPackets, txPackets: s.txPackets })
+    const now = this.o.clock()
+    // ESP traffic proves the peer alive: no DPD probe needed for it.
+    for (const call of this.calls.values()) if ((this.counters.get(call.id)?.rxPackets ?? 0) > 0) this.ike.touch(call.binding.ikeSa, now)
+  }
+
+  private sessionCounters(id: number): { rxBytes: number; txBytes: number; rxPackets: number; txPackets: number } {
+    const s = this.o.dataplane.stats().sessions.find((x) => x.id === id)
+    return s ? { rxBytes: s.rxBytes, txBytes: s.txBytes, rxPackets: s.rxPackets, txPackets: s.txPackets } : (this.counters.get(id) ?? { rxBytes: 0, txBytes: 0, rxPackets: 0, txPackets: 0 })
+  }
+
+  sessions(): SessionInfo[] {
+    this.refreshCounters()
+    const out: SessionInfo[] = []
+    for (const call of this.calls.values()) {
+      if (!call.up || call.finished) continue
+      const c = this.counters.get(call.id) ?? { rxBytes: 0, txBytes: 0, rxPackets: 0, txPackets: 0 }
+      out.push({
+        id: call.id,
+        user: call.up.user,
+        address: call.up.address,
+        peer: { ...call.binding.peer },
+        peerId: call.binding.peerId,
+        authMethod: call.up.authMethod ?? 'none',
+        suite: call.binding.suite,
+        udpEncapsulated: call.binding.udpEncapsulated,
+        l2tp: { tunnelId: call.l2tp.tunnelId, sessionId: call.l2tp.sessionId, peerTunnelId: call.l2tp.peerTunnelId, peerSessionId: call.l2tp.peerSessionId },
+        startedAt: call.startedWall.toISOString(),
+        durationSeconds: Math.round((Date.now() - call.startedWall.getTime()) / 1000),
+        ...c,
+      })
+    }
+    return out
+  }
+
+  private allocateCallId(): number {
+    for (;;) {
+      const id = this.nextCallId
+      this.nextCallId = this.nextCallId >= 0xffff_fffe ? 1 : this.nextCallId + 1
+      if (!this.calls.has(id)) return id
+    }
+  }
+}
+
+function hex(spi: number): string {
+  return `0x${spi.toString(16).padStart(8, '0')}`
+}

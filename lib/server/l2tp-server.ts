@@ -1,0 +1,260 @@
+/**
+ * `L2tpServer`: the VPN gateway as a Node object. It validates its options
+ * with the same schema as the YAML config, opens the data plane (UDP
+ * 500/4500, TUN), configures the TUN device's address and routes, and runs
+ * the control plane on the data plane's batches and one timer.
+ *
+ *   const server = new L2tpServer({ ipsec: { psk }, pool: { range, gateway }, users: [...] })
+ *   server.on('session-up', (s) => ...)
+ *   await server.listen()
+ *   ...
+ *   await server.close()
+ */
+import { EventEmitter } from 'node:events'
+import { DataPlane } from '../../native/index.js'
+import type { ControlBatch, DataPlaneOptions, LocalAddresses } from '../../native/index.js'
+import { AuthLimiter, CallbackAuthenticator, LimitedAuthenticator, LocalUsersAuthenticator, type AuthCallback, type Authenticator, type Method } from '../auth/index.js'
+import { parseServerConfig, proposalPolicy, type ServerConfig, type ServerConfigInput } from '../config/index.js'
+import { loadCredentials, loadTrustAnchors } from '../ike/certificates.js'
+import type { IkeConfig } from '../ike/types.js'
+import { silentLogger, type Logger } from '../log/index.js'
+import { Ipv4Pool } from '../pool/ip-pool.js'
+import { pppAuthAlgorithms } from '../ppp/auth-algorithms.js'
+import { Netconf, poolRoutes } from '../system/netconf.js'
+import { formatHost } from './bindings.js'
+import type { DataPlanePort } from './control-plane.js'
+import { ServerControlPlane } from './server-control-plane.js'
+import { monotonicSeconds, TimerLoop } from './timer-loop.js'
+import type { AdminTarget, ServerEvents, SessionInfo } from './types.js'
+
+export interface L2tpServerOptions extends ServerConfigInput {
+  /** Decide logins in code (checked after the configured `users`, when none of them matches). */
+  authenticate?: AuthCallback
+  /** A pino logger; default: silent. */
+  logger?: Logger
+  /** Where relative paths in the options (pskFile, certificates) start. */
+  baseDir?: string
+}
+
+const PPP_METHOD: Record<string, Method> = { mschapv2: 'mschapv2', chap: 'chap-md5', pap: 'pap', eap: 'eap' }
+/** Seconds between data-plane counter refreshes (session counters, DPD suppression). */
+const COUNTER_INTERVAL = 5
+/** Seconds close() waits for PPP Terminate and CDN before it cuts. */
+const CLOSE_GRACE = 4
+
+export class L2tpServer extends EventEmitter<ServerEvents> implements AdminTarget {
+  readonly config: ServerConfig
+  readonly warnings: readonly string[]
+  private readonly log: Logger
+  private readonly authenticator: Authenticator
+  private dp: DataPlane | undefined
+  private core: ServerControlPlane | undefined
+  private timers: TimerLoop | undefined
+  private counterTimer: NodeJS.Timeout | undefined
+  private startedAt = new Date()
+  private state: 'new' | 'listening' | 'closing' | 'closed' = 'new'
+
+  /** Validates the options (throws ConfigError naming each bad key); nothing is opened until listen(). */
+  constructor(options: L2tpServerOptions) {
+    super()
+    const { authenticate, logger, baseDir, ...input } = options
+    const parsed = parseServerConfig(input, baseDir === undefined ? {} : { baseDir })
+    this.config = parsed.config
+    this.warnings = parsed.warnings
+    this.log = logger ?? silentLogger()
+    this.authenticator = this.buildAuthenticator(authenticate)
+  }
+
+  private buildAuthenticator(callback: AuthCallback | undefined): Authenticator {
+    const users = this.config.users.map((u) => ({
+      user: u.name,
+      ...(u.password !== undefined ? { password: u.password } : {}),
+      ...(u.ntHash !== undefined ? { ntHash: u.ntHash } : {}),
+      ...(u.address !== undefined ? { address: u.address } : {}),
+      ...(u.disabled !== undefined ? { disabled: u.disabled } : {}),
+    }))
+    const local = new LocalUsersAuthenticator({ users, algorithms: pppAuthAlgorithms })
+    let inner: Authenticator = local
+    if (callback) {
+      const code = new CallbackAuthenticator({ callback, algorithms: pppAuthAlgorithms, onError: (e) => this.log.error({ event: e }, 'authenticate callback failed') })
+      inner = {
+        authenticate: async (request) => {
+          const first = users.length ? await local.authenticate(request) : undefined
+          if (first && !('challenge' in first) && (first.ok || first.reason !== 'unknown-user')) return first
+          return code.authenticate(request)
+        },
+      }
+    }
+    const limiter = new AuthLimiter({ onEvent: (e) => this.log.warn({ event: e }, 'authentication limiter') })
+    return new LimitedAuthenticator({ authenticator: inner, limiter, clock: monotonicSeconds })
+  }
+
+  /** Opens sockets and the TUN device and starts serving. */
+  async listen(): Promise<void> {
+    if (this.state !== 'new') throw new Error(`listen() on a server that is ${this.state}`)
+    const c = this.config
+    for (const w of this.warnings) this.log.warn({}, w)
+    const host = formatHost(c.listen.address)
+    const dpOptions: DataPlaneOptions = {
+      ike: [`${host}:${c.listen.ikePort}`],
+      natt: [`${host}:${c.listen.nattPort}`],
+      tun: { name: c.tun.name, mtu: c.ppp.mtu },
+      ...(c.dataplane.workers > 0 ? { workers: c.dataplane.workers } : {}),
+      ...(c.dataplane.netns ? { netns: c.dataplane.netns } : {}),
+    }
+    const dp = new DataPlane(dpOptions, (batch: ControlBatch) => this.onBatch(batch))
+    this.dp = dp
+    try {
+      const netconf = new Netconf(c.dataplane.netns)
+      const tun = dp.localAddresses().tun ?? c.tun.name
+      await netconf.addAddress(tun, c.pool.gateway)
+      for (const prefix of poolRoutes(c.pool.range)) await netconf.addRoute(tun, prefix, c.pool.gateway)
+      const addresses = dp.localAddresses()
+      this.core = new ServerControlPlane({
+        ike: this.ikeConfig(addresses),
+        l2tp: {
+          role: 'lns',
+          hostName: 'l2tp-ipsec',
+          helloInterval: c.l2tp.helloInterval,
+          ...(c.l2tp.secret ? { secret: c.l2tp.secret } : {}),
+          hideAvps: c.l2tp.hideAvps,
+          sequencing: c.l2tp.sequencing,
+          maxTunnelsPerBinding: c.l2tp.maxTunnelsPerPeer,
+          maxSessionsPerTunnel: c.l2tp.maxSessionsPerTunnel,
+        },
+        authMethods: c.ppp.auth.map((m) => PPP_METHOD[m]!),
+        dns: c.ppp.dns,
+        gateway: c.pool.gateway,
+        ppp: {
+          mtu: c.ppp.mtu,
+          echoInterval: c.ppp.echoInterval,
+          echoFailures: c.ppp.echoFailures,
+          idleTimeout: c.ppp.idleTimeout,
+          sessionTimeout: c.ppp.sessionTimeout,
+          ipv6: c.ppp.ipv6,
+        },
+        pool: new Ipv4Pool({ ranges: c.pool.range, gateway: c.pool.gateway, exclude: c.pool.exclude }),
+        authenticator: this.authenticator,
+        dataplane: dp as DataPlanePort,
+        log: this.log,
+        localAddress: isUnspecified(c.listen.address) ? '0.0.0.0' : c.listen.address,
+        emit: (event, ...args) => this.safeEmit(event, ...args),
+        clock: monotonicSeconds,
+      })
+    } catch (e) {
+      dp.close()
+      this.dp = undefined
+      throw e
+    }
+    this.timers = new TimerLoop((now) => this.core!.tick(now), monotonicSeconds, (e) => this.log.error({ err: e }, 'timer handling failed'))
+    this.timers.arm(monotonicSeconds() + 1)
+    this.counterTimer = setInterval(() => this.core?.refreshCounters(), COUNTER_INTERVAL * 1000)
+    this.counterTimer.unref()
+    this.startedAt = new Date()
+    this.state = 'listening'
+    const a = dp.localAddresses()
+    this.log.info({ ike: a.ike, natt: a.natt, tun: a.tun, pool: c.pool.range, gateway: c.pool.gateway }, 'listening')
+  }
+
+  private ikeConfig(addresses: LocalAddresses): IkeConfig {
+    const c = this.config.ipsec
+    const port = (list: string[], fallback: number) => Number(list[0]?.slice(list[0].lastIndexOf(':') + 1) ?? fallback)
+    return {
+      policy: proposalPolicy(c.proposals),
+      ...(c.psk ? { psk: Buffer.from(c.psk) } : {}),
+      ...(c.certificate
+        ? { certificate: { credentials: loadCredentials({ cert: c.certificate.cert, key: c.certificate.key }), trustAnchors: loadTrustAnchors(c.certificate.ca) } }
+        : {}),
+      ...(c.localId ? { localId: c.localId } : {}),
+      ikePort: port(addresses.ike, 500),
+      nattPort: port(addresses.natt, 4500),
+      aggressiveMode: c.aggressiveMode,
+      dpdDelay: c.dpdDelay,
+      dpdTimeout: c.dpdTimeout,
+      maxHalfOpen: c.maxHalfOpen,
+      maxHalfOpenPerSource: c.maxHalfOpenPerSource,
+    }
+  }
+
+  /** A batch from the data plane: one call per batch, never per data packet. */
+  private onBatch(batch: ControlBatch): void {
+    if (!this.core || this.state === 'closed') return
+    try {
+      this.core.ingest(batch)
+    } catch (e) {
+      this.log.error({ err: e }, 'control batch handling failed')
+    }
+    this.timers?.arm(this.core.nextDeadline())
+  }
+
+  private safeEmit<K extends keyof ServerEvents>(event: K, ...args: ServerEvents[K]): void {
+    // 'error' without a listener would throw out of the control plane.
+    if (event === 'error' && this.listenerCount('error') === 0) return
+    try {
+      ;(this.emit as (e: K, ...a: ServerEvents[K]) => boolean)(event, ...args)
+    } catch (e) {
+      this.log.error({ err: e, event }, 'an event listener threw')
+    }
+  }
+
+  /** Where the sockets are bound (ports resolved) and the TUN device's name. */
+  addresses(): LocalAddresses {
+    if (!this.dp) throw new Error('the server is not listening')
+    return this.dp.localAddresses()
+  }
+
+  sessions(): SessionInfo[] {
+    return this.core?.sessions() ?? []
+  }
+
+  kick(id: number): boolean {
+    const done = this.core?.kick(id) ?? false
+    this.timers?.arm(this.core?.nextDeadline())
+    return done
+  }
+
+  status(): Record<string, unknown> {
+    const stats = this.dp?.stats()
+    return {
+      state: this.state,
+      startedAt: this.startedAt.toISOString(),
+      sessions: this.core?.sessionCount ?? 0,
+      bindings: this.core?.bindings.size ?? 0,
+      ike: this.core?.ike.stats(),
+      l2tp: this.core?.l2tp.stats(),
+      addresses: this.dp?.localAddresses(),
+      counters: stats?.counters,
+    }
+  }
+
+  /** Ends every session (PPP Terminate, CDN), every tunnel (StopCCN) and every IKE SA (Delete), then closes the data plane. */
+  async close(): Promise<void> {
+    if (this.state !== 'listening') {
+      this.state = 'closed'
+      return
+    }
+    this.state = 'closing'
+    const core = this.core!
+    core.closeAll('closed', 'server shutting down')
+    this.timers?.arm(core.nextDeadline())
+    const deadline = monotonicSeconds() + CLOSE_GRACE
+    while (core.sessionCount > 0 && monotonicSeconds() < deadline) await sleep(50)
+    core.closeTunnelsAndIke()
+    // Let the last datagrams leave before the sockets close.
+    await sleep(50)
+    this.timers?.stop()
+    if (this.counterTimer) clearInterval(this.counterTimer)
+    this.state = 'closed'
+    this.dp?.close()
+    this.dp = undefined
+    this.log.info({}, 'closed')
+  }
+}
+
+function isUnspecified(address: string): boolean {
+  return address === '0.0.0.0' || address === '::'
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms))
+}

@@ -3,7 +3,7 @@
 // client will play) in another, joined by veth. The peer seals ESP-in-UDP
 // L2TP/PPP frames with keys both were given.
 import test from 'ava'
-import { spawn, spawnSync } from 'node:child_process'
+import { spawnSync } from 'node:child_process'
 import { fileURLToPath } from 'node:url'
 import { DataPlane } from '../native/index.js'
 import type { ControlBatch } from '../native/index.js'
@@ -11,6 +11,7 @@ import { EspSa, packBatch, unpackBatch } from '../lib/index.js'
 import { ip, type NetnsPair } from '../lib/testing/netns.js'
 import { CLIENT_INNER, createDataplanePair, SERVER_INNER, type DataplanePair } from '../lib/testing/dataplane-pair.js'
 import { ipv4, udp } from './helpers/packets.js'
+import { ping as pingIn, runNode as run, sleep, until } from './helpers/netns-run.js'
 
 const DENIED_INNER = '192.168.78.1'
 const SINK = fileURLToPath(new URL('./helpers/tcp-sink.mjs', import.meta.url))
@@ -21,34 +22,6 @@ function pair(t: { teardown: (fn: () => void) => void }, options: Parameters<typ
   const p = createDataplanePair('dp', options)
   t.teardown(p.close)
   return p
-}
-
-function ping(net: NetnsPair, ns: string, target: string, count: number, extra: string[] = []): { received: number; output: string } {
-  const r = spawnSync('ip', ['netns', 'exec', ns, 'ping', '-c', String(count), '-i', '0.2', '-W', '1', ...extra, target], { encoding: 'utf8', timeout: 30_000 })
-  const output = `${r.stdout}${r.stderr}`
-  return { received: Number(/(\d+) received/.exec(output)?.[1] ?? 0), output }
-}
-
-function run(ns: string, args: string[], onLine?: (line: string) => void): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const child = spawn('ip', ['netns', 'exec', ns, process.execPath, ...args], { stdio: ['ignore', 'pipe', 'pipe'] })
-    let out = ''
-    let err = ''
-    child.stdout.on('data', (d: Buffer) => {
-      out += d
-      for (const line of d.toString().split('\n')) if (line && onLine) onLine(line)
-    })
-    child.stderr.on('data', (d: Buffer) => (err += d))
-    child.on('close', (code) => (code === 0 ? resolve(out) : reject(new Error(`${args.join(' ')} exited ${code}: ${err}`))))
-  })
-}
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
-
-async function until(what: () => boolean, ms = 5000): Promise<boolean> {
-  const deadline = Date.now() + ms
-  while (!what() && Date.now() < deadline) await sleep(50)
-  return what()
 }
 
 const events = (side: { batches: ControlBatch[] }) => side.batches.flatMap((b) => b.events)
@@ -68,7 +41,7 @@ const icmpEcho = Buffer.from('0800f7ff00000000', 'hex')
 for (const suite of ['aes128gcm-16', 'aes128-sha1']) {
   test.serial(`${suite}: ping and 100 MB through the tunnel, every byte checked`, async (t) => {
     const { net, server, client } = pair(t, { suite })
-    t.is(ping(net, net.b, SERVER_INNER, 3).received, 3, 'ping through the tunnel')
+    t.is(pingIn(net.b, SERVER_INNER, 3).received, 3, 'ping through the tunnel')
 
     const bytes = 100 * 1024 * 1024
     let listening: () => void = () => {}
@@ -96,10 +69,10 @@ for (const suite of ['aes128gcm-16', 'aes128-sha1']) {
 
 test.serial('IPv6 through the tunnel, and raw ESP (IP protocol 50) for peers not behind NAT', (t) => {
   const udpPair = pair(t)
-  t.is(ping(udpPair.net, udpPair.net.b, 'fd00:77::1', 3, ['-6']).received, 3, 'IPv6 ping')
+  t.is(pingIn(udpPair.net.b, 'fd00:77::1', 3, ['-6']).received, 3, 'IPv6 ping')
   udpPair.close()
   const raw = pair(t, { encap: 'raw', suite: 'aes256-sha256' })
-  t.is(ping(raw.net, raw.net.b, SERVER_INNER, 3).received, 3, 'ping over raw ESP')
+  t.is(pingIn(raw.net.b, SERVER_INNER, 3).received, 3, 'ping over raw ESP')
   t.true(raw.server.dp.stats().counters.esp_in! >= 3)
 })
 
@@ -129,11 +102,11 @@ test.serial('a policy that denies a prefix drops exactly that traffic, and count
   const { net, server } = pair(t, { suite: 'aes256gcm-16' })
   ip('-n', net.a, 'addr', 'add', `${DENIED_INNER}/32`, 'dev', 'lo')
   ip('-n', net.b, 'route', 'add', '192.168.78.0/24', 'dev', 'l2tpc0')
-  t.is(ping(net, net.b, DENIED_INNER, 2).received, 2, 'reachable before the policy')
+  t.is(pingIn(net.b, DENIED_INNER, 2).received, 2, 'reachable before the policy')
   server.dp.setPolicy(1, { rules: [{ action: 'deny', prefix: '192.168.78.0/24' }] })
   const before = server.dp.stats().sessions.find((s) => s.id === 1)!.policyDenied
-  t.is(ping(net, net.b, DENIED_INNER, 3).received, 0, 'denied prefix unreachable')
-  t.is(ping(net, net.b, SERVER_INNER, 3).received, 3, 'the rest still reachable')
+  t.is(pingIn(net.b, DENIED_INNER, 3).received, 0, 'denied prefix unreachable')
+  t.is(pingIn(net.b, SERVER_INNER, 3).received, 3, 'the rest still reachable')
   const after = server.dp.stats()
   t.is(after.sessions.find((s) => s.id === 1)!.policyDenied - before, 3)
   t.is(after.counters.policy_denied, 3)
@@ -145,7 +118,7 @@ test.serial('a policy that denies a prefix drops exactly that traffic, and count
 test.serial('bad input is dropped and counted under its reason, and reported as a drops event', async (t) => {
   const p = pair(t, { suite: 'aes128-sha1' })
   const { net, server } = p
-  t.is(ping(net, net.b, SERVER_INNER, 2).received, 2)
+  t.is(pingIn(net.b, SERVER_INNER, 2).received, 2)
   // A second inbound SA on the same binding, so we can seal our own packets.
   server.dp.installSa({ spi: 0x3003, direction: 'in', binding: 1, suite: p.suite, ...p.up, peer: `${net.addrB}:4500` })
   const forger = new EspSa({ spi: 0x3003, suite: p.suite, ...p.up })
@@ -173,10 +146,10 @@ test.serial('bad input is dropped and counted under its reason, and reported as 
   // kernel's own IPv6 multicast on the TUN counts here too, hence >=.)
   ip('-n', net.a, 'route', 'add', '192.168.77.0/24', 'dev', 'l2tps0')
   const before = counters.tun_no_session ?? 0
-  t.is(ping(net, net.a, '192.168.77.99', 2).received, 0)
+  t.is(pingIn(net.a, '192.168.77.99', 2).received, 0)
   t.true(server.dp.stats().counters.tun_no_session! - before >= 2, 'TUN packets to an unassigned address counted')
   // The session still works, and the drops were reported (rate-limited, once a second).
-  t.is(ping(net, net.b, SERVER_INNER, 2).received, 2)
+  t.is(pingIn(net.b, SERVER_INNER, 2).received, 2)
   await until(() => events(server).some((e) => e.type === 'drops' && e.drops?.spoofed === 1), 3000)
   const drops = events(server).filter((e) => e.type === 'drops')
   const total = (k: string) => drops.reduce((n, e) => n + (e.drops?.[k] ?? 0), 0)
@@ -186,11 +159,11 @@ test.serial('bad input is dropped and counted under its reason, and reported as 
 test.serial('an over-MRU packet with DF set gets ICMP Fragmentation Needed', async (t) => {
   const { net, server } = pair(t)
   server.dp.upsertSession({ id: 1, binding: 1, localTunnel: 10, localSession: 20, peerTunnel: 30, peerSession: 40, ipv4: CLIENT_INNER, mru: 1200 })
-  const r = ping(net, net.a, CLIENT_INNER, 2, ['-M', 'do', '-s', '1300'])
+  const r = pingIn(net.a, CLIENT_INNER, 2, ['-M', 'do', '-s', '1300'])
   t.is(r.received, 0)
   t.regex(r.output, /mtu ?= ?1200/i, r.output)
   t.true(server.dp.stats().sessions.find((s) => s.id === 1)!.tooBig >= 1)
-  t.is(ping(net, net.a, CLIENT_INNER, 2, ['-M', 'do', '-s', '1100']).received, 2, 'packets that fit still pass')
+  t.is(pingIn(net.a, CLIENT_INNER, 2, ['-M', 'do', '-s', '1100']).received, 2, 'packets that fit still pass')
 })
 
 test.serial('events: SA lifetime by packets, idle session, NAT rebinding followed', async (t) => {
@@ -198,7 +171,7 @@ test.serial('events: SA lifetime by packets, idle session, NAT rebinding followe
   const { net, server, client } = p
   server.dp.installSa({ spi: 0x1001, direction: 'in', binding: 1, suite: p.suite, ...p.up, peer: `${net.addrB}:4500`, lifetime: { softPackets: 3, hardPackets: 6 } })
   server.dp.upsertSession({ id: 1, binding: 1, localTunnel: 10, localSession: 20, peerTunnel: 30, peerSession: 40, ipv4: CLIENT_INNER, mru: 1400, idleTimeoutMs: 400 })
-  t.is(ping(net, net.b, SERVER_INNER, 4).received, 4)
+  t.is(pingIn(net.b, SERVER_INNER, 4).received, 4)
   await until(() => events(server).some((e) => e.type === 'sa-soft-lifetime'))
   t.deepEqual(
     events(server).filter((e) => e.type.startsWith('sa-')).map((e) => [e.type, e.spi, e.reason]),

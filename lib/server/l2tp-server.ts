@@ -25,7 +25,7 @@ import { formatHost } from './bindings.js'
 import type { DataPlanePort } from './control-plane.js'
 import { ServerControlPlane } from './server-control-plane.js'
 import { monotonicSeconds, TimerLoop } from './timer-loop.js'
-import type { AdminTarget, ServerEvents, SessionInfo } from './types.js'
+import type { AdminTarget, ServerEvents, ServerStatus, SessionInfo } from './types.js'
 
 export interface L2tpServerOptions extends ServerConfigInput {
   /** Decide logins in code (checked after the configured `users`, when none of them matches). */
@@ -213,15 +213,17 @@ export class L2tpServer extends EventEmitter<ServerEvents> implements AdminTarge
     return done
   }
 
-  status(): Record<string, unknown> {
+  status(): ServerStatus {
     const stats = this.dp?.stats()
     return {
       state: this.state,
       startedAt: this.startedAt.toISOString(),
       sessions: this.core?.sessionCount ?? 0,
       bindings: this.core?.bindings.size ?? 0,
-      ike: this.core?.ike.stats(),
-      l2tp: this.core?.l2tp.stats(),
+      pool: this.core?.poolStats(),
+      dataplane: stats ? { sas: stats.sas.length, sessions: stats.sessions.length } : undefined,
+      ike: this.core ? { ...this.core.ike.stats() } : undefined,
+      l2tp: this.core ? { ...this.core.l2tp.stats() } : undefined,
       addresses: this.dp?.localAddresses(),
       counters: stats?.counters,
     }

@@ -7,7 +7,7 @@ import type { SessionOptions } from '../../native/index.js'
 import type { Authenticator, AuthResult, Method } from '../auth/index.js'
 import type { SessionUpEvent, TunnelUpEvent } from '../l2tp/endpoint.js'
 import { PppLink, type PppLinkEvent } from '../ppp/link.js'
-import type { Ipv4Pool } from '../pool/ip-pool.js'
+import type { Ipv4Pool, PoolStats } from '../pool/ip-pool.js'
 import type { Binding } from './bindings.js'
 import { ControlPlane, type Call, type ControlPlaneOptions } from './control-plane.js'
 
@@ -27,6 +27,10 @@ export class ServerControlPlane extends ControlPlane {
   constructor(options: ServerControlPlaneOptions) {
     super({ ...options, l2tp: { ...options.l2tp, role: 'lns' } })
     this.server = options
+  }
+
+  poolStats(): PoolStats {
+    return this.server.pool.stats()
   }
 
   protected onBindingUp(): void {

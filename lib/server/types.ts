@@ -102,3 +102,20 @@ export interface AdminTarget {
   /** A summary for `l2tp-ipsec status`: counts, listen addresses, version. */
   status(): Record<string, unknown>
 }
+
+/** What `status()` reports (a type alias, so it passes as a plain record to the admin socket). */
+export type ServerStatus = {
+  state: 'new' | 'listening' | 'closing' | 'closed'
+  startedAt: string
+  /** Calls in any phase (authenticating, up, ending). */
+  sessions: number
+  /** IPsec peers with live ESP SAs. */
+  bindings: number
+  pool: { total: number; used: number; free: number; reserved: number; outside: number } | undefined
+  /** What the data plane holds: ESP SAs (both directions) and sessions. */
+  dataplane: { sas: number; sessions: number } | undefined
+  ike: Record<string, unknown> | undefined
+  l2tp: Record<string, unknown> | undefined
+  addresses: { ike: string[]; natt: string[]; tun?: string } | undefined
+  counters: Record<string, number> | undefined
+}

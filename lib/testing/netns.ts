@@ -13,6 +13,9 @@ export interface NetnsPair {
   /** Addresses on the veth ends. */
   addrA: string
   addrB: string
+  /** The veth ends' device names, in a and in b. */
+  vethA: string
+  vethB: string
   path: (ns: string) => string
   exec: (ns: string, args: string[], options?: { timeout?: number }) => string
   cleanup: () => void
@@ -63,6 +66,8 @@ export function createNetnsPair(tag: string): NetnsPair {
     b,
     addrA,
     addrB,
+    vethA,
+    vethB,
     path: (ns) => `/run/netns/${ns}`,
     exec: (ns, args, options = {}) =>
       execFileSync('ip', ['netns', 'exec', ns, ...args], {

@@ -1,92 +1,115 @@
 /**
- * The `l2tp-ipsec` command. Until the server lands (see the project's
- * issues), `start` runs the ESP benchmark, the one capability there is.
+ * The `l2tp-ipsec` command. Exit codes (lib/cli/exit-codes.ts): 0 ok,
+ * 1 invalid configuration or an error answer, 2 file not found, 3 no
+ * server running, 4 permission denied (or authentication refused, for
+ * connect), 5 missing privileges.
  */
-import { Command, InvalidArgumentError } from 'commander'
+import { Command, InvalidArgumentError, Option } from 'commander'
 import { readFileSync } from 'node:fs'
-import { DEFAULT_SIZES, DEFAULT_SUITES, formatRow, runEspBench, TABLE_HEADER } from '../bench/index.js'
-import { runDataplaneBench } from '../bench/dataplane-bench.js'
-import { runIkeBench } from '../bench/ike-bench.js'
 import { espSuiteInfo, espSuites } from '../esp/index.js'
+import { kickCommand, sessionsCommand, statusCommand } from './admin-commands.js'
+import { AREAS, areaList, bench, DEFAULT_SIZES, positiveNumber, sizeList, suiteName } from './bench-command.js'
+import { checkConfig } from './check-config.js'
+import { connect } from './connect.js'
+import { serve } from './serve.js'
 
 const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }
 
-function positiveNumber(value: string): number {
+const DEFAULT_SOCKET = '/run/l2tp-ipsec/admin.sock'
+const DEFAULT_STATE_DIR = process.env['L2TP_IPSEC_STATE_DIR'] ?? '/var/lib/l2tp-ipsec'
+const LOG_FORMATS = ['json', 'pretty', 'auto'] as const
+
+function integer(value: string): number {
   const n = Number(value)
-  if (!(n > 0)) throw new InvalidArgumentError(`must be a positive number, got ${JSON.stringify(value)}`)
+  if (!Number.isInteger(n) || n < 0) throw new InvalidArgumentError(`must be a whole number, got ${JSON.stringify(value)}`)
   return n
 }
 
-function sizeList(value: string): number[] {
-  const sizes = value.split(',').map(Number)
-  if (sizes.some((n) => !Number.isInteger(n) || n < 0 || n > 65000)) {
-    throw new InvalidArgumentError(`must be comma-separated byte counts, got ${JSON.stringify(value)}`)
-  }
-  return sizes
-}
-
-function suiteName(value: string, previous: string[] = []): string[] {
-  if (!espSuites().includes(value)) {
-    throw new InvalidArgumentError(`unknown suite ${JSON.stringify(value)}; one of ${espSuites().join(', ')}`)
-  }
+function collect(value: string, previous: string[] = []): string[] {
   return [...previous, value]
 }
 
-const AREAS = ['esp', 'ike', 'dataplane'] as const
-type Area = (typeof AREAS)[number]
-
-function areaList(value: string): Area[] {
-  const areas = value.split(',')
-  const bad = areas.find((a) => !AREAS.includes(a as Area))
-  if (bad) throw new InvalidArgumentError(`unknown area ${JSON.stringify(bad)}; one of ${AREAS.join(', ')}`)
-  return areas as Area[]
+const exit = (code: number) => {
+  process.exitCode = code
 }
 
-interface BenchFlags {
-  json: boolean
-  seconds: number
-  suite?: string[]
-  sizes: number[]
-  only: Area[]
-}
-
-async function bench(flags: BenchFlags): Promise<void> {
-  if (flags.only.includes('esp')) {
-    if (!flags.json) console.log(TABLE_HEADER)
-    for (const record of runEspBench({ seconds: flags.seconds, suites: flags.suite ?? DEFAULT_SUITES, sizes: flags.sizes })) {
-      console.log(flags.json ? JSON.stringify(record) : formatRow(record))
-    }
-  }
-  if (flags.only.includes('ike')) {
-    for (const r of await runIkeBench({ seconds: Math.max(2, Math.round(flags.seconds * 3)), groups: [14, 19] })) {
-      console.log(
-        flags.json
-          ? JSON.stringify(r)
-          : `ike group ${r.group}: ${r.exchanges_per_second} Main+Quick Mode exchanges/s, responder ${r.responder_cpu_ms_per_exchange} ms CPU each, openssl DH bound ${r.openssl_bound_per_second}/s, ratio ${r.ratio}, ${r.memory_per_ike_sa_bytes} B per IKE SA`,
-      )
-    }
-  }
-  if (flags.only.includes('dataplane')) {
-    const suite = flags.suite?.[0] ?? 'aes128gcm-16'
-    const records = runDataplaneBench({ seconds: Math.max(2, Math.round(flags.seconds * 3)), workers: [1, 2], sizes: [1400, 64], suite })
-    for (const r of records) {
-      if (flags.json) console.log(JSON.stringify(r))
-      else if ('skipped' in r) console.log(`dataplane: skipped, ${r.skipped}`)
-      else
-        console.log(
-          `dataplane ${r.suite} ${r.direction.padEnd(10)} ${r.protocol} workers=${r.workers} ${String(r.bytes).padStart(4)} B  ${r.gbps.toFixed(2).padStart(6)} Gbit/s ${String(r.pps).padStart(8)} pps` +
-            `${r.loss_percent === undefined ? '' : `  loss ${r.loss_percent}%`}  server ${r.server_cpu_s_per_gb} CPU-s/GB  JS calls/Mpkt ${r.js_callbacks_per_million_packets}`,
-        )
-    }
-  }
-}
+const socketOption = () => new Option('--socket <path>', 'the admin socket of the running server').default(DEFAULT_SOCKET)
+const logFormat = () => new Option('--log-format <format>', 'json lines, pretty text, or pretty on a terminal').choices(LOG_FORMATS)
 
 export function program(): Command {
   const cli = new Command('l2tp-ipsec').description('L2TP/IPsec VPN server for Linux gateways').version(pkg.version)
 
   cli
+    .command('serve')
+    .description('run the server on a YAML configuration (see config/example.yaml); SIGHUP reloads it')
+    .option('-c, --config <file>', 'configuration file (default: the embedded default with first-run secrets)')
+    .option('--state-dir <dir>', 'where first-run secrets are kept (default config only)', DEFAULT_STATE_DIR)
+    .option('--log-level <level>', 'trace, debug, info, warn, error, fatal (default: the config)')
+    .addOption(logFormat())
+    .option('--admin-socket <path>', 'admin socket path (default: the config\'s admin.socket)')
+    .action(async (f: { config?: string; stateDir: string; logLevel?: string; logFormat?: (typeof LOG_FORMATS)[number]; adminSocket?: string }) => exit(await serve(f)))
+
+  cli
+    .command('start')
+    .description('run the server on the embedded default configuration: on first run a random PSK and demo user are made and printed')
+    .option('--state-dir <dir>', 'where the secrets are kept', DEFAULT_STATE_DIR)
+    .addOption(logFormat())
+    .option('--admin-socket <path>', 'admin socket path', DEFAULT_SOCKET)
+    .action(async (f: { stateDir: string; logFormat?: (typeof LOG_FORMATS)[number]; adminSocket: string }) =>
+      exit(await serve({ stateDir: f.stateDir, adminSocket: f.adminSocket, ...(f.logFormat ? { logFormat: f.logFormat } : {}) })),
+    )
+
+  cli
+    .command('check-config')
+    .description('validate a configuration file: prints each bad key and what is wrong; exit 0 when valid')
+    .argument('<file>')
+    .action((file: string) => exit(checkConfig(file, console)))
+
+  cli
+    .command('sessions')
+    .description('list the running server\'s sessions')
+    .option('--json', 'one JSON array', false)
+    .addOption(socketOption())
+    .action(async (f: { json: boolean; socket: string }) => exit(await sessionsCommand(f, console)))
+
+  cli
+    .command('kick')
+    .description('end a session (PPP Terminate, then CDN)')
+    .argument('<id>', 'session id from `sessions`', integer)
+    .addOption(socketOption())
+    .action(async (id: number, f: { socket: string }) => exit(await kickCommand({ socket: f.socket, id }, console)))
+
+  cli
+    .command('status')
+    .description('the running server\'s state and counters')
+    .option('--json', 'JSON', false)
+    .addOption(socketOption())
+    .action(async (f: { json: boolean; socket: string }) => exit(await statusCommand(f, console)))
+
+  cli
+    .command('connect')
+    .description('connect to an L2TP/IPsec server as a client (our own client, over a TUN device); Ctrl-C hangs up')
+    .requiredOption('--server <address>', 'server address')
+    .option('--server-port <port>', 'server IKE port', integer, 500)
+    .option('--psk-file <file>', 'file holding the pre-shared key (or env L2TP_IPSEC_PSK)')
+    .option('--psk <key>', 'the pre-shared key (visible to other users in the process list)')
+    .requiredOption('--user <name>', 'PPP user name')
+    .option('--password-file <file>', 'file holding the password (or env L2TP_IPSEC_PASSWORD)')
+    .option('--password <password>', 'the password (visible to other users in the process list)')
+    .option('--auth <method>', 'allowed PPP method: mschapv2, chap, pap (repeatable; default all)', collect)
+    .option('--local-address <address>', 'our address to send from')
+    .option('--tun <name>', 'TUN device name', 'l2tpc0')
+    .option('--route <prefix>', 'a prefix to send through the tunnel (repeatable)', collect, [])
+    .option('--netns <name>', 'run sockets and TUN in this network namespace')
+    .option('--no-reconnect', 'do not reconnect when the session is lost')
+    .option('--timeout <seconds>', 'seconds to wait for the session', positiveNumber, 30)
+    .option('--log-level <level>', 'log level', 'info')
+    .addOption(logFormat().default('auto'))
+    .action(async (f: Parameters<typeof connect>[0]) => exit(await connect(f)))
+
+  cli
     .command('bench')
-    .description('measure ESP seal/open per core beside `openssl speed`, and the data plane through TUN and sockets')
+    .description('measure ESP seal/open per core beside `openssl speed`, IKE exchanges, and the data plane through TUN and sockets')
     .option('--json', 'one JSON object per line', false)
     .option('--seconds <s>', 'seconds per measurement', positiveNumber, 1)
     .option('--suite <name>', 'a suite to measure (repeatable); default: one of each cipher and MAC', suiteName)
@@ -102,15 +125,6 @@ export function program(): Command {
         const i = espSuiteInfo(name)
         console.log(`${name.padEnd(18)} encryption key ${i.encryptionKeyLength} B, integrity key ${i.integrityKeyLength} B, ICV ${i.icvLength} B`)
       }
-    })
-
-  cli
-    .command('start')
-    .description('run the main job (for now: the ESP benchmark, until the server is built)')
-    .option('--json', 'one JSON object per line', false)
-    .action((flags: { json: boolean }) => {
-      console.error(`l2tp-ipsec ${pkg.version}: the VPN server is not built yet; running the ESP benchmark instead.`)
-      return bench({ json: flags.json, seconds: 0.5, sizes: [1400], suite: ['aes128gcm-16', 'aes256gcm-16', 'aes128-sha1', 'aes256-sha256'], only: ['esp'] })
     })
 
   return cli

@@ -109,6 +109,8 @@ export function loadConfigFile(path: string): LoadedConfig {
  * at `key`. A secret readable by other local users gets a warning.
  */
 function readReferenced(baseDir: string, path: string, key: string, issues: ConfigIssue[], warnings: string[], secret = true): string | undefined {
+  // Code may hand PEM text itself (new L2tpServer({ ipsec: { certificate: { cert: pem, ... } } })).
+  if (path.includes('-----BEGIN ')) return path
   const full = resolve(baseDir, path)
   try {
     const text = readFileSync(full, 'utf8')

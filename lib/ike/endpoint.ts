@@ -60,7 +60,7 @@ function resolve(config: IkeConfig): ResolvedConfig {
 }
 
 export class IkeEndpoint {
-  private readonly config: ResolvedConfig
+  private config: ResolvedConfig
   private readonly random: (bytes: number) => Buffer
   private readonly wallClock: () => Date
   private readonly sas = new Map<string, IkeSa>()
@@ -83,6 +83,11 @@ export class IkeEndpoint {
     this.random = options.random ?? randomBytes
     this.wallClock = options.wallClock ?? (() => new Date())
     if (!config.psk && !config.certificate) throw new Error('IKE needs a pre-shared key (psk) or a certificate')
+  }
+
+  /** New negotiations use `config` (a reload); established SAs keep what they agreed. */
+  reconfigure(config: IkeConfig): void {
+    this.config = resolve(config)
   }
 
   pollTransmit(): Transmit | undefined {

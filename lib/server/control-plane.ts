@@ -51,6 +51,7 @@ export interface PppSettings {
 export interface ControlPlaneOptions {
   ike: IkeConfig
   l2tp: L2tpConfig
+  /** Read at each new session, so a reload changes what comes next. */
   ppp: PppSettings
   dataplane: DataPlanePort
   log: LogSink

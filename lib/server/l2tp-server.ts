@@ -14,7 +14,7 @@ import { EventEmitter } from 'node:events'
 import { DataPlane } from '../../native/index.js'
 import type { ControlBatch, DataPlaneOptions, LocalAddresses } from '../../native/index.js'
 import { AuthLimiter, CallbackAuthenticator, LimitedAuthenticator, LocalUsersAuthenticator, type AuthCallback, type Authenticator, type Method } from '../auth/index.js'
-import { parseServerConfig, proposalPolicy, type ServerConfig, type ServerConfigInput } from '../config/index.js'
+import { ConfigError, parseServerConfig, proposalPolicy, type LoadedConfig, type ServerConfig, type ServerConfigInput } from '../config/index.js'
 import { loadCredentials, loadTrustAnchors } from '../ike/certificates.js'
 import type { IkeConfig } from '../ike/types.js'
 import { silentLogger, type Logger } from '../log/index.js'
@@ -47,6 +47,8 @@ export class L2tpServer extends EventEmitter<ServerEvents> implements AdminTarge
   readonly warnings: readonly string[]
   private readonly log: Logger
   private readonly authenticator: Authenticator
+  private readonly callback: AuthCallback | undefined
+  private limiter: AuthLimiter | undefined
   private dp: DataPlane | undefined
   private core: ServerControlPlane | undefined
   private timers: TimerLoop | undefined
@@ -54,19 +56,29 @@ export class L2tpServer extends EventEmitter<ServerEvents> implements AdminTarge
   private startedAt = new Date()
   private state: 'new' | 'listening' | 'closing' | 'closed' = 'new'
 
-  /** Validates the options (throws ConfigError naming each bad key); nothing is opened until listen(). */
-  constructor(options: L2tpServerOptions) {
+  /**
+   * Validates the options (throws ConfigError naming each bad key); nothing
+   * is opened until listen(). `loaded` is a configuration already validated
+   * (by loadConfigFile): then `options` only brings the logger and callback.
+   */
+  constructor(options: L2tpServerOptions, loaded?: LoadedConfig) {
     super()
     const { authenticate, logger, baseDir, ...input } = options
-    const parsed = parseServerConfig(input, baseDir === undefined ? {} : { baseDir })
+    const parsed = loaded ?? parseServerConfig(input, baseDir === undefined ? {} : { baseDir })
     this.config = parsed.config
     this.warnings = parsed.warnings
     this.log = logger ?? silentLogger()
-    this.authenticator = this.buildAuthenticator(authenticate)
+    this.callback = authenticate
+    this.authenticator = this.buildAuthenticator(authenticate, this.config)
   }
 
-  private buildAuthenticator(callback: AuthCallback | undefined): Authenticator {
-    const users = this.config.users.map((u) => ({
+  /** A server on a configuration loadConfigFile already validated (the CLI's way). */
+  static fromConfig(loaded: LoadedConfig, extras: Pick<L2tpServerOptions, 'authenticate' | 'logger'> = {}): L2tpServer {
+    return new L2tpServer(extras as L2tpServerOptions, loaded)
+  }
+
+  private buildAuthenticator(callback: AuthCallback | undefined, config: ServerConfig): Authenticator {
+    const users = config.users.map((u) => ({
       user: u.name,
       ...(u.password !== undefined ? { password: u.password } : {}),
       ...(u.ntHash !== undefined ? { ntHash: u.ntHash } : {}),
@@ -85,8 +97,9 @@ export class L2tpServer extends EventEmitter<ServerEvents> implements AdminTarge
         },
       }
     }
-    const limiter = new AuthLimiter({ onEvent: (e) => this.log.warn({ event: e }, 'authentication limiter') })
-    return new LimitedAuthenticator({ authenticator: inner, limiter, clock: monotonicSeconds })
+    // One limiter for the server's life: a reload must not forgive locked-out guessers.
+    this.limiter ??= new AuthLimiter({ onEvent: (e) => this.log.warn({ event: e }, 'authentication limiter') })
+    return new LimitedAuthenticator({ authenticator: inner, limiter: this.limiter, clock: monotonicSeconds })
   }
 
   /** Opens sockets and the TUN device and starts serving. */
@@ -111,7 +124,7 @@ export class L2tpServer extends EventEmitter<ServerEvents> implements AdminTarge
       for (const prefix of poolRoutes(c.pool.range)) await netconf.addRoute(tun, prefix, c.pool.gateway)
       const addresses = dp.localAddresses()
       this.core = new ServerControlPlane({
-        ike: this.ikeConfig(addresses),
+        ...this.reloadable(c, this.authenticator, addresses),
         l2tp: {
           role: 'lns',
           hostName: 'l2tp-ipsec',
@@ -122,19 +135,7 @@ export class L2tpServer extends EventEmitter<ServerEvents> implements AdminTarge
           maxTunnelsPerBinding: c.l2tp.maxTunnelsPerPeer,
           maxSessionsPerTunnel: c.l2tp.maxSessionsPerTunnel,
         },
-        authMethods: c.ppp.auth.map((m) => PPP_METHOD[m]!),
-        dns: c.ppp.dns,
         gateway: c.pool.gateway,
-        ppp: {
-          mtu: c.ppp.mtu,
-          echoInterval: c.ppp.echoInterval,
-          echoFailures: c.ppp.echoFailures,
-          idleTimeout: c.ppp.idleTimeout,
-          sessionTimeout: c.ppp.sessionTimeout,
-          ipv6: c.ppp.ipv6,
-        },
-        pool: new Ipv4Pool({ ranges: c.pool.range, gateway: c.pool.gateway, exclude: c.pool.exclude }),
-        authenticator: this.authenticator,
         dataplane: dp as DataPlanePort,
         log: this.log,
         localAddress: isUnspecified(c.listen.address) ? '0.0.0.0' : c.listen.address,
@@ -156,8 +157,57 @@ export class L2tpServer extends EventEmitter<ServerEvents> implements AdminTarge
     this.log.info({ ike: a.ike, natt: a.natt, tun: a.tun, pool: c.pool.range, gateway: c.pool.gateway }, 'listening')
   }
 
-  private ikeConfig(addresses: LocalAddresses): IkeConfig {
-    const c = this.config.ipsec
+  /** The settings a reload may change. */
+  private reloadable(c: ServerConfig, authenticator: Authenticator, addresses: LocalAddresses) {
+    return {
+      ike: this.ikeConfig(c, addresses),
+      authMethods: c.ppp.auth.map((m) => PPP_METHOD[m]!),
+      dns: c.ppp.dns,
+      ppp: {
+        mtu: c.ppp.mtu,
+        echoInterval: c.ppp.echoInterval,
+        echoFailures: c.ppp.echoFailures,
+        idleTimeout: c.ppp.idleTimeout,
+        sessionTimeout: c.ppp.sessionTimeout,
+        ipv6: c.ppp.ipv6,
+      },
+      pool: new Ipv4Pool({ ranges: c.pool.range, gateway: c.pool.gateway, exclude: c.pool.exclude }),
+      authenticator,
+    }
+  }
+
+  /**
+   * Applies a new configuration to a running server: users, PPP settings,
+   * the pool and IKE proposals/secrets take effect for what comes next; live
+   * sessions stay unless their user is gone or disabled, or their address is
+   * outside the new pool (those end with reason 'reload'). Sockets, TUN,
+   * gateway and L2TP settings need a restart: changing them is refused
+   * (ConfigError naming the keys) and nothing changes.
+   */
+  reload(next: L2tpServerOptions | LoadedConfig): { changed: string[]; kicked: number } {
+    const loaded = 'config' in next && 'warnings' in next ? (next as LoadedConfig) : parseServerConfig(omitExtras(next as L2tpServerOptions))
+    const c = loaded.config
+    const changed = Object.keys(c).filter((k) => JSON.stringify(c[k as keyof ServerConfig]) !== JSON.stringify(this.config[k as keyof ServerConfig]))
+    const fixed = ['listen', 'tun', 'dataplane', 'admin', 'l2tp', 'metrics'].filter((k) => changed.includes(k))
+    if (c.pool.gateway !== this.config.pool.gateway) fixed.push('pool.gateway')
+    if (fixed.length) throw new ConfigError(fixed.map((key) => ({ key, message: 'cannot change while running; restart the server' })))
+    if (!this.core || !this.dp) {
+      ;(this as { config: ServerConfig }).config = c
+      return { changed, kicked: 0 }
+    }
+    const authenticator = this.buildAuthenticator(this.callback, c)
+    const users = new Map(c.users.map((u) => [u.name, u]))
+    const keep = (user: string) => (users.has(user) ? !users.get(user)!.disabled : this.callback !== undefined)
+    const kicked = this.core.reconfigure(this.reloadable(c, authenticator, this.dp.localAddresses()), keep)
+    ;(this as { config: ServerConfig }).config = c
+    ;(this as { warnings: readonly string[] }).warnings = loaded.warnings
+    this.log.info({ changed, kicked }, 'configuration reloaded')
+    this.timers?.arm(this.core.nextDeadline())
+    return { changed, kicked }
+  }
+
+  private ikeConfig(config: ServerConfig, addresses: LocalAddresses): IkeConfig {
+    const c = config.ipsec
     const port = (list: string[], fallback: number) => Number(list[0]?.slice(list[0].lastIndexOf(':') + 1) ?? fallback)
     return {
       policy: proposalPolicy(c.proposals),
@@ -251,6 +301,11 @@ export class L2tpServer extends EventEmitter<ServerEvents> implements AdminTarge
     this.dp = undefined
     this.log.info({}, 'closed')
   }
+}
+
+function omitExtras(options: L2tpServerOptions): ServerConfigInput {
+  const { authenticate: _a, logger: _l, baseDir: _b, ...input } = options
+  return input
 }
 
 function isUnspecified(address: string): boolean {

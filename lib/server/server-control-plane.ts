@@ -29,6 +29,27 @@ export class ServerControlPlane extends ControlPlane {
     this.server = options
   }
 
+  /**
+   * A reload: new authenticator, pool, PPP and IKE settings for what comes
+   * next; live sessions stay unless `keep` refuses their user or the new
+   * pool cannot hold their address. Returns how many were ended.
+   */
+  reconfigure(next: Pick<ServerControlPlaneOptions, 'pool' | 'authenticator' | 'authMethods' | 'dns' | 'ppp' | 'ike'>, keep: (user: string) => boolean): number {
+    const now = this.o.clock()
+    let ended = 0
+    for (const call of [...this.calls.values()]) {
+      if (!call.up || call.ending) continue
+      const allocation = keep(call.up.user) ? next.pool.allocate({ user: call.up.user, now, fixed: call.up.address }) : undefined
+      if (allocation?.ok) continue
+      ended++
+      this.end(call, 'reload', allocation ? `address ${call.up.address} is outside the new pool` : `user ${call.up.user} is no longer allowed`, now)
+    }
+    Object.assign(this.server, next)
+    this.o.ppp = next.ppp
+    this.ike.reconfigure(next.ike)
+    return ended
+  }
+
   poolStats(): PoolStats {
     return this.server.pool.stats()
   }

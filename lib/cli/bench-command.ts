@@ -1,0 +1,82 @@
+/**
+ * `l2tp-ipsec bench`: ESP beside `openssl speed`, IKE exchanges, the data
+ * plane and the whole tunnel.
+ */
+import { InvalidArgumentError } from 'commander'
+import { DEFAULT_SIZES, DEFAULT_SUITES, formatRow, runEspBench, TABLE_HEADER } from '../bench/index.js'
+import { runDataplaneBench } from '../bench/dataplane-bench.js'
+import { runIkeBench } from '../bench/ike-bench.js'
+import { espSuites } from '../esp/index.js'
+
+export { DEFAULT_SIZES }
+
+export function positiveNumber(value: string): number {
+  const n = Number(value)
+  if (!(n > 0)) throw new InvalidArgumentError(`must be a positive number, got ${JSON.stringify(value)}`)
+  return n
+}
+
+export function sizeList(value: string): number[] {
+  const sizes = value.split(',').map(Number)
+  if (sizes.some((n) => !Number.isInteger(n) || n < 0 || n > 65000)) {
+    throw new InvalidArgumentError(`must be comma-separated byte counts, got ${JSON.stringify(value)}`)
+  }
+  return sizes
+}
+
+export function suiteName(value: string, previous: string[] = []): string[] {
+  if (!espSuites().includes(value)) {
+    throw new InvalidArgumentError(`unknown suite ${JSON.stringify(value)}; one of ${espSuites().join(', ')}`)
+  }
+  return [...previous, value]
+}
+
+export const AREAS = ['esp', 'ike', 'dataplane'] as const
+type Area = (typeof AREAS)[number]
+
+export function areaList(value: string): Area[] {
+  const areas = value.split(',')
+  const bad = areas.find((a) => !AREAS.includes(a as Area))
+  if (bad) throw new InvalidArgumentError(`unknown area ${JSON.stringify(bad)}; one of ${AREAS.join(', ')}`)
+  return areas as Area[]
+}
+
+export interface BenchFlags {
+  json: boolean
+  seconds: number
+  suite?: string[]
+  sizes: number[]
+  only: Area[]
+}
+
+export async function bench(flags: BenchFlags): Promise<void> {
+  if (flags.only.includes('esp')) {
+    if (!flags.json) console.log(TABLE_HEADER)
+    for (const record of runEspBench({ seconds: flags.seconds, suites: flags.suite ?? DEFAULT_SUITES, sizes: flags.sizes })) {
+      console.log(flags.json ? JSON.stringify(record) : formatRow(record))
+    }
+  }
+  if (flags.only.includes('ike')) {
+    for (const r of await runIkeBench({ seconds: Math.max(2, Math.round(flags.seconds * 3)), groups: [14, 19] })) {
+      console.log(
+        flags.json
+          ? JSON.stringify(r)
+          : `ike group ${r.group}: ${r.exchanges_per_second} Main+Quick Mode exchanges/s, responder ${r.responder_cpu_ms_per_exchange} ms CPU each, openssl DH bound ${r.openssl_bound_per_second}/s, ratio ${r.ratio}, ${r.memory_per_ike_sa_bytes} B per IKE SA`,
+      )
+    }
+  }
+  if (flags.only.includes('dataplane')) {
+    const suite = flags.suite?.[0] ?? 'aes128gcm-16'
+    const records = runDataplaneBench({ seconds: Math.max(2, Math.round(flags.seconds * 3)), workers: [1, 2], sizes: [1400, 64], suite })
+    for (const r of records) {
+      if (flags.json) console.log(JSON.stringify(r))
+      else if ('skipped' in r) console.log(`dataplane: skipped, ${r.skipped}`)
+      else
+        console.log(
+          `dataplane ${r.suite} ${r.direction.padEnd(10)} ${r.protocol} workers=${r.workers} ${String(r.bytes).padStart(4)} B  ${r.gbps.toFixed(2).padStart(6)} Gbit/s ${String(r.pps).padStart(8)} pps` +
+            `${r.loss_percent === undefined ? '' : `  loss ${r.loss_percent}%`}  server ${r.server_cpu_s_per_gb} CPU-s/GB  JS calls/Mpkt ${r.js_callbacks_per_million_packets}`,
+        )
+    }
+  }
+}
+

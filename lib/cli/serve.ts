@@ -1,0 +1,138 @@
+/**
+ * `l2tp-ipsec serve` and `start`: load and validate the configuration,
+ * check privileges, run L2tpServer with its admin socket, and stop cleanly
+ * on SIGINT/SIGTERM (SIGHUP reloads the configuration file).
+ */
+import { networkInterfaces } from 'node:os'
+import { AdminServerError, startAdminServer, type AdminServer } from '../admin/index.js'
+import { ConfigError, loadConfigFile, loadDefaultConfig, type LoadedConfig } from '../config/index.js'
+import { createLogger, fingerprint, type LogFormat, type Logger } from '../log/index.js'
+import { L2tpServer } from '../server/l2tp-server.js'
+import { applyForwarding, type ForwardingHandle } from '../system/forwarding.js'
+import { checkPrivileges } from '../system/privileges.js'
+import { EXIT, type ExitCode } from './exit-codes.js'
+import { connectInstructions } from './instructions.js'
+
+export interface ServeFlags {
+  /** A YAML file; absent: the embedded default with first-run secrets from `stateDir`. */
+  config?: string
+  stateDir: string
+  logLevel?: string
+  logFormat?: LogFormat
+  /** Overrides admin.socket. */
+  adminSocket?: string
+}
+
+interface Output {
+  log(s: string): void
+  error(s: string): void
+}
+
+/** Runs until a signal; resolves with the exit code. */
+export async function serve(flags: ServeFlags, out: Output = console): Promise<ExitCode> {
+  let loaded: LoadedConfig
+  let firstRun: ReturnType<typeof loadDefaultConfig>['state'] | undefined
+  try {
+    if (flags.config) loaded = loadConfigFile(flags.config)
+    else {
+      const d = loadDefaultConfig(flags.stateDir)
+      loaded = d
+      firstRun = d.state
+    }
+  } catch (e) {
+    return configFailure(e, flags.config ?? 'the default configuration', out)
+  }
+  if (flags.adminSocket) loaded = { ...loaded, config: { ...loaded.config, admin: { socket: flags.adminSocket } } }
+  const c = loaded.config
+  const log = createLogger({ level: flags.logLevel ?? c.log.level, format: flags.logFormat ?? c.log.format })
+
+  const privileges = checkPrivileges({ bindLowPorts: Math.min(c.listen.ikePort || 1024, c.listen.nattPort || 1024) < 1024, tun: true })
+  if (!privileges.ok) {
+    out.error(`l2tp-ipsec: missing ${privileges.missing.join(', ')}.\n${privileges.hint}`)
+    return EXIT.PRIVILEGES
+  }
+
+  const server = L2tpServer.fromConfig(loaded, { logger: log })
+  server.on('error', (e) => log.error({ err: e }, 'server error'))
+  try {
+    await server.listen()
+  } catch (e) {
+    log.fatal({ err: e }, 'cannot start')
+    out.error(`l2tp-ipsec: cannot start: ${(e as Error).message}`)
+    return EXIT.INVALID
+  }
+  log.info({ pskFingerprint: c.ipsec.psk ? fingerprint(c.ipsec.psk) : undefined, users: c.users.length }, 'configuration loaded')
+
+  let forwarding: ForwardingHandle | undefined
+  let admin: AdminServer | undefined
+  try {
+    if (c.forwarding.enable) forwarding = await applyForwarding({ pools: c.pool.range, masquerade: c.forwarding.masquerade, netns: c.dataplane.netns })
+    admin = await startAdminServer(c.admin.socket, server, { onError: (e) => log.warn({ err: e }, 'admin socket') })
+  } catch (e) {
+    const message = e instanceof AdminServerError ? e.message : `setup failed: ${(e as Error).message}`
+    log.fatal({ err: e }, message)
+    out.error(`l2tp-ipsec: ${message}`)
+    await forwarding?.remove()
+    await server.close()
+    return EXIT.INVALID
+  }
+  log.info({ socket: c.admin.socket }, 'admin socket ready (l2tp-ipsec sessions)')
+
+  if (firstRun) {
+    out.log(
+      connectInstructions({ server: serverAddressHint(c.listen.address, c.tun.name), psk: firstRun.psk, user: firstRun.user, password: firstRun.password }) +
+        `\n  (these secrets are kept in ${firstRun.path}; the server is running, Ctrl-C stops it)\n`,
+    )
+  }
+
+  return new Promise<ExitCode>((resolve) => {
+    let stopping = false
+    const stop = async (signal: string) => {
+      if (stopping) return
+      stopping = true
+      log.info({ signal }, 'stopping')
+      await server.close().catch((e: unknown) => log.error({ err: e }, 'close failed'))
+      await admin?.close().catch(() => {})
+      await forwarding?.remove().catch((e: unknown) => log.error({ err: e }, 'removing the forwarding rules failed'))
+      process.off('SIGHUP', reload)
+      resolve(EXIT.OK)
+    }
+    const reload = () => void reloadFrom(flags, server, log)
+    process.once('SIGINT', () => void stop('SIGINT'))
+    process.once('SIGTERM', () => void stop('SIGTERM'))
+    process.on('SIGHUP', reload)
+  })
+}
+
+async function reloadFrom(flags: ServeFlags, server: L2tpServer, log: Logger): Promise<void> {
+  if (!flags.config) {
+    log.warn({}, 'SIGHUP: running on the default configuration, nothing to reload')
+    return
+  }
+  try {
+    const result = server.reload(loadConfigFile(flags.config))
+    log.info({ kicked: result.kicked, changed: result.changed }, 'configuration reloaded')
+  } catch (e) {
+    log.error({ err: e, issues: e instanceof ConfigError ? e.issues : undefined }, 'reload refused; the running configuration stays')
+  }
+}
+
+export function configFailure(e: unknown, what: string, out: Output): ExitCode {
+  if (e instanceof ConfigError) {
+    out.error(`${what}: invalid configuration`)
+    for (const issue of e.issues) out.error(`  ${issue.key}: ${issue.message}`)
+    return e.code === 'CONFIG_UNREADABLE' ? EXIT.NOT_FOUND : EXIT.INVALID
+  }
+  out.error(`${what}: ${(e as Error).message}`)
+  return EXIT.INVALID
+}
+
+/** What clients should dial: the listen address, or this host's first global IPv4 address. */
+function serverAddressHint(listen: string, tun: string): string {
+  if (listen !== '0.0.0.0' && listen !== '::') return listen
+  for (const [name, list] of Object.entries(networkInterfaces())) {
+    if (name === tun) continue
+    for (const a of list ?? []) if (a.family === 'IPv4' && !a.internal) return a.address
+  }
+  return "<this server's address>"
+}

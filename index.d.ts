@@ -1,14 +1,19 @@
 /**
  * l2tp-ipsec: an L2TP/IPsec VPN server for Linux gateways, with a Rust data
- * plane. This file is the package's public API.
+ * plane. This file is the package's public API:
  *
- * Today the package holds its foundation: ESP packet protection (RFC 4303)
- * and the native data plane (`DataPlane`: sockets, TUN, ESP, L2TP/PPP data
- * framing, per-session policy). The server (`L2tpServer`) and client
- * (`L2tpClient`) build on them.
+ * - `L2tpServer`: the gateway (IKEv1, L2TPv2, PPP, auth, pool, data plane).
+ * - `L2tpClient`: our own client, for site-to-site links, tests and load.
+ * - `loadConfigFile` / `parseServerConfig`: the YAML configuration, checked.
+ * - `EspSa`, `DataPlane`: the native building blocks underneath.
+ *
+ * `__test__/public-types.spec.ts` checks at compile time that these
+ * declarations and the implementation in lib/ agree.
  */
 // The native classes and functions, with their doc comments, come from the
 // generated binding; this file adds what the TypeScript layer defines.
+import type { EventEmitter } from 'node:events'
+
 export { DataPlane, EspSa, espStatusCodes, espSuiteInfo, espSuites } from './native/index.js'
 export type {
   ControlBatch,
@@ -44,3 +49,222 @@ export interface Batch {
 export declare function packBatch(packets: readonly Uint8Array[]): Batch
 /** Views of each packet of a batch. */
 export declare function unpackBatch(batch: Batch): Buffer[]
+
+// --- configuration -----------------------------------------------------------
+
+export type AuthMethodName = 'mschapv2' | 'chap' | 'pap' | 'eap'
+export type DhGroup = 2 | 5 | 14 | 15 | 16 | 19 | 20 | 21
+export type HashName = 'md5' | 'sha1' | 'sha256' | 'sha384' | 'sha512'
+
+/** Explicit IKE proposals instead of a preset. */
+export interface ExplicitProposals {
+  phase1: { encryption: ('aes128' | 'aes192' | 'aes256' | '3des')[]; hash: HashName[]; groups: DhGroup[]; lifetime?: number }
+  phase2: {
+    ciphers: ('aes128' | 'aes192' | 'aes256' | '3des' | 'aes128gcm-16' | 'aes256gcm-16')[]
+    integrity: HashName[]
+    pfsGroups?: DhGroup[]
+    requirePfs?: boolean
+    lifetime?: number
+  }
+}
+
+/**
+ * The server configuration: the YAML file's keys, the same for
+ * `new L2tpServer(options)`. Only `ipsec` (psk, pskFile or certificate)
+ * and `pool` are required; see config/example.yaml for every key.
+ */
+export interface ServerConfigInput {
+  listen?: { address?: string; ikePort?: number; nattPort?: number }
+  ipsec: {
+    psk?: string
+    pskFile?: string
+    /** Paths to PEM files (relative to the config file), or PEM text. */
+    certificate?: { cert: string; key: string; ca: string }
+    localId?: string | null
+    proposals?: 'modern' | 'compatible' | 'legacy' | ExplicitProposals
+    aggressiveMode?: boolean
+    dpdDelay?: number
+    dpdTimeout?: number
+    maxHalfOpen?: number
+    maxHalfOpenPerSource?: number
+  }
+  l2tp?: { helloInterval?: number; secret?: string | null; hideAvps?: boolean; sequencing?: 'off' | 'allow' | 'require'; maxTunnelsPerPeer?: number; maxSessionsPerTunnel?: number }
+  ppp?: {
+    auth?: AuthMethodName[]
+    dns?: string[]
+    mtu?: number
+    idleTimeout?: number
+    sessionTimeout?: number
+    echoInterval?: number
+    echoFailures?: number
+    ipv6?: boolean
+  }
+  pool: { range: string | string[]; gateway: string; exclude?: string[] }
+  users?: { name: string; password?: string; ntHash?: string; address?: string; disabled?: boolean }[]
+  tun?: { name?: string }
+  metrics?: { listen?: string | null }
+  admin?: { socket?: string }
+  log?: { level?: 'trace' | 'debug' | 'info' | 'warn' | 'error' | 'fatal'; format?: 'json' | 'pretty' | 'auto' }
+  dataplane?: { workers?: number; netns?: string | null }
+  forwarding?: { enable?: boolean; masquerade?: string | null }
+}
+
+/** A validated configuration: every default applied, files read (psk, PEM text). */
+export type ServerConfig = {
+  [K in keyof Required<ServerConfigInput>]-?: Required<NonNullable<ServerConfigInput[K]>> extends infer T ? T : never
+}
+
+export interface LoadedConfig {
+  config: ServerConfig
+  warnings: string[]
+}
+
+export interface ConfigIssue {
+  /** Dotted path of the bad key, e.g. `ppp.auth[1]`. */
+  key: string
+  message: string
+}
+
+/** A configuration that cannot be used: every problem, each naming its key. */
+export declare class ConfigError extends Error {
+  readonly code: 'CONFIG_INVALID' | 'CONFIG_UNREADABLE'
+  readonly issues: ConfigIssue[]
+}
+
+export declare function loadConfigFile(path: string): LoadedConfig
+export declare function parseServerConfig(input: unknown, options?: { baseDir?: string }): LoadedConfig
+
+// --- server ------------------------------------------------------------------
+
+export interface Endpoint {
+  address: string
+  port: number
+}
+
+export interface SessionInfo {
+  id: number
+  user: string
+  address: string
+  peer: Endpoint
+  peerId: string
+  authMethod: string
+  suite: string
+  udpEncapsulated: boolean
+  l2tp: { tunnelId: number; sessionId: number; peerTunnelId: number; peerSessionId: number }
+  startedAt: string
+  durationSeconds: number
+  rxBytes: number
+  txBytes: number
+  rxPackets: number
+  txPackets: number
+}
+
+export type SessionDownReason = 'kicked' | 'closed' | 'idle' | 'session-timeout' | 'peer' | 'lcp-echo-timeout' | 'ike-down' | 'l2tp-down' | 'error' | 'reload'
+
+export interface ServerEvents {
+  'session-up': [{ id: number; user: string; address: string; peer: Endpoint; peerId: string; authMethod: string; suite: string }]
+  'session-down': [{ id: number; user: string; address: string; reason: SessionDownReason; detail: string; rxBytes: number; txBytes: number; durationSeconds: number }]
+  'auth-failure': [{ user: string | undefined; method: string; reason: string; peer: Endpoint }]
+  'session-refused': [{ user: string | undefined; peer: Endpoint; reason: 'pool-exhausted' | 'limit'; detail: string }]
+  'ike-sa-up': [{ ikeSa: string; peer: Endpoint; peerId: string; natDetected: boolean; suite: string }]
+  'ike-sa-down': [{ ikeSa: string; reason: string }]
+  error: [Error]
+}
+
+/** A login decision in code: return a password (we verify), or accept/refuse. */
+export type AuthCallback = (request: { user: string; method: string; peer: Endpoint & { ikeId?: string } }) => Promise<unknown> | unknown
+
+export interface L2tpServerOptions extends ServerConfigInput {
+  authenticate?: AuthCallback
+  /** A pino logger (default: silent). */
+  logger?: unknown
+  baseDir?: string
+}
+
+export type ServerStatus = {
+  state: 'new' | 'listening' | 'closing' | 'closed'
+  startedAt: string
+  sessions: number
+  bindings: number
+  pool: { total: number; used: number; free: number; reserved: number; outside: number } | undefined
+  dataplane: { sas: number; sessions: number } | undefined
+  ike: Record<string, unknown> | undefined
+  l2tp: Record<string, unknown> | undefined
+  addresses: { ike: string[]; natt: string[]; tun?: string } | undefined
+  counters: Record<string, number> | undefined
+}
+
+export declare class L2tpServer extends EventEmitter<ServerEvents> {
+  /** Validates the options (throws ConfigError naming each bad key); nothing opens until listen(). */
+  constructor(options: L2tpServerOptions)
+  static fromConfig(loaded: LoadedConfig, extras?: Pick<L2tpServerOptions, 'authenticate' | 'logger'>): L2tpServer
+  readonly config: ServerConfig
+  readonly warnings: readonly string[]
+  /** Opens UDP 500/4500 and the TUN device (address, routes) and serves. */
+  listen(): Promise<void>
+  addresses(): { ike: string[]; natt: string[]; tun?: string }
+  sessions(): SessionInfo[]
+  /** PPP Terminate, then CDN; false when there is no such session. */
+  kick(id: number): boolean
+  status(): ServerStatus
+  /** Applies users, PPP, pool and IKE settings; sessions that still satisfy it stay. Refuses (ConfigError) changes that need a restart. */
+  reload(next: L2tpServerOptions | LoadedConfig): { changed: string[]; kicked: number }
+  /** PPP Terminate, CDN, StopCCN, IKE Delete for everyone, then sockets and TUN close. */
+  close(): Promise<void>
+}
+
+// --- client ------------------------------------------------------------------
+
+export interface L2tpClientOptions {
+  server: string
+  serverPort?: number
+  serverNattPort?: number
+  psk?: string | Buffer
+  certificate?: { cert: string; key: string; ca: string }
+  localId?: string
+  proposals?: 'modern' | 'compatible' | 'legacy'
+  user: string
+  password: string
+  auth?: readonly ('mschapv2' | 'chap' | 'pap')[]
+  local?: { address?: string; ikePort?: number; nattPort?: number }
+  tun?: { name?: string; mtu?: number }
+  routes?: readonly string[]
+  netns?: string
+  workers?: number
+  reconnect?: boolean | { initialDelay?: number; maxDelay?: number }
+  connectTimeout?: number
+  ike?: { retransmitInterval?: number; retransmitTries?: number; dpdDelay?: number; dpdTimeout?: number }
+  ppp?: { echoInterval?: number; echoFailures?: number; mtu?: number }
+  logger?: unknown
+}
+
+export interface ClientUpInfo {
+  address: string
+  gateway: string | undefined
+  dns: string[]
+  authMethod: string | undefined
+  tun: string
+}
+
+export interface ClientEvents {
+  up: [ClientUpInfo]
+  down: [{ reason: string; detail: string }]
+  reconnecting: [{ attempt: number; delaySeconds: number }]
+  'auth-failure': [{ user: string | undefined; method: string; reason: string; peer: Endpoint }]
+  'ike-sa-up': [{ ikeSa: string; peer: Endpoint; peerId: string; natDetected: boolean; suite: string }]
+  'ike-sa-down': [{ ikeSa: string; reason: string }]
+  error: [Error]
+}
+
+export declare class L2tpClientError extends Error {
+  readonly code: 'CLIENT_AUTH_FAILED' | 'CLIENT_IKE_FAILED' | 'CLIENT_L2TP_FAILED' | 'CLIENT_TIMEOUT' | 'CLIENT_CLOSED' | 'CLIENT_FAILED'
+}
+
+export declare class L2tpClient extends EventEmitter<ClientEvents> {
+  constructor(options: L2tpClientOptions)
+  readonly info: ClientUpInfo | undefined
+  /** Resolves once PPP is up and the TUN device has the address; rejects with L2tpClientError. */
+  connect(): Promise<ClientUpInfo>
+  addresses(): { ike: string[]; natt: string[]; tun?: string } | undefined
+  close(): Promise<void>
+}

@@ -4,3 +4,6 @@
  */
 export { EspSa, ESP_STATUS, espSuiteInfo, espStatusCodes, espSuites, packBatch, unpackBatch } from './esp/index.js'
 export { DataPlane } from './dataplane/index.js'
+export { L2tpServer, type L2tpServerOptions } from './server/l2tp-server.js'
+export { L2tpClient, L2tpClientError, type L2tpClientOptions } from './client/l2tp-client.js'
+export { ConfigError, loadConfigFile, parseServerConfig } from './config/index.js'

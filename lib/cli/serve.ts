@@ -30,6 +30,15 @@ interface Output {
 
 /** Runs until a signal; resolves with the exit code. */
 export async function serve(flags: ServeFlags, out: Output = console): Promise<ExitCode> {
+  // The default configuration listens on 500/4500 and keeps secrets under
+  // /var/lib: say what is missing before failing on either.
+  if (!flags.config) {
+    const early = checkPrivileges({ bindLowPorts: true, tun: true })
+    if (!early.ok) {
+      out.error(`l2tp-ipsec: missing ${early.missing.join(', ')}.\n${early.hint}`)
+      return EXIT.PRIVILEGES
+    }
+  }
   let loaded: LoadedConfig
   let firstRun: ReturnType<typeof loadDefaultConfig>['state'] | undefined
   try {

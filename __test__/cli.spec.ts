@@ -37,5 +37,5 @@ test('suites lists every suite with its key sizes', (t) => {
 test('an unknown bench area is refused', (t) => {
   const r = run('bench', '--only', 'esp,warp')
   t.not(r.status, 0)
-  t.regex(r.stderr, /unknown area "warp"; one of esp, ike, dataplane/)
+  t.regex(r.stderr, /unknown area "warp"; one of esp, ike, dataplane, tunnel/)
 })

@@ -6,6 +6,7 @@ import { InvalidArgumentError } from 'commander'
 import { DEFAULT_SIZES, DEFAULT_SUITES, formatRow, runEspBench, TABLE_HEADER } from '../bench/index.js'
 import { runDataplaneBench } from '../bench/dataplane-bench.js'
 import { runIkeBench } from '../bench/ike-bench.js'
+import { formatTunnelRecord, runTunnelBench } from '../bench/tunnel-bench.js'
 import { espSuites } from '../esp/index.js'
 
 export { DEFAULT_SIZES }
@@ -31,7 +32,7 @@ export function suiteName(value: string, previous: string[] = []): string[] {
   return [...previous, value]
 }
 
-export const AREAS = ['esp', 'ike', 'dataplane'] as const
+export const AREAS = ['esp', 'ike', 'dataplane', 'tunnel'] as const
 type Area = (typeof AREAS)[number]
 
 export function areaList(value: string): Area[] {
@@ -77,6 +78,9 @@ export async function bench(flags: BenchFlags): Promise<void> {
             `${r.loss_percent === undefined ? '' : `  loss ${r.loss_percent}%`}  server ${r.server_cpu_s_per_gb} CPU-s/GB  JS calls/Mpkt ${r.js_callbacks_per_million_packets}`,
         )
     }
+  }
+  if (flags.only.includes('tunnel')) {
+    for (const r of await runTunnelBench({ seconds: Math.max(2, Math.round(flags.seconds * 3)) })) console.log(flags.json ? JSON.stringify(r) : formatTunnelRecord(r))
   }
 }
 

@@ -6,7 +6,7 @@
 import type { SessionOptions } from '../../native/index.js'
 import type { Method } from '../auth/index.js'
 import type { Endpoint } from '../ike/types.js'
-import type { SessionUpEvent, TunnelUpEvent } from '../l2tp/endpoint.js'
+import type { SessionRef, TunnelUpEvent } from '../l2tp/endpoint.js'
 import { PppLink, type PppLinkEvent, type PppLinkUpEvent } from '../ppp/link.js'
 import type { Binding } from '../server/bindings.js'
 import { ControlPlane, type Call, type ControlPlaneOptions } from '../server/control-plane.js'
@@ -50,7 +50,7 @@ export class ClientControlPlane extends ControlPlane {
     this.l2tp.openSession(e.tunnelId, {}, now)
   }
 
-  protected newLink(_e: SessionUpEvent): PppLink {
+  protected newLink(_e: SessionRef): PppLink {
     const ppp = this.o.ppp
     return new PppLink({
       role: 'client',

@@ -175,6 +175,9 @@ export function respondToQuick1(ctx: Context, ike: IkeSa, header: IsakmpHeader, 
     qm.commit ? Flag.COMMIT : 0,
   )
   ctx.send({ data: message, to: ike.peer, fromPort: ike.localPort }, ike, crypto.digest('sha1', body).toString('hex'))
+  // The inbound SA may be installed now (libreswan does): clients send their
+  // first ESP packet right behind message 3, before child-sa-up is acted on.
+  ctx.emit({ type: 'child-sa-inbound', ikeSa: ike.id, peer: ike.peer, inbound: childKeys(ike, qm, qm.ourSpi), udpEncapsulated: choice.udpEncapsulated, peerL2tpPort: qm.peerL2tpPort })
   return qm
 }
 

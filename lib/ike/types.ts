@@ -88,6 +88,12 @@ export type IkeEvent =
       lifetimeSeconds: number
       lifetimeKilobytes?: number
     }
+  /**
+   * Responder: Quick Mode message 2 is sent; the inbound SA may be installed
+   * now so ESP right behind message 3 is understood. child-sa-up follows
+   * with both SAs, or nothing if message 3 never comes (then drop it).
+   */
+  | { type: 'child-sa-inbound'; ikeSa: string; peer: Endpoint; inbound: ChildSaKeys; udpEncapsulated: boolean; peerL2tpPort: number }
   /** The responder confirmed an ESP SA we asked with the commit bit (its inbound SPI). */
   | { type: 'child-sa-connected'; ikeSa: string; spi: number }
   | { type: 'child-sa-down'; ikeSa: string; inboundSpi: number; outboundSpi: number; reason: string }

@@ -39,6 +39,7 @@ export type {
   ProxyAuthen,
   ProxyLcp,
   SequencingPolicy,
+  SessionConnectingEvent,
   SessionDownEvent,
   SessionDownReason,
   SessionEvent,

@@ -148,7 +148,16 @@ export interface SetLinkInfoEvent extends SessionRef {
   accm?: AccmValue
 }
 
-export type SessionEvent = SessionUpEvent | SessionDownEvent | WanErrorEvent | SetLinkInfoEvent
+/**
+ * LNS: ICRP sent, ICCN awaited. Both Session IDs are known, so the owner
+ * can ready the data path now: clients send their first LCP frame right
+ * behind the ICCN, before session-up could be acted on.
+ */
+export interface SessionConnectingEvent extends SessionRef {
+  type: 'session-connecting'
+}
+
+export type SessionEvent = SessionConnectingEvent | SessionUpEvent | SessionDownEvent | WanErrorEvent | SetLinkInfoEvent
 
 /** What a session needs of its tunnel. */
 export interface SessionHost {
@@ -242,6 +251,7 @@ export class Session {
     s.deadline = now + host.setupTimeout
     // ICRP: Message Type, Assigned Session ID (RFC 2661 6.11).
     host.sendSession(s.peerSessionId, MessageType.ICRP, [avp(AvpType.ASSIGNED_SESSION_ID, id)])
+    host.emit({ type: 'session-connecting', ...s.ref() })
     return s
   }
 

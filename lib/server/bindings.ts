@@ -9,6 +9,7 @@ import type { SaOptions } from '../../native/index.js'
 import type { Endpoint, IkeEvent } from '../ike/types.js'
 
 type ChildUp = Extract<IkeEvent, { type: 'child-sa-up' }>
+type ChildInbound = Extract<IkeEvent, { type: 'child-sa-inbound' }>
 type ChildDown = Extract<IkeEvent, { type: 'child-sa-down' }>
 
 /** The part of DataPlane that holds SAs. */
@@ -36,6 +37,8 @@ export class BindingTable {
   private readonly byKey = new Map<string, Binding>()
   private readonly byId = new Map<number, Binding>()
   private readonly byInboundSpi = new Map<number, Binding>()
+  /** Inbound SAs installed at Quick Mode message 2, waiting for child-sa-up: SPI -> when. */
+  private readonly early = new Map<number, { binding: Binding; at: number }>()
   private nextId: number
 
   constructor(
@@ -57,8 +60,7 @@ export class BindingTable {
     return this.byId.size
   }
 
-  /** Installs the SA pair of a child-sa-up (inbound first, so the peer's first packet under it is understood). Throws what installSa throws. */
-  up(e: ChildUp, peerId: string): Binding {
+  private bindingFor(e: ChildUp | ChildInbound, peerId: string): Binding {
     const key = `${e.peer.address}|${e.peer.port}`
     let binding = this.byKey.get(key)
     if (!binding) {
@@ -66,18 +68,47 @@ export class BindingTable {
       this.byKey.set(key, binding)
       this.byId.set(binding.id, binding)
     }
-    binding.ikeSa = e.ikeSa
-    binding.peerId = peerId
-    binding.suite = e.inbound.suite
-    binding.peerL2tpPort = e.peerL2tpPort
-    const common = {
+    return binding
+  }
+
+  private saCommon(binding: Binding, e: ChildUp | ChildInbound) {
+    return {
       binding: binding.id,
       peer: `${formatHost(e.peer.address)}:${e.udpEncapsulated ? e.peer.port : 0}`,
       encap: e.udpEncapsulated ? 'udp' : 'raw',
       peerL2tpPort: e.peerL2tpPort,
-      ...(e.lifetimeKilobytes ? { lifetime: { softBytes: Math.floor(e.lifetimeKilobytes * 1024 * 0.9), hardBytes: e.lifetimeKilobytes * 1024 } } : {}),
+      ...('lifetimeKilobytes' in e && e.lifetimeKilobytes ? { lifetime: { softBytes: Math.floor(e.lifetimeKilobytes * 1024 * 0.9), hardBytes: e.lifetimeKilobytes * 1024 } } : {}),
     }
-    this.sink.installSa({ ...common, spi: e.inbound.spi, direction: 'in', suite: e.inbound.suite, encryptionKey: e.inbound.encryptionKey, integrityKey: e.inbound.integrityKey })
+  }
+
+  /** Quick Mode message 2 sent: the inbound SA goes in now (the peer may send under it right behind message 3). */
+  inbound(e: ChildInbound, peerId: string, now: number): void {
+    const binding = this.bindingFor(e, peerId)
+    this.sink.installSa({ ...this.saCommon(binding, e), spi: e.inbound.spi, direction: 'in', suite: e.inbound.suite, encryptionKey: e.inbound.encryptionKey, integrityKey: e.inbound.integrityKey })
+    this.early.set(e.inbound.spi, { binding, at: now })
+  }
+
+  /** Removes inbound SAs whose Quick Mode never finished; returns bindings left with nothing. */
+  expireEarly(now: number, maxAge: number): void {
+    for (const [spi, { binding, at }] of this.early) {
+      if (now - at < maxAge) continue
+      this.early.delete(spi)
+      this.sink.removeSa(spi, 'in')
+      if (!binding.pairs.size && ![...this.early.values()].some((x) => x.binding === binding)) this.forget(binding)
+    }
+  }
+
+  /** Installs the SA pair of a child-sa-up (inbound first, unless message 2 put it in already). Throws what installSa throws. */
+  up(e: ChildUp, peerId: string): Binding {
+    const binding = this.bindingFor(e, peerId)
+    binding.ikeSa = e.ikeSa
+    binding.peerId = peerId
+    binding.suite = e.inbound.suite
+    binding.peerL2tpPort = e.peerL2tpPort
+    const common = this.saCommon(binding, e)
+    if (!this.early.delete(e.inbound.spi)) {
+      this.sink.installSa({ ...common, spi: e.inbound.spi, direction: 'in', suite: e.inbound.suite, encryptionKey: e.inbound.encryptionKey, integrityKey: e.inbound.integrityKey })
+    }
     try {
       this.sink.installSa({ ...common, spi: e.outbound.spi, direction: 'out', suite: e.outbound.suite, encryptionKey: e.outbound.encryptionKey, integrityKey: e.outbound.integrityKey })
     } catch (error) {

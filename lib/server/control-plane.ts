@@ -16,7 +16,7 @@ import type { ControlBatch, DataPlaneEvent, SessionOptions, DataPlaneStats } fro
 import { IkeEndpoint } from '../ike/endpoint.js'
 import type { IkeConfig, IkeEvent } from '../ike/types.js'
 import { L2tpEndpoint } from '../l2tp/endpoint.js'
-import type { L2tpConfig, L2tpEvent, SessionUpEvent } from '../l2tp/endpoint.js'
+import type { L2tpConfig, L2tpEvent, SessionRef, SessionUpEvent } from '../l2tp/endpoint.js'
 import type { PppLink, PppLinkEvent, PppLinkUpEvent } from '../ppp/link.js'
 import { BindingTable, parseHostPort, type Binding, type SaSink } from './bindings.js'
 import { Outbox, type ControlSink } from './outbox.js'
@@ -67,7 +67,12 @@ export interface ControlPlaneOptions {
 export interface Call {
   /** The data plane's session id, and the id `kick` takes. */
   id: number
-  l2tp: SessionUpEvent
+  /** The L2TP session: its ids from session-connecting, the whole session-up once ICCN came. */
+  l2tp: SessionRef & { sequencing?: boolean }
+  /** PPP started (session-up seen). */
+  opened: boolean
+  /** PPP frames that came before session-up. */
+  early: Buffer[]
   binding: Binding
   link: PppLink
   up?: PppLinkUpEvent
@@ -90,6 +95,9 @@ interface IkeSaInfo {
 }
 
 const TERMINATE_WAIT = 3
+const EARLY_FRAMES = 16
+/** Seconds an inbound SA installed at Quick Mode message 2 waits for message 3. */
+const EARLY_INBOUND_MAX_AGE = 60
 
 export abstract class ControlPlane {
   readonly ike: IkeEndpoint
@@ -121,7 +129,7 @@ export abstract class ControlPlane {
   /** An L2TP tunnel came up (the client places its call here). */
   protected abstract onTunnelUp(e: Extract<L2tpEvent, { type: 'tunnel-up' }>, now: number): void
   /** The PPP link for a new L2TP session. */
-  protected abstract newLink(e: SessionUpEvent, binding: Binding): PppLink
+  protected abstract newLink(e: SessionRef, binding: Binding): PppLink
   /** What the data plane needs of a session beyond its L2TP ids (addresses, routes). */
   protected abstract sessionRouting(call: Call): Partial<SessionOptions>
   /** PPP events beyond the common ones (auth requests, address release). */
@@ -175,6 +183,11 @@ export abstract class ControlPlane {
     } else if (kind === 'ppp') {
       const call = meta.session === undefined ? undefined : this.calls.get(meta.session)
       if (!call) return
+      if (!call.opened) {
+        // Before session-up (ICCN still being handled): keep a few frames.
+        if (call.early.length < EARLY_FRAMES) call.early.push(Buffer.from(frame))
+        return
+      }
       call.link.receive(Buffer.from(frame), now)
       this.dirty.add(call)
     }
@@ -215,6 +228,7 @@ export abstract class ControlPlane {
   /** Fires what is due at `now`; returns when next to call. */
   tick(now = this.o.clock()): number | undefined {
     this.ikeNext = this.ike.handleTimeout(now)
+    this.bindings.expireEarly(now, EARLY_INBOUND_MAX_AGE)
     const l2tpAt = this.l2tp.nextTimeout()
     if (l2tpAt !== undefined && l2tpAt <= now) this.l2tp.handleTimeout(now)
     for (const call of this.calls.values()) {
@@ -290,6 +304,13 @@ export abstract class ControlPlane {
         this.o.emit('ike-sa-down', { ikeSa: e.ikeSa, reason: e.reason })
         this.onLowerFailure('ike', e.reason, now)
         return
+      case 'child-sa-inbound':
+        try {
+          this.bindings.inbound(e, this.ikeSas.get(e.ikeSa)?.peerId ?? e.peer.address, now)
+        } catch (err) {
+          this.o.log.warn({ err, ikeSa: e.ikeSa }, 'installing the inbound SA early failed; it goes in with child-sa-up')
+        }
+        return
       case 'child-sa-up': {
         if (e.mode !== 'transport') {
           this.o.log.warn({ ikeSa: e.ikeSa, selectors: e.selectors }, 'tunnel-mode ESP SA negotiated: not used for L2TP')
@@ -355,6 +376,9 @@ export abstract class ControlPlane {
         this.o.log.info({ binding: e.binding, tunnel: e.tunnelId, reason: e.reason, by: e.by }, 'L2TP tunnel down')
         this.onLowerFailure('l2tp', `L2TP tunnel down: ${e.reason}`, now)
         return
+      case 'session-connecting':
+        this.prepareCall(e, now)
+        return
       case 'session-up':
         return this.startCall(e, now)
       case 'session-down': {
@@ -372,15 +396,19 @@ export abstract class ControlPlane {
     }
   }
 
-  private startCall(e: SessionUpEvent, now: number): void {
+  /**
+   * A call's data path, ready before PPP starts: the data-plane session
+   * (so the client's first LCP frame, sent right behind its ICCN, reaches
+   * us) and the PPP link, opened at session-up.
+   */
+  private prepareCall(e: SessionRef, now: number): Call | undefined {
     const binding = this.bindings.get(e.binding)
     if (!binding) {
       this.l2tp.closeSession(e.sessionId, undefined, now)
-      return
+      return undefined
     }
     const id = this.allocateCallId()
-    const link = this.newLink(e, binding)
-    const call: Call = { id, l2tp: e, binding, link, startedAt: now, startedWall: new Date(), cleared: false, finished: false }
+    const call: Call = { id, l2tp: e, binding, link: this.newLink(e, binding), startedAt: now, startedWall: new Date(), cleared: false, finished: false, opened: false, early: [] }
     this.calls.set(id, call)
     this.callBySession.set(e.sessionId, call)
     try {
@@ -390,10 +418,21 @@ export abstract class ControlPlane {
       this.calls.delete(id)
       this.callBySession.delete(e.sessionId)
       this.l2tp.closeSession(e.sessionId, undefined, now)
-      return
+      return undefined
     }
-    this.o.log.info({ session: id, binding: binding.id, tunnel: e.tunnelId, l2tpSession: e.sessionId, peer: binding.peer }, 'L2TP session up, starting PPP')
-    link.open(now)
+    return call
+  }
+
+  private startCall(e: SessionUpEvent, now: number): void {
+    const call = this.callBySession.get(e.sessionId) ?? this.prepareCall(e, now)
+    if (!call || call.opened) return
+    const sequencingChanged = e.sequencing !== (call.l2tp.sequencing ?? false)
+    call.l2tp = e
+    if (sequencingChanged) this.o.dataplane.upsertSession(this.sessionOptions(call))
+    this.o.log.info({ session: call.id, binding: call.binding.id, tunnel: e.tunnelId, l2tpSession: e.sessionId, peer: call.binding.peer }, 'L2TP session up, starting PPP')
+    call.opened = true
+    call.link.open(now)
+    for (const frame of call.early.splice(0)) call.link.receive(frame, now)
     this.dirty.add(call)
   }
 
@@ -425,7 +464,7 @@ export abstract class ControlPlane {
       moved = true
       this.pppEvent(call, e, now)
     }
-    if (call.link.phase === 'Dead' && !call.cleared) {
+    if (call.opened && call.link.phase === 'Dead' && !call.cleared) {
       moved = true
       call.cleared = true
       this.l2tp.closeSession(call.l2tp.sessionId, undefined, now)

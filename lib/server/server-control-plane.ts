@@ -5,7 +5,7 @@
  */
 import type { SessionOptions } from '../../native/index.js'
 import type { Authenticator, AuthResult, Method } from '../auth/index.js'
-import type { SessionUpEvent, TunnelUpEvent } from '../l2tp/endpoint.js'
+import type { SessionRef, TunnelUpEvent } from '../l2tp/endpoint.js'
 import { PppLink, type PppLinkEvent } from '../ppp/link.js'
 import type { Ipv4Pool, PoolStats } from '../pool/ip-pool.js'
 import type { Binding } from './bindings.js'
@@ -62,7 +62,7 @@ export class ServerControlPlane extends ControlPlane {
     // The client places the call.
   }
 
-  protected newLink(_e: SessionUpEvent, binding: Binding): PppLink {
+  protected newLink(_e: SessionRef, binding: Binding): PppLink {
     const ppp = this.o.ppp
     return new PppLink({
       role: 'server',

@@ -16,7 +16,7 @@ mod worker;
 
 use std::io;
 use std::net::SocketAddr;
-use std::os::fd::{AsRawFd, OwnedFd};
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::mpsc::{sync_channel, Receiver, RecvTimeoutError, SyncSender, TrySendError};
 use std::sync::Arc;
@@ -75,6 +75,9 @@ pub(crate) struct Shared {
     pub up_limit: usize,
     pub started: Instant,
     pub stop: AtomicBool,
+    /// An eventfd every worker polls beside its sockets: written once at
+    /// shutdown so workers stop at once instead of at their poll timeout.
+    pub wake: OwnedFd,
 }
 
 impl Shared {
@@ -214,6 +217,7 @@ impl Engine {
             up_limit: config.up_queue.max(1),
             started: Instant::now(),
             stop: AtomicBool::new(false),
+            wake: eventfd()?,
         });
         let mut threads = Vec::new();
         for index in 0..config.workers.max(1) {
@@ -274,6 +278,11 @@ impl Engine {
 
     fn shutdown(&mut self) {
         self.shared.stop.store(true, Ordering::SeqCst);
+        // Wake the workers (eventfd) and the dispatcher (an empty message).
+        let one = 1u64.to_ne_bytes();
+        // SAFETY: writes 8 bytes from a live buffer to an eventfd we own.
+        unsafe { libc::write(self.shared.wake.as_raw_fd(), one.as_ptr().cast(), one.len()) };
+        let _ = self.shared.up.try_send(Vec::new());
         for t in self.threads.drain(..) {
             let _ = t.join();
         }
@@ -284,6 +293,16 @@ impl Drop for Engine {
     fn drop(&mut self) {
         self.shutdown();
     }
+}
+
+fn eventfd() -> io::Result<OwnedFd> {
+    // SAFETY: eventfd returns a new descriptor or -1.
+    let fd = unsafe { libc::eventfd(0, libc::EFD_CLOEXEC | libc::EFD_NONBLOCK) };
+    if fd < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    // SAFETY: fd is a fresh descriptor nobody else owns.
+    Ok(unsafe { OwnedFd::from_raw_fd(fd) })
 }
 
 /// Delivers queued items to the sink, a batch per wake-up, and once a

@@ -23,6 +23,8 @@ const MAX_DATAGRAM: usize = 65535;
 
 #[derive(Clone, Copy)]
 enum Source {
+    /// The shutdown eventfd: readable means stop.
+    Wake,
     Ike(usize),
     Natt(usize),
     Raw,
@@ -64,8 +66,8 @@ pub(crate) fn run(shared: Arc<Shared>, index: usize) {
 impl Worker {
     fn new(shared: &Shared, index: usize) -> Self {
         let io = &shared.io;
-        let mut fds = Vec::new();
-        let mut sources = Vec::new();
+        let mut fds = vec![shared.wake.as_raw_fd()];
+        let mut sources = vec![Source::Wake];
         if index == 0 {
             for (i, fd) in io.ike.iter().enumerate() {
                 fds.push(fd.as_raw_fd());
@@ -110,6 +112,7 @@ impl Worker {
                 continue;
             }
             match self.sources[i] {
+                Source::Wake => return,
                 Source::Ike(s) => self.ike(shared, self.fds[i], s),
                 Source::Natt(s) => self.natt(shared, self.fds[i], s),
                 Source::Raw => self.raw(shared, self.fds[i]),

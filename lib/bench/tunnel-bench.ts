@@ -1,0 +1,411 @@
+/**
+ * The whole stack between two network namespaces: an L2tpServer in one,
+ * L2tpClients in the other (IKE, L2TP, PPP, ESP-in-UDP, TUN on both ends),
+ * joined by veth. Measures iperf3 through the tunnel (TCP, and UDP packets
+ * per second at 64-byte payloads) between the client's PPP address and the
+ * gateway, beside the same iperf3 over the plain veth between the same
+ * namespaces (the kernel path with no tunnel) as the reference; and session
+ * setups and teardowns per second with fresh clients.
+ *
+ * Server and clients share this process (one event loop, as in the tests),
+ * so setup figures count both ends' control-plane work; iperf3, both data
+ * planes' workers and the veth share the machine's cores.
+ */
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process'
+import { performance } from 'node:perf_hooks'
+import { L2tpClient, type L2tpClientOptions } from '../client/l2tp-client.js'
+import { L2tpServer, type L2tpServerOptions } from '../server/l2tp-server.js'
+import type { SessionUpInfo } from '../server/types.js'
+import { createNetnsPair, type NetnsPair } from '../testing/netns.js'
+
+export interface TunnelBenchOptions {
+  /** Seconds per iperf3 run. */
+  seconds: number
+  /** Sessions opened (and closed) for the setup figure; default 20. */
+  sessions?: number
+}
+
+export type TunnelDirection = 'client-to-server' | 'server-to-client'
+
+export interface TunnelTcpRecord {
+  bench: 'tunnel'
+  metric: 'tcp'
+  direction: TunnelDirection
+  /** ESP suite the session negotiated. */
+  suite: string
+  /** One TCP stream through the tunnel (PPP MTU 1400). */
+  gbps: number
+  /** The same iperf3 over the plain veth between the same namespaces. */
+  reference_gbps: number
+  ratio: number
+}
+
+export interface TunnelUdpRecord {
+  bench: 'tunnel'
+  metric: 'udp-64'
+  direction: TunnelDirection
+  suite: string
+  /** UDP datagrams of 64 payload bytes received per second (iperf3 -u -l 64 -b 0). */
+  pps: number
+  /** Sent per second; the sender offers load without limit, hence the loss. */
+  offered_pps: number
+  loss_percent: number
+  reference_pps: number
+  reference_loss_percent: number
+  ratio: number
+}
+
+export interface TunnelSetupRecord {
+  bench: 'tunnel'
+  metric: 'setup'
+  sessions: number
+  /** Concurrent connect() calls at most (the server's maxHalfOpenPerSource is raised to this). */
+  wave: number
+  /** connect() calls that resolved / rejected. */
+  established: number
+  failed: number
+  /** First connect() to the last one settled. */
+  setup_seconds: number
+  setups_per_second: number
+  /** One connect() from its call to its resolution: median and slowest. */
+  setup_latency_ms_median: number
+  setup_latency_ms_max: number
+  /** First close() to the last one settled (PPP Terminate, CDN, StopCCN, IKE Delete). */
+  teardown_seconds: number
+  teardowns_per_second: number
+  /** First close() until the server holds no session, binding or IKE SA. */
+  server_clean_seconds: number
+  /** CPU time of this process (server and clients together) per session, setup and teardown. */
+  cpu_ms_per_setup: number
+  cpu_ms_per_teardown: number
+  first_error?: string
+}
+
+export interface TunnelSkipped {
+  bench: 'tunnel'
+  skipped: string
+}
+
+export type TunnelBenchRecord = TunnelTcpRecord | TunnelUdpRecord | TunnelSetupRecord | TunnelSkipped
+
+export const BENCH_PSK = 'tunnel-bench-psk-3d9a61c2'
+export const BENCH_GATEWAY = '192.168.42.1'
+const BENCH_USER = { name: 'bench', password: 'bench-pass-7f2e' }
+
+export interface TunnelRig {
+  net: NetnsPair
+  server: L2tpServer
+  /** A client in the client namespace (reconnect off); `close()` closes it too. */
+  client(options?: Partial<L2tpClientOptions>): L2tpClient
+  /** Child processes killed by `close()`. */
+  children: Set<ChildProcess>
+  /** Closes every client, the server, kills the children, removes the namespaces. Never throws. */
+  close(): Promise<void>
+}
+
+let tunCounter = 0
+
+/**
+ * An L2tpServer listening in namespace `a` and a factory for clients in
+ * namespace `b` (the way __test__/helpers/vpn-rig.ts builds them). On
+ * failure everything made so far is removed before the error is thrown.
+ */
+export async function createTunnelRig(tag: string, overrides: Partial<L2tpServerOptions> = {}): Promise<TunnelRig> {
+  const net = createNetnsPair(tag)
+  const clients: L2tpClient[] = []
+  const children = new Set<ChildProcess>()
+  let server: L2tpServer | undefined
+  let closed = false
+  const close = async () => {
+    if (closed) return
+    closed = true
+    for (const child of children) child.kill('SIGKILL')
+    await Promise.all(clients.map((c) => c.close().catch(() => {})))
+    await server?.close().catch(() => {})
+    net.cleanup()
+  }
+  try {
+    server = new L2tpServer({
+      listen: { address: net.addrA },
+      ipsec: { psk: BENCH_PSK },
+      pool: { range: '192.168.42.10-192.168.45.250', gateway: BENCH_GATEWAY },
+      users: [BENCH_USER],
+      tun: { name: 'l2tps0' },
+      dataplane: { netns: net.path(net.a), workers: 1 },
+      ...overrides,
+    })
+    // An 'error' event without a listener would throw.
+    server.on('error', () => {})
+    await server.listen()
+  } catch (e) {
+    await close()
+    throw e
+  }
+  const s = server
+  return {
+    net,
+    server: s,
+    children,
+    close,
+    client(options = {}) {
+      const c = new L2tpClient({
+        server: net.addrA,
+        psk: BENCH_PSK,
+        user: BENCH_USER.name,
+        password: BENCH_USER.password,
+        local: { address: net.addrB },
+        netns: net.path(net.b),
+        tun: { name: `l2tpb${tunCounter++ % 1000}` },
+        reconnect: false,
+        connectTimeout: 60,
+        ...options,
+      })
+      c.on('error', () => {})
+      clients.push(c)
+      return c
+    },
+  }
+}
+
+function missing(): string | undefined {
+  if (process.platform !== 'linux') return 'needs Linux (network namespaces, TUN)'
+  if (process.getuid?.() !== 0) return 'needs root (network namespaces, TUN)'
+  if (spawnSync('iperf3', ['--version']).error) return 'needs iperf3 (apt-get install iperf3)'
+  if (spawnSync('ip', ['-V']).error) return 'needs iproute2 (ip)'
+  return undefined
+}
+
+const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms))
+
+async function until(what: () => boolean, ms: number): Promise<boolean> {
+  const deadline = Date.now() + ms
+  while (!what() && Date.now() < deadline) await sleep(20)
+  return what()
+}
+
+/** Runs a command to its end without blocking the event loop (the server and clients live in it). */
+function run(rig: TunnelRig, argv: string[], timeoutMs: number): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    const child = spawn(argv[0]!, argv.slice(1), { stdio: ['ignore', 'pipe', 'pipe'] })
+    rig.children.add(child)
+    let stdout = ''
+    let stderr = ''
+    child.stdout!.on('data', (d: Buffer) => (stdout += d))
+    child.stderr!.on('data', (d: Buffer) => (stderr += d))
+    const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs)
+    child.on('error', (e) => (stderr += String(e)))
+    child.on('close', (code) => {
+      clearTimeout(timer)
+      rig.children.delete(child)
+      resolve({ code, stdout, stderr })
+    })
+  })
+}
+
+let port = 5301
+
+interface Sum {
+  bytes?: number
+  bits_per_second?: number
+  packets?: number
+  lost_packets?: number
+  lost_percent?: number
+  seconds?: number
+}
+
+interface IperfEnd {
+  sum?: Sum
+  sum_sent?: Sum
+  sum_received?: Sum
+}
+
+/** iperf3 server in namespace a bound to `serverAddress`, client in namespace b bound to `clientAddress`. */
+async function iperf(rig: TunnelRig, serverAddress: string, clientAddress: string, args: string[], seconds: number): Promise<IperfEnd> {
+  let lastError = ''
+  for (let attempt = 0; attempt < 3; attempt++) {
+    const serverPort = String(port++)
+    const server = spawn('ip', ['netns', 'exec', rig.net.a, 'iperf3', '-s', '-1', '-B', serverAddress, '-p', serverPort], { stdio: 'ignore' })
+    rig.children.add(server)
+    server.on('error', () => {})
+    try {
+      await sleep(300)
+      const r = await run(
+        rig,
+        ['ip', 'netns', 'exec', rig.net.b, 'iperf3', '-c', serverAddress, '-B', clientAddress, '-p', serverPort, '-t', String(seconds), '-J', ...args],
+        (seconds + 20) * 1000,
+      )
+      let report: { error?: string; end?: IperfEnd }
+      try {
+        report = JSON.parse(r.stdout || '{}') as typeof report
+      } catch {
+        report = { error: `unreadable output (exit ${r.code}): ${r.stderr.trim() || r.stdout.slice(0, 200)}` }
+      }
+      if (!report.error && report.end) return report.end
+      lastError = report.error ?? `no result (exit ${r.code}) ${r.stderr.trim()}`
+      // A server not yet listening: try again on a fresh port.
+      if (!/connect|refused|busy/i.test(lastError)) break
+    } finally {
+      server.kill('SIGKILL')
+      rig.children.delete(server)
+    }
+  }
+  throw new Error(`iperf3 ${serverAddress} ${args.join(' ')}: ${lastError}`)
+}
+
+function tcpGbps(end: IperfEnd, seconds: number): number {
+  const received = end.sum_received ?? end.sum ?? {}
+  return ((received.bytes ?? 0) * 8) / (received.seconds || seconds) / 1e9
+}
+
+function udpFigures(end: IperfEnd, seconds: number): { pps: number; offered: number; loss: number } {
+  // iperf3 3.x: `sum` carries the receiver's packet and loss counts.
+  const sum = end.sum ?? {}
+  const elapsed = sum.seconds || seconds
+  const packets = sum.packets ?? 0
+  const lost = Math.max(0, sum.lost_packets ?? 0)
+  return { pps: (packets - lost) / elapsed, offered: packets / elapsed, loss: sum.lost_percent ?? (packets ? (lost / packets) * 100 : 0) }
+}
+
+const round = (n: number, digits: number) => Number(n.toFixed(digits))
+const ratioOf = (ours: number, reference: number) => (reference > 0 ? round(ours / reference, 3) : 0)
+
+async function throughput(rig: TunnelRig, seconds: number): Promise<(TunnelTcpRecord | TunnelUdpRecord)[]> {
+  const records: (TunnelTcpRecord | TunnelUdpRecord)[] = []
+  const up: SessionUpInfo[] = []
+  rig.server.on('session-up', (e) => up.push(e))
+  const client = rig.client()
+  const info = await client.connect()
+  await until(() => up.length > 0, 5000)
+  const suite = up[0]?.suite ?? 'unknown'
+  const tunnel = { server: BENCH_GATEWAY, client: info.address }
+  const plain = { server: rig.net.addrA, client: rig.net.addrB }
+  for (const direction of ['client-to-server', 'server-to-client'] as const) {
+    const reverse = direction === 'server-to-client' ? ['-R'] : []
+    // The reference first, then the tunnel, pair by pair, so drift on a shared machine hits both alike.
+    const refTcp = tcpGbps(await iperf(rig, plain.server, plain.client, reverse, seconds), seconds)
+    const tcp = tcpGbps(await iperf(rig, tunnel.server, tunnel.client, reverse, seconds), seconds)
+    records.push({ bench: 'tunnel', metric: 'tcp', direction, suite, gbps: round(tcp, 3), reference_gbps: round(refTcp, 3), ratio: ratioOf(tcp, refTcp) })
+  }
+  for (const direction of ['client-to-server', 'server-to-client'] as const) {
+    const args = ['-u', '-l', '64', '-b', '0', ...(direction === 'server-to-client' ? ['-R'] : [])]
+    const ref = udpFigures(await iperf(rig, plain.server, plain.client, args, seconds), seconds)
+    const udp = udpFigures(await iperf(rig, tunnel.server, tunnel.client, args, seconds), seconds)
+    records.push({
+      bench: 'tunnel',
+      metric: 'udp-64',
+      direction,
+      suite,
+      pps: Math.round(udp.pps),
+      offered_pps: Math.round(udp.offered),
+      loss_percent: round(udp.loss, 1),
+      reference_pps: Math.round(ref.pps),
+      reference_loss_percent: round(ref.loss, 1),
+      ratio: ratioOf(udp.pps, ref.pps),
+    })
+  }
+  await client.close()
+  return records
+}
+
+function cpuMs(since: NodeJS.CpuUsage): number {
+  const u = process.cpuUsage(since)
+  return (u.user + u.system) / 1000
+}
+
+function serverIdle(server: L2tpServer): boolean {
+  const st = server.status()
+  const ike = st.ike as { ikeSas?: number } | undefined
+  const l2tp = st.l2tp as { tunnels?: number } | undefined
+  return st.sessions === 0 && st.bindings === 0 && (ike?.ikeSas ?? 0) === 0 && (l2tp?.tunnels ?? 0) === 0
+}
+
+async function setups(rig: TunnelRig, sessions: number, wave: number): Promise<TunnelSetupRecord> {
+  // Let the throughput client's teardown finish first.
+  await until(() => serverIdle(rig.server), 15_000)
+  const clients = Array.from({ length: sessions }, () => rig.client({ ike: { retransmitInterval: 2, retransmitTries: 5 } }))
+  let established = 0
+  let failed = 0
+  let firstError: string | undefined
+  const latencies: number[] = []
+  const cpu0 = process.cpuUsage()
+  const t0 = performance.now()
+  for (let i = 0; i < clients.length; i += wave) {
+    const results = await Promise.allSettled(
+      clients.slice(i, i + wave).map(async (c) => {
+        const start = performance.now()
+        const up = await c.connect()
+        latencies.push(performance.now() - start)
+        return up
+      }),
+    )
+    for (const r of results) {
+      if (r.status === 'fulfilled') established++
+      else {
+        failed++
+        firstError ??= r.reason instanceof Error ? `${r.reason.name}: ${r.reason.message}` : String(r.reason)
+      }
+    }
+  }
+  const setupSeconds = (performance.now() - t0) / 1000
+  const setupCpu = cpuMs(cpu0)
+  const cpu1 = process.cpuUsage()
+  const t1 = performance.now()
+  let serverClean = 0
+  const clean = until(() => serverIdle(rig.server), 30_000).then(() => (serverClean = (performance.now() - t1) / 1000))
+  await Promise.allSettled(clients.map((c) => c.close()))
+  const teardownSeconds = (performance.now() - t1) / 1000
+  const teardownCpu = cpuMs(cpu1)
+  await clean
+  latencies.sort((a, b) => a - b)
+  return {
+    bench: 'tunnel',
+    metric: 'setup',
+    sessions,
+    wave,
+    established,
+    failed,
+    setup_seconds: round(setupSeconds, 3),
+    setups_per_second: round(established / setupSeconds, 1),
+    setup_latency_ms_median: Math.round(latencies[Math.floor((latencies.length - 1) / 2)] ?? 0),
+    setup_latency_ms_max: Math.round(latencies[latencies.length - 1] ?? 0),
+    teardown_seconds: round(teardownSeconds, 3),
+    teardowns_per_second: round(established / teardownSeconds, 1),
+    server_clean_seconds: round(serverClean, 3),
+    cpu_ms_per_setup: round(setupCpu / Math.max(established, 1), 1),
+    cpu_ms_per_teardown: round(teardownCpu / Math.max(established, 1), 1),
+    ...(firstError ? { first_error: firstError } : {}),
+  }
+}
+
+/** Concurrent connect() calls at most; the server's maxHalfOpenPerSource is raised to match. */
+const WAVE = 50
+
+export async function runTunnelBench(options: TunnelBenchOptions): Promise<TunnelBenchRecord[]> {
+  const why = missing()
+  if (why) return [{ bench: 'tunnel', skipped: why }]
+  const sessions = options.sessions ?? 20
+  if (!Number.isInteger(sessions) || sessions < 1 || sessions > 900) throw new RangeError(`sessions must be an integer 1..900, got ${sessions}`)
+  const wave = Math.min(sessions, WAVE)
+  const rig = await createTunnelRig('tb', {
+    ipsec: { psk: BENCH_PSK, maxHalfOpenPerSource: wave, maxHalfOpen: Math.max(1000, wave) },
+  })
+  try {
+    const records: TunnelBenchRecord[] = await throughput(rig, options.seconds)
+    records.push(await setups(rig, sessions, wave))
+    return records
+  } finally {
+    await rig.close()
+  }
+}
+
+/** One line for the table output of `l2tp-ipsec bench`. */
+export function formatTunnelRecord(r: TunnelBenchRecord): string {
+  if ('skipped' in r) return `tunnel: skipped, ${r.skipped}`
+  if (r.metric === 'tcp') return `tunnel tcp    ${r.direction.padEnd(16)} ${r.suite}  ${r.gbps.toFixed(2).padStart(6)} Gbit/s  veth ${r.reference_gbps.toFixed(2)} Gbit/s  ratio ${r.ratio}`
+  if (r.metric === 'udp-64')
+    return `tunnel udp-64 ${r.direction.padEnd(16)} ${r.suite}  ${String(r.pps).padStart(8)} pps (loss ${r.loss_percent}%)  veth ${r.reference_pps} pps (loss ${r.reference_loss_percent}%)  ratio ${r.ratio}`
+  return (
+    `tunnel setup  ${r.established}/${r.sessions} sessions (waves of ${r.wave}): ${r.setups_per_second} setups/s (each ${r.setup_latency_ms_median} ms median), ${r.teardowns_per_second} teardowns/s` +
+    ` (server clean after ${r.server_clean_seconds} s), ${r.cpu_ms_per_setup} / ${r.cpu_ms_per_teardown} ms CPU each${r.first_error ? `; first error: ${r.first_error}` : ''}`
+  )
+}

@@ -188,7 +188,7 @@ export abstract class ControlPlane {
         if (call.early.length < EARLY_FRAMES) call.early.push(Buffer.from(frame))
         return
       }
-      call.link.receive(Buffer.from(frame), now)
+      this.guarded(call, now, () => call.link.receive(Buffer.from(frame), now))
       this.dirty.add(call)
     }
   }
@@ -234,7 +234,7 @@ export abstract class ControlPlane {
     for (const call of this.calls.values()) {
       const at = call.link.nextTimeout()
       if (at !== undefined && at <= now) {
-        call.link.handleTimeout(now)
+        this.guarded(call, now, () => call.link.handleTimeout(now))
         this.dirty.add(call)
       }
       if (this.o.ppp.sessionTimeout > 0 && call.up && !call.ending && now - call.startedAt >= this.o.ppp.sessionTimeout) {
@@ -271,7 +271,7 @@ export abstract class ControlPlane {
       moved = this.drainL2tp(now) || moved
       for (const call of [...this.dirty]) {
         this.dirty.delete(call)
-        moved = this.drainCall(call, now) || moved
+        moved = this.guarded(call, now, () => this.drainCall(call, now)) || moved
       }
       if (!moved) break
     }
@@ -529,6 +529,41 @@ export abstract class ControlPlane {
       this.o.emit('session-down', { id: call.id, user: call.up.user, address: call.up.address, reason: ending.reason, detail: ending.detail, rxBytes: stats.rxBytes, txBytes: stats.txBytes, durationSeconds })
     }
     this.onCallFinished(call, now)
+  }
+
+  /**
+   * Runs one session's handling; an exception ends that session only
+   * (logged, reason 'error'), never the server or the other sessions.
+   */
+  private guarded<T>(call: Call, now: number, work: () => T): T | false {
+    try {
+      return work()
+    } catch (err) {
+      this.o.log.error({ err, session: call.id, user: call.up?.user }, 'session handling failed; ending the session')
+      this.o.emit('error', err instanceof Error ? err : new Error(String(err)))
+      this.abort(call, now, `internal error: ${err instanceof Error ? err.message : String(err)}`)
+      return false
+    }
+  }
+
+  /** Ends a session whose state can no longer be trusted: no PPP handshake, CDN, data plane and pool cleaned. */
+  private abort(call: Call, now: number, detail: string): void {
+    call.ending ??= { reason: 'error', detail }
+    try {
+      if (call.link.phase !== 'Dead') call.link.lowerDown(now, detail)
+      for (let e = call.link.pollEvent(); e; e = call.link.pollEvent()) if (e.type === 'down') this.onPppEvent(call, e, now)
+    } catch {
+      // the link is what failed; its address is released below if known
+    }
+    if (!call.cleared) {
+      call.cleared = true
+      try {
+        this.l2tp.closeSession(call.l2tp.sessionId, undefined, now)
+      } catch {
+        // already gone
+      }
+    }
+    if (!call.finished) this.finish(call, now)
   }
 
   // --- operations ----------------------------------------------------------

@@ -7,6 +7,7 @@
 import { execFile } from 'node:child_process'
 import { readFile, writeFile } from 'node:fs/promises'
 import { promisify } from 'node:util'
+import { systemBinary } from './binaries.js'
 import { poolRoutes } from './netconf.js'
 
 const run = promisify(execFile)
@@ -25,13 +26,15 @@ export interface ForwardingHandle {
   remove(): Promise<void>
 }
 
-function inNamespace(netns: string | null | undefined, argv: string[]): [string, string[]] {
-  if (!netns) return [argv[0]!, argv.slice(1)]
+function inNamespace(netns: string | null | undefined, argv: [program: 'nft' | 'sysctl', ...args: string[]]): [string, string[]] {
+  const [program, ...args] = argv
+  const file = systemBinary(program)
+  if (!netns) return [file, args]
   const name = netns.startsWith('/run/netns/') ? netns.slice('/run/netns/'.length) : netns
-  return ['ip', ['netns', 'exec', name, ...argv]]
+  return [systemBinary('ip'), ['netns', 'exec', name, file, ...args]]
 }
 
-async function exec(netns: string | null | undefined, argv: string[], input?: string): Promise<void> {
+async function exec(netns: string | null | undefined, argv: [program: 'nft' | 'sysctl', ...args: string[]], input?: string): Promise<void> {
   const [file, args] = inNamespace(netns, argv)
   try {
     if (input === undefined) await run(file, args, { timeout: 10_000 })

@@ -7,6 +7,7 @@
 import { execFile } from 'node:child_process'
 import { promisify } from 'node:util'
 import { formatIpv4, parseIpv4 } from '../pool/ip-pool.js'
+import { systemBinary } from './binaries.js'
 
 const run = promisify(execFile)
 
@@ -35,7 +36,7 @@ export class Netconf {
   async ip(...args: string[]): Promise<void> {
     const argv = [...this.prefix(), ...args]
     try {
-      await run('ip', argv, { timeout: 10_000 })
+      await run(systemBinary('ip'), argv, { timeout: 10_000 })
     } catch (e) {
       const stderr = (e as { stderr?: string }).stderr?.trim()
       throw new NetconfError(`ip ${argv.join(' ')}`, stderr || (e as Error).message)

@@ -6,6 +6,7 @@
  * test made (needs root, as CI has).
  */
 import { execFileSync } from 'node:child_process'
+import { existsSync } from 'node:fs'
 
 export interface NetnsPair {
   a: string
@@ -75,6 +76,113 @@ export function createNetnsPair(tag: string): NetnsPair {
         stdio: ['ignore', 'pipe', 'pipe'],
         timeout: options.timeout ?? 60_000,
       }),
+    cleanup,
+  }
+}
+
+/**
+ * Three hosts for NAT tests: a server (S), a router (R) and a client (C).
+ * S–R is the public side (10.251.0.0/24), R–C the private side
+ * (172.31.0.0/24). R forwards and masquerades what C sends towards S (nft,
+ * inside R only); C's default route goes via R. `natPorts` ("20000-29999")
+ * makes R map source ports into that range, so a mapped port is told apart
+ * from the port the client bound.
+ */
+export interface NatTopology {
+  server: string
+  router: string
+  client: string
+  /** S's address, R's public address (what S sees as the source), R's private address, C's address. */
+  serverAddr: string
+  routerPublicAddr: string
+  routerPrivateAddr: string
+  clientAddr: string
+  /** Device names: S's and R's ends of S–R, R's and C's ends of R–C. */
+  serverDev: string
+  routerPublicDev: string
+  routerPrivateDev: string
+  clientDev: string
+  path: (ns: string) => string
+  exec: (ns: string, args: string[], options?: { timeout?: number; input?: string }) => string
+  cleanup: () => void
+}
+
+/**
+ * nftables' `nft`, by absolute path: under `npm test` / `npx`, PATH starts
+ * with node_modules/.bin, where @vercel/nft (pulled in by ava) installs an
+ * unrelated `nft` that exits 0 whatever it is given.
+ */
+export const NFT = ['/usr/sbin/nft', '/sbin/nft', '/usr/bin/nft', '/usr/local/sbin/nft'].find((p) => existsSync(p)) ?? '/usr/sbin/nft'
+
+export function createNatTopology(tag: string, options: { natPorts?: string } = {}): NatTopology {
+  const id = `${process.pid % 10000}${counter++}`
+  const server = `l2t-${tag}-${id}-s`
+  const router = `l2t-${tag}-${id}-r`
+  const client = `l2t-${tag}-${id}-c`
+  const serverAddr = '10.251.0.1'
+  const routerPublicAddr = '10.251.0.2'
+  const routerPrivateAddr = '172.31.0.1'
+  const clientAddr = '172.31.0.2'
+  const serverDev = `ns${id}`
+  const routerPublicDev = `nr${id}`
+  const routerPrivateDev = `np${id}`
+  const clientDev = `nc${id}`
+  const exec: NatTopology['exec'] = (ns, args, o = {}) =>
+    execFileSync('ip', ['netns', 'exec', ns, ...args], {
+      encoding: 'utf8',
+      stdio: [o.input === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'],
+      timeout: o.timeout ?? 60_000,
+      ...(o.input === undefined ? {} : { input: o.input }),
+    })
+  const cleanup = () => {
+    for (const ns of [server, router, client]) {
+      try {
+        ip('netns', 'del', ns)
+      } catch {
+        // already gone
+      }
+    }
+  }
+  try {
+    for (const ns of [server, router, client]) ip('netns', 'add', ns)
+    ip('link', 'add', serverDev, 'type', 'veth', 'peer', 'name', routerPublicDev)
+    ip('link', 'add', routerPrivateDev, 'type', 'veth', 'peer', 'name', clientDev)
+    const ends = [
+      [server, serverDev, `${serverAddr}/24`],
+      [router, routerPublicDev, `${routerPublicAddr}/24`],
+      [router, routerPrivateDev, `${routerPrivateAddr}/24`],
+      [client, clientDev, `${clientAddr}/24`],
+    ] as const
+    for (const [ns, dev, cidr] of ends) {
+      ip('link', 'set', dev, 'netns', ns)
+      ip('-n', ns, 'addr', 'add', cidr, 'dev', dev)
+      ip('-n', ns, 'link', 'set', dev, 'up')
+    }
+    for (const ns of [server, router, client]) ip('-n', ns, 'link', 'set', 'lo', 'up')
+    ip('-n', client, 'route', 'add', 'default', 'via', routerPrivateAddr)
+    exec(router, ['sysctl', '-q', '-w', 'net.ipv4.ip_forward=1'])
+    const rules = [...(options.natPorts ? [`oifname "${routerPublicDev}" meta l4proto udp masquerade to :${options.natPorts}`] : []), `oifname "${routerPublicDev}" masquerade`]
+    exec(router, [NFT, '-f', '-'], {
+      input: ['table ip nat {', '  chain post {', '    type nat hook postrouting priority 100;', ...rules.map((r) => `    ${r}`), '  }', '}', ''].join('\n'),
+    })
+  } catch (e) {
+    cleanup()
+    throw e
+  }
+  return {
+    server,
+    router,
+    client,
+    serverAddr,
+    routerPublicAddr,
+    routerPrivateAddr,
+    clientAddr,
+    serverDev,
+    routerPublicDev,
+    routerPrivateDev,
+    clientDev,
+    path: (ns) => `/run/netns/${ns}`,
+    exec,
     cleanup,
   }
 }

@@ -85,3 +85,41 @@ test('serve --config with a bad file names the key and exits 1 before opening an
   t.is(good.status, 0, good.stderr)
   t.is(run('check-config', join(dir, 'missing.yaml')).status, 2)
 })
+
+test('start without privileges says which capabilities are missing and how to grant them, exit 5, nothing created', (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'l2tp-nocap-'))
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }))
+  const argv = [process.execPath, ...CLI, 'start', '--state-dir', join(dir, 'state'), '--admin-socket', join(dir, 'admin.sock')]
+  // An ordinary user: told to use sudo or setcap.
+  const user = spawnSync('setpriv', ['--reuid=65534', '--regid=65534', '--clear-groups', ...argv], { encoding: 'utf8', timeout: 60_000 })
+  t.is(user.status, 5, user.stderr)
+  t.regex(user.stderr, /missing CAP_NET_ADMIN, CAP_NET_BIND_SERVICE/)
+  t.regex(user.stderr, /sudo npm start/)
+  t.regex(user.stderr, /setcap cap_net_admin,cap_net_bind_service/)
+  // Root stripped of them (a container): told which --cap-add.
+  const root = spawnSync('capsh', ['--drop=cap_net_admin,cap_net_bind_service', '--', '-c', argv.map((a) => `'${a}'`).join(' ')], { encoding: 'utf8', timeout: 60_000 })
+  t.is(root.status, 5, root.stderr)
+  t.regex(root.stderr, /missing CAP_NET_ADMIN, CAP_NET_BIND_SERVICE/)
+  t.regex(root.stderr, /--cap-add NET_ADMIN/)
+  t.throws(() => statSync(join(dir, 'state')), undefined, 'no state directory made')
+})
+
+test.serial('a server killed with SIGKILL leaves no TUN device or route behind', async (t) => {
+  const ns = `l2t-kill-${process.pid}`
+  const dir = mkdtempSync(join(tmpdir(), 'l2tp-kill-'))
+  ip('netns', 'add', ns)
+  t.teardown(() => {
+    ip('netns', 'del', ns)
+    rmSync(dir, { recursive: true, force: true })
+  })
+  ip('-n', ns, 'link', 'set', 'lo', 'up')
+  const child = spawn('ip', ['netns', 'exec', ns, process.execPath, ...CLI, 'start', '--state-dir', join(dir, 'state'), '--admin-socket', join(dir, 'admin.sock'), '--log-format', 'json'], { stdio: ['ignore', 'ignore', 'pipe'] })
+  let stderr = ''
+  child.stderr.on('data', (d: Buffer) => (stderr += d))
+  const exited = new Promise((resolve) => child.on('close', resolve))
+  t.true(await until(() => /admin socket ready/.test(stderr), 30_000), stderr)
+  t.regex(ip('-n', ns, 'route'), /dev l2tp0/)
+  child.kill('SIGKILL')
+  await exited
+  t.true(await until(() => !/l2tp0/.test(ip('-n', ns, 'link')) && !/l2tp0/.test(ip('-n', ns, 'route')), 5000), ip('-n', ns, 'route'))
+})

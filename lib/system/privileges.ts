@@ -72,7 +72,7 @@ export function privilegeHint(missing: readonly CapabilityName[], root: boolean)
   if (root) {
     return (
       `Running as root but without ${list}: a container started without them? ` +
-      'Add them, e.g. docker run --cap-add NET_ADMIN --cap-add NET_RAW --device /dev/net/tun ...'
+      `Add them, e.g. docker run ${missing.map((name) => `--cap-add ${name.slice('CAP_'.length)}`).join(' ')} --device /dev/net/tun ...`
     )
   }
   return (

@@ -171,8 +171,46 @@ export interface ServerEvents {
   error: [Error]
 }
 
-/** A login decision in code: return a password (we verify), or accept/refuse. */
-export type AuthCallback = (request: { user: string; method: string; peer: Endpoint & { ikeId?: string } }) => Promise<unknown> | unknown
+/** What a login callback is asked. */
+export interface CallbackRequest {
+  method: 'pap' | 'chap-md5' | 'mschapv2' | 'eap'
+  /** The name as the peer sent it ('' for EAP before its Identity). */
+  user: string
+  peer: { address: string; port: number; ikeId?: string }
+  /** PAP: the clear password the peer sent. */
+  password?: string
+  chap?: { identifier: number; challenge: Buffer; response: Buffer }
+  mschapv2?: { authenticatorChallenge: Buffer; peerChallenge: Buffer; ntResponse: Buffer }
+  eap?: { message: Buffer; state?: Buffer }
+}
+
+export interface UserPolicy {
+  address?: string
+  ipv6Prefix?: string
+  methods?: ('pap' | 'chap-md5' | 'mschapv2' | 'eap')[]
+  maxSessions?: number
+  /** Traffic rules, first match wins. */
+  allow?: { action: 'allow' | 'deny'; destination: string; protocol?: 'any' | 'tcp' | 'udp' | 'icmp'; ports?: [number, number] }[]
+  rateBps?: number
+  sessionTimeout?: number
+  idleTimeout?: number
+}
+
+/**
+ * A login decision in code. Easiest: return the user's password (or NT
+ * hash) and the server verifies whatever method the client used; or decide
+ * yourself (`accept`), or relay EAP (`challenge`). A throw or a timeout
+ * refuses that login only.
+ */
+export type CallbackDecision =
+  | { accept: true; user?: string; policy?: UserPolicy; authenticatorResponse?: string; mppeKeys?: { send: Buffer; receive: Buffer }; message?: string }
+  /** `code`: the MS-CHAPv2 error (646 logon hours, 647 disabled, 648 password expired, 649 no dial-in, 691 failure). */
+  | { accept: false; reason?: string; message?: string; code?: 646 | 647 | 648 | 649 | 691; retry?: boolean }
+  | { password: string; user?: string; policy?: UserPolicy }
+  | { ntHash: string | Buffer; user?: string; policy?: UserPolicy }
+  | { challenge: Buffer; state?: Buffer }
+
+export type AuthCallback = (request: CallbackRequest, context: { signal: AbortSignal }) => CallbackDecision | Promise<CallbackDecision>
 
 export interface L2tpServerOptions extends ServerConfigInput {
   authenticate?: AuthCallback

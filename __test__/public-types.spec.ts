@@ -6,6 +6,7 @@ import test from 'ava'
 import type * as Public from '../index.js'
 import * as lib from '../lib/index.js'
 import type { ServerConfigInput } from '../lib/config/index.js'
+import type { AuthCallback } from '../lib/auth/index.js'
 import type { ClientUpInfo, L2tpClientOptions } from '../lib/client/l2tp-client.js'
 import type { ServerEvents, ServerStatus, SessionInfo } from '../lib/server/types.js'
 
@@ -22,7 +23,8 @@ const checks: {
   refused: Agree<Public.ServerEvents['session-refused'], ServerEvents['session-refused']>
   clientOptions: Agree<Omit<Public.L2tpClientOptions, 'logger'>, Omit<L2tpClientOptions, 'logger'>>
   clientUp: Agree<Public.ClientUpInfo, ClientUpInfo>
-} = { config: true, session: true, status: true, sessionUp: true, sessionDown: true, authFailure: true, refused: true, clientOptions: true, clientUp: true }
+  callback: Agree<Public.AuthCallback, AuthCallback>
+} = { config: true, session: true, status: true, sessionUp: true, sessionDown: true, authFailure: true, refused: true, clientOptions: true, clientUp: true, callback: true }
 
 test('the public entry point exports what index.d.ts declares', (t) => {
   t.true(Object.values(checks).every(Boolean))

@@ -170,7 +170,7 @@ export function createServerMetrics(server: MetricsSource): ServerMetrics {
       this.set({ state: 'reserved' }, num(pool?.reserved))
     },
   })
-  gauge('dataplane_sas', 'ESP SAs installed in the data plane (each direction counts once).', (s) => num(s.status.dataplane?.sas))
+  gauge('dataplane_sas', 'ESP SAs installed in the data plane, inbound and outbound counted separately.', (s) => num(s.status.dataplane?.sas))
   gauge('dataplane_sessions', 'Sessions installed in the data plane.', (s) => num(s.status.dataplane?.sessions))
   new Gauge({
     name: name('live_session_bytes'),

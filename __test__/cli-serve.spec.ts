@@ -123,3 +123,33 @@ test.serial('a server killed with SIGKILL leaves no TUN device or route behind',
   await exited
   t.true(await until(() => !/l2tp0/.test(ip('-n', ns, 'link')) && !/l2tp0/.test(ip('-n', ns, 'route')), 5000), ip('-n', ns, 'route'))
 })
+
+test.serial('serve --config with metrics.listen serves Prometheus metrics from the running server', async (t) => {
+  const ns = `l2t-metrics-${process.pid}`
+  const dir = mkdtempSync(join(tmpdir(), 'l2tp-metrics-'))
+  ip('netns', 'add', ns)
+  t.teardown(() => {
+    ip('netns', 'del', ns)
+    rmSync(dir, { recursive: true, force: true })
+  })
+  ip('-n', ns, 'link', 'set', 'lo', 'up')
+  const config = join(dir, 'config.yaml')
+  writeFileSync(
+    config,
+    ['ipsec: { psk: "metrics-test-psk" }', 'pool: { range: 192.168.42.10-192.168.42.20, gateway: 192.168.42.1 }', 'metrics: { listen: "127.0.0.1:9477" }', `admin: { socket: ${join(dir, 'admin.sock')} }`].join('\n'),
+  )
+  const child = spawn('ip', ['netns', 'exec', ns, process.execPath, ...CLI, 'serve', '--config', config, '--log-format', 'json'], { stdio: ['ignore', 'ignore', 'pipe'] })
+  let stderr = ''
+  child.stderr.on('data', (d: Buffer) => (stderr += d))
+  const exited = new Promise((resolve) => child.on('close', resolve))
+  t.teardown(() => child.kill('SIGKILL'))
+  t.true(await until(() => /admin socket ready/.test(stderr), 30_000), stderr)
+  const scrape = spawnSync('ip', ['netns', 'exec', ns, process.execPath, '-e', "fetch('http://127.0.0.1:9477/metrics').then(async (r) => console.log(r.status, await r.text()))"], { encoding: 'utf8', timeout: 20_000 })
+  t.regex(scrape.stdout, /^200 /)
+  t.regex(scrape.stdout, /^l2tp_ipsec_listening 1$/m)
+  t.regex(scrape.stdout, /^l2tp_ipsec_sessions 0$/m)
+  t.regex(scrape.stdout, /^l2tp_ipsec_pool_size 11$/m)
+  t.regex(scrape.stdout, /^l2tp_ipsec_dataplane_packets_total\{counter="esp_in"\} 0$/m)
+  child.kill('SIGTERM')
+  t.is(await exited, 0)
+})

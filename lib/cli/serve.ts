@@ -7,6 +7,7 @@ import { networkInterfaces } from 'node:os'
 import { AdminServerError, startAdminServer, type AdminServer } from '../admin/index.js'
 import { ConfigError, loadConfigFile, loadDefaultConfig, type LoadedConfig } from '../config/index.js'
 import { createLogger, fingerprint, type LogFormat, type Logger } from '../log/index.js'
+import { createServerMetrics, MetricsServerError, startMetricsServer } from '../metrics/index.js'
 import { L2tpServer } from '../server/l2tp-server.js'
 import { applyForwarding, type ForwardingHandle } from '../system/forwarding.js'
 import { checkPrivileges } from '../system/privileges.js'
@@ -63,6 +64,8 @@ export async function serve(flags: ServeFlags, out: Output = console): Promise<E
 
   const server = L2tpServer.fromConfig(loaded, { logger: log })
   server.on('error', (e) => log.error({ err: e }, 'server error'))
+  // Counting starts before listen() so no early event is missed.
+  const metrics = createServerMetrics(server)
   try {
     await server.listen()
   } catch (e) {
@@ -74,17 +77,22 @@ export async function serve(flags: ServeFlags, out: Output = console): Promise<E
 
   let forwarding: ForwardingHandle | undefined
   let admin: AdminServer | undefined
+  let metricsHttp: Awaited<ReturnType<typeof startMetricsServer>> | undefined
   try {
     if (c.forwarding.enable) forwarding = await applyForwarding({ pools: c.pool.range, masquerade: c.forwarding.masquerade, netns: c.dataplane.netns })
+    if (c.metrics.listen) metricsHttp = await startMetricsServer(c.metrics.listen, metrics, { onError: (e) => log.warn({ err: e }, 'metrics') })
     admin = await startAdminServer(c.admin.socket, server, { onError: (e) => log.warn({ err: e }, 'admin socket') })
   } catch (e) {
-    const message = e instanceof AdminServerError ? e.message : `setup failed: ${(e as Error).message}`
+    const message = e instanceof AdminServerError || e instanceof MetricsServerError ? e.message : `setup failed: ${(e as Error).message}`
     log.fatal({ err: e }, message)
     out.error(`l2tp-ipsec: ${message}`)
+    await metricsHttp?.close()
+    metrics.stop()
     await forwarding?.remove()
     await server.close()
     return EXIT.INVALID
   }
+  if (metricsHttp) log.info({ address: metricsHttp.address, port: metricsHttp.port }, 'metrics at /metrics')
   log.info({ socket: c.admin.socket }, 'admin socket ready (l2tp-ipsec sessions)')
 
   if (firstRun) {
@@ -102,6 +110,8 @@ export async function serve(flags: ServeFlags, out: Output = console): Promise<E
       log.info({ signal }, 'stopping')
       await server.close().catch((e: unknown) => log.error({ err: e }, 'close failed'))
       await admin?.close().catch(() => {})
+      await metricsHttp?.close().catch(() => {})
+      metrics.stop()
       await forwarding?.remove().catch((e: unknown) => log.error({ err: e }, 'removing the forwarding rules failed'))
       process.off('SIGHUP', reload)
       resolve(EXIT.OK)

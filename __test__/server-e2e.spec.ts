@@ -165,3 +165,15 @@ test.serial('a client that vanishes is cleaned up by LCP echo within the configu
   t.is(rig.server.status().pool?.used, 0, 'address back in the pool')
   t.is(rig.server.sessions().length, 0)
 })
+
+test.serial('a client that vanishes is cleaned up by IKE dead peer detection when LCP echo is off', async (t) => {
+  const rig = await createRig(t, 'dpd', { ppp: { echoInterval: 0 }, ipsec: { psk: PSK, dpdDelay: 1, dpdTimeout: 3 } })
+  const client = rig.client({ ike: { dpdDelay: 0 } })
+  const up = await client.connect()
+  rig.net.exec(rig.net.b, ['ip', 'link', 'set', 'dev', rig.net.vethB, 'down'])
+  t.true(await until(() => rig.seen.down.length === 1, 20_000), 'session ended')
+  t.is(rig.seen.down[0]!.reason, 'ike-down')
+  t.is(rig.seen.down[0]!.address, up.address)
+  t.true(rig.seen.ikeDown.length >= 1)
+  t.true(await rig.idle(), JSON.stringify(rig.server.status()))
+})

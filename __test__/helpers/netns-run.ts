@@ -52,10 +52,4 @@ export async function tcpTransfer(fromNs: string, toNs: string, address: string,
   return { sent, received }
 }
 
-export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms))
-
-export async function until(what: () => boolean, ms = 5000): Promise<boolean> {
-  const deadline = Date.now() + ms
-  while (!what() && Date.now() < deadline) await sleep(50)
-  return what()
-}
+export { sleep, until } from '../../lib/testing/wait.js'

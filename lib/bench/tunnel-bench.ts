@@ -13,10 +13,12 @@
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process'
 import { performance } from 'node:perf_hooks'
-import { L2tpClient, type L2tpClientOptions } from '../client/l2tp-client.js'
-import { L2tpServer, type L2tpServerOptions } from '../server/l2tp-server.js'
+import type { L2tpClient, L2tpClientOptions } from '../client/l2tp-client.js'
+import type { L2tpServer, L2tpServerOptions } from '../server/l2tp-server.js'
 import type { SessionUpInfo } from '../server/types.js'
 import { createNetnsPair, type NetnsPair } from '../testing/netns.js'
+import { sleep, until } from '../testing/wait.js'
+import { RIG_GATEWAY, RIG_PSK, serverIdle, startVpnRig, type VpnRig } from '../testing/vpn-rig.js'
 
 export interface TunnelBenchOptions {
   /** Seconds per iperf3 run. */
@@ -88,9 +90,6 @@ export interface TunnelSkipped {
 
 export type TunnelBenchRecord = TunnelTcpRecord | TunnelUdpRecord | TunnelSetupRecord | TunnelSkipped
 
-export const BENCH_PSK = 'tunnel-bench-psk-3d9a61c2'
-export const BENCH_GATEWAY = '192.168.42.1'
-const BENCH_USER = { name: 'bench', password: 'bench-pass-7f2e' }
 
 export interface TunnelRig {
   net: NetnsPair
@@ -103,8 +102,6 @@ export interface TunnelRig {
   close(): Promise<void>
 }
 
-let tunCounter = 0
-
 /**
  * An L2tpServer listening in namespace `a` and a factory for clients in
  * namespace `b` (the way __test__/helpers/vpn-rig.ts builds them). On
@@ -112,58 +109,35 @@ let tunCounter = 0
  */
 export async function createTunnelRig(tag: string, overrides: Partial<L2tpServerOptions> = {}): Promise<TunnelRig> {
   const net = createNetnsPair(tag)
-  const clients: L2tpClient[] = []
   const children = new Set<ChildProcess>()
-  let server: L2tpServer | undefined
+  let rig: VpnRig | undefined
   let closed = false
   const close = async () => {
     if (closed) return
     closed = true
     for (const child of children) child.kill('SIGKILL')
-    await Promise.all(clients.map((c) => c.close().catch(() => {})))
-    await server?.close().catch(() => {})
+    await rig?.close()
     net.cleanup()
   }
   try {
-    server = new L2tpServer({
-      listen: { address: net.addrA },
-      ipsec: { psk: BENCH_PSK },
-      pool: { range: '192.168.42.10-192.168.45.250', gateway: BENCH_GATEWAY },
-      users: [BENCH_USER],
-      tun: { name: 'l2tps0' },
-      dataplane: { netns: net.path(net.a), workers: 1 },
-      ...overrides,
-    })
-    // An 'error' event without a listener would throw.
-    server.on('error', () => {})
-    await server.listen()
+    rig = await startVpnRig(
+      { serverAddress: net.addrA, serverNetns: net.path(net.a), clientAddress: net.addrB, clientNetns: net.path(net.b), tunPrefix: 'l2tpb' },
+      // A pool for a few hundred sessions; an 'error' event without a listener would throw.
+      { pool: { range: '192.168.42.10-192.168.45.250', gateway: RIG_GATEWAY }, ...overrides },
+      { connectTimeout: 60, ike: {} },
+    )
+    rig.server.on('error', () => {})
   } catch (e) {
     await close()
     throw e
   }
-  const s = server
+  const started = rig
   return {
     net,
-    server: s,
+    server: started.server,
     children,
     close,
-    client(options = {}) {
-      const c = new L2tpClient({
-        server: net.addrA,
-        psk: BENCH_PSK,
-        user: BENCH_USER.name,
-        password: BENCH_USER.password,
-        local: { address: net.addrB },
-        netns: net.path(net.b),
-        tun: { name: `l2tpb${tunCounter++ % 1000}` },
-        reconnect: false,
-        connectTimeout: 60,
-        ...options,
-      })
-      c.on('error', () => {})
-      clients.push(c)
-      return c
-    },
+    client: (options = {}) => started.client(options),
   }
 }
 
@@ -175,13 +149,6 @@ function missing(): string | undefined {
   return undefined
 }
 
-const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms))
-
-async function until(what: () => boolean, ms: number): Promise<boolean> {
-  const deadline = Date.now() + ms
-  while (!what() && Date.now() < deadline) await sleep(20)
-  return what()
-}
 
 /** Runs a command to its end without blocking the event loop (the server and clients live in it). */
 function run(rig: TunnelRig, argv: string[], timeoutMs: number): Promise<{ code: number | null; stdout: string; stderr: string }> {
@@ -277,7 +244,7 @@ async function throughput(rig: TunnelRig, seconds: number): Promise<(TunnelTcpRe
   const info = await client.connect()
   await until(() => up.length > 0, 5000)
   const suite = up[0]?.suite ?? 'unknown'
-  const tunnel = { server: BENCH_GATEWAY, client: info.address }
+  const tunnel = { server: RIG_GATEWAY, client: info.address }
   const plain = { server: rig.net.addrA, client: rig.net.addrB }
   for (const direction of ['client-to-server', 'server-to-client'] as const) {
     const reverse = direction === 'server-to-client' ? ['-R'] : []
@@ -312,16 +279,9 @@ function cpuMs(since: NodeJS.CpuUsage): number {
   return (u.user + u.system) / 1000
 }
 
-function serverIdle(server: L2tpServer): boolean {
-  const st = server.status()
-  const ike = st.ike as { ikeSas?: number } | undefined
-  const l2tp = st.l2tp as { tunnels?: number } | undefined
-  return st.sessions === 0 && st.bindings === 0 && (ike?.ikeSas ?? 0) === 0 && (l2tp?.tunnels ?? 0) === 0
-}
-
 async function setups(rig: TunnelRig, sessions: number, wave: number): Promise<TunnelSetupRecord> {
   // Let the throughput client's teardown finish first.
-  await until(() => serverIdle(rig.server), 15_000)
+  await until(() => serverIdle(rig.server.status()), 15_000)
   const clients = Array.from({ length: sessions }, () => rig.client({ ike: { retransmitInterval: 2, retransmitTries: 5 } }))
   let established = 0
   let failed = 0
@@ -351,7 +311,7 @@ async function setups(rig: TunnelRig, sessions: number, wave: number): Promise<T
   const cpu1 = process.cpuUsage()
   const t1 = performance.now()
   let serverClean = 0
-  const clean = until(() => serverIdle(rig.server), 30_000).then(() => (serverClean = (performance.now() - t1) / 1000))
+  const clean = until(() => serverIdle(rig.server.status()), 30_000).then(() => (serverClean = (performance.now() - t1) / 1000))
   await Promise.allSettled(clients.map((c) => c.close()))
   const teardownSeconds = (performance.now() - t1) / 1000
   const teardownCpu = cpuMs(cpu1)
@@ -387,7 +347,7 @@ export async function runTunnelBench(options: TunnelBenchOptions): Promise<Tunne
   if (!Number.isInteger(sessions) || sessions < 1 || sessions > 900) throw new RangeError(`sessions must be an integer 1..900, got ${sessions}`)
   const wave = Math.min(sessions, WAVE)
   const rig = await createTunnelRig('tb', {
-    ipsec: { psk: BENCH_PSK, maxHalfOpenPerSource: wave, maxHalfOpen: Math.max(1000, wave) },
+    ipsec: { psk: RIG_PSK, maxHalfOpenPerSource: wave, maxHalfOpen: Math.max(1000, wave) },
   })
   try {
     const records: TunnelBenchRecord[] = await throughput(rig, options.seconds)

@@ -63,7 +63,8 @@ function iperf(pair: DataplanePair, args: string[], seconds: number): Record<str
   }
 }
 
-interface Sum {
+/** The `end.sum` of an iperf3 -J report. */
+export interface IperfSum {
   bytes?: number
   bits_per_second?: number
   packets?: number
@@ -92,7 +93,7 @@ export function* runDataplaneBench(options: DataplaneBenchOptions): Generator<Da
           const report = iperf(pair, [...run.args, ...(direction === 'tun-to-udp' ? ['-R'] : [])], options.seconds)
           const cpu = threadCpuSeconds(pair.server.workerTids) - cpuBefore
           const calls = (pair.server.dp.stats().counters.js_callbacks ?? 0) - callsBefore
-          const end = report.end as { sum?: Sum; sum_received?: Sum; sum_sent?: Sum }
+          const end = report.end as { sum?: IperfSum; sum_received?: IperfSum; sum_sent?: IperfSum }
           const received = end.sum_received ?? end.sum ?? {}
           const seconds = received.seconds || options.seconds
           const bytes = received.bytes ?? 0

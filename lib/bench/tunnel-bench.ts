@@ -17,6 +17,7 @@ import type { L2tpClient, L2tpClientOptions } from '../client/l2tp-client.js'
 import type { L2tpServer, L2tpServerOptions } from '../server/l2tp-server.js'
 import type { SessionUpInfo } from '../server/types.js'
 import { createNetnsPair, type NetnsPair } from '../testing/netns.js'
+import type { IperfSum } from './dataplane-bench.js'
 import { sleep, until } from '../testing/wait.js'
 import { RIG_GATEWAY, RIG_PSK, serverIdle, startVpnRig, type VpnRig } from '../testing/vpn-rig.js'
 
@@ -171,19 +172,11 @@ function run(rig: TunnelRig, argv: string[], timeoutMs: number): Promise<{ code:
 
 let port = 5301
 
-interface Sum {
-  bytes?: number
-  bits_per_second?: number
-  packets?: number
-  lost_packets?: number
-  lost_percent?: number
-  seconds?: number
-}
 
 interface IperfEnd {
-  sum?: Sum
-  sum_sent?: Sum
-  sum_received?: Sum
+  sum?: IperfSum
+  sum_sent?: IperfSum
+  sum_received?: IperfSum
 }
 
 /** iperf3 server in namespace a bound to `serverAddress`, client in namespace b bound to `clientAddress`. */

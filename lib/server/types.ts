@@ -33,15 +33,8 @@ export interface SessionInfo {
 /** Why a session ended. */
 export type SessionDownReason = 'kicked' | 'closed' | 'idle' | 'session-timeout' | 'peer' | 'lcp-echo-timeout' | 'ike-down' | 'l2tp-down' | 'error' | 'reload'
 
-export interface SessionUpInfo {
-  id: number
-  user: string
-  address: string
-  peer: { address: string; port: number }
-  peerId: string
-  authMethod: string
-  suite: string
-}
+/** What session-up tells: the session as `sessions()` lists it, without the counters. */
+export type SessionUpInfo = Pick<SessionInfo, 'id' | 'user' | 'address' | 'peer' | 'peerId' | 'authMethod' | 'suite'>
 
 export interface SessionDownInfo {
   id: number

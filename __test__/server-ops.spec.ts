@@ -75,3 +75,22 @@ test.serial('a login callback that throws refuses that login only: logged as an 
   t.is(rig.server.sessions().length, 2)
   t.is((await pingAsync(rig.net.b, GATEWAY, 2, ['-I', alice.info!.tun])).received, 2)
 })
+
+test.serial('idle and session timeouts end sessions with their reasons; LCP echoes do not count as activity', async (t) => {
+  const idle = await createRig(t, 'idle', { ppp: { idleTimeout: 2, echoInterval: 1 } })
+  const a = idle.client()
+  await a.connect()
+  t.is((await pingAsync(idle.net.b, GATEWAY, 2)).received, 2)
+  t.true(await until(() => idle.seen.down.length === 1, 10_000), 'ended after 2 s without traffic although LCP echoes flowed')
+  t.is(idle.seen.down[0]!.reason, 'idle')
+
+  const timed = await createRig(t, 'stime', { ppp: { sessionTimeout: 2 } })
+  const b = timed.client()
+  await b.connect()
+  const started = Date.now()
+  const pinging = pingAsync(timed.net.b, GATEWAY, 30)
+  t.true(await until(() => timed.seen.down.length === 1, 10_000), 'ended while traffic flowed')
+  t.is(timed.seen.down[0]!.reason, 'session-timeout')
+  t.true(Date.now() - started >= 1900)
+  await pinging
+})

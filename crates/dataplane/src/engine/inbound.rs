@@ -111,7 +111,8 @@ pub(crate) fn esp(
         Err(_) => return bump(&c.ppp_malformed),
     };
     let now = shared.now_ns();
-    session.touch(now);
+    // Only IP traffic counts as activity: LCP echoes must not keep an idle
+    // session alive.
     if !ppp::is_network_data(frame.protocol) {
         bump(&c.ppp_control_in);
         session.counters.control_up.fetch_add(1, Relaxed);
@@ -168,6 +169,7 @@ pub(crate) fn esp(
             return bump(&c.rate_limited);
         }
     }
+    session.touch(now);
     ip::clamp_tcp_mss(inner, &header, mss_for(session.mru, header.dst));
     let Some(fd) = tun_fd else {
         return bump(&c.tun_write_failed);

@@ -55,8 +55,9 @@ test.serial('100 MB over TCP through the full stack arrive byte for byte', async
 for (const method of ['chap', 'pap'] as const) {
   test.serial(`${method.toUpperCase()} users connect when the server allows ${method}`, async (t) => {
     const rig = await createRig(t, method, { ppp: { auth: ['mschapv2', 'chap', 'pap'] } })
-    const client = rig.client({ user: 'bob', password: 'bob-pass-2', auth: [method] })
+    const client = rig.client({ user: 'bob', password: 'bob-pass-2', auth: [method], routes: ['10.99.0.0/16'] })
     const up = await client.connect()
+    t.regex(rig.net.exec(rig.net.b, ['ip', 'route']), new RegExp(`10\\.99\\.0\\.0/16 dev ${up.tun} .*src ${up.address.replace(/\./g, '\\.')}`), 'the routes asked for go into the tunnel')
     t.is(up.authMethod, method === 'chap' ? 'chap-md5' : 'pap')
     t.is((await pingAsync(rig.net.b, GATEWAY, 3)).received, 3)
     t.is(rig.seen.up[0]!.user, 'bob')

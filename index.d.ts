@@ -92,6 +92,8 @@ export interface ServerConfigInput {
   ppp?: {
     auth?: AuthMethodName[]
     dns?: string[]
+    /** IPv6 DNS servers (at most 2), sent in Router Advertisements (RDNSS, RFC 8106); needs pool.ipv6. */
+    dns6?: string[]
     mtu?: number
     idleTimeout?: number
     sessionTimeout?: number
@@ -99,7 +101,18 @@ export interface ServerConfigInput {
     echoFailures?: number
     ipv6?: boolean
   }
-  pool: { range: string | string[]; gateway: string; exclude?: string[] }
+  pool: {
+    range: string | string[]
+    gateway: string
+    exclude?: string[]
+    /**
+     * IPv6 for clients (needs ppp.ipv6: true): each session gets a /64 out of
+     * `prefixes`, advertised by Router Advertisements (SLAAC). The server takes
+     * the first address of the first prefix (2001:db8:42::/56 -> 2001:db8:42::1)
+     * and keeps that /64 for itself.
+     */
+    ipv6?: { prefixes: string | string[]; delegatedLength?: 64 } | null
+  }
   users?: { name: string; password?: string; ntHash?: string; address?: string; disabled?: boolean }[]
   tun?: { name?: string }
   metrics?: { listen?: string | null }
@@ -145,6 +158,8 @@ export interface SessionInfo {
   id: number
   user: string
   address: string
+  /** The session's IPv6 prefix ("2001:db8:42:1::/64"), with pool.ipv6 once IPV6CP is up. */
+  ipv6Prefix?: string
   peer: Endpoint
   peerId: string
   authMethod: string
@@ -162,7 +177,7 @@ export interface SessionInfo {
 export type SessionDownReason = 'kicked' | 'closed' | 'idle' | 'session-timeout' | 'peer' | 'lcp-echo-timeout' | 'ike-down' | 'l2tp-down' | 'error' | 'reload'
 
 export interface ServerEvents {
-  'session-up': [{ id: number; user: string; address: string; peer: Endpoint; peerId: string; authMethod: string; suite: string }]
+  'session-up': [{ id: number; user: string; address: string; ipv6Prefix?: string; peer: Endpoint; peerId: string; authMethod: string; suite: string }]
   'session-down': [{ id: number; user: string; address: string; reason: SessionDownReason; detail: string; rxBytes: number; txBytes: number; durationSeconds: number }]
   'auth-failure': [{ user: string | undefined; method: string; reason: string; peer: Endpoint }]
   'session-refused': [{ user: string | undefined; peer: Endpoint; reason: 'pool-exhausted' | 'limit'; detail: string }]
@@ -225,6 +240,8 @@ export type ServerStatus = {
   sessions: number
   bindings: number
   pool: { total: number; used: number; free: number; reserved: number; outside: number } | undefined
+  /** With pool.ipv6: the prefix pool, Router Solicitations taken and Router Advertisements sent. */
+  ipv6: { pool: { total: number; used: number; free: number; reserved: number; outside: number }; routerSolicitations: number; routerAdvertisements: number } | undefined
   dataplane: { sas: number; sessions: number } | undefined
   ike: Record<string, unknown> | undefined
   l2tp: Record<string, unknown> | undefined
@@ -273,7 +290,22 @@ export interface L2tpClientOptions {
   connectTimeout?: number
   ike?: { retransmitInterval?: number; retransmitTries?: number; dpdDelay?: number; dpdTimeout?: number }
   ppp?: { echoInterval?: number; echoFailures?: number; mtu?: number }
+  /** Negotiate IPV6CP; the kernel configures the TUN device from the server's Router Advertisements (address with the IPV6CP identifier, default route, MTU). */
+  ipv6?: boolean
   logger?: unknown
+}
+
+/** IPv6 on the client's TUN device (option ipv6). */
+export interface ClientIpv6Info {
+  /** Our IPV6CP interface identifier (16 hex digits), and the server's. */
+  interfaceId: string
+  peerInterfaceId: string | undefined
+  /** fe80::<interfaceId>. */
+  linkLocal: string
+  /** The address formed from the server's Router Advertisement; undefined until it came ('ipv6-up'). */
+  address: string | undefined
+  /** "2001:db8:42:1::/64". */
+  prefix: string | undefined
 }
 
 export interface ClientUpInfo {
@@ -282,12 +314,16 @@ export interface ClientUpInfo {
   dns: string[]
   authMethod: string | undefined
   tun: string
+  /** With option ipv6, once IPV6CP is up (possibly after 'up': then set on `info` later). */
+  ipv6?: ClientIpv6Info
 }
 
 export interface ClientEvents {
   up: [ClientUpInfo]
   down: [{ reason: string; detail: string }]
   reconnecting: [{ attempt: number; delaySeconds: number }]
+  /** The IPv6 address is configured from the server's Router Advertisement (option ipv6). */
+  'ipv6-up': [ClientIpv6Info]
   'auth-failure': [{ user: string | undefined; method: string; reason: string; peer: Endpoint }]
   'ike-sa-up': [{ ikeSa: string; peer: Endpoint; peerId: string; natDetected: boolean; suite: string }]
   'ike-sa-down': [{ ikeSa: string; reason: string }]

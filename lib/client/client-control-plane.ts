@@ -18,6 +18,8 @@ export interface ClientControlPlaneOptions extends ControlPlaneOptions {
   authMethods?: readonly Method[]
   /** Told when the link is up or gone. */
   onUp: (e: PppLinkUpEvent) => void
+  /** IPV6CP is Opened (ppp.ipv6): our interface identifier and the server's, 16 hex digits. */
+  onIpv6Up?: (e: { localInterfaceId: string; peerInterfaceId: string | undefined }) => void
   onDown: (reason: string, detail: string) => void
 }
 
@@ -70,6 +72,7 @@ export class ClientControlPlane extends ControlPlane {
 
   protected onPppEvent(call: Call, e: PppLinkEvent): void {
     if (e.type === 'up') this.client.onUp(e)
+    else if (e.type === 'ipv6-up') this.client.onIpv6Up?.({ localInterfaceId: e.localInterfaceId, peerInterfaceId: e.peerInterfaceId })
     else if (e.type === 'auth-failed' && e.final) call.ending ??= { reason: 'error', detail: `authentication failed: ${e.reason}` }
   }
 

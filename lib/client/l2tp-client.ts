@@ -17,6 +17,8 @@ import { PRESETS, type PresetName } from '../ike/policy.js'
 import type { IkeConfig } from '../ike/types.js'
 import { silentLogger, type Logger } from '../log/index.js'
 import type { PppLinkUpEvent } from '../ppp/link.js'
+import { linkLocalFromInterfaceId } from '../ppp/ipv6-nd.js'
+import { formatIpv6, parseIpv6 } from '../pool/ipv6.js'
 import { Netconf } from '../system/netconf.js'
 import { formatHost, parseHostPort } from '../server/bindings.js'
 import type { DataPlanePort } from '../server/control-plane.js'
@@ -54,7 +56,28 @@ export interface L2tpClientOptions {
   /** IKE retransmission (first interval s, attempts) and DPD (s). */
   ike?: { retransmitInterval?: number; retransmitTries?: number; dpdDelay?: number; dpdTimeout?: number }
   ppp?: { echoInterval?: number; echoFailures?: number; mtu?: number }
+  /**
+   * Negotiate IPV6CP too (default false). The kernel then configures IPv6 on
+   * the TUN device from the server's Router Advertisements (SLAAC, with the
+   * IPV6CP interface identifier as the address's token): the address, an
+   * IPv6 default route through the tunnel (the RA's router lifetime) and the
+   * MTU. `info.ipv6` and the 'ipv6-up' event report it once it is there.
+   */
+  ipv6?: boolean
   logger?: Logger
+}
+
+/** IPv6 on the TUN device (option ipv6, IPV6CP up). */
+export interface ClientIpv6Info {
+  /** Our IPV6CP interface identifier (16 hex digits), and the server's. */
+  interfaceId: string
+  peerInterfaceId: string | undefined
+  /** fe80::<interfaceId>, on the TUN device. */
+  linkLocal: string
+  /** The global address the kernel formed from the server's Router Advertisement, "2001:db8:42:1:…" (undefined until then). */
+  address: string | undefined
+  /** The advertised prefix it is in, "2001:db8:42:1::/64". */
+  prefix: string | undefined
 }
 
 export interface ClientUpInfo {
@@ -63,6 +86,8 @@ export interface ClientUpInfo {
   dns: string[]
   authMethod: string | undefined
   tun: string
+  /** With option ipv6, once IPV6CP is up (it may open after IPCP: then set on `info` later); `address` fills in when the RA came. */
+  ipv6?: ClientIpv6Info
 }
 
 export interface ClientDownInfo {
@@ -74,6 +99,8 @@ export interface ClientEvents {
   up: [ClientUpInfo]
   down: [ClientDownInfo]
   reconnecting: [{ attempt: number; delaySeconds: number }]
+  /** The kernel formed our IPv6 address from the server's Router Advertisement (option ipv6). */
+  'ipv6-up': [ClientIpv6Info]
   'auth-failure': [AuthFailureInfo]
   'ike-sa-up': [IkeSaUpInfo]
   'ike-sa-down': [IkeSaDownInfo]
@@ -91,6 +118,8 @@ export class L2tpClientError extends Error {
 }
 
 const METHOD: Record<string, Method> = { mschapv2: 'mschapv2', chap: 'chap-md5', pap: 'pap' }
+/** How long after IPV6CP is up we look for the address the kernel forms from the server's RA. */
+const IPV6_ADDRESS_WAIT_MS = 15_000
 
 export class L2tpClient extends EventEmitter<ClientEvents> {
   private readonly options: L2tpClientOptions
@@ -100,6 +129,9 @@ export class L2tpClient extends EventEmitter<ClientEvents> {
   private timers: TimerLoop | undefined
   private netconf: Netconf
   private current: ClientUpInfo | undefined
+  private ipv6: ClientIpv6Info | undefined
+  /** The TUN device made ready for SLAAC (option ipv6), started when it is created. */
+  private ipv6Prepared: Promise<boolean> | undefined
   private closing = false
   private attempt = 0
   private reconnectTimer: NodeJS.Timeout | undefined
@@ -149,7 +181,7 @@ export class L2tpClient extends EventEmitter<ClientEvents> {
     this.core = new ClientControlPlane({
       ike: this.ikeConfig(ikePort, nattPort),
       l2tp: { role: 'lac', hostName: 'l2tp-ipsec-client' },
-      ppp: { mtu: o.ppp?.mtu ?? 1400, echoInterval: o.ppp?.echoInterval ?? 30, echoFailures: o.ppp?.echoFailures ?? 4, idleTimeout: 0, sessionTimeout: 0, ipv6: false },
+      ppp: { mtu: o.ppp?.mtu ?? 1400, echoInterval: o.ppp?.echoInterval ?? 30, echoFailures: o.ppp?.echoFailures ?? 4, idleTimeout: 0, sessionTimeout: 0, ipv6: o.ipv6 ?? false },
       dataplane: this.dp as DataPlanePort,
       log: this.log,
       localAddress,
@@ -161,9 +193,12 @@ export class L2tpClient extends EventEmitter<ClientEvents> {
       password: o.password,
       ...(o.auth ? { authMethods: o.auth.map((m) => METHOD[m]!) } : {}),
       onUp: (e) => void this.onUp(e),
+      onIpv6Up: (e) => void this.onIpv6Up(e.localInterfaceId, e.peerInterfaceId),
       onDown: (reason, detail) => this.onDown(reason, detail),
     })
     this.timers = new TimerLoop((now) => this.core?.tick(now), monotonicSeconds, (e) => this.log.error({ err: e }, 'client timer failed'))
+    this.ipv6 = undefined
+    this.ipv6Prepared = o.ipv6 ? this.prepareIpv6(this.tunName()) : undefined
     this.core.connect({ peer: { address: o.server, port: o.serverPort ?? 500 }, local: { address: localAddress, port: ikePort } })
     this.timers.arm(this.core.nextDeadline())
   }
@@ -218,7 +253,7 @@ export class L2tpClient extends EventEmitter<ClientEvents> {
       return
     }
     this.attempt = 0
-    this.current = { address: e.address, gateway: e.localAddress, dns: e.dns, authMethod: e.authMethod, tun }
+    this.current = { address: e.address, gateway: e.localAddress, dns: e.dns, authMethod: e.authMethod, tun, ...(this.ipv6 ? { ipv6: this.ipv6 } : {}) }
     this.log.info({ ...this.current }, 'connected')
     this.emit('up', this.current)
     if (this.pending) {
@@ -228,9 +263,78 @@ export class L2tpClient extends EventEmitter<ClientEvents> {
     }
   }
 
+  private tunName(): string {
+    return this.dp?.localAddresses().tun ?? this.options.tun?.name ?? 'l2tpc0'
+  }
+
+  /**
+   * Readies the TUN device for the kernel's SLAAC before IPV6CP is up:
+   * RAs accepted (2: whatever the forwarding setting), no forwarding, no
+   * DAD (the /64 is ours alone), no address of the kernel's own making from
+   * an RA (addrgenmode none), and ARP on, without which the kernel refuses
+   * an interface token (a TUN device has no neighbours either way: no
+   * header_ops, so no resolution).
+   */
+  private async prepareIpv6(tun: string): Promise<boolean> {
+    try {
+      for (const [key, value] of [['accept_ra', 2], ['forwarding', 0], ['accept_dad', 0], ['autoconf', 1]] as const) await this.netconf.sysctl(`net/ipv6/conf/${tun}/${key}`, value)
+      await this.netconf.ip('link', 'set', 'dev', tun, 'addrgenmode', 'none')
+      await this.netconf.ip('link', 'set', 'dev', tun, 'arp', 'on')
+      return true
+    } catch (err) {
+      this.log.warn({ err, tun }, 'preparing the TUN device for IPv6 failed; no IPv6 address will be configured')
+      return false
+    }
+  }
+
+  /**
+   * IPV6CP is up: the interface identifier becomes the token of the TUN
+   * device (the global address is prefix + it, RFC 5072 5) and fe80::<it> its
+   * link-local address. Setting the token (or a lone link-local address)
+   * makes the kernel send a Router Solicitation; the server's answer makes
+   * the address, which we then read back.
+   */
+  private async onIpv6Up(interfaceId: string, peerInterfaceId: string | undefined): Promise<void> {
+    const dp = this.dp
+    const tun = this.tunName()
+    const info: ClientIpv6Info = { interfaceId, peerInterfaceId, linkLocal: linkLocalFromInterfaceId(interfaceId), address: undefined, prefix: undefined }
+    this.ipv6 = info
+    if (this.current) this.current.ipv6 = info
+    try {
+      if (!(await this.ipv6Prepared)) return
+      await this.netconf.ip('token', 'set', `${formatIpv6(BigInt(`0x${interfaceId}`))}/64`, 'dev', tun)
+      await this.netconf.addAddress6(tun, `${info.linkLocal}/64`)
+    } catch (err) {
+      this.log.warn({ err, tun }, 'configuring IPv6 on the TUN device failed; the session carries IPv4 only')
+      return
+    }
+    const iid = BigInt(`0x${interfaceId}`)
+    const deadline = Date.now() + IPV6_ADDRESS_WAIT_MS
+    let delay = 50
+    while (this.dp === dp && dp && this.ipv6 === info && Date.now() < deadline) {
+      const addresses = await this.netconf.globalAddresses6(tun).catch(() => [])
+      for (const a of addresses) {
+        const [text = '', length = '128'] = a.split('/')
+        const value = parseIpv6(text)
+        if (value === undefined || (value & 0xffff_ffff_ffff_ffffn) !== iid) continue
+        const bits = Number(length)
+        const mask = bits === 0 ? 0n : ((1n << BigInt(bits)) - 1n) << BigInt(128 - bits)
+        info.address = text
+        info.prefix = `${formatIpv6(value & mask)}/${bits}`
+        this.log.info({ address: info.address, prefix: info.prefix, tun }, 'IPv6 address configured from the Router Advertisement')
+        this.emit('ipv6-up', info)
+        return
+      }
+      await new Promise((r) => setTimeout(r, delay))
+      delay = Math.min(500, delay * 2)
+    }
+    if (this.dp === dp && this.ipv6 === info) this.log.warn({ tun, seconds: IPV6_ADDRESS_WAIT_MS / 1000 }, 'no IPv6 address from a Router Advertisement; the server may have no pool.ipv6')
+  }
+
   private onDown(reason: string, detail: string): void {
     const wasUp = this.current !== undefined
     this.current = undefined
+    this.ipv6 = undefined
     this.log.info({ reason, detail }, 'disconnected')
     this.emit('down', { reason, detail })
     this.stopRuntime()

@@ -71,6 +71,9 @@ export function parseServerConfig(input: unknown, options: { baseDir?: string } 
 
   if (ipsec.aggressiveMode && ipsec.psk !== undefined) warnings.push(AGGRESSIVE_MODE_WARNING)
   warnings.push(...proposalPolicy(ipsec.proposals).warnings)
+  if (config.ppp.dns6.length > 0 && config.pool.ipv6 === null) {
+    warnings.push('ppp.dns6 is set but pool.ipv6 is not: no Router Advertisements are sent, so clients never learn these servers')
+  }
   if (config.forwarding.masquerade !== null && !config.forwarding.enable) {
     warnings.push('forwarding.masquerade is set but forwarding.enable is false: no NAT rule is installed')
   }

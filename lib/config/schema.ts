@@ -11,6 +11,8 @@
 import { isIP } from 'node:net'
 import * as z from 'zod'
 import { Ipv4Pool, PoolConfigError, parseIpv4 } from '../pool/ip-pool.js'
+import { parseIpv6, parseIpv6Prefix } from '../pool/ipv6.js'
+import { serverIpv6Address, sessionPrefixPool } from '../pool/ipv6-session-pool.js'
 
 export const AUTH_METHODS = ['mschapv2', 'chap', 'pap', 'eap'] as const
 export const DH_GROUPS = [2, 5, 14, 15, 16, 19, 20, 21] as const
@@ -23,6 +25,13 @@ const LOG_LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'fatal'] as const
 // --- building blocks ---------------------------------------------------------
 
 const ipv4 = () => z.string().refine((s) => parseIpv4(s) !== undefined, { error: (iss) => `${show(iss.input)} is not an IPv4 address (dotted quad, no leading zeros)` })
+const ipv6 = () => z.string().refine((s) => parseIpv6(s) !== undefined, { error: (iss) => `${show(iss.input)} is not an IPv6 address` })
+const ipv6Prefix = () =>
+  z.string().superRefine((s, ctx) => {
+    const prefix = s.includes('/') ? parseIpv6Prefix(s.trim()) : undefined
+    if (!prefix) ctx.addIssue({ code: 'custom', message: `${show(s)} is not an IPv6 prefix ("2001:db8:42::/56": network/length, no host bits)` })
+    else if (prefix.length > 64) ctx.addIssue({ code: 'custom', message: `${show(s)} is longer than /64: each session is given a /64 out of it` })
+  })
 const port = () => z.number().int().min(0).max(65535)
 const seconds = () => z.number().min(0)
 const positiveInt = () => z.number().int().min(1)
@@ -129,6 +138,7 @@ const l2tpSchema = z
 const pppSchema = z.strictObject({
   auth: uniqueList(z.enum(AUTH_METHODS)).min(1).default(['mschapv2', 'chap', 'pap']),
   dns: z.array(ipv4()).max(2, 'at most 2 DNS servers: IPCP carries a primary and a secondary (RFC 1877)').default([]),
+  dns6: z.array(ipv6()).max(2, 'at most 2 IPv6 DNS servers (sent in the RDNSS option of Router Advertisements, RFC 8106)').default([]),
   mtu: z.number().int().min(1280).max(1500).default(1400),
   idleTimeout: seconds().default(0),
   sessionTimeout: seconds().default(0),
@@ -149,6 +159,17 @@ const poolSchema = z.strictObject({
     .transform((r) => (typeof r === 'string' ? [r] : r)),
   gateway: ipv4(),
   exclude: z.array(rangeText()).default([]),
+  ipv6: z
+    .strictObject({
+      prefixes: z
+        .union([ipv6Prefix(), z.array(ipv6Prefix()).min(1)], {
+          error: (iss) => (iss.code === 'invalid_union' ? `expected an IPv6 prefix ("2001:db8:42::/56") or a list of them, got ${show(iss.input)}` : undefined),
+        })
+        .transform((p) => (typeof p === 'string' ? [p] : p)),
+      delegatedLength: z.literal(64, { error: (iss) => `must be 64 (SLAAC forms addresses in a /64, RFC 4862 5.5.3), got ${show(iss.input)}` }).default(64),
+    })
+    .nullable()
+    .default(null),
 })
 
 const userSchema = z
@@ -210,6 +231,7 @@ export const serverConfigSchema = z
   })
   .superRefine((config, ctx) => {
     checkPool(config.pool, config.users, ctx)
+    checkIpv6Pool(config.pool.ipv6, config.ppp.ipv6, ctx)
     checkChapSecrets(config.ppp.auth, config.users, ctx)
   })
 
@@ -263,6 +285,30 @@ function checkPool(pool: Pool, users: Users, ctx: Ctx): void {
     if (other !== undefined) ctx.addIssue({ code: 'custom', path: ['users', i, 'address'], message: `${u.address} is also the fixed address of users[${other}]` })
     else fixed.set(u.address, i)
   })
+}
+
+/** pool.ipv6 as the server will build it (lib/pool/ipv6-session-pool.ts), and only with IPV6CP on. */
+function checkIpv6Pool(pool: Pool['ipv6'], pppIpv6: boolean, ctx: Ctx): void {
+  if (pool === null) return
+  // The shape checks above report a bad prefix or length; the pool is built only from good ones.
+  const shaped = Array.isArray(pool.prefixes) && pool.prefixes.length > 0 && pool.prefixes.every((p) => typeof p === 'string' && p.includes('/') && (parseIpv6Prefix(p.trim())?.length ?? 65) <= 64)
+  if (!shaped || pool.delegatedLength !== 64) return
+  if (!pppIpv6) {
+    ctx.addIssue({ code: 'custom', path: ['pool', 'ipv6'], message: 'needs ppp.ipv6: true: session prefixes are advertised once IPV6CP is up' })
+    return
+  }
+  try {
+    sessionPrefixPool(pool)
+  } catch (e) {
+    if (!(e instanceof PoolConfigError)) throw e
+    const at = e.value === undefined ? -1 : pool.prefixes.indexOf(e.value)
+    const path = at >= 0 && pool.prefixes.length > 1 ? ['pool', 'ipv6', 'prefixes', at] : ['pool', 'ipv6', 'prefixes']
+    const message =
+      e.code === 'POOL_EMPTY'
+        ? `no /64 left for clients: the server's own address ${serverIpv6Address(pool.prefixes)} takes the first one; give a shorter prefix (e.g. /56) or another prefix`
+        : e.message
+    ctx.addIssue({ code: 'custom', path, message })
+  }
 }
 
 function poolErrorPath(pool: Pool, e: PoolConfigError): PropertyKey[] {

@@ -137,6 +137,33 @@ export abstract class ControlPlane {
   /** A call is gone from every layer. */
   protected abstract onCallFinished(call: Call, now: number): void
 
+  /** A PPP frame from a call's peer that this end takes itself (before the link sees it); true when taken. */
+  protected interceptPpp(_call: Call, _frame: Buffer, _now: number): boolean {
+    return false
+  }
+
+  /** What session-up and sessions() show of a call beyond the common fields (the server: its IPv6 prefix). */
+  protected sessionExtras(_call: Call): Pick<SessionInfo, 'ipv6Prefix'> {
+    return {}
+  }
+
+  /** Queues a PPP frame to a call's peer; it leaves with the rest at the end of the current input or tick. */
+  protected sendPpp(call: Call, frame: Buffer): void {
+    this.outbox.ppp(call.id, frame)
+  }
+
+  /** Installs a call's data-plane session again after `sessionRouting` changed; false (and the call ends) when refused. */
+  protected refreshSession(call: Call, now: number): boolean {
+    try {
+      this.o.dataplane.upsertSession(this.sessionOptions(call))
+      return true
+    } catch (err) {
+      this.o.log.error({ err, session: call.id }, 'data plane refused the session update')
+      this.end(call, 'error', `data plane: ${(err as Error).message}`, now)
+      return false
+    }
+  }
+
   /** A failure under the calls (IKE refused or gone, tunnel gone); the client gives up or retries here. */
   protected onLowerFailure(_what: 'ike' | 'l2tp', _reason: string, _now: number): void {}
 
@@ -188,6 +215,8 @@ export abstract class ControlPlane {
         if (call.early.length < EARLY_FRAMES) call.early.push(Buffer.from(frame))
         return
       }
+      // What an end handles itself (the server: IPv6 Router Solicitations) never reaches the link.
+      if (this.guarded(call, now, () => this.interceptPpp(call, frame, now)) === true) return
       this.guarded(call, now, () => call.link.receive(Buffer.from(frame), now))
       this.dirty.add(call)
     }
@@ -500,7 +529,7 @@ export abstract class ControlPlane {
           return
         }
         this.o.log.info({ session: call.id, user: e.user, address: e.address, method: e.authMethod, peer: call.binding.peer }, 'session up')
-        this.o.emit('session-up', { id: call.id, user: e.user, address: e.address, peer: { ...call.binding.peer }, peerId: call.binding.peerId, authMethod: e.authMethod ?? 'none', suite: call.binding.suite })
+        this.o.emit('session-up', { id: call.id, user: e.user, address: e.address, peer: { ...call.binding.peer }, peerId: call.binding.peerId, authMethod: e.authMethod ?? 'none', suite: call.binding.suite, ...this.sessionExtras(call) })
         return
       case 'down':
         call.pppDown = { reason: e.reason, wasUp: e.wasUp }
@@ -644,6 +673,7 @@ export abstract class ControlPlane {
         startedAt: call.startedWall.toISOString(),
         durationSeconds: Math.round((Date.now() - call.startedWall.getTime()) / 1000),
         ...c,
+        ...this.sessionExtras(call),
       })
     }
     return out

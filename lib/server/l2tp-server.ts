@@ -18,7 +18,8 @@ import { ConfigError, parseServerConfig, proposalPolicy, type LoadedConfig, type
 import { loadCredentials, loadTrustAnchors } from '../ike/certificates.js'
 import type { IkeConfig } from '../ike/types.js'
 import { silentLogger, type Logger } from '../log/index.js'
-import { Ipv4Pool } from '../pool/ip-pool.js'
+import { Ipv4Pool, type Ipv6PrefixPool } from '../pool/ip-pool.js'
+import { serverIpv6Address, sessionPrefixPool } from '../pool/ipv6-session-pool.js'
 import { pppAuthAlgorithms } from '../ppp/auth-algorithms.js'
 import { Netconf, poolRoutes } from '../system/netconf.js'
 import { formatHost } from './bindings.js'
@@ -122,6 +123,13 @@ export class L2tpServer extends EventEmitter<ServerEvents> implements AdminTarge
       const tun = dp.localAddresses().tun ?? c.tun.name
       await netconf.addAddress(tun, c.pool.gateway)
       for (const prefix of poolRoutes(c.pool.range)) await netconf.addRoute(tun, prefix, c.pool.gateway)
+      // IPv6: our address (the first of the first prefix) and the parent prefixes, each session's /64 inside them.
+      let ipv6Pool: Ipv6PrefixPool | undefined
+      if (c.pool.ipv6) {
+        ipv6Pool = sessionPrefixPool(c.pool.ipv6)
+        await netconf.addAddress6(tun, serverIpv6Address(c.pool.ipv6.prefixes))
+        for (const prefix of c.pool.ipv6.prefixes) await netconf.addRoute6(tun, prefix)
+      }
       const addresses = dp.localAddresses()
       this.core = new ServerControlPlane({
         ...this.reloadable(c, this.authenticator, addresses),
@@ -136,6 +144,7 @@ export class L2tpServer extends EventEmitter<ServerEvents> implements AdminTarge
           maxSessionsPerTunnel: c.l2tp.maxSessionsPerTunnel,
         },
         gateway: c.pool.gateway,
+        ipv6Pool,
         dataplane: dp as DataPlanePort,
         log: this.log,
         localAddress: isUnspecified(c.listen.address) ? '0.0.0.0' : c.listen.address,
@@ -154,7 +163,7 @@ export class L2tpServer extends EventEmitter<ServerEvents> implements AdminTarge
     this.startedAt = new Date()
     this.state = 'listening'
     const a = dp.localAddresses()
-    this.log.info({ ike: a.ike, natt: a.natt, tun: a.tun, pool: c.pool.range, gateway: c.pool.gateway }, 'listening')
+    this.log.info({ ike: a.ike, natt: a.natt, tun: a.tun, pool: c.pool.range, gateway: c.pool.gateway, ...(c.pool.ipv6 ? { ipv6: c.pool.ipv6.prefixes, ipv6Address: serverIpv6Address(c.pool.ipv6.prefixes) } : {}) }, 'listening')
   }
 
   /** The settings a reload may change. */
@@ -163,6 +172,7 @@ export class L2tpServer extends EventEmitter<ServerEvents> implements AdminTarge
       ike: this.ikeConfig(c, addresses),
       authMethods: c.ppp.auth.map((m) => PPP_METHOD[m]!),
       dns: c.ppp.dns,
+      dns6: c.ppp.dns6,
       ppp: {
         mtu: c.ppp.mtu,
         echoInterval: c.ppp.echoInterval,
@@ -181,7 +191,7 @@ export class L2tpServer extends EventEmitter<ServerEvents> implements AdminTarge
    * the pool and IKE proposals/secrets take effect for what comes next; live
    * sessions stay unless their user is gone or disabled, or their address is
    * outside the new pool (those end with reason 'reload'). Sockets, TUN,
-   * gateway and L2TP settings need a restart: changing them is refused
+   * gateway, pool.ipv6 and L2TP settings need a restart: changing them is refused
    * (ConfigError naming the keys) and nothing changes.
    */
   reload(next: L2tpServerOptions | LoadedConfig): { changed: string[]; kicked: number } {
@@ -190,6 +200,8 @@ export class L2tpServer extends EventEmitter<ServerEvents> implements AdminTarge
     const changed = Object.keys(c).filter((k) => JSON.stringify(c[k as keyof ServerConfig]) !== JSON.stringify(this.config[k as keyof ServerConfig]))
     const fixed = ['listen', 'tun', 'dataplane', 'admin', 'l2tp', 'metrics'].filter((k) => changed.includes(k))
     if (c.pool.gateway !== this.config.pool.gateway) fixed.push('pool.gateway')
+    // The TUN device's IPv6 address and routes come from it.
+    if (JSON.stringify(c.pool.ipv6) !== JSON.stringify(this.config.pool.ipv6)) fixed.push('pool.ipv6')
     if (fixed.length) throw new ConfigError(fixed.map((key) => ({ key, message: 'cannot change while running; restart the server' })))
     if (!this.core || !this.dp) {
       ;(this as { config: ServerConfig }).config = c
@@ -271,6 +283,7 @@ export class L2tpServer extends EventEmitter<ServerEvents> implements AdminTarge
       sessions: this.core?.sessionCount ?? 0,
       bindings: this.core?.bindings.size ?? 0,
       pool: this.core?.poolStats(),
+      ipv6: this.core?.ipv6Stats(),
       dataplane: stats ? { sas: stats.sas.length, sessions: stats.sessions.length } : undefined,
       ike: this.core ? { ...this.core.ike.stats() } : undefined,
       l2tp: this.core ? { ...this.core.l2tp.stats() } : undefined,

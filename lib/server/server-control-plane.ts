@@ -2,12 +2,23 @@
  * The server's end of the control plane: IKE responder, L2TP LNS, PPP
  * server that authenticates through the Authenticator and takes addresses
  * from the pool; each client's session routes its own address only.
+ *
+ * IPv6 (pool.ipv6): once IPV6CP and IPCP are both up, the session gets a
+ * prefix from the Ipv6PrefixPool (sticky per user, or the policy's fixed
+ * `ipv6Prefix`), the data plane routes it, and the client learns it from
+ * Router Advertisements (lib/ppp/ipv6-nd.ts): one at once, one per Router
+ * Solicitation (at most one answer per RA_MIN_DELAY s, RFC 4861 6.2.6;
+ * a solicitation inside that time is answered when it ends) and one
+ * unsolicited about every RA_INTERVAL s. The prefix returns to the pool
+ * when the call is gone.
  */
 import type { SessionOptions } from '../../native/index.js'
 import type { Authenticator, AuthResult, Method } from '../auth/index.js'
 import type { SessionRef, TunnelUpEvent } from '../l2tp/endpoint.js'
 import { PppLink, type PppLinkEvent } from '../ppp/link.js'
-import type { Ipv4Pool, PoolStats } from '../pool/ip-pool.js'
+import type { Ipv4Pool, Ipv6PrefixPool, PoolStats } from '../pool/ip-pool.js'
+import { buildRouterAdvertisement, isIpv6Frame, parseRouterSolicitation } from '../ppp/ipv6-nd.js'
+import type { UserPolicy } from '../auth/index.js'
 import type { Binding } from './bindings.js'
 import { ControlPlane, type Call, type ControlPlaneOptions } from './control-plane.js'
 
@@ -19,10 +30,37 @@ export interface ServerControlPlaneOptions extends ControlPlaneOptions {
   /** Our end of every PPP link (the pool's gateway). */
   gateway: string
   dns: readonly string[]
+  /** Session prefixes (pool.ipv6); without it IPV6CP may come up but no prefix or Router Advertisement follows. */
+  ipv6Pool?: Ipv6PrefixPool | undefined
+  /** IPv6 DNS servers, sent in the RDNSS option (RFC 8106). */
+  dns6?: readonly string[]
+}
+
+/** Seconds between unsolicited Router Advertisements (about; each is drawn from 0.9..1.1 times it). */
+const RA_INTERVAL = 200
+/** Least seconds between two answers to Router Solicitations of one session (RFC 4861 10 MIN_DELAY_BETWEEN_RAS). */
+const RA_MIN_DELAY = 3
+
+/** A call's IPv6 state (server side). */
+interface Ipv6Session {
+  /** IPV6CP's interface identifiers (16 hex digits): ours makes the RA's source. */
+  localInterfaceId: string
+  peerInterfaceId: string | undefined
+  /** The delegated prefix, once allocated. */
+  prefix?: string
+  /** No prefix could be given (logged once); the session stays IPv4 only. */
+  failed?: boolean
+  /** When the last answer to a Router Solicitation left. */
+  lastSolicited?: number
+  /** A solicitation waiting for its answer (rate limit). */
+  solicitedAt?: number
+  nextUnsolicited?: number
 }
 
 export class ServerControlPlane extends ControlPlane {
   private readonly server: ServerControlPlaneOptions
+  private readonly v6 = new Map<number, Ipv6Session>()
+  private readonly ndCounters = { routerSolicitations: 0, routerAdvertisements: 0 }
 
   constructor(options: ServerControlPlaneOptions) {
     super({ ...options, l2tp: { ...options.l2tp, role: 'lns' } })
@@ -34,7 +72,7 @@ export class ServerControlPlane extends ControlPlane {
    * next; live sessions stay unless `keep` refuses their user or the new
    * pool cannot hold their address. Returns how many were ended.
    */
-  reconfigure(next: Pick<ServerControlPlaneOptions, 'pool' | 'authenticator' | 'authMethods' | 'dns' | 'ppp' | 'ike'>, keep: (user: string) => boolean): number {
+  reconfigure(next: Pick<ServerControlPlaneOptions, 'pool' | 'authenticator' | 'authMethods' | 'dns' | 'dns6' | 'ppp' | 'ike'>, keep: (user: string) => boolean): number {
     const now = this.o.clock()
     let ended = 0
     for (const call of [...this.calls.values()]) {
@@ -52,6 +90,12 @@ export class ServerControlPlane extends ControlPlane {
 
   poolStats(): PoolStats {
     return this.server.pool.stats()
+  }
+
+  /** The IPv6 prefix pool and Neighbor Discovery counters; undefined without pool.ipv6. */
+  ipv6Stats(): { pool: PoolStats; routerSolicitations: number; routerAdvertisements: number } | undefined {
+    const pool = this.server.ipv6Pool
+    return pool ? { pool: pool.stats(), ...this.ndCounters } : undefined
   }
 
   protected onBindingUp(): void {
@@ -82,7 +126,13 @@ export class ServerControlPlane extends ControlPlane {
   }
 
   protected sessionRouting(call: Call): Partial<SessionOptions> {
-    return call.up ? { ipv4: call.up.address } : {}
+    const prefix = this.v6.get(call.id)?.prefix
+    return { ...(call.up ? { ipv4: call.up.address } : {}), ...(prefix ? { ipv6: prefix } : {}) }
+  }
+
+  protected override sessionExtras(call: Call): { ipv6Prefix?: string } {
+    const prefix = this.v6.get(call.id)?.prefix
+    return prefix ? { ipv6Prefix: prefix } : {}
   }
 
   protected onPppEvent(call: Call, e: PppLinkEvent, now: number): void {
@@ -91,6 +141,12 @@ export class ServerControlPlane extends ControlPlane {
         (result) => this.answer(call, e.id, result),
         (err: unknown) => this.answer(call, e.id, { ok: false, reason: 'internal-error', detail: String(err) }),
       )
+    } else if (e.type === 'ipv6-up') {
+      this.ipv6Up(call, e.localInterfaceId, e.peerInterfaceId, now)
+    } else if (e.type === 'up') {
+      // IPV6CP came first: the prefix now, so the session goes into the data plane with it.
+      const state = this.v6.get(call.id)
+      if (state && this.allocatePrefix(call, state, e.user, e.policy, now)) this.sendRa(call, state, now, false, e.peerMru)
     } else if (e.type === 'down') {
       if (e.address !== undefined) this.server.pool.release(e.address, now)
       if (!e.wasUp && /no address/i.test(e.reason)) {
@@ -106,7 +162,107 @@ export class ServerControlPlane extends ControlPlane {
     this.resume(call)
   }
 
-  protected onCallFinished(): void {
+  protected onCallFinished(call: Call, now: number): void {
     // The client decides whether its tunnel and IKE SA go too.
+    const state = this.v6.get(call.id)
+    this.v6.delete(call.id)
+    if (state?.prefix) this.server.ipv6Pool?.release(state.prefix, now)
+  }
+
+  // --- IPv6: prefixes and Router Advertisements ------------------------------------------
+
+  /** IPV6CP is Opened (again, after a renegotiation: the identifiers may be new, the prefix stays). */
+  private ipv6Up(call: Call, localInterfaceId: string, peerInterfaceId: string | undefined, now: number): void {
+    if (!this.server.ipv6Pool) return
+    let state = this.v6.get(call.id)
+    if (state) {
+      state.localInterfaceId = localInterfaceId
+      state.peerInterfaceId = peerInterfaceId
+    } else {
+      state = { localInterfaceId, peerInterfaceId }
+      this.v6.set(call.id, state)
+    }
+    // Before IPCP is up the user's policy is not known yet: 'up' allocates.
+    if (!call.up || call.ending) return
+    if (!state.prefix) {
+      if (!this.allocatePrefix(call, state, call.up.user, call.up.policy, now)) return
+      if (!this.refreshSession(call, now)) return
+      this.o.log.info({ session: call.id, user: call.up.user, prefix: state.prefix }, 'session IPv6 prefix routed')
+    }
+    this.sendRa(call, state, now, false)
+  }
+
+  /** The user's fixed prefix (policy.ipv6Prefix) or one from the pool; false when none (the session stays IPv4 only). */
+  private allocatePrefix(call: Call, state: Ipv6Session, user: string, policy: UserPolicy | undefined, now: number): boolean {
+    const pool = this.server.ipv6Pool
+    if (state.prefix) return true
+    if (!pool || state.failed) return false
+    const a = pool.allocate({ user, now, ...(policy?.ipv6Prefix ? { fixed: policy.ipv6Prefix } : {}) })
+    if (!a.ok) {
+      state.failed = true
+      this.o.log.warn({ session: call.id, user, error: a.error, reason: a.reason }, 'no IPv6 prefix for the session; it carries IPv4 only')
+      return false
+    }
+    state.prefix = a.address
+    this.o.log.info({ session: call.id, user, prefix: a.address, source: a.source }, 'IPv6 prefix delegated')
+    return true
+  }
+
+  /** Router Solicitations (RFC 4861 6.2.6) come here; any other IPv6 frame on the control path is dropped. */
+  protected override interceptPpp(call: Call, frame: Buffer, now: number): boolean {
+    if (!this.server.ipv6Pool || !isIpv6Frame(frame)) return false
+    const rs = parseRouterSolicitation(frame)
+    if (!rs.ok) {
+      this.o.log.debug({ session: call.id, reason: rs.reason }, 'IPv6 frame on the control path is not a valid Router Solicitation; dropped')
+      return true
+    }
+    this.ndCounters.routerSolicitations++
+    const state = this.v6.get(call.id)
+    if (!state || !this.advertising(call, state)) return true
+    const earliest = state.lastSolicited === undefined ? now : state.lastSolicited + RA_MIN_DELAY
+    if (earliest <= now) this.sendRa(call, state, now, true)
+    else state.solicitedAt ??= earliest
+    return true
+  }
+
+  /** Whether the call's prefix is advertised: allocated, the link up with IPV6CP Opened, not ending. */
+  private advertising(call: Call, state: Ipv6Session): state is Ipv6Session & { prefix: string } {
+    return state.prefix !== undefined && call.up !== undefined && !call.ending && call.pppDown === undefined && call.link.ipv6cpState === 'Opened'
+  }
+
+  /** Queues an RA to the call (ff02::1). `peerMru` before call.up is set (the 'up' event itself). */
+  private sendRa(call: Call, state: Ipv6Session, now: number, solicited: boolean, peerMru = call.up?.peerMru): void {
+    if (!state.prefix || peerMru === undefined) return
+    const frame = buildRouterAdvertisement({
+      interfaceId: state.localInterfaceId,
+      prefix: state.prefix,
+      mtu: Math.min(peerMru, this.o.ppp.mtu),
+      dns: this.server.dns6 ?? [],
+    })
+    this.sendPpp(call, frame)
+    this.ndCounters.routerAdvertisements++
+    if (solicited) state.lastSolicited = now
+    state.solicitedAt = undefined
+    state.nextUnsolicited = now + RA_INTERVAL * (0.9 + 0.2 * Math.random())
+  }
+
+  override tick(now = this.o.clock()): number | undefined {
+    for (const call of this.calls.values()) {
+      const state = this.v6.get(call.id)
+      if (!state || !this.advertising(call, state)) continue
+      if (state.solicitedAt !== undefined && state.solicitedAt <= now) this.sendRa(call, state, now, true)
+      else if (state.nextUnsolicited !== undefined && state.nextUnsolicited <= now) this.sendRa(call, state, now, false)
+    }
+    return super.tick(now)
+  }
+
+  override nextDeadline(): number | undefined {
+    let next = super.nextDeadline()
+    for (const call of this.calls.values()) {
+      const state = this.v6.get(call.id)
+      if (!state || !this.advertising(call, state)) continue
+      for (const t of [state.solicitedAt, state.nextUnsolicited]) if (t !== undefined && (next === undefined || t < next)) next = t
+    }
+    return next
   }
 }

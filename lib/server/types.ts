@@ -10,6 +10,8 @@ export interface SessionInfo {
   user: string
   /** The client's inner IPv4 address. */
   address: string
+  /** The IPv6 prefix delegated to the session ("2001:db8:42:1::/64"), when it has one (pool.ipv6, IPV6CP up). */
+  ipv6Prefix?: string
   /** The client's outer address and port as the server sees them (after NAT). */
   peer: { address: string; port: number }
   /** The identity the client proved in IKE. */
@@ -34,7 +36,7 @@ export interface SessionInfo {
 export type SessionDownReason = 'kicked' | 'closed' | 'idle' | 'session-timeout' | 'peer' | 'lcp-echo-timeout' | 'ike-down' | 'l2tp-down' | 'error' | 'reload'
 
 /** What session-up tells: the session as `sessions()` lists it, without the counters. */
-export type SessionUpInfo = Pick<SessionInfo, 'id' | 'user' | 'address' | 'peer' | 'peerId' | 'authMethod' | 'suite'>
+export type SessionUpInfo = Pick<SessionInfo, 'id' | 'user' | 'address' | 'ipv6Prefix' | 'peer' | 'peerId' | 'authMethod' | 'suite'>
 
 export interface SessionDownInfo {
   id: number
@@ -105,6 +107,8 @@ export type ServerStatus = {
   /** IPsec peers with live ESP SAs. */
   bindings: number
   pool: { total: number; used: number; free: number; reserved: number; outside: number } | undefined
+  /** With pool.ipv6: the prefix pool (one /64 per session), Router Solicitations taken and Router Advertisements sent. */
+  ipv6: { pool: { total: number; used: number; free: number; reserved: number; outside: number }; routerSolicitations: number; routerAdvertisements: number } | undefined
   /** What the data plane holds: ESP SAs (both directions) and sessions. */
   dataplane: { sas: number; sessions: number } | undefined
   ike: Record<string, unknown> | undefined

@@ -34,9 +34,14 @@ export class Netconf {
   }
 
   async ip(...args: string[]): Promise<void> {
+    await this.ipOutput(...args)
+  }
+
+  /** Runs `ip ARGS`; resolves with its standard output. */
+  async ipOutput(...args: string[]): Promise<string> {
     const argv = [...this.prefix(), ...args]
     try {
-      await run(systemBinary('ip'), argv, { timeout: 10_000 })
+      return (await run(systemBinary('ip'), argv, { timeout: 10_000 })).stdout
     } catch (e) {
       const stderr = (e as { stderr?: string }).stderr?.trim()
       throw new NetconfError(`ip ${argv.join(' ')}`, stderr || (e as Error).message)
@@ -49,6 +54,35 @@ export class Netconf {
 
   addRoute(device: string, prefix: string, source?: string): Promise<void> {
     return this.ip('route', 'replace', prefix, 'dev', device, ...(source ? ['src', source] : []))
+  }
+
+  /** An IPv6 address on the device: a /128 unless `address` has a length ("fe80::1/64"). */
+  addAddress6(device: string, address: string): Promise<void> {
+    return this.ip('-6', 'addr', 'replace', address.includes('/') ? address : `${address}/128`, 'dev', device)
+  }
+
+  addRoute6(device: string, prefix: string): Promise<void> {
+    return this.ip('-6', 'route', 'replace', prefix, 'dev', device)
+  }
+
+  /** The device's global IPv6 addresses with their prefix lengths ("2001:db8:42:1::5/64"). */
+  async globalAddresses6(device: string): Promise<string[]> {
+    const out = await this.ipOutput('-j', '-6', 'addr', 'show', 'dev', device, 'scope', 'global')
+    const parsed = JSON.parse(out || '[]') as { addr_info?: { local?: string; prefixlen?: number }[] }[]
+    return parsed.flatMap((l) => l.addr_info ?? []).flatMap((a) => (a.local ? [`${a.local}/${a.prefixlen ?? 128}`] : []))
+  }
+
+  /** A sysctl in the namespace, keyed with slashes so interface names may hold dots ("net/ipv6/conf/eth0.5/accept_ra"). */
+  async sysctl(key: string, value: string | number): Promise<void> {
+    const name = this.prefix()[1]
+    const sysctl = [systemBinary('sysctl'), '-q', '-w', `${key}=${value}`]
+    const [file, argv] = name ? [systemBinary('ip'), ['netns', 'exec', name, ...sysctl]] : [sysctl[0]!, sysctl.slice(1)]
+    try {
+      await run(file, argv, { timeout: 10_000 })
+    } catch (e) {
+      const stderr = (e as { stderr?: string }).stderr?.trim()
+      throw new NetconfError(`sysctl ${key}=${value}`, stderr || (e as Error).message)
+    }
   }
 
   /** Removes a route; one already gone is not an error. */

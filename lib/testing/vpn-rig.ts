@@ -46,11 +46,11 @@ export interface VpnRig {
   close(): Promise<void>
 }
 
-/** Nothing held for any client: no call, no ESP SA, no IKE SA, no tunnel, every pool address free. */
+/** Nothing held for any client: no call, no ESP SA, no IKE SA, no tunnel, every pool address (and IPv6 prefix) free. */
 export function serverIdle(status: ServerStatus): boolean {
   const ike = status.ike as { ikeSas?: number } | undefined
   const l2tp = status.l2tp as { tunnels?: number } | undefined
-  return status.sessions === 0 && status.bindings === 0 && status.dataplane?.sas === 0 && status.dataplane.sessions === 0 && status.pool?.used === 0 && (ike?.ikeSas ?? 0) === 0 && l2tp?.tunnels === 0
+  return status.sessions === 0 && status.bindings === 0 && status.dataplane?.sas === 0 && status.dataplane.sessions === 0 && status.pool?.used === 0 && (status.ipv6?.pool.used ?? 0) === 0 && (ike?.ikeSas ?? 0) === 0 && l2tp?.tunnels === 0
 }
 
 export function recordServer(server: L2tpServer): ServerRecord {

@@ -120,6 +120,41 @@ export interface ServerConfigInput {
   log?: { level?: 'trace' | 'debug' | 'info' | 'warn' | 'error' | 'fatal'; format?: 'json' | 'pretty' | 'auto' }
   dataplane?: { workers?: number; netns?: string | null }
   forwarding?: { enable?: boolean; masquerade?: string | null }
+  /**
+   * RADIUS (RFC 2865/2866/5176): logins not among `users` are asked of
+   * `servers`; sessions are accounted; `dae` takes Disconnect and CoA
+   * requests. null (default): no RADIUS. See README "RADIUS".
+   */
+  radius?: {
+    servers: RadiusServerConfig[]
+    /** null: no accounting. servers default to `servers`, each on its port + 1 (1813). */
+    accounting?: { servers?: RadiusServerConfig[]; interimInterval?: number; queueFile?: string | null } | null
+    nas?: { identifier?: string; ipAddress?: string }
+    /** A client without a secret uses the one of the `servers` entry with the same host. */
+    dae?: { listen: string; clients: { address: string; secret?: string; secretFile?: string }[] } | null
+    /** Starts every Acct-Session-Id (default: the host name). */
+    gatewayId?: string
+  } | null
+  /** Data-plane traffic policies by name: a RADIUS Filter-Id names one. */
+  policies?: Record<string, { default?: 'allow' | 'deny'; rules?: PolicyRuleConfig[] }>
+}
+
+/** One RADIUS server: `secret` or `secretFile`; `timeout` in seconds per transmission (default 3), `retries` (default 2). */
+export interface RadiusServerConfig {
+  host: string
+  port?: number
+  secret?: string
+  secretFile?: string
+  timeout?: number
+  retries?: number
+}
+
+/** One rule of a named policy; the first matching rule wins. `ports`: 443 or "1000-2000" (tcp, udp, sctp). */
+export interface PolicyRuleConfig {
+  action: 'allow' | 'deny'
+  destination: string
+  protocol?: 'any' | 'tcp' | 'udp' | 'sctp' | 'icmp' | 'icmpv6'
+  ports?: number | string
 }
 
 /** A validated configuration: every default applied, files read (psk, PEM text). */
@@ -174,11 +209,12 @@ export interface SessionInfo {
   txPackets: number
 }
 
-export type SessionDownReason = 'kicked' | 'closed' | 'idle' | 'session-timeout' | 'peer' | 'lcp-echo-timeout' | 'ike-down' | 'l2tp-down' | 'error' | 'reload'
+/** 'radius-disconnect': a RADIUS Disconnect-Request (RFC 5176) ended it. */
+export type SessionDownReason = 'kicked' | 'closed' | 'idle' | 'session-timeout' | 'peer' | 'lcp-echo-timeout' | 'ike-down' | 'l2tp-down' | 'error' | 'reload' | 'radius-disconnect'
 
 export interface ServerEvents {
   'session-up': [{ id: number; user: string; address: string; ipv6Prefix?: string; peer: Endpoint; peerId: string; authMethod: string; suite: string }]
-  'session-down': [{ id: number; user: string; address: string; reason: SessionDownReason; detail: string; rxBytes: number; txBytes: number; durationSeconds: number }]
+  'session-down': [{ id: number; user: string; address: string; reason: SessionDownReason; detail: string; rxBytes: number; txBytes: number; rxPackets: number; txPackets: number; durationSeconds: number }]
   'auth-failure': [{ user: string | undefined; method: string; reason: string; peer: Endpoint }]
   'session-refused': [{ user: string | undefined; peer: Endpoint; reason: 'pool-exhausted' | 'limit'; detail: string }]
   'ike-sa-up': [{ ikeSa: string; peer: Endpoint; peerId: string; natDetected: boolean; suite: string }]
@@ -232,6 +268,8 @@ export interface L2tpServerOptions extends ServerConfigInput {
   /** A pino logger (default: silent). */
   logger?: unknown
   baseDir?: string
+  /** Where the RADIUS accounting queue goes when radius.accounting.queueFile is null (default /var/lib/l2tp-ipsec). */
+  stateDir?: string
 }
 
 export type ServerStatus = {
@@ -252,7 +290,7 @@ export type ServerStatus = {
 export declare class L2tpServer extends EventEmitter<ServerEvents> {
   /** Validates the options (throws ConfigError naming each bad key); nothing opens until listen(). */
   constructor(options: L2tpServerOptions)
-  static fromConfig(loaded: LoadedConfig, extras?: Pick<L2tpServerOptions, 'authenticate' | 'logger'>): L2tpServer
+  static fromConfig(loaded: LoadedConfig, extras?: Pick<L2tpServerOptions, 'authenticate' | 'logger' | 'stateDir'>): L2tpServer
   readonly config: ServerConfig
   readonly warnings: readonly string[]
   /** Opens UDP 500/4500 and the TUN device (address, routes) and serves. */

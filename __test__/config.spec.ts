@@ -114,7 +114,71 @@ test('the minimal configuration gets every default', (t) => {
   t.deepEqual(config.log, { level: 'info', format: 'auto' })
   t.deepEqual(config.dataplane, { workers: 0, netns: null })
   t.deepEqual(config.forwarding, { enable: false, masquerade: null })
+  t.is(config.radius, null)
+  t.deepEqual(config.policies, {})
   t.deepEqual(warnings, [...PRESETS.compatible.warnings])
+})
+
+test('radius: defaults, secretFile and queueFile relative to baseDir, policies', (t) => {
+  const dir = tempDir(t)
+  writeFileSync(join(dir, 'radius.secret'), 'file-secret\n', { mode: 0o600 })
+  const { config, warnings } = parseServerConfig(
+    {
+      ...minimal(),
+      radius: { servers: [{ host: '10.0.0.5', secretFile: 'radius.secret' }, { host: '10.0.0.6', port: 11812, secret: 'inline-secret' }], accounting: { queueFile: 'q/acct.queue' }, dae: { listen: '127.0.0.1:3799', clients: [{ address: '10.0.0.5' }] } },
+      policies: { web: { default: 'deny', rules: [{ action: 'allow', destination: '10.1.0.0/16', protocol: 'tcp', ports: '80-443' }] } },
+    },
+    { baseDir: dir },
+  )
+  t.deepEqual(warnings.filter((w) => w.includes('radius')), [])
+  t.deepEqual(config.radius?.servers, [
+    { host: '10.0.0.5', secretFile: join(dir, 'radius.secret'), timeout: 3, retries: 2 },
+    { host: '10.0.0.6', port: 11812, secret: 'inline-secret', timeout: 3, retries: 2 },
+  ])
+  t.deepEqual(config.radius?.accounting, { interimInterval: 0, queueFile: join(dir, 'q/acct.queue') })
+  t.deepEqual(config.radius?.nas, {})
+  t.deepEqual(config.radius?.dae, { listen: '127.0.0.1:3799', clients: [{ address: '10.0.0.5' }] })
+  t.deepEqual(config.policies['web']?.rules, [{ action: 'allow', destination: '10.1.0.0/16', protocol: 'tcp', ports: '80-443' }])
+  t.is(parseServerConfig({ ...minimal(), radius: { servers: [{ host: 'r', secret: 's' }], accounting: null } }).config.radius?.accounting, null)
+})
+
+test('radius: errors name their keys and never echo a secret', (t) => {
+  const e = configError(t, () =>
+    parseServerConfig({
+      ...minimal(),
+      radius: {
+        servers: [{ host: '10.0.0.5' }, { host: '10.0.0.6', secret: 'hunter2-secret', secretFile: '/x' }, { host: '10.0.0.7', secret: 12345678 }],
+        accounting: { interimInterval: -1 },
+        nas: { ipAddress: 'nas.example' },
+        dae: { listen: 'localhost:3799', clients: [{ address: '10.9.9.9' }] },
+        gatewayId: 'has space',
+        color: 'red',
+      },
+      policies: { p: { default: 'maybe', rules: [{ action: 'allow', destination: '2001:db8::/32', protocol: 'icmp' }, { action: 'deny', destination: '10.0.0.0/33' }] } },
+    }),
+  )
+  t.deepEqual(e.issues.map((i) => i.key).sort(), [
+    'policies.p.default',
+    'policies.p.rules[0].protocol',
+    'policies.p.rules[1].destination',
+    'radius.accounting.interimInterval',
+    'radius.color',
+    'radius.dae.listen',
+    'radius.gatewayId',
+    'radius.nas.ipAddress',
+    'radius.servers[0]',
+    'radius.servers[1].secretFile',
+    'radius.servers[2].secret',
+  ])
+  t.false(e.message.includes('hunter2'))
+  t.false(e.message.includes('12345678'))
+  const dae = configError(t, () => parseServerConfig({ ...minimal(), radius: { servers: [{ host: '10.0.0.5', secret: 's' }], dae: { listen: '0.0.0.0:3799', clients: [{ address: '10.9.9.9' }] } } }))
+  t.deepEqual(dae.issues.map((i) => i.key), ['radius.dae.clients[0]'])
+  t.regex(dae.issues[0]!.message, /needs secret or secretFile/)
+  const dir = tempDir(t)
+  writeFileSync(join(dir, 'empty.secret'), '\n')
+  const files = configError(t, () => parseServerConfig({ ...minimal(), radius: { servers: [{ host: 'r', secretFile: 'missing.secret' }, { host: 'r2', secretFile: 'empty.secret' }] } }, { baseDir: dir }))
+  t.deepEqual(files.issues.map((i) => i.key), ['radius.servers[0].secretFile', 'radius.servers[1].secretFile'])
 })
 
 test('explicit proposals become a policy named after the narrowest preset that covers them', (t) => {
@@ -143,7 +207,9 @@ test('config/example.yaml is valid and shows every section', (t) => {
   t.deepEqual(config.users.map((u) => u.name), ['alice', 'bob'])
   t.is(config.users[1]?.address, '192.168.42.20')
   const text = parse(readFileSync(examplePath, 'utf8')) as Record<string, unknown>
-  t.deepEqual(Object.keys(text).sort(), ['admin', 'dataplane', 'forwarding', 'ipsec', 'l2tp', 'listen', 'log', 'metrics', 'pool', 'ppp', 'tun', 'users'])
+  t.deepEqual(Object.keys(text).sort(), ['admin', 'dataplane', 'forwarding', 'ipsec', 'l2tp', 'listen', 'log', 'metrics', 'policies', 'pool', 'ppp', 'radius', 'tun', 'users'])
+  t.is(config.radius, null)
+  t.deepEqual(config.policies, {})
 })
 
 test('certificates are read as PEM and checked: the example with certificate files', (t) => {

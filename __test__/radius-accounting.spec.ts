@@ -90,7 +90,7 @@ test('Start, Interim-Update and Stop land in the detail file with the counters s
 })
 
 test('terminate causes: each session-down reason maps to its RFC 2866 value, as FreeRADIUS names it', async (t) => {
-  t.deepEqual(TERMINATE_CAUSES, { kicked: 6, idle: 4, 'session-timeout': 5, peer: 1, 'lcp-echo-timeout': 2, 'ike-down': 2, 'l2tp-down': 2, closed: 7, reload: 6, error: 9 })
+  t.deepEqual(TERMINATE_CAUSES, { kicked: 6, idle: 4, 'session-timeout': 5, peer: 1, 'lcp-echo-timeout': 2, 'ike-down': 2, 'l2tp-down': 2, closed: 7, reload: 6, error: 9, 'radius-disconnect': 6 })
   const fr = await freeradius(t)
   const acct = accounting(t, fr.acctPort)
   const reasons = ['idle', 'session-timeout', 'peer', 'lcp-echo-timeout', 'closed', 'error'] as const

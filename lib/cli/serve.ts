@@ -62,7 +62,7 @@ export async function serve(flags: ServeFlags, out: Output = console): Promise<E
     return EXIT.PRIVILEGES
   }
 
-  const server = L2tpServer.fromConfig(loaded, { logger: log })
+  const server = L2tpServer.fromConfig(loaded, { logger: log, stateDir: flags.stateDir })
   server.on('error', (e) => log.error({ err: e }, 'server error'))
   // Counting starts before listen() so no early event is missed.
   const metrics = createServerMetrics(server)

@@ -67,6 +67,8 @@ export function parseServerConfig(input: unknown, options: { baseDir?: string } 
     if (cert !== undefined && key !== undefined && ca !== undefined) ipsec.certificate = { cert, key, ca }
   }
 
+  const radius = config.radius === null ? null : resolveRadiusFiles(config.radius, baseDir, issues, warnings)
+
   if (issues.length > 0) throw new ConfigError(issues)
 
   if (ipsec.aggressiveMode && ipsec.psk !== undefined) warnings.push(AGGRESSIVE_MODE_WARNING)
@@ -77,7 +79,30 @@ export function parseServerConfig(input: unknown, options: { baseDir?: string } 
   if (config.forwarding.masquerade !== null && !config.forwarding.enable) {
     warnings.push('forwarding.masquerade is set but forwarding.enable is false: no NAT rule is installed')
   }
-  return { config: { ...config, ipsec }, warnings }
+  return { config: { ...config, ipsec, radius }, warnings }
+}
+
+type RadiusConfig = NonNullable<ServerConfig['radius']>
+
+/** RADIUS secretFile and queueFile paths made absolute (relative to `baseDir`); each secret file read once to check it. */
+function resolveRadiusFiles(radius: RadiusConfig, baseDir: string, issues: ConfigIssue[], warnings: string[]): RadiusConfig {
+  const withSecret = <T extends { secretFile?: string | undefined }>(entry: T, key: string): T => {
+    if (entry.secretFile === undefined) return entry
+    const text = readReferenced(baseDir, entry.secretFile, `${key}.secretFile`, issues, warnings)
+    if (text !== undefined && text.replace(/\r?\n$/, '') === '') issues.push({ key: `${key}.secretFile`, message: `${entry.secretFile} is empty` })
+    return { ...entry, secretFile: resolve(baseDir, entry.secretFile) }
+  }
+  const accounting = radius.accounting && {
+    ...radius.accounting,
+    ...(radius.accounting.servers ? { servers: radius.accounting.servers.map((s, i) => withSecret(s, `radius.accounting.servers[${i}]`)) } : {}),
+    queueFile: radius.accounting.queueFile === null ? null : resolve(baseDir, radius.accounting.queueFile),
+  }
+  return {
+    ...radius,
+    servers: radius.servers.map((s, i) => withSecret(s, `radius.servers[${i}]`)),
+    accounting,
+    dae: radius.dae && { ...radius.dae, clients: radius.dae.clients.map((c, i) => withSecret(c, `radius.dae.clients[${i}]`)) },
+  }
 }
 
 /**

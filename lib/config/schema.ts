@@ -199,6 +199,99 @@ const usersSchema = z
   })
   .default([])
 
+// RADIUS (lib/auth/radius): a server's secret is given inline or as a file (read by load.ts's checks and by the client).
+const radiusSecretRefine = (where: string) => (value: { secret?: string | undefined; secretFile?: string | undefined }, ctx: z.core.$RefinementCtx) => {
+  if (value.secret === undefined && value.secretFile === undefined) ctx.addIssue({ code: 'custom', path: [], message: `needs secret or secretFile (the shared secret ${where})` })
+  if (value.secret !== undefined && value.secretFile !== undefined) ctx.addIssue({ code: 'custom', path: ['secretFile'], message: 'give secret or secretFile, not both' })
+}
+
+const radiusServerSchema = z
+  .strictObject({
+    host: z.string().min(1),
+    port: z.number().int().min(1).max(65535).optional(),
+    secret: secret('the RADIUS secret').min(1).optional(),
+    secretFile: z.string().min(1).optional(),
+    /** Seconds to wait for each transmission's reply. */
+    timeout: z.number().gt(0).max(60).default(3),
+    retries: z.number().int().min(0).max(10).default(2),
+  })
+  .superRefine(radiusSecretRefine('with this server'))
+
+const daeClientSchema = z.strictObject({
+  address: z.string().refine((s) => isIP(s) !== 0, { error: (iss) => `${show(iss.input)} is not an IPv4 or IPv6 address` }),
+  secret: secret('the DAE secret').min(1).optional(),
+  secretFile: z.string().min(1).optional(),
+})
+
+const ipHostPort = () =>
+  hostPort().refine((s) => isIP(s.slice(0, s.lastIndexOf(':')).replace(/^\[|\]$/g, '')) !== 0, { error: (iss) => `expected an IP address and port ("0.0.0.0:3799"), got ${show(iss.input)}` })
+
+const radiusSchema = z
+  .strictObject({
+    servers: z.array(radiusServerSchema).min(1),
+    accounting: z
+      .strictObject({
+        /** Default: the authentication servers, each on its port + 1 (1813). */
+        servers: z.array(radiusServerSchema).min(1).optional(),
+        interimInterval: z.number().int().min(0).default(0),
+        queueFile: z.string().min(1).nullable().default(null),
+      })
+      .nullable()
+      .prefault({}),
+    nas: z
+      .strictObject({
+        identifier: z.string().min(1).max(253).optional(),
+        ipAddress: ipv4().optional(),
+      })
+      .prefault({}),
+    dae: z
+      .strictObject({
+        listen: ipHostPort(),
+        clients: z.array(daeClientSchema).min(1),
+      })
+      .nullable()
+      .default(null),
+    gatewayId: z
+      .string()
+      .regex(/^[A-Za-z0-9._-]{1,64}$/, 'at most 64 letters, digits, ".", "_" and "-" (it starts every Acct-Session-Id)')
+      .optional(),
+  })
+  .superRefine((radius, ctx) => {
+    radius.dae?.clients.forEach((client, i) => {
+      if (client.secret !== undefined && client.secretFile !== undefined) ctx.addIssue({ code: 'custom', path: ['dae', 'clients', i, 'secretFile'], message: 'give secret or secretFile, not both' })
+      if (client.secret === undefined && client.secretFile === undefined && !radius.servers.some((s) => s.host === client.address)) {
+        ctx.addIssue({ code: 'custom', path: ['dae', 'clients', i], message: `needs secret or secretFile (no radius.servers entry has host ${show(client.address)} to take it from)` })
+      }
+    })
+  })
+
+const POLICY_PROTOCOLS = ['any', 'tcp', 'udp', 'sctp', 'icmp', 'icmpv6'] as const
+
+const policyRuleSchema = z
+  .strictObject({
+    action: z.enum(['allow', 'deny']),
+    /** An address or a CIDR prefix, IPv4 or IPv6. */
+    destination: z.string().refine(isAddressOrPrefix, { error: (iss) => `${show(iss.input)} is not an address or a prefix ("10.0.0.0/8", "2001:db8::/32")` }),
+    protocol: z.enum(POLICY_PROTOCOLS).default('any'),
+    /** Destination port or inclusive range: 443, "1000-2000". */
+    ports: z.union([port(), z.string().regex(/^\d{1,5}-\d{1,5}$/, 'expected a port (443) or a range ("1000-2000")')]).optional(),
+  })
+  .superRefine((rule, ctx) => {
+    const v6 = rule.destination.includes(':')
+    if (rule.protocol === 'icmp' && v6) ctx.addIssue({ code: 'custom', path: ['protocol'], message: 'icmp never matches an IPv6 destination; use icmpv6' })
+    if (rule.protocol === 'icmpv6' && !v6) ctx.addIssue({ code: 'custom', path: ['protocol'], message: 'icmpv6 never matches an IPv4 destination; use icmp' })
+    if (rule.ports !== undefined && (rule.protocol === 'icmp' || rule.protocol === 'icmpv6')) ctx.addIssue({ code: 'custom', path: ['ports'], message: 'ports need tcp, udp, sctp or any' })
+    if (typeof rule.ports === 'string') {
+      const [a, b] = rule.ports.split('-').map(Number)
+      if (a! > 65535 || b! > 65535 || a! > b!) ctx.addIssue({ code: 'custom', path: ['ports'], message: `${show(rule.ports)}: ports go from 0 to 65535, first not above last` })
+    }
+  })
+
+const policySchema = z.strictObject({
+  default: z.enum(['allow', 'deny']).default('allow'),
+  rules: z.array(policyRuleSchema).default([]),
+})
+
 export const serverConfigSchema = z
   .strictObject({
     listen: listenSchema.prefault({}),
@@ -228,6 +321,8 @@ export const serverConfigSchema = z
         masquerade: interfaceName().nullable().default(null),
       })
       .prefault({}),
+    radius: radiusSchema.nullable().default(null),
+    policies: z.record(z.string().regex(/^[A-Za-z0-9._-]{1,64}$/, 'policy names: at most 64 letters, digits, ".", "_" and "-"'), policySchema).default({}),
   })
   .superRefine((config, ctx) => {
     checkPool(config.pool, config.users, ctx)
@@ -242,6 +337,16 @@ export type ServerConfigInput = z.input<typeof serverConfigSchema>
  * pskFile if that was given) and `ipsec.certificate` holds PEM text, not paths.
  */
 export type ServerConfig = z.output<typeof serverConfigSchema>
+
+function isAddressOrPrefix(s: string): boolean {
+  const slash = s.indexOf('/')
+  const address = slash < 0 ? s : s.slice(0, slash)
+  const family = isIP(address)
+  if (family === 0) return false
+  if (slash < 0) return true
+  const length = s.slice(slash + 1)
+  return /^\d{1,3}$/.test(length) && Number(length) <= (family === 4 ? 32 : 128)
+}
 
 // --- checks across keys ------------------------------------------------------------
 

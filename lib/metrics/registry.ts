@@ -58,7 +58,7 @@ export interface ServerMetrics {
   stop(): void
 }
 
-const SESSION_DOWN_REASONS: readonly SessionDownReason[] = ['kicked', 'closed', 'idle', 'session-timeout', 'peer', 'lcp-echo-timeout', 'ike-down', 'l2tp-down', 'error', 'reload']
+const SESSION_DOWN_REASONS: readonly SessionDownReason[] = ['kicked', 'closed', 'idle', 'session-timeout', 'peer', 'lcp-echo-timeout', 'ike-down', 'l2tp-down', 'error', 'reload', 'radius-disconnect']
 const REFUSAL_REASONS: readonly SessionRefusedInfo['reason'][] = ['pool-exhausted', 'limit']
 const AUTH_FAILURE_REASONS: ReadonlySet<string> = new Set<AuthFailureReason>([
   'unknown-user',
@@ -248,7 +248,7 @@ export function createServerMetrics(server: MetricsSource): ServerMetrics {
   const started = new Counter({ name: name('sessions_started_total'), help: 'PPP sessions that came up (authenticated, address assigned).', registers })
   const endedSessions = new Counter({
     name: name('sessions_ended_total'),
-    help: 'PPP sessions that ended, by reason: kicked, closed, idle, session-timeout, peer, lcp-echo-timeout, ike-down, l2tp-down, error, reload.',
+    help: 'PPP sessions that ended, by reason: kicked, closed, idle, session-timeout, peer, lcp-echo-timeout, ike-down, l2tp-down, error, reload, radius-disconnect.',
     labelNames: ['reason'],
     registers,
   })

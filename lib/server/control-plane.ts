@@ -87,6 +87,22 @@ export interface Call {
   /** PPP finished (phase Dead) and its down event was seen. */
   pppDown?: { reason: string; wasUp: boolean }
   finished: boolean
+  /**
+   * Per-session timeouts set after session-up (a RADIUS CoA), over the
+   * user's policy (`up.policy`) and ppp.*; seconds, 0 = never. A session
+   * timeout counts from `sessionFrom` (default: session-up).
+   */
+  limits?: { sessionTimeout?: number; sessionFrom?: number; idleTimeout?: number }
+  /** Traffic counted by earlier data-plane entries of this session (an upsert starts the counters afresh). */
+  counterBase?: SessionCounters
+}
+
+/** A session's traffic as the data plane counts it. */
+export interface SessionCounters {
+  rxBytes: number
+  txBytes: number
+  rxPackets: number
+  txPackets: number
 }
 
 interface IkeSaInfo {
@@ -155,6 +171,9 @@ export abstract class ControlPlane {
   /** Installs a call's data-plane session again after `sessionRouting` changed; false (and the call ends) when refused. */
   protected refreshSession(call: Call, now: number): boolean {
     try {
+      // The new entry counts from zero: keep what the old one counted.
+      const counted = this.o.dataplane.stats().sessions.find((x) => x.id === call.id)
+      if (counted) call.counterBase = addCounters(call.counterBase, counted)
       this.o.dataplane.upsertSession(this.sessionOptions(call))
       return true
     } catch (err) {
@@ -266,8 +285,9 @@ export abstract class ControlPlane {
         this.guarded(call, now, () => call.link.handleTimeout(now))
         this.dirty.add(call)
       }
-      if (this.o.ppp.sessionTimeout > 0 && call.up && !call.ending && now - call.startedAt >= this.o.ppp.sessionTimeout) {
-        this.end(call, 'session-timeout', `session timeout of ${this.o.ppp.sessionTimeout} s`, now)
+      const timeout = this.sessionTimeoutOf(call)
+      if (timeout > 0 && call.up && !call.ending && now - (call.limits?.sessionFrom ?? call.startedAt) >= timeout) {
+        this.end(call, 'session-timeout', `session timeout of ${timeout} s`, now)
       }
       // A peer that never answers our Terminate-Request: clear the call anyway.
       if (call.ending && call.link.phase !== 'Dead' && call.endingAt !== undefined && now - call.endingAt > TERMINATE_WAIT * 3) call.link.lowerDown(now, 'terminate timeout')
@@ -275,6 +295,16 @@ export abstract class ControlPlane {
     this.drainL2tp(now)
     this.pump(now)
     return this.nextDeadline()
+  }
+
+  /** Seconds a session may last (0: no limit): a CoA's, else the user's policy (RADIUS Session-Timeout), else ppp.sessionTimeout. */
+  protected sessionTimeoutOf(call: Call): number {
+    return call.limits?.sessionTimeout ?? call.up?.policy?.sessionTimeout ?? this.o.ppp.sessionTimeout
+  }
+
+  /** Seconds without IP traffic before a session ends (0: never), chosen the same way. */
+  protected idleTimeoutOf(call: Call): number {
+    return call.limits?.idleTimeout ?? call.up?.policy?.idleTimeout ?? this.o.ppp.idleTimeout
   }
 
   nextDeadline(): number | undefined {
@@ -285,7 +315,8 @@ export abstract class ControlPlane {
     consider(this.l2tp.nextTimeout())
     for (const call of this.calls.values()) {
       consider(call.link.nextTimeout())
-      if (this.o.ppp.sessionTimeout > 0 && call.up && !call.ending) consider(call.startedAt + this.o.ppp.sessionTimeout)
+      const timeout = this.sessionTimeoutOf(call)
+      if (timeout > 0 && call.up && !call.ending) consider((call.limits?.sessionFrom ?? call.startedAt) + timeout)
       if (call.ending && call.endingAt !== undefined) consider(call.endingAt + TERMINATE_WAIT * 3 + 0.01)
     }
     return next
@@ -346,7 +377,7 @@ export abstract class ControlPlane {
         }
         const peerId = this.ikeSas.get(e.ikeSa)?.peerId ?? e.peer.address
         try {
-          const binding = this.bindings.up(e, peerId)
+          const binding = this.bindings.up(e, peerId, now)
           this.o.log.info({ ikeSa: e.ikeSa, binding: binding.id, spiIn: hex(e.inbound.spi), spiOut: hex(e.outbound.spi), suite: e.inbound.suite, udp: e.udpEncapsulated }, 'ESP SA pair installed')
           this.onBindingUp(binding, now)
         } catch (err) {
@@ -478,7 +509,7 @@ export abstract class ControlPlane {
       sequencing: call.l2tp.sequencing,
       mru: up ? Math.min(up.peerMru, this.o.ppp.mtu) : this.o.ppp.mtu,
       ...(up ? { acfc: up.acfc, pfc: up.pfc } : {}),
-      ...(up && this.o.ppp.idleTimeout > 0 ? { idleTimeoutMs: this.o.ppp.idleTimeout * 1000 } : {}),
+      ...(up && this.idleTimeoutOf(call) > 0 ? { idleTimeoutMs: this.idleTimeoutOf(call) * 1000 } : {}),
       ...this.sessionRouting(call),
     }
   }
@@ -546,7 +577,7 @@ export abstract class ControlPlane {
 
   private finish(call: Call, now: number): void {
     call.finished = true
-    const stats = this.sessionCounters(call.id)
+    const stats = this.countersOf(call)
     this.o.dataplane.removeSession(call.id)
     this.calls.delete(call.id)
     this.callBySession.delete(call.l2tp.sessionId)
@@ -555,7 +586,7 @@ export abstract class ControlPlane {
     if (call.up) {
       const durationSeconds = Math.max(0, Math.round((Date.now() - call.startedWall.getTime()) / 1000))
       this.o.log.info({ session: call.id, user: call.up.user, address: call.up.address, reason: ending.reason, detail: ending.detail, ...stats, durationSeconds }, 'session down')
-      this.o.emit('session-down', { id: call.id, user: call.up.user, address: call.up.address, reason: ending.reason, detail: ending.detail, rxBytes: stats.rxBytes, txBytes: stats.txBytes, durationSeconds })
+      this.o.emit('session-down', { id: call.id, user: call.up.user, address: call.up.address, reason: ending.reason, detail: ending.detail, ...stats, durationSeconds })
     }
     this.onCallFinished(call, now)
   }
@@ -647,11 +678,25 @@ export abstract class ControlPlane {
     const now = this.o.clock()
     // ESP traffic proves the peer alive: no DPD probe needed for it.
     for (const call of this.calls.values()) if ((this.counters.get(call.id)?.rxPackets ?? 0) > 0) this.ike.touch(call.binding.ikeSa, now)
+    for (const s of this.bindings.checkTruncation(stats.sas, now)) {
+      this.o.log.warn({ binding: s.binding, spiIn: hex(s.spiIn), spiOut: hex(s.spiOut), suite: s.suite }, 'the peer truncates HMAC-SHA-256 to 96 bits (Android 6/7): SA pair reinstalled as sha256_96')
+    }
   }
 
-  private sessionCounters(id: number): { rxBytes: number; txBytes: number; rxPackets: number; txPackets: number } {
-    const s = this.o.dataplane.stats().sessions.find((x) => x.id === id)
-    return s ? { rxBytes: s.rxBytes, txBytes: s.txBytes, rxPackets: s.rxPackets, txPackets: s.txPackets } : (this.counters.get(id) ?? { rxBytes: 0, txBytes: 0, rxPackets: 0, txPackets: 0 })
+  /**
+   * A live call's traffic so far (undefined: no such call): read from the
+   * data plane now, or with `fresh` false as of the last refreshCounters()
+   * (cheap: for periodic readers such as RADIUS interim updates).
+   */
+  sessionCounters(id: number, fresh = true): SessionCounters | undefined {
+    const call = this.calls.get(id)
+    return call ? this.countersOf(call, fresh) : undefined
+  }
+
+  private countersOf(call: Call, fresh = true): SessionCounters {
+    const s = fresh ? this.o.dataplane.stats().sessions.find((x) => x.id === call.id) : undefined
+    const c = s ? { rxBytes: s.rxBytes, txBytes: s.txBytes, rxPackets: s.rxPackets, txPackets: s.txPackets } : (this.counters.get(call.id) ?? { rxBytes: 0, txBytes: 0, rxPackets: 0, txPackets: 0 })
+    return addCounters(call.counterBase, c)
   }
 
   sessions(): SessionInfo[] {
@@ -659,7 +704,7 @@ export abstract class ControlPlane {
     const out: SessionInfo[] = []
     for (const call of this.calls.values()) {
       if (!call.up || call.finished) continue
-      const c = this.counters.get(call.id) ?? { rxBytes: 0, txBytes: 0, rxPackets: 0, txPackets: 0 }
+      const c = addCounters(call.counterBase, this.counters.get(call.id) ?? { rxBytes: 0, txBytes: 0, rxPackets: 0, txPackets: 0 })
       out.push({
         id: call.id,
         user: call.up.user,
@@ -685,6 +730,15 @@ export abstract class ControlPlane {
       this.nextCallId = this.nextCallId >= 0xffff_fffe ? 1 : this.nextCallId + 1
       if (!this.calls.has(id)) return id
     }
+  }
+}
+
+function addCounters(base: SessionCounters | undefined, c: SessionCounters): SessionCounters {
+  return {
+    rxBytes: (base?.rxBytes ?? 0) + c.rxBytes,
+    txBytes: (base?.txBytes ?? 0) + c.txBytes,
+    rxPackets: (base?.rxPackets ?? 0) + c.rxPackets,
+    txPackets: (base?.txPackets ?? 0) + c.txPackets,
   }
 }
 

@@ -9,11 +9,20 @@
  *   await server.listen()
  *   ...
  *   await server.close()
+ *
+ * RADIUS (config `radius`): logins whose name is not among the local
+ * `users` go to the RADIUS servers; every session is accounted (Start,
+ * Interim-Update, Stop, Accounting-On/Off) when accounting is on; a
+ * Disconnect-Request or CoA (RFC 5176) acts on the matching sessions.
  */
+import { mkdirSync } from 'node:fs'
 import { EventEmitter } from 'node:events'
+import { hostname } from 'node:os'
+import { dirname, join } from 'node:path'
 import { DataPlane } from '../../native/index.js'
-import type { ControlBatch, DataPlaneOptions, LocalAddresses } from '../../native/index.js'
-import { AuthLimiter, CallbackAuthenticator, LimitedAuthenticator, LocalUsersAuthenticator, type AuthCallback, type Authenticator, type Method } from '../auth/index.js'
+import type { ControlBatch, DataPlaneOptions, LocalAddresses, PolicyOptions } from '../../native/index.js'
+import { AuthLimiter, CallbackAuthenticator, GENERIC_FAILURE_MESSAGE, LimitedAuthenticator, LocalUsersAuthenticator, withoutDomain, type AuthCallback, type Authenticator, type Method } from '../auth/index.js'
+import { RadiusAccounting, RadiusAuthenticator, isRadiusSuccess, startDaeServer, type DaeChanges, type DaeMatch, type DaeServer, type NasIdentity, type RadiusServerOptions } from '../auth/radius/index.js'
 import { ConfigError, parseServerConfig, proposalPolicy, type LoadedConfig, type ServerConfig, type ServerConfigInput } from '../config/index.js'
 import { loadCredentials, loadTrustAnchors } from '../ike/certificates.js'
 import type { IkeConfig } from '../ike/types.js'
@@ -35,6 +44,19 @@ export interface L2tpServerOptions extends ServerConfigInput {
   logger?: Logger
   /** Where relative paths in the options (pskFile, certificates) start. */
   baseDir?: string
+  /** Where the RADIUS accounting queue goes when radius.accounting.queueFile is null (default /var/lib/l2tp-ipsec). */
+  stateDir?: string
+}
+
+const DEFAULT_STATE_DIR = '/var/lib/l2tp-ipsec'
+/** Milliseconds close() waits for RADIUS to acknowledge the last accounting records (the rest stay queued on disk). */
+const ACCOUNTING_FLUSH_MS = 2000
+
+/** The RADIUS parts of a listening server. */
+interface RadiusParts {
+  auth: RadiusAuthenticator
+  accounting?: RadiusAccounting
+  dae?: DaeServer
 }
 
 const PPP_METHOD: Record<string, Method> = { mschapv2: 'mschapv2', chap: 'chap-md5', pap: 'pap', eap: 'eap' }
@@ -49,6 +71,8 @@ export class L2tpServer extends EventEmitter<ServerEvents> implements AdminTarge
   private readonly log: Logger
   private readonly authenticator: Authenticator
   private readonly callback: AuthCallback | undefined
+  private readonly stateDir: string
+  private radius: RadiusParts | undefined
   private limiter: AuthLimiter | undefined
   private dp: DataPlane | undefined
   private core: ServerControlPlane | undefined
@@ -64,17 +88,19 @@ export class L2tpServer extends EventEmitter<ServerEvents> implements AdminTarge
    */
   constructor(options: L2tpServerOptions, loaded?: LoadedConfig) {
     super()
-    const { authenticate, logger, baseDir, ...input } = options
+    const { authenticate, logger, baseDir, stateDir, ...input } = options
     const parsed = loaded ?? parseServerConfig(input, baseDir === undefined ? {} : { baseDir })
     this.config = parsed.config
     this.warnings = parsed.warnings
     this.log = logger ?? silentLogger()
     this.callback = authenticate
+    this.stateDir = stateDir ?? DEFAULT_STATE_DIR
+    if (authenticate && this.config.radius) throw new ConfigError([{ key: 'radius', message: 'give radius or the authenticate callback, not both: both would decide the logins local users do not' }])
     this.authenticator = this.buildAuthenticator(authenticate, this.config)
   }
 
   /** A server on a configuration loadConfigFile already validated (the CLI's way). */
-  static fromConfig(loaded: LoadedConfig, extras: Pick<L2tpServerOptions, 'authenticate' | 'logger'> = {}): L2tpServer {
+  static fromConfig(loaded: LoadedConfig, extras: Pick<L2tpServerOptions, 'authenticate' | 'logger' | 'stateDir'> = {}): L2tpServer {
     return new L2tpServer(extras as L2tpServerOptions, loaded)
   }
 
@@ -88,13 +114,23 @@ export class L2tpServer extends EventEmitter<ServerEvents> implements AdminTarge
     }))
     const local = new LocalUsersAuthenticator({ users, algorithms: pppAuthAlgorithms })
     let inner: Authenticator = local
+    // Names that are not local users go to the callback, or to RADIUS (opened in listen()); EAP always does.
+    let external: Authenticator | undefined
     if (callback) {
-      const code = new CallbackAuthenticator({ callback, algorithms: pppAuthAlgorithms, onError: (e) => this.log.error({ event: e }, 'authenticate callback failed') })
+      external = new CallbackAuthenticator({ callback, algorithms: pppAuthAlgorithms, onError: (e) => this.log.error({ event: e }, 'authenticate callback failed') })
+    } else if (config.radius) {
+      external = {
+        authenticate: async (request) =>
+          this.radius ? this.radius.auth.authenticate(request) : { ok: false, reason: 'internal-error', detail: 'RADIUS is not open', message: GENERIC_FAILURE_MESSAGE },
+      }
+    }
+    if (external) {
+      const next = external
       inner = {
         authenticate: async (request) => {
-          const first = users.length ? await local.authenticate(request) : undefined
+          const first = users.length && request.method !== 'eap' ? await local.authenticate(request) : undefined
           if (first && !('challenge' in first) && (first.ok || first.reason !== 'unknown-user')) return first
-          return code.authenticate(request)
+          return next.authenticate(request)
         },
       }
     }
@@ -108,6 +144,7 @@ export class L2tpServer extends EventEmitter<ServerEvents> implements AdminTarge
     if (this.state !== 'new') throw new Error(`listen() on a server that is ${this.state}`)
     const c = this.config
     for (const w of this.warnings) this.log.warn({}, w)
+    if (c.radius) this.radius = await this.openRadius(c.radius)
     const host = formatHost(c.listen.address)
     const dpOptions: DataPlaneOptions = {
       ike: [`${host}:${c.listen.ikePort}`],
@@ -116,7 +153,13 @@ export class L2tpServer extends EventEmitter<ServerEvents> implements AdminTarge
       ...(c.dataplane.workers > 0 ? { workers: c.dataplane.workers } : {}),
       ...(c.dataplane.netns ? { netns: c.dataplane.netns } : {}),
     }
-    const dp = new DataPlane(dpOptions, (batch: ControlBatch) => this.onBatch(batch))
+    let dp: DataPlane
+    try {
+      dp = new DataPlane(dpOptions, (batch: ControlBatch) => this.onBatch(batch))
+    } catch (e) {
+      await this.closeRadius()
+      throw e
+    }
     this.dp = dp
     try {
       const netconf = new Netconf(c.dataplane.netns)
@@ -148,14 +191,20 @@ export class L2tpServer extends EventEmitter<ServerEvents> implements AdminTarge
         dataplane: dp as DataPlanePort,
         log: this.log,
         localAddress: isUnspecified(c.listen.address) ? '0.0.0.0' : c.listen.address,
-        emit: (event, ...args) => this.safeEmit(event, ...args),
+        emit: (event, ...args) => {
+          this.account(event, args)
+          this.safeEmit(event, ...args)
+        },
         clock: monotonicSeconds,
       })
     } catch (e) {
       dp.close()
       this.dp = undefined
+      await this.closeRadius()
       throw e
     }
+    // The gateway (re)started: the RADIUS server may close what it still thinks is open.
+    this.radius?.accounting?.accountingOn()
     this.timers = new TimerLoop((now) => this.core!.tick(now), monotonicSeconds, (e) => this.log.error({ err: e }, 'timer handling failed'))
     this.timers.arm(monotonicSeconds() + 1)
     this.counterTimer = setInterval(() => this.core?.refreshCounters(), COUNTER_INTERVAL * 1000)
@@ -183,7 +232,142 @@ export class L2tpServer extends EventEmitter<ServerEvents> implements AdminTarge
       },
       pool: new Ipv4Pool({ ranges: c.pool.range, gateway: c.pool.gateway, exclude: c.pool.exclude }),
       authenticator,
+      policies: dataplanePolicies(c.policies),
     }
+  }
+
+  // --- RADIUS ----------------------------------------------------------------
+
+  private async openRadius(r: NonNullable<ServerConfig['radius']>): Promise<RadiusParts> {
+    const gatewayId = r.gatewayId ?? (hostname().replace(/[^A-Za-z0-9._-]/g, '').slice(0, 64) || 'gateway')
+    const nas: NasIdentity = { nasIdentifier: r.nas.identifier ?? gatewayId, ...(r.nas.ipAddress !== undefined ? { nasIpAddress: r.nas.ipAddress } : {}) }
+    const server = (s: (typeof r.servers)[number], port = s.port): RadiusServerOptions => ({
+      host: s.host,
+      ...(port !== undefined ? { port } : {}),
+      ...(s.secretFile !== undefined ? { secretFile: s.secretFile } : { secret: s.secret! }),
+      timeoutMs: s.timeout * 1000,
+      retries: s.retries,
+    })
+    const onEvent = (what: string) => (event: { kind: string }) => {
+      if (event.kind === 'server-up') this.log.info({ event }, `RADIUS ${what}`)
+      else this.log.warn({ event }, `RADIUS ${what}`)
+    }
+    const auth = new RadiusAuthenticator({ servers: r.servers.map((s) => server(s)), nas, onEvent: onEvent('authentication') })
+    const parts: RadiusParts = { auth }
+    try {
+      const a = r.accounting
+      if (a) {
+        const queueFile = a.queueFile ?? join(this.stateDir, 'radius-acct.queue')
+        mkdirSync(dirname(queueFile), { recursive: true, mode: 0o700 })
+        parts.accounting = new RadiusAccounting({
+          // Default: the authentication servers, accounting on the next port (1812 -> 1813).
+          servers: a.servers ? a.servers.map((s) => server(s)) : r.servers.map((s) => server(s, s.port === undefined ? undefined : s.port + 1)),
+          nas,
+          gatewayId,
+          queueFile,
+          interimIntervalSeconds: a.interimInterval,
+          readCounters: (id) => this.core?.sessionCounters(id, false),
+          onEvent: onEvent('accounting'),
+        })
+      }
+      if (r.dae) {
+        const at = r.dae.listen.lastIndexOf(':')
+        parts.dae = await startDaeServer({
+          listen: { address: r.dae.listen.slice(0, at).replace(/^\[|\]$/g, ''), port: Number(r.dae.listen.slice(at + 1)) },
+          clients: r.dae.clients.map((client) => {
+            if (client.secret !== undefined || client.secretFile !== undefined) return client
+            const same = r.servers.find((s) => s.host === client.address)!
+            return { address: client.address, ...(same.secretFile !== undefined ? { secretFile: same.secretFile } : { secret: same.secret! }) }
+          }),
+          nas,
+          onDisconnect: (match) => this.daeDisconnect(match),
+          onCoa: (match, changes) => this.daeCoa(match, changes),
+          onEvent: (event) => {
+            if (event.kind === 'answered') this.log.info({ dae: event }, 'RADIUS dynamic authorization')
+            else this.log.warn({ dae: event }, 'RADIUS dynamic authorization')
+          },
+        })
+      }
+    } catch (e) {
+      await auth.close()
+      await parts.accounting?.close()
+      throw e
+    }
+    this.log.info({ servers: r.servers.map((s) => `${s.host}:${s.port ?? 1812}`), accounting: parts.accounting !== undefined, dae: parts.dae?.address, gatewayId }, 'RADIUS ready')
+    return parts
+  }
+
+  private async closeRadius(): Promise<void> {
+    const r = this.radius
+    this.radius = undefined
+    if (!r) return
+    await r.dae?.close()
+    if (r.accounting) {
+      await r.accounting.flush(ACCOUNTING_FLUSH_MS)
+      await r.accounting.close()
+    }
+    await r.auth.close()
+  }
+
+  /** Accounting Start at session-up (with the Accept's Class), Stop at session-down. */
+  private account<K extends keyof ServerEvents>(event: K, args: ServerEvents[K]): void {
+    const accounting = this.radius?.accounting
+    if (!accounting) return
+    try {
+      if (event === 'session-up') {
+        const up = (args as ServerEvents['session-up'])[0]
+        const auth = this.core?.sessionAuth(up.id)
+        const radius = auth && isRadiusSuccess(auth) ? auth.radius : undefined
+        accounting.start({
+          id: up.id,
+          user: up.user,
+          address: up.address,
+          peer: up.peer,
+          authentic: radius ? 'radius' : 'local',
+          ...(radius && radius.class.length > 0 ? { class: radius.class } : {}),
+          ...(radius?.acctInterimInterval !== undefined ? { interimIntervalSeconds: radius.acctInterimInterval } : {}),
+        })
+      } else if (event === 'session-down') {
+        const down = (args as ServerEvents['session-down'])[0]
+        accounting.stop({ id: down.id }, down, down.reason)
+      }
+    } catch (e) {
+      this.log.error({ err: e, event }, 'RADIUS accounting failed')
+    }
+  }
+
+  /** The live sessions a Disconnect-Request or CoA names (every attribute given must match). */
+  private daeSessions(match: DaeMatch): SessionInfo[] {
+    const byAcct = match.acctSessionId === undefined ? undefined : this.radius?.accounting?.findSession(match.acctSessionId)
+    if (match.acctSessionId !== undefined && byAcct === undefined) return []
+    return this.sessions().filter(
+      (s) =>
+        (byAcct === undefined || s.id === byAcct) &&
+        (match.user === undefined || s.user === match.user || s.user === withoutDomain(match.user)) &&
+        (match.framedIpAddress === undefined || s.address === match.framedIpAddress) &&
+        (match.callingStationId === undefined || s.peer.address === match.callingStationId) &&
+        (match.nasPort === undefined || s.id === match.nasPort),
+    )
+  }
+
+  private daeDisconnect(match: DaeMatch): boolean {
+    const found = this.daeSessions(match)
+    for (const s of found) this.core?.disconnect(s.id, 'radius-disconnect', 'RADIUS Disconnect-Request')
+    this.timers?.arm(this.core?.nextDeadline())
+    return found.length > 0
+  }
+
+  private daeCoa(match: DaeMatch, changes: DaeChanges): boolean {
+    const found = this.daeSessions(match)
+    const apply = {
+      ...(changes.sessionTimeout !== undefined ? { sessionTimeout: changes.sessionTimeout } : {}),
+      ...(changes.idleTimeout !== undefined ? { idleTimeout: changes.idleTimeout } : {}),
+      ...(changes.filterId !== undefined ? { filterId: changes.filterId } : {}),
+    }
+    // An unknown Filter-Id throws before anything changed: the answer is a NAK (506).
+    for (const s of found) this.core?.changeSession(s.id, apply)
+    this.timers?.arm(this.core?.nextDeadline())
+    return found.length > 0
   }
 
   /**
@@ -198,7 +382,7 @@ export class L2tpServer extends EventEmitter<ServerEvents> implements AdminTarge
     const loaded = 'config' in next && 'warnings' in next ? (next as LoadedConfig) : parseServerConfig(omitExtras(next as L2tpServerOptions))
     const c = loaded.config
     const changed = Object.keys(c).filter((k) => JSON.stringify(c[k as keyof ServerConfig]) !== JSON.stringify(this.config[k as keyof ServerConfig]))
-    const fixed = ['listen', 'tun', 'dataplane', 'admin', 'l2tp', 'metrics'].filter((k) => changed.includes(k))
+    const fixed = ['listen', 'tun', 'dataplane', 'admin', 'l2tp', 'metrics', 'radius'].filter((k) => changed.includes(k))
     if (c.pool.gateway !== this.config.pool.gateway) fixed.push('pool.gateway')
     // The TUN device's IPv6 address and routes come from it.
     if (JSON.stringify(c.pool.ipv6) !== JSON.stringify(this.config.pool.ipv6)) fixed.push('pool.ipv6')
@@ -209,7 +393,7 @@ export class L2tpServer extends EventEmitter<ServerEvents> implements AdminTarge
     }
     const authenticator = this.buildAuthenticator(this.callback, c)
     const users = new Map(c.users.map((u) => [u.name, u]))
-    const keep = (user: string) => (users.has(user) ? !users.get(user)!.disabled : this.callback !== undefined)
+    const keep = (user: string) => (users.has(user) ? !users.get(user)!.disabled : this.callback !== undefined || c.radius !== null)
     const kicked = this.core.reconfigure(this.reloadable(c, authenticator, this.dp.localAddresses()), keep)
     ;(this as { config: ServerConfig }).config = c
     ;(this as { warnings: readonly string[] }).warnings = loaded.warnings
@@ -312,13 +496,32 @@ export class L2tpServer extends EventEmitter<ServerEvents> implements AdminTarge
     this.state = 'closed'
     this.dp?.close()
     this.dp = undefined
+    this.radius?.accounting?.accountingOff()
+    await this.closeRadius()
     this.log.info({}, 'closed')
   }
 }
 
 function omitExtras(options: L2tpServerOptions): ServerConfigInput {
-  const { authenticate: _a, logger: _l, baseDir: _b, ...input } = options
+  const { authenticate: _a, logger: _l, baseDir: _b, stateDir: _s, ...input } = options
   return input
+}
+
+/** The `policies` of the configuration as the data plane takes them (Filter-Id names them). */
+function dataplanePolicies(policies: ServerConfig['policies']): Record<string, PolicyOptions> {
+  const out: Record<string, PolicyOptions> = {}
+  for (const [name, p] of Object.entries(policies)) {
+    out[name] = {
+      default: p.default,
+      rules: p.rules.map((r) => ({
+        action: r.action,
+        prefix: r.destination,
+        ...(r.protocol !== 'any' ? { protocol: r.protocol } : {}),
+        ...(r.ports !== undefined ? { ports: String(r.ports) } : {}),
+      })),
+    }
+  }
+  return out
 }
 
 function isUnspecified(address: string): boolean {

@@ -11,9 +11,16 @@
  * a solicitation inside that time is answered when it ends) and one
  * unsolicited about every RA_INTERVAL s. The prefix returns to the pool
  * when the call is gone.
+ *
+ * RADIUS extras of an Access-Accept (lib/auth/radius): Filter-Id names a
+ * data-plane policy of `policies` (one not configured turns the accept
+ * into a failure), Framed-MTU caps the session's MRU; Session-Timeout and
+ * Idle-Timeout come in the user's policy and override ppp.* (control-plane).
+ * `changeSession` applies a CoA; `disconnect` a Disconnect-Request.
  */
-import type { SessionOptions } from '../../native/index.js'
-import type { Authenticator, AuthResult, Method } from '../auth/index.js'
+import type { PolicyOptions, SessionOptions } from '../../native/index.js'
+import { GENERIC_FAILURE_MESSAGE, type AuthResult, type AuthSuccess, type Authenticator, type Method } from '../auth/index.js'
+import { isRadiusSuccess } from '../auth/radius/authenticator.js'
 import type { SessionRef, TunnelUpEvent } from '../l2tp/endpoint.js'
 import { PppLink, type PppLinkEvent } from '../ppp/link.js'
 import type { Ipv4Pool, Ipv6PrefixPool, PoolStats } from '../pool/ip-pool.js'
@@ -21,6 +28,7 @@ import { buildRouterAdvertisement, isIpv6Frame, parseRouterSolicitation } from '
 import type { UserPolicy } from '../auth/index.js'
 import type { Binding } from './bindings.js'
 import { ControlPlane, type Call, type ControlPlaneOptions } from './control-plane.js'
+import type { SessionDownReason } from './types.js'
 
 export interface ServerControlPlaneOptions extends ControlPlaneOptions {
   pool: Ipv4Pool
@@ -34,7 +42,28 @@ export interface ServerControlPlaneOptions extends ControlPlaneOptions {
   ipv6Pool?: Ipv6PrefixPool | undefined
   /** IPv6 DNS servers, sent in the RDNSS option (RFC 8106). */
   dns6?: readonly string[]
+  /** Data-plane policies by name, for RADIUS Filter-Id. */
+  policies?: Readonly<Record<string, PolicyOptions>>
 }
+
+/** What a call's accepted authentication brings beyond the user's policy. */
+interface CallAuth {
+  auth: AuthSuccess
+  /** From Filter-Id (or a CoA's). */
+  policy?: PolicyOptions
+  /** Framed-MTU. */
+  mtu?: number
+}
+
+/** What a CoA may change (RFC 5176): seconds, 0 = no limit; Filter-Id names. */
+export interface SessionChanges {
+  sessionTimeout?: number
+  idleTimeout?: number
+  filterId?: string[]
+}
+
+/** Framed-MTU below this is raised to it (the IPv4 minimum datagram every host must take, RFC 791). */
+const MIN_MTU = 576
 
 /** Seconds between unsolicited Router Advertisements (about; each is drawn from 0.9..1.1 times it). */
 const RA_INTERVAL = 200
@@ -60,6 +89,7 @@ interface Ipv6Session {
 export class ServerControlPlane extends ControlPlane {
   private readonly server: ServerControlPlaneOptions
   private readonly v6 = new Map<number, Ipv6Session>()
+  private readonly auths = new Map<number, CallAuth>()
   private readonly ndCounters = { routerSolicitations: 0, routerAdvertisements: 0 }
 
   constructor(options: ServerControlPlaneOptions) {
@@ -72,7 +102,7 @@ export class ServerControlPlane extends ControlPlane {
    * next; live sessions stay unless `keep` refuses their user or the new
    * pool cannot hold their address. Returns how many were ended.
    */
-  reconfigure(next: Pick<ServerControlPlaneOptions, 'pool' | 'authenticator' | 'authMethods' | 'dns' | 'dns6' | 'ppp' | 'ike'>, keep: (user: string) => boolean): number {
+  reconfigure(next: Pick<ServerControlPlaneOptions, 'pool' | 'authenticator' | 'authMethods' | 'dns' | 'dns6' | 'ppp' | 'ike' | 'policies'>, keep: (user: string) => boolean): number {
     const now = this.o.clock()
     let ended = 0
     for (const call of [...this.calls.values()]) {
@@ -127,7 +157,66 @@ export class ServerControlPlane extends ControlPlane {
 
   protected sessionRouting(call: Call): Partial<SessionOptions> {
     const prefix = this.v6.get(call.id)?.prefix
-    return { ...(call.up ? { ipv4: call.up.address } : {}), ...(prefix ? { ipv6: prefix } : {}) }
+    const extras = this.auths.get(call.id)
+    const up = call.up
+    return {
+      ...(up ? { ipv4: up.address } : {}),
+      ...(prefix ? { ipv6: prefix } : {}),
+      ...(up && extras?.policy ? { policy: extras.policy } : {}),
+      ...(up && extras?.mtu !== undefined ? { mru: Math.max(MIN_MTU, Math.min(up.peerMru, this.o.ppp.mtu, extras.mtu)) } : {}),
+    }
+  }
+
+  /** The accepted authentication of a live call (RADIUS: isRadiusSuccess gives Class, Acct-Interim-Interval...). */
+  sessionAuth(id: number): AuthSuccess | undefined {
+    return this.auths.get(id)?.auth
+  }
+
+  /** Ends a session (PPP Terminate, CDN) with `reason`; false when there is no such session. */
+  disconnect(id: number, reason: SessionDownReason, detail: string): boolean {
+    const call = this.calls.get(id)
+    if (!call || call.finished) return false
+    this.end(call, reason, detail)
+    return true
+  }
+
+  /**
+   * Applies a CoA to a live session: a Session-Timeout counts from now, an
+   * Idle-Timeout and Filter-Id reinstall the data-plane session (counters
+   * kept). Throws (changing nothing) on a Filter-Id that is not in
+   * `policies`; false when there is no such session.
+   */
+  changeSession(id: number, changes: SessionChanges): boolean {
+    const call = this.calls.get(id)
+    if (!call || !call.up || call.ending) return false
+    const policy = changes.filterId ? this.policyFor(changes.filterId) : undefined
+    if (typeof policy === 'string') throw new Error(policy)
+    const now = this.o.clock()
+    const limits = (call.limits ??= {})
+    if (changes.sessionTimeout !== undefined) {
+      limits.sessionTimeout = changes.sessionTimeout
+      limits.sessionFrom = now
+    }
+    if (changes.idleTimeout !== undefined) limits.idleTimeout = changes.idleTimeout
+    if (policy) {
+      const extras = this.auths.get(id)
+      if (extras) extras.policy = policy
+    }
+    this.o.log.info({ session: id, user: call.up.user, ...changes }, 'session changed (CoA)')
+    if (changes.idleTimeout !== undefined || policy) this.refreshSession(call, now)
+    return true
+  }
+
+  /** Filter-Id names as one policy (rules in order; default deny if any says deny), or why not. */
+  private policyFor(names: readonly string[]): PolicyOptions | string {
+    const known = this.server.policies ?? {}
+    const missing = names.filter((n) => !Object.hasOwn(known, n))
+    if (missing.length > 0) return `Filter-Id ${missing.map((n) => JSON.stringify(n)).join(', ')} is not a configured policy`
+    const chosen = names.map((n) => known[n]!)
+    return {
+      default: chosen.some((p) => p.default === 'deny') ? 'deny' : 'allow',
+      rules: chosen.flatMap((p) => p.rules ?? []),
+    }
   }
 
   protected override sessionExtras(call: Call): { ipv6Prefix?: string } {
@@ -158,6 +247,20 @@ export class ServerControlPlane extends ControlPlane {
 
   private answer(call: Call, id: number, result: AuthResult): void {
     if (call.finished) return
+    if ('ok' in result && result.ok) {
+      const extras: CallAuth = { auth: result }
+      if (isRadiusSuccess(result)) {
+        const policy = result.radius.filterId.length > 0 ? this.policyFor(result.radius.filterId) : undefined
+        if (typeof policy === 'string') {
+          this.o.log.warn({ session: call.id, user: result.user, filterId: result.radius.filterId }, 'RADIUS accept names an unknown policy; refused')
+          result = { ok: false, reason: 'callback-error', detail: `RADIUS ${result.radius.server}: ${policy}`, message: GENERIC_FAILURE_MESSAGE }
+        } else {
+          if (policy) extras.policy = policy
+          if (result.radius.framedMtu !== undefined) extras.mtu = result.radius.framedMtu
+        }
+      }
+      if (result.ok) this.auths.set(call.id, extras)
+    }
     call.link.authResult(id, result, this.o.clock())
     this.resume(call)
   }
@@ -166,6 +269,7 @@ export class ServerControlPlane extends ControlPlane {
     // The client decides whether its tunnel and IKE SA go too.
     const state = this.v6.get(call.id)
     this.v6.delete(call.id)
+    this.auths.delete(call.id)
     if (state?.prefix) this.server.ipv6Pool?.release(state.prefix, now)
   }
 

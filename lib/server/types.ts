@@ -32,8 +32,8 @@ export interface SessionInfo {
   txPackets: number
 }
 
-/** Why a session ended. */
-export type SessionDownReason = 'kicked' | 'closed' | 'idle' | 'session-timeout' | 'peer' | 'lcp-echo-timeout' | 'ike-down' | 'l2tp-down' | 'error' | 'reload'
+/** Why a session ended ('radius-disconnect': a RADIUS Disconnect-Request, RFC 5176). */
+export type SessionDownReason = 'kicked' | 'closed' | 'idle' | 'session-timeout' | 'peer' | 'lcp-echo-timeout' | 'ike-down' | 'l2tp-down' | 'error' | 'reload' | 'radius-disconnect'
 
 /** What session-up tells: the session as `sessions()` lists it, without the counters. */
 export type SessionUpInfo = Pick<SessionInfo, 'id' | 'user' | 'address' | 'ipv6Prefix' | 'peer' | 'peerId' | 'authMethod' | 'suite'>
@@ -47,6 +47,8 @@ export interface SessionDownInfo {
   detail: string
   rxBytes: number
   txBytes: number
+  rxPackets: number
+  txPackets: number
   durationSeconds: number
 }
 

@@ -93,6 +93,8 @@ export const TERMINATE_CAUSES: Readonly<Record<SessionDownReason, number>> = {
   closed: AcctTerminateCause.ADMIN_REBOOT,
   // a reload ended the session (address outside the new pool): an administrative act
   reload: AcctTerminateCause.ADMIN_RESET,
+  // the RADIUS server asked (RFC 5176 Disconnect-Request): an administrative act too
+  'radius-disconnect': AcctTerminateCause.ADMIN_RESET,
   error: AcctTerminateCause.NAS_ERROR,
 }
 

@@ -5,6 +5,8 @@
 
 pub mod engine;
 pub mod esp;
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod io;
 pub mod ip;
 pub mod l2tp;
@@ -14,4 +16,5 @@ pub mod ppp;
 pub mod table;
 mod wipe;
 
+#[cfg(feature = "napi")]
 mod napi;

@@ -825,6 +825,7 @@ fn tshark_fields(packets: &[&[u8]], fields: &[&str]) -> Vec<String> {
 }
 
 #[test]
+#[cfg_attr(miri, ignore = "runs tshark: Miri cannot start processes")]
 fn tshark_decodes_our_icmp_errors() {
     let v4 = too_big(&udp_v4(1400, 0x4000), 1360, SERVER4.into(), 2000).unwrap();
     let ping = too_big(
@@ -1165,6 +1166,7 @@ fn token_bucket_accounts_exactly() {
 }
 
 #[test]
+#[cfg_attr(miri, ignore = "285 million loop iterations: hours under Miri")]
 fn tiny_steps_lose_nothing() {
     // 12 bit/s = 1.5 bytes/s: each 1 ms step earns 0.0015 byte, which any
     // per-step rounding to bytes or bits would lose.

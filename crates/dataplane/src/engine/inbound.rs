@@ -8,7 +8,9 @@ use super::counters::bump;
 use super::up::{Control, Event, UpItem};
 use super::Shared;
 use crate::esp::EspError;
+use crate::io::raw;
 use crate::l2tp::{self, L2tpFrame};
+use crate::natt::{self, Udp4500};
 use crate::policy::Verdict;
 use crate::table::Encap;
 use crate::{io::tun, ip, ppp};
@@ -16,6 +18,47 @@ use crate::{io::tun, ip, ppp};
 /// ICMPv6 Router Solicitation: answered by the control plane (IPV6CP and
 /// router advertisements live in JS).
 const ICMPV6_ROUTER_SOLICITATION: u8 = 133;
+
+/// Handles one datagram received on a NAT-T (UDP 4500) socket from `peer`:
+/// a keepalive, IKE after the non-ESP marker (up to JS), or ESP.
+pub(crate) fn natt_datagram(
+    shared: &Shared,
+    datagram: &mut [u8],
+    peer: SocketAddr,
+    local_port: u16,
+    tun_fd: Option<i32>,
+    up: &mut Vec<UpItem>,
+) {
+    let c = &shared.counters;
+    match natt::classify(datagram) {
+        Udp4500::Keepalive => bump(&c.keepalives_in),
+        Udp4500::Ike(ike) => {
+            bump(&c.ike_in);
+            up.push(UpItem::Packet(
+                Control::Ike { peer, local_port },
+                ike.to_vec(),
+            ));
+        }
+        Udp4500::Esp(_) => esp(shared, datagram, peer, Encap::Udp, tun_fd, up),
+        Udp4500::Malformed => bump(&c.malformed_udp),
+    }
+}
+
+/// Handles one datagram read from the raw ESP socket: its IPv4 header, then
+/// ESP.
+pub(crate) fn raw_datagram(
+    shared: &Shared,
+    datagram: &mut [u8],
+    peer: SocketAddr,
+    tun_fd: Option<i32>,
+    up: &mut Vec<UpItem>,
+) {
+    let Some(packet) = raw::strip_ipv4_header(datagram) else {
+        return bump(&shared.counters.esp_malformed);
+    };
+    let start = datagram.len() - packet.len();
+    esp(shared, &mut datagram[start..], peer, Encap::Raw, tun_fd, up);
+}
 
 /// Handles one ESP packet (SPI first) that came from `from`. Control
 /// packets and events found are appended to `up`, which the worker hands to

@@ -9,21 +9,21 @@
 //! TUN queue (IFF_MULTI_QUEUE: the kernel keeps an inner flow on one queue).
 
 pub mod counters;
-mod inbound;
-mod outbound;
+pub(crate) mod inbound;
+pub(crate) mod outbound;
 pub mod up;
 mod worker;
 
 use std::io;
 use std::net::SocketAddr;
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::os::fd::{AsFd, AsRawFd, OwnedFd};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::mpsc::{sync_channel, Receiver, RecvTimeoutError, SyncSender, TrySendError};
 use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use crate::io::{raw, tun, udp};
+use crate::io::{raw, sys, tun, udp};
 use crate::table::Tables;
 pub use counters::Counters;
 pub use up::{Control, Event, UpBatch, UpItem, UpSink};
@@ -136,13 +136,9 @@ where
             .spawn(|| {
                 let file = std::fs::File::open(path)
                     .map_err(|e| crate::io::context(format!("open netns {path}"), e))?;
-                // SAFETY: setns on a namespace fd; affects only this thread, which ends here.
-                if unsafe { libc::setns(file.as_raw_fd(), libc::CLONE_NEWNET) } != 0 {
-                    return Err(crate::io::context(
-                        format!("enter netns {path}"),
-                        io::Error::last_os_error(),
-                    ));
-                }
+                // Only this thread moves, and it ends with the scope.
+                sys::enter_netns(&file)
+                    .map_err(|e| crate::io::context(format!("enter netns {path}"), e))?;
                 f()
             })
             .join()
@@ -217,7 +213,7 @@ impl Engine {
             up_limit: config.up_queue.max(1),
             started: Instant::now(),
             stop: AtomicBool::new(false),
-            wake: eventfd()?,
+            wake: sys::eventfd()?,
         });
         let mut threads = Vec::new();
         for index in 0..config.workers.max(1) {
@@ -279,9 +275,9 @@ impl Engine {
     fn shutdown(&mut self) {
         self.shared.stop.store(true, Ordering::SeqCst);
         // Wake the workers (eventfd) and the dispatcher (an empty message).
-        let one = 1u64.to_ne_bytes();
-        // SAFETY: writes 8 bytes from a live buffer to an eventfd we own.
-        unsafe { libc::write(self.shared.wake.as_raw_fd(), one.as_ptr().cast(), one.len()) };
+        // A failed write leaves the workers to notice `stop` at their poll
+        // timeout.
+        let _ = sys::eventfd_signal(self.shared.wake.as_fd());
         let _ = self.shared.up.try_send(Vec::new());
         for t in self.threads.drain(..) {
             let _ = t.join();
@@ -293,16 +289,6 @@ impl Drop for Engine {
     fn drop(&mut self) {
         self.shutdown();
     }
-}
-
-fn eventfd() -> io::Result<OwnedFd> {
-    // SAFETY: eventfd returns a new descriptor or -1.
-    let fd = unsafe { libc::eventfd(0, libc::EFD_CLOEXEC | libc::EFD_NONBLOCK) };
-    if fd < 0 {
-        return Err(io::Error::last_os_error());
-    }
-    // SAFETY: fd is a fresh descriptor nobody else owns.
-    Ok(unsafe { OwnedFd::from_raw_fd(fd) })
 }
 
 /// Delivers queued items to the sink, a batch per wake-up, and once a

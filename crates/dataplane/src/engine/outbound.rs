@@ -159,7 +159,12 @@ fn seal_udp_1701(
         return None;
     };
     let udp_start = l2tp_start - 8;
-    let udp_len = 8 + l2tp_len;
+    // UDP Length is 16 bits: a longer datagram cannot be sent, and writing
+    // its length `as u16` would wrap (a 65535-byte TUN packet gave 18).
+    let Ok(udp_len) = u16::try_from(8 + l2tp_len) else {
+        bump(&c.seal_failed);
+        return None;
+    };
     let port = if peer_port == 0 {
         l2tp::UDP_PORT
     } else {
@@ -167,7 +172,7 @@ fn seal_udp_1701(
     };
     buf[udp_start..udp_start + 2].copy_from_slice(&l2tp::UDP_PORT.to_be_bytes());
     buf[udp_start + 2..udp_start + 4].copy_from_slice(&port.to_be_bytes());
-    buf[udp_start + 4..udp_start + 6].copy_from_slice(&(udp_len as u16).to_be_bytes());
+    buf[udp_start + 4..udp_start + 6].copy_from_slice(&udp_len.to_be_bytes());
     // Checksum 0: allowed for IPv4 transport mode behind ESP, and what
     // clients expect after NAT anyway (RFC 3948 3.1.2).
     buf[udp_start + 6..udp_start + 8].fill(0);
@@ -176,7 +181,7 @@ fn seal_udp_1701(
         bump(&c.seal_failed);
         return None;
     };
-    match esp.seal_in_place(&mut buf[esp_start..], udp_len, 17) {
+    match esp.seal_in_place(&mut buf[esp_start..], udp_len.into(), 17) {
         Ok(len) => {
             drop(esp);
             bump(&c.esp_out);

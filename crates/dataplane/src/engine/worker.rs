@@ -13,9 +13,8 @@ use super::outbound::{self, Outgoing, HEADROOM, TAILROOM};
 use super::up::{Control, Event, UpItem};
 use super::{inbound, Shared};
 use crate::io::udp::RecvBatch;
-use crate::io::{poll_readable, raw, tun};
-use crate::natt::{self, Udp4500};
-use crate::table::{Direction, Encap};
+use crate::io::{poll_readable, tun};
+use crate::table::Direction;
 
 const BATCH: usize = 64;
 /// Largest datagram we take from a socket (jumbo ESP is not a thing here).
@@ -148,22 +147,8 @@ impl Worker {
                     continue;
                 };
                 let len = self.recv.lens[i];
-                let tun_fd = self.tun_fd;
                 let buf = &mut self.recv.bufs[i][..len];
-                match natt::classify(buf) {
-                    Udp4500::Keepalive => bump(&shared.counters.keepalives_in),
-                    Udp4500::Ike(ike) => {
-                        bump(&shared.counters.ike_in);
-                        self.up.push(UpItem::Packet(
-                            Control::Ike { peer, local_port },
-                            ike.to_vec(),
-                        ));
-                    }
-                    Udp4500::Esp(_) => {
-                        inbound::esp(shared, buf, peer, Encap::Udp, tun_fd, &mut self.up)
-                    }
-                    Udp4500::Malformed => bump(&shared.counters.malformed_udp),
-                }
+                inbound::natt_datagram(shared, buf, peer, local_port, self.tun_fd, &mut self.up);
             }
             if n < BATCH {
                 break;
@@ -179,19 +164,7 @@ impl Worker {
             };
             let len = self.recv.lens[i];
             let buf = &mut self.recv.bufs[i][..len];
-            let Some(esp) = raw::strip_ipv4_header(buf) else {
-                bump(&shared.counters.esp_malformed);
-                continue;
-            };
-            let start = len - esp.len();
-            inbound::esp(
-                shared,
-                &mut buf[start..],
-                peer,
-                Encap::Raw,
-                self.tun_fd,
-                &mut self.up,
-            );
+            inbound::raw_datagram(shared, buf, peer, self.tun_fd, &mut self.up);
         }
     }
 

@@ -3,6 +3,7 @@
 //! on buffers.
 
 pub mod raw;
+pub mod sys;
 pub mod tun;
 pub mod udp;
 

@@ -122,6 +122,29 @@ pub(crate) fn batch_ranges(data: &[u8], offsets: &[u32]) -> Result<Vec<(usize, u
     Ok(ranges)
 }
 
+/// Where a view's bytes are: (address, length in bytes).
+fn span<T>(view: &[T]) -> (usize, usize) {
+    (view.as_ptr() as usize, std::mem::size_of_val(view))
+}
+
+/// Refuses a call whose `written` views share a byte with each other or
+/// with a `read` view. JS may pass views of one ArrayBuffer for several
+/// arguments; the `as_mut` calls below are sound only if each view they
+/// write through is the one way to its bytes during the call.
+fn check_disjoint(written: &[(usize, usize)], read: &[(usize, usize)]) -> Result<()> {
+    let overlap =
+        |(a, n): (usize, usize), (b, m): (usize, usize)| n > 0 && m > 0 && a < b + m && b < a + n;
+    for (i, w) in written.iter().enumerate() {
+        if written[i + 1..].iter().chain(read).any(|v| overlap(*w, *v)) {
+            return Err(error(
+                "ERR_ESP_BATCH",
+                "output arrays must not share memory with each other or with the input",
+            ));
+        }
+    }
+    Ok(())
+}
+
 /// Opens one packet: (next header, status, payload range); an empty range
 /// and a non-zero status when it was dropped.
 fn open_one(sa: &mut esp::EspSa, packet: &mut [u8]) -> (u8, u8, core::ops::Range<usize>) {
@@ -257,7 +280,15 @@ impl EspSa {
                 ),
             ));
         }
-        // SAFETY: JS is blocked in this call; nothing else touches the view.
+        check_disjoint(
+            &[span(&out), span(&out_offsets)],
+            &[span(&data), span(&offsets)],
+        )?;
+        // SAFETY: the call is synchronous, so the JS thread cannot touch the
+        // view until it returns, and `check_disjoint` made sure that no
+        // other argument views its bytes: this is the only reference to
+        // them. (A worker thread writing a SharedArrayBuffer meanwhile would
+        // race on every Buffer argument alike; callers pass plain memory.)
         let out_offsets = unsafe { out_offsets.as_mut() };
         let mut at = 0usize;
         out_offsets[0] = 0;
@@ -330,8 +361,19 @@ impl EspSa {
                 ),
             ));
         }
+        check_disjoint(
+            &[
+                span(&data),
+                span(&payloads),
+                span(&next_headers),
+                span(&status),
+            ],
+            &[span(&offsets)],
+        )?;
         let sa = self.sa()?;
-        // SAFETY: JS is blocked in this call; nothing else touches the views.
+        // SAFETY: as in `seal_into`: JS is blocked for the whole call, and
+        // `check_disjoint` made sure the three views and `data` share no
+        // byte, so each `&mut` is the only reference to its bytes.
         let (payloads, next_headers, status) =
             unsafe { (payloads.as_mut(), next_headers.as_mut(), status.as_mut()) };
         let mut opened = 0;

@@ -446,7 +446,7 @@ async function rfc2253(name: Buffer, file: string): Promise<string> {
   return parts.reverse().join(',')
 }
 
-test('subjectDer is the subject Name openssl prints; DER_ASN1_DN IDs match it byte for byte', async (t) => {
+test('subjectDer is the subject Name openssl prints; DER_ASN1_DN IDs match it as RFC 5280 7.1 compares names', async (t) => {
   for (const name of ['server', 'client', 'root', 'inter']) {
     const c = await cert(name)
     const dn = subjectDer(c)
@@ -464,11 +464,17 @@ test('subjectDer is the subject Name openssl prints; DER_ASN1_DN IDs match it by
   t.true(idMatchesCertificate(id(IdType.DER_ASN1_DN, subjectDer(server)), server))
   t.false(idMatchesCertificate(id(IdType.DER_ASN1_DN, subjectDer(server)), await cert('client')))
   t.false(idMatchesCertificate(id(IdType.DER_ASN1_DN, subjectDer(server)), await cert('otherleaf')), 'another CN=vpn.example.test')
-  // The same text with another string type is other bytes: no match.
+  // The same text with another string type is other bytes but the same
+  // name (RFC 5280 7.1; strongSwan re-encodes a leftid DN this way: see
+  // ike-dn-match.spec.ts).
   const retyped = subjectDer(server)
   const cn = retyped.indexOf('vpn.example.test')
   t.is(retyped[cn - 2], 0x0c, 'UTF8String')
   retyped[cn - 2] = 0x13
+  t.true(idMatchesCertificate(id(IdType.DER_ASN1_DN, retyped), server))
+  retyped[cn] = 0x56 // 'V': case does not matter either
+  t.true(idMatchesCertificate(id(IdType.DER_ASN1_DN, retyped), server))
+  retyped[cn + 2] = 0x4f // "VpO.example.test": another name
   t.false(idMatchesCertificate(id(IdType.DER_ASN1_DN, retyped), server))
   t.false(idMatchesCertificate(id(IdType.DER_ASN1_DN, subjectDer(server).subarray(0, 20)), server))
   // subjectDer returns a copy.

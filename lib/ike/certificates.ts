@@ -338,8 +338,9 @@ function oneLine(name: string): string {
  * the subjectAltName iPAddress entries (the bytes), FQDN against dNSName
  * entries and USER_FQDN against rfc822Name entries (ASCII case-insensitive,
  * exact otherwise: no wildcards, no fallback to the subject CN), and
- * DER_ASN1_DN against the subject Name's DER bytes, exactly. Any other ID
- * type (subnets, ranges, KEY_ID, DER_ASN1_GN) never matches.
+ * DER_ASN1_DN against the subject Name as RFC 5280 7.1 compares names (see
+ * namesMatch). Any other ID type (subnets, ranges, KEY_ID, DER_ASN1_GN)
+ * never matches.
  */
 export function idMatchesCertificate(id: { idType: number; data: Buffer }, certificate: X509Certificate): boolean {
   try {
@@ -356,13 +357,82 @@ export function idMatchesCertificate(id: { idType: number; data: Buffer }, certi
       case IdType.USER_FQDN:
         return info.altNames.some((n) => n.tag === GN_EMAIL && asciiEqualIgnoringCase(n.value, id.data))
       case IdType.DER_ASN1_DN:
-        return info.subject.equals(id.data)
+        return namesMatch(info.subject, id.data)
       default:
         return false
     }
   } catch {
     return false
   }
+}
+
+/**
+ * Two DER Names naming the same entity, as RFC 5280 7.1 compares them: the
+ * same RDNs in the same order, each with the same attributes (in any order
+ * within the RDN), values encoded as PrintableString or UTF8String compared
+ * after the LDAP string preparation (RFC 4518: Unicode NFKC, case folded,
+ * insignificant spaces removed), any other value type byte for byte.
+ *
+ * Byte equality is not enough: a client configured with its DN as text
+ * (strongSwan's `leftid="O=…, CN=…"`) re-encodes it, PrintableString where
+ * the certificate has UTF8String (OpenSSL's default), and sends those bytes
+ * as its ID.
+ */
+export function namesMatch(a: Buffer, b: Buffer): boolean {
+  if (a.equals(b)) return true
+  try {
+    const x = parseName(a)
+    const y = parseName(b)
+    if (x.length !== y.length) return false
+    return x.every((rdn, i) => {
+      const other = [...y[i]!]
+      if (rdn.length !== other.length) return false
+      return rdn.every((ava) => {
+        const j = other.findIndex((o) => o.oid.equals(ava.oid) && valuesMatch(ava, o))
+        if (j === -1) return false
+        other.splice(j, 1)
+        return true
+      })
+    })
+  } catch {
+    return false
+  }
+}
+
+interface Ava {
+  oid: Buffer
+  tag: number
+  value: Buffer
+}
+
+const TAG_UTF8_STRING = 0x0c
+const TAG_PRINTABLE_STRING = 0x13
+const TAG_SET = 0x31
+
+/** Name ::= SEQUENCE OF RelativeDistinguishedName; RDN ::= SET OF SEQUENCE { type OID, value ANY }. */
+function parseName(der: Buffer): Ava[][] {
+  const name = expectTag(readTlv(der, 0, der.length), TAG_SEQUENCE, 'Name')
+  if (name.end !== der.length) throw derError('Name: trailing bytes')
+  return childrenOf(der, name).map((rdn) =>
+    childrenOf(der, expectTag(rdn, TAG_SET, 'RelativeDistinguishedName')).map((atv) => {
+      const [type, value, extra] = childrenOf(der, expectTag(atv, TAG_SEQUENCE, 'AttributeTypeAndValue'))
+      const oid = expectTag(type, TAG_OID, 'AttributeType')
+      if (value === undefined || extra !== undefined) throw derError('AttributeTypeAndValue: expected a type and one value')
+      return { oid: der.subarray(oid.contents, oid.end), tag: value.tag, value: der.subarray(value.contents, value.end) }
+    }),
+  )
+}
+
+function valuesMatch(a: Ava, b: Ava): boolean {
+  const text = (v: Ava) => (v.tag === TAG_UTF8_STRING ? v.value.toString('utf8') : v.value.toString('latin1'))
+  const isString = (v: Ava) => v.tag === TAG_UTF8_STRING || v.tag === TAG_PRINTABLE_STRING
+  if (isString(a) && isString(b)) return prepareString(text(a)) === prepareString(text(b))
+  return a.tag === b.tag && a.value.equals(b.value)
+}
+
+/** RFC 4518 for matching, without its prohibited-character checks: NFKC, case fold, one space between words, none at the ends. */
+function prepareString(s: string): string {
+  return s.normalize('NFKC').toLowerCase().replace(/\s+/g, ' ').trim()
 }
 
 function asciiEqualIgnoringCase(a: Buffer, b: Buffer): boolean {

@@ -5,7 +5,7 @@
  * binding (and the L2TP tunnels over it) while the SAs under it change, and
  * clients behind one NAT stay apart by port.
  */
-import type { SaOptions } from '../../native/index.js'
+import type { SaOptions, SaStats } from '../../native/index.js'
 import type { Endpoint, IkeEvent } from '../ike/types.js'
 
 type ChildUp = Extract<IkeEvent, { type: 'child-sa-up' }>
@@ -31,6 +31,42 @@ export interface Binding {
   peerL2tpPort: number
   /** Inbound SPI -> outbound SPI of each live SA pair. */
   pairs: Map<number, number>
+  /** The peer turned out to truncate HMAC-SHA-256 to 96 bits: its later SHA-256 pairs go in as sha256_96. */
+  sha256Truncated?: boolean
+}
+
+/** A SHA-256 pair no inbound packet has verified under yet: the two installs, to redo with 96-bit ICVs. */
+interface TruncationCandidate {
+  binding: Binding
+  inbound: SaOptions
+  outbound: SaOptions
+  at: number
+  /** Installed as sha256_96 since; still no good packet would put the 128-bit ICVs back, once. */
+  truncated?: boolean
+}
+
+/** Seconds a fresh HMAC-SHA-256 pair is watched for the 96-bit truncation. */
+const TRUNCATION_WATCH = 120
+
+/**
+ * Android 6 and 7 negotiate HMAC-SHA2-256 for ESP like anyone else (IKEv1
+ * cannot say more) but their kernels truncate the ICV to 96 bits instead of
+ * 128 (libreswan's sha2-truncbug, strongSwan's sha256_96). A pair whose
+ * inbound SA sees bad packets and not one good one is switched to the
+ * 96-bit variant, and so are the peer's later SHA-256 pairs. Should the
+ * 96-bit SA see only bad packets too (someone else's garbage came first),
+ * the pair goes back to 128 bits for good.
+ */
+function truncatedSuite(suite: string): string | undefined {
+  return /-sha256$/.test(suite) ? `${suite}_96` : undefined
+}
+
+export interface TruncationSwitch {
+  binding: number
+  spiIn: number
+  spiOut: number
+  /** The suite the pair is installed with now. */
+  suite: string
 }
 
 export class BindingTable {
@@ -39,6 +75,8 @@ export class BindingTable {
   private readonly byInboundSpi = new Map<number, Binding>()
   /** Inbound SAs installed at Quick Mode message 2, waiting for child-sa-up: SPI -> when. */
   private readonly early = new Map<number, { binding: Binding; at: number }>()
+  /** Inbound SPI -> a HMAC-SHA-256 pair that may need 96-bit ICVs. */
+  private readonly truncation = new Map<number, TruncationCandidate>()
   private nextId: number
 
   constructor(
@@ -84,7 +122,7 @@ export class BindingTable {
   /** Quick Mode message 2 sent: the inbound SA goes in now (the peer may send under it right behind message 3). */
   inbound(e: ChildInbound, peerId: string, now: number): void {
     const binding = this.bindingFor(e, peerId)
-    this.sink.installSa({ ...this.saCommon(binding, e), spi: e.inbound.spi, direction: 'in', suite: e.inbound.suite, encryptionKey: e.inbound.encryptionKey, integrityKey: e.inbound.integrityKey })
+    this.sink.installSa({ ...this.saCommon(binding, e), spi: e.inbound.spi, direction: 'in', suite: this.suiteFor(binding, e.inbound.suite), encryptionKey: e.inbound.encryptionKey, integrityKey: e.inbound.integrityKey })
     this.early.set(e.inbound.spi, { binding, at: now })
   }
 
@@ -99,18 +137,18 @@ export class BindingTable {
   }
 
   /** Installs the SA pair of a child-sa-up (inbound first, unless message 2 put it in already). Throws what installSa throws. */
-  up(e: ChildUp, peerId: string): Binding {
+  up(e: ChildUp, peerId: string, now = 0): Binding {
     const binding = this.bindingFor(e, peerId)
     binding.ikeSa = e.ikeSa
     binding.peerId = peerId
-    binding.suite = e.inbound.suite
+    binding.suite = this.suiteFor(binding, e.inbound.suite)
     binding.peerL2tpPort = e.peerL2tpPort
     const common = this.saCommon(binding, e)
-    if (!this.early.delete(e.inbound.spi)) {
-      this.sink.installSa({ ...common, spi: e.inbound.spi, direction: 'in', suite: e.inbound.suite, encryptionKey: e.inbound.encryptionKey, integrityKey: e.inbound.integrityKey })
-    }
+    const inbound: SaOptions = { ...common, spi: e.inbound.spi, direction: 'in', suite: this.suiteFor(binding, e.inbound.suite), encryptionKey: e.inbound.encryptionKey, integrityKey: e.inbound.integrityKey }
+    const outbound: SaOptions = { ...common, spi: e.outbound.spi, direction: 'out', suite: this.suiteFor(binding, e.outbound.suite), encryptionKey: e.outbound.encryptionKey, integrityKey: e.outbound.integrityKey }
+    if (!this.early.delete(e.inbound.spi)) this.sink.installSa(inbound)
     try {
-      this.sink.installSa({ ...common, spi: e.outbound.spi, direction: 'out', suite: e.outbound.suite, encryptionKey: e.outbound.encryptionKey, integrityKey: e.outbound.integrityKey })
+      this.sink.installSa(outbound)
     } catch (error) {
       this.sink.removeSa(e.inbound.spi, 'in')
       if (!binding.pairs.size) this.forget(binding)
@@ -118,7 +156,49 @@ export class BindingTable {
     }
     binding.pairs.set(e.inbound.spi, e.outbound.spi)
     this.byInboundSpi.set(e.inbound.spi, binding)
+    if (!binding.sha256Truncated && truncatedSuite(inbound.suite) && truncatedSuite(outbound.suite)) this.truncation.set(e.inbound.spi, { binding, inbound, outbound, at: now })
     return binding
+  }
+
+  private suiteFor(binding: Binding, suite: string): string {
+    return binding.sha256Truncated ? (truncatedSuite(suite) ?? suite) : suite
+  }
+
+  /**
+   * Looks at the inbound SAs of fresh HMAC-SHA-256 pairs (the data plane's
+   * per-SA counters): one that verified a packet is fine; one with bad
+   * packets and no good one belongs to a peer that truncates to 96 bits,
+   * and the pair is installed again as sha256_96 (same SPIs and keys).
+   * Returns the pairs switched, for the log.
+   */
+  checkTruncation(sas: readonly SaStats[], now: number): TruncationSwitch[] {
+    const switched: TruncationSwitch[] = []
+    if (this.truncation.size === 0) return switched
+    const inbound = new Map(sas.filter((s) => s.direction === 'in').map((s) => [s.spi, s]))
+    for (const [spi, c] of this.truncation) {
+      const stats = inbound.get(spi)
+      if (!stats || stats.packets > 0 || now - c.at > TRUNCATION_WATCH || !this.byInboundSpi.has(spi)) {
+        this.truncation.delete(spi)
+        continue
+      }
+      // A 96-bit ICV read as a 128-bit one also leaves a ciphertext that is no
+      // whole number of cipher blocks: counted as malformed, not as an ICV failure.
+      if (stats.icvFailures + stats.malformed === 0) continue
+      const truncate = !c.truncated
+      const suiteIn = truncate ? truncatedSuite(c.inbound.suite)! : c.inbound.suite
+      const suiteOut = truncate ? truncatedSuite(c.outbound.suite)! : c.outbound.suite
+      this.sink.removeSa(c.inbound.spi, 'in')
+      this.sink.removeSa(c.outbound.spi, 'out')
+      this.sink.installSa({ ...c.inbound, suite: suiteIn })
+      this.sink.installSa({ ...c.outbound, suite: suiteOut })
+      c.binding.sha256Truncated = truncate
+      c.binding.suite = suiteIn
+      // The new SAs count from zero: watched once more after a switch to 96 bits, never after the way back.
+      if (truncate) c.truncated = true
+      else this.truncation.delete(spi)
+      switched.push({ binding: c.binding.id, spiIn: c.inbound.spi, spiOut: c.outbound.spi, suite: suiteIn })
+    }
+    return switched
   }
 
   /** Removes the SA pair of a child-sa-down; returns the binding and whether it has no SA left (then it is forgotten). */
@@ -126,6 +206,7 @@ export class BindingTable {
     const binding = this.byInboundSpi.get(e.inboundSpi)
     if (!binding) return undefined
     this.byInboundSpi.delete(e.inboundSpi)
+    this.truncation.delete(e.inboundSpi)
     const outbound = binding.pairs.get(e.inboundSpi) ?? e.outboundSpi
     binding.pairs.delete(e.inboundSpi)
     this.sink.removeSa(e.inboundSpi, 'in')

@@ -679,7 +679,7 @@ export abstract class ControlPlane {
     // ESP traffic proves the peer alive: no DPD probe needed for it.
     for (const call of this.calls.values()) if ((this.counters.get(call.id)?.rxPackets ?? 0) > 0) this.ike.touch(call.binding.ikeSa, now)
     for (const s of this.bindings.checkTruncation(stats.sas, now)) {
-      this.o.log.warn({ binding: s.binding, spiIn: hex(s.spiIn), spiOut: hex(s.spiOut), suite: s.suite }, 'the peer truncates HMAC-SHA-256 to 96 bits (Android 6/7): SA pair reinstalled as sha256_96')
+      this.o.log.warn({ binding: s.binding, spiIn: hex(s.spiIn), spiOut: hex(s.spiOut), suite: s.suite }, 'HMAC-SHA-256 ICV length switched: no packet verified (Android 6/7 truncate it to 96 bits)')
     }
   }
 

@@ -1,0 +1,97 @@
+/**
+ * A scenario is a folder interop/scenarios/<name>/ holding:
+ *
+ * - scenario.yaml: what runs and what must hold afterwards (below);
+ * - server.yaml: the configuration `l2tp-ipsec serve` runs on (the harness
+ *   only sets admin.socket and log; relative paths start in the folder);
+ * - client.sh: what each guest runs (bash, with /interop/guest/lib.sh);
+ * - any other file the client needs, reachable in the guest under
+ *   /interop/scenario/.
+ *
+ * scenario.yaml:
+ *
+ *   description: one line
+ *   image: strongswan | libreswan
+ *   vms: 1                 # guests started at once from the same image
+ *   timeout: 120           # seconds client.sh may run in each guest
+ *   network: user          # user: QEMU's NAT (ESP in UDP 4500); tap: no NAT, the guest on a tap device
+ *   iperf: false           # run `iperf3 -s` in the server's namespace
+ *   pki: false             # make an RSA PKI with openssl at run time into pki/
+ *   expect:
+ *     exit: 0              # client.sh's exit code in every guest
+ *     sessionsAfter: 0     # sessions `l2tp-ipsec sessions --json` lists once the guests are done (null: not checked)
+ *     log: []              # regexes that must match some server log message (msg)
+ *     noLog: []            # regexes no server log message (msg) may match
+ *     logAtLeast: {}       # regex: n, e.g. { 'ESP SA pair installed': 3 } (rekeys)
+ *     esp: decrypt         # decrypt: every ESP packet decrypts with the client's keys; none: no ESP at all
+ *     minEsp: 1            # at least this many ESP packets (decrypt only)
+ */
+import { existsSync, readdirSync, readFileSync } from 'node:fs'
+import { join } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { parse } from 'yaml'
+import { FLAVORS, type Flavor } from './image.js'
+
+export const SCENARIOS = fileURLToPath(new URL('./scenarios/', import.meta.url))
+
+export interface Scenario {
+  name: string
+  dir: string
+  description: string
+  image: Flavor
+  vms: number
+  timeout: number
+  network: 'user' | 'tap'
+  iperf: boolean
+  pki: boolean
+  expect: {
+    exit: number
+    sessionsAfter: number | null
+    log: string[]
+    noLog: string[]
+    logAtLeast: Record<string, number>
+    esp: 'decrypt' | 'none'
+    minEsp: number
+  }
+}
+
+export function listScenarios(): string[] {
+  return readdirSync(SCENARIOS, { withFileTypes: true })
+    .filter((d) => d.isDirectory() && existsSync(join(SCENARIOS, d.name, 'scenario.yaml')))
+    .map((d) => d.name)
+    .sort()
+}
+
+export function loadScenario(name: string): Scenario {
+  const dir = join(SCENARIOS, name)
+  const file = join(dir, 'scenario.yaml')
+  if (!existsSync(file)) throw new Error(`no scenario ${name} (${file}); there are: ${listScenarios().join(', ')}`)
+  const y = (parse(readFileSync(file, 'utf8')) ?? {}) as Record<string, unknown>
+  const e = (y['expect'] ?? {}) as Record<string, unknown>
+  const image = (y['image'] ?? 'strongswan') as Flavor
+  if (!(image in FLAVORS)) throw new Error(`${file}: image must be one of ${Object.keys(FLAVORS).join(', ')}`)
+  for (const f of ['server.yaml', 'client.sh']) if (!existsSync(join(dir, f))) throw new Error(`${name}: ${f} is missing`)
+  const list = (v: unknown) => (Array.isArray(v) ? v.map(String) : [])
+  const known = new Set(['description', 'image', 'vms', 'timeout', 'network', 'iperf', 'pki', 'expect'])
+  for (const k of Object.keys(y)) if (!known.has(k)) throw new Error(`${file}: unknown key ${k}`)
+  return {
+    name,
+    dir,
+    description: String(y['description'] ?? name),
+    image,
+    vms: Number(y['vms'] ?? 1),
+    timeout: Number(y['timeout'] ?? 120),
+    network: y['network'] === 'tap' ? 'tap' : 'user',
+    iperf: y['iperf'] === true,
+    pki: y['pki'] === true,
+    expect: {
+      exit: Number(e['exit'] ?? 0),
+      sessionsAfter: e['sessionsAfter'] === null ? null : Number(e['sessionsAfter'] ?? 0),
+      log: list(e['log']),
+      noLog: list(e['noLog']),
+      logAtLeast: Object.fromEntries(Object.entries((e['logAtLeast'] ?? {}) as Record<string, unknown>).map(([k, v]) => [k, Number(v)])),
+      esp: e['esp'] === 'none' ? 'none' : 'decrypt',
+      minEsp: Number(e['minEsp'] ?? 1),
+    },
+  }
+}

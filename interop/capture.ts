@@ -11,9 +11,8 @@
  * - the ESP SPIs on the wire are the ones the server logged installing.
  */
 import type { ChildProcess } from 'node:child_process'
-import { spawnSync } from 'node:child_process'
 import { existsSync, readFileSync } from 'node:fs'
-import { spawnGroup, stopGroup } from './procs.js'
+import { killGroup, spawnGroup, stopGroup } from './procs.js'
 
 export interface Capture {
   file: string
@@ -111,13 +110,25 @@ export interface CaptureReport {
   problems: string[]
 }
 
-function tshark(args: string[]): string {
-  const r = spawnSync('tshark', ['-n', ...args], { encoding: 'utf8', maxBuffer: 1 << 30, timeout: 600_000 })
-  if (r.status !== 0) throw new Error(`tshark ${args.join(' ')} failed: ${r.stderr}`)
-  return r.stdout
+/** tshark's output; asynchronous, so the runner's timers (other VMs' hard timeouts) keep running. */
+function tshark(args: string[], timeoutMs = 300_000): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const child = spawnGroup('tshark', ['-n', ...args])
+    const out: Buffer[] = []
+    let err = ''
+    child.stdout?.on('data', (d: Buffer) => out.push(d))
+    child.stderr?.on('data', (d: Buffer) => (err = (err + d.toString()).slice(-2000)))
+    const timer = setTimeout(() => killGroup(child), timeoutMs)
+    child.on('error', reject)
+    child.on('close', (code) => {
+      clearTimeout(timer)
+      if (code === 0) resolve(Buffer.concat(out).toString('utf8'))
+      else reject(new Error(`tshark exited ${code}${code === null ? ` (killed after ${timeoutMs / 1000} s)` : ''}: ${err}`))
+    })
+  })
 }
 
-export function analyseCapture(file: string, sas: XfrmSa[]): CaptureReport {
+export async function analyseCapture(file: string, sas: XfrmSa[]): Promise<CaptureReport> {
   const report: CaptureReport = { packets: 0, ike: 0, malformed: [], esp: 0, espDecrypted: 0, espUnknownSpi: 0, espIcvBad: 0, espNoL2tp: 0, spisOnWire: [], problems: [] }
   if (!existsSync(file)) {
     report.problems.push('no capture file')
@@ -129,7 +140,7 @@ export function analyseCapture(file: string, sas: XfrmSa[]): CaptureReport {
     prefs.push('-o', `uat:esp_sa:"IPv4","*","*","${spi}","${sa.enc}","0x${sa.encKey}","${sa.auth}","${sa.authKey ? `0x${sa.authKey}` : ''}"`)
   }
   // One pass: every frame's protocols, the ESP fields and malformed flags.
-  const out = tshark(['-r', file, ...prefs, '-T', 'fields', '-E', 'separator=|', '-e', 'frame.number', '-e', 'frame.protocols', '-e', 'esp.spi', '-e', 'esp.icv_good', '-e', 'esp.icv_bad', '-e', '_ws.malformed'])
+  const out = await tshark(['-r', file, ...prefs, '-T', 'fields', '-E', 'separator=|', '-e', 'frame.number', '-e', 'frame.protocols', '-e', 'esp.spi', '-e', 'esp.icv_good', '-e', 'esp.icv_bad', '-e', '_ws.malformed'])
   const known = new Set(sas.map((s) => s.spi))
   const spis = new Set<number>()
   for (const line of out.split('\n')) {

@@ -11,7 +11,7 @@ const namespaces = new Set<string>()
 const cleanups = new Set<() => void>()
 
 export function ip(...args: string[]): string {
-  return execFileSync('/usr/sbin/ip', args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] })
+  return execFileSync('/usr/sbin/ip', args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], timeout: 30_000 })
 }
 
 /** A child in its own process group, remembered until it exits. */

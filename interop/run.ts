@@ -56,7 +56,7 @@ function tailFile(file: string, n: number): string | undefined {
 /** An RSA PKI for certificate scenarios: ca, server and one client per VM. */
 function makePki(dir: string, vms: number): void {
   mkdirSync(dir, { recursive: true })
-  const openssl = (...args: string[]) => execFileSync('openssl', args, { cwd: dir, stdio: ['ignore', 'pipe', 'pipe'] })
+  const openssl = (...args: string[]) => execFileSync('openssl', args, { cwd: dir, stdio: ['ignore', 'pipe', 'pipe'], timeout: 60_000 })
   openssl('req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', 'ca.key', '-out', 'ca.pem', '-days', '30', '-subj', '/O=l2tp-ipsec interop/CN=interop CA', '-addext', 'basicConstraints=critical,CA:TRUE', '-addext', 'keyUsage=critical,keyCertSign,cRLSign')
   const issue = (name: string, subject: string, san: string) => {
     openssl('req', '-newkey', 'rsa:2048', '-nodes', '-keyout', `${name}.key`, '-out', `${name}.csr`, '-subj', subject)
@@ -158,7 +158,7 @@ export async function runScenario(s: Scenario, image: GuestImage, o: RunOptions)
         if (n === want) break
         await sleep(200)
       }
-      const cli = server.sessionsCli()
+      const cli = await server.sessionsCli()
       if (cli.status !== 0 || cli.sessions === undefined) result.failures.push(`server: l2tp-ipsec sessions --json failed (${cli.status}): ${cli.output.slice(0, 300)}`)
       else if (cli.sessions.length !== want) result.failures.push(`server: l2tp-ipsec sessions --json lists ${cli.sessions.length} sessions after the clients finished, expected ${want}: ${JSON.stringify(cli.sessions).slice(0, 400)}`)
     }
@@ -187,7 +187,7 @@ export async function runScenario(s: Scenario, image: GuestImage, o: RunOptions)
   // --- the capture, read back by tshark -----------------------------------
   try {
     const sas = result.vms.flatMap((_, i) => readXfrm(join(dir, `vm${i + 1}`, 'xfrm.txt')))
-    const report = analyseCapture(join(dir, 'capture.pcap'), sas)
+    const report = await analyseCapture(join(dir, 'capture.pcap'), sas)
     result.capture = report
     if (report.packets === 0) result.failures.push('capture: no packets captured')
     if (report.malformed.length) result.failures.push(`capture: ${report.malformed.length} malformed packets: ${report.problems.slice(0, 3).join('; ')}`)

@@ -9,7 +9,6 @@
  * small relay inside the namespace forwards to a unix socket of ours.
  */
 import type { ChildProcess } from 'node:child_process'
-import { spawnSync } from 'node:child_process'
 import { createWriteStream, readFileSync, writeFileSync } from 'node:fs'
 import { createServer, type Server } from 'node:net'
 import { join } from 'node:path'
@@ -17,7 +16,7 @@ import { fileURLToPath } from 'node:url'
 import { parse, stringify } from 'yaml'
 import { adminRequest } from '../lib/admin/index.js'
 import type { SessionInfo } from '../lib/server/types.js'
-import { exited, spawnGroup, stopGroup } from './procs.js'
+import { exited, killGroup, spawnGroup, stopGroup } from './procs.js'
 
 export const REPO = fileURLToPath(new URL('..', import.meta.url))
 const CLI = ['--import', 'tsx', join(REPO, 'lib/cli/main.ts')]
@@ -90,16 +89,23 @@ export class ServerUnderTest {
     return adminRequest(this.adminSocket, 'kick', { id }, { timeoutMs: 5000 })
   }
 
-  /** `l2tp-ipsec sessions --json` exactly as an operator runs it. */
-  sessionsCli(): { status: number | null; sessions: SessionInfo[] | undefined; output: string } {
-    const r = spawnSync(process.execPath, [...CLI, 'sessions', '--json', '--socket', this.adminSocket], { encoding: 'utf8', timeout: 30_000, cwd: REPO })
+  /** `l2tp-ipsec sessions --json` exactly as an operator runs it (asynchronously: other VMs' timers keep running). */
+  async sessionsCli(): Promise<{ status: number | string; sessions: SessionInfo[] | undefined; output: string }> {
+    const child = spawnGroup(process.execPath, [...CLI, 'sessions', '--json', '--socket', this.adminSocket], { cwd: REPO })
+    let stdout = ''
+    let stderr = ''
+    child.stdout?.on('data', (d: Buffer) => (stdout += d))
+    child.stderr?.on('data', (d: Buffer) => (stderr += d))
+    const timer = setTimeout(() => killGroup(child), 30_000)
+    const status = await exited(child)
+    clearTimeout(timer)
     let sessions: SessionInfo[] | undefined
     try {
-      sessions = JSON.parse(r.stdout) as SessionInfo[]
+      sessions = JSON.parse(stdout) as SessionInfo[]
     } catch {
       sessions = undefined
     }
-    return { status: r.status, sessions, output: `${r.stdout}${r.stderr}` }
+    return { status, sessions, output: `${stdout}${stderr}` }
   }
 
   /** SIGTERM (the server closes every session politely), SIGKILL after 10 s. */

@@ -8,7 +8,7 @@
  * namespace's loopback as 10.0.2.2 and nothing else.
  */
 import type { ChildProcess } from 'node:child_process'
-import { createWriteStream } from 'node:fs'
+import { createWriteStream, existsSync } from 'node:fs'
 import { join } from 'node:path'
 import type { GuestImage } from './image.js'
 import { exited, killGroup, spawnGroup } from './procs.js'
@@ -101,7 +101,9 @@ export function qemuArgs(o: VmOptions): string[] {
 
 export function startVm(o: VmOptions): RunningVm {
   const t0 = Date.now()
-  const child = spawnGroup('/usr/sbin/ip', ['netns', 'exec', o.netns, 'qemu-system-x86_64', ...qemuArgs(o)])
+  // snapshot=on keeps the guest's writes in a temporary overlay under TMPDIR: in RAM, not on a disk other jobs may be flooding.
+  const tmp = existsSync('/dev/shm') ? '/dev/shm' : (process.env['TMPDIR'] ?? '/var/tmp')
+  const child = spawnGroup('/usr/sbin/ip', ['netns', 'exec', o.netns, 'qemu-system-x86_64', ...qemuArgs(o)], { env: { ...process.env, TMPDIR: tmp } })
   const consoleLog = createWriteStream(join(o.results, 'console.log'))
   const result: VmResult = { exitCode: undefined, timedOut: false, seconds: 0, bootSeconds: undefined, steps: [], failure: undefined, notes: [] }
   let partial = ''

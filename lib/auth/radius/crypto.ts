@@ -14,25 +14,19 @@ export function md5(...parts: Buffer[]): Buffer {
   return hash.digest()
 }
 
-/** c(i) = p(i) XOR MD5(S + c(i-1)), c(0) chained from `iv`; `data` is a multiple of 16 bytes. */
-function chainEncrypt(data: Buffer, secret: Buffer, iv: Buffer): Buffer {
+/**
+ * c(i) = p(i) XOR MD5(S + c(i-1)), c(0) chained from `iv`; `data` is a
+ * multiple of 16 bytes. Both directions chain on the ciphertext: the output
+ * when hiding, the input when revealing.
+ */
+function chainXor(data: Buffer, secret: Buffer, iv: Buffer, direction: 'hide' | 'reveal'): Buffer {
   const out = Buffer.alloc(data.length)
+  const ciphertext = direction === 'hide' ? out : data
   let previous = iv
   for (let i = 0; i < data.length; i += 16) {
     const pad = md5(secret, previous)
     for (let j = 0; j < 16; j++) out[i + j] = data[i + j]! ^ pad[j]!
-    previous = out.subarray(i, i + 16)
-  }
-  return out
-}
-
-function chainDecrypt(data: Buffer, secret: Buffer, iv: Buffer): Buffer {
-  const out = Buffer.alloc(data.length)
-  let previous = iv
-  for (let i = 0; i < data.length; i += 16) {
-    const pad = md5(secret, previous)
-    for (let j = 0; j < 16; j++) out[i + j] = data[i + j]! ^ pad[j]!
-    previous = data.subarray(i, i + 16)
+    previous = ciphertext.subarray(i, i + 16)
   }
   return out
 }
@@ -42,7 +36,7 @@ export function hidePassword(password: Buffer, secret: Buffer, authenticator: Bu
   if (password.length > 128) throw new RadiusCodecError('RADIUS_VALUE_TOO_LONG', `password of ${password.length} bytes, at most 128`)
   const padded = Buffer.alloc(Math.max(16, Math.ceil(password.length / 16) * 16))
   password.copy(padded)
-  return chainEncrypt(padded, secret, authenticator)
+  return chainXor(padded, secret, authenticator, 'hide')
 }
 
 /** The inverse of hidePassword, trailing NULs removed (used by the vector tests and a server). */
@@ -50,7 +44,7 @@ export function revealPassword(hidden: Buffer, secret: Buffer, authenticator: Bu
   if (hidden.length < 16 || hidden.length > 128 || hidden.length % 16 !== 0) {
     throw new RadiusCodecError('RADIUS_BAD_VALUE', `User-Password of ${hidden.length} bytes is not 16..128 in 16-byte blocks`)
   }
-  const clear = chainDecrypt(hidden, secret, authenticator)
+  const clear = chainXor(hidden, secret, authenticator, 'reveal')
   let end = clear.length
   while (end > 0 && clear[end - 1] === 0) end--
   return clear.subarray(0, end)
@@ -66,7 +60,7 @@ export function saltEncrypt(key: Buffer, secret: Buffer, requestAuthenticator: B
   const plain = Buffer.alloc(Math.ceil((key.length + 1) / 16) * 16)
   plain[0] = key.length
   key.copy(plain, 1)
-  return Buffer.concat([salt, chainEncrypt(plain, secret, Buffer.concat([requestAuthenticator, salt]))])
+  return Buffer.concat([salt, chainXor(plain, secret, Buffer.concat([requestAuthenticator, salt]), 'hide')])
 }
 
 /** The key inside a salt-encrypted value; RADIUS_BAD_VALUE when the sizes are inconsistent (wrong secret or a forged value). */
@@ -74,7 +68,7 @@ export function saltDecrypt(value: Buffer, secret: Buffer, requestAuthenticator:
   const cipher = value.subarray(2)
   if (value.length < 18 || cipher.length % 16 !== 0) throw new RadiusCodecError('RADIUS_BAD_VALUE', `salt-encrypted value of ${value.length} bytes`)
   if ((value[0]! & 0x80) === 0) throw new RadiusCodecError('RADIUS_BAD_VALUE', 'salt without its high bit')
-  const plain = chainDecrypt(cipher, secret, Buffer.concat([requestAuthenticator, value.subarray(0, 2)]))
+  const plain = chainXor(cipher, secret, Buffer.concat([requestAuthenticator, value.subarray(0, 2)]), 'reveal')
   const length = plain[0]!
   if (length + 1 > plain.length) throw new RadiusCodecError('RADIUS_BAD_VALUE', `key length ${length} exceeds the ${plain.length - 1} bytes decrypted`)
   return Buffer.from(plain.subarray(1, 1 + length))

@@ -156,6 +156,8 @@ export type AuthFailureReason =
   | 'backoff'
   | 'source-limit'
   | 'internal-error'
+  /** Too many authentication requests in flight (security.limits.pendingAuth); not counted as a guess. */
+  | 'busy'
 
 export interface AuthSuccess {
   ok: true

@@ -31,6 +31,9 @@ import { Ipv4Pool, type Ipv6PrefixPool } from '../pool/ip-pool.js'
 import { serverIpv6Address, sessionPrefixPool } from '../pool/ipv6-session-pool.js'
 import { pppAuthAlgorithms } from '../ppp/auth-algorithms.js'
 import { Netconf, poolRoutes } from '../system/netconf.js'
+import { AllowList } from '../security/allow-list.js'
+import { createIkeGuard, type IkeSourceGuard } from '../security/ike-guard.js'
+import { securityStatus, type SecurityStatus } from '../security/status.js'
 import { formatHost } from './bindings.js'
 import type { DataPlanePort } from './control-plane.js'
 import { ServerControlPlane } from './server-control-plane.js'
@@ -74,6 +77,7 @@ export class L2tpServer extends EventEmitter<ServerEvents> implements AdminTarge
   private readonly stateDir: string
   private radius: RadiusParts | undefined
   private limiter: AuthLimiter | undefined
+  private ikeGuard: IkeSourceGuard | undefined
   private dp: DataPlane | undefined
   private core: ServerControlPlane | undefined
   private timers: TimerLoop | undefined
@@ -135,7 +139,7 @@ export class L2tpServer extends EventEmitter<ServerEvents> implements AdminTarge
       }
     }
     // One limiter for the server's life: a reload must not forgive locked-out guessers.
-    this.limiter ??= new AuthLimiter({ onEvent: (e) => this.log.warn({ event: e }, 'authentication limiter') })
+    this.limiter ??= new AuthLimiter({ ...config.security.pppAuth, allowList: new AllowList(config.security.allowList), onEvent: (e) => this.log.warn({ event: e }, 'authentication limiter') })
     return new LimitedAuthenticator({ authenticator: inner, limiter: this.limiter, clock: monotonicSeconds })
   }
 
@@ -152,6 +156,7 @@ export class L2tpServer extends EventEmitter<ServerEvents> implements AdminTarge
       tun: { name: c.tun.name, mtu: c.ppp.mtu },
       ...(c.dataplane.workers > 0 ? { workers: c.dataplane.workers } : {}),
       ...(c.dataplane.netns ? { netns: c.dataplane.netns } : {}),
+      upQueue: c.security.limits.controlQueue,
     }
     let dp: DataPlane
     try {
@@ -174,8 +179,11 @@ export class L2tpServer extends EventEmitter<ServerEvents> implements AdminTarge
         for (const prefix of c.pool.ipv6.prefixes) await netconf.addRoute6(tun, prefix)
       }
       const addresses = dp.localAddresses()
+      this.ikeGuard = createIkeGuard(c.security, (e) => this.log.warn({ event: e }, 'IKE authentication limiter'))
       this.core = new ServerControlPlane({
         ...this.reloadable(c, this.authenticator, addresses),
+        ikeGuard: this.ikeGuard,
+        maxPendingAuth: c.security.limits.pendingAuth,
         l2tp: {
           role: 'lns',
           hostName: 'l2tp-ipsec',
@@ -382,7 +390,7 @@ export class L2tpServer extends EventEmitter<ServerEvents> implements AdminTarge
     const loaded = 'config' in next && 'warnings' in next ? (next as LoadedConfig) : parseServerConfig(omitExtras(next as L2tpServerOptions))
     const c = loaded.config
     const changed = Object.keys(c).filter((k) => JSON.stringify(c[k as keyof ServerConfig]) !== JSON.stringify(this.config[k as keyof ServerConfig]))
-    const fixed = ['listen', 'tun', 'dataplane', 'admin', 'l2tp', 'metrics', 'radius'].filter((k) => changed.includes(k))
+    const fixed = ['listen', 'tun', 'dataplane', 'admin', 'l2tp', 'metrics', 'radius', 'security'].filter((k) => changed.includes(k))
     if (c.pool.gateway !== this.config.pool.gateway) fixed.push('pool.gateway')
     // The TUN device's IPv6 address and routes come from it.
     if (JSON.stringify(c.pool.ipv6) !== JSON.stringify(this.config.pool.ipv6)) fixed.push('pool.ipv6')
@@ -419,6 +427,8 @@ export class L2tpServer extends EventEmitter<ServerEvents> implements AdminTarge
       dpdTimeout: c.dpdTimeout,
       maxHalfOpen: c.maxHalfOpen,
       maxHalfOpenPerSource: c.maxHalfOpenPerSource,
+      maxSasPerIdentity: config.security.limits.ikeSasPerIdentity,
+      fragmentReassembly: { maxPending: config.security.limits.ikeFragmentReassemblies, maxBytes: config.security.limits.ikeFragmentBytes },
     }
   }
 
@@ -473,7 +483,22 @@ export class L2tpServer extends EventEmitter<ServerEvents> implements AdminTarge
       l2tp: this.core ? { ...this.core.l2tp.stats() } : undefined,
       addresses: this.dp?.localAddresses(),
       counters: stats?.counters,
+      security: this.core ? this.securityStatus(stats?.counters) : undefined,
     }
+  }
+
+  private securityStatus(counters: Record<string, number> | undefined): SecurityStatus {
+    const ike = this.core!.ike.stats()
+    return securityStatus({
+      ikeDropped: ike.dropped,
+      l2tpDropped: this.core!.l2tp.stats().dropped,
+      dataplaneCounters: counters,
+      ikeLimiter: this.ikeGuard?.limiter,
+      pppLimiter: this.limiter,
+      busyRefusals: this.core!.auth.busy,
+      pendingAuth: this.core!.auth.pending,
+      reassembling: ike.reassembling,
+    })
   }
 
   /** Ends every session (PPP Terminate, CDN), every tunnel (StopCCN) and every IKE SA (Delete), then closes the data plane. */

@@ -44,6 +44,8 @@ export interface ServerControlPlaneOptions extends ControlPlaneOptions {
   dns6?: readonly string[]
   /** Data-plane policies by name, for RADIUS Filter-Id. */
   policies?: Readonly<Record<string, PolicyOptions>>
+  /** Authentication requests in flight at once (default 256); more are answered 'busy'. */
+  maxPendingAuth?: number
 }
 
 /** What a call's accepted authentication brings beyond the user's policy. */
@@ -91,6 +93,8 @@ export class ServerControlPlane extends ControlPlane {
   private readonly v6 = new Map<number, Ipv6Session>()
   private readonly auths = new Map<number, CallAuth>()
   private readonly ndCounters = { routerSolicitations: 0, routerAdvertisements: 0 }
+  /** Authentication requests in flight, and those refused because too many were. */
+  readonly auth = { pending: 0, busy: 0 }
 
   constructor(options: ServerControlPlaneOptions) {
     super({ ...options, l2tp: { ...options.l2tp, role: 'lns' } })
@@ -226,9 +230,22 @@ export class ServerControlPlane extends ControlPlane {
 
   protected onPppEvent(call: Call, e: PppLinkEvent, now: number): void {
     if (e.type === 'auth-request') {
+      // A flood of logins (or a slow RADIUS) must not pile up promises and sockets without bound.
+      if (this.auth.pending >= (this.server.maxPendingAuth ?? 256)) {
+        this.auth.busy++
+        this.answer(call, e.id, { ok: false, reason: 'busy', detail: `${this.auth.pending} authentication requests in flight`, message: GENERIC_FAILURE_MESSAGE })
+        return
+      }
+      this.auth.pending++
       this.server.authenticator.authenticate(e.request).then(
-        (result) => this.answer(call, e.id, result),
-        (err: unknown) => this.answer(call, e.id, { ok: false, reason: 'internal-error', detail: String(err) }),
+        (result) => {
+          this.auth.pending--
+          this.answer(call, e.id, result)
+        },
+        (err: unknown) => {
+          this.auth.pending--
+          this.answer(call, e.id, { ok: false, reason: 'internal-error', detail: String(err) })
+        },
       )
     } else if (e.type === 'ipv6-up') {
       this.ipv6Up(call, e.localInterfaceId, e.peerInterfaceId, now)

@@ -1,11 +1,17 @@
 //! The data plane's system calls: UDP sockets with batched receive and send,
-//! the raw ESP socket, and the TUN device. Everything above this module works
-//! on buffers.
+//! the raw ESP socket, and the TUN device; and the two other places that
+//! touch memory the compiler cannot see through: the zeroing of key
+//! material (`wipe`) and writable views of JS typed arrays (`js_views`).
+//! Everything above this module works on buffers, and is `unsafe`-free
+//! (lib.rs denies `unsafe_code` outside `io`).
 
+#[cfg(feature = "napi")]
+pub(crate) mod js_views;
 pub mod raw;
 pub mod sys;
 pub mod tun;
 pub mod udp;
+pub(crate) mod wipe;
 
 use std::io;
 

@@ -576,6 +576,12 @@ export class IkeEndpoint {
     return { initiatorCookie: ike.ckyI, responderCookie: ike.ckyR, encryptionKey: ike.encKey, cipher: ike.cipher }
   }
 
+  /** The IKE SA that holds an ESP SA pair now (a Phase 1 rekey moves pairs to the new IKE SA). */
+  ikeSaOfChild(inboundSpi: number): string | undefined {
+    for (const [id, children] of this.children) if (children.has(inboundSpi)) return id
+    return undefined
+  }
+
   /** ESP SPIs we allocated and that are live. */
   childSas(ikeSaId: string): [number, number][] {
     return [...(this.children.get(ikeSaId) ?? [])]

@@ -173,7 +173,7 @@ export function initiatorGotSa(ctx: Context, ike: IkeSa, header: IsakmpHeader, p
     { type: PayloadType.KE, data: ike.gxi },
     { type: PayloadType.NONCE, data: ike.ni },
   ]
-  out.push(...certificateRequests(ctx, ike), ...initiatorNatD(ike))
+  out.push(...certificateRequests(ctx, ike), ...initiatorNatD(ike, ctx.random))
   ike.state = 'I_SENT_KE'
   ctx.send({ data: encodePlain(ike.ckyI, ike.ckyR, ExchangeType.MAIN, 0, out), to: ike.peer, fromPort: ike.localPort }, ike)
   return true
@@ -190,6 +190,8 @@ export function initiatorGotKe(ctx: Context, ike: IkeSa, payloads: readonly Payl
   ike.gxr = ke.data
   ike.nr = nonce.data
   readNatD(ike, payloads, path)
+  // Calling a site we told the responder we are behind NAT (initiatorNatD): act on it.
+  if (ike.siteIntent !== undefined && ike.natT.variant) ike.natT.localBehindNat = true
   try {
     ike.deriveKeys(pskFor(ctx.config, ike))
   } catch {

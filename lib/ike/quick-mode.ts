@@ -259,7 +259,7 @@ export function initiateQuick(ctx: Context, ike: IkeSa, request: QuickModeReques
     state: 'I_SENT_1',
     ourSpi: allocateSpi(),
     ni: ctx.random(32),
-    peerL2tpPort: request.peerL2tpPort ?? L2TP_PORT,
+    peerL2tpPort: tunnel ? 0 : (request.peerL2tpPort ?? L2TP_PORT),
     createdAt: ctx.now,
     pfsGroup: request.pfsGroup,
     commit: request.commit ?? false,

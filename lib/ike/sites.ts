@@ -159,7 +159,7 @@ export function selectorCidr(id: Pick<IdPayload, 'idType' | 'data'>): Cidr | und
         if (!normalise(cidr).bytes.equals(first)) continue
         const top = Buffer.from(first)
         for (let bit = length; bit < half * 8; bit++) top[bit >> 3] = top[bit >> 3]! | (0x80 >> (bit & 7))
-        return top.equals(last) ? cidr : undefined
+        if (top.equals(last)) return cidr
       }
       return undefined
     }

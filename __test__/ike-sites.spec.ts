@@ -194,3 +194,32 @@ test('selector IDs: subnets, hosts and whole-prefix ranges, IPv4 and IPv6', (t) 
   t.true(selectorWithin(v6, ['2001:db8::/32']))
   t.false(selectorWithin(v6, ['2001:db8:1:1::/64', '10.0.0.0/8']))
 })
+
+test('a dynamic site ("any" address) is recognised by the ID its certificate proves; other certificates stay transport-only', async (t) => {
+  const { createTestPki } = await import('./helpers/test-pki.js')
+  const { loadCredentials, loadTrustAnchors } = await import('../lib/ike/certificates.js')
+  const pki = createTestPki()
+  t.teardown(pki.dispose)
+  const anchors = loadTrustAnchors(pki.ca)
+  const auth = (c: { cert: string; key: string }) => ({ certificate: { credentials: loadCredentials(c), trustAnchors: anchors }, psk: undefined })
+  const gwA = pki.issue('gw-a', '/CN=gw-a', 'DNS:gw-a.example.test')
+  const gwB = pki.issue('gw-b', '/CN=gw-b', 'DNS:gw-b.example.test')
+  const laptop = pki.issue('laptop', '/CN=laptop', 'DNS:laptop.example.test')
+  const dynamicA: IkeSite = { name: 'a', remoteId: 'gw-a.example.test', local: ['10.2.0.0/24'], remote: ['10.1.0.0/24'] }
+  const callingB: IkeSite = { name: 'b', peer: B.address, localId: 'gw-a.example.test', remoteId: 'gw-b.example.test', local: ['10.1.0.0/24'], remote: ['10.2.0.0/24'] }
+  const tunnel = { local: '10.1.0.0/24', remote: '10.2.0.0/24' }
+
+  const net = gateways({ ...auth(gwA), sites: [callingB] }, { ...auth(gwB), localId: 'gw-b.example.test', sites: [dynamicA] }, '203.0.113.50')
+  net.a.connect({ peer: B, local: { address: '203.0.113.50', port: 500 } }, 0, { tunnel }, { site: 'b' })
+  net.drive()
+  t.like(childUp(net.bEvents), { mode: 'tunnel', site: 'a' }, JSON.stringify(net.bEvents.map((e) => e.type)))
+  t.like(childUp(net.aEvents), { mode: 'tunnel', site: 'b' })
+
+  // Another certificate from the same CA: authenticated, but not the site, so no tunnel mode.
+  const other = gateways({ ...auth(laptop), sites: [{ ...callingB, localId: 'laptop.example.test' }] }, { ...auth(gwB), localId: 'gw-b.example.test', sites: [dynamicA] }, '203.0.113.51')
+  other.a.connect({ peer: B, local: { address: '203.0.113.51', port: 500 } }, 0, { tunnel }, { site: 'b' })
+  other.drive()
+  t.truthy(other.bEvents.find((e) => e.type === 'ike-sa-up'))
+  t.falsy(childUp(other.bEvents))
+  t.like(other.bEvents.find((e) => e.type === 'negotiation-failure'), { stage: 'quick-mode', notify: NotifyType.NO_PROPOSAL_CHOSEN })
+})

@@ -369,7 +369,7 @@ export interface L2tpClientOptions {
   proposals?: 'modern' | 'compatible' | 'legacy'
   user: string
   password: string
-  auth?: readonly ('mschapv2' | 'chap' | 'pap')[]
+  auth?: readonly ('mschapv2' | 'chap' | 'pap' | 'eap')[]
   local?: { address?: string; ikePort?: number; nattPort?: number }
   tun?: { name?: string; mtu?: number }
   routes?: readonly string[]

@@ -150,6 +150,12 @@ const GROUPS = new Map<number, GroupDefinition>([
  */
 export const SUPPORTED_DH_GROUPS: readonly number[] = Object.freeze([2, 5, 14, 15, 16, 19, 20, 21])
 
+/** Bits of the private exponents we generate for MODP group `id`; undefined for ECP or unknown groups. */
+export function modpExponentBits(id: number): number | undefined {
+  const group = GROUPS.get(id)
+  return group?.kind === 'modp' ? group.exponentBits : undefined
+}
+
 /** The group with IKE number `id`, or undefined if we do not know it. */
 export function dhGroup(id: number): DhGroup | undefined {
   const group = GROUPS.get(id)

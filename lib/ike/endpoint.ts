@@ -204,14 +204,19 @@ export class IkeEndpoint {
     return true
   }
 
-  /** Deletes an IKE SA and its ESP SAs, telling the peer. */
-  close(ikeSaId: string, now: number, reason = 'closed'): void {
+  /**
+   * Deletes an IKE SA and its ESP SAs, telling the peer unless `notify` is
+   * false (the peer is known gone, or a benchmark recycles its SAs).
+   */
+  close(ikeSaId: string, now: number, reason = 'closed', options: { notify?: boolean } = {}): void {
     const ike = [...this.sas.values()].find((s) => s.id === ikeSaId)
     if (!ike) return
-    const ctx = this.context(now)
-    const children = [...(this.children.get(ike.id)?.keys() ?? [])]
-    if (children.length) sendInformational(ctx, ike, [deleteEspPayload(children)])
-    sendInformational(ctx, ike, [deleteIkeSaPayload(ike)])
+    if (options.notify !== false) {
+      const ctx = this.context(now)
+      const children = [...(this.children.get(ike.id)?.keys() ?? [])]
+      if (children.length) sendInformational(ctx, ike, [deleteEspPayload(children)])
+      sendInformational(ctx, ike, [deleteIkeSaPayload(ike)])
+    }
     this.forget(ike, reason)
   }
 

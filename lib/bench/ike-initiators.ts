@@ -26,14 +26,13 @@ const clientPath = (index: number): Path => ({ peer: SERVER, local: { address: B
 
 const socket = dgram.createSocket('udp4')
 let endpoints: IkeEndpoint[] = []
-let serverPort = 0
 let started = 0
 let running = true
 
 function flush(index: number): void {
   const e = endpoints[index]!
   for (let t: Transmit | undefined = e.pollTransmit(); t; t = e.pollTransmit()) {
-    socket.send(frameDatagram(index, t.fromPort, t.to.port, t.data), serverPort, '127.0.0.1')
+    socket.send(frameDatagram(index, t.fromPort, t.to.port, t.data))
   }
   for (let ev: IkeEvent | undefined = e.pollEvent(); ev; ev = e.pollEvent()) {
     if (ev.type === 'child-sa-up' || ev.type === 'negotiation-failure' || ev.type === 'auth-failure') {
@@ -60,9 +59,11 @@ socket.on('message', (message: Buffer) => {
 
 process.on('message', (m: Start | { cmd: 'stop' }) => {
   if (m.cmd === 'start') {
-    serverPort = m.port
     endpoints = Array.from({ length: m.concurrency }, () => new IkeEndpoint({ policy: m.policy, psk: Buffer.from(m.psk), forceEncapsulation: false }))
-    for (let i = 0; i < m.concurrency; i++) begin(i)
+    // Connected: a send names no address, so no lookup per datagram.
+    socket.connect(m.port, '127.0.0.1', () => {
+      for (let i = 0; i < m.concurrency; i++) begin(i)
+    })
   } else if (m.cmd === 'stop') {
     running = false
     process.exit(0)

@@ -5,12 +5,12 @@
  * as initiator. IKE SAs are found by their cookies, never by address, so
  * many clients behind one NAT (even all from port 1701) stay apart.
  */
-import { randomBytes } from 'node:crypto'
 import { decodeHeader, decodeMessage, IkeCodecError, type IsakmpHeader } from './codec.js'
 import { ExchangeType, Flag, NotifyType, PayloadType, VendorIds, identifyVendorId } from './constants.js'
 import type { Context, ResolvedConfig } from './context.js'
 import * as crypto from './crypto.js'
 import { IkeSa } from './ike-sa.js'
+import { randomBytesPooled } from './random.js'
 import { deleteEspPayload, deleteIkeSaPayload, handleInformational, sendInformational, sendRUThere } from './informational.js'
 import * as am from './aggressive-mode.js'
 import { DEFAULT_FRAGMENT_SIZE, Reassembler, fragmentMessage, maxIkeMessageSize } from './fragments.js'
@@ -80,7 +80,7 @@ export class IkeEndpoint {
 
   constructor(config: IkeConfig, options: EndpointOptions = {}) {
     this.config = resolve(config)
-    this.random = options.random ?? randomBytes
+    this.random = options.random ?? randomBytesPooled
     this.wallClock = options.wallClock ?? (() => new Date())
     if (!config.psk && !config.certificate) throw new Error('IKE needs a pre-shared key (psk) or a certificate')
   }

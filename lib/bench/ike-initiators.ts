@@ -25,6 +25,7 @@ const SERVER = { address: BENCH_SERVER_ADDRESS, port: 500 }
 const clientPath = (index: number): Path => ({ peer: SERVER, local: { address: BENCH_CLIENT_ADDRESS, port: 10000 + index } })
 
 const socket = dgram.createSocket('udp4')
+socket.on('error', () => {})
 let endpoints: IkeEndpoint[] = []
 let started = 0
 let running = true

@@ -8,11 +8,11 @@
 import { decodeHeader, decodeMessage, IkeCodecError, type IsakmpHeader } from './codec.js'
 import { ExchangeType, Flag, NotifyType, PayloadType, VendorIds, identifyVendorId } from './constants.js'
 import type { Context, ResolvedConfig } from './context.js'
-import * as crypto from './crypto.js'
 import { IkeSa } from './ike-sa.js'
 import { randomBytesPooled } from './random.js'
 import { deleteEspPayload, deleteIkeSaPayload, handleInformational, sendInformational, sendRUThere } from './informational.js'
 import * as am from './aggressive-mode.js'
+import { isRequest } from './phase1.js'
 import { DEFAULT_FRAGMENT_SIZE, Reassembler, fragmentMessage, maxIkeMessageSize } from './fragments.js'
 import * as mm from './main-mode.js'
 import * as qmode from './quick-mode.js'
@@ -258,7 +258,7 @@ export class IkeEndpoint {
 
   private retransmitIfDuplicate(ike: IkeSa, datagram: Buffer): boolean {
     const last = ike.lastSent
-    if (last?.answers && last.answers === crypto.digest('sha1', datagram).toString('hex')) {
+    if (last && isRequest(last.answers, datagram)) {
       this.push({ data: last.data, to: last.to, fromPort: last.fromPort }, ike)
       return true
     }
@@ -417,8 +417,9 @@ export class IkeEndpoint {
     }
     if (qm.role === 'responder') {
       if (qm.state === 'R_SENT_2') {
-        if (ike.lastSent?.answers === crypto.digest('sha1', body).toString('hex')) {
-          this.push({ data: ike.lastSent.data, to: ike.lastSent.to, fromPort: ike.lastSent.fromPort }, ike)
+        const last = ike.lastSent
+        if (last && isRequest(last.answers, body)) {
+          this.push({ data: last.data, to: last.to, fromPort: last.fromPort }, ike)
           return
         }
         if (qmode.respondToQuick3(ctx, qm, header, body)) this.childUp(ike, qm)

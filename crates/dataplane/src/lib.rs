@@ -20,6 +20,7 @@ pub mod natt;
 pub mod policy;
 pub mod ppp;
 pub mod table;
+pub mod tunnel_mode;
 
 #[cfg(feature = "napi")]
 mod napi;

@@ -7,7 +7,6 @@
  * in the real path run too (payload chains of "decrypted" bodies, hidden
  * AVPs with a secret, the RADIUS authenticator checks).
  */
-import fc from 'fast-check'
 import { decodeHeader, decodeMessage, decodePayloads, IkeCodecError } from '../../ike/codec.js'
 import { decodeControl as decodeL2tp, L2tpCodecError } from '../../l2tp/codec.js'
 import * as ppp from '../../ppp/codec.js'
@@ -105,6 +104,3 @@ export const radiusCodecTarget: FuzzTarget<Buffer> = {
 }
 
 export const codecTargets = [ikeCodecTarget, l2tpCodecTarget, pppCodecTarget, radiusCodecTarget]
-
-/** Silences "unused" for fc in type positions only. */
-export type { fc }

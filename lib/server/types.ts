@@ -30,6 +30,8 @@ export interface SessionInfo {
   txBytes: number
   rxPackets: number
   txPackets: number
+  /** Packets from the client its traffic policy dropped (README "Access policies"). */
+  policyDenied: number
 }
 
 /** Why a session ended ('radius-disconnect': a RADIUS Disconnect-Request, RFC 5176). */
@@ -49,6 +51,7 @@ export interface SessionDownInfo {
   txBytes: number
   rxPackets: number
   txPackets: number
+  policyDenied: number
   durationSeconds: number
 }
 

@@ -231,13 +231,15 @@ export interface SessionInfo {
 }
 
 /** 'radius-disconnect': a RADIUS Disconnect-Request (RFC 5176) ended it. */
-export type SessionDownReason = 'kicked' | 'closed' | 'idle' | 'session-timeout' | 'peer' | 'lcp-echo-timeout' | 'ike-down' | 'l2tp-down' | 'error' | 'reload' | 'radius-disconnect'
+export type SessionDownReason = 'kicked' | 'closed' | 'idle' | 'session-timeout' | 'peer' | 'lcp-echo-timeout' | 'ike-down' | 'l2tp-down' | 'error' | 'reload' | 'radius-disconnect' | 'anomaly'
 
 export interface ServerEvents {
   'session-up': [{ id: number; user: string; address: string; ipv6Prefix?: string; peer: Endpoint; peerId: string; authMethod: string; suite: string }]
   'session-down': [{ id: number; user: string; address: string; reason: SessionDownReason; detail: string; rxBytes: number; txBytes: number; rxPackets: number; txPackets: number; policyDenied: number; durationSeconds: number }]
   'auth-failure': [{ user: string | undefined; method: string; reason: string; peer: Endpoint }]
   'session-refused': [{ user: string | undefined; peer: Endpoint; reason: 'pool-exhausted' | 'limit'; detail: string }]
+  /** Config `anomaly`: a rate jump (packets/s) or many destinations (distinct, in the interval); `action` kick ends the session (reason 'anomaly'). */
+  'session-anomaly': [{ id: number; user: string; address: string; kind: 'rate-jump' | 'destinations'; value: number; threshold: number; action: 'notify' | 'kick' }]
   'ike-sa-up': [{ ikeSa: string; peer: Endpoint; peerId: string; natDetected: boolean; suite: string }]
   'ike-sa-down': [{ ikeSa: string; reason: string }]
   error: [Error]

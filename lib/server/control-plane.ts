@@ -155,6 +155,9 @@ export abstract class ControlPlane {
   /** A call is gone from every layer. */
   protected abstract onCallFinished(call: Call, now: number): void
 
+  /** The data plane flagged a live call's traffic (config `anomaly`; the server reports and may end it). */
+  protected onAnomaly(_call: Call, _e: DataPlaneEvent, _now: number): void {}
+
   /** A PPP frame from a call's peer that this end takes itself (before the link sees it); true when taken. */
   protected interceptPpp(_call: Call, _frame: Buffer, _now: number): boolean {
     return false
@@ -265,6 +268,11 @@ export abstract class ControlPlane {
         this.o.log.error({ message: e.message }, 'data plane worker caught a panic')
         this.o.emit('error', new Error(`data plane worker panic: ${e.message}`))
         return
+      case 'session-anomaly': {
+        const call = e.session === undefined ? undefined : this.calls.get(e.session)
+        if (call?.up && !call.ending) this.onAnomaly(call, e, now)
+        return
+      }
       case 'drops':
         this.o.log.debug({ drops: e.drops }, 'data plane drops')
         return

@@ -35,6 +35,7 @@ import { formatHost } from './bindings.js'
 import type { DataPlanePort } from './control-plane.js'
 import { ServerControlPlane } from './server-control-plane.js'
 import { sessionPolicySet } from './session-policy.js'
+import { dataplaneAnomaly } from './anomaly.js'
 import { monotonicSeconds, TimerLoop } from './timer-loop.js'
 import type { AdminTarget, ServerEvents, ServerStatus, SessionInfo } from './types.js'
 
@@ -164,6 +165,7 @@ export class L2tpServer extends EventEmitter<ServerEvents> implements AdminTarge
     }
     this.dp = dp
     try {
+      dp.setAnomaly(dataplaneAnomaly(c.anomaly))
       const netconf = new Netconf(c.dataplane.netns)
       const tun = dp.localAddresses().tun ?? c.tun.name
       await netconf.addAddress(tun, c.pool.gateway)
@@ -235,6 +237,7 @@ export class L2tpServer extends EventEmitter<ServerEvents> implements AdminTarge
       pool: new Ipv4Pool({ ranges: c.pool.range, gateway: c.pool.gateway, exclude: c.pool.exclude }),
       authenticator,
       access: sessionPolicySet(c),
+      anomalyMode: c.anomaly.mode,
     }
   }
 
@@ -396,6 +399,7 @@ export class L2tpServer extends EventEmitter<ServerEvents> implements AdminTarge
     const authenticator = this.buildAuthenticator(this.callback, c)
     const users = new Map(c.users.map((u) => [u.name, u]))
     const keep = (user: string) => (users.has(user) ? !users.get(user)!.disabled : this.callback !== undefined || c.radius !== null)
+    this.dp.setAnomaly(dataplaneAnomaly(c.anomaly))
     const kicked = this.core.reconfigure(this.reloadable(c, authenticator, this.dp.localAddresses()), keep)
     ;(this as { config: ServerConfig }).config = c
     ;(this as { warnings: readonly string[] }).warnings = loaded.warnings

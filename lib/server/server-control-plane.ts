@@ -20,7 +20,7 @@
  * Idle-Timeout come in the user's policy and override ppp.* (control-plane).
  * `changeSession` applies a CoA; `disconnect` a Disconnect-Request.
  */
-import type { PolicyOptions, SessionOptions } from '../../native/index.js'
+import type { DataPlaneEvent, PolicyOptions, SessionOptions } from '../../native/index.js'
 import { GENERIC_FAILURE_MESSAGE, type AuthResult, type AuthSuccess, type Authenticator, type Method } from '../auth/index.js'
 import { isRadiusSuccess } from '../auth/radius/authenticator.js'
 import type { SessionRef, TunnelUpEvent } from '../l2tp/endpoint.js'
@@ -31,7 +31,7 @@ import type { UserPolicy } from '../auth/index.js'
 import type { Binding } from './bindings.js'
 import { resolveSessionPolicy, samePolicy, type SessionPolicySet } from './session-policy.js'
 import { ControlPlane, type Call, type ControlPlaneOptions } from './control-plane.js'
-import type { SessionDownReason } from './types.js'
+import type { SessionAnomalyInfo, SessionDownReason } from './types.js'
 
 export interface ServerControlPlaneOptions extends ControlPlaneOptions {
   pool: Ipv4Pool
@@ -47,6 +47,8 @@ export interface ServerControlPlaneOptions extends ControlPlaneOptions {
   dns6?: readonly string[]
   /** Traffic policies and how a session's is chosen (session-policy.ts); none: no filtering. */
   access?: SessionPolicySet
+  /** What a data-plane anomaly flag does (config anomaly.mode; 'off': the data plane raises none). */
+  anomalyMode?: 'off' | 'notify' | 'kick'
 }
 
 /** What a call's accepted authentication brings beyond the user's policy. */
@@ -107,7 +109,7 @@ export class ServerControlPlane extends ControlPlane {
    * next; live sessions stay unless `keep` refuses their user or the new
    * pool cannot hold their address. Returns how many were ended.
    */
-  reconfigure(next: Pick<ServerControlPlaneOptions, 'pool' | 'authenticator' | 'authMethods' | 'dns' | 'dns6' | 'ppp' | 'ike' | 'access'>, keep: (user: string) => boolean): number {
+  reconfigure(next: Pick<ServerControlPlaneOptions, 'pool' | 'authenticator' | 'authMethods' | 'dns' | 'dns6' | 'ppp' | 'ike' | 'access' | 'anomalyMode'>, keep: (user: string) => boolean): number {
     const now = this.o.clock()
     let ended = 0
     for (const call of [...this.calls.values()]) {
@@ -239,6 +241,24 @@ export class ServerControlPlane extends ControlPlane {
     this.o.log.info({ session: id, user: call.up.user, ...changes }, 'session changed (CoA)')
     if (changes.idleTimeout !== undefined || policy) this.refreshSession(call, now)
     return true
+  }
+
+  protected override onAnomaly(call: Call, e: DataPlaneEvent, now: number): void {
+    const up = call.up!
+    const kick = this.server.anomalyMode === 'kick'
+    const info: SessionAnomalyInfo = {
+      id: call.id,
+      user: up.user,
+      address: up.address,
+      kind: e.reason === 'rate-jump' ? 'rate-jump' : 'destinations',
+      value: e.count ?? 0,
+      threshold: e.threshold ?? 0,
+      action: kick ? 'kick' : 'notify',
+    }
+    const what = info.kind === 'rate-jump' ? `${info.value} packets/s (threshold ${info.threshold})` : `${info.value} destinations (threshold ${info.threshold})`
+    this.o.log.warn({ session: call.id, user: up.user, address: up.address, anomaly: info.kind, value: info.value, threshold: info.threshold, action: info.action }, `session traffic anomaly: ${what}`)
+    this.o.emit('session-anomaly', info)
+    if (kick) this.end(call, 'anomaly', `traffic anomaly: ${what}`, now)
   }
 
   protected override sessionExtras(call: Call): { ipv6Prefix?: string } {

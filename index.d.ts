@@ -404,5 +404,7 @@ export declare class L2tpClient extends EventEmitter<ClientEvents> {
   /** Resolves once PPP is up and the TUN device has the address; rejects with L2tpClientError. */
   connect(): Promise<ClientUpInfo>
   addresses(): { ike: string[]; natt: string[]; tun?: string } | undefined
+  /** Rekeys the ESP SAs now (Quick Mode under the IKE SA); false when not connected. */
+  rekey(): boolean
   close(): Promise<void>
 }

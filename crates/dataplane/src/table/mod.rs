@@ -161,6 +161,8 @@ pub struct Tables {
     default_route: ArcSwapOption<Session>,
     /// Thresholds of the per-session anomaly flags (off by default).
     pub anomaly: crate::anomaly::AnomalySettings,
+    /// Site-to-site tunnels (ESP tunnel mode) and their routes.
+    pub sites: crate::tunnel_mode::SiteTable,
 }
 
 /// Why a table change was refused.

@@ -8,6 +8,7 @@
 #![deny(unsafe_code)]
 #![deny(clippy::undocumented_unsafe_blocks)]
 
+pub mod anomaly;
 pub mod engine;
 pub mod esp;
 #[doc(hidden)]

@@ -5,14 +5,14 @@
  * as initiator. IKE SAs are found by their cookies, never by address, so
  * many clients behind one NAT (even all from port 1701) stay apart.
  */
-import { randomBytes } from 'node:crypto'
 import { decodeHeader, decodeMessage, IkeCodecError, type IsakmpHeader } from './codec.js'
 import { ExchangeType, Flag, NotifyType, PayloadType, VendorIds, identifyVendorId } from './constants.js'
 import type { Context, ResolvedConfig } from './context.js'
-import * as crypto from './crypto.js'
 import { IkeSa } from './ike-sa.js'
+import { randomBytesPooled } from './random.js'
 import { deleteEspPayload, deleteIkeSaPayload, handleInformational, sendInformational, sendRUThere } from './informational.js'
 import * as am from './aggressive-mode.js'
+import { isRequest } from './phase1.js'
 import { DEFAULT_FRAGMENT_SIZE, Reassembler, fragmentMessage, maxIkeMessageSize } from './fragments.js'
 import * as mm from './main-mode.js'
 import * as qmode from './quick-mode.js'
@@ -82,7 +82,7 @@ export class IkeEndpoint {
 
   constructor(config: IkeConfig, options: EndpointOptions = {}) {
     this.config = resolve(config)
-    this.random = options.random ?? randomBytes
+    this.random = options.random ?? randomBytesPooled
     this.wallClock = options.wallClock ?? (() => new Date())
     if (!config.psk && !config.certificate) throw new Error('IKE needs a pre-shared key (psk) or a certificate')
   }
@@ -206,14 +206,19 @@ export class IkeEndpoint {
     return true
   }
 
-  /** Deletes an IKE SA and its ESP SAs, telling the peer. */
-  close(ikeSaId: string, now: number, reason = 'closed'): void {
+  /**
+   * Deletes an IKE SA and its ESP SAs, telling the peer unless `notify` is
+   * false (the peer is known gone, or a benchmark recycles its SAs).
+   */
+  close(ikeSaId: string, now: number, reason = 'closed', options: { notify?: boolean } = {}): void {
     const ike = [...this.sas.values()].find((s) => s.id === ikeSaId)
     if (!ike) return
-    const ctx = this.context(now)
-    const children = [...(this.children.get(ike.id)?.keys() ?? [])]
-    if (children.length) sendInformational(ctx, ike, [deleteEspPayload(children)])
-    sendInformational(ctx, ike, [deleteIkeSaPayload(ike)])
+    if (options.notify !== false) {
+      const ctx = this.context(now)
+      const children = [...(this.children.get(ike.id)?.keys() ?? [])]
+      if (children.length) sendInformational(ctx, ike, [deleteEspPayload(children)])
+      sendInformational(ctx, ike, [deleteIkeSaPayload(ike)])
+    }
     this.forget(ike, reason)
   }
 
@@ -268,7 +273,7 @@ export class IkeEndpoint {
 
   private retransmitIfDuplicate(ike: IkeSa, datagram: Buffer): boolean {
     const last = ike.lastSent
-    if (last?.answers && last.answers === crypto.digest('sha1', datagram).toString('hex')) {
+    if (last && isRequest(last.answers, datagram)) {
       this.push({ data: last.data, to: last.to, fromPort: last.fromPort }, ike)
       return true
     }
@@ -427,8 +432,9 @@ export class IkeEndpoint {
     }
     if (qm.role === 'responder') {
       if (qm.state === 'R_SENT_2') {
-        if (ike.lastSent?.answers === crypto.digest('sha1', body).toString('hex')) {
-          this.push({ data: ike.lastSent.data, to: ike.lastSent.to, fromPort: ike.lastSent.fromPort }, ike)
+        const last = ike.lastSent
+        if (last && isRequest(last.answers, body)) {
+          this.push({ data: last.data, to: last.to, fromPort: last.fromPort }, ike)
           return
         }
         if (qmode.respondToQuick3(ctx, qm, header, body)) this.childUp(ike, qm)

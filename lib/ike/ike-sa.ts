@@ -129,6 +129,9 @@ export class IkeSa {
   deriveKeys(psk: Buffer | undefined): void {
     const hash = this.hash
     this.gxy = this.dh!.computeSecret(this.role === 'responder' ? this.gxi! : this.gxr!)
+    // Our private value has served: zero it and let it go.
+    this.dh!.destroy()
+    this.dh = undefined
     this.skeyid = this.choice!.authMethod === AuthMethod.RSA_SIG ? crypto.skeyidSig(hash, this.ni!, this.nr!, this.gxy) : crypto.skeyidPsk(hash, psk ?? Buffer.alloc(0), this.ni!, this.nr!)
     const ids = crypto.deriveSkeyids(hash, this.skeyid, this.gxy, this.ckyI, this.ckyR)
     this.skeyidD = ids.d

@@ -811,12 +811,13 @@ function phase2Transform(proposal: Proposal, t: Transform, policy: ProposalPolic
  * caller that knows the peer may switch to 'sha256_96'.
  */
 export function matchPhase2(sa: SaPayload, policy: ProposalPolicy, options: Phase2Options): Phase2Match {
+  const bad = checkDoi(sa)
+  const r = bad ? undefined : selectPhase2(sa, policy, options)
+  if (r && 'choice' in r) return { ok: true, choice: r.choice }
+  // Only a failure is described, for the operator: a match costs no words.
   const pairs = sa.proposals.flatMap((p) => p.transforms.map((t) => [p, t] as const))
   const offered = pairs.map(([p, t]) => describePhase2Transform(p, t))
-  const bad = checkDoi(sa)
-  if (bad) return { ...bad, offered }
-  const r = selectPhase2(sa, policy, options)
-  if ('choice' in r) return { ok: true, choice: r.choice }
+  if (bad || !r) return { ...bad!, offered }
   const hint = presetHint(policy.preset, (other) => {
     const o = selectPhase2(sa, other, options)
     return 'choice' in o ? phase2Short(o.choice.proposal, o.choice.transform) : undefined

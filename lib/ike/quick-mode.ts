@@ -20,6 +20,7 @@ import { decryptHashed, encryptHashed } from './exchange.js'
 import { addressBytes, describeId } from './identity.js'
 import type { IkeSa } from './ike-sa.js'
 import { sendInformational } from './informational.js'
+import { requestKey } from './phase1.js'
 import { matchPhase2, phase2Offer, phase2Reply, type Phase2Choice } from './proposal.js'
 import { selectorWithin, siteByName, subnetId, tunnelSite, type IkeSite } from './sites.js'
 import type { ChildSaKeys, Path } from './types.js'
@@ -200,7 +201,7 @@ export function respondToQuick1(ctx: Context, ike: IkeSa, header: IsakmpHeader, 
     (after) => crypto.quickHash2(ike.hash, ike.skeyidA!, header.messageId, qm.ni, after),
     qm.commit ? Flag.COMMIT : 0,
   )
-  ctx.send({ data: message, to: ike.peer, fromPort: ike.localPort }, ike, crypto.digest('sha1', body).toString('hex'))
+  ctx.send({ data: message, to: ike.peer, fromPort: ike.localPort }, ike, requestKey(body))
   // The inbound SA may be installed now (libreswan does): clients send their
   // first ESP packet right behind message 3, before child-sa-up is acted on.
   ctx.emit({ type: 'child-sa-inbound', ikeSa: ike.id, peer: ike.peer, inbound: childKeys(ike, qm, qm.ourSpi), udpEncapsulated: choice.udpEncapsulated, peerL2tpPort: qm.peerL2tpPort })

@@ -30,6 +30,8 @@ counters!(
     ppp_control_out,
     tun_in,
     tun_out,
+    // IPv6 of the PPP link itself (MLD, DAD, to ff02::): dropped, not an error
+    link_scoped,
     // drops
     malformed_udp,
     unknown_spi,

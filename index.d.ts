@@ -256,7 +256,7 @@ export interface UserPolicy {
 export type CallbackDecision =
   | { accept: true; user?: string; policy?: UserPolicy; authenticatorResponse?: string; mppeKeys?: { send: Buffer; receive: Buffer }; message?: string }
   /** `code`: the MS-CHAPv2 error (646 logon hours, 647 disabled, 648 password expired, 649 no dial-in, 691 failure). */
-  | { accept: false; reason?: string; message?: string; code?: 646 | 647 | 648 | 649 | 691; retry?: boolean }
+  | { accept: false; reason?: string; message?: string; code?: 646 | 647 | 648 | 649 | 691 | 709; retry?: boolean }
   | { password: string; user?: string; policy?: UserPolicy }
   | { ntHash: string | Buffer; user?: string; policy?: UserPolicy }
   | { challenge: Buffer; state?: Buffer }

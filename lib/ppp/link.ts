@@ -125,6 +125,10 @@ export interface PppLinkOptions {
   // --- client
   user?: string
   password?: string
+  /** MS-CHAPv2: change to this password when the server says ours expired (E=648, RFC 2759 7). */
+  newPassword?: string
+  /** MS-CHAPv2: Responses to send again when a Failure says R=1 (default 0). */
+  authRetries?: number
   /** The address to ask for (default 0.0.0.0). */
   requestAddress?: string
   /** Ask for DNS servers (default true). */
@@ -160,7 +164,7 @@ export type PppLinkEvent =
   /** Ask the Authenticator; answer with `authResult(id, result, now)`. */
   | { type: 'auth-request'; id: number; request: AuthRequest }
   /** Authentication succeeded (server: the Authenticator accepted; client: the server accepted us). */
-  | { type: 'authenticated'; method: Method; user: string }
+  | { type: 'authenticated'; method: Method; user: string; passwordChanged?: boolean }
   /** An attempt failed; `final` false when an MS-CHAPv2 retry was offered. For logs only: `reason` is never sent to the peer. */
   | { type: 'auth-failed'; method: Method; user: string | undefined; reason: string; final: boolean; failure?: AuthFailure }
   | PppLinkUpEvent
@@ -692,7 +696,14 @@ export class PppLink {
       return this.#startNetwork(now)
     }
     this.#phase = 'Authenticate'
-    this.#authClient = new AuthClient({ ...common, method, user: this.#options.user ?? '', password: this.#options.password ?? '' })
+    this.#authClient = new AuthClient({
+      ...common,
+      method,
+      user: this.#options.user ?? '',
+      password: this.#options.password ?? '',
+      ...(this.#options.newPassword !== undefined ? { newPassword: this.#options.newPassword } : {}),
+      ...(this.#options.authRetries !== undefined ? { retries: this.#options.authRetries } : {}),
+    })
     this.#authClient.start(now)
   }
 
@@ -705,7 +716,7 @@ export class PppLink {
         this.#user = event.result.user
         this.#policy = event.result.policy
         this.#mppeKeys = event.result.mppeKeys
-        this.#events.push({ type: 'authenticated', method: event.method, user: event.result.user })
+        this.#events.push({ type: 'authenticated', method: event.method, user: event.result.user, ...(event.result.passwordChanged ? { passwordChanged: true } : {}) })
         return this.#startNetwork(now)
       case 'failure': {
         const failed: PppLinkEvent = { type: 'auth-failed', method: event.method, user: event.user, reason: event.reason, final: event.final }
@@ -722,7 +733,7 @@ export class PppLink {
   #onAuthClientEvent(event: AuthClientEvent, now: number): void {
     if (event.type === 'success') {
       this.#user = this.#options.user
-      this.#events.push({ type: 'authenticated', method: event.method, user: this.#user ?? '' })
+      this.#events.push({ type: 'authenticated', method: event.method, user: this.#user ?? '', ...(event.passwordChanged ? { passwordChanged: true } : {}) })
       return this.#startNetwork(now)
     }
     const failed: PppLinkEvent = { type: 'auth-failed', method: event.method, user: this.#options.user, reason: event.reason, final: true }

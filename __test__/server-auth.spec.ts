@@ -23,3 +23,29 @@ test.serial('EAP-MD5 with a local user: the server asks for EAP, our client answ
   await wrong.close()
   t.true(await rig.idle(), JSON.stringify(rig.server.status()))
 })
+
+test.serial('MS-CHAPv2 expired password: E=648, our client changes it (RFC 2759 7), onPasswordChange stores it, the session comes up; then only the new password works', async (t) => {
+  const stored: { user: string; password: string; ntHash: string }[] = []
+  const rig = await createRig(t, 'cpw', {
+    users: [{ name: 'alice', password: 'alice-pass-1', passwordExpired: true }, { name: 'bob', password: 'bob-pass-2' }],
+    onPasswordChange: (change) => void stored.push(change),
+  })
+  const refused = rig.client({ reconnect: false })
+  t.regex(String(await t.throwsAsync(refused.connect())), /E=648/, 'without a new password the expired one cannot log in')
+  await refused.close()
+
+  const client = rig.client({ newPassword: 'alice-pass-3' })
+  const up = await client.connect()
+  t.like(up, { authMethod: 'mschapv2', passwordChanged: true })
+  t.deepEqual(stored.map((c) => [c.user, c.password]), [['alice', 'alice-pass-3']])
+  t.is((await pingAsync(rig.net.b, GATEWAY, 2)).received, 2)
+  await client.close()
+
+  const next = rig.client({ password: 'alice-pass-3' })
+  t.false((await next.connect()).passwordChanged ?? false, 'no longer expired')
+  await next.close()
+  const old = rig.client({ reconnect: false })
+  t.regex(String(await t.throwsAsync(old.connect())), /authentication/i)
+  await old.close()
+  t.true(await rig.idle(), JSON.stringify(rig.server.status()))
+})

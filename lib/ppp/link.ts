@@ -158,6 +158,8 @@ export interface PppLinkUpEvent {
   /** Server: the user's policy from the Authenticator. */
   policy?: UserPolicy
   mppeKeys?: MppeKeys
+  /** MS-CHAPv2: the authentication changed an expired password (RFC 2759 7). */
+  passwordChanged?: boolean
 }
 
 export type PppLinkEvent =
@@ -225,6 +227,7 @@ export class PppLink {
   #policy: UserPolicy | undefined
   #mppeKeys: MppeKeys | undefined
   #authMethod: Method | undefined
+  #passwordChanged = false
   #upEvent: PppLinkUpEvent | undefined
   #downEmitted = false
   /** The reason `down` reports when it differs from what the peer is told (auth failures). */
@@ -716,6 +719,7 @@ export class PppLink {
         this.#user = event.result.user
         this.#policy = event.result.policy
         this.#mppeKeys = event.result.mppeKeys
+        this.#passwordChanged = event.result.passwordChanged === true
         this.#events.push({ type: 'authenticated', method: event.method, user: event.result.user, ...(event.result.passwordChanged ? { passwordChanged: true } : {}) })
         return this.#startNetwork(now)
       case 'failure': {
@@ -733,6 +737,7 @@ export class PppLink {
   #onAuthClientEvent(event: AuthClientEvent, now: number): void {
     if (event.type === 'success') {
       this.#user = this.#options.user
+      this.#passwordChanged = event.passwordChanged === true
       this.#events.push({ type: 'authenticated', method: event.method, user: this.#user ?? '', ...(event.passwordChanged ? { passwordChanged: true } : {}) })
       return this.#startNetwork(now)
     }
@@ -819,6 +824,7 @@ export class PppLink {
     }
     if (this.#policy) up.policy = this.#policy
     if (this.#mppeKeys) up.mppeKeys = this.#mppeKeys
+    if (this.#passwordChanged) up.passwordChanged = true
     this.#upEvent = up
     this.#events.push(up)
   }

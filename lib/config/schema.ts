@@ -182,7 +182,7 @@ const userSchema = z
     address: ipv4().optional(),
     disabled: z.boolean().default(false),
     // MS-CHAPv2 answers E=648 and takes the client's Change-Password (RFC 2759 7); other methods are refused.
-    passwordExpired: z.boolean().default(false),
+    passwordExpired: z.boolean().optional(),
   })
   .superRefine((user, ctx) => {
     if (user.password === undefined && user.ntHash === undefined) ctx.addIssue({ code: 'custom', path: [], message: 'needs password or ntHash' })

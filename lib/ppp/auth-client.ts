@@ -13,6 +13,12 @@
  *              Notification (empty), any other Type a
  *              legacy Nak proposing MD5 (5.3.1)
  *
+ * MS-CHAPv2 Failures that invite a next step (RFC 2759 6, 7) are answered
+ * with the Failure's Identifier plus one and its C=: E=648 (password
+ * expired) with a Change-Password to `newPassword`, once, after which the
+ * Success must prove the NEW password; R=1 with a new Response while
+ * `retries` last.
+ *
  * A Challenge repeated with the same Identifier and value gets the same
  * Response (so a retransmitted Challenge does not start a second attempt at
  * the server); the last Response is also retransmitted every `restartTimer`

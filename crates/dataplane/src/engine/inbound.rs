@@ -13,6 +13,7 @@ use crate::l2tp::{self, L2tpFrame};
 use crate::natt::{self, Udp4500};
 use crate::policy::Verdict;
 use crate::table::Encap;
+use crate::tunnel_mode;
 use crate::{io::tun, ip, ppp};
 
 /// ICMPv6 Router Solicitation: answered by the control plane (IPV6CP and
@@ -104,6 +105,19 @@ pub(crate) fn esp(
             }));
         }
     }
+    if opened.next_header == tunnel_mode::NEXT_HEADER_IPV4
+        || opened.next_header == tunnel_mode::NEXT_HEADER_IPV6
+    {
+        let payload = opened.payload;
+        return super::tunnel::inbound(
+            shared,
+            binding.id,
+            packet,
+            payload,
+            opened.next_header,
+            tun_fd,
+        );
+    }
     if opened.next_header != 17 {
         return bump(&c.not_l2tp);
     }
@@ -128,6 +142,10 @@ pub(crate) fn esp(
     };
     let data = match frame {
         L2tpFrame::Control { message, .. } => {
+            // A site's SAs carry routed subnets, never an L2TP tunnel.
+            if shared.tables.sites.is_site_binding(binding.id) {
+                return bump(&c.not_l2tp);
+            }
             bump(&c.l2tp_control_in);
             up.push(UpItem::Packet(
                 Control::L2tp {
@@ -205,6 +223,13 @@ pub(crate) fn esp(
         return bump(&c.spoofed);
     }
     let dst_port = ip::transport_ports(inner, &header).map(|(_, dst)| dst);
+    if shared.tables.anomaly.recording.load(Relaxed) {
+        let port = dst_port.unwrap_or(0);
+        session
+            .counters
+            .destinations
+            .record(header.dst, header.protocol, port);
+    }
     let verdict = session.policy.lock().expect("policy lock").admit(
         header.dst,
         header.protocol,

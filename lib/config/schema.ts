@@ -183,6 +183,8 @@ const userSchema = z
       .optional(),
     address: ipv4().optional(),
     disabled: z.boolean().default(false),
+    // MS-CHAPv2 answers E=648 and takes the client's Change-Password (RFC 2759 7); other methods are refused.
+    passwordExpired: z.boolean().optional(),
     /** Names of `policies` this user's sessions get (see `access`). */
     policies: policyNames().optional(),
   })

@@ -21,7 +21,7 @@ import { hostname } from 'node:os'
 import { dirname, join } from 'node:path'
 import { DataPlane } from '../../native/index.js'
 import type { ControlBatch, DataPlaneOptions, LocalAddresses } from '../../native/index.js'
-import { AuthLimiter, CallbackAuthenticator, GENERIC_FAILURE_MESSAGE, LimitedAuthenticator, LocalUsersAuthenticator, withoutDomain, type AuthCallback, type Authenticator, type Method } from '../auth/index.js'
+import { AuthLimiter, CallbackAuthenticator, GENERIC_FAILURE_MESSAGE, LimitedAuthenticator, LocalUsersAuthenticator, withoutDomain, type AuthCallback, type Authenticator, type Method, type PasswordChange } from '../auth/index.js'
 import { RadiusAccounting, RadiusAuthenticator, isRadiusSuccess, startDaeServer, type DaeChanges, type DaeMatch, type DaeServer, type NasIdentity, type RadiusServerOptions } from '../auth/radius/index.js'
 import { ConfigError, parseServerConfig, proposalPolicy, type LoadedConfig, type ServerConfig, type ServerConfigInput } from '../config/index.js'
 import { loadCredentials, loadTrustAnchors } from '../ike/certificates.js'
@@ -46,6 +46,8 @@ import type { AdminTarget, ServerEvents, ServerStatus, SessionInfo, SiteInfo } f
 export interface L2tpServerOptions extends ServerConfigInput {
   /** Decide logins in code (checked after the configured `users`, when none of them matches). */
   authenticate?: AuthCallback
+  /** Stores the password a `passwordExpired` user changed over MS-CHAPv2 (LocalUsersOptions.onPasswordChange). */
+  onPasswordChange?: (change: PasswordChange) => void | Promise<void>
   /** A pino logger; default: silent. */
   logger?: Logger
   /** Where relative paths in the options (pskFile, certificates) start. */
@@ -77,6 +79,7 @@ export class L2tpServer extends EventEmitter<ServerEvents> implements AdminTarge
   private readonly log: Logger
   private readonly authenticator: Authenticator
   private readonly callback: AuthCallback | undefined
+  private readonly onPasswordChange: ((change: PasswordChange) => void | Promise<void>) | undefined
   private readonly stateDir: string
   private radius: RadiusParts | undefined
   private limiter: AuthLimiter | undefined
@@ -95,19 +98,20 @@ export class L2tpServer extends EventEmitter<ServerEvents> implements AdminTarge
    */
   constructor(options: L2tpServerOptions, loaded?: LoadedConfig) {
     super()
-    const { authenticate, logger, baseDir, stateDir, ...input } = options
+    const { authenticate, onPasswordChange, logger, baseDir, stateDir, ...input } = options
     const parsed = loaded ?? parseServerConfig(input, baseDir === undefined ? {} : { baseDir })
     this.config = parsed.config
     this.warnings = parsed.warnings
     this.log = logger ?? silentLogger()
     this.callback = authenticate
+    this.onPasswordChange = onPasswordChange
     this.stateDir = stateDir ?? DEFAULT_STATE_DIR
     if (authenticate && this.config.radius) throw new ConfigError([{ key: 'radius', message: 'give radius or the authenticate callback, not both: both would decide the logins local users do not' }])
     this.authenticator = this.buildAuthenticator(authenticate, this.config)
   }
 
   /** A server on a configuration loadConfigFile already validated (the CLI's way). */
-  static fromConfig(loaded: LoadedConfig, extras: Pick<L2tpServerOptions, 'authenticate' | 'logger' | 'stateDir'> = {}): L2tpServer {
+  static fromConfig(loaded: LoadedConfig, extras: Pick<L2tpServerOptions, 'authenticate' | 'onPasswordChange' | 'logger' | 'stateDir'> = {}): L2tpServer {
     return new L2tpServer(extras as L2tpServerOptions, loaded)
   }
 
@@ -118,9 +122,19 @@ export class L2tpServer extends EventEmitter<ServerEvents> implements AdminTarge
       ...(u.ntHash !== undefined ? { ntHash: u.ntHash } : {}),
       ...(u.address !== undefined ? { address: u.address } : {}),
       ...(u.disabled !== undefined ? { disabled: u.disabled } : {}),
+      ...(u.passwordExpired ? { passwordExpired: true } : {}),
       ...(u.policies !== undefined ? { policies: u.policies } : {}),
     }))
-    const local = new LocalUsersAuthenticator({ users, algorithms: pppAuthAlgorithms })
+    const local = new LocalUsersAuthenticator({
+      users,
+      algorithms: pppAuthAlgorithms,
+      onPasswordChange: async (change) => {
+        // Never the password itself in the log.
+        if (this.onPasswordChange) await this.onPasswordChange(change)
+        else this.log.warn({ user: change.user }, 'password changed in memory only (no onPasswordChange): the configured one returns at reload or restart')
+        this.log.info({ user: change.user }, 'expired password changed (MS-CHAPv2 Change-Password)')
+      },
+    })
     let inner: Authenticator = local
     // Names that are not local users go to the callback, or to RADIUS (opened in listen()); EAP always does.
     let external: Authenticator | undefined
@@ -557,7 +571,7 @@ export class L2tpServer extends EventEmitter<ServerEvents> implements AdminTarge
 }
 
 function omitExtras(options: L2tpServerOptions): ServerConfigInput {
-  const { authenticate: _a, logger: _l, baseDir: _b, stateDir: _s, ...input } = options
+  const { authenticate: _a, onPasswordChange: _p, logger: _l, baseDir: _b, stateDir: _s, ...input } = options
   return input
 }
 

@@ -2,6 +2,7 @@
 //! the raw ESP socket, and the TUN device. Everything above this module works
 //! on buffers.
 
+pub mod offload;
 pub mod raw;
 pub mod sys;
 pub mod tun;

@@ -18,6 +18,7 @@ use std::time::Instant;
 use crate::engine::outbound::{self, HEADROOM, TAILROOM};
 use crate::engine::{inbound, Counters, Io, Shared, UpItem};
 use crate::io::sys;
+use crate::io::tun::TunSink;
 use crate::table::{Encap, Tables};
 
 /// A packet `from_tun` sealed: what a worker would send to `dest`.
@@ -78,8 +79,11 @@ impl Harness {
         &self.shared.counters
     }
 
-    fn tun_fd(&self) -> Option<i32> {
-        self.tun_sink.as_ref().map(|fd| fd.as_raw_fd())
+    fn tun_fd(&self) -> Option<TunSink> {
+        self.tun_sink.as_ref().map(|fd| TunSink {
+            fd: fd.as_raw_fd(),
+            vnet_hdr: false,
+        })
     }
 
     /// A datagram received on UDP 4500 (local port 4500) from `peer`;
@@ -102,7 +106,10 @@ impl Harness {
     pub fn from_tun(&self, packet: &[u8]) -> Option<Sent> {
         let mut buf = vec![0u8; HEADROOM + packet.len() + TAILROOM];
         buf[HEADROOM..HEADROOM + packet.len()].copy_from_slice(packet);
-        let tun_fd = self.tun_fd().unwrap_or(-1);
+        let tun_fd = self.tun_fd().unwrap_or(TunSink {
+            fd: -1,
+            vnet_hdr: false,
+        });
         let out = outbound::from_tun(&self.shared, &mut buf, packet.len(), tun_fd)?;
         Some(Sent {
             packet: buf[out.start..out.start + out.len].to_vec(),

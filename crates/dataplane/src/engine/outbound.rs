@@ -14,7 +14,8 @@ use super::counters::bump;
 use super::inbound::mss_for;
 use super::up::Control;
 use super::Shared;
-use crate::io::{tun, udp};
+use crate::io::tun::TunSink;
+use crate::io::udp;
 use crate::l2tp::{self, DataHeaderSpec};
 use crate::table::{Binding, Encap, Session};
 use crate::{esp, ip, natt, ppp};
@@ -36,7 +37,7 @@ pub(crate) fn from_tun(
     shared: &Shared,
     buf: &mut [u8],
     len: usize,
-    tun_fd: i32,
+    tun: TunSink,
 ) -> Option<Outgoing> {
     let c = &shared.counters;
     bump(&c.tun_in);
@@ -65,7 +66,7 @@ pub(crate) fn from_tun(
             from,
             &mut icmp,
         ) {
-            let _ = tun::write(tun_fd, &icmp[..n]);
+            let _ = tun.write(&icmp[..n]);
         }
         session.counters.too_big.fetch_add(1, Relaxed);
         bump(&c.too_big);

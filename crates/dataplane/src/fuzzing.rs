@@ -18,7 +18,7 @@ use std::time::Instant;
 use crate::engine::outbound::{self, HEADROOM, TAILROOM};
 use crate::engine::{inbound, Counters, Io, Shared, UpItem};
 use crate::io::sys;
-use crate::io::tun::TunSink;
+use crate::io::tun::{TunSink, TunWriter};
 use crate::table::{Encap, Tables};
 
 /// A packet `from_tun` sealed: what a worker would send to `dest`.
@@ -90,14 +90,16 @@ impl Harness {
     /// returns what would go up to JS.
     pub fn natt(&self, datagram: &mut [u8], peer: SocketAddr) -> Vec<UpItem> {
         let mut up = Vec::new();
-        inbound::natt_datagram(&self.shared, datagram, peer, 4500, self.tun_fd(), &mut up);
+        let mut tun = self.tun_fd().map(TunWriter::new);
+        inbound::natt_datagram(&self.shared, datagram, peer, 4500, tun.as_mut(), &mut up);
         up
     }
 
     /// A datagram read from the raw ESP socket (IPv4 header first).
     pub fn raw(&self, datagram: &mut [u8], peer: SocketAddr) -> Vec<UpItem> {
         let mut up = Vec::new();
-        inbound::raw_datagram(&self.shared, datagram, peer, self.tun_fd(), &mut up);
+        let mut tun = self.tun_fd().map(TunWriter::new);
+        inbound::raw_datagram(&self.shared, datagram, peer, tun.as_mut(), &mut up);
         up
     }
 

@@ -13,7 +13,7 @@ use crate::l2tp::{self, L2tpFrame};
 use crate::natt::{self, Udp4500};
 use crate::policy::Verdict;
 use crate::table::Encap;
-use crate::io::tun::TunSink;
+use crate::io::tun::TunWriter;
 use crate::{ip, ppp};
 
 /// ICMPv6 Router Solicitation: answered by the control plane (IPV6CP and
@@ -27,7 +27,7 @@ pub(crate) fn natt_datagram(
     datagram: &mut [u8],
     peer: SocketAddr,
     local_port: u16,
-    tun: Option<TunSink>,
+    tun: Option<&mut TunWriter>,
     up: &mut Vec<UpItem>,
 ) {
     let c = &shared.counters;
@@ -51,7 +51,7 @@ pub(crate) fn raw_datagram(
     shared: &Shared,
     datagram: &mut [u8],
     peer: SocketAddr,
-    tun: Option<TunSink>,
+    tun: Option<&mut TunWriter>,
     up: &mut Vec<UpItem>,
 ) {
     let Some(packet) = raw::strip_ipv4_header(datagram) else {
@@ -69,7 +69,7 @@ pub(crate) fn esp(
     packet: &mut [u8],
     from: SocketAddr,
     encap: Encap,
-    tun: Option<TunSink>,
+    tun: Option<&mut TunWriter>,
     up: &mut Vec<UpItem>,
 ) {
     let c = &shared.counters;

@@ -13,7 +13,7 @@ use super::outbound::{self, Outgoing, HEADROOM, TAILROOM};
 use super::up::{Control, Event, UpItem};
 use super::{inbound, Shared};
 use crate::io::offload::{self, TsoPlan, VnetHdr, VNET_HDR_LEN};
-use crate::io::tun::{self, TunSink};
+use crate::io::tun::{self, TunSink, TunWriter};
 use crate::io::udp::RecvBatch;
 use crate::io::poll_readable;
 use crate::table::Direction;
@@ -42,6 +42,8 @@ struct Worker {
     ready: Vec<bool>,
     recv: RecvBatch,
     tun: Option<TunSink>,
+    /// Inbound packets toward TUN (coalesced with offloads).
+    tun_writer: Option<TunWriter>,
     tun_bufs: Vec<Vec<u8>>,
     /// With TUN offloads: where a read lands (vnet header + up to 64 KiB)
     /// before it is cut into `tun_bufs`.
@@ -102,6 +104,7 @@ impl Worker {
             sources,
             recv: RecvBatch::new(BATCH, MAX_DATAGRAM),
             tun,
+            tun_writer: tun.map(TunWriter::new),
             tun_bufs: (0..TUN_BATCH)
                 .map(|_| vec![0u8; HEADROOM + mtu + TAILROOM])
                 .collect(),
@@ -161,12 +164,33 @@ impl Worker {
                 };
                 let len = self.recv.lens[i];
                 let buf = &mut self.recv.bufs[i][..len];
-                inbound::natt_datagram(shared, buf, peer, local_port, self.tun, &mut self.up);
+                inbound::natt_datagram(
+                    shared,
+                    buf,
+                    peer,
+                    local_port,
+                    self.tun_writer.as_mut(),
+                    &mut self.up,
+                );
             }
+            self.flush_tun(shared);
             if n < BATCH {
                 break;
             }
         }
+    }
+
+    /// Writes what the batch left coalescing and moves the write counts.
+    fn flush_tun(&mut self, shared: &Shared) {
+        let Some(w) = self.tun_writer.as_mut() else {
+            return;
+        };
+        w.flush();
+        let c = &shared.counters;
+        let take = |n: &mut u64| std::mem::take(n);
+        c.tun_write_calls.fetch_add(take(&mut w.calls), Relaxed);
+        c.tun_gso_writes.fetch_add(take(&mut w.gso_writes), Relaxed);
+        c.tun_write_failed.fetch_add(take(&mut w.failed), Relaxed);
     }
 
     fn raw(&mut self, shared: &Shared, fd: i32) {
@@ -177,8 +201,9 @@ impl Worker {
             };
             let len = self.recv.lens[i];
             let buf = &mut self.recv.bufs[i][..len];
-            inbound::raw_datagram(shared, buf, peer, self.tun, &mut self.up);
+            inbound::raw_datagram(shared, buf, peer, self.tun_writer.as_mut(), &mut self.up);
         }
+        self.flush_tun(shared);
     }
 
     fn tun(&mut self, shared: &Shared) {

@@ -198,3 +198,266 @@ fn pseudo_header(ip: &[u8], v4: bool, tcp_len: usize) -> u64 {
     };
     acc + crate::ip::PROTO_TCP as u64 + tcp_len as u64
 }
+
+/// Flows one receive batch can coalesce at once (each holds a 64 KiB buffer).
+pub const GRO_FLOWS: usize = 8;
+const GRO_MAX: usize = 65535;
+
+/// One TCP flow's segments joined into a super-packet waiting to be written.
+struct GroFlow {
+    /// Addresses and ports (v4: 12 bytes used, v6: 36).
+    key: [u8; 36],
+    v4: bool,
+    buf: Vec<u8>,
+    len: usize,
+    ip_len: usize,
+    headers_len: usize,
+    /// Payload of the first segment: every one but the last is this size.
+    gso_size: usize,
+    last_len: usize,
+    segments: usize,
+    next_seq: u32,
+    /// PSH seen: the flow ends here.
+    pushed: bool,
+    age: u64,
+}
+
+/// Receive-side coalescing toward a TUN device with IFF_VNET_HDR (what NIC
+/// GRO does): consecutive in-order TCP segments of one flow are joined and
+/// written as one GSO super-packet, so the kernel's TCP stack handles one
+/// packet per ~45. Anything else passes through unchanged and in order.
+pub struct Gro {
+    flows: Vec<GroFlow>,
+    clock: u64,
+}
+
+impl Default for Gro {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+/// What a segment looks like, read once.
+struct Segment {
+    v4: bool,
+    key: [u8; 36],
+    ip_len: usize,
+    headers_len: usize,
+    seq: u32,
+    flags: u8,
+    payload: usize,
+}
+
+const TCP_ACK: u8 = 0x10;
+const TCP_PSH: u8 = 0x08;
+
+impl Gro {
+    pub fn new() -> Gro {
+        Gro {
+            flows: Vec::new(),
+            clock: 0,
+        }
+    }
+
+    /// Takes one whole IP packet bound for TUN. `out(header, packet)` is
+    /// called for everything ready to write, in order.
+    pub fn push(&mut self, packet: &[u8], out: &mut impl FnMut(&[u8; VNET_HDR_LEN], &[u8])) {
+        let plain = [0u8; VNET_HDR_LEN];
+        let Some(seg) = tcp_segment(packet) else {
+            return out(&plain, packet);
+        };
+        self.clock += 1;
+        let found = self.flows.iter().position(|f| f.len > 0 && f.key == seg.key && f.v4 == seg.v4);
+        let eligible = seg.flags & !TCP_PSH == TCP_ACK && seg.payload > 0 && checksum_ok(packet, &seg);
+        if let Some(i) = found {
+            if eligible && self.flows[i].can_append(packet, &seg) {
+                self.flows[i].append(packet, &seg, self.clock);
+                return;
+            }
+            self.flows[i].flush(out);
+        }
+        if !eligible {
+            return out(&plain, packet);
+        }
+        let slot = match self.flows.iter().position(|f| f.len == 0) {
+            Some(i) => i,
+            None if self.flows.len() < GRO_FLOWS => {
+                self.flows.push(GroFlow::new());
+                self.flows.len() - 1
+            }
+            None => {
+                let oldest = (0..self.flows.len()).min_by_key(|&i| self.flows[i].age).unwrap_or(0);
+                self.flows[oldest].flush(out);
+                oldest
+            }
+        };
+        self.flows[slot].start(packet, &seg, self.clock);
+    }
+
+    /// Writes every flow held (end of a receive batch).
+    pub fn flush(&mut self, out: &mut impl FnMut(&[u8; VNET_HDR_LEN], &[u8])) {
+        let mut order: Vec<usize> = (0..self.flows.len()).filter(|&i| self.flows[i].len > 0).collect();
+        order.sort_by_key(|&i| self.flows[i].age);
+        for i in order {
+            self.flows[i].flush(out);
+        }
+    }
+}
+
+/// Reads a TCP segment's headers: IPv4 without options or fragments, or
+/// IPv6 with TCP as the first next header; None for anything else.
+fn tcp_segment(p: &[u8]) -> Option<Segment> {
+    let mut key = [0u8; 36];
+    let (v4, ip_len, total) = match p.first()? >> 4 {
+        4 => {
+            let total = u16::from_be_bytes([*p.get(2)?, *p.get(3)?]) as usize;
+            let frag = u16::from_be_bytes([*p.get(6)?, *p.get(7)?]) & 0x3fff;
+            if p[0] & 0x0f != 5 || p[9] != crate::ip::PROTO_TCP || frag != 0 {
+                return None;
+            }
+            key[..8].copy_from_slice(p.get(12..20)?);
+            (true, 20, total)
+        }
+        6 => {
+            if *p.get(6)? != crate::ip::PROTO_TCP {
+                return None;
+            }
+            key[..32].copy_from_slice(p.get(8..40)?);
+            (false, 40, 40 + u16::from_be_bytes([p[4], p[5]]) as usize)
+        }
+        _ => return None,
+    };
+    if total != p.len() || p.len() < ip_len + 20 {
+        return None;
+    }
+    let tcp = &p[ip_len..];
+    let headers_len = ip_len + (tcp[12] >> 4) as usize * 4;
+    if headers_len < ip_len + 20 || headers_len > p.len() {
+        return None;
+    }
+    let at = if v4 { 8 } else { 32 };
+    key[at..at + 4].copy_from_slice(&tcp[..4]);
+    Some(Segment {
+        v4,
+        key,
+        ip_len,
+        headers_len,
+        seq: u32::from_be_bytes([tcp[4], tcp[5], tcp[6], tcp[7]]),
+        flags: tcp[13],
+        payload: p.len() - headers_len,
+    })
+}
+
+/// The TCP checksum verifies: a corrupt segment is passed on alone for the
+/// kernel to drop, never hidden inside a super-packet whose checksum we
+/// would recompute.
+fn checksum_ok(p: &[u8], seg: &Segment) -> bool {
+    let acc = pseudo_header(&p[..seg.ip_len], seg.v4, p.len() - seg.ip_len);
+    sum::fold(sum::add(&p[seg.ip_len..], acc)) == 0xffff
+}
+
+impl GroFlow {
+    fn new() -> GroFlow {
+        GroFlow {
+            key: [0; 36],
+            v4: true,
+            buf: vec![0u8; GRO_MAX],
+            len: 0,
+            ip_len: 0,
+            headers_len: 0,
+            gso_size: 0,
+            last_len: 0,
+            segments: 0,
+            next_seq: 0,
+            pushed: false,
+            age: 0,
+        }
+    }
+
+    fn start(&mut self, p: &[u8], seg: &Segment, clock: u64) {
+        self.buf[..p.len()].copy_from_slice(p);
+        self.len = p.len();
+        self.key = seg.key;
+        self.v4 = seg.v4;
+        self.ip_len = seg.ip_len;
+        self.headers_len = seg.headers_len;
+        self.gso_size = seg.payload;
+        self.last_len = seg.payload;
+        self.segments = 1;
+        self.next_seq = seg.seq.wrapping_add(seg.payload as u32);
+        self.pushed = seg.flags & TCP_PSH != 0;
+        self.age = clock;
+    }
+
+    /// Same headers but for lengths, IDs, sequence and checksums; in order;
+    /// every earlier segment full-sized; room left.
+    fn can_append(&self, p: &[u8], seg: &Segment) -> bool {
+        let held = &self.buf[..self.headers_len];
+        let (ip, tcp) = (self.ip_len, self.ip_len);
+        let same_ip = if self.v4 {
+            held[1] == p[1] && held[6] & 0x40 == p[6] & 0x40 && held[8] == p[8]
+        } else {
+            held[..4] == p[..4] && held[7] == p[7]
+        };
+        !self.pushed
+            && same_ip
+            && seg.headers_len == self.headers_len
+            && seg.seq == self.next_seq
+            && self.last_len == self.gso_size
+            && seg.payload <= self.gso_size
+            && self.len + seg.payload <= GRO_MAX
+            // ACK number, data offset, flags but PSH, window; then options.
+            && held[tcp + 8..tcp + 13] == p[ip + 8..ip + 13]
+            && held[tcp + 14..tcp + 16] == p[ip + 14..ip + 16]
+            && held[tcp + 20..] == p[ip + 20..self.headers_len]
+    }
+
+    fn append(&mut self, p: &[u8], seg: &Segment, clock: u64) {
+        let data = &p[seg.headers_len..];
+        self.buf[self.len..self.len + data.len()].copy_from_slice(data);
+        self.len += data.len();
+        self.last_len = data.len();
+        self.segments += 1;
+        self.next_seq = seg.seq.wrapping_add(data.len() as u32);
+        if seg.flags & TCP_PSH != 0 {
+            self.pushed = true;
+            self.buf[self.ip_len + 13] |= TCP_PSH;
+        }
+        self.age = clock;
+    }
+
+    fn flush(&mut self, out: &mut impl FnMut(&[u8; VNET_HDR_LEN], &[u8])) {
+        if self.len == 0 {
+            return;
+        }
+        let len = std::mem::take(&mut self.len);
+        if self.segments == 1 {
+            // Untouched: its own checksum is still right.
+            return out(&[0u8; VNET_HDR_LEN], &self.buf[..len]);
+        }
+        let b = &mut self.buf[..len];
+        let tcp_len = len - self.ip_len;
+        if self.v4 {
+            b[2..4].copy_from_slice(&(len as u16).to_be_bytes());
+            b[10..12].fill(0);
+            let check = sum::finish(sum::add(&b[..20], 0));
+            b[10..12].copy_from_slice(&check.to_be_bytes());
+        } else {
+            b[4..6].copy_from_slice(&(tcp_len as u16).to_be_bytes());
+        }
+        // CHECKSUM_PARTIAL: the field holds the folded pseudo-header sum
+        // over the whole length; the kernel finishes each segment's.
+        let pseudo = sum::fold(pseudo_header(&b[..self.ip_len], self.v4, tcp_len));
+        let field = self.ip_len + 16;
+        b[field..field + 2].copy_from_slice(&pseudo.to_be_bytes());
+        let hdr = VnetHdr {
+            flags: F_NEEDS_CSUM,
+            gso_type: if self.v4 { GSO_TCPV4 } else { GSO_TCPV6 },
+            hdr_len: self.headers_len as u16,
+            gso_size: self.gso_size as u16,
+            csum_start: self.ip_len as u16,
+            csum_offset: 16,
+        };
+        out(&hdr.to_bytes(), b);
+    }
+}

@@ -81,6 +81,79 @@ impl TunSink {
     }
 }
 
+/// The inbound path's way to the TUN device: with IFF_VNET_HDR, TCP
+/// segments are coalesced (`offload::Gro`) until `flush`, which the worker
+/// calls at the end of every receive batch. Counts its system calls.
+pub struct TunWriter {
+    pub sink: TunSink,
+    gro: Option<super::offload::Gro>,
+    /// write(v) calls, of which GSO super-packets, and failed ones.
+    pub calls: u64,
+    pub gso_writes: u64,
+    pub failed: u64,
+}
+
+impl TunWriter {
+    pub fn new(sink: TunSink) -> TunWriter {
+        let coalesce = sink.vnet_hdr && !offload_disabled("tun-gro");
+        TunWriter {
+            sink,
+            gro: coalesce.then(super::offload::Gro::new),
+            calls: 0,
+            gso_writes: 0,
+            failed: 0,
+        }
+    }
+
+    /// Takes one IP packet; written now, or held to be joined with the
+    /// next segments of its TCP flow.
+    pub fn write(&mut self, packet: &[u8]) -> io::Result<()> {
+        let TunWriter {
+            sink,
+            gro,
+            calls,
+            gso_writes,
+            failed,
+        } = self;
+        match gro {
+            None => {
+                *calls += 1;
+                sink.write(packet)
+            }
+            Some(gro) => {
+                gro.push(packet, &mut |hdr, bytes| {
+                    emit(sink.fd, hdr, bytes, calls, gso_writes, failed)
+                });
+                Ok(())
+            }
+        }
+    }
+
+    /// Writes everything held.
+    pub fn flush(&mut self) {
+        let TunWriter {
+            sink,
+            gro,
+            calls,
+            gso_writes,
+            failed,
+        } = self;
+        if let Some(gro) = gro {
+            gro.flush(&mut |hdr, bytes| emit(sink.fd, hdr, bytes, calls, gso_writes, failed));
+        }
+    }
+}
+
+fn emit(fd: i32, hdr: &[u8], bytes: &[u8], calls: &mut u64, gso: &mut u64, failed: &mut u64) {
+    *calls += 1;
+    if hdr[1] != super::offload::GSO_NONE {
+        *gso += 1;
+    }
+    if write_vnet(fd, hdr, bytes).is_err() {
+        *failed += 1;
+    }
+}
+
 /// Writes `hdr` and `packet` as one packet (writev: no copy to join them).
 pub fn write_vnet(fd: i32, hdr: &[u8], packet: &[u8]) -> io::Result<()> {
     let iov = [

@@ -180,6 +180,10 @@ fn open_io(config: &Config) -> io::Result<(Io, LocalAddrs)> {
     for fd in ike.iter().chain(natt.iter().flatten()).chain(raw.iter()) {
         tun::set_nonblocking(fd.as_raw_fd())?;
     }
+    for fd in natt.iter().flatten() {
+        // Best effort: without it datagrams simply arrive one by one.
+        udp::enable_gro(fd);
+    }
     if let Some(dev) = &tun {
         for q in &dev.queues {
             tun::set_nonblocking(q.as_raw_fd())?;

@@ -156,22 +156,25 @@ impl Worker {
         // Drain in batches until empty, but yield to the other fds after a
         // few rounds so a flood on one socket cannot starve the TUN side.
         for _ in 0..8 {
+            bump(&shared.counters.udp_recv_calls);
             let n = self.recv.recv(fd).unwrap_or(0);
             for i in 0..n {
                 let Some(peer) = self.recv.peers[i] else {
                     bump(&shared.counters.malformed_udp);
                     continue;
                 };
-                let len = self.recv.lens[i];
-                let buf = &mut self.recv.bufs[i][..len];
-                inbound::natt_datagram(
-                    shared,
-                    buf,
-                    peer,
-                    local_port,
-                    self.tun_writer.as_mut(),
-                    &mut self.up,
-                );
+                // With UDP_GRO one buffer may hold a run of datagrams.
+                let (len, step) = self.recv.datagram_step(i);
+                for start in (0..len).step_by(step) {
+                    inbound::natt_datagram(
+                        shared,
+                        &mut self.recv.bufs[i][start..len.min(start + step)],
+                        peer,
+                        local_port,
+                        self.tun_writer.as_mut(),
+                        &mut self.up,
+                    );
+                }
             }
             self.flush_tun(shared);
             if n < BATCH {

@@ -9,11 +9,11 @@ use super::up::{Control, Event, UpItem};
 use super::Shared;
 use crate::esp::EspError;
 use crate::io::raw;
+use crate::io::tun::TunWriter;
 use crate::l2tp::{self, L2tpFrame};
 use crate::natt::{self, Udp4500};
 use crate::policy::Verdict;
 use crate::table::Encap;
-use crate::io::tun::TunWriter;
 use crate::{ip, ppp};
 
 /// ICMPv6 Router Solicitation: answered by the control plane (IPV6CP and

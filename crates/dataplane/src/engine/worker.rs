@@ -13,9 +13,9 @@ use super::outbound::{self, Outgoing, HEADROOM, TAILROOM};
 use super::up::{Control, Event, UpItem};
 use super::{inbound, Shared};
 use crate::io::offload::{self, TsoPlan, VnetHdr, VNET_HDR_LEN};
+use crate::io::poll_readable;
 use crate::io::tun::{self, TunSink, TunWriter};
 use crate::io::udp::RecvBatch;
-use crate::io::poll_readable;
 use crate::table::Direction;
 
 const BATCH: usize = 64;
@@ -292,7 +292,8 @@ impl Worker {
                     slot = 0;
                 }
                 let buf = &mut self.tun_bufs[slot];
-                let len = plan.write_segment(&self.gso_buf[VNET_HDR_LEN..n], i, &mut buf[HEADROOM..]);
+                let len =
+                    plan.write_segment(&self.gso_buf[VNET_HDR_LEN..n], i, &mut buf[HEADROOM..]);
                 if let Some(out) = outbound::from_tun(shared, buf, len, sink) {
                     self.outgoing.push((slot, out));
                 }

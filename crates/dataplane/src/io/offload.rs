@@ -171,8 +171,13 @@ impl TsoPlan {
         } else {
             out[4..6].copy_from_slice(&(tcp_len as u16).to_be_bytes());
         }
-        let seq = u32::from_be_bytes([packet[tcp + 4], packet[tcp + 5], packet[tcp + 6], packet[tcp + 7]])
-            .wrapping_add(offset as u32);
+        let seq = u32::from_be_bytes([
+            packet[tcp + 4],
+            packet[tcp + 5],
+            packet[tcp + 6],
+            packet[tcp + 7],
+        ])
+        .wrapping_add(offset as u32);
         out[tcp + 4..tcp + 8].copy_from_slice(&seq.to_be_bytes());
         let last = i + 1 == self.count();
         if !last {
@@ -267,8 +272,12 @@ impl Gro {
             return out(&plain, packet);
         };
         self.clock += 1;
-        let found = self.flows.iter().position(|f| f.len > 0 && f.key == seg.key && f.v4 == seg.v4);
-        let eligible = seg.flags & !TCP_PSH == TCP_ACK && seg.payload > 0 && checksum_ok(packet, &seg);
+        let found = self
+            .flows
+            .iter()
+            .position(|f| f.len > 0 && f.key == seg.key && f.v4 == seg.v4);
+        let eligible =
+            seg.flags & !TCP_PSH == TCP_ACK && seg.payload > 0 && checksum_ok(packet, &seg);
         if let Some(i) = found {
             if eligible && self.flows[i].can_append(packet, &seg) {
                 self.flows[i].append(packet, &seg, self.clock);
@@ -286,7 +295,9 @@ impl Gro {
                 self.flows.len() - 1
             }
             None => {
-                let oldest = (0..self.flows.len()).min_by_key(|&i| self.flows[i].age).unwrap_or(0);
+                let oldest = (0..self.flows.len())
+                    .min_by_key(|&i| self.flows[i].age)
+                    .unwrap_or(0);
                 self.flows[oldest].flush(out);
                 oldest
             }
@@ -296,7 +307,9 @@ impl Gro {
 
     /// Writes every flow held (end of a receive batch).
     pub fn flush(&mut self, out: &mut impl FnMut(&[u8; VNET_HDR_LEN], &[u8])) {
-        let mut order: Vec<usize> = (0..self.flows.len()).filter(|&i| self.flows[i].len > 0).collect();
+        let mut order: Vec<usize> = (0..self.flows.len())
+            .filter(|&i| self.flows[i].len > 0)
+            .collect();
         order.sort_by_key(|&i| self.flows[i].age);
         for i in order {
             self.flows[i].flush(out);

@@ -218,7 +218,11 @@ impl RecvBatch {
     /// may be shorter). The size is never 0.
     pub fn datagram_step(&self, i: usize) -> (usize, usize) {
         let len = self.lens[i];
-        let step = if self.segment[i] == 0 { len } else { self.segment[i] };
+        let step = if self.segment[i] == 0 {
+            len
+        } else {
+            self.segment[i]
+        };
         (len, step.max(1))
     }
 
@@ -372,7 +376,14 @@ pub fn send_batch_gso(fd: i32, v6_socket: bool, packets: &[(&[u8], SocketAddr)])
     while next < msgs.len() {
         calls += 1;
         // SAFETY: msgs[next..] point at live buffers, addresses and control data.
-        let n = unsafe { libc::sendmmsg(fd, msgs[next..].as_mut_ptr(), (msgs.len() - next) as libc::c_uint, 0) };
+        let n = unsafe {
+            libc::sendmmsg(
+                fd,
+                msgs[next..].as_mut_ptr(),
+                (msgs.len() - next) as libc::c_uint,
+                0,
+            )
+        };
         if n < 0 {
             let err = io::Error::last_os_error();
             if err.kind() == io::ErrorKind::Interrupted {
@@ -382,7 +393,10 @@ pub fn send_batch_gso(fd: i32, v6_socket: bool, packets: &[(&[u8], SocketAddr)])
             if run.count > 1 {
                 // The kernel could not segment this one (no support, or a
                 // segment over the route's MTU): send its datagrams one by one.
-                if matches!(err.raw_os_error(), Some(libc::EIO) | Some(libc::EOPNOTSUPP) | Some(libc::ENOPROTOOPT)) {
+                if matches!(
+                    err.raw_os_error(),
+                    Some(libc::EIO) | Some(libc::EOPNOTSUPP) | Some(libc::ENOPROTOOPT)
+                ) {
                     GSO_REFUSED.store(true, Relaxed);
                 }
                 let slice = &packets[run.first..run.first + run.count];

@@ -62,6 +62,8 @@ export interface TunnelThroughputRecord {
   wireguard_go_cpu_s_per_gb?: number
   /** Ours / wireguard-go: Gbit/s for TCP, received pps for UDP (0 without the reference). */
   ratio: number
+  /** wireguard-go's CPU-s/GB / ours: above 1, we move a byte with less CPU (steadier than throughput on a shared machine). */
+  cpu_ratio?: number
   /** The plain veth (the kernel path, no tunnel; GSO/TSO), for scale. */
   veth_gbps: number
   veth_pps: number
@@ -323,6 +325,7 @@ async function throughput(rig: TunnelRig, seconds: number): Promise<TunnelBenchR
                 wireguard_go_pps: Math.round(ref.pps),
                 ...(udp ? { wireguard_go_loss_percent: round(ref.loss ?? 0, 1) } : {}),
                 wireguard_go_cpu_s_per_gb: round(ref.cpuSPerGb, 2),
+                cpu_ratio: ratioOf(ref.cpuSPerGb, ours.cpuSPerGb),
               }
             : {}),
           ratio: ref ? (udp ? ratioOf(ours.pps, ref.pps) : ratioOf(ours.gbps, ref.gbps)) : 0,
@@ -432,7 +435,7 @@ export function formatTunnelRecord(r: TunnelBenchRecord): string {
       gbps === undefined ? 'n/a' : udp ? `${pps} pps${loss === undefined ? '' : ` (loss ${loss}%)`}` : `${gbps.toFixed(2)} Gbit/s`
     return (
       `tunnel ${r.metric.padEnd(8)} ${r.direction.padEnd(16)} ${r.suite}  ours ${fig(r.gbps, r.pps, r.loss_percent)} ${r.cpu_s_per_gb} CPU-s/GB` +
-      `  wireguard-go ${fig(r.wireguard_go_gbps, r.wireguard_go_pps, r.wireguard_go_loss_percent)} ${r.wireguard_go_cpu_s_per_gb ?? 'n/a'} CPU-s/GB  ratio ${r.ratio}` +
+      `  wireguard-go ${fig(r.wireguard_go_gbps, r.wireguard_go_pps, r.wireguard_go_loss_percent)} ${r.wireguard_go_cpu_s_per_gb ?? 'n/a'} CPU-s/GB  ratio ${r.ratio} (CPU ${r.cpu_ratio ?? 'n/a'})` +
       `  (veth ${fig(r.veth_gbps, r.veth_pps, undefined)}, ratio ${r.ratio_veth})`
     )
   }

@@ -58,6 +58,7 @@ impl Harness {
                     natt_addrs: Vec::new(),
                     raw: None,
                     tun: None,
+                    offloads: crate::io::Offloads::NONE,
                 },
                 up,
                 up_pending: AtomicUsize::new(0),
@@ -83,6 +84,7 @@ impl Harness {
         self.tun_sink.as_ref().map(|fd| TunSink {
             fd: fd.as_raw_fd(),
             vnet_hdr: false,
+            coalesce: false,
         })
     }
 
@@ -111,6 +113,7 @@ impl Harness {
         let tun_fd = self.tun_fd().unwrap_or(TunSink {
             fd: -1,
             vnet_hdr: false,
+            coalesce: false,
         });
         let out = outbound::from_tun(&self.shared, &mut buf, packet.len(), tun_fd)?;
         Some(Sent {

@@ -240,7 +240,8 @@ pub(crate) fn transmit(
             continue;
         }
         let fd = shared.io.natt[worker][s].as_raw_fd();
-        let (sent, calls) = udp::send_batch_gso(fd, shared.io.natt_v6[s], batch);
+        let gso = shared.io.offloads.udp_gso;
+        let (sent, calls) = udp::send_batch_gso(fd, shared.io.natt_v6[s], batch, gso);
         c.udp_send_calls.fetch_add(calls, Relaxed);
         c.send_failed
             .fetch_add((batch.len() - sent) as u64, Relaxed);

@@ -14,7 +14,7 @@ use std::ffi::CStr;
 use std::io;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 
-use super::context;
+use super::{context, Offloads};
 
 const TUNSETIFF: libc::c_ulong = 0x4004_54ca;
 /// _IOW('T', 208, unsigned int)
@@ -60,6 +60,8 @@ pub struct Tun {
     pub vnet_hdr: bool,
     /// The kernel agreed to hand us TCP super-packets (TSO4/TSO6).
     pub tso: bool,
+    /// Inbound TCP segments are joined before writing.
+    pub coalesce: bool,
 }
 
 /// Where packets for the TUN device go: a queue's fd and whether it wants
@@ -68,6 +70,8 @@ pub struct Tun {
 pub struct TunSink {
     pub fd: i32,
     pub vnet_hdr: bool,
+    /// Join inbound TCP segments into super-packets (needs `vnet_hdr`).
+    pub coalesce: bool,
 }
 
 impl TunSink {
@@ -95,7 +99,7 @@ pub struct TunWriter {
 
 impl TunWriter {
     pub fn new(sink: TunSink) -> TunWriter {
-        let coalesce = sink.vnet_hdr && !offload_disabled("tun-gro");
+        let coalesce = sink.vnet_hdr && sink.coalesce;
         TunWriter {
             sink,
             gro: coalesce.then(super::offload::Gro::new),
@@ -175,21 +179,12 @@ pub fn write_vnet(fd: i32, hdr: &[u8], packet: &[u8]) -> io::Result<()> {
     Ok(())
 }
 
-/// Which offloads to try, from `L2TP_IPSEC_NO_OFFLOAD` (a comma list of
-/// `tun`, `udp-gso`, `udp-gro`, or `all`): a benchmark knob to measure what
-/// each one gains, and an escape hatch for a kernel that misbehaves.
-pub fn offload_disabled(what: &str) -> bool {
-    std::env::var("L2TP_IPSEC_NO_OFFLOAD")
-        .map(|v| v.split(',').any(|w| w.trim() == what || w.trim() == "all"))
-        .unwrap_or(false)
-}
-
 impl Tun {
     /// Creates the device `name` (or attaches to it if it exists and is a
     /// TUN device owned by us) with `queues` queues.
-    pub fn open(name: &str, queues: usize) -> io::Result<Tun> {
-        if !offload_disabled("tun") {
-            match Self::open_with(name, queues, true) {
+    pub fn open(name: &str, queues: usize, offloads: Offloads) -> io::Result<Tun> {
+        if offloads.tun {
+            match Self::open_with(name, queues, true, offloads.tun_gro) {
                 Ok(tun) => return Ok(tun),
                 // A kernel without IFF_VNET_HDR says EINVAL; anything else is
                 // a real failure (permissions, a device of another kind).
@@ -197,10 +192,10 @@ impl Tun {
                 Err(e) => return Err(e),
             }
         }
-        Self::open_with(name, queues, false)
+        Self::open_with(name, queues, false, false)
     }
 
-    fn open_with(name: &str, queues: usize, vnet_hdr: bool) -> io::Result<Tun> {
+    fn open_with(name: &str, queues: usize, vnet_hdr: bool, coalesce: bool) -> io::Result<Tun> {
         let req_name = ifname(name)?;
         let mut flags = (libc::IFF_TUN | libc::IFF_NO_PI) as libc::c_short;
         if queues > 1 {
@@ -249,6 +244,7 @@ impl Tun {
             queues: fds,
             vnet_hdr,
             tso,
+            coalesce: vnet_hdr && coalesce,
         })
     }
 
@@ -257,6 +253,7 @@ impl Tun {
         TunSink {
             fd: self.queues[i].as_raw_fd(),
             vnet_hdr: self.vnet_hdr,
+            coalesce: self.coalesce,
         }
     }
 

@@ -17,7 +17,6 @@ use std::sync::atomic::{AtomicBool, Ordering::Relaxed};
 use socket2::{Domain, Protocol, SockAddr, Socket, Type};
 
 use super::context;
-use super::tun::offload_disabled;
 
 const UDP_SEGMENT: libc::c_int = 103;
 const UDP_GRO: libc::c_int = 104;
@@ -28,12 +27,8 @@ const GSO_MAX_BYTES: usize = 65000;
 /// Set when the kernel refused a UDP_SEGMENT send for want of support.
 static GSO_REFUSED: AtomicBool = AtomicBool::new(false);
 
-/// Asks for UDP_GRO on a receiving socket; false if the kernel refuses (or
-/// `L2TP_IPSEC_NO_OFFLOAD` says udp-gro).
+/// Asks for UDP_GRO on a receiving socket; false if the kernel refuses.
 pub fn enable_gro(fd: &OwnedFd) -> bool {
-    if offload_disabled("udp-gro") {
-        return false;
-    }
     let one: libc::c_int = 1;
     // SAFETY: `one` is a c_int that lives across the call.
     unsafe {
@@ -328,8 +323,13 @@ fn plan_runs(packets: &[(&[u8], SocketAddr)], gso: bool) -> Vec<Run> {
 /// Sends sealed data packets: runs of same-sized datagrams to one peer go
 /// as one UDP_SEGMENT message, all messages in as few sendmmsg calls as
 /// the kernel allows. Returns (packets sent, system calls made).
-pub fn send_batch_gso(fd: i32, v6_socket: bool, packets: &[(&[u8], SocketAddr)]) -> (usize, u64) {
-    let gso = !GSO_REFUSED.load(Relaxed) && !offload_disabled("udp-gso");
+pub fn send_batch_gso(
+    fd: i32,
+    v6_socket: bool,
+    packets: &[(&[u8], SocketAddr)],
+    gso: bool,
+) -> (usize, u64) {
+    let gso = gso && !GSO_REFUSED.load(Relaxed);
     let runs = plan_runs(packets, gso);
     if runs.len() == packets.len() {
         let calls = packets.len().div_ceil(1024).max(1) as u64;
@@ -468,5 +468,57 @@ pub fn send_batch(fd: i32, v6_socket: bool, packets: &[(&[u8], SocketAddr)]) -> 
     match last_error {
         Some(err) if delivered == 0 => Err(err),
         _ => Ok(delivered),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn addr(port: u16) -> SocketAddr {
+        SocketAddr::from(([10, 0, 0, 1], port))
+    }
+
+    fn shape(runs: &[Run]) -> Vec<(usize, usize, usize)> {
+        runs.iter().map(|r| (r.first, r.count, r.segment)).collect()
+    }
+
+    #[test]
+    fn runs_join_equal_sizes_to_one_peer_with_a_shorter_last() {
+        let big = &[0u8; 1400][..];
+        let small = &[0u8; 600][..];
+        let p = |b, port| (b, addr(port));
+        let packets: Vec<(&[u8], SocketAddr)> = vec![
+            p(big, 1),
+            p(big, 1),
+            p(small, 1), // shorter: ends the run
+            p(big, 1),   // a new run
+            p(big, 2),   // another peer
+            p(small, 2),
+            p(big, 2), // after a shorter one: new run
+        ];
+        assert_eq!(
+            shape(&plan_runs(&packets, true)),
+            [(0, 3, 1400), (3, 1, 1400), (4, 2, 1400), (6, 1, 1400)]
+        );
+        // Without GSO every datagram is its own message.
+        assert_eq!(plan_runs(&packets, false).len(), packets.len());
+    }
+
+    #[test]
+    fn runs_respect_the_kernel_limits() {
+        let seg = &[0u8; 1000][..];
+        let packets: Vec<(&[u8], SocketAddr)> = (0..200).map(|_| (seg, addr(1))).collect();
+        let runs = plan_runs(&packets, true);
+        // 65,000 bytes at most: 65 segments of 1000 would pass the byte
+        // limit but not the 64-segment one.
+        assert!(runs
+            .iter()
+            .all(|r| r.count <= GSO_MAX_SEGMENTS && r.count * 1000 <= GSO_MAX_BYTES));
+        assert_eq!(runs.iter().map(|r| r.count).sum::<usize>(), 200);
+        assert_eq!(shape(&runs)[..2], [(0, 64, 1000), (64, 64, 1000)]);
+        let mtu = &[0u8; 1500][..];
+        let many: Vec<(&[u8], SocketAddr)> = (0..100).map(|_| (mtu, addr(1))).collect();
+        assert_eq!(plan_runs(&many, true)[0].count, 43); // 43 * 1500 <= 65,000
     }
 }

@@ -96,12 +96,31 @@ export interface TunnelSetupRecord {
   first_error?: string
 }
 
+/** TCP through the tunnel while a rate-bounded flood of garbage UDP hits the server's 500 and 4500. */
+export interface TunnelFloodRecord {
+  bench: 'tunnel'
+  metric: 'flood'
+  /** Garbage datagrams per second offered (half to 500, half to 4500; random sizes and bytes), and sent in all. */
+  offered_pps: number
+  sent: number
+  /** What the sender reached (Python on the same shared cores may fall short of the offer). */
+  achieved_pps: number
+  /** TCP client → server through the tunnel just before, and during the flood. */
+  gbps_without: number
+  gbps_with: number
+  /** With / without: the share of throughput the flood left. */
+  ratio: number
+  /** This process's RSS (server and client) before and after the flood, MiB. */
+  rss_before_mib: number
+  rss_after_mib: number
+}
+
 export interface TunnelSkipped {
   bench: 'tunnel'
   skipped: string
 }
 
-export type TunnelBenchRecord = TunnelThroughputRecord | TunnelSetupRecord | TunnelSkipped
+export type TunnelBenchRecord = TunnelThroughputRecord | TunnelSetupRecord | TunnelFloodRecord | TunnelSkipped
 
 
 export interface TunnelRig {
@@ -342,6 +361,57 @@ async function throughput(rig: TunnelRig, seconds: number): Promise<TunnelBenchR
   return records
 }
 
+/** Python in namespace b: `pps` garbage datagrams per second to 500 and 4500 of `target` for `seconds`, then it stops; prints how many it sent. */
+const FLOOD = `
+import os, random, socket, sys, time
+target, pps, seconds = sys.argv[1], int(sys.argv[2]), float(sys.argv[3])
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+sent, start, burst = 0, time.monotonic(), max(1, pps // 100)
+while time.monotonic() - start < seconds:
+    t = time.monotonic()
+    for i in range(burst):
+        try:
+            s.sendto(os.urandom(random.randint(8, 300)), (target, 500 if i % 2 else 4500))
+            sent += 1
+        except OSError:
+            pass
+    time.sleep(max(0, 0.01 - (time.monotonic() - t)))
+print(sent)
+`
+
+const FLOOD_PPS = 50_000
+
+async function flood(rig: TunnelRig, seconds: number): Promise<TunnelFloodRecord> {
+  const client = rig.client()
+  const info = await client.connect()
+  try {
+    const tunnel = { server: RIG_GATEWAY, client: info.address }
+    const tcp = { metric: 'tcp' as const, args: [], packetBytes: TUNNEL_MTU }
+    const without = await measure(rig, tunnel, tcp, seconds, () => 0)
+    const rssBefore = process.memoryUsage().rss
+    const flooder = run(rig, ['ip', 'netns', 'exec', rig.net.b, 'python3', '-c', FLOOD, rig.net.addrA, String(FLOOD_PPS), String(seconds + 1)], (seconds + 30) * 1000)
+    await sleep(300)
+    const during = await measure(rig, tunnel, tcp, seconds, () => 0)
+    const sent = Number((await flooder).stdout.trim()) || 0
+    await sleep(500)
+    const rssAfter = process.memoryUsage().rss
+    return {
+      bench: 'tunnel',
+      metric: 'flood',
+      offered_pps: FLOOD_PPS,
+      sent,
+      achieved_pps: Math.round(sent / (seconds + 1)),
+      gbps_without: round(without.gbps, 3),
+      gbps_with: round(during.gbps, 3),
+      ratio: ratioOf(during.gbps, without.gbps),
+      rss_before_mib: round(rssBefore / 2 ** 20, 1),
+      rss_after_mib: round(rssAfter / 2 ** 20, 1),
+    }
+  } finally {
+    await client.close()
+  }
+}
+
 function cpuMs(since: NodeJS.CpuUsage): number {
   const u = process.cpuUsage(since)
   return (u.user + u.system) / 1000
@@ -419,6 +489,8 @@ export async function runTunnelBench(options: TunnelBenchOptions): Promise<Tunne
   })
   try {
     const records: TunnelBenchRecord[] = await throughput(rig, options.seconds)
+    await until(() => serverIdle(rig.server.status()), 15_000)
+    records.push(await flood(rig, options.seconds))
     records.push(await setups(rig, sessions, wave))
     return records
   } finally {
@@ -429,6 +501,8 @@ export async function runTunnelBench(options: TunnelBenchOptions): Promise<Tunne
 /** One line for the table output of `l2tp-ipsec bench`. */
 export function formatTunnelRecord(r: TunnelBenchRecord): string {
   if ('skipped' in r) return `tunnel: skipped, ${r.skipped}`
+  if (r.metric === 'flood')
+    return `tunnel flood    ${r.offered_pps} garbage pps to 500/4500 (${r.achieved_pps} pps reached): TCP ${r.gbps_with.toFixed(2)} Gbit/s during, ${r.gbps_without.toFixed(2)} before, ratio ${r.ratio}; RSS ${r.rss_before_mib} -> ${r.rss_after_mib} MiB`
   if (r.metric !== 'setup') {
     const udp = r.metric.startsWith('udp')
     const fig = (gbps: number | undefined, pps: number | undefined, loss: number | undefined) =>

@@ -161,7 +161,7 @@ export function failure(reason: AuthFailureReason, detail: string, code: MsChapE
   return { ok: false, reason, detail, retry: false, code, message }
 }
 
-const POLICY_KEYS = ['address', 'ipv6Prefix', 'methods', 'maxSessions', 'allow', 'rateBps', 'sessionTimeout', 'idleTimeout'] as const
+const POLICY_KEYS = ['address', 'ipv6Prefix', 'methods', 'maxSessions', 'allow', 'policies', 'rateBps', 'sessionTimeout', 'idleTimeout'] as const
 
 /** The UserPolicy fields of an object, copied (nothing else: no secret ever lands in a policy). */
 export function policyOf(source: UserPolicy): UserPolicy {

@@ -385,6 +385,13 @@ export class L2tpClient extends EventEmitter<ClientEvents> {
     if (dp) setTimeout(() => dp.close(), 50)
   }
 
+  /** Rekeys the ESP SAs now (Quick Mode under the IKE SA; traffic moves to the new pair); false when not connected. */
+  rekey(): boolean {
+    const started = this.core?.rekey() ?? false
+    this.timers?.arm(this.core?.nextDeadline())
+    return started
+  }
+
   /** Hangs up (PPP Terminate, CDN, StopCCN, IKE Delete) and closes everything; no reconnect after it. */
   async close(): Promise<void> {
     this.closing = true

@@ -20,7 +20,7 @@ import { EventEmitter } from 'node:events'
 import { hostname } from 'node:os'
 import { dirname, join } from 'node:path'
 import { DataPlane } from '../../native/index.js'
-import type { ControlBatch, DataPlaneOptions, LocalAddresses, PolicyOptions } from '../../native/index.js'
+import type { ControlBatch, DataPlaneOptions, LocalAddresses } from '../../native/index.js'
 import { AuthLimiter, CallbackAuthenticator, GENERIC_FAILURE_MESSAGE, LimitedAuthenticator, LocalUsersAuthenticator, withoutDomain, type AuthCallback, type Authenticator, type Method } from '../auth/index.js'
 import { RadiusAccounting, RadiusAuthenticator, isRadiusSuccess, startDaeServer, type DaeChanges, type DaeMatch, type DaeServer, type NasIdentity, type RadiusServerOptions } from '../auth/radius/index.js'
 import { ConfigError, parseServerConfig, proposalPolicy, type LoadedConfig, type ServerConfig, type ServerConfigInput } from '../config/index.js'
@@ -34,6 +34,8 @@ import { Netconf, poolRoutes } from '../system/netconf.js'
 import { formatHost } from './bindings.js'
 import type { DataPlanePort } from './control-plane.js'
 import { ServerControlPlane } from './server-control-plane.js'
+import { sessionPolicySet } from './session-policy.js'
+import { dataplaneAnomaly } from './anomaly.js'
 import { monotonicSeconds, TimerLoop } from './timer-loop.js'
 import type { IkeSite } from '../ike/sites.js'
 import type { AdminTarget, ServerEvents, ServerStatus, SessionInfo, SiteInfo } from './types.js'
@@ -112,6 +114,7 @@ export class L2tpServer extends EventEmitter<ServerEvents> implements AdminTarge
       ...(u.ntHash !== undefined ? { ntHash: u.ntHash } : {}),
       ...(u.address !== undefined ? { address: u.address } : {}),
       ...(u.disabled !== undefined ? { disabled: u.disabled } : {}),
+      ...(u.policies !== undefined ? { policies: u.policies } : {}),
     }))
     const local = new LocalUsersAuthenticator({ users, algorithms: pppAuthAlgorithms })
     let inner: Authenticator = local
@@ -163,6 +166,7 @@ export class L2tpServer extends EventEmitter<ServerEvents> implements AdminTarge
     }
     this.dp = dp
     try {
+      dp.setAnomaly(dataplaneAnomaly(c.anomaly))
       const netconf = new Netconf(c.dataplane.netns)
       const tun = dp.localAddresses().tun ?? c.tun.name
       await netconf.addAddress(tun, c.pool.gateway)
@@ -241,7 +245,8 @@ export class L2tpServer extends EventEmitter<ServerEvents> implements AdminTarge
       },
       pool: new Ipv4Pool({ ranges: c.pool.range, gateway: c.pool.gateway, exclude: c.pool.exclude }),
       authenticator,
-      policies: dataplanePolicies(c.policies),
+      access: sessionPolicySet(c),
+      anomalyMode: c.anomaly.mode,
     }
   }
 
@@ -403,6 +408,7 @@ export class L2tpServer extends EventEmitter<ServerEvents> implements AdminTarge
     const authenticator = this.buildAuthenticator(this.callback, c)
     const users = new Map(c.users.map((u) => [u.name, u]))
     const keep = (user: string) => (users.has(user) ? !users.get(user)!.disabled : this.callback !== undefined || c.radius !== null)
+    this.dp.setAnomaly(dataplaneAnomaly(c.anomaly))
     const kicked = this.core.reconfigure(this.reloadable(c, authenticator, this.dp.localAddresses()), keep)
     ;(this as { config: ServerConfig }).config = c
     ;(this as { warnings: readonly string[] }).warnings = loaded.warnings
@@ -528,23 +534,6 @@ export class L2tpServer extends EventEmitter<ServerEvents> implements AdminTarge
 function omitExtras(options: L2tpServerOptions): ServerConfigInput {
   const { authenticate: _a, logger: _l, baseDir: _b, stateDir: _s, ...input } = options
   return input
-}
-
-/** The `policies` of the configuration as the data plane takes them (Filter-Id names them). */
-function dataplanePolicies(policies: ServerConfig['policies']): Record<string, PolicyOptions> {
-  const out: Record<string, PolicyOptions> = {}
-  for (const [name, p] of Object.entries(policies)) {
-    out[name] = {
-      default: p.default,
-      rules: p.rules.map((r) => ({
-        action: r.action,
-        prefix: r.destination,
-        ...(r.protocol !== 'any' ? { protocol: r.protocol } : {}),
-        ...(r.ports !== undefined ? { ports: String(r.ports) } : {}),
-      })),
-    }
-  }
-  return out
 }
 
 /** A configured site as the IKE core takes it. */

@@ -224,6 +224,13 @@ pub(crate) fn esp(
         return bump(&c.spoofed);
     }
     let dst_port = ip::transport_ports(inner, &header).map(|(_, dst)| dst);
+    if shared.tables.anomaly.recording.load(Relaxed) {
+        let port = dst_port.unwrap_or(0);
+        session
+            .counters
+            .destinations
+            .record(header.dst, header.protocol, port);
+    }
     let verdict = session.policy.lock().expect("policy lock").admit(
         header.dst,
         header.protocol,

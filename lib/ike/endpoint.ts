@@ -59,11 +59,46 @@ function resolve(config: IkeConfig): ResolvedConfig {
   }
 }
 
+interface ContextOutputs {
+  push(t: Transmit, sa?: IkeSa): void
+  events: IkeEvent[]
+}
+
+/** The Context of one call into the endpoint: methods on a prototype, no closures per call. */
+class EndpointContext implements Context {
+  constructor(
+    readonly config: ResolvedConfig,
+    readonly now: number,
+    private readonly randomSource: (bytes: number) => Buffer,
+    private readonly clock: () => Date,
+    private readonly outputs: ContextOutputs,
+  ) {}
+
+  random(bytes: number): Buffer {
+    return this.randomSource(bytes)
+  }
+
+  wallClock(): Date {
+    return this.clock()
+  }
+
+  send(t: Transmit, sa?: IkeSa, answers?: string): void {
+    this.outputs.push(t, sa)
+    if (sa) sa.lastSent = { ...t, answers, tries: 0, nextAt: sa.role === 'initiator' && !answers ? this.now + this.config.retransmitInterval : undefined }
+  }
+
+  emit(e: IkeEvent): void {
+    this.outputs.events.push(e)
+  }
+}
+
 export class IkeEndpoint {
   private config: ResolvedConfig
   private readonly random: (bytes: number) => Buffer
   private readonly wallClock: () => Date
   private readonly sas = new Map<string, IkeSa>()
+  /** The same SAs by their id (an initiator's id keeps the zero responder cookie it started with). */
+  private readonly byId = new Map<string, IkeSa>()
   /** Responder SAs by initiator cookie and peer, to answer retransmitted message 1. */
   private readonly byInitiatorCookie = new Map<string, IkeSa>()
   private readonly quickModes = new Map<string, qmode.QuickMode>()
@@ -104,17 +139,13 @@ export class IkeEndpoint {
   }
 
   private context(now: number): Context {
-    return {
-      config: this.config,
-      now,
-      random: this.random,
-      wallClock: this.wallClock,
-      send: (t, sa, answers) => {
-        this.push(t, sa)
-        if (sa) sa.lastSent = { ...t, answers, tries: 0, nextAt: sa.role === 'initiator' && !answers ? now + this.config.retransmitInterval : undefined }
-      },
-      emit: (e) => this.events.push(e),
-    }
+    return new EndpointContext(this.config, now, this.random, this.wallClock, this.outputs)
+  }
+
+  /** What a Context writes to; one object, so a context costs no closures. */
+  private readonly outputs: ContextOutputs = {
+    push: (t, sa) => this.push(t, sa),
+    events: this.events,
   }
 
   /** Counts every drop; reports a peer at most once per interval so a flood cannot flood the log. */
@@ -166,12 +197,14 @@ export class IkeEndpoint {
 
   private remember(ike: IkeSa): void {
     this.sas.set(this.key(ike.ckyI, ike.ckyR), ike)
+    this.byId.set(ike.id, ike)
     if (ike.role === 'responder') this.byInitiatorCookie.set(ike.ckyI.toString('hex'), ike)
   }
 
   private forget(ike: IkeSa, reason: string): void {
     ike.state = 'DEAD'
     this.sas.delete(this.key(ike.ckyI, ike.ckyR))
+    if (this.byId.get(ike.id) === ike) this.byId.delete(ike.id)
     if (this.byInitiatorCookie.get(ike.ckyI.toString('hex')) === ike) this.byInitiatorCookie.delete(ike.ckyI.toString('hex'))
     for (const [k, q] of this.quickModes) if (q.ike === ike) this.quickModes.delete(k)
     const children = this.children.get(ike.id)
@@ -197,7 +230,7 @@ export class IkeEndpoint {
 
   /** Starts a Quick Mode under an established IKE SA (a new or rekeyed ESP SA pair). */
   startQuickMode(ikeSaId: string, now: number, request: QuickModeRequest = {}): boolean {
-    const ike = [...this.sas.values()].find((s) => s.id === ikeSaId)
+    const ike = this.byId.get(ikeSaId)
     if (!ike?.established) return false
     const qm = qmode.initiateQuick(this.context(now), ike, request, this.allocateSpi)
     this.quickModes.set(`${ike.id}/${qm.messageId}`, qm)
@@ -209,7 +242,7 @@ export class IkeEndpoint {
    * false (the peer is known gone, or a benchmark recycles its SAs).
    */
   close(ikeSaId: string, now: number, reason = 'closed', options: { notify?: boolean } = {}): void {
-    const ike = [...this.sas.values()].find((s) => s.id === ikeSaId)
+    const ike = this.byId.get(ikeSaId)
     if (!ike) return
     if (options.notify !== false) {
       const ctx = this.context(now)
@@ -548,7 +581,7 @@ export class IkeEndpoint {
 
   /** Traffic from the peer (ESP from the data plane) proves it alive: no R-U-THERE needed. */
   touch(ikeSaId: string, now: number): void {
-    const ike = [...this.sas.values()].find((s) => s.id === ikeSaId)
+    const ike = this.byId.get(ikeSaId)
     if (ike) ike.lastActivity = Math.max(ike.lastActivity, now)
   }
 
@@ -558,7 +591,7 @@ export class IkeEndpoint {
    * and tests; never logged.
    */
   exportKeys(ikeSaId: string): { initiatorCookie: Buffer; responderCookie: Buffer; encryptionKey: Buffer; cipher: string } | undefined {
-    const ike = [...this.sas.values()].find((s) => s.id === ikeSaId)
+    const ike = this.byId.get(ikeSaId)
     if (!ike?.encKey) return undefined
     return { initiatorCookie: ike.ckyI, responderCookie: ike.ckyR, encryptionKey: ike.encKey, cipher: ike.cipher }
   }

@@ -174,10 +174,14 @@ export class IkeSa {
 
   /** Encodes and encrypts payloads under this SA's key and the IV chain of `messageId`. */
   encryptMessage(exchangeType: number, messageId: number, payloads: readonly PayloadInput[], extraFlags = 0): Buffer {
-    const body = encodePayloads(payloads)
+    return this.encryptBody(exchangeType, messageId, encodePayloads(payloads), payloads[0]?.type ?? PayloadType.NONE, extraFlags)
+  }
+
+  /** Encrypts already encoded payloads (`body`, first payload `firstPayload`) under the IV chain of `messageId`. */
+  encryptBody(exchangeType: number, messageId: number, body: Buffer, firstPayload: number, extraFlags = 0): Buffer {
     const { ciphertext, lastBlock } = crypto.encrypt(this.cipher, this.encKey!, this.ivFor(messageId), body)
     this.advance(messageId, lastBlock)
-    return encodeMessage(this.header(exchangeType, messageId, Flag.ENCRYPTION | extraFlags), ciphertext, payloads[0]?.type ?? PayloadType.NONE)
+    return encodeMessage(this.header(exchangeType, messageId, Flag.ENCRYPTION | extraFlags), ciphertext, firstPayload)
   }
 
   /**

@@ -2,6 +2,7 @@
  * What an exchange handler may do: read the configuration, draw random
  * bytes, queue datagrams and events. The endpoint (endpoint.ts) provides it.
  */
+import type { DhGroup, DhKeys } from './dh.js'
 import type { IkeSa } from './ike-sa.js'
 import type { IkeConfig, IkeEvent, Transmit } from './types.js'
 
@@ -16,4 +17,6 @@ export interface Context {
   /** Queues a datagram; with `sa`, remembers it for retransmission. */
   send(t: Transmit, sa?: IkeSa, answers?: string): void
   emit(event: IkeEvent): void
+  /** EndpointOptions.initiatorKeyPair: a load generator's reused Main Mode key pair. */
+  readonly initiatorKeyPair?: (group: DhGroup) => DhKeys
 }

@@ -8,6 +8,7 @@
 import { decodeHeader, decodeMessage, IkeCodecError, type IsakmpHeader } from './codec.js'
 import { ExchangeType, Flag, NotifyType, PayloadType, VendorIds, identifyVendorId } from './constants.js'
 import type { Context, ResolvedConfig } from './context.js'
+import type { DhGroup, DhKeys } from './dh.js'
 import { IkeSa } from './ike-sa.js'
 import { randomBytesPooled } from './random.js'
 import { deleteEspPayload, deleteIkeSaPayload, handleInformational, sendInformational, sendRUThere } from './informational.js'
@@ -28,6 +29,14 @@ export interface EndpointOptions {
   random?: (bytes: number) => Buffer
   /** Wall-clock time for certificate validity (the `now` of handle() is only monotonic). */
   wallClock?: () => Date
+  /**
+   * For load generators only (the IKE benchmark's initiators): the Main
+   * Mode initiator's Diffie-Hellman half, e.g. one key pair reused for
+   * every SA so that the initiators cost less than the responder they
+   * measure. Reuse gives up forward secrecy between those SAs: never in a
+   * server.
+   */
+  initiatorKeyPair?: (group: DhGroup) => DhKeys
 }
 
 export interface EndpointStats {
@@ -72,6 +81,7 @@ class EndpointContext implements Context {
     private readonly randomSource: (bytes: number) => Buffer,
     private readonly clock: () => Date,
     private readonly outputs: ContextOutputs,
+    readonly initiatorKeyPair: ((group: DhGroup) => DhKeys) | undefined,
   ) {}
 
   random(bytes: number): Buffer {
@@ -96,6 +106,7 @@ export class IkeEndpoint {
   private config: ResolvedConfig
   private readonly random: (bytes: number) => Buffer
   private readonly wallClock: () => Date
+  private readonly initiatorKeyPair: ((group: DhGroup) => DhKeys) | undefined
   private readonly sas = new Map<string, IkeSa>()
   /** The same SAs by their id (an initiator's id keeps the zero responder cookie it started with). */
   private readonly byId = new Map<string, IkeSa>()
@@ -117,6 +128,7 @@ export class IkeEndpoint {
     this.config = resolve(config)
     this.random = options.random ?? randomBytesPooled
     this.wallClock = options.wallClock ?? (() => new Date())
+    this.initiatorKeyPair = options.initiatorKeyPair
     if (!config.psk && !config.certificate) throw new Error('IKE needs a pre-shared key (psk) or a certificate')
   }
 
@@ -139,7 +151,7 @@ export class IkeEndpoint {
   }
 
   private context(now: number): Context {
-    return new EndpointContext(this.config, now, this.random, this.wallClock, this.outputs)
+    return new EndpointContext(this.config, now, this.random, this.wallClock, this.outputs, this.initiatorKeyPair)
   }
 
   /** What a Context writes to; one object, so a context costs no closures. */

@@ -7,7 +7,7 @@
 import { decodePayloadChain, encodeMessage, encodePayloads, type IsakmpHeader, type Payload, type PayloadInput } from './codec.js'
 import { AuthMethod, ExchangeType, Flag, PayloadType } from './constants.js'
 import * as crypto from './crypto.js'
-import type { DhKeyPair } from './dh.js'
+import type { DhKeys } from './dh.js'
 import type { Phase1Choice } from './proposal.js'
 import type { Endpoint } from './types.js'
 
@@ -53,7 +53,7 @@ export class IkeSa {
   saiB?: Buffer
   /** Aggressive Mode: the initiator's ID payload body (IDii_b), which HASH_I covers. */
   idiB?: Buffer
-  dh?: DhKeyPair
+  dh?: DhKeys
   gxi?: Buffer
   gxr?: Buffer
   ni?: Buffer

@@ -85,7 +85,7 @@ function value(exposition: string, sample: string): number | undefined {
 }
 
 function down(id: number, reason: SessionDownInfo['reason'], rxBytes: number, txBytes: number): SessionDownInfo {
-  return { id, user: 'alice', address: '10.0.0.2', reason, detail: 'test', rxBytes, txBytes, rxPackets: 0, txPackets: 0, durationSeconds: 10 }
+  return { id, user: 'alice', address: '10.0.0.2', reason, detail: 'test', rxBytes, txBytes, rxPackets: 0, txPackets: 0, policyDenied: 0, durationSeconds: 10 }
 }
 
 test('gauges show the server status at scrape time', async (t) => {

@@ -85,6 +85,10 @@ export class IkeSa {
   aggressive = false
   /** Initiator: send INITIAL-CONTACT (a first connection, not a rekey). */
   initialContact = true
+  /** Initiator: the configured site we called (sites.ts). */
+  siteIntent?: string
+  /** The configured site this SA authenticated as: only then may its Quick Modes use tunnel mode. */
+  site?: string
 
   constructor(
     readonly role: 'initiator' | 'responder',

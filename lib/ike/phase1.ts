@@ -134,13 +134,19 @@ export function responderNatD(ctx: Context, ike: IkeSa, path: Path, theirHashOfU
   ]
 }
 
-/** The initiator's NAT-D pair: the responder as we address it, then us. */
-export function initiatorNatD(ike: IkeSa): PayloadInput[] {
+/**
+ * The initiator's NAT-D pair: the responder as we address it, then us. A
+ * gateway calling a site hashes a random "address" for itself (as
+ * strongSwan's encapsulation=yes does), so both ends see NAT and ESP goes
+ * in UDP 4500: the server has no raw ESP socket.
+ */
+export function initiatorNatD(ike: IkeSa, random?: (bytes: number) => Buffer): PayloadInput[] {
   if (!ike.natT.variant) return []
   const type = natDType(ike)
+  const ours = ike.siteIntent !== undefined && random ? crypto.digest(ike.hash, random(16)) : natDHash(ike, ike.local.address, ike.local.port)
   return [
     { type, data: natDHash(ike, ike.peer.address, ike.peer.port) },
-    { type, data: natDHash(ike, ike.local.address, ike.local.port) },
+    { type, data: ours },
   ]
 }
 

@@ -625,7 +625,8 @@ export function matchPhase1(sa: SaPayload, policy: ProposalPolicy, authMethods: 
 // --- Phase 2 ------------------------------------------------------------------------
 
 type Phase2Result = { choice: Phase2Choice } | Skipped
-type Phase2Options = { allowTunnel: boolean; natT: boolean }
+/** `tunnelOnly`: a site-to-site peer, whose SAs carry routed subnets and never L2TP. */
+type Phase2Options = { allowTunnel: boolean; natT: boolean; tunnelOnly?: boolean }
 
 /**
  * Proposals sharing a number are one offer, all of them together (RFC
@@ -755,6 +756,7 @@ function phase2Transform(proposal: Proposal, t: Transform, policy: ProposalPolic
   if (!KNOWN_MODES.includes(encapsulation)) return invalid(`encapsulation mode ${encapsulation} is unknown`)
   const mode = TUNNEL_MODES.includes(encapsulation) ? 'tunnel' : 'transport'
   if (mode === 'tunnel' && !options.allowTunnel) return refused(`${encapsulationWords(encapsulation)} mode is not enabled (L2TP uses transport mode)`)
+  if (mode === 'transport' && options.tunnelOnly) return refused(`${encapsulationWords(encapsulation)} mode: a site-to-site peer negotiates tunnel mode only`)
 
   const pfsGroup = v.get(IpsecAttribute.GROUP_DESCRIPTION)
   if (pfsGroup !== undefined && !SUPPORTED_DH_GROUPS.includes(pfsGroup)) return refused(`PFS ${groupWords(pfsGroup)} is not supported`)

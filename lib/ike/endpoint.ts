@@ -269,7 +269,7 @@ export class IkeEndpoint {
 
   /** Deletes one ESP SA pair (the old pair after a rekey), telling the peer; false when the IKE SA has no such pair. */
   deleteChildSa(ikeSaId: string, inboundSpi: number, now: number, reason = 'rekeyed'): boolean {
-    const ike = [...this.sas.values()].find((s) => s.id === ikeSaId)
+    const ike = this.byId.get(ikeSaId)
     const children = ike && this.children.get(ike.id)
     const outbound = children?.get(inboundSpi)
     if (!ike?.established || outbound === undefined) return false

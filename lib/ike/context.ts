@@ -14,7 +14,7 @@ export interface Context {
   /** Wall-clock time, for certificate validity only. */
   wallClock(): Date
   random(bytes: number): Buffer
-  /** Queues a datagram; with `sa`, remembers it for retransmission. */
+  /** Queues a datagram; with `sa`, remembers it for retransmission. Call send and emit as methods of the context. */
   send(t: Transmit, sa?: IkeSa, answers?: string): void
   emit(event: IkeEvent): void
   /** EndpointOptions.initiatorKeyPair: a load generator's reused Main Mode key pair. */

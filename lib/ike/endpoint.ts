@@ -80,19 +80,12 @@ class EndpointContext implements Context {
   constructor(
     readonly config: ResolvedConfig,
     readonly now: number,
-    private readonly randomSource: (bytes: number) => Buffer,
-    private readonly clock: () => Date,
+    // Plain functions, not methods: callers may pass them on (e.g. `ctx.random` as a callback).
+    readonly random: (bytes: number) => Buffer,
+    readonly wallClock: () => Date,
     private readonly outputs: ContextOutputs,
     readonly initiatorKeyPair: ((group: DhGroup) => DhKeys) | undefined,
   ) {}
-
-  random(bytes: number): Buffer {
-    return this.randomSource(bytes)
-  }
-
-  wallClock(): Date {
-    return this.clock()
-  }
 
   send(t: Transmit, sa?: IkeSa, answers?: string): void {
     this.outputs.push(t, sa)

@@ -8,6 +8,7 @@
 import { decodeHeader, decodeMessage, IkeCodecError, type IsakmpHeader } from './codec.js'
 import { ExchangeType, Flag, NotifyType, PayloadType, VendorIds, identifyVendorId } from './constants.js'
 import type { Context, ResolvedConfig } from './context.js'
+import type { DhGroup, DhKeys } from './dh.js'
 import { IkeSa } from './ike-sa.js'
 import { randomBytesPooled } from './random.js'
 import { deleteEspPayload, deleteIkeSaPayload, handleInformational, sendInformational, sendRUThere } from './informational.js'
@@ -31,6 +32,14 @@ export interface EndpointOptions {
   wallClock?: () => Date
   /** Per-source rate limit and failed-authentication back-off (lib/security); kept across reconfigure(). */
   guard?: IkeGuard
+  /**
+   * For load generators only (the IKE benchmark's initiators): the Main
+   * Mode initiator's Diffie-Hellman half, e.g. one key pair reused for
+   * every SA so that the initiators cost less than the responder they
+   * measure. Reuse gives up forward secrecy between those SAs: never in a
+   * server.
+   */
+  initiatorKeyPair?: (group: DhGroup) => DhKeys
 }
 
 export interface EndpointStats {
@@ -66,11 +75,46 @@ function resolve(config: IkeConfig): ResolvedConfig {
   }
 }
 
+interface ContextOutputs {
+  push(t: Transmit, sa?: IkeSa): void
+  events: IkeEvent[]
+  admitPeer(ike: IkeSa): string | undefined
+}
+
+/** The Context of one call into the endpoint: methods on a prototype, no closures per call. */
+class EndpointContext implements Context {
+  constructor(
+    readonly config: ResolvedConfig,
+    readonly now: number,
+    // Plain functions, not methods: callers may pass them on (e.g. `ctx.random` as a callback).
+    readonly random: (bytes: number) => Buffer,
+    readonly wallClock: () => Date,
+    private readonly outputs: ContextOutputs,
+    readonly initiatorKeyPair: ((group: DhGroup) => DhKeys) | undefined,
+  ) {}
+
+  send(t: Transmit, sa?: IkeSa, answers?: string): void {
+    this.outputs.push(t, sa)
+    if (sa) sa.lastSent = { ...t, answers, tries: 0, nextAt: sa.role === 'initiator' && !answers ? this.now + this.config.retransmitInterval : undefined }
+  }
+
+  emit(e: IkeEvent): void {
+    this.outputs.events.push(e)
+  }
+
+  admitPeer(ike: IkeSa): string | undefined {
+    return this.outputs.admitPeer(ike)
+  }
+}
+
 export class IkeEndpoint {
   private config: ResolvedConfig
   private readonly random: (bytes: number) => Buffer
   private readonly wallClock: () => Date
+  private readonly initiatorKeyPair: ((group: DhGroup) => DhKeys) | undefined
   private readonly sas = new Map<string, IkeSa>()
+  /** The same SAs by their id (an initiator's id keeps the zero responder cookie it started with). */
+  private readonly byId = new Map<string, IkeSa>()
   /** Responder SAs by initiator cookie and peer, to answer retransmitted message 1. */
   private readonly byInitiatorCookie = new Map<string, IkeSa>()
   private readonly quickModes = new Map<string, qmode.QuickMode>()
@@ -92,6 +136,7 @@ export class IkeEndpoint {
     this.wallClock = options.wallClock ?? (() => new Date())
     this.guard = options.guard
     this.reassembler = new Reassembler(config.fragmentReassembly)
+    this.initiatorKeyPair = options.initiatorKeyPair
     if (!config.psk && !config.certificate) throw new Error('IKE needs a pre-shared key (psk) or a certificate')
   }
 
@@ -114,18 +159,14 @@ export class IkeEndpoint {
   }
 
   private context(now: number): Context {
-    return {
-      config: this.config,
-      now,
-      random: this.random,
-      wallClock: this.wallClock,
-      send: (t, sa, answers) => {
-        this.push(t, sa)
-        if (sa) sa.lastSent = { ...t, answers, tries: 0, nextAt: sa.role === 'initiator' && !answers ? now + this.config.retransmitInterval : undefined }
-      },
-      emit: (e) => this.events.push(e),
-      admitPeer: (ike) => this.admitPeer(ike),
-    }
+    return new EndpointContext(this.config, now, this.random, this.wallClock, this.outputs, this.initiatorKeyPair)
+  }
+
+  /** What a Context writes to; one object, so a context costs no closures. */
+  private readonly outputs: ContextOutputs = {
+    push: (t, sa) => this.push(t, sa),
+    events: this.events,
+    admitPeer: (ike) => this.admitPeer(ike),
   }
 
   /** The per-identity limit: other established SAs of this identity, a rekey or restart from the same address and port not counted. */
@@ -139,7 +180,6 @@ export class IkeEndpoint {
     return others >= this.config.maxSasPerIdentity ? 'IKE SAs per identity limit reached' : undefined
   }
 
-  /** Counts every drop; reports a peer at most once per interval so a flood cannot flood the log. */
   /**
    * Queues a datagram, in fragments when the peer announced IKE
    * fragmentation and the message is larger than fits one IP packet of
@@ -155,6 +195,7 @@ export class IkeEndpoint {
     this.transmits.push(t)
   }
 
+  /** Counts every drop; reports a peer at most once per interval so a flood cannot flood the log. */
   private drop(path: Path, reason: string, now = this.lastNow): void {
     this.dropped[reason] = (this.dropped[reason] ?? 0) + 1
     const peer = `${path.peer.address}:${path.peer.port}`
@@ -188,12 +229,14 @@ export class IkeEndpoint {
 
   private remember(ike: IkeSa): void {
     this.sas.set(this.key(ike.ckyI, ike.ckyR), ike)
+    this.byId.set(ike.id, ike)
     if (ike.role === 'responder') this.byInitiatorCookie.set(ike.ckyI.toString('hex'), ike)
   }
 
   private forget(ike: IkeSa, reason: string): void {
     ike.state = 'DEAD'
     this.sas.delete(this.key(ike.ckyI, ike.ckyR))
+    if (this.byId.get(ike.id) === ike) this.byId.delete(ike.id)
     if (this.byInitiatorCookie.get(ike.ckyI.toString('hex')) === ike) this.byInitiatorCookie.delete(ike.ckyI.toString('hex'))
     for (const [k, q] of this.quickModes) if (q.ike === ike) this.quickModes.delete(k)
     const children = this.children.get(ike.id)
@@ -219,7 +262,7 @@ export class IkeEndpoint {
 
   /** Starts a Quick Mode under an established IKE SA (a new or rekeyed ESP SA pair). */
   startQuickMode(ikeSaId: string, now: number, request: QuickModeRequest = {}): boolean {
-    const ike = [...this.sas.values()].find((s) => s.id === ikeSaId)
+    const ike = this.byId.get(ikeSaId)
     if (!ike?.established) return false
     const qm = qmode.initiateQuick(this.context(now), ike, request, this.allocateSpi)
     this.quickModes.set(`${ike.id}/${qm.messageId}`, qm)
@@ -231,7 +274,7 @@ export class IkeEndpoint {
    * false (the peer is known gone, or a benchmark recycles its SAs).
    */
   close(ikeSaId: string, now: number, reason = 'closed', options: { notify?: boolean } = {}): void {
-    const ike = [...this.sas.values()].find((s) => s.id === ikeSaId)
+    const ike = this.byId.get(ikeSaId)
     if (!ike) return
     if (options.notify !== false) {
       const ctx = this.context(now)
@@ -244,7 +287,7 @@ export class IkeEndpoint {
 
   /** Deletes one ESP SA pair (the old pair after a rekey), telling the peer; false when the IKE SA has no such pair. */
   deleteChildSa(ikeSaId: string, inboundSpi: number, now: number, reason = 'rekeyed'): boolean {
-    const ike = [...this.sas.values()].find((s) => s.id === ikeSaId)
+    const ike = this.byId.get(ikeSaId)
     const children = ike && this.children.get(ike.id)
     const outbound = children?.get(inboundSpi)
     if (!ike?.established || outbound === undefined) return false
@@ -613,7 +656,7 @@ export class IkeEndpoint {
 
   /** Traffic from the peer (ESP from the data plane) proves it alive: no R-U-THERE needed. */
   touch(ikeSaId: string, now: number): void {
-    const ike = [...this.sas.values()].find((s) => s.id === ikeSaId)
+    const ike = this.byId.get(ikeSaId)
     if (ike) ike.lastActivity = Math.max(ike.lastActivity, now)
   }
 
@@ -623,7 +666,7 @@ export class IkeEndpoint {
    * and tests; never logged.
    */
   exportKeys(ikeSaId: string): { initiatorCookie: Buffer; responderCookie: Buffer; encryptionKey: Buffer; cipher: string } | undefined {
-    const ike = [...this.sas.values()].find((s) => s.id === ikeSaId)
+    const ike = this.byId.get(ikeSaId)
     if (!ike?.encKey) return undefined
     return { initiatorCookie: ike.ckyI, responderCookie: ike.ckyR, encryptionKey: ike.encKey, cipher: ike.cipher }
   }

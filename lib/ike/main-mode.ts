@@ -171,7 +171,8 @@ export function initiatorGotSa(ctx: Context, ike: IkeSa, header: IsakmpHeader, p
   ike.choice = match.choice
   ike.peerVendorIds = payloadsOf(payloads, PayloadType.VENDOR_ID).map((v) => v.data)
   ike.natT.variant = natTVariant(ike.peerVendorIds)
-  ike.dh = new DhKeyPair(dhGroup(match.choice.group)!)
+  const group = dhGroup(match.choice.group)!
+  ike.dh = ctx.initiatorKeyPair?.(group) ?? new DhKeyPair(group)
   ike.gxi = ike.dh.publicKey
   ike.ni = ctx.random(NONCE_LENGTH)
   const out: PayloadInput[] = [

@@ -137,6 +137,10 @@ export interface ServerConfigInput {
   } | null
   /** Data-plane traffic policies by name: a RADIUS Filter-Id names one. */
   policies?: Record<string, { default?: 'allow' | 'deny'; rules?: PolicyRuleConfig[] }>
+  /** Hash-chained JSON lines of security events (used by `l2tp-ipsec serve`). */
+  audit?: { file?: string | null; maxBytes?: number; keep?: number }
+  /** Draining, the status page, debug and capture (used by `l2tp-ipsec serve`). */
+  operations?: { drainTimeout?: number; statusPage?: { listen?: string | null; tokenFile?: string | null }; debug?: boolean; capture?: boolean }
 }
 
 /** One RADIUS server: `secret` or `secretFile`; `timeout` in seconds per transmission (default 3), `retries` (default 2). */
@@ -217,8 +221,11 @@ export interface ServerEvents {
   'session-down': [{ id: number; user: string; address: string; reason: SessionDownReason; detail: string; rxBytes: number; txBytes: number; rxPackets: number; txPackets: number; durationSeconds: number }]
   'auth-failure': [{ user: string | undefined; method: string; reason: string; peer: Endpoint }]
   'session-refused': [{ user: string | undefined; peer: Endpoint; reason: 'pool-exhausted' | 'limit'; detail: string }]
-  'ike-sa-up': [{ ikeSa: string; peer: Endpoint; peerId: string; natDetected: boolean; suite: string }]
+  /** setupSeconds: from the client's first IKE message to its authentication. */
+  'ike-sa-up': [{ ikeSa: string; peer: Endpoint; peerId: string; natDetected: boolean; suite: string; setupSeconds?: number }]
   'ike-sa-down': [{ ikeSa: string; reason: string }]
+  /** An IKE exchange failed before authentication; for proposals the reason names what the client offered and which preset would accept it. */
+  'negotiation-failure': [{ stage: string; reason: string; peer: Endpoint }]
   error: [Error]
 }
 

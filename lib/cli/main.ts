@@ -8,6 +8,7 @@ import { Command, InvalidArgumentError, Option } from 'commander'
 import { readFileSync } from 'node:fs'
 import { espSuiteInfo, espSuites } from '../esp/index.js'
 import { kickCommand, sessionsCommand, statusCommand } from './admin-commands.js'
+import { auditVerifyCommand } from './audit-command.js'
 import { AREAS, areaList, bench, DEFAULT_SIZES, positiveNumber, sizeList, suiteName } from './bench-command.js'
 import { checkConfig } from './check-config.js'
 import { connect } from './connect.js'
@@ -85,6 +86,13 @@ export function program(): Command {
     .option('--json', 'JSON', false)
     .addOption(socketOption())
     .action(async (f: { json: boolean; socket: string }) => exit(await statusCommand(f, console)))
+
+  const audit = cli.command('audit').description('the audit log (config audit.file)')
+  audit
+    .command('verify')
+    .description('check the hash chain of audit files, oldest first (audit.log.2 audit.log.1 audit.log); names the first broken record')
+    .argument('<files...>')
+    .action((files: string[]) => exit(auditVerifyCommand(files, console)))
 
   cli
     .command('connect')

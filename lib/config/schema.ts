@@ -13,6 +13,7 @@ import * as z from 'zod'
 import { Ipv4Pool, PoolConfigError, parseIpv4 } from '../pool/ip-pool.js'
 import { parseIpv6, parseIpv6Prefix } from '../pool/ipv6.js'
 import { serverIpv6Address, sessionPrefixPool } from '../pool/ipv6-session-pool.js'
+import { auditSchema, operationsSchema } from './operations-schema.js'
 
 export const AUTH_METHODS = ['mschapv2', 'chap', 'pap', 'eap'] as const
 export const DH_GROUPS = [2, 5, 14, 15, 16, 19, 20, 21] as const
@@ -323,6 +324,8 @@ export const serverConfigSchema = z
       .prefault({}),
     radius: radiusSchema.nullable().default(null),
     policies: z.record(z.string().regex(/^[A-Za-z0-9._-]{1,64}$/, 'policy names: at most 64 letters, digits, ".", "_" and "-"'), policySchema).default({}),
+    audit: auditSchema.prefault({}),
+    operations: operationsSchema.prefault({}),
   })
   .superRefine((config, ctx) => {
     checkPool(config.pool, config.users, ctx)

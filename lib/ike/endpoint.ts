@@ -35,6 +35,8 @@ export interface EndpointStats {
   halfOpen: number
   quickModes: number
   dropped: Record<string, number>
+  /** Messages sent again: our answer to a repeated request, or our request after a timeout. */
+  retransmits: number
 }
 
 function resolve(config: IkeConfig): ResolvedConfig {
@@ -74,6 +76,7 @@ export class IkeEndpoint {
   private readonly transmits: Transmit[] = []
   private readonly events: IkeEvent[] = []
   private readonly dropped: Record<string, number> = {}
+  private retransmits = 0
   private readonly dropReports = new Map<string, { since: number; count: number }>()
   private readonly reassembler = new Reassembler()
   private lastNow = 0
@@ -100,7 +103,7 @@ export class IkeEndpoint {
 
   stats(): EndpointStats {
     const halfOpen = [...this.sas.values()].filter((s) => !s.established).length
-    return { ikeSas: this.sas.size, halfOpen, quickModes: this.quickModes.size, dropped: { ...this.dropped } }
+    return { ikeSas: this.sas.size, halfOpen, quickModes: this.quickModes.size, dropped: { ...this.dropped }, retransmits: this.retransmits }
   }
 
   private context(now: number): Context {
@@ -255,6 +258,7 @@ export class IkeEndpoint {
     const last = ike.lastSent
     if (last?.answers && last.answers === crypto.digest('sha1', datagram).toString('hex')) {
       this.push({ data: last.data, to: last.to, fromPort: last.fromPort }, ike)
+      this.retransmits++
       return true
     }
     return false
@@ -496,6 +500,7 @@ export class IkeEndpoint {
           last.tries++
           last.nextAt = now + this.config.retransmitInterval * 2 ** last.tries
           this.push({ data: last.data, to: last.to, fromPort: last.fromPort }, ike)
+          this.retransmits++
         }
         soon(last.nextAt)
       } else if (!ike.established) {

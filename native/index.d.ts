@@ -28,6 +28,13 @@ export declare class DataPlane {
   /** Adds or replaces a session (by id). */
   upsertSession(s: SessionOptions): void
   removeSession(id: number): boolean
+  /**
+   * Starts writing a session's inner (decrypted) IP packets, both ways,
+   * to a new pcap file at `path` (mode 0600; an existing file is refused).
+   */
+  startCapture(session: number, path: string): void
+  /** Stops a session's capture and flushes the file; null when none was running. */
+  stopCapture(session: number): CaptureResult | null
   /** Replaces a session's policy without touching its traffic. */
   setPolicy(session: number, policy: PolicyOptions): void
   /**
@@ -100,6 +107,12 @@ export declare class EspSa {
    * later call throws `ERR_ESP_SA_DESTROYED`.
    */
   destroy(): void
+}
+
+/** What a stopped capture wrote. */
+export interface CaptureResult {
+  packets: number
+  bytes: number
 }
 
 /**

@@ -3,6 +3,7 @@
 //! Protocol cores (`esp`, `natt`) are sans-IO: they work on caller-owned
 //! buffers and never touch sockets or clocks. `napi` is the one binding file.
 
+pub mod capture;
 pub mod engine;
 pub mod esp;
 #[doc(hidden)]

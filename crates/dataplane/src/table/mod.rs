@@ -157,6 +157,8 @@ pub struct Tables {
     /// Keyed by the top 64 bits: assigned IPv6 prefixes are /64 or longer.
     by_v6: DashMap<u64, Arc<Session>>,
     default_route: ArcSwapOption<Session>,
+    /// Sessions whose inner packets are being written to a pcap file.
+    pub captures: crate::capture::Captures,
 }
 
 /// Why a table change was refused.

@@ -239,8 +239,8 @@ function serveConnection(socket: Socket, target: AdminTarget, report: (e: Error)
     if (finished) return
     // A last request without its newline (`printf ... | nc -U`) is still a request.
     if (pending.length > 0) handleLine(Buffer.concat(pending))
-    // A debug stream lasts until the client closes; everything else ends here.
-    if (!state.cleanups.has('debug')) socket.end()
+    // The client is done (a debug stream ends with it too: close runs the cleanups).
+    socket.end()
   })
   socket.on('error', (e: NodeJS.ErrnoException) => {
     // The client going away mid-answer is its business, not a server fault.

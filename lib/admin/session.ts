@@ -38,7 +38,7 @@ export function openAdminSession(path: string, onEvent: (event: unknown) => void
             socket.write(encodeMessage({ id, method, params } as AdminRequest))
           }),
         closed,
-        close: () => socket.end(),
+        close: () => socket.destroy(),
       })
     })
     socket.on('data', (chunk: string) => {

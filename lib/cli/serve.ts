@@ -58,7 +58,7 @@ export async function serve(flags: ServeFlags, out: Output = console): Promise<E
   }
   if (flags.adminSocket) loaded = { ...loaded, config: { ...loaded.config, admin: { socket: flags.adminSocket } } }
   const c = loaded.config
-  const { log, hub } = createServeLogger(c, flags)
+  const { log, hub } = createServeLogger({ level: flags.logLevel ?? c.log.level, format: flags.logFormat ?? c.log.format, debug: c.operations.debug, proposals: c.ipsec.proposals })
 
   const privileges = checkPrivileges({ bindLowPorts: Math.min(c.listen.ikePort || 1024, c.listen.nattPort || 1024) < 1024, tun: true })
   if (!privileges.ok) {

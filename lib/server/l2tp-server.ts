@@ -450,6 +450,8 @@ export class L2tpServer extends EventEmitter<ServerEvents> implements AdminTarge
   }
 
   sessions(): SessionInfo[] {
+    // Closed: the data plane the counters come from is gone, and so are the sessions.
+    if (this.state === 'closed') return []
     return this.core?.sessions() ?? []
   }
 

@@ -6,7 +6,9 @@ import test from 'ava'
 import { mkdirSync } from 'node:fs'
 import { fileURLToPath } from 'node:url'
 import { chromium } from 'playwright-core'
+import { pingAsync } from './helpers/netns-run.js'
 import { createOpsRig } from './helpers/ops-rig.js'
+import { GATEWAY } from './helpers/vpn-rig.js'
 
 const CHROMIUM = '/usr/bin/chromium'
 const ARTIFACTS = fileURLToPath(new URL('../artifacts/', import.meta.url))
@@ -39,6 +41,12 @@ test.serial('the status page shows a session appear when a client connects, upda
   t.is(cells[2], up.address)
   t.regex(cells[3]!, /^10\.250\.0\.2:\d+$/)
   t.is(cells[4], 'mschapv2')
+
+  // Traffic moves the throughput figures (and the graph) while it flows.
+  const pinging = pingAsync(o.rig.net.b, GATEWAY, 15, ['-I', up.tun, '-s', '1000'])
+  await tab.locator('#rx-rate').filter({ hasNotText: /^0 B\/s$/ }).waitFor({ timeout: 15_000 })
+  t.regex((await tab.locator('#tx-rate').textContent())!, /[1-9]/)
+  t.is((await pinging).received, 15)
 
   // A refused login appears among the recent failures.
   await t.throwsAsync(o.rig.client({ user: 'bob', password: 'not-bobs-password' }).connect())

@@ -113,7 +113,8 @@ export interface ServerConfigInput {
      */
     ipv6?: { prefixes: string | string[]; delegatedLength?: 64 } | null
   }
-  users?: { name: string; password?: string; ntHash?: string; address?: string; disabled?: boolean }[]
+  /** `policies`: names of `policies` the user's sessions get (see `access`). */
+  users?: { name: string; password?: string; ntHash?: string; address?: string; disabled?: boolean; policies?: string[] }[]
   tun?: { name?: string }
   metrics?: { listen?: string | null }
   admin?: { socket?: string }
@@ -135,12 +136,76 @@ export interface ServerConfigInput {
     /** Starts every Acct-Session-Id (default: the host name). */
     gatewayId?: string
   } | null
-  /** Data-plane traffic policies by name: a RADIUS Filter-Id names one. */
-  policies?: Record<string, { default?: 'allow' | 'deny'; rules?: PolicyRuleConfig[] }>
+  /**
+   * Data-plane traffic policies by name, for what clients send: a user's
+   * `policies`, the login callback's `policy.policies` or a RADIUS Filter-Id
+   * names them. `default` absent: `access.default`. See README "Access policies".
+   */
+  policies?: Record<string, { default?: 'allow' | 'deny'; rules?: PolicyRuleConfig[]; rateBps?: number }>
+  /** `default: deny` is default-deny (zero trust); `policies` go to sessions that name none. */
+  access?: { default?: 'allow' | 'deny'; policies?: string[] }
+  /**
+   * Per-session traffic anomaly flags, raised by the data plane: a packet
+   * rate `rateJump.factor` times the session's moving average (and above
+   * `minPps`), more than `destinations.max` distinct destinations within
+   * `destinations.interval` seconds. notify: `session-anomaly` event, metric,
+   * log; kick: also ends the session (reason 'anomaly'); off (default).
+   */
+  anomaly?: {
+    mode?: 'off' | 'notify' | 'kick'
+    rateJump?: { factor?: number; minPps?: number; averageSeconds?: number } | null
+    destinations?: { max?: number; interval?: number } | null
+  }
+  /** Site-to-site links to other gateways: routed ESP tunnel mode, no L2TP/PPP. */
+  sites?: SiteConfig[]
   /** Hash-chained JSON lines of security events (used by `l2tp-ipsec serve`). */
   audit?: { file?: string | null; maxBytes?: number; keep?: number }
   /** Draining, the status page, debug and capture (used by `l2tp-ipsec serve`). */
   operations?: { drainTimeout?: number; statusPage?: { listen?: string | null; tokenFile?: string | null }; debug?: boolean; capture?: boolean }
+}
+
+/**
+ * One site-to-site link. Tunnel mode is negotiated only with an IKE SA that
+ * authenticated as this site: with its own `psk` (chosen by `peer`'s
+ * address) or, without one, with a certificate (ipsec.certificate) whose
+ * peer proves `remoteId`.
+ */
+export interface SiteConfig {
+  name: string
+  /** The peer gateway's address, or 'any' (certificate authentication, `remoteId` required). */
+  peer: string
+  psk?: string
+  pskFile?: string
+  localId?: string
+  remoteId?: string
+  localSubnets: string[]
+  remoteSubnets: string[]
+  proposals?: 'modern' | 'compatible' | 'legacy' | ExplicitProposals
+  /** We call the peer (again after a loss, with back-off) and rekey; default false: we wait for it. */
+  connect?: boolean
+  /** Phase 2 lifetime we ask for as the caller, seconds (default 3600). */
+  lifetime?: number
+  dpd?: { delay?: number; timeout?: number }
+}
+
+/** A site-to-site link as `sites()` and `status().sites` show it. */
+export interface SiteInfo {
+  name: string
+  state: 'up' | 'connecting' | 'down'
+  peer: Endpoint | undefined
+  peerId?: string
+  suite?: string
+  localSubnets: string[]
+  remoteSubnets: string[]
+  connect: boolean
+  upSince?: string
+  lastError?: string
+  rxBytes: number
+  txBytes: number
+  rxPackets: number
+  txPackets: number
+  /** Inner packets outside the site's subnets, dropped. */
+  selectorMismatch: number
 }
 
 /** One RADIUS server: `secret` or `secretFile`; `timeout` in seconds per transmission (default 3), `retries` (default 2). */
@@ -211,21 +276,27 @@ export interface SessionInfo {
   txBytes: number
   rxPackets: number
   txPackets: number
+  /** Packets from the client its traffic policy dropped. */
+  policyDenied: number
 }
 
 /** 'radius-disconnect': a RADIUS Disconnect-Request (RFC 5176) ended it. */
-export type SessionDownReason = 'kicked' | 'closed' | 'idle' | 'session-timeout' | 'peer' | 'lcp-echo-timeout' | 'ike-down' | 'l2tp-down' | 'error' | 'reload' | 'radius-disconnect'
+export type SessionDownReason = 'kicked' | 'closed' | 'idle' | 'session-timeout' | 'peer' | 'lcp-echo-timeout' | 'ike-down' | 'l2tp-down' | 'error' | 'reload' | 'radius-disconnect' | 'anomaly'
 
 export interface ServerEvents {
   'session-up': [{ id: number; user: string; address: string; ipv6Prefix?: string; peer: Endpoint; peerId: string; authMethod: string; suite: string }]
-  'session-down': [{ id: number; user: string; address: string; reason: SessionDownReason; detail: string; rxBytes: number; txBytes: number; rxPackets: number; txPackets: number; durationSeconds: number }]
+  'session-down': [{ id: number; user: string; address: string; reason: SessionDownReason; detail: string; rxBytes: number; txBytes: number; rxPackets: number; txPackets: number; policyDenied: number; durationSeconds: number }]
   'auth-failure': [{ user: string | undefined; method: string; reason: string; peer: Endpoint }]
   'session-refused': [{ user: string | undefined; peer: Endpoint; reason: 'pool-exhausted' | 'limit'; detail: string }]
+  /** Config `anomaly`: a rate jump (packets/s) or many destinations (distinct, in the interval); `action` kick ends the session (reason 'anomaly'). */
+  'session-anomaly': [{ id: number; user: string; address: string; kind: 'rate-jump' | 'destinations'; value: number; threshold: number; action: 'notify' | 'kick' }]
   /** setupSeconds: from the client's first IKE message to its authentication. */
   'ike-sa-up': [{ ikeSa: string; peer: Endpoint; peerId: string; natDetected: boolean; suite: string; setupSeconds?: number }]
   'ike-sa-down': [{ ikeSa: string; reason: string }]
   /** An IKE exchange failed before authentication; for proposals the reason names what the client offered and which preset would accept it. */
   'negotiation-failure': [{ stage: string; reason: string; peer: Endpoint }]
+  'site-up': [{ name: string; peer: Endpoint; peerId: string; suite: string; selectors: { initiator: string; responder: string } | undefined }]
+  'site-down': [{ name: string; reason: string }]
   error: [Error]
 }
 
@@ -247,8 +318,11 @@ export interface UserPolicy {
   ipv6Prefix?: string
   methods?: ('pap' | 'chap-md5' | 'mschapv2' | 'eap')[]
   maxSessions?: number
-  /** Traffic rules, first match wins. */
-  allow?: { action: 'allow' | 'deny'; destination: string; protocol?: 'any' | 'tcp' | 'udp' | 'icmp'; ports?: [number, number] }[]
+  /** Traffic rules for what the client sends, first match wins, before those of `policies`. */
+  allow?: { action: 'allow' | 'deny'; destination: string; protocol?: 'any' | 'tcp' | 'udp' | 'sctp' | 'icmp' | 'icmpv6'; ports?: [number, number] }[]
+  /** Names of configured `policies` (as a RADIUS Filter-Id); none: `access.policies`. */
+  policies?: string[]
+  /** Bits per second the client may send (the lowest of this and its policies' applies). */
   rateBps?: number
   sessionTimeout?: number
   idleTimeout?: number
@@ -292,6 +366,7 @@ export type ServerStatus = {
   l2tp: Record<string, unknown> | undefined
   addresses: { ike: string[]; natt: string[]; tun?: string } | undefined
   counters: Record<string, number> | undefined
+  sites: SiteInfo[]
 }
 
 export declare class L2tpServer extends EventEmitter<ServerEvents> {
@@ -304,6 +379,8 @@ export declare class L2tpServer extends EventEmitter<ServerEvents> {
   listen(): Promise<void>
   addresses(): { ike: string[]; natt: string[]; tun?: string }
   sessions(): SessionInfo[]
+  /** Site-to-site links with their state and traffic. */
+  sites(): SiteInfo[]
   /** PPP Terminate, then CDN; false when there is no such session. */
   kick(id: number): boolean
   status(): ServerStatus
@@ -325,7 +402,7 @@ export interface L2tpClientOptions {
   proposals?: 'modern' | 'compatible' | 'legacy'
   user: string
   password: string
-  auth?: readonly ('mschapv2' | 'chap' | 'pap')[]
+  auth?: readonly ('mschapv2' | 'chap' | 'pap' | 'eap')[]
   local?: { address?: string; ikePort?: number; nattPort?: number }
   tun?: { name?: string; mtu?: number }
   routes?: readonly string[]
@@ -385,5 +462,7 @@ export declare class L2tpClient extends EventEmitter<ClientEvents> {
   /** Resolves once PPP is up and the TUN device has the address; rejects with L2tpClientError. */
   connect(): Promise<ClientUpInfo>
   addresses(): { ike: string[]; natt: string[]; tun?: string } | undefined
+  /** Rekeys the ESP SAs now (Quick Mode under the IKE SA); false when not connected. */
+  rekey(): boolean
   close(): Promise<void>
 }

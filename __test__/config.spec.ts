@@ -207,9 +207,10 @@ test('config/example.yaml is valid and shows every section', (t) => {
   t.deepEqual(config.users.map((u) => u.name), ['alice', 'bob'])
   t.is(config.users[1]?.address, '192.168.42.20')
   const text = parse(readFileSync(examplePath, 'utf8')) as Record<string, unknown>
-  t.deepEqual(Object.keys(text).sort(), ['admin', 'audit', 'dataplane', 'forwarding', 'ipsec', 'l2tp', 'listen', 'log', 'metrics', 'operations', 'policies', 'pool', 'ppp', 'radius', 'tun', 'users'])
+  t.deepEqual(Object.keys(text).sort(), ['admin', 'dataplane', 'forwarding', 'ipsec', 'l2tp', 'listen', 'log', 'metrics', 'policies', 'pool', 'ppp', 'radius', 'sites', 'tun', 'users', 'access', 'anomaly', 'audit', 'operations'].sort())
   t.is(config.radius, null)
   t.deepEqual(config.policies, {})
+  t.deepEqual(config.sites, [])
 })
 
 test('certificates are read as PEM and checked: the example with certificate files', (t) => {
@@ -363,4 +364,43 @@ test('checkConfig: 2 when the file cannot be read', (t) => {
   t.deepEqual(log, [])
   t.is(error.length, 1)
   t.regex(error[0]!, /no-such-file\.yaml: cannot read .*: no such file/)
+})
+
+test('access and anomaly: defaults, and policy names that are not configured are errors naming the key', (t) => {
+  const { config } = parseServerConfig(minimal())
+  t.deepEqual(config.access, { default: 'allow', policies: [] })
+  t.deepEqual(config.anomaly, { mode: 'off', rateJump: { factor: 10, minPps: 1000, averageSeconds: 30 }, destinations: { max: 256, interval: 10 } })
+  const ok = parseServerConfig({
+    ...minimal(),
+    policies: { dns: { rules: [{ action: 'allow', destination: '10.0.0.53', protocol: 'udp', ports: 53 }], rateBps: 1_000_000 } },
+    access: { default: 'deny', policies: ['dns'] },
+    users: [{ name: 'alice', password: 'alice-pass-1', policies: ['dns'] }],
+    anomaly: { mode: 'kick', rateJump: null },
+  }).config
+  t.is(ok.policies['dns']?.default, undefined, 'absent: access.default decides')
+  t.is(ok.policies['dns']?.rateBps, 1_000_000)
+  t.deepEqual(ok.users[0]?.policies, ['dns'])
+  t.is(ok.anomaly.rateJump, null)
+  const e = configError(t, () =>
+    parseServerConfig({
+      ...minimal(),
+      policies: { dns: {} },
+      access: { default: 'block', policies: ['dsn', 'dns', 'dns'] },
+      users: [{ name: 'alice', password: 'alice-pass-1', policies: ['staff'] }],
+      anomaly: { mode: 'loud', rateJump: { factor: 1 }, destinations: { max: 1, interval: 0 } },
+    }),
+  )
+  t.deepEqual(e.issues.map((i) => i.key).sort(), [
+    'access.default',
+    'access.policies[2]',
+    'anomaly.destinations.interval',
+    'anomaly.destinations.max',
+    'anomaly.mode',
+    'anomaly.rateJump.factor',
+  ])
+  const names = configError(t, () => parseServerConfig({ ...minimal(), policies: { dns: {} }, access: { policies: ['dsn'] }, users: [{ name: 'alice', password: 'alice-pass-1', policies: ['staff'] }] }))
+  t.deepEqual(names.issues, [
+    { key: 'users[0].policies[0]', message: '"staff" is not in policies' },
+    { key: 'access.policies[0]', message: '"dsn" is not in policies; did you mean "dns"?' },
+  ])
 })

@@ -27,6 +27,15 @@ export declare class DataPlane {
   removeSa(spi: number, direction: string): boolean
   /** Adds or replaces a session (by id). */
   upsertSession(s: SessionOptions): void
+  /**
+   * Adds or replaces a site-to-site tunnel (by id): its routes go to
+   * the binding's SAs in ESP tunnel mode. `rebind` alone moves it to
+   * another binding keeping its counters.
+   */
+  upsertSite(site: SiteOptions): void
+  /** Points a site at another binding (0: none); false when there is no such site. */
+  rebindSite(id: number, binding: number): boolean
+  removeSite(id: number): boolean
   removeSession(id: number): boolean
   /**
    * Starts writing a session's inner (decrypted) IP packets, both ways,
@@ -35,6 +44,11 @@ export declare class DataPlane {
   startCapture(session: number, path: string): void
   /** Stops a session's capture and flushes the file; null when none was running. */
   stopCapture(session: number): CaptureResult | null
+  /**
+   * Sets the per-session anomaly flags (see `AnomalyOptions`); they are
+   * raised as `session-anomaly` events.
+   */
+  setAnomaly(options: AnomalyOptions): void
   /** Replaces a session's policy without touching its traffic. */
   setPolicy(session: number, policy: PolicyOptions): void
   /**
@@ -109,6 +123,23 @@ export declare class EspSa {
   destroy(): void
 }
 
+/** Per-session anomaly flags; a part left out is off, all left out: off. */
+export interface AnomalyOptions {
+  /**
+   * Rate jump: packets/s above `rateFactor` × the moving average over
+   * `rateAverageSeconds`, and at least `rateMinPps`.
+   */
+  rateFactor?: number
+  rateMinPps?: number
+  rateAverageSeconds?: number
+  /**
+   * More than `destinationsMax` distinct destinations within
+   * `destinationsIntervalSeconds`.
+   */
+  destinationsMax?: number
+  destinationsIntervalSeconds?: number
+}
+
 /** What a stopped capture wrote. */
 export interface CaptureResult {
   packets: number
@@ -146,7 +177,8 @@ export interface ControlMeta {
 export interface DataPlaneEvent {
   /**
    * sa-soft-lifetime, sa-hard-lifetime, sa-sequence-near-exhaustion,
-   * sa-auth-failures, peer-changed, session-idle, drops, worker-panic.
+   * sa-auth-failures, peer-changed, session-idle, session-anomaly,
+   * drops, worker-panic.
    */
   type: string
   spi?: number
@@ -159,6 +191,8 @@ export interface DataPlaneEvent {
   idleMs?: number
   drops?: Record<string, number>
   message?: string
+  /** session-anomaly: the threshold `count` crossed. */
+  threshold?: number
 }
 
 export interface DataPlaneOptions {
@@ -181,6 +215,7 @@ export interface DataPlaneStats {
   counters: Record<string, number>
   sas: Array<SaStats>
   sessions: Array<SessionStats>
+  sites: Array<SiteStats>
 }
 
 /** Options for a new ESP SA. */
@@ -352,6 +387,33 @@ export interface SessionStats {
   rateLimited: number
   tooBig: number
   controlUp: number
+}
+
+/**
+ * A site-to-site tunnel (ESP tunnel mode): its traffic selectors and the
+ * binding whose SAs carry it.
+ */
+export interface SiteOptions {
+  id: number
+  /** The binding of the site's SAs; 0 while it has none (packets to it are dropped and counted). */
+  binding: number
+  /** Our subnets ("10.1.0.0/24"): inner destinations from the peer, inner sources to it. */
+  local: Array<string>
+  /** The peer's subnets: routed to it, and the only inner sources taken from it. */
+  remote: Array<string>
+}
+
+export interface SiteStats {
+  id: number
+  binding: number
+  rxPackets: number
+  rxBytes: number
+  txPackets: number
+  txBytes: number
+  /** Inner packets outside the site's selectors, dropped. */
+  selectorMismatch: number
+  /** Milliseconds since the last packet either way (-1: none yet). */
+  idleMs: number
 }
 
 export interface TunOptions {

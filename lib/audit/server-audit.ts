@@ -1,7 +1,7 @@
 /**
  * Security events of a running server into the audit log: sessions up and
  * down (user, addresses, suites, auth method, bytes), authentication
- * failures and refusals. Config reloads and admin actions are recorded by
+ * failures and refusals, site-to-site links up and down. Config reloads and admin actions are recorded by
  * whoever performs them (lib/ops), through the same AuditLog.
  */
 import type { EventEmitter } from 'node:events'
@@ -55,6 +55,8 @@ export function auditServerEvents(server: EventEmitter<ServerEvents>, log: Audit
       }),
     'auth-failure': (e) => write({ type: 'auth-failure', user: e.user ?? null, method: e.method, reason: e.reason, peer: e.peer }),
     'session-refused': (e) => write({ type: 'session-refused', user: e.user ?? null, reason: e.reason, detail: e.detail, peer: e.peer }),
+    'site-up': (e) => write({ type: 'site-up', site: e.name, peer: e.peer, peerId: e.peerId, suite: e.suite, ...(e.selectors ? { selectors: e.selectors } : {}) }),
+    'site-down': (e) => write({ type: 'site-down', site: e.name, reason: e.reason }),
   }
   const on = server.on.bind(server) as (event: string, fn: (...a: unknown[]) => void) => void
   const off = server.off.bind(server) as (event: string, fn: (...a: unknown[]) => void) => void

@@ -72,8 +72,8 @@ export interface PolicyRule {
   action: 'allow' | 'deny'
   /** CIDR or address, IPv4 or IPv6. */
   destination: string
-  protocol?: 'any' | 'tcp' | 'udp' | 'icmp'
-  /** Inclusive destination port range, for tcp and udp. */
+  protocol?: 'any' | 'tcp' | 'udp' | 'sctp' | 'icmp' | 'icmpv6'
+  /** Inclusive destination port range, for tcp, udp and sctp. */
   ports?: [number, number]
 }
 
@@ -87,9 +87,15 @@ export interface UserPolicy {
   methods?: Method[]
   /** Concurrent sessions allowed (enforced by the server, which owns the session table). */
   maxSessions?: number
-  /** Traffic rules; everything allowed when absent. */
+  /**
+   * Traffic rules for what the client sends, first match wins, before those
+   * of the named `policies`; what none matches follows the policies'
+   * `default`, else the server's `access.default`.
+   */
   allow?: PolicyRule[]
-  /** Rate limit in bits per second, each direction. */
+  /** Names of configured `policies` (as a RADIUS Filter-Id names them); none: the server's `access.policies`. */
+  policies?: string[]
+  /** Rate limit in bits per second of what the client sends (the lowest of this and the policies' applies). */
   rateBps?: number
   /** Seconds before the session is ended (RADIUS Session-Timeout). */
   sessionTimeout?: number

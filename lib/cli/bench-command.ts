@@ -7,6 +7,7 @@ import { DEFAULT_SIZES, DEFAULT_SUITES, formatRow, runEspBench, TABLE_HEADER } f
 import { runDataplaneBench } from '../bench/dataplane-bench.js'
 import { runIkeBench } from '../bench/ike-bench.js'
 import { formatTunnelRecord, runTunnelBench } from '../bench/tunnel-bench.js'
+import { formatSoakRecord, runSoakBench } from '../bench/soak.js'
 import { espSuites } from '../esp/index.js'
 
 export { DEFAULT_SIZES }
@@ -32,7 +33,9 @@ export function suiteName(value: string, previous: string[] = []): string[] {
   return [...previous, value]
 }
 
-export const AREAS = ['esp', 'ike', 'dataplane', 'tunnel'] as const
+export const AREAS = ['esp', 'ike', 'dataplane', 'tunnel', 'soak'] as const
+/** What runs without --only: the soak takes minutes and runs only when asked. */
+export const DEFAULT_AREAS: readonly Area[] = ['esp', 'ike', 'dataplane', 'tunnel']
 type Area = (typeof AREAS)[number]
 
 export function areaList(value: string): Area[] {
@@ -62,7 +65,7 @@ export async function bench(flags: BenchFlags): Promise<void> {
       console.log(
         flags.json
           ? JSON.stringify(r)
-          : `ike group ${r.group}: ${r.exchanges_per_second} Main+Quick Mode exchanges/s, responder ${r.responder_cpu_ms_per_exchange} ms CPU each, openssl DH bound ${r.openssl_bound_per_second}/s, ratio ${r.ratio}, ${r.memory_per_ike_sa_bytes} B per IKE SA`,
+          : `ike group ${r.group}: ${r.exchanges_per_second} Main+Quick Mode exchanges/s, responder ${r.responder_cpu_ms_per_exchange} ms CPU each (${r.exchanges_per_cpu_second}/CPU-s; process ${r.process_cpu_ms_per_exchange} ms), OpenSSL DH bound ${r.openssl_bound_per_second}/CPU-s (${r.openssl_speed} ${r.openssl_speed_ops_per_second} ops/s${r.our_exponent_bits ? `, exponent ${r.openssl_exponent_bits} -> ${r.our_exponent_bits} bits` : ''}), ratio ${r.ratio}, ${r.memory_per_ike_sa_bytes} B per IKE SA`,
       )
     }
   }
@@ -81,6 +84,11 @@ export async function bench(flags: BenchFlags): Promise<void> {
   }
   if (flags.only.includes('tunnel')) {
     for (const r of await runTunnelBench({ seconds: Math.max(2, Math.round(flags.seconds * 3)) })) console.log(flags.json ? JSON.stringify(r) : formatTunnelRecord(r))
+  }
+  if (flags.only.includes('soak')) {
+    // 1000 sessions; --seconds scales the churn (default 1: 180 s).
+    const r = await runSoakBench({ sessions: 1000, seconds: Math.round(180 * flags.seconds) })
+    console.log(flags.json ? JSON.stringify(r) : formatSoakRecord(r))
   }
 }
 

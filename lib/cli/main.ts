@@ -10,7 +10,7 @@ import { espSuiteInfo, espSuites } from '../esp/index.js'
 import { kickCommand, sessionsCommand, statusCommand } from './admin-commands.js'
 import { auditVerifyCommand } from './audit-command.js'
 import { captureCommand, debugCommand } from './troubleshoot-commands.js'
-import { AREAS, areaList, bench, DEFAULT_SIZES, positiveNumber, sizeList, suiteName } from './bench-command.js'
+import { AREAS, areaList, bench, DEFAULT_AREAS, DEFAULT_SIZES, positiveNumber, sizeList, suiteName } from './bench-command.js'
 import { checkConfig } from './check-config.js'
 import { connect } from './connect.js'
 import { serve } from './serve.js'
@@ -141,7 +141,7 @@ export function program(): Command {
     .option('--seconds <s>', 'seconds per measurement', positiveNumber, 1)
     .option('--suite <name>', 'a suite to measure (repeatable); default: one of each cipher and MAC', suiteName)
     .option('--sizes <list>', 'payload sizes in bytes (esp)', sizeList, [...DEFAULT_SIZES])
-    .option('--only <areas>', `areas to run, comma-separated: ${AREAS.join(', ')}`, areaList, [...AREAS])
+    .option('--only <areas>', `areas to run, comma-separated: ${AREAS.join(', ')} (default all but soak)`, areaList, [...DEFAULT_AREAS])
     .action(bench)
 
   cli

@@ -116,6 +116,14 @@ export class ClientControlPlane extends ControlPlane {
     this.client.onDown(reason, detail)
   }
 
+  /** Starts a Quick Mode rekey: a new ESP SA pair under the same IKE SA and binding (the call stays); false when there is no IKE SA. */
+  rekey(): boolean {
+    if (this.ikeSa === undefined) return false
+    const started = this.ike.startQuickMode(this.ikeSa, this.o.clock())
+    this.flush()
+    return started
+  }
+
   get hasCall(): boolean {
     return this.calls.size > 0
   }

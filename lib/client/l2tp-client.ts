@@ -39,8 +39,12 @@ export interface L2tpClientOptions {
   proposals?: PresetName
   user: string
   password: string
-  /** PPP methods we agree to (default mschapv2, chap, pap). */
-  auth?: readonly ('mschapv2' | 'chap' | 'pap')[]
+  /**
+   * PPP methods we agree to, the first one named when the server asks for
+   * one we refuse (default mschapv2, chap, pap, eap). EAP answers Identity
+   * and EAP-MD5 and Naks other EAP types, proposing MD5.
+   */
+  auth?: readonly ('mschapv2' | 'chap' | 'pap' | 'eap')[]
   /** Our address and ports (default 0.0.0.0, any free port for IKE and NAT-T). */
   local?: { address?: string; ikePort?: number; nattPort?: number }
   tun?: { name?: string; mtu?: number }
@@ -117,7 +121,7 @@ export class L2tpClientError extends Error {
   }
 }
 
-const METHOD: Record<string, Method> = { mschapv2: 'mschapv2', chap: 'chap-md5', pap: 'pap' }
+const METHOD: Record<string, Method> = { mschapv2: 'mschapv2', chap: 'chap-md5', pap: 'pap', eap: 'eap' }
 /** How long after IPV6CP is up we look for the address the kernel forms from the server's RA. */
 const IPV6_ADDRESS_WAIT_MS = 15_000
 
@@ -379,6 +383,13 @@ export class L2tpClient extends EventEmitter<ClientEvents> {
     this.dp = undefined
     // Let the last Delete / StopCCN leave first.
     if (dp) setTimeout(() => dp.close(), 50)
+  }
+
+  /** Rekeys the ESP SAs now (Quick Mode under the IKE SA; traffic moves to the new pair); false when not connected. */
+  rekey(): boolean {
+    const started = this.core?.rekey() ?? false
+    this.timers?.arm(this.core?.nextDeadline())
+    return started
   }
 
   /** Hangs up (PPP Terminate, CDN, StopCCN, IKE Delete) and closes everything; no reconnect after it. */

@@ -103,6 +103,8 @@ export interface SessionCounters {
   txBytes: number
   rxPackets: number
   txPackets: number
+  /** Packets from the client its traffic policy dropped. */
+  policyDenied: number
 }
 
 interface IkeSaInfo {
@@ -127,7 +129,7 @@ export abstract class ControlPlane {
   private readonly dirty = new Set<Call>()
   private nextCallId = 1
   private ikeNext: number | undefined
-  private counters = new Map<number, { rxBytes: number; txBytes: number; rxPackets: number; txPackets: number }>()
+  private counters = new Map<number, SessionCounters>()
   /** Frames the data plane refused to send (no SA or session yet): counted, visible in status. */
   unsent = 0
 
@@ -152,6 +154,17 @@ export abstract class ControlPlane {
   protected abstract onPppEvent(call: Call, e: PppLinkEvent, now: number): void
   /** A call is gone from every layer. */
   protected abstract onCallFinished(call: Call, now: number): void
+
+  /** The data plane flagged a live call's traffic (config `anomaly`; the server reports and may end it). */
+  protected onAnomaly(_call: Call, _e: DataPlaneEvent, _now: number): void {}
+
+  /** A tunnel-mode SA pair is installed (a site-to-site link; the IKE core only negotiates one for a configured site). */
+  protected onTunnelChildUp(e: Extract<IkeEvent, { type: 'child-sa-up' }>, _binding: Binding, _now: number): void {
+    this.o.log.warn({ ikeSa: e.ikeSa, selectors: e.selectors }, 'tunnel-mode ESP SA negotiated: not used here')
+  }
+
+  /** An ESP SA pair is gone (either mode). */
+  protected onChildDown(_e: Extract<IkeEvent, { type: 'child-sa-down' }>, _now: number): void {}
 
   /** A PPP frame from a call's peer that this end takes itself (before the link sees it); true when taken. */
   protected interceptPpp(_call: Call, _frame: Buffer, _now: number): boolean {
@@ -263,6 +276,11 @@ export abstract class ControlPlane {
         this.o.log.error({ message: e.message }, 'data plane worker caught a panic')
         this.o.emit('error', new Error(`data plane worker panic: ${e.message}`))
         return
+      case 'session-anomaly': {
+        const call = e.session === undefined ? undefined : this.calls.get(e.session)
+        if (call?.up && !call.ending) this.onAnomaly(call, e, now)
+        return
+      }
       case 'drops':
         this.o.log.debug({ drops: e.drops }, 'data plane drops')
         return
@@ -372,14 +390,12 @@ export abstract class ControlPlane {
         }
         return
       case 'child-sa-up': {
-        if (e.mode !== 'transport') {
-          this.o.log.warn({ ikeSa: e.ikeSa, selectors: e.selectors }, 'tunnel-mode ESP SA negotiated: not used for L2TP')
-        }
         const peerId = this.ikeSas.get(e.ikeSa)?.peerId ?? e.peer.address
         try {
           const binding = this.bindings.up(e, peerId, now)
-          this.o.log.info({ ikeSa: e.ikeSa, binding: binding.id, spiIn: hex(e.inbound.spi), spiOut: hex(e.outbound.spi), suite: e.inbound.suite, udp: e.udpEncapsulated }, 'ESP SA pair installed')
-          this.onBindingUp(binding, now)
+          this.o.log.info({ ikeSa: e.ikeSa, binding: binding.id, spiIn: hex(e.inbound.spi), spiOut: hex(e.outbound.spi), suite: e.inbound.suite, udp: e.udpEncapsulated, mode: e.mode }, 'ESP SA pair installed')
+          if (e.mode === 'tunnel') this.onTunnelChildUp(e, binding, now)
+          else this.onBindingUp(binding, now)
         } catch (err) {
           this.o.log.error({ err, ikeSa: e.ikeSa }, 'installing the ESP SA pair failed')
           this.o.emit('error', err instanceof Error ? err : new Error(String(err)))
@@ -388,6 +404,7 @@ export abstract class ControlPlane {
       }
       case 'child-sa-down': {
         const result = this.bindings.down(e)
+        this.onChildDown(e, now)
         if (!result) return
         this.o.log.info({ ikeSa: e.ikeSa, binding: result.binding.id, spiIn: hex(e.inboundSpi), reason: e.reason }, 'ESP SA pair removed')
         if (result.empty) {
@@ -675,7 +692,7 @@ export abstract class ControlPlane {
   refreshCounters(): void {
     const stats = this.o.dataplane.stats()
     this.counters.clear()
-    for (const s of stats.sessions) this.counters.set(s.id, { rxBytes: s.rxBytes, txBytes: s.txBytes, rxPackets: s.rxPackets, txPackets: s.txPackets })
+    for (const s of stats.sessions) this.counters.set(s.id, countersOf(s))
     const now = this.o.clock()
     // ESP traffic proves the peer alive: no DPD probe needed for it.
     for (const call of this.calls.values()) if ((this.counters.get(call.id)?.rxPackets ?? 0) > 0) this.ike.touch(call.binding.ikeSa, now)
@@ -696,7 +713,7 @@ export abstract class ControlPlane {
 
   private countersOf(call: Call, fresh = true): SessionCounters {
     const s = fresh ? this.o.dataplane.stats().sessions.find((x) => x.id === call.id) : undefined
-    const c = s ? { rxBytes: s.rxBytes, txBytes: s.txBytes, rxPackets: s.rxPackets, txPackets: s.txPackets } : (this.counters.get(call.id) ?? { rxBytes: 0, txBytes: 0, rxPackets: 0, txPackets: 0 })
+    const c = s ? countersOf(s) : (this.counters.get(call.id) ?? countersOf())
     return addCounters(call.counterBase, c)
   }
 
@@ -705,7 +722,7 @@ export abstract class ControlPlane {
     const out: SessionInfo[] = []
     for (const call of this.calls.values()) {
       if (!call.up || call.finished) continue
-      const c = addCounters(call.counterBase, this.counters.get(call.id) ?? { rxBytes: 0, txBytes: 0, rxPackets: 0, txPackets: 0 })
+      const c = addCounters(call.counterBase, this.counters.get(call.id) ?? countersOf())
       out.push({
         id: call.id,
         user: call.up.user,
@@ -740,7 +757,12 @@ function addCounters(base: SessionCounters | undefined, c: SessionCounters): Ses
     txBytes: (base?.txBytes ?? 0) + c.txBytes,
     rxPackets: (base?.rxPackets ?? 0) + c.rxPackets,
     txPackets: (base?.txPackets ?? 0) + c.txPackets,
+    policyDenied: (base?.policyDenied ?? 0) + c.policyDenied,
   }
+}
+
+function countersOf(s?: SessionCounters): SessionCounters {
+  return { rxBytes: s?.rxBytes ?? 0, txBytes: s?.txBytes ?? 0, rxPackets: s?.rxPackets ?? 0, txPackets: s?.txPackets ?? 0, policyDenied: s?.policyDenied ?? 0 }
 }
 
 function hex(spi: number): string {

@@ -20,7 +20,7 @@ import { EventEmitter } from 'node:events'
 import { hostname } from 'node:os'
 import { dirname, join } from 'node:path'
 import { DataPlane } from '../../native/index.js'
-import type { ControlBatch, DataPlaneOptions, LocalAddresses, PolicyOptions } from '../../native/index.js'
+import type { ControlBatch, DataPlaneOptions, LocalAddresses } from '../../native/index.js'
 import { AuthLimiter, CallbackAuthenticator, GENERIC_FAILURE_MESSAGE, LimitedAuthenticator, LocalUsersAuthenticator, withoutDomain, type AuthCallback, type Authenticator, type Method } from '../auth/index.js'
 import { RadiusAccounting, RadiusAuthenticator, isRadiusSuccess, startDaeServer, type DaeChanges, type DaeMatch, type DaeServer, type NasIdentity, type RadiusServerOptions } from '../auth/radius/index.js'
 import { ConfigError, parseServerConfig, proposalPolicy, type LoadedConfig, type ServerConfig, type ServerConfigInput } from '../config/index.js'
@@ -34,8 +34,11 @@ import { Netconf, poolRoutes } from '../system/netconf.js'
 import { formatHost } from './bindings.js'
 import type { DataPlanePort } from './control-plane.js'
 import { ServerControlPlane } from './server-control-plane.js'
+import { sessionPolicySet } from './session-policy.js'
+import { dataplaneAnomaly } from './anomaly.js'
 import { monotonicSeconds, TimerLoop } from './timer-loop.js'
-import type { AdminTarget, ServerEvents, ServerStatus, SessionInfo } from './types.js'
+import type { IkeSite } from '../ike/sites.js'
+import type { AdminTarget, ServerEvents, ServerStatus, SessionInfo, SiteInfo } from './types.js'
 
 export interface L2tpServerOptions extends ServerConfigInput {
   /** Decide logins in code (checked after the configured `users`, when none of them matches). */
@@ -111,6 +114,7 @@ export class L2tpServer extends EventEmitter<ServerEvents> implements AdminTarge
       ...(u.ntHash !== undefined ? { ntHash: u.ntHash } : {}),
       ...(u.address !== undefined ? { address: u.address } : {}),
       ...(u.disabled !== undefined ? { disabled: u.disabled } : {}),
+      ...(u.policies !== undefined ? { policies: u.policies } : {}),
     }))
     const local = new LocalUsersAuthenticator({ users, algorithms: pppAuthAlgorithms })
     let inner: Authenticator = local
@@ -162,10 +166,13 @@ export class L2tpServer extends EventEmitter<ServerEvents> implements AdminTarge
     }
     this.dp = dp
     try {
+      dp.setAnomaly(dataplaneAnomaly(c.anomaly))
       const netconf = new Netconf(c.dataplane.netns)
       const tun = dp.localAddresses().tun ?? c.tun.name
       await netconf.addAddress(tun, c.pool.gateway)
       for (const prefix of poolRoutes(c.pool.range)) await netconf.addRoute(tun, prefix, c.pool.gateway)
+      // Each site's remote subnets go into the TUN device, where the data plane seals them in tunnel mode.
+      for (const site of c.sites) for (const prefix of site.remoteSubnets) await (prefix.includes(':') ? netconf.addRoute6(tun, prefix) : netconf.addRoute(tun, prefix))
       // IPv6: our address (the first of the first prefix) and the parent prefixes, each session's /64 inside them.
       let ipv6Pool: Ipv6PrefixPool | undefined
       if (c.pool.ipv6) {
@@ -189,6 +196,12 @@ export class L2tpServer extends EventEmitter<ServerEvents> implements AdminTarge
         gateway: c.pool.gateway,
         ipv6Pool,
         dataplane: dp as DataPlanePort,
+        sites: {
+          settings: c.sites.map((s) => ({ ...siteForIke(s), connect: s.connect, lifetime: s.lifetime })),
+          port: dp,
+          local: { address: isUnspecified(c.listen.address) ? '0.0.0.0' : c.listen.address, port: Number(addresses.ike[0]?.slice(addresses.ike[0].lastIndexOf(':') + 1) ?? 500) },
+          peerIkePort: 500,
+        },
         log: this.log,
         localAddress: isUnspecified(c.listen.address) ? '0.0.0.0' : c.listen.address,
         emit: (event, ...args) => {
@@ -232,7 +245,8 @@ export class L2tpServer extends EventEmitter<ServerEvents> implements AdminTarge
       },
       pool: new Ipv4Pool({ ranges: c.pool.range, gateway: c.pool.gateway, exclude: c.pool.exclude }),
       authenticator,
-      policies: dataplanePolicies(c.policies),
+      access: sessionPolicySet(c),
+      anomalyMode: c.anomaly.mode,
     }
   }
 
@@ -382,7 +396,7 @@ export class L2tpServer extends EventEmitter<ServerEvents> implements AdminTarge
     const loaded = 'config' in next && 'warnings' in next ? (next as LoadedConfig) : parseServerConfig(omitExtras(next as L2tpServerOptions))
     const c = loaded.config
     const changed = Object.keys(c).filter((k) => JSON.stringify(c[k as keyof ServerConfig]) !== JSON.stringify(this.config[k as keyof ServerConfig]))
-    const fixed = ['listen', 'tun', 'dataplane', 'admin', 'l2tp', 'metrics', 'radius', 'audit', 'operations'].filter((k) => changed.includes(k))
+    const fixed = ['listen', 'tun', 'dataplane', 'admin', 'l2tp', 'metrics', 'radius', 'sites', 'audit', 'operations'].filter((k) => changed.includes(k))
     if (c.pool.gateway !== this.config.pool.gateway) fixed.push('pool.gateway')
     // The TUN device's IPv6 address and routes come from it.
     if (JSON.stringify(c.pool.ipv6) !== JSON.stringify(this.config.pool.ipv6)) fixed.push('pool.ipv6')
@@ -394,6 +408,7 @@ export class L2tpServer extends EventEmitter<ServerEvents> implements AdminTarge
     const authenticator = this.buildAuthenticator(this.callback, c)
     const users = new Map(c.users.map((u) => [u.name, u]))
     const keep = (user: string) => (users.has(user) ? !users.get(user)!.disabled : this.callback !== undefined || c.radius !== null)
+    this.dp.setAnomaly(dataplaneAnomaly(c.anomaly))
     const kicked = this.core.reconfigure(this.reloadable(c, authenticator, this.dp.localAddresses()), keep)
     ;(this as { config: ServerConfig }).config = c
     ;(this as { warnings: readonly string[] }).warnings = loaded.warnings
@@ -419,6 +434,7 @@ export class L2tpServer extends EventEmitter<ServerEvents> implements AdminTarge
       dpdTimeout: c.dpdTimeout,
       maxHalfOpen: c.maxHalfOpen,
       maxHalfOpenPerSource: c.maxHalfOpenPerSource,
+      sites: config.sites.map(siteForIke),
     }
   }
 
@@ -455,6 +471,18 @@ export class L2tpServer extends EventEmitter<ServerEvents> implements AdminTarge
     return this.core?.sessions() ?? []
   }
 
+  /** Site-to-site links (config `sites`) with their state and traffic. */
+  sites(): SiteInfo[] {
+    return this.core?.sites() ?? []
+  }
+
+  /** Starts a new Quick Mode for a site we call (the old SA pair is deleted a few seconds after the new one is up); false when it is not up or not ours to call. */
+  rekeySite(name: string): boolean {
+    const done = this.core?.rekeySite(name) ?? false
+    this.timers?.arm(this.core?.nextDeadline())
+    return done
+  }
+
   kick(id: number): boolean {
     const done = this.core?.kick(id) ?? false
     this.timers?.arm(this.core?.nextDeadline())
@@ -475,6 +503,7 @@ export class L2tpServer extends EventEmitter<ServerEvents> implements AdminTarge
       l2tp: this.core ? { ...this.core.l2tp.stats() } : undefined,
       addresses: this.dp?.localAddresses(),
       counters: stats?.counters,
+      sites: this.sites(),
     }
   }
 
@@ -525,21 +554,20 @@ function omitExtras(options: L2tpServerOptions): ServerConfigInput {
   return input
 }
 
-/** The `policies` of the configuration as the data plane takes them (Filter-Id names them). */
-function dataplanePolicies(policies: ServerConfig['policies']): Record<string, PolicyOptions> {
-  const out: Record<string, PolicyOptions> = {}
-  for (const [name, p] of Object.entries(policies)) {
-    out[name] = {
-      default: p.default,
-      rules: p.rules.map((r) => ({
-        action: r.action,
-        prefix: r.destination,
-        ...(r.protocol !== 'any' ? { protocol: r.protocol } : {}),
-        ...(r.ports !== undefined ? { ports: String(r.ports) } : {}),
-      })),
-    }
+/** A configured site as the IKE core takes it. */
+function siteForIke(s: ServerConfig['sites'][number]): IkeSite {
+  return {
+    name: s.name,
+    ...(s.peer !== 'any' ? { peer: s.peer } : {}),
+    ...(s.psk !== undefined ? { psk: Buffer.from(s.psk) } : {}),
+    ...(s.localId !== undefined ? { localId: s.localId } : {}),
+    ...(s.remoteId !== undefined ? { remoteId: s.remoteId } : {}),
+    local: s.localSubnets,
+    remote: s.remoteSubnets,
+    ...(s.proposals !== undefined ? { policy: proposalPolicy(s.proposals) } : {}),
+    dpdDelay: s.dpd.delay,
+    dpdTimeout: s.dpd.timeout,
   }
-  return out
 }
 
 function isUnspecified(address: string): boolean {

@@ -12,13 +12,15 @@
  * unsolicited about every RA_INTERVAL s. The prefix returns to the pool
  * when the call is gone.
  *
- * RADIUS extras of an Access-Accept (lib/auth/radius): Filter-Id names a
- * data-plane policy of `policies` (one not configured turns the accept
- * into a failure), Framed-MTU caps the session's MRU; Session-Timeout and
+ * Traffic policy (session-policy.ts): from a RADIUS Filter-Id, the user's
+ * or the callback's policy, else `access`; a name that is not configured
+ * turns the accept into a failure. A reload or a CoA reinstalls it.
+ * RADIUS extras of an Access-Accept (lib/auth/radius): Framed-MTU caps the
+ * session's MRU; Session-Timeout and
  * Idle-Timeout come in the user's policy and override ppp.* (control-plane).
  * `changeSession` applies a CoA; `disconnect` a Disconnect-Request.
  */
-import type { PolicyOptions, SessionOptions } from '../../native/index.js'
+import type { DataPlaneEvent, PolicyOptions, SessionOptions } from '../../native/index.js'
 import { GENERIC_FAILURE_MESSAGE, type AuthResult, type AuthSuccess, type Authenticator, type Method } from '../auth/index.js'
 import { isRadiusSuccess } from '../auth/radius/authenticator.js'
 import type { SessionRef, TunnelUpEvent } from '../l2tp/endpoint.js'
@@ -26,9 +28,12 @@ import { PppLink, type PppLinkEvent } from '../ppp/link.js'
 import type { Ipv4Pool, Ipv6PrefixPool, PoolStats } from '../pool/ip-pool.js'
 import { buildRouterAdvertisement, isIpv6Frame, parseRouterSolicitation } from '../ppp/ipv6-nd.js'
 import type { UserPolicy } from '../auth/index.js'
+import type { IkeEvent } from '../ike/types.js'
 import type { Binding } from './bindings.js'
+import { resolveSessionPolicy, samePolicy, type SessionPolicySet } from './session-policy.js'
 import { ControlPlane, type Call, type ControlPlaneOptions } from './control-plane.js'
-import type { SessionDownReason } from './types.js'
+import { SiteManager, type SitePort, type SiteSettings } from './sites.js'
+import type { SessionAnomalyInfo, SessionDownReason, SiteInfo } from './types.js'
 
 export interface ServerControlPlaneOptions extends ControlPlaneOptions {
   pool: Ipv4Pool
@@ -42,14 +47,20 @@ export interface ServerControlPlaneOptions extends ControlPlaneOptions {
   ipv6Pool?: Ipv6PrefixPool | undefined
   /** IPv6 DNS servers, sent in the RDNSS option (RFC 8106). */
   dns6?: readonly string[]
-  /** Data-plane policies by name, for RADIUS Filter-Id. */
-  policies?: Readonly<Record<string, PolicyOptions>>
+  /** Traffic policies and how a session's is chosen (session-policy.ts); none: no filtering. */
+  access?: SessionPolicySet
+  /** What a data-plane anomaly flag does (config anomaly.mode; 'off': the data plane raises none). */
+  anomalyMode?: 'off' | 'notify' | 'kick'
+  /** Site-to-site links (config `sites`), the data plane's site calls, and where we call from. */
+  sites?: { settings: readonly SiteSettings[]; port: SitePort; local: { address: string; port: number }; peerIkePort: number }
 }
 
 /** What a call's accepted authentication brings beyond the user's policy. */
 interface CallAuth {
   auth: AuthSuccess
-  /** From Filter-Id (or a CoA's). */
+  /** RADIUS Filter-Id (or a CoA's). */
+  filterId?: readonly string[]
+  /** The session's traffic policy, resolved from the above and the user's policy. */
   policy?: PolicyOptions
   /** Framed-MTU. */
   mtu?: number
@@ -91,10 +102,44 @@ export class ServerControlPlane extends ControlPlane {
   private readonly v6 = new Map<number, Ipv6Session>()
   private readonly auths = new Map<number, CallAuth>()
   private readonly ndCounters = { routerSolicitations: 0, routerAdvertisements: 0 }
+  private readonly siteLinks: SiteManager | undefined
 
   constructor(options: ServerControlPlaneOptions) {
     super({ ...options, l2tp: { ...options.l2tp, role: 'lns' } })
     this.server = options
+    const s = options.sites
+    if (s && s.settings.length > 0) {
+      this.siteLinks = new SiteManager({ sites: s.settings, dataplane: s.port, ike: this.ike, log: this.o.log, emit: this.o.emit, local: s.local, peerIkePort: s.peerIkePort })
+      this.siteLinks.install(this.o.clock())
+    }
+  }
+
+  // --- site-to-site (lib/server/sites.ts) ------------------------------------------------
+
+  protected override onTunnelChildUp(e: Extract<IkeEvent, { type: 'child-sa-up' }>, binding: Binding, now: number): void {
+    if (this.siteLinks) this.siteLinks.childUp(e, binding, now)
+    else super.onTunnelChildUp(e, binding, now)
+  }
+
+  protected override onChildDown(e: Extract<IkeEvent, { type: 'child-sa-down' }>, now: number): void {
+    this.siteLinks?.childDown(e, now)
+  }
+
+  /** Site-to-site links with their traffic. */
+  sites(): SiteInfo[] {
+    return this.siteLinks?.list(this.o.dataplane.stats().sites ?? []) ?? []
+  }
+
+  /** Rekeys a site we call (tests and operators); false when it is not up or not ours to call. */
+  rekeySite(name: string): boolean {
+    const done = this.siteLinks?.rekey(name, this.o.clock()) ?? false
+    this.flush()
+    return done
+  }
+
+  override refreshCounters(): void {
+    super.refreshCounters()
+    if (this.siteLinks) this.siteLinks.touch(this.o.dataplane.stats().sites ?? [], 10_000, this.o.clock())
   }
 
   /**
@@ -102,7 +147,7 @@ export class ServerControlPlane extends ControlPlane {
    * next; live sessions stay unless `keep` refuses their user or the new
    * pool cannot hold their address. Returns how many were ended.
    */
-  reconfigure(next: Pick<ServerControlPlaneOptions, 'pool' | 'authenticator' | 'authMethods' | 'dns' | 'dns6' | 'ppp' | 'ike' | 'policies'>, keep: (user: string) => boolean): number {
+  reconfigure(next: Pick<ServerControlPlaneOptions, 'pool' | 'authenticator' | 'authMethods' | 'dns' | 'dns6' | 'ppp' | 'ike' | 'access' | 'anomalyMode'>, keep: (user: string) => boolean): number {
     const now = this.o.clock()
     let ended = 0
     for (const call of [...this.calls.values()]) {
@@ -115,7 +160,34 @@ export class ServerControlPlane extends ControlPlane {
     Object.assign(this.server, next)
     this.o.ppp = next.ppp
     this.ike.reconfigure(next.ike)
+    return ended + this.reapplyPolicies(now)
+  }
+
+  /** After a reload: every live session gets its policy chosen again; one whose policy is gone ends. Returns how many ended. */
+  private reapplyPolicies(now: number): number {
+    let ended = 0
+    for (const call of [...this.calls.values()]) {
+      const extras = this.auths.get(call.id)
+      if (!call.up || call.ending || !extras) continue
+      const policy = this.policyOf(extras)
+      if ('error' in policy) {
+        ended++
+        this.end(call, 'reload', `traffic policy: ${policy.error}`, now)
+        continue
+      }
+      if (samePolicy(policy, extras.policy)) continue
+      extras.policy = policy
+      this.o.log.info({ session: call.id, user: call.up.user }, 'session traffic policy changed (reload)')
+      this.refreshSession(call, now)
+    }
     return ended
+  }
+
+  /** The policy `extras` ask for under the current configuration, or why there is none. */
+  private policyOf(extras: CallAuth): PolicyOptions | { error: string } {
+    const set = this.server.access
+    if (!set) return { default: 'allow', rules: [] }
+    return resolveSessionPolicy(set, { user: extras.auth.user, policy: extras.auth.policy, ...(extras.filterId ? { filterId: extras.filterId } : {}) })
   }
 
   poolStats(): PoolStats {
@@ -162,7 +234,8 @@ export class ServerControlPlane extends ControlPlane {
     return {
       ...(up ? { ipv4: up.address } : {}),
       ...(prefix ? { ipv6: prefix } : {}),
-      ...(up && extras?.policy ? { policy: extras.policy } : {}),
+      // No login decided it (cannot happen while ppp.auth is required): default-deny still holds.
+      ...(up ? { policy: extras?.policy ?? { default: this.server.access?.mode ?? 'allow', rules: [] } } : {}),
       ...(up && extras?.mtu !== undefined ? { mru: Math.max(MIN_MTU, Math.min(up.peerMru, this.o.ppp.mtu, extras.mtu)) } : {}),
     }
   }
@@ -189,8 +262,9 @@ export class ServerControlPlane extends ControlPlane {
   changeSession(id: number, changes: SessionChanges): boolean {
     const call = this.calls.get(id)
     if (!call || !call.up || call.ending) return false
-    const policy = changes.filterId ? this.policyFor(changes.filterId) : undefined
-    if (typeof policy === 'string') throw new Error(policy)
+    const extras = this.auths.get(id)
+    const policy = changes.filterId && extras ? this.policyOf({ ...extras, filterId: changes.filterId }) : undefined
+    if (policy && 'error' in policy) throw new Error(`Filter-Id ${policy.error}`)
     const now = this.o.clock()
     const limits = (call.limits ??= {})
     if (changes.sessionTimeout !== undefined) {
@@ -198,25 +272,31 @@ export class ServerControlPlane extends ControlPlane {
       limits.sessionFrom = now
     }
     if (changes.idleTimeout !== undefined) limits.idleTimeout = changes.idleTimeout
-    if (policy) {
-      const extras = this.auths.get(id)
-      if (extras) extras.policy = policy
+    if (policy && extras) {
+      extras.policy = policy
+      extras.filterId = changes.filterId!
     }
     this.o.log.info({ session: id, user: call.up.user, ...changes }, 'session changed (CoA)')
     if (changes.idleTimeout !== undefined || policy) this.refreshSession(call, now)
     return true
   }
 
-  /** Filter-Id names as one policy (rules in order; default deny if any says deny), or why not. */
-  private policyFor(names: readonly string[]): PolicyOptions | string {
-    const known = this.server.policies ?? {}
-    const missing = names.filter((n) => !Object.hasOwn(known, n))
-    if (missing.length > 0) return `Filter-Id ${missing.map((n) => JSON.stringify(n)).join(', ')} is not a configured policy`
-    const chosen = names.map((n) => known[n]!)
-    return {
-      default: chosen.some((p) => p.default === 'deny') ? 'deny' : 'allow',
-      rules: chosen.flatMap((p) => p.rules ?? []),
+  protected override onAnomaly(call: Call, e: DataPlaneEvent, now: number): void {
+    const up = call.up!
+    const kick = this.server.anomalyMode === 'kick'
+    const info: SessionAnomalyInfo = {
+      id: call.id,
+      user: up.user,
+      address: up.address,
+      kind: e.reason === 'rate-jump' ? 'rate-jump' : 'destinations',
+      value: e.count ?? 0,
+      threshold: e.threshold ?? 0,
+      action: kick ? 'kick' : 'notify',
     }
+    const what = info.kind === 'rate-jump' ? `${info.value} packets/s (threshold ${info.threshold})` : `${info.value} destinations (threshold ${info.threshold})`
+    this.o.log.warn({ session: call.id, user: up.user, address: up.address, anomaly: info.kind, value: info.value, threshold: info.threshold, action: info.action }, `session traffic anomaly: ${what}`)
+    this.o.emit('session-anomaly', info)
+    if (kick) this.end(call, 'anomaly', `traffic anomaly: ${what}`, now)
   }
 
   protected override sessionExtras(call: Call): { ipv6Prefix?: string } {
@@ -249,17 +329,18 @@ export class ServerControlPlane extends ControlPlane {
     if (call.finished) return
     if ('ok' in result && result.ok) {
       const extras: CallAuth = { auth: result }
-      if (isRadiusSuccess(result)) {
-        const policy = result.radius.filterId.length > 0 ? this.policyFor(result.radius.filterId) : undefined
-        if (typeof policy === 'string') {
-          this.o.log.warn({ session: call.id, user: result.user, filterId: result.radius.filterId }, 'RADIUS accept names an unknown policy; refused')
-          result = { ok: false, reason: 'callback-error', detail: `RADIUS ${result.radius.server}: ${policy}`, message: GENERIC_FAILURE_MESSAGE }
-        } else {
-          if (policy) extras.policy = policy
-          if (result.radius.framedMtu !== undefined) extras.mtu = result.radius.framedMtu
-        }
+      const radius = isRadiusSuccess(result) ? result.radius : undefined
+      if (radius && radius.filterId.length > 0) extras.filterId = radius.filterId
+      if (radius?.framedMtu !== undefined) extras.mtu = radius.framedMtu
+      const policy = this.policyOf(extras)
+      if ('error' in policy) {
+        this.o.log.warn({ session: call.id, user: result.user, ...(extras.filterId ? { filterId: extras.filterId } : {}), error: policy.error }, 'login names a traffic policy that is not configured; refused')
+        const by = radius ? `RADIUS ${radius.server}: Filter-Id` : 'policy'
+        result = { ok: false, reason: 'callback-error', detail: `${by} ${policy.error}`, message: GENERIC_FAILURE_MESSAGE }
+      } else {
+        extras.policy = policy
+        this.auths.set(call.id, extras)
       }
-      if (result.ok) this.auths.set(call.id, extras)
     }
     call.link.authResult(id, result, this.o.clock())
     this.resume(call)
@@ -357,11 +438,14 @@ export class ServerControlPlane extends ControlPlane {
       if (state.solicitedAt !== undefined && state.solicitedAt <= now) this.sendRa(call, state, now, true)
       else if (state.nextUnsolicited !== undefined && state.nextUnsolicited <= now) this.sendRa(call, state, now, false)
     }
+    this.siteLinks?.tick(now)
     return super.tick(now)
   }
 
   override nextDeadline(): number | undefined {
     let next = super.nextDeadline()
+    const site = this.siteLinks?.nextDeadline()
+    if (site !== undefined && (next === undefined || site < next)) next = site
     for (const call of this.calls.values()) {
       const state = this.v6.get(call.id)
       if (!state || !this.advertising(call, state)) continue

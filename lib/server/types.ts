@@ -30,10 +30,27 @@ export interface SessionInfo {
   txBytes: number
   rxPackets: number
   txPackets: number
+  /** Packets from the client its traffic policy dropped (README "Access policies"). */
+  policyDenied: number
 }
 
-/** Why a session ended ('radius-disconnect': a RADIUS Disconnect-Request, RFC 5176). */
-export type SessionDownReason = 'kicked' | 'closed' | 'idle' | 'session-timeout' | 'peer' | 'lcp-echo-timeout' | 'ike-down' | 'l2tp-down' | 'error' | 'reload' | 'radius-disconnect'
+/** Why a session ended ('radius-disconnect': a RADIUS Disconnect-Request, RFC 5176; 'anomaly': anomaly.mode kick). */
+export type SessionDownReason = 'kicked' | 'closed' | 'idle' | 'session-timeout' | 'peer' | 'lcp-echo-timeout' | 'ike-down' | 'l2tp-down' | 'error' | 'reload' | 'radius-disconnect' | 'anomaly'
+
+/** A session's traffic crossed an anomaly threshold (config `anomaly`). */
+export interface SessionAnomalyInfo {
+  id: number
+  user: string
+  address: string
+  /** rate-jump: packets/s from the client against its moving average; destinations: distinct destinations within the interval. */
+  kind: 'rate-jump' | 'destinations'
+  /** Packets/s, or distinct destinations (estimated). */
+  value: number
+  /** What it crossed: factor × the moving average (at least minPps), or destinations.max. */
+  threshold: number
+  /** What the server does: notify, or kick (the session ends with reason 'anomaly'). */
+  action: 'notify' | 'kick'
+}
 
 /** What session-up tells: the session as `sessions()` lists it, without the counters. */
 export type SessionUpInfo = Pick<SessionInfo, 'id' | 'user' | 'address' | 'ipv6Prefix' | 'peer' | 'peerId' | 'authMethod' | 'suite'>
@@ -49,6 +66,7 @@ export interface SessionDownInfo {
   txBytes: number
   rxPackets: number
   txPackets: number
+  policyDenied: number
   durationSeconds: number
 }
 
@@ -91,15 +109,57 @@ export interface IkeSaDownInfo {
   reason: string
 }
 
+/** One site-to-site link (config `sites`), as `sites()` and `status()` show it. */
+export interface SiteInfo {
+  name: string
+  /** 'connecting': we are calling it (connect: true) and no SA is up yet. */
+  state: 'up' | 'connecting' | 'down'
+  /** The peer gateway's outer address and port (configured, until an SA is up); absent for a dynamic peer that is not up. */
+  peer: { address: string; port: number } | undefined
+  /** The identity it proved in IKE, and the ESP suite, while up. */
+  peerId?: string
+  suite?: string
+  localSubnets: string[]
+  remoteSubnets: string[]
+  connect: boolean
+  /** ISO 8601, while up. */
+  upSince?: string
+  /** Why the last call failed. */
+  lastError?: string
+  /** Inner traffic through the tunnel: rx from the site, tx to it; inner packets outside the selectors, dropped. */
+  rxBytes: number
+  txBytes: number
+  rxPackets: number
+  txPackets: number
+  selectorMismatch: number
+}
+
+export interface SiteUpInfo {
+  name: string
+  peer: { address: string; port: number }
+  peerId: string
+  suite: string
+  /** The negotiated selectors (IDci / IDcr in plain words). */
+  selectors: { initiator: string; responder: string } | undefined
+}
+
+export interface SiteDownInfo {
+  name: string
+  reason: string
+}
+
 /** The typed events of L2tpServer (and, where they apply, L2tpClient). */
 export interface ServerEvents {
   'session-up': [SessionUpInfo]
   'session-down': [SessionDownInfo]
   'auth-failure': [AuthFailureInfo]
   'session-refused': [SessionRefusedInfo]
+  'session-anomaly': [SessionAnomalyInfo]
   'ike-sa-up': [IkeSaUpInfo]
   'ike-sa-down': [IkeSaDownInfo]
   'negotiation-failure': [NegotiationFailureInfo]
+  'site-up': [SiteUpInfo]
+  'site-down': [SiteDownInfo]
   error: [Error]
 }
 
@@ -129,4 +189,6 @@ export type ServerStatus = {
   l2tp: Record<string, unknown> | undefined
   addresses: { ike: string[]; natt: string[]; tun?: string } | undefined
   counters: Record<string, number> | undefined
+  /** Site-to-site links (config `sites`). */
+  sites: SiteInfo[]
 }

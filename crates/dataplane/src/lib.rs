@@ -3,6 +3,7 @@
 //! Protocol cores (`esp`, `natt`) are sans-IO: they work on caller-owned
 //! buffers and never touch sockets or clocks. `napi` is the one binding file.
 
+pub mod anomaly;
 pub mod capture;
 pub mod engine;
 pub mod esp;
@@ -15,6 +16,7 @@ pub mod natt;
 pub mod policy;
 pub mod ppp;
 pub mod table;
+pub mod tunnel_mode;
 mod wipe;
 
 #[cfg(feature = "napi")]

@@ -197,6 +197,7 @@ impl Worker {
 #[derive(Default)]
 pub(crate) struct Scanner {
     drops_seen: HashMap<&'static str, u64>,
+    anomaly: crate::anomaly::AnomalyTracker,
 }
 
 /// Report when fewer than this many sequence numbers are left.
@@ -274,6 +275,8 @@ impl Scanner {
                 session.idle_reported.store(false, SeqCst);
             }
         }
+        self.anomaly
+            .scan(tables, std::time::Instant::now(), &mut events);
         let mut drops = Vec::new();
         for (name, value) in shared.counters.snapshot() {
             if !DROP_REASONS.contains(&name) {

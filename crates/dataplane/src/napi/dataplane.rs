@@ -16,10 +16,13 @@ use napi_derive::napi;
 
 use super::esp::batch_ranges;
 use super::{error, Result};
+use crate::anomaly::{AnomalyConfig, Destinations, RateJump};
 use crate::engine::{self, Control, Engine, Event, UpBatch, UpSink};
 use crate::esp::{EspSa, ReplayWindow, Suite};
+use crate::policy::Prefix;
 use crate::policy::{Action, Policy, Rule, TokenBucket};
 use crate::table::{Direction, Encap, Lifetime, SaEntry, Session, SessionCounters, Tables};
+use crate::tunnel_mode::Site;
 
 #[napi(object)]
 pub struct TunOptions {
@@ -70,7 +73,8 @@ pub struct ControlMeta {
 #[derive(Default)]
 pub struct DataPlaneEvent {
     /// sa-soft-lifetime, sa-hard-lifetime, sa-sequence-near-exhaustion,
-    /// sa-auth-failures, peer-changed, session-idle, drops, worker-panic.
+    /// sa-auth-failures, peer-changed, session-idle, session-anomaly,
+    /// drops, worker-panic.
     pub r#type: String,
     pub spi: Option<u32>,
     pub binding: Option<u32>,
@@ -82,6 +86,8 @@ pub struct DataPlaneEvent {
     pub idle_ms: Option<f64>,
     pub drops: Option<HashMap<String, f64>>,
     pub message: Option<String>,
+    /// session-anomaly: the threshold `count` crossed.
+    pub threshold: Option<f64>,
 }
 
 /// One delivery: control frames (frame i is `packets[offsets[i]..offsets[i+1]]`
@@ -145,6 +151,20 @@ pub struct PolicyOptions {
     pub burst_bytes: Option<f64>,
 }
 
+/// Per-session anomaly flags; a part left out is off, all left out: off.
+#[napi(object)]
+pub struct AnomalyOptions {
+    /// Rate jump: packets/s above `rateFactor` × the moving average over
+    /// `rateAverageSeconds`, and at least `rateMinPps`.
+    pub rate_factor: Option<f64>,
+    pub rate_min_pps: Option<f64>,
+    pub rate_average_seconds: Option<u32>,
+    /// More than `destinationsMax` distinct destinations within
+    /// `destinationsIntervalSeconds`.
+    pub destinations_max: Option<f64>,
+    pub destinations_interval_seconds: Option<u32>,
+}
+
 #[napi(object)]
 pub struct SessionOptions {
     pub id: u32,
@@ -199,11 +219,39 @@ pub struct SessionStats {
     pub control_up: f64,
 }
 
+/// A site-to-site tunnel (ESP tunnel mode): its traffic selectors and the
+/// binding whose SAs carry it.
+#[napi(object)]
+pub struct SiteOptions {
+    pub id: u32,
+    /// The binding of the site's SAs; 0 while it has none (packets to it are dropped and counted).
+    pub binding: u32,
+    /// Our subnets ("10.1.0.0/24"): inner destinations from the peer, inner sources to it.
+    pub local: Vec<String>,
+    /// The peer's subnets: routed to it, and the only inner sources taken from it.
+    pub remote: Vec<String>,
+}
+
+#[napi(object)]
+pub struct SiteStats {
+    pub id: u32,
+    pub binding: u32,
+    pub rx_packets: f64,
+    pub rx_bytes: f64,
+    pub tx_packets: f64,
+    pub tx_bytes: f64,
+    /// Inner packets outside the site's selectors, dropped.
+    pub selector_mismatch: f64,
+    /// Milliseconds since the last packet either way (-1: none yet).
+    pub idle_ms: f64,
+}
+
 #[napi(object)]
 pub struct DataPlaneStats {
     pub counters: HashMap<String, f64>,
     pub sas: Vec<SaStats>,
     pub sessions: Vec<SessionStats>,
+    pub sites: Vec<SiteStats>,
 }
 
 #[napi(object)]
@@ -285,6 +333,18 @@ fn event_to_js(e: &Event) -> DataPlaneEvent {
             j.r#type = "session-idle".into();
             j.session = Some(*session);
             j.idle_ms = Some(*idle_ms as f64);
+        }
+        Event::SessionAnomaly {
+            session,
+            kind,
+            value,
+            threshold,
+        } => {
+            j.r#type = "session-anomaly".into();
+            j.session = Some(*session);
+            j.reason = Some((*kind).into());
+            j.count = Some(*value as f64);
+            j.threshold = Some(*threshold as f64);
         }
         Event::Drops { counts } => {
             j.r#type = "drops".into();
@@ -672,6 +732,42 @@ impl DataPlane {
             .map_err(|e| error(e.code(), e.to_string()))
     }
 
+    /// Adds or replaces a site-to-site tunnel (by id): its routes go to
+    /// the binding's SAs in ESP tunnel mode. `rebind` alone moves it to
+    /// another binding keeping its counters.
+    #[napi]
+    pub fn upsert_site(&self, site: SiteOptions) -> Result<()> {
+        self.engine()?;
+        let parse = |field: &str, list: &[String]| -> Result<Vec<Prefix>> {
+            list.iter()
+                .map(|p| {
+                    Prefix::parse(p).map_err(|e| error("ERR_DP_ADDRESS", format!("{field}: {e}")))
+                })
+                .collect()
+        };
+        let local = parse("local", &site.local)?;
+        let remote = parse("remote", &site.remote)?;
+        self.tables
+            .sites
+            .upsert(Site::new(site.id, site.binding, local, remote))
+            .map(|_| ())
+            .map_err(|e| error(e.code(), e.to_string()))
+    }
+
+    /// Points a site at another binding (0: none); false when there is no such site.
+    #[napi]
+    pub fn rebind_site(&self, id: u32, binding: u32) -> Result<bool> {
+        self.tables
+            .sites
+            .rebind(id, binding)
+            .map_err(|e| error(e.code(), e.to_string()))
+    }
+
+    #[napi]
+    pub fn remove_site(&self, id: u32) -> bool {
+        self.tables.sites.remove(id).is_some()
+    }
+
     #[napi]
     pub fn remove_session(&self, id: u32) -> bool {
         // A capture ends with its session (flushed; its figures are lost to the caller).
@@ -709,6 +805,44 @@ impl DataPlane {
                 format!("flushing the capture failed: {e}"),
             )),
         }
+    }
+
+    /// Sets the per-session anomaly flags (see `AnomalyOptions`); they are
+    /// raised as `session-anomaly` events.
+    #[napi]
+    pub fn set_anomaly(&self, options: AnomalyOptions) -> Result<()> {
+        let rate_jump = match options.rate_factor {
+            None => None,
+            Some(f) if f.is_finite() && f > 1.0 => Some(RateJump {
+                factor: f,
+                min_pps: options.rate_min_pps.unwrap_or(1000.0).max(1.0) as u64,
+                average_seconds: options.rate_average_seconds.unwrap_or(30).max(2),
+            }),
+            Some(f) => {
+                return Err(error(
+                    "ERR_DP_ANOMALY",
+                    format!("rateFactor must be a number above 1, got {f}"),
+                ))
+            }
+        };
+        let destinations = match options.destinations_max {
+            None => None,
+            Some(m) if m.is_finite() && m >= 1.0 => Some(Destinations {
+                max: m as u64,
+                interval_seconds: options.destinations_interval_seconds.unwrap_or(10).max(1),
+            }),
+            Some(m) => {
+                return Err(error(
+                    "ERR_DP_ANOMALY",
+                    format!("destinationsMax must be at least 1, got {m}"),
+                ))
+            }
+        };
+        self.tables.anomaly.set(AnomalyConfig {
+            rate_jump,
+            destinations,
+        });
+        Ok(())
     }
 
     /// Replaces a session's policy without touching its traffic.
@@ -814,10 +948,37 @@ impl DataPlane {
                 }
             })
             .collect();
+        let now = engine.now_ns();
+        let sites = self
+            .tables
+            .sites
+            .all()
+            .iter()
+            .map(|s| {
+                let c = &s.counters;
+                let f = |a: &AtomicU64| a.load(Relaxed) as f64;
+                let last = c.last_activity_ns.load(Relaxed);
+                SiteStats {
+                    id: s.id,
+                    binding: s.binding(),
+                    rx_packets: f(&c.rx_packets),
+                    rx_bytes: f(&c.rx_bytes),
+                    tx_packets: f(&c.tx_packets),
+                    tx_bytes: f(&c.tx_bytes),
+                    selector_mismatch: f(&c.selector_mismatch),
+                    idle_ms: if last == 0 {
+                        -1.0
+                    } else {
+                        now.saturating_sub(last) as f64 / 1e6
+                    },
+                }
+            })
+            .collect();
         Ok(DataPlaneStats {
             counters,
             sas,
             sessions,
+            sites,
         })
     }
 

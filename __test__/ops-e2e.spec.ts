@@ -162,7 +162,7 @@ test.serial('capture: the CLI arms a capture of one session; tshark reads the in
     `${up.address}\t${GATEWAY}\t8`,
     `${GATEWAY}\t${up.address}\t0`,
   ])
-  // Off in the configuration: refused with a clear answer (another server's tools are absent).
+  // The file exists now: a second capture into it is refused, never overwriting it.
   const again = cli(['capture', '--session', String(id), '--out', file, '--socket', o.socket, '--seconds', '1'], /capturing/)
   t.is(await again.exited, 1)
   t.regex(again.err(), /EEXIST|exists/)

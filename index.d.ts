@@ -158,6 +158,10 @@ export interface ServerConfigInput {
   }
   /** Site-to-site links to other gateways: routed ESP tunnel mode, no L2TP/PPP. */
   sites?: SiteConfig[]
+  /** Hash-chained JSON lines of security events (used by `l2tp-ipsec serve`). */
+  audit?: { file?: string | null; maxBytes?: number; keep?: number }
+  /** Draining, the status page, debug and capture (used by `l2tp-ipsec serve`). */
+  operations?: { drainTimeout?: number; statusPage?: { listen?: string | null; tokenFile?: string | null }; debug?: boolean; capture?: boolean }
 }
 
 /**
@@ -286,8 +290,11 @@ export interface ServerEvents {
   'session-refused': [{ user: string | undefined; peer: Endpoint; reason: 'pool-exhausted' | 'limit'; detail: string }]
   /** Config `anomaly`: a rate jump (packets/s) or many destinations (distinct, in the interval); `action` kick ends the session (reason 'anomaly'). */
   'session-anomaly': [{ id: number; user: string; address: string; kind: 'rate-jump' | 'destinations'; value: number; threshold: number; action: 'notify' | 'kick' }]
-  'ike-sa-up': [{ ikeSa: string; peer: Endpoint; peerId: string; natDetected: boolean; suite: string }]
+  /** setupSeconds: from the client's first IKE message to its authentication. */
+  'ike-sa-up': [{ ikeSa: string; peer: Endpoint; peerId: string; natDetected: boolean; suite: string; setupSeconds?: number }]
   'ike-sa-down': [{ ikeSa: string; reason: string }]
+  /** An IKE exchange failed before authentication; for proposals the reason names what the client offered and which preset would accept it. */
+  'negotiation-failure': [{ stage: string; reason: string; peer: Endpoint }]
   'site-up': [{ name: string; peer: Endpoint; peerId: string; suite: string; selectors: { initiator: string; responder: string } | undefined }]
   'site-down': [{ name: string; reason: string }]
   error: [Error]

@@ -187,7 +187,7 @@ test('bad JSON and an unknown method get error answers; the connection keeps ser
   t.like(answers[0], { id: null, error: { code: 'ADMIN_BAD_REQUEST' } })
   t.regex((answers[0]!.error as { message: string }).message, /not valid JSON/)
   t.like(answers[1], { id: null, error: { code: 'ADMIN_BAD_REQUEST', message: 'request must be a JSON object' } })
-  t.like(answers[2], { id: 2, error: { code: 'ADMIN_UNKNOWN_METHOD', message: 'unknown method "reboot"; one of sessions, kick, status' } })
+  t.like(answers[2], { id: 2, error: { code: 'ADMIN_UNKNOWN_METHOD', message: 'unknown method "reboot"; one of sessions, kick, status, debug, capture-start, capture-stop' } })
   t.like(answers[3], { id: 3, result: { sessions: 2 } })
   // The last request had no newline before the client closed its side: still answered.
   t.like(answers[4], { id: 4, result: { sessions: 2 } })
@@ -326,4 +326,49 @@ test('human units', (t) => {
     [0, 1023, 1024, 10188, 10189, 1024 ** 2 * 340, 1024 ** 3 * 2.25, 1024 ** 6].map(formatBytes),
     ['0 B', '1023 B', '1.0 KiB', '9.9 KiB', '10 KiB', '340 MiB', '2.3 GiB', '1024 PiB'],
   )
+})
+
+// --- troubleshooting methods and the audit hook -------------------------------------
+
+test('debug and capture are ADMIN_DISABLED without tools; every state-changing request is reported for the audit log', async (t) => {
+  const { path } = await socketPath(t)
+  const actions: unknown[] = []
+  const server = await startAdminServer(path, new FakeTarget(), { onAction: (a) => actions.push(a) })
+  t.teardown(() => server.close())
+  const answers = await exchange(path, '{"id":1,"method":"debug","params":{"target":"alice"}}\n{"id":2,"method":"capture-start","params":{"session":7,"path":"/tmp/x.pcap"}}\n{"id":3,"method":"kick","params":{"id":7}}\n{"id":4,"method":"sessions"}\n{"id":5,"method":"capture-start","params":{"session":7,"path":"relative.pcap"}}\n')
+  t.like(answers[0], { id: 1, error: { code: 'ADMIN_DISABLED' } })
+  t.regex((answers[0]!.error as { message: string }).message, /operations\.debug: true/)
+  t.like(answers[1], { id: 2, error: { code: 'ADMIN_DISABLED' } })
+  t.like(answers[2], { id: 3, result: { id: 7, kicked: true } })
+  t.like(answers[4], { id: 5, error: { code: 'ADMIN_BAD_REQUEST' } })
+  t.deepEqual(actions, [
+    { method: 'debug', params: { target: 'alice' }, ok: false, error: 'ADMIN_DISABLED' },
+    { method: 'capture-start', params: { session: 7, path: '/tmp/x.pcap' }, ok: false, error: 'ADMIN_DISABLED' },
+    { method: 'kick', params: { id: 7 }, ok: true },
+  ])
+})
+
+test('a debug stream sends events until the client closes, then the tool is stopped', async (t) => {
+  const { path } = await socketPath(t)
+  let stopped = 0
+  let send: ((e: { time: string; level: string; text: string }) => void) | undefined
+  const server = await startAdminServer(path, new FakeTarget(), {
+    tools: {
+      debug: (_target, s) => {
+        send = s
+        return () => stopped++
+      },
+    },
+  })
+  t.teardown(() => server.close())
+  const events: unknown[] = []
+  const { openAdminSession } = await import('../lib/admin/index.js')
+  const session = await openAdminSession(path, (e) => events.push(e))
+  t.deepEqual(await session.request('debug', { target: '203.0.113.5' }), { following: '203.0.113.5' })
+  send!({ time: '2026-01-01T00:00:00.000Z', level: 'warn', text: 'Main Mode failed' })
+  await new Promise((r) => setTimeout(r, 100))
+  t.deepEqual(events, [{ time: '2026-01-01T00:00:00.000Z', level: 'warn', text: 'Main Mode failed' }])
+  session.close()
+  await new Promise((r) => setTimeout(r, 100))
+  t.is(stopped, 1)
 })

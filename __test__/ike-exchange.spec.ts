@@ -140,6 +140,11 @@ test('a lost answer: the initiator retransmits and gets the same answer again', 
   t.deepEqual(resent.data, lost)
   t.truthy(child(net.serverEvents))
   t.truthy(child(net.clientEvents))
+  // Counted on both sides: the client's timed resend, the server's answer to the repeat.
+  t.is(net.client.stats().retransmits, 1)
+  t.is(net.server.stats().retransmits, 1)
+  const up = net.serverEvents.find((e) => e.type === 'ike-sa-up')
+  t.true(up !== undefined && up.type === 'ike-sa-up' && up.setupSeconds >= 1.5, 'the setup time includes the lost answer')
 })
 
 test('replayed and reordered messages change nothing', (t) => {

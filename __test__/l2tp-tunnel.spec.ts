@@ -236,6 +236,7 @@ for (const seed of [1, 2, 3, 4, 5, 6]) {
     const messages = net.sent.filter((s) => s.message?.messageType !== undefined)
     const distinct = new Set(messages.map((s) => `${s.from}/${s.message!.tunnelId}/${s.message!.ns}`))
     t.true(messages.length > distinct.size, 'messages were retransmitted')
+    t.true(lns.ep.stats().retransmits + lac.ep.stats().retransmits > 0, 'and counted')
 
     for (const node of [lns, lac]) {
       const ups = ofType(node, 'tunnel-up')
@@ -633,7 +634,7 @@ test('rebind moves tunnels to a rekeyed SA pair; removeBinding ends them silentl
   t.like(rekeyed.ofType('session-down')[0], { reason: 'L2TP_TUNNEL_DOWN', binding: 19 })
   t.like(rekeyed.ofType('tunnel-down')[0], { reason: 'L2TP_BINDING_GONE', binding: 19, established: true })
   t.is(lns.pollTransmit(), undefined, 'nothing can be sent without the SA')
-  t.deepEqual(lns.stats(), { tunnels: 0, establishedTunnels: 0, sessions: 0, dropped: { L2TP_WRONG_BINDING: 1 } })
+  t.deepEqual(lns.stats(), { tunnels: 0, establishedTunnels: 0, sessions: 0, dropped: { L2TP_WRONG_BINDING: 1 }, retransmits: 0 })
 })
 
 test('setup timeout: an SCCRQ never followed by SCCCN is cleared with StopCCN', (t) => {

@@ -38,6 +38,13 @@ export declare class DataPlane {
   removeSite(id: number): boolean
   removeSession(id: number): boolean
   /**
+   * Starts writing a session's inner (decrypted) IP packets, both ways,
+   * to a new pcap file at `path` (mode 0600; an existing file is refused).
+   */
+  startCapture(session: number, path: string): void
+  /** Stops a session's capture and flushes the file; null when none was running. */
+  stopCapture(session: number): CaptureResult | null
+  /**
    * Sets the per-session anomaly flags (see `AnomalyOptions`); they are
    * raised as `session-anomaly` events.
    */
@@ -131,6 +138,12 @@ export interface AnomalyOptions {
    */
   destinationsMax?: number
   destinationsIntervalSeconds?: number
+}
+
+/** What a stopped capture wrote. */
+export interface CaptureResult {
+  packets: number
+  bytes: number
 }
 
 /**

@@ -8,5 +8,8 @@ export {
   type AdminRequest,
   type AdminResponse,
   type AdminResults,
+  type AdminStreamLine,
+  type DebugEvent,
 } from './protocol.js'
-export { AdminServerError, startAdminServer, type AdminServer, type AdminServerErrorCode, type AdminServerOptions } from './server.js'
+export { AdminRefusal, AdminServerError, startAdminServer, type AdminAction, type AdminServer, type AdminServerErrorCode, type AdminServerOptions, type AdminTools } from './server.js'
+export { openAdminSession, type AdminSession } from './session.js'

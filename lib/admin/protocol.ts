@@ -6,19 +6,35 @@
  */
 import type { SessionInfo } from '../server/types.js'
 
-export const ADMIN_METHODS = ['sessions', 'kick', 'status'] as const
+export const ADMIN_METHODS = ['sessions', 'kick', 'status', 'debug', 'capture-start', 'capture-stop'] as const
 export type AdminMethod = (typeof ADMIN_METHODS)[number]
 
 export interface AdminParams {
   sessions: Record<string, never>
   kick: { id: number }
   status: Record<string, never>
+  /** A user name or a peer address: the answer is a stream of `{ id, event }` lines until the connection closes. */
+  debug: { target: string }
+  /** An absolute path for a new pcap file. The capture stops when this connection closes. */
+  'capture-start': { session: number; path: string }
+  'capture-stop': { session: number }
 }
 
 export interface AdminResults {
   sessions: SessionInfo[]
   kick: { id: number; kicked: true }
   status: Record<string, unknown>
+  /** The first line of the stream: what is followed. */
+  debug: { following: string }
+  'capture-start': { session: number; path: string }
+  'capture-stop': { session: number; packets: number; bytes: number }
+}
+
+/** One line of a `debug` stream after its result: a step of a client's negotiation in plain words. */
+export interface DebugEvent {
+  time: string
+  level: string
+  text: string
 }
 
 export type AdminErrorCode =
@@ -27,6 +43,10 @@ export type AdminErrorCode =
   | 'ADMIN_NO_SUCH_SESSION'
   | 'ADMIN_REQUEST_TOO_LARGE'
   | 'ADMIN_INTERNAL'
+  /** debug or capture while the configuration does not allow it. */
+  | 'ADMIN_DISABLED'
+  /** capture: bad path, file exists, not captured... */
+  | 'ADMIN_REFUSED'
 
 export interface AdminErrorBody {
   code: string
@@ -35,6 +55,12 @@ export interface AdminErrorBody {
 
 /** `id` is null when the request was too broken to carry one. */
 export type AdminResponse = { id: number | null; result: unknown } | { id: number | null; error: AdminErrorBody }
+
+/** A line of a stream (debug), after the request's result. */
+export interface AdminStreamLine {
+  id: number
+  event: unknown
+}
 
 /** The longest request line the server reads; a client has no reason to send more than a few hundred bytes. */
 export const MAX_REQUEST_BYTES = 64 * 1024
@@ -55,6 +81,12 @@ const PARAMS: { [M in AdminMethod]: Record<string, (v: unknown) => string | unde
   sessions: {},
   kick: { id: (v) => (Number.isSafeInteger(v) && (v as number) >= 0 ? undefined : 'must be a non-negative integer (a session id from `sessions`)') },
   status: {},
+  debug: { target: (v) => (typeof v === 'string' && v.length > 0 && v.length <= 256 ? undefined : 'must be a user name or a peer address') },
+  'capture-start': {
+    session: (v) => (Number.isSafeInteger(v) && (v as number) >= 0 ? undefined : 'must be a non-negative integer (a session id from `sessions`)'),
+    path: (v) => (typeof v === 'string' && v.startsWith('/') && !v.includes('\0') ? undefined : 'must be an absolute path'),
+  },
+  'capture-stop': { session: (v) => (Number.isSafeInteger(v) && (v as number) >= 0 ? undefined : 'must be a non-negative integer') },
 }
 
 function isRecord(v: unknown): v is Record<string, unknown> {
@@ -90,7 +122,7 @@ export function parseRequest(line: string): ParsedRequest {
   return { ok: true, call: { id, method, params } as AdminCall }
 }
 
-export function encodeMessage(message: AdminRequest | AdminResponse): string {
+export function encodeMessage(message: AdminRequest | AdminResponse | AdminStreamLine): string {
   return JSON.stringify(message) + '\n'
 }
 

@@ -7,7 +7,7 @@ import { chmod, lstat, mkdir, unlink } from 'node:fs/promises'
 import { createConnection, createServer, type Server, type Socket } from 'node:net'
 import { dirname } from 'node:path'
 import type { AdminTarget } from '../server/types.js'
-import { encodeMessage, MAX_REQUEST_BYTES, parseRequest, type AdminCall, type AdminResponse } from './protocol.js'
+import { encodeMessage, MAX_REQUEST_BYTES, parseRequest, type AdminCall, type AdminResponse, type DebugEvent } from './protocol.js'
 
 export interface AdminServer {
   readonly path: string
@@ -18,6 +18,42 @@ export interface AdminServer {
 export interface AdminServerOptions {
   /** Failures the clients are not told about in full: a throwing target, a broken connection. */
   onError?: (e: Error) => void
+  /** The troubleshooting methods; absent ones answer ADMIN_DISABLED. */
+  tools?: AdminTools
+  /** Each state-changing request (kick, debug, capture) after it was answered: for the audit log. */
+  onAction?: (action: AdminAction) => void
+}
+
+export interface AdminAction {
+  method: string
+  params: Record<string, unknown>
+  ok: boolean
+  /** The error code when refused. */
+  error?: string
+}
+
+/** Thrown by a tool to refuse a request with a code the client sees. */
+export class AdminRefusal extends Error {
+  constructor(
+    readonly code: 'ADMIN_DISABLED' | 'ADMIN_REFUSED' | 'ADMIN_NO_SUCH_SESSION',
+    message: string,
+  ) {
+    super(message)
+    this.name = 'AdminRefusal'
+  }
+}
+
+export interface AdminTools {
+  /** Starts following `target`; `send` takes each event. Returns what stops it (called when the connection closes). */
+  debug?(target: string, send: (event: DebugEvent) => void): () => void
+  captureStart?(session: number, path: string): void
+  captureStop?(session: number): { packets: number; bytes: number } | undefined
+}
+
+/** What a connection holds that must end with it: a debug stream, captures it started. */
+interface ConnectionState {
+  cleanups: Map<string, () => void>
+  stream(id: number, event: unknown): void
 }
 
 export type AdminServerErrorCode = 'ADMIN_IN_USE' | 'ADMIN_NOT_A_SOCKET'
@@ -43,7 +79,7 @@ export async function startAdminServer(path: string, target: AdminTarget, option
   const server = createServer({ allowHalfOpen: true }, (socket) => {
     connections.add(socket)
     socket.once('close', () => connections.delete(socket))
-    serveConnection(socket, target, report)
+    serveConnection(socket, target, report, options)
   })
   await listen(server, path)
   let identity: { ino: number; dev: number }
@@ -144,7 +180,23 @@ function ignoreMissing(e: unknown): void {
   if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e
 }
 
-function serveConnection(socket: Socket, target: AdminTarget, report: (e: Error) => void): void {
+function serveConnection(socket: Socket, target: AdminTarget, report: (e: Error) => void, options: AdminServerOptions): void {
+  const state: ConnectionState = {
+    cleanups: new Map(),
+    stream: (id, event) => {
+      if (!socket.destroyed && socket.writable) socket.write(encodeMessage({ id, event }))
+    },
+  }
+  socket.once('close', () => {
+    for (const cleanup of state.cleanups.values()) {
+      try {
+        cleanup()
+      } catch (e) {
+        report(e instanceof Error ? e : new Error(String(e)))
+      }
+    }
+    state.cleanups.clear()
+  })
   let pending: Buffer[] = []
   let pendingBytes = 0
   let finished = false
@@ -163,7 +215,7 @@ function serveConnection(socket: Socket, target: AdminTarget, report: (e: Error)
   }
   const handleLine = (bytes: Buffer): void => {
     const line = bytes.toString('utf8').trim()
-    if (line !== '') send(answer(line, target, report))
+    if (line !== '') send(answer(line, target, report, options, state))
   }
 
   socket.on('data', (chunk: Buffer) => {
@@ -187,6 +239,7 @@ function serveConnection(socket: Socket, target: AdminTarget, report: (e: Error)
     if (finished) return
     // A last request without its newline (`printf ... | nc -U`) is still a request.
     if (pending.length > 0) handleLine(Buffer.concat(pending))
+    // The client is done (a debug stream ends with it too: close runs the cleanups).
     socket.end()
   })
   socket.on('error', (e: NodeJS.ErrnoException) => {
@@ -196,21 +249,61 @@ function serveConnection(socket: Socket, target: AdminTarget, report: (e: Error)
 }
 
 /** The encoded answer to one request line. */
-function answer(line: string, target: AdminTarget, report: (e: Error) => void): string {
+function answer(line: string, target: AdminTarget, report: (e: Error) => void, options: AdminServerOptions, state: ConnectionState): string {
   const parsed = parseRequest(line)
   if (!parsed.ok) return encodeMessage({ id: parsed.id, error: { code: parsed.code, message: parsed.message } })
+  const call = parsed.call
+  const audited = call.method !== 'sessions' && call.method !== 'status'
+  let encoded: string
+  let response: AdminResponse
   try {
     // Encoding inside the try: a bigint or a cycle in status() is a target fault like a throw.
-    return encodeMessage(dispatch(parsed.call, target))
+    response = dispatch(call, target, options.tools ?? {}, state)
+    encoded = encodeMessage(response)
   } catch (e) {
     const error = e instanceof Error ? e : new Error(String(e))
-    report(error)
-    return encodeMessage({ id: parsed.call.id, error: { code: 'ADMIN_INTERNAL', message: error.message } })
+    if (e instanceof AdminRefusal) response = { id: call.id, error: { code: e.code, message: e.message } }
+    else {
+      report(error)
+      response = { id: call.id, error: { code: 'ADMIN_INTERNAL', message: error.message } }
+    }
+    encoded = encodeMessage(response)
   }
+  if (audited) {
+    try {
+      options.onAction?.({ method: call.method, params: { ...call.params }, ok: 'result' in response, ...('error' in response ? { error: response.error.code } : {}) })
+    } catch (e) {
+      report(e instanceof Error ? e : new Error(String(e)))
+    }
+  }
+  return encoded
 }
 
-function dispatch(call: AdminCall, target: AdminTarget): AdminResponse {
+function dispatch(call: AdminCall, target: AdminTarget, tools: AdminTools, state: ConnectionState): AdminResponse {
   switch (call.method) {
+    case 'debug': {
+      if (!tools.debug) throw new AdminRefusal('ADMIN_DISABLED', 'debug is off: set operations.debug: true in the configuration and restart')
+      if (state.cleanups.has('debug')) throw new AdminRefusal('ADMIN_REFUSED', 'this connection already follows a client')
+      const id = call.id
+      state.cleanups.set('debug', tools.debug(call.params.target, (event) => state.stream(id, event)))
+      return { id, result: { following: call.params.target } }
+    }
+    case 'capture-start': {
+      if (!tools.captureStart || !tools.captureStop) throw new AdminRefusal('ADMIN_DISABLED', 'capture is off: set operations.capture: true in the configuration and restart')
+      const { session, path } = call.params
+      tools.captureStart(session, path)
+      const stop = tools.captureStop
+      state.cleanups.set(`capture:${session}`, () => void stop(session))
+      return { id: call.id, result: { session, path } }
+    }
+    case 'capture-stop': {
+      if (!tools.captureStop) throw new AdminRefusal('ADMIN_DISABLED', 'capture is off: set operations.capture: true in the configuration and restart')
+      const session = call.params.session
+      state.cleanups.delete(`capture:${session}`)
+      const result = tools.captureStop(session)
+      if (!result) throw new AdminRefusal('ADMIN_REFUSED', `session ${session} is not being captured`)
+      return { id: call.id, result: { session, ...result } }
+    }
     case 'sessions':
       return { id: call.id, result: target.sessions() }
     case 'status':

@@ -8,6 +8,8 @@ import { Command, InvalidArgumentError, Option } from 'commander'
 import { readFileSync } from 'node:fs'
 import { espSuiteInfo, espSuites } from '../esp/index.js'
 import { kickCommand, sessionsCommand, statusCommand } from './admin-commands.js'
+import { auditVerifyCommand } from './audit-command.js'
+import { captureCommand, debugCommand } from './troubleshoot-commands.js'
 import { AREAS, areaList, bench, DEFAULT_AREAS, DEFAULT_SIZES, positiveNumber, sizeList, suiteName } from './bench-command.js'
 import { checkConfig } from './check-config.js'
 import { connect } from './connect.js'
@@ -85,6 +87,31 @@ export function program(): Command {
     .option('--json', 'JSON', false)
     .addOption(socketOption())
     .action(async (f: { json: boolean; socket: string }) => exit(await statusCommand(f, console)))
+
+  const audit = cli.command('audit').description('the audit log (config audit.file)')
+  audit
+    .command('verify')
+    .description('check the hash chain of audit files, oldest first (audit.log.2 audit.log.1 audit.log); names the first broken record')
+    .argument('<files...>')
+    .action((files: string[]) => exit(auditVerifyCommand(files, console)))
+
+  cli
+    .command('debug')
+    .description('follow one client\'s negotiation step by step in plain words (root; needs operations.debug: true)')
+    .argument('<user-or-peer>', 'a user name, or the client\'s outer address (optionally address:port)')
+    .option('--json', 'one JSON object per step', false)
+    .option('--seconds <s>', 'stop after this many seconds (default: Ctrl-C)', positiveNumber)
+    .addOption(socketOption())
+    .action(async (target: string, f: { json: boolean; seconds?: number; socket: string }) => exit(await debugCommand(target, f, console)))
+
+  cli
+    .command('capture')
+    .description('write one session\'s decrypted traffic to a pcap file (root; needs operations.capture: true)')
+    .requiredOption('--session <id>', 'session id from `sessions`', integer)
+    .requiredOption('--out <file>', 'a new pcap file (an existing one is refused)')
+    .option('--seconds <s>', 'stop after this many seconds (default: Ctrl-C)', positiveNumber)
+    .addOption(socketOption())
+    .action(async (f: { session: number; out: string; seconds?: number; socket: string }) => exit(await captureCommand(f, console)))
 
   cli
     .command('connect')

@@ -1,13 +1,17 @@
 /**
  * `l2tp-ipsec serve` and `start`: load and validate the configuration,
- * check privileges, run L2tpServer with its admin socket, and stop cleanly
- * on SIGINT/SIGTERM (SIGHUP reloads the configuration file).
+ * check privileges, run L2tpServer with its admin socket, metrics, audit
+ * log and status page (lib/ops), and drain on SIGINT/SIGTERM: not ready,
+ * every session ended, up to operations.drainTimeout (SIGHUP reloads the
+ * configuration file).
  */
 import { networkInterfaces } from 'node:os'
-import { AdminServerError, startAdminServer, type AdminServer } from '../admin/index.js'
+import { AdminServerError } from '../admin/index.js'
 import { ConfigError, loadConfigFile, loadDefaultConfig, type LoadedConfig } from '../config/index.js'
-import { createLogger, fingerprint, type LogFormat, type Logger } from '../log/index.js'
-import { createServerMetrics, MetricsServerError, startMetricsServer } from '../metrics/index.js'
+import { fingerprint, type LogFormat, type Logger } from '../log/index.js'
+import { MetricsServerError } from '../metrics/index.js'
+import { createServeLogger } from '../ops/logger.js'
+import { prepareOperations, type Operations } from '../ops/operations.js'
 import { L2tpServer } from '../server/l2tp-server.js'
 import { applyForwarding, type ForwardingHandle } from '../system/forwarding.js'
 import { checkPrivileges } from '../system/privileges.js'
@@ -54,7 +58,7 @@ export async function serve(flags: ServeFlags, out: Output = console): Promise<E
   }
   if (flags.adminSocket) loaded = { ...loaded, config: { ...loaded.config, admin: { socket: flags.adminSocket } } }
   const c = loaded.config
-  const log = createLogger({ level: flags.logLevel ?? c.log.level, format: flags.logFormat ?? c.log.format })
+  const { log, hub } = createServeLogger({ level: flags.logLevel ?? c.log.level, format: flags.logFormat ?? c.log.format, debug: c.operations.debug, proposals: c.ipsec.proposals })
 
   const privileges = checkPrivileges({ bindLowPorts: Math.min(c.listen.ikePort || 1024, c.listen.nattPort || 1024) < 1024, tun: true })
   if (!privileges.ok) {
@@ -64,35 +68,43 @@ export async function serve(flags: ServeFlags, out: Output = console): Promise<E
 
   const server = L2tpServer.fromConfig(loaded, { logger: log, stateDir: flags.stateDir })
   server.on('error', (e) => log.error({ err: e }, 'server error'))
-  // Counting starts before listen() so no early event is missed.
-  const metrics = createServerMetrics(server)
+  // Counting (metrics, audit) starts before listen() so no early event is missed.
+  let prepared: ReturnType<typeof prepareOperations>
   try {
-    await server.listen()
+    prepared = prepareOperations({ server, config: c, log, hub, stateDir: flags.stateDir })
   } catch (e) {
     log.fatal({ err: e }, 'cannot start')
     out.error(`l2tp-ipsec: cannot start: ${(e as Error).message}`)
     return EXIT.INVALID
   }
+  try {
+    await server.listen()
+  } catch (e) {
+    log.fatal({ err: e }, 'cannot start')
+    out.error(`l2tp-ipsec: cannot start: ${(e as Error).message}`)
+    prepared.metrics.stop()
+    prepared.audit?.close()
+    return EXIT.INVALID
+  }
   log.info({ pskFingerprint: c.ipsec.psk ? fingerprint(c.ipsec.psk) : undefined, users: c.users.length }, 'configuration loaded')
 
   let forwarding: ForwardingHandle | undefined
-  let admin: AdminServer | undefined
-  let metricsHttp: Awaited<ReturnType<typeof startMetricsServer>> | undefined
+  let ops: Operations
   try {
     if (c.forwarding.enable) forwarding = await applyForwarding({ pools: c.pool.range, masquerade: c.forwarding.masquerade, netns: c.dataplane.netns })
-    if (c.metrics.listen) metricsHttp = await startMetricsServer(c.metrics.listen, metrics, { onError: (e) => log.warn({ err: e }, 'metrics') })
-    admin = await startAdminServer(c.admin.socket, server, { onError: (e) => log.warn({ err: e }, 'admin socket') })
+    ops = await prepared.open()
   } catch (e) {
     const message = e instanceof AdminServerError || e instanceof MetricsServerError ? e.message : `setup failed: ${(e as Error).message}`
     log.fatal({ err: e }, message)
     out.error(`l2tp-ipsec: ${message}`)
-    await metricsHttp?.close()
-    metrics.stop()
+    prepared.metrics.stop()
+    prepared.audit?.close()
     await forwarding?.remove()
     await server.close()
     return EXIT.INVALID
   }
-  if (metricsHttp) log.info({ address: metricsHttp.address, port: metricsHttp.port }, 'metrics at /metrics')
+  const metricsHttp = ops.metricsHttp
+  if (metricsHttp) log.info({ address: metricsHttp.address, port: metricsHttp.port }, 'metrics at /metrics, /healthz, /readyz')
   log.info({ socket: c.admin.socket }, 'admin socket ready (l2tp-ipsec sessions)')
 
   if (firstRun) {
@@ -108,31 +120,34 @@ export async function serve(flags: ServeFlags, out: Output = console): Promise<E
       if (stopping) return
       stopping = true
       log.info({ signal }, 'stopping')
-      await server.close().catch((e: unknown) => log.error({ err: e }, 'close failed'))
-      await admin?.close().catch(() => {})
-      await metricsHttp?.close().catch(() => {})
-      metrics.stop()
+      // /readyz says 503 from here on, while the clients are told goodbye.
+      await ops.drain(signal).catch((e: unknown) => log.error({ err: e }, 'close failed'))
+      await ops.close()
       await forwarding?.remove().catch((e: unknown) => log.error({ err: e }, 'removing the forwarding rules failed'))
       process.off('SIGHUP', reload)
       resolve(EXIT.OK)
     }
-    const reload = () => void reloadFrom(flags, server, log)
+    const reload = () => void reloadFrom(flags, server, log, ops)
     process.once('SIGINT', () => void stop('SIGINT'))
     process.once('SIGTERM', () => void stop('SIGTERM'))
     process.on('SIGHUP', reload)
   })
 }
 
-async function reloadFrom(flags: ServeFlags, server: L2tpServer, log: Logger): Promise<void> {
+async function reloadFrom(flags: ServeFlags, server: L2tpServer, log: Logger, ops: Operations): Promise<void> {
   if (!flags.config) {
     log.warn({}, 'SIGHUP: running on the default configuration, nothing to reload')
     return
   }
   try {
-    const result = server.reload(loadConfigFile(flags.config))
+    const loaded = loadConfigFile(flags.config)
+    const result = server.reload(loaded)
     log.info({ kicked: result.kicked, changed: result.changed }, 'configuration reloaded')
+    ops.reloaded({ ok: true, changed: result.changed, kicked: result.kicked, config: loaded.config })
   } catch (e) {
     log.error({ err: e, issues: e instanceof ConfigError ? e.issues : undefined }, 'reload refused; the running configuration stays')
+    const issues = e instanceof ConfigError ? e.issues.map((i) => `${i.key}: ${i.message}`).join('; ') : (e as Error).message
+    ops.reloaded({ ok: false, error: issues })
   }
 }
 

@@ -14,6 +14,7 @@ import { Ipv4Pool, PoolConfigError, parseIpv4 } from '../pool/ip-pool.js'
 import { parseIpv6, parseIpv6Prefix } from '../pool/ipv6.js'
 import { serverIpv6Address, sessionPrefixPool } from '../pool/ipv6-session-pool.js'
 import { securitySchema } from './security-schema.js'
+import { auditSchema, operationsSchema } from './operations-schema.js'
 import { accessSchema, anomalySchema, policyNames, POLICY_NAME } from './access.js'
 
 export const AUTH_METHODS = ['mschapv2', 'chap', 'pap', 'eap'] as const
@@ -399,6 +400,8 @@ export const serverConfigSchema = z
     anomaly: anomalySchema,
     security: securitySchema.prefault({}),
     sites: sitesSchema,
+    audit: auditSchema.prefault({}),
+    operations: operationsSchema.prefault({}),
   })
   .superRefine((config, ctx) => {
     checkPolicyNames(config, ctx)

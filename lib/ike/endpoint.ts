@@ -49,6 +49,8 @@ export interface EndpointStats {
   /** IKE messages being reassembled from fragments. */
   reassembling: number
   dropped: Record<string, number>
+  /** Messages sent again: our answer to a repeated request, or our request after a timeout. */
+  retransmits: number
 }
 
 function resolve(config: IkeConfig): ResolvedConfig {
@@ -125,6 +127,7 @@ export class IkeEndpoint {
   private readonly transmits: Transmit[] = []
   private readonly events: IkeEvent[] = []
   private readonly dropped: Record<string, number> = {}
+  private retransmits = 0
   private readonly dropReports = new Map<string, { since: number; count: number }>()
   private readonly reassembler: Reassembler
   private readonly guard: IkeGuard | undefined
@@ -155,7 +158,7 @@ export class IkeEndpoint {
 
   stats(): EndpointStats {
     const halfOpen = [...this.sas.values()].filter((s) => !s.established).length
-    return { ikeSas: this.sas.size, halfOpen, quickModes: this.quickModes.size, reassembling: this.reassembler.pending, dropped: { ...this.dropped } }
+    return { ikeSas: this.sas.size, halfOpen, quickModes: this.quickModes.size, reassembling: this.reassembler.pending, dropped: { ...this.dropped }, retransmits: this.retransmits }
   }
 
   private context(now: number): Context {
@@ -338,6 +341,7 @@ export class IkeEndpoint {
     const last = ike.lastSent
     if (last && isRequest(last.answers, datagram)) {
       this.push({ data: last.data, to: last.to, fromPort: last.fromPort }, ike)
+      this.retransmits++
       return true
     }
     return false
@@ -606,6 +610,7 @@ export class IkeEndpoint {
           last.tries++
           last.nextAt = now + this.config.retransmitInterval * 2 ** last.tries
           this.push({ data: last.data, to: last.to, fromPort: last.fromPort }, ike)
+          this.retransmits++
         }
         soon(last.nextAt)
       } else if (!ike.established) {

@@ -160,6 +160,7 @@ export function emitIkeSaUp(ctx: Context, ike: IkeSa, local: Path['local']): voi
     natDetected: ike.natT.peerBehindNat || ike.natT.localBehindNat,
     suite: describeChoice(ike),
     role: ike.role,
+    setupSeconds: Math.max(0, ctx.now - ike.createdAt),
   })
 }
 

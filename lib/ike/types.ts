@@ -79,7 +79,7 @@ export interface ChildSaKeys {
 }
 
 export type IkeEvent =
-  | { type: 'ike-sa-up'; ikeSa: string; peer: Endpoint; local: Endpoint; peerId: string; natDetected: boolean; suite: string; role: 'initiator' | 'responder' }
+  | { type: 'ike-sa-up'; ikeSa: string; peer: Endpoint; local: Endpoint; peerId: string; natDetected: boolean; suite: string; role: 'initiator' | 'responder'; /** Seconds from the first message to authentication. */ setupSeconds: number }
   | { type: 'ike-sa-down'; ikeSa: string; reason: string }
   | {
       type: 'child-sa-up'

@@ -69,6 +69,8 @@ export interface L2tpStats {
   sessions: number
   /** Messages dropped or refused, by reason, since the start. */
   dropped: Record<string, number>
+  /** Control messages sent again after no acknowledgement came. */
+  retransmits: number
 }
 
 /** A tunnel as `tunnels()` lists it. */
@@ -102,6 +104,7 @@ export class L2tpEndpoint {
   private readonly transmits: L2tpTransmit[] = []
   private readonly events: L2tpEvent[] = []
   private readonly dropped: Record<string, number> = {}
+  private retransmits = 0
   private readonly dropReports = new Map<string, { since: number; count: number }>()
   private callSerial = 0
   private lastNow = 0
@@ -122,6 +125,7 @@ export class L2tpEndpoint {
         this.sessionIds.release(id)
         this.sessionTunnel.delete(id)
       },
+      countRetransmit: () => this.retransmits++,
     }
   }
 
@@ -145,7 +149,7 @@ export class L2tpEndpoint {
   stats(): L2tpStats {
     let established = 0
     for (const t of this.byId.values()) if (t.established) established++
-    return { tunnels: this.byId.size, establishedTunnels: established, sessions: this.sessionTunnel.size, dropped: { ...this.dropped } }
+    return { tunnels: this.byId.size, establishedTunnels: established, sessions: this.sessionTunnel.size, dropped: { ...this.dropped }, retransmits: this.retransmits }
   }
 
   /** Every tunnel and its sessions, for status displays. */

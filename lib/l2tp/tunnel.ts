@@ -339,6 +339,8 @@ export interface TunnelHost {
   /** A Session ID for a new session of `tunnel` if its binding is under its session limit, else undefined. */
   allocateSession(tunnel: Tunnel): number | undefined
   releaseSession(sessionId: number): void
+  /** A control message was sent again (for the retransmit counter). */
+  countRetransmit?(): void
 }
 
 export type TunnelState = 'Idle' | 'WaitCtlReply' | 'WaitCtlConn' | 'Established' | 'Closing'
@@ -397,6 +399,7 @@ export class Tunnel {
       ackDelay: c.ackDelay,
       initialNr,
       encode: { ...(c.secret ? { secret: c.secret } : {}), randomBytes: host.random },
+      onRetransmit: () => host.countRetransmit?.(),
     })
     this.tieBreaker = initiator && c.tieBreaker !== false ? (Buffer.isBuffer(c.tieBreaker) ? c.tieBreaker : host.random(8)) : undefined
     this.sessionHost = {

@@ -20,6 +20,12 @@ export interface LoggerOptions {
   format: LogFormat
   /** A stream or a file descriptor; default stderr, leaving stdout to command output. */
   destination?: NodeJS.WritableStream | number
+  /**
+   * Also receives every record at debug level and above, as a JSON line,
+   * while the logger's level is lowered to 'debug' (`l2tp-ipsec debug`
+   * does that while it runs): the destination keeps `level`.
+   */
+  tap?: { write(line: string): void }
 }
 
 /**
@@ -53,7 +59,10 @@ export function createLogger(options: LoggerOptions): Logger {
     : typeof destination === 'number'
       ? pino.destination({ dest: destination, sync: true })
       : destination
-  return pino({ level: options.level, redact: { paths: [...REDACT_PATHS], censor: '[redacted]' } }, stream)
+  const settings = { level: options.level, redact: { paths: [...REDACT_PATHS], censor: '[redacted]' } }
+  if (!options.tap) return pino(settings, stream)
+  // Redaction happens before the streams: the tap sees what the log would.
+  return pino(settings, pino.multistream([{ level: options.level as pino.Level, stream }, { level: 'debug', stream: options.tap }]))
 }
 
 /** For library users who pass no logger: same type, no output, no file descriptor touched. */

@@ -2,6 +2,10 @@
  * The metrics endpoint: a small node:http server for Prometheus to scrape.
  *
  *   GET /metrics  the text exposition (HEAD too)
+ *   GET /healthz  200 while the process answers (liveness)
+ *   GET /readyz   200 when the server takes new clients, else 503 with the
+ *                 reasons (draining, data plane down); for load balancers
+ *                 and keepalived check scripts
  *   GET /         a short page that links /metrics
  *   other paths   404; other methods 405
  */
@@ -20,6 +24,14 @@ export interface MetricsHttpServer {
 export interface MetricsServerOptions {
   /** Errors after the server listens (a scrape that failed is answered 500 and reported here too). */
   onError?: (e: Error) => void
+  /** What /readyz answers; absent: ready while the endpoint answers. */
+  readiness?: () => Readiness
+}
+
+/** Ready to take new clients, or the reasons why not ("draining", "data plane down"). */
+export interface Readiness {
+  ready: boolean
+  reasons: string[]
 }
 
 /** Thrown (rejected) when the listen address is malformed or cannot be bound. */
@@ -53,7 +65,7 @@ const PROBLEMS: Record<string, string> = {
 
 const INDEX_PAGE = `<!DOCTYPE html>
 <html><head><title>l2tp-ipsec metrics</title></head>
-<body><h1>l2tp-ipsec</h1><p>Prometheus metrics: <a href="/metrics">/metrics</a></p></body></html>
+<body><h1>l2tp-ipsec</h1><p>Prometheus metrics: <a href="/metrics">/metrics</a>; health: <a href="/healthz">/healthz</a>, <a href="/readyz">/readyz</a></p></body></html>
 `
 
 /** Starts the endpoint on `listen` ("host:port", IPv6 as "[::1]:9100"; port 0 picks a free one). */
@@ -67,7 +79,8 @@ export async function startMetricsServer(listen: string, metrics: ServerMetrics,
     }
   }
 
-  const server = createServer((req, res) => void handle(req, res, metrics, report))
+  const readiness = options.readiness ?? (() => ({ ready: true, reasons: [] }))
+  const server = createServer((req, res) => void handle(req, res, metrics, report, readiness))
   // A slow or stuck scraper must not hold sockets forever.
   server.requestTimeout = 30_000
   server.headersTimeout = 10_000
@@ -101,9 +114,19 @@ export async function startMetricsServer(listen: string, metrics: ServerMetrics,
   }
 }
 
-async function handle(req: IncomingMessage, res: ServerResponse, metrics: ServerMetrics, report: (e: Error) => void): Promise<void> {
+async function handle(req: IncomingMessage, res: ServerResponse, metrics: ServerMetrics, report: (e: Error) => void, readiness: () => Readiness): Promise<void> {
   const path = (req.url ?? '/').split('?')[0]
   const head = req.method === 'HEAD'
+  if ((path === '/healthz' || path === '/readyz') && (req.method === 'GET' || head)) {
+    if (path === '/healthz') return send(res, 200, 'text/plain; charset=utf-8', 'ok\n', head)
+    let r: Readiness
+    try {
+      r = readiness()
+    } catch (e) {
+      r = { ready: false, reasons: [`readiness check failed: ${(e as Error).message}`] }
+    }
+    return send(res, r.ready ? 200 : 503, 'text/plain; charset=utf-8', r.ready ? 'ready\n' : `not ready: ${r.reasons.join('; ')}\n`, head)
+  }
   if (path !== '/' && path !== '/metrics') return send(res, 404, 'text/plain; charset=utf-8', 'Not found: the metrics are at /metrics\n', head)
   if (req.method !== 'GET' && !head) {
     res.setHeader('Allow', 'GET, HEAD')

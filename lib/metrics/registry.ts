@@ -25,13 +25,14 @@
 import { collectDefaultMetrics, Counter, Gauge, Registry } from 'prom-client'
 import type { AuthFailureReason } from '../auth/types.js'
 import { registerSecurityMetrics } from './security-metrics.js'
-import type { AuthFailureInfo, IkeSaDownInfo, IkeSaUpInfo, ServerEvents, ServerStatus, SessionAnomalyInfo, SessionDownInfo, SessionDownReason, SessionInfo, SessionRefusedInfo, SessionUpInfo } from '../server/types.js'
+import type { AuthFailureInfo, IkeSaDownInfo, IkeSaUpInfo, NegotiationFailureInfo, ServerEvents, ServerStatus, SessionAnomalyInfo, SessionDownInfo, SessionDownReason, SessionInfo, SessionRefusedInfo, SessionUpInfo } from '../server/types.js'
+import { GAUGE_COUNTERS, mountSetupMetrics } from './setup-metrics.js'
 
 /** Every metric of this module starts with it (the default process metrics do not). */
 export const METRICS_PREFIX = 'l2tp_ipsec_'
 
 /** The server events the metrics count. */
-export type MetricsEvent = 'session-up' | 'session-down' | 'auth-failure' | 'session-refused' | 'session-anomaly' | 'ike-sa-up' | 'ike-sa-down'
+export type MetricsEvent = 'session-up' | 'session-down' | 'auth-failure' | 'session-refused' | 'session-anomaly' | 'ike-sa-up' | 'ike-sa-down' | 'negotiation-failure'
 
 /** The parts of `status()` the metrics read; an L2tpServer's ServerStatus is one. */
 export type MetricsStatus = Partial<Pick<ServerStatus, 'state' | 'sessions' | 'bindings' | 'pool' | 'dataplane' | 'ike' | 'l2tp' | 'counters' | 'security'>> & { sites?: ReadonlyArray<Pick<ServerStatus['sites'][number], 'name' | 'state'>> }
@@ -42,7 +43,7 @@ export type MetricsStatus = Partial<Pick<ServerStatus, 'state' | 'sessions' | 'b
  */
 export interface MetricsSource {
   status(): MetricsStatus
-  sessions(): ReadonlyArray<Pick<SessionInfo, 'rxBytes' | 'txBytes'>>
+  sessions(): ReadonlyArray<Pick<SessionInfo, 'rxBytes' | 'txBytes'> & Partial<Pick<SessionInfo, 'rxPackets' | 'txPackets'>>>
   on<K extends MetricsEvent>(event: K, listener: (...args: ServerEvents[K]) => void): unknown
   off<K extends MetricsEvent>(event: K, listener: (...args: ServerEvents[K]) => void): unknown
 }
@@ -107,6 +108,8 @@ interface Snapshot {
   status: MetricsStatus
   rx: number
   tx: number
+  rxPackets: number
+  txPackets: number
   up: number
 }
 
@@ -126,12 +129,16 @@ export function createServerMetrics(server: MetricsSource): ServerMetrics {
     if (!cached) {
       let rx = 0
       let tx = 0
+      let rxPackets = 0
+      let txPackets = 0
       const live = server.sessions()
       for (const s of live) {
         rx += num(s.rxBytes)
         tx += num(s.txBytes)
+        rxPackets += num(s.rxPackets)
+        txPackets += num(s.txPackets)
       }
-      cached = { status: server.status(), rx, tx, up: live.length }
+      cached = { status: server.status(), rx, tx, rxPackets, txPackets, up: live.length }
       queueMicrotask(() => (cached = undefined))
     }
     return cached
@@ -226,6 +233,7 @@ export function createServerMetrics(server: MetricsSource): ServerMetrics {
       }
       const next: Record<string, number> = {}
       for (const [key, raw] of Object.entries(now)) {
+        if (GAUGE_COUNTERS.has(key)) continue
         const value = num(raw)
         const before = lastCounters[key] ?? 0
         this.inc({ counter: token(key) }, value >= before ? value - before : value)
@@ -240,8 +248,8 @@ export function createServerMetrics(server: MetricsSource): ServerMetrics {
   // monotonic across session ends. It is held at its high-water mark, so a
   // session whose last counters were lower than shown at the previous scrape
   // cannot make it go down.
-  const ended = { rx: 0, tx: 0 }
-  const shown = { rx: 0, tx: 0 }
+  const ended = { rx: 0, tx: 0, rxPackets: 0, txPackets: 0 }
+  const shown = { rx: 0, tx: 0, rxPackets: 0, txPackets: 0 }
   new Counter({
     name: name('session_bytes_total'),
     help: 'Inner IP bytes carried by PPP sessions, live and ended: rx from the clients, tx to them.',
@@ -256,6 +264,29 @@ export function createServerMetrics(server: MetricsSource): ServerMetrics {
         shown[direction] = Math.max(shown[direction], total)
       }
     },
+  })
+  new Counter({
+    name: name('session_packets_total'),
+    help: 'Inner IP packets carried by PPP sessions, live and ended: rx from the clients, tx to them.',
+    labelNames: ['direction'],
+    registers,
+    collect() {
+      const s = snapshot()
+      if (!s) return
+      for (const [direction, key] of [['rx', 'rxPackets'], ['tx', 'txPackets']] as const) {
+        const total = ended[key] + s[key]
+        this.inc({ direction }, Math.max(0, total - shown[key]))
+        shown[key] = Math.max(shown[key], total)
+      }
+    },
+  })
+
+  const setup = mountSetupMetrics(registers, name, () => {
+    const s = snapshot()
+    if (!s) return undefined
+    const ike = s.status.ike as { retransmits?: number } | undefined
+    const l2tp = s.status.l2tp as { retransmits?: number } | undefined
+    return { sessionsTotal: num(s.status.sessions), sessionsUp: s.up, counters: s.status.counters, ikeRetransmits: num(ike?.retransmits), l2tpRetransmits: num(l2tp?.retransmits) }
   })
 
   // --- event counters ---------------------------------------------------------
@@ -296,16 +327,32 @@ export function createServerMetrics(server: MetricsSource): ServerMetrics {
   registerSecurityMetrics(registry, () => snapshot()?.status.security, METRICS_PREFIX)
   collectDefaultMetrics({ register: registry })
 
-  const onUp = (_e: SessionUpInfo) => started.inc()
+  const onUp = (e: SessionUpInfo) => {
+    started.inc()
+    setup.sessionUp(e)
+  }
   const onDown = (e: SessionDownInfo) => {
     endedSessions.inc({ reason: token(e.reason) })
     ended.rx += num(e.rxBytes)
     ended.tx += num(e.txBytes)
+    ended.rxPackets += num(e.rxPackets)
+    ended.txPackets += num(e.txPackets)
   }
-  const onAuthFailure = (e: AuthFailureInfo) => authFailures.inc({ method: token(e.method), reason: authFailureClass(String(e.reason)) })
-  const onRefused = (e: SessionRefusedInfo) => refused.inc({ reason: token(e.reason) })
+  const onAuthFailure = (e: AuthFailureInfo) => {
+    const reason = authFailureClass(String(e.reason))
+    authFailures.inc({ method: token(e.method), reason })
+    setup.authFailure(e, reason)
+  }
+  const onRefused = (e: SessionRefusedInfo) => {
+    refused.inc({ reason: token(e.reason) })
+    setup.refused(e)
+  }
+  const onNegotiationFailure = (e: NegotiationFailureInfo) => setup.negotiationFailure(e)
+  const onIkeUp = (e: IkeSaUpInfo) => {
+    ikeUp.inc()
+    setup.ikeUp(e)
+  }
   const onAnomaly = (e: SessionAnomalyInfo) => anomalies.inc({ kind: token(e.kind) })
-  const onIkeUp = (_e: IkeSaUpInfo) => ikeUp.inc()
   const onIkeDown = (_e: IkeSaDownInfo) => ikeDown.inc()
   server.on('session-up', onUp)
   server.on('session-down', onDown)
@@ -314,6 +361,7 @@ export function createServerMetrics(server: MetricsSource): ServerMetrics {
   server.on('session-anomaly', onAnomaly)
   server.on('ike-sa-up', onIkeUp)
   server.on('ike-sa-down', onIkeDown)
+  server.on('negotiation-failure', onNegotiationFailure)
 
   return {
     registry,
@@ -329,6 +377,7 @@ export function createServerMetrics(server: MetricsSource): ServerMetrics {
       server.off('session-anomaly', onAnomaly)
       server.off('ike-sa-up', onIkeUp)
       server.off('ike-sa-down', onIkeDown)
+      server.off('negotiation-failure', onNegotiationFailure)
     },
   }
 }

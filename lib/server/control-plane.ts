@@ -376,7 +376,7 @@ export abstract class ControlPlane {
       case 'ike-sa-up':
         this.ikeSas.set(e.ikeSa, { peerId: e.peerId, peer: e.peer })
         this.o.log.info({ ikeSa: e.ikeSa, peer: e.peer, peerId: e.peerId, nat: e.natDetected, suite: e.suite }, 'IKE SA up')
-        this.o.emit('ike-sa-up', { ikeSa: e.ikeSa, peer: e.peer, peerId: e.peerId, natDetected: e.natDetected, suite: e.suite })
+        this.o.emit('ike-sa-up', { ikeSa: e.ikeSa, peer: e.peer, peerId: e.peerId, natDetected: e.natDetected, suite: e.suite, setupSeconds: e.setupSeconds })
         return
       case 'ike-sa-down':
         this.ikeSas.delete(e.ikeSa)
@@ -423,6 +423,7 @@ export abstract class ControlPlane {
         return
       case 'negotiation-failure':
         this.o.log.warn({ peer: e.peer, stage: e.stage, reason: e.reason }, 'IKE negotiation failed')
+        this.o.emit('negotiation-failure', { stage: e.stage, reason: e.reason, peer: { ...e.peer } })
         this.onLowerFailure('ike', `IKE ${e.stage} failed: ${e.reason}`, now)
         return
       case 'dropped':

@@ -418,7 +418,7 @@ export class L2tpServer extends EventEmitter<ServerEvents> implements AdminTarge
     const loaded = 'config' in next && 'warnings' in next ? (next as LoadedConfig) : parseServerConfig(omitExtras(next as L2tpServerOptions))
     const c = loaded.config
     const changed = Object.keys(c).filter((k) => JSON.stringify(c[k as keyof ServerConfig]) !== JSON.stringify(this.config[k as keyof ServerConfig]))
-    const fixed = ['listen', 'tun', 'dataplane', 'admin', 'l2tp', 'metrics', 'radius', 'sites', 'security'].filter((k) => changed.includes(k))
+    const fixed = ['listen', 'tun', 'dataplane', 'admin', 'l2tp', 'metrics', 'radius', 'sites', 'security', 'audit', 'operations'].filter((k) => changed.includes(k))
     if (c.pool.gateway !== this.config.pool.gateway) fixed.push('pool.gateway')
     // The TUN device's IPv6 address and routes come from it.
     if (JSON.stringify(c.pool.ipv6) !== JSON.stringify(this.config.pool.ipv6)) fixed.push('pool.ipv6')
@@ -490,6 +490,8 @@ export class L2tpServer extends EventEmitter<ServerEvents> implements AdminTarge
   }
 
   sessions(): SessionInfo[] {
+    // Closed: the data plane the counters come from is gone, and so are the sessions.
+    if (this.state === 'closed') return []
     return this.core?.sessions() ?? []
   }
 
@@ -544,8 +546,24 @@ export class L2tpServer extends EventEmitter<ServerEvents> implements AdminTarge
     })
   }
 
+  /**
+   * Troubleshooting: the data plane writes session `id`'s inner (decrypted)
+   * IP packets, both ways, to a new pcap file at `path` until stopCapture
+   * or the session's end. Throws when there is no such session or the file
+   * exists. Packets never pass through JS for this.
+   */
+  startCapture(id: number, path: string): void {
+    if (!this.dp) throw new Error('the server is not listening')
+    this.dp.startCapture(id, path)
+  }
+
+  /** Stops session `id`'s capture (the file is complete); undefined when none was running. */
+  stopCapture(id: number): { packets: number; bytes: number } | undefined {
+    return this.dp?.stopCapture(id) ?? undefined
+  }
+
   /** Ends every session (PPP Terminate, CDN), every tunnel (StopCCN) and every IKE SA (Delete), then closes the data plane. */
-  async close(): Promise<void> {
+  async close(options: { graceSeconds?: number } = {}): Promise<void> {
     if (this.state !== 'listening') {
       this.state = 'closed'
       return
@@ -554,7 +572,7 @@ export class L2tpServer extends EventEmitter<ServerEvents> implements AdminTarge
     const core = this.core!
     core.closeAll('closed', 'server shutting down')
     this.timers?.arm(core.nextDeadline())
-    const deadline = monotonicSeconds() + CLOSE_GRACE
+    const deadline = monotonicSeconds() + (options.graceSeconds ?? CLOSE_GRACE)
     while (core.sessionCount > 0 && monotonicSeconds() < deadline) await sleep(50)
     core.closeTunnelsAndIke()
     // Let the last datagrams leave before the sockets close.

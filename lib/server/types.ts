@@ -92,6 +92,17 @@ export interface IkeSaUpInfo {
   peerId: string
   natDetected: boolean
   suite: string
+  /** Seconds from the client's first IKE message to its authentication. */
+  setupSeconds?: number
+}
+
+/** An IKE exchange that failed before authentication (no acceptable proposal, a malformed message, no answer). */
+export interface NegotiationFailureInfo {
+  /** The IKE exchange: main-mode (also Aggressive Mode) or quick-mode. */
+  stage: string
+  /** Plain words: what the client offered and what would accept it, for proposals. */
+  reason: string
+  peer: { address: string; port: number }
 }
 
 export interface IkeSaDownInfo {
@@ -147,6 +158,7 @@ export interface ServerEvents {
   'session-anomaly': [SessionAnomalyInfo]
   'ike-sa-up': [IkeSaUpInfo]
   'ike-sa-down': [IkeSaDownInfo]
+  'negotiation-failure': [NegotiationFailureInfo]
   'site-up': [SiteUpInfo]
   'site-down': [SiteDownInfo]
   error: [Error]

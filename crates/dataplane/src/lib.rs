@@ -9,6 +9,7 @@
 #![deny(clippy::undocumented_unsafe_blocks)]
 
 pub mod anomaly;
+pub mod capture;
 pub mod engine;
 pub mod esp;
 #[doc(hidden)]

@@ -251,6 +251,10 @@ pub(crate) fn esp(
     }
     session.touch(now);
     ip::clamp_tcp_mss(inner, &header, mss_for(session.mru, header.dst));
+    shared
+        .tables
+        .captures
+        .record(session.id, &inner[..header.total_len]);
     let Some(tun) = tun else {
         return bump(&c.tun_write_failed);
     };

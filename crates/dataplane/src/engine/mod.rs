@@ -207,6 +207,11 @@ fn open_io(config: &Config) -> io::Result<(Io, LocalAddrs)> {
 }
 
 impl Engine {
+    /// Control items queued for JS and not yet delivered (a gauge for the metrics).
+    pub fn up_pending(&self) -> usize {
+        self.shared.up_pending.load(Ordering::Relaxed)
+    }
+
     /// Opens every socket and the TUN device, then starts the workers and the
     /// dispatcher. Fails whole (nothing left open) if any piece fails.
     pub fn start(config: Config, tables: Arc<Tables>, sink: Box<dyn UpSink>) -> io::Result<Engine> {

@@ -80,6 +80,10 @@ pub(crate) fn from_tun(
         &header,
         mss_for(session.mru, header.dst),
     );
+    shared
+        .tables
+        .captures
+        .record(session.id, &buf[HEADROOM..HEADROOM + packet_len]);
     let protocol = if header.version == 4 {
         ppp::PROTO_IPV4
     } else {

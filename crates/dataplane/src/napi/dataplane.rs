@@ -496,6 +496,13 @@ fn control_from_js(meta: &ControlMeta) -> Result<(Control, u16)> {
     }
 }
 
+/// What a stopped capture wrote.
+#[napi(object)]
+pub struct CaptureResult {
+    pub packets: f64,
+    pub bytes: f64,
+}
+
 /// The data plane: sockets, TUN, workers. Created running; `close()` stops
 /// it and releases everything.
 #[napi]
@@ -763,7 +770,41 @@ impl DataPlane {
 
     #[napi]
     pub fn remove_session(&self, id: u32) -> bool {
+        // A capture ends with its session (flushed; its figures are lost to the caller).
+        let _ = self.tables.captures.stop(id);
         self.tables.remove_session(id).is_some()
+    }
+
+    /// Starts writing a session's inner (decrypted) IP packets, both ways,
+    /// to a new pcap file at `path` (mode 0600; an existing file is refused).
+    #[napi]
+    pub fn start_capture(&self, session: u32, path: String) -> Result<()> {
+        if !self.tables.sessions.contains_key(&session) {
+            return Err(error(
+                "ERR_DP_UNKNOWN_SESSION",
+                format!("no session {session}"),
+            ));
+        }
+        self.tables
+            .captures
+            .start(session, &path)
+            .map_err(|e| error("ERR_DP_CAPTURE", format!("cannot capture to {path}: {e}")))
+    }
+
+    /// Stops a session's capture and flushes the file; null when none was running.
+    #[napi]
+    pub fn stop_capture(&self, session: u32) -> Result<Option<CaptureResult>> {
+        match self.tables.captures.stop(session) {
+            None => Ok(None),
+            Some(Ok(s)) => Ok(Some(CaptureResult {
+                packets: s.packets as f64,
+                bytes: s.bytes as f64,
+            })),
+            Some(Err(e)) => Err(error(
+                "ERR_DP_CAPTURE",
+                format!("flushing the capture failed: {e}"),
+            )),
+        }
     }
 
     /// Sets the per-session anomaly flags (see `AnomalyOptions`); they are
@@ -859,6 +900,8 @@ impl DataPlane {
             .map(|(k, v)| (k.to_string(), v as f64))
             .collect();
         counters.insert("js_callbacks".into(), self.calls.load(Relaxed) as f64);
+        // A gauge, not a counter: control items queued for JS and not yet delivered.
+        counters.insert("up_queue_depth".into(), engine.up_pending() as f64);
         let mut sas = Vec::new();
         for (direction, map) in [("in", &self.tables.sas_in), ("out", &self.tables.sas_out)] {
             for sa in map.iter() {

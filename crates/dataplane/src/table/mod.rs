@@ -163,6 +163,8 @@ pub struct Tables {
     pub anomaly: crate::anomaly::AnomalySettings,
     /// Site-to-site tunnels (ESP tunnel mode) and their routes.
     pub sites: crate::tunnel_mode::SiteTable,
+    /// Sessions whose inner packets are being written to a pcap file.
+    pub captures: crate::capture::Captures,
 }
 
 /// Why a table change was refused.

@@ -33,7 +33,7 @@ export const METRICS_PREFIX = 'l2tp_ipsec_'
 export type MetricsEvent = 'session-up' | 'session-down' | 'auth-failure' | 'session-refused' | 'session-anomaly' | 'ike-sa-up' | 'ike-sa-down'
 
 /** The parts of `status()` the metrics read; an L2tpServer's ServerStatus is one. */
-export type MetricsStatus = Partial<Pick<ServerStatus, 'state' | 'sessions' | 'bindings' | 'pool' | 'dataplane' | 'ike' | 'l2tp' | 'counters'>>
+export type MetricsStatus = Partial<Pick<ServerStatus, 'state' | 'sessions' | 'bindings' | 'pool' | 'dataplane' | 'ike' | 'l2tp' | 'counters'>> & { sites?: ReadonlyArray<Pick<ServerStatus['sites'][number], 'name' | 'state'>> }
 
 /**
  * What the metrics need of a server: an L2tpServer is one, and so is an
@@ -169,6 +169,18 @@ export function createServerMetrics(server: MetricsSource): ServerMetrics {
       this.set({ state: 'used' }, num(pool?.used))
       this.set({ state: 'free' }, num(pool?.free))
       this.set({ state: 'reserved' }, num(pool?.reserved))
+    },
+  })
+  new Gauge({
+    name: name('site_up'),
+    help: 'Site-to-site links (config sites) by name: 1 while its ESP SAs are up, else 0.',
+    labelNames: ['site'],
+    registers,
+    collect() {
+      const s = snapshot()
+      if (!s) return
+      this.reset()
+      for (const site of s.status.sites ?? []) this.set({ site: site.name }, site.state === 'up' ? 1 : 0)
     },
   })
   gauge('dataplane_sas', 'ESP SAs installed in the data plane, inbound and outbound counted separately.', (s) => num(s.status.dataplane?.sas))

@@ -114,7 +114,7 @@ export interface ServerConfigInput {
     ipv6?: { prefixes: string | string[]; delegatedLength?: 64 } | null
   }
   /** `policies`: names of `policies` the user's sessions get (see `access`). */
-  users?: { name: string; password?: string; ntHash?: string; address?: string; disabled?: boolean; policies?: string[] }[]
+  users?: { name: string; password?: string; ntHash?: string; address?: string; disabled?: boolean; passwordExpired?: boolean; policies?: string[] }[]
   tun?: { name?: string }
   metrics?: { listen?: string | null }
   admin?: { socket?: string }
@@ -329,8 +329,8 @@ export interface UserPolicy {
  */
 export type CallbackDecision =
   | { accept: true; user?: string; policy?: UserPolicy; authenticatorResponse?: string; mppeKeys?: { send: Buffer; receive: Buffer }; message?: string }
-  /** `code`: the MS-CHAPv2 error (646 logon hours, 647 disabled, 648 password expired, 649 no dial-in, 691 failure). */
-  | { accept: false; reason?: string; message?: string; code?: 646 | 647 | 648 | 649 | 691; retry?: boolean }
+  /** `code`: the MS-CHAPv2 error (646 logon hours, 647 disabled, 648 password expired, 649 no dial-in, 691 failure, 709 password change failed). */
+  | { accept: false; reason?: string; message?: string; code?: 646 | 647 | 648 | 649 | 691 | 709; retry?: boolean }
   | { password: string; user?: string; policy?: UserPolicy }
   | { ntHash: string | Buffer; user?: string; policy?: UserPolicy }
   | { challenge: Buffer; state?: Buffer }
@@ -339,6 +339,13 @@ export type AuthCallback = (request: CallbackRequest, context: { signal: AbortSi
 
 export interface L2tpServerOptions extends ServerConfigInput {
   authenticate?: AuthCallback
+  /**
+   * A local user (`passwordExpired`) changed their password over MS-CHAPv2
+   * (RFC 2759 7, verified). Store it (the configuration is not rewritten);
+   * the new password is in force once this returns, until the next reload
+   * or restart; a throw or rejection fails the change (E=709).
+   */
+  onPasswordChange?: (change: { user: string; password: string; ntHash: string }) => void | Promise<void>
   /** A pino logger (default: silent). */
   logger?: unknown
   baseDir?: string
@@ -365,7 +372,7 @@ export type ServerStatus = {
 export declare class L2tpServer extends EventEmitter<ServerEvents> {
   /** Validates the options (throws ConfigError naming each bad key); nothing opens until listen(). */
   constructor(options: L2tpServerOptions)
-  static fromConfig(loaded: LoadedConfig, extras?: Pick<L2tpServerOptions, 'authenticate' | 'logger' | 'stateDir'>): L2tpServer
+  static fromConfig(loaded: LoadedConfig, extras?: Pick<L2tpServerOptions, 'authenticate' | 'onPasswordChange' | 'logger' | 'stateDir'>): L2tpServer
   readonly config: ServerConfig
   readonly warnings: readonly string[]
   /** Opens UDP 500/4500 and the TUN device (address, routes) and serves. */
@@ -396,6 +403,10 @@ export interface L2tpClientOptions {
   user: string
   password: string
   auth?: readonly ('mschapv2' | 'chap' | 'pap' | 'eap')[]
+  /** MS-CHAPv2: the password to change to when the server says ours expired (E=648, RFC 2759 7). */
+  newPassword?: string
+  /** MS-CHAPv2: Responses sent again when a Failure allows a retry (R=1) (default 0). */
+  authRetries?: number
   local?: { address?: string; ikePort?: number; nattPort?: number }
   tun?: { name?: string; mtu?: number }
   routes?: readonly string[]
@@ -428,6 +439,8 @@ export interface ClientUpInfo {
   gateway: string | undefined
   dns: string[]
   authMethod: string | undefined
+  /** The login changed an expired password to `newPassword`. */
+  passwordChanged?: boolean
   tun: string
   /** With option ipv6, once IPV6CP is up (possibly after 'up': then set on `info` later). */
   ipv6?: ClientIpv6Info

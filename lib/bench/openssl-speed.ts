@@ -64,11 +64,11 @@ export function opensslSpeedOps(algorithm: string, seconds: number): number {
 /**
  * Bits of the private exponent OpenSSL generates for a named FFDHE group
  * (what `openssl speed ffdhNNNN` uses): read from the key `openssl genpkey`
- * makes, the largest of three (the top bit is random).
+ * makes, the largest of five (its top bit is random: 225 for ffdhe2048).
  */
 export function opensslFfdhExponentBits(group: string): number {
   let bits = 0
-  for (let i = 0; i < 3; i++) {
+  for (let i = 0; i < 5; i++) {
     const pem = execFileSync('openssl', ['genpkey', '-algorithm', 'DH', '-pkeyopt', `group:${group}`], { stdio: ['ignore', 'pipe', 'ignore'] })
     const text = execFileSync('openssl', ['pkey', '-text', '-noout'], { input: pem, encoding: 'utf8', stdio: ['pipe', 'pipe', 'ignore'] })
     const hex = /private-key:\s*([\s\S]*?)\n\s*public-key:/.exec(text)?.[1]?.replace(/[\s:]/g, '')

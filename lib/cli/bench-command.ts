@@ -4,7 +4,7 @@
  */
 import { InvalidArgumentError } from 'commander'
 import { DEFAULT_SIZES, DEFAULT_SUITES, formatRow, runEspBench, TABLE_HEADER } from '../bench/index.js'
-import { runDataplaneBench } from '../bench/dataplane-bench.js'
+import { runDataplaneBench, runSessionMemoryBench } from '../bench/dataplane-bench.js'
 import { runIkeBench } from '../bench/ike-bench.js'
 import { formatTunnelRecord, runTunnelBench } from '../bench/tunnel-bench.js'
 import { formatSoakRecord, runSoakBench } from '../bench/soak.js'
@@ -65,7 +65,7 @@ export async function bench(flags: BenchFlags): Promise<void> {
       console.log(
         flags.json
           ? JSON.stringify(r)
-          : `ike group ${r.group}: ${r.exchanges_per_second} Main+Quick Mode exchanges/s, responder ${r.responder_cpu_ms_per_exchange} ms CPU each (${r.exchanges_per_cpu_second}/CPU-s; process ${r.process_cpu_ms_per_exchange} ms), OpenSSL DH bound ${r.openssl_bound_per_second}/CPU-s (${r.openssl_speed} ${r.openssl_speed_ops_per_second} ops/s${r.our_exponent_bits ? `, exponent ${r.openssl_exponent_bits} -> ${r.our_exponent_bits} bits` : ''}), ratio ${r.ratio}, ${r.memory_per_ike_sa_bytes} B per IKE SA`,
+          : `ike group ${r.group}: ${r.exchanges_per_second} Main+Quick Mode exchanges/s, responder ${r.responder_cpu_ms_per_exchange} ms CPU each (${r.exchanges_per_cpu_second}/CPU-s; process ${r.process_cpu_ms_per_exchange} ms), OpenSSL DH bound ${r.openssl_bound_per_second}/CPU-s (${r.openssl_speed} ${r.openssl_speed_ops_per_second} ops/s${r.our_exponent_bits ? `, exponent ${r.openssl_exponent_bits} -> ${r.our_exponent_bits} bits` : ''}), ratio ${r.ratio}; warm ${r.warm_responder_cpu_ms_per_exchange} ms, ratio ${r.warm_ratio}; ${r.memory_per_ike_sa_bytes} B per IKE SA`,
       )
     }
   }
@@ -78,8 +78,16 @@ export async function bench(flags: BenchFlags): Promise<void> {
       else
         console.log(
           `dataplane ${r.suite} ${r.direction.padEnd(10)} ${r.protocol} workers=${r.workers} ${String(r.bytes).padStart(4)} B  ${r.gbps.toFixed(2).padStart(6)} Gbit/s ${String(r.pps).padStart(8)} pps` +
-            `${r.loss_percent === undefined ? '' : `  loss ${r.loss_percent}%`}  server ${r.server_cpu_s_per_gb} CPU-s/GB  JS calls/Mpkt ${r.js_callbacks_per_million_packets}`,
+            `${r.loss_percent === undefined ? '' : `  loss ${r.loss_percent}%`}  server ${r.server_cpu_s_per_gb} CPU-s/GB  JS calls/Mpkt ${r.js_callbacks_per_million_packets}` +
+            `  pkts/call: udp recv ${r.udp_packets_per_recv_call} send ${r.udp_packets_per_send_call}, tun read ${r.tun_packets_per_read} write ${r.tun_packets_per_write}`,
         )
+    }
+    for (const r of runSessionMemoryBench([1000, 10000])) {
+      console.log(
+        flags.json
+          ? JSON.stringify(r)
+          : `dataplane session memory ${r.sessions} sessions (${r.suite}): ${r.native_bytes_per_session} B native per session, ${r.rss_bytes_per_session} B RSS, ${r.install_us_per_session} us to install each`,
+      )
     }
   }
   if (flags.only.includes('tunnel')) {

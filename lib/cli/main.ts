@@ -61,9 +61,9 @@ export function program(): Command {
 
   cli
     .command('check-config')
-    .description('validate a configuration file: prints each bad key and what is wrong; exit 0 when valid')
+    .description('validate a configuration file: prints each bad key and what is wrong, then weak crypto choices (posture); exit 0 when valid')
     .argument('<file>')
-    .action((file: string) => exit(checkConfig(file, console)))
+    .action(async (file: string) => exit(await checkConfig(file, console)))
 
   cli
     .command('sessions')

@@ -13,6 +13,7 @@ import * as z from 'zod'
 import { Ipv4Pool, PoolConfigError, parseIpv4 } from '../pool/ip-pool.js'
 import { parseIpv6, parseIpv6Prefix } from '../pool/ipv6.js'
 import { serverIpv6Address, sessionPrefixPool } from '../pool/ipv6-session-pool.js'
+import { securitySchema } from './security-schema.js'
 import { accessSchema, anomalySchema, policyNames, POLICY_NAME } from './access.js'
 
 export const AUTH_METHODS = ['mschapv2', 'chap', 'pap', 'eap'] as const
@@ -182,6 +183,8 @@ const userSchema = z
       .optional(),
     address: ipv4().optional(),
     disabled: z.boolean().default(false),
+    // MS-CHAPv2 answers E=648 and takes the client's Change-Password (RFC 2759 7); other methods are refused.
+    passwordExpired: z.boolean().optional(),
     /** Names of `policies` this user's sessions get (see `access`). */
     policies: policyNames().optional(),
   })
@@ -394,6 +397,7 @@ export const serverConfigSchema = z
     policies: z.record(z.string().regex(POLICY_NAME, 'policy names: at most 64 letters, digits, ".", "_" and "-"'), policySchema).default({}),
     access: accessSchema,
     anomaly: anomalySchema,
+    security: securitySchema.prefault({}),
     sites: sitesSchema,
   })
   .superRefine((config, ctx) => {

@@ -354,11 +354,20 @@ export const VendorIds = {
 } as const satisfies Record<string, VendorId>
 
 /** The first well-known vendor ID that `data` is (or, for prefix IDs, starts with). */
+const VENDOR_ID_LIST: readonly VendorId[] = Object.values(VendorIds)
+/** Exact vendor IDs by hex, looked up before the prefix ones are tried. */
+const EXACT_VENDOR_IDS = new Map<string, VendorId>()
+for (const v of VENDOR_ID_LIST) if (!v.prefix && !EXACT_VENDOR_IDS.has(v.id.toString('hex'))) EXACT_VENDOR_IDS.set(v.id.toString('hex'), v)
+const PREFIX_VENDOR_IDS: readonly VendorId[] = VENDOR_ID_LIST.filter((v) => v.prefix)
+
 export function identifyVendorId(data: Buffer): VendorId | undefined {
-  for (const v of Object.values(VendorIds)) {
-    if (v.prefix ? data.length >= v.id.length && data.subarray(0, v.id.length).equals(v.id) : data.equals(v.id)) return v
+  // Declaration order decides between a prefix and an exact match of the same bytes.
+  const exact = EXACT_VENDOR_IDS.get(data.toString('hex'))
+  for (const v of PREFIX_VENDOR_IDS) {
+    if (exact && VENDOR_ID_LIST.indexOf(exact) < VENDOR_ID_LIST.indexOf(v)) break
+    if (data.length >= v.id.length && data.compare(v.id, 0, v.id.length, 0, v.id.length) === 0) return v
   }
-  return undefined
+  return exact
 }
 
 /** The 4-byte non-ESP marker before IKE messages on UDP 4500 (RFC 3948 2.2). */

@@ -2,10 +2,11 @@
  * What an exchange handler may do: read the configuration, draw random
  * bytes, queue datagrams and events. The endpoint (endpoint.ts) provides it.
  */
+import type { DhGroup, DhKeys } from './dh.js'
 import type { IkeSa } from './ike-sa.js'
 import type { IkeConfig, IkeEvent, Transmit } from './types.js'
 
-export type ResolvedConfig = Required<Omit<IkeConfig, 'localId' | 'psk' | 'certificate'>> & Pick<IkeConfig, 'localId' | 'psk' | 'certificate'>
+export type ResolvedConfig = Required<Omit<IkeConfig, 'localId' | 'psk' | 'certificate' | 'fragmentReassembly'>> & Pick<IkeConfig, 'localId' | 'psk' | 'certificate' | 'fragmentReassembly'>
 
 export interface Context {
   readonly config: ResolvedConfig
@@ -13,7 +14,11 @@ export interface Context {
   /** Wall-clock time, for certificate validity only. */
   wallClock(): Date
   random(bytes: number): Buffer
-  /** Queues a datagram; with `sa`, remembers it for retransmission. */
+  /** Queues a datagram; with `sa`, remembers it for retransmission. Call send and emit as methods of the context. */
   send(t: Transmit, sa?: IkeSa, answers?: string): void
   emit(event: IkeEvent): void
+  /** May this authenticated peer have one more IKE SA (its peerId set)? Why not, or undefined. */
+  admitPeer?(ike: IkeSa): string | undefined
+  /** EndpointOptions.initiatorKeyPair: a load generator's reused Main Mode key pair. */
+  readonly initiatorKeyPair?: (group: DhGroup) => DhKeys
 }

@@ -275,8 +275,10 @@ export function encrypt(cipher: CipherName, key: Buffer, iv: Buffer, plaintext: 
   c.setAutoPadding(false)
   const size = blockSize(cipher)
   const padding = (size - (plaintext.length % size)) % size
-  const padded = plaintext.length === 0 ? Buffer.alloc(size) : Buffer.concat([plaintext, Buffer.alloc(padding)])
-  const ciphertext = Buffer.concat([c.update(padded), c.final()])
+  const padded = plaintext.length === 0 ? Buffer.alloc(size) : padding === 0 ? plaintext : Buffer.concat([plaintext, Buffer.alloc(padding)])
+  // Whole blocks and no padding: update() returns all of it, final() nothing.
+  const ciphertext = c.update(padded)
+  c.final()
   return { ciphertext, lastBlock: Buffer.from(ciphertext.subarray(ciphertext.length - size)) }
 }
 
@@ -293,7 +295,9 @@ export function decrypt(cipher: CipherName, key: Buffer, iv: Buffer, ciphertext:
   }
   const d = createDecipheriv(alg, key, iv)
   d.setAutoPadding(false)
-  const plaintext = Buffer.concat([d.update(ciphertext), d.final()])
+  // Whole blocks and no padding: update() returns all of it, final() nothing.
+  const plaintext = d.update(ciphertext)
+  d.final()
   return { plaintext, lastBlock: Buffer.from(ciphertext.subarray(ciphertext.length - size)) }
 }
 

@@ -225,12 +225,20 @@ function modpEngine(def: ModpDefinition): ModpEngine {
   return engine
 }
 
+/** What an IKE SA needs of its Diffie-Hellman half (DhKeyPair, or a load generator's reused one). */
+export interface DhKeys {
+  readonly group: DhGroup
+  readonly publicKey: Buffer
+  computeSecret(peerPublic: Buffer): Buffer
+  destroy(): void
+}
+
 /**
  * Our half of one Diffie-Hellman exchange. `privateKey` is for tests and
  * known-answer vectors: a MODP exponent or an ECP scalar, big-endian.
  * `destroy()` zeroes the private value once the shared secret is known.
  */
-export class DhKeyPair {
+export class DhKeyPair implements DhKeys {
   readonly group: DhGroup
   /** Our public value as it goes into the KE payload. */
   readonly publicKey: Buffer

@@ -8,6 +8,7 @@
 import { decodeHeader, decodeMessage, IkeCodecError, type IsakmpHeader } from './codec.js'
 import { ExchangeType, Flag, NotifyType, PayloadType, VendorIds, identifyVendorId } from './constants.js'
 import type { Context, ResolvedConfig } from './context.js'
+import type { DhGroup, DhKeys } from './dh.js'
 import { IkeSa } from './ike-sa.js'
 import { randomBytesPooled } from './random.js'
 import { deleteEspPayload, deleteIkeSaPayload, handleInformational, sendInformational, sendRUThere } from './informational.js'
@@ -18,7 +19,7 @@ import * as mm from './main-mode.js'
 import * as qmode from './quick-mode.js'
 import type { QuickModeRequest } from './quick-mode.js'
 import { siteByName } from './sites.js'
-import type { IkeConfig, IkeEvent, Path, Transmit } from './types.js'
+import type { IkeConfig, IkeEvent, IkeGuard, Path, Transmit } from './types.js'
 
 const ZERO_COOKIE = Buffer.alloc(8)
 /** Seconds between two `dropped` events for one peer. */
@@ -29,12 +30,24 @@ export interface EndpointOptions {
   random?: (bytes: number) => Buffer
   /** Wall-clock time for certificate validity (the `now` of handle() is only monotonic). */
   wallClock?: () => Date
+  /** Per-source rate limit and failed-authentication back-off (lib/security); kept across reconfigure(). */
+  guard?: IkeGuard
+  /**
+   * For load generators only (the IKE benchmark's initiators): the Main
+   * Mode initiator's Diffie-Hellman half, e.g. one key pair reused for
+   * every SA so that the initiators cost less than the responder they
+   * measure. Reuse gives up forward secrecy between those SAs: never in a
+   * server.
+   */
+  initiatorKeyPair?: (group: DhGroup) => DhKeys
 }
 
 export interface EndpointStats {
   ikeSas: number
   halfOpen: number
   quickModes: number
+  /** IKE messages being reassembled from fragments. */
+  reassembling: number
   dropped: Record<string, number>
 }
 
@@ -48,6 +61,7 @@ function resolve(config: IkeConfig): ResolvedConfig {
     maxHalfOpenPerSource: 8,
     maxHalfOpen: 1024,
     halfOpenTimeout: 30,
+    maxSasPerIdentity: 256,
     retransmitInterval: 1,
     retransmitTries: 5,
     dpdDelay: 30,
@@ -61,11 +75,46 @@ function resolve(config: IkeConfig): ResolvedConfig {
   }
 }
 
+interface ContextOutputs {
+  push(t: Transmit, sa?: IkeSa): void
+  events: IkeEvent[]
+  admitPeer(ike: IkeSa): string | undefined
+}
+
+/** The Context of one call into the endpoint: methods on a prototype, no closures per call. */
+class EndpointContext implements Context {
+  constructor(
+    readonly config: ResolvedConfig,
+    readonly now: number,
+    // Plain functions, not methods: callers may pass them on (e.g. `ctx.random` as a callback).
+    readonly random: (bytes: number) => Buffer,
+    readonly wallClock: () => Date,
+    private readonly outputs: ContextOutputs,
+    readonly initiatorKeyPair: ((group: DhGroup) => DhKeys) | undefined,
+  ) {}
+
+  send(t: Transmit, sa?: IkeSa, answers?: string): void {
+    this.outputs.push(t, sa)
+    if (sa) sa.lastSent = { ...t, answers, tries: 0, nextAt: sa.role === 'initiator' && !answers ? this.now + this.config.retransmitInterval : undefined }
+  }
+
+  emit(e: IkeEvent): void {
+    this.outputs.events.push(e)
+  }
+
+  admitPeer(ike: IkeSa): string | undefined {
+    return this.outputs.admitPeer(ike)
+  }
+}
+
 export class IkeEndpoint {
   private config: ResolvedConfig
   private readonly random: (bytes: number) => Buffer
   private readonly wallClock: () => Date
+  private readonly initiatorKeyPair: ((group: DhGroup) => DhKeys) | undefined
   private readonly sas = new Map<string, IkeSa>()
+  /** The same SAs by their id (an initiator's id keeps the zero responder cookie it started with). */
+  private readonly byId = new Map<string, IkeSa>()
   /** Responder SAs by initiator cookie and peer, to answer retransmitted message 1. */
   private readonly byInitiatorCookie = new Map<string, IkeSa>()
   private readonly quickModes = new Map<string, qmode.QuickMode>()
@@ -77,13 +126,17 @@ export class IkeEndpoint {
   private readonly events: IkeEvent[] = []
   private readonly dropped: Record<string, number> = {}
   private readonly dropReports = new Map<string, { since: number; count: number }>()
-  private readonly reassembler = new Reassembler()
+  private readonly reassembler: Reassembler
+  private readonly guard: IkeGuard | undefined
   private lastNow = 0
 
   constructor(config: IkeConfig, options: EndpointOptions = {}) {
     this.config = resolve(config)
     this.random = options.random ?? randomBytesPooled
     this.wallClock = options.wallClock ?? (() => new Date())
+    this.guard = options.guard
+    this.reassembler = new Reassembler(config.fragmentReassembly)
+    this.initiatorKeyPair = options.initiatorKeyPair
     if (!config.psk && !config.certificate) throw new Error('IKE needs a pre-shared key (psk) or a certificate')
   }
 
@@ -102,24 +155,31 @@ export class IkeEndpoint {
 
   stats(): EndpointStats {
     const halfOpen = [...this.sas.values()].filter((s) => !s.established).length
-    return { ikeSas: this.sas.size, halfOpen, quickModes: this.quickModes.size, dropped: { ...this.dropped } }
+    return { ikeSas: this.sas.size, halfOpen, quickModes: this.quickModes.size, reassembling: this.reassembler.pending, dropped: { ...this.dropped } }
   }
 
   private context(now: number): Context {
-    return {
-      config: this.config,
-      now,
-      random: this.random,
-      wallClock: this.wallClock,
-      send: (t, sa, answers) => {
-        this.push(t, sa)
-        if (sa) sa.lastSent = { ...t, answers, tries: 0, nextAt: sa.role === 'initiator' && !answers ? now + this.config.retransmitInterval : undefined }
-      },
-      emit: (e) => this.events.push(e),
-    }
+    return new EndpointContext(this.config, now, this.random, this.wallClock, this.outputs, this.initiatorKeyPair)
   }
 
-  /** Counts every drop; reports a peer at most once per interval so a flood cannot flood the log. */
+  /** What a Context writes to; one object, so a context costs no closures. */
+  private readonly outputs: ContextOutputs = {
+    push: (t, sa) => this.push(t, sa),
+    events: this.events,
+    admitPeer: (ike) => this.admitPeer(ike),
+  }
+
+  /** The per-identity limit: other established SAs of this identity, a rekey or restart from the same address and port not counted. */
+  private admitPeer(ike: IkeSa): string | undefined {
+    let others = 0
+    for (const s of this.sas.values()) {
+      if (s === ike || !s.established || s.peerId !== ike.peerId) continue
+      if (s.peer.address === ike.peer.address && s.peer.port === ike.peer.port) continue
+      others++
+    }
+    return others >= this.config.maxSasPerIdentity ? 'IKE SAs per identity limit reached' : undefined
+  }
+
   /**
    * Queues a datagram, in fragments when the peer announced IKE
    * fragmentation and the message is larger than fits one IP packet of
@@ -135,6 +195,7 @@ export class IkeEndpoint {
     this.transmits.push(t)
   }
 
+  /** Counts every drop; reports a peer at most once per interval so a flood cannot flood the log. */
   private drop(path: Path, reason: string, now = this.lastNow): void {
     this.dropped[reason] = (this.dropped[reason] ?? 0) + 1
     const peer = `${path.peer.address}:${path.peer.port}`
@@ -168,12 +229,14 @@ export class IkeEndpoint {
 
   private remember(ike: IkeSa): void {
     this.sas.set(this.key(ike.ckyI, ike.ckyR), ike)
+    this.byId.set(ike.id, ike)
     if (ike.role === 'responder') this.byInitiatorCookie.set(ike.ckyI.toString('hex'), ike)
   }
 
   private forget(ike: IkeSa, reason: string): void {
     ike.state = 'DEAD'
     this.sas.delete(this.key(ike.ckyI, ike.ckyR))
+    if (this.byId.get(ike.id) === ike) this.byId.delete(ike.id)
     if (this.byInitiatorCookie.get(ike.ckyI.toString('hex')) === ike) this.byInitiatorCookie.delete(ike.ckyI.toString('hex'))
     for (const [k, q] of this.quickModes) if (q.ike === ike) this.quickModes.delete(k)
     const children = this.children.get(ike.id)
@@ -199,7 +262,7 @@ export class IkeEndpoint {
 
   /** Starts a Quick Mode under an established IKE SA (a new or rekeyed ESP SA pair). */
   startQuickMode(ikeSaId: string, now: number, request: QuickModeRequest = {}): boolean {
-    const ike = [...this.sas.values()].find((s) => s.id === ikeSaId)
+    const ike = this.byId.get(ikeSaId)
     if (!ike?.established) return false
     const qm = qmode.initiateQuick(this.context(now), ike, request, this.allocateSpi)
     this.quickModes.set(`${ike.id}/${qm.messageId}`, qm)
@@ -211,7 +274,7 @@ export class IkeEndpoint {
    * false (the peer is known gone, or a benchmark recycles its SAs).
    */
   close(ikeSaId: string, now: number, reason = 'closed', options: { notify?: boolean } = {}): void {
-    const ike = [...this.sas.values()].find((s) => s.id === ikeSaId)
+    const ike = this.byId.get(ikeSaId)
     if (!ike) return
     if (options.notify !== false) {
       const ctx = this.context(now)
@@ -224,7 +287,7 @@ export class IkeEndpoint {
 
   /** Deletes one ESP SA pair (the old pair after a rekey), telling the peer; false when the IKE SA has no such pair. */
   deleteChildSa(ikeSaId: string, inboundSpi: number, now: number, reason = 'rekeyed'): boolean {
-    const ike = [...this.sas.values()].find((s) => s.id === ikeSaId)
+    const ike = this.byId.get(ikeSaId)
     const children = ike && this.children.get(ike.id)
     const outbound = children?.get(inboundSpi)
     if (!ike?.established || outbound === undefined) return false
@@ -288,7 +351,10 @@ export class IkeEndpoint {
         if (!this.retransmitIfDuplicate(existing, datagram)) this.drop(path, 'second Main Mode message 1 for a known cookie')
         return
       }
-      if (!this.admitHalfOpen(path)) return this.drop(path, 'half-open limit reached')
+      const refused = this.guard?.admitNew(path.peer.address, ctx.now)
+      if (refused) return this.drop(path, refused)
+      const full = this.halfOpenRefusal(path)
+      if (full) return this.drop(path, full)
       const { payloads } = decodeMessage(datagram)
       const ike = mm.respondToSa(ctx, header, payloads, path, datagram)
       if (ike) this.remember(ike)
@@ -311,8 +377,21 @@ export class IkeEndpoint {
         return
       case 'R_SENT_KE': {
         if (!encrypted) return this.drop(path, 'message 5 not encrypted')
+        const waiting = this.guard?.admitAuth(path.peer.address, ctx.now)
+        if (waiting) {
+          this.drop(path, waiting)
+          return this.forget(ike, waiting)
+        }
         const auth = mm.respondToAuth(ctx, ike, header, body, path, datagram)
-        if (!auth.ok) return this.forget(ike, 'authentication failed')
+        if (!auth.ok) {
+          if (auth.limited) {
+            this.drop(path, auth.limited)
+            return this.forget(ike, auth.limited)
+          }
+          this.guard?.authFailed(path.peer.address, ctx.now)
+          return this.forget(ike, 'authentication failed')
+        }
+        this.guard?.authSucceeded(path.peer.address, ctx.now)
         this.supersede(ike, auth.initialContact)
         return
       }
@@ -375,7 +454,10 @@ export class IkeEndpoint {
         if (!this.retransmitIfDuplicate(existing, datagram)) this.drop(path, 'second Aggressive Mode message 1 for a known cookie')
         return
       }
-      if (!this.admitHalfOpen(path)) return this.drop(path, 'half-open limit reached')
+      const refused = this.guard?.admitNew(path.peer.address, ctx.now)
+      if (refused) return this.drop(path, refused)
+      const full = this.halfOpenRefusal(path)
+      if (full) return this.drop(path, full)
       const ike = am.respondToAggressive(ctx, header, decodeMessage(datagram).payloads, path, datagram)
       if (ike) this.remember(ike)
       return
@@ -393,7 +475,12 @@ export class IkeEndpoint {
     if (this.retransmitIfDuplicate(ike, datagram)) return
     if (ike.state !== 'R_SENT_AGGR') return this.drop(path, `Aggressive Mode message in state ${ike.state}`)
     ike.lastActivity = ctx.now
-    if (!am.respondToAggressive3(ctx, ike, header, datagram, body, encrypted, path, () => decodeMessage(datagram).payloads)) this.forget(ike, 'authentication failed')
+    if (!am.respondToAggressive3(ctx, ike, header, datagram, body, encrypted, path, () => decodeMessage(datagram).payloads)) {
+      this.guard?.authFailed(path.peer.address, ctx.now)
+      this.forget(ike, 'authentication failed')
+    } else {
+      this.guard?.authSucceeded(path.peer.address, ctx.now)
+    }
   }
 
   /** Starts Aggressive Mode towards `path.peer` with one DH group (ours goes in message 1). */
@@ -486,7 +573,8 @@ export class IkeEndpoint {
     if (result.deleteIkeSa) this.forget(ike, 'deleted by the peer')
   }
 
-  private admitHalfOpen(path: Path): boolean {
+  /** Undefined when one more half-open SA fits, else the drop reason (which limit). */
+  private halfOpenRefusal(path: Path): string | undefined {
     let total = 0
     let fromSource = 0
     for (const s of this.sas.values()) {
@@ -494,7 +582,8 @@ export class IkeEndpoint {
       total++
       if (s.peer.address === path.peer.address) fromSource++
     }
-    return total < this.config.maxHalfOpen && fromSource < this.config.maxHalfOpenPerSource
+    if (fromSource >= this.config.maxHalfOpenPerSource) return 'half-open limit per source reached'
+    return total >= this.config.maxHalfOpen ? 'half-open limit reached' : undefined
   }
 
   /** Retransmits the initiator's last message, expires half-open state. Returns when to call again. */
@@ -567,7 +656,7 @@ export class IkeEndpoint {
 
   /** Traffic from the peer (ESP from the data plane) proves it alive: no R-U-THERE needed. */
   touch(ikeSaId: string, now: number): void {
-    const ike = [...this.sas.values()].find((s) => s.id === ikeSaId)
+    const ike = this.byId.get(ikeSaId)
     if (ike) ike.lastActivity = Math.max(ike.lastActivity, now)
   }
 
@@ -577,7 +666,7 @@ export class IkeEndpoint {
    * and tests; never logged.
    */
   exportKeys(ikeSaId: string): { initiatorCookie: Buffer; responderCookie: Buffer; encryptionKey: Buffer; cipher: string } | undefined {
-    const ike = [...this.sas.values()].find((s) => s.id === ikeSaId)
+    const ike = this.byId.get(ikeSaId)
     if (!ike?.encKey) return undefined
     return { initiatorCookie: ike.ckyI, responderCookie: ike.ckyR, encryptionKey: ike.encKey, cipher: ike.cipher }
   }

@@ -40,6 +40,15 @@ export function encryptHashed(
   computeHash: (afterHash: Buffer) => Buffer,
   extraFlags = 0,
 ): Buffer {
-  const hash = computeHash(encodePayloads(payloads))
-  return ike.encryptMessage(exchangeType, messageId, [{ type: PayloadType.HASH, data: hash }, ...payloads], extraFlags)
+  // The payloads are encoded once: hashed as they are, then sent behind
+  // the HASH payload's generic header (RFC 2408 3.2) and the hash.
+  const afterHash = encodePayloads(payloads)
+  const hash = computeHash(afterHash)
+  const body = Buffer.allocUnsafe(4 + hash.length + afterHash.length)
+  body[0] = payloads[0]?.type ?? PayloadType.NONE
+  body[1] = 0
+  body.writeUInt16BE(4 + hash.length, 2)
+  hash.copy(body, 4)
+  afterHash.copy(body, 4 + hash.length)
+  return ike.encryptBody(exchangeType, messageId, body, PayloadType.HASH, extraFlags)
 }

@@ -7,7 +7,7 @@
 import { decodePayloadChain, encodeMessage, encodePayloads, type IsakmpHeader, type Payload, type PayloadInput } from './codec.js'
 import { AuthMethod, ExchangeType, Flag, PayloadType } from './constants.js'
 import * as crypto from './crypto.js'
-import type { DhKeyPair } from './dh.js'
+import type { DhKeys } from './dh.js'
 import type { Phase1Choice } from './proposal.js'
 import type { Endpoint } from './types.js'
 
@@ -53,7 +53,7 @@ export class IkeSa {
   saiB?: Buffer
   /** Aggressive Mode: the initiator's ID payload body (IDii_b), which HASH_I covers. */
   idiB?: Buffer
-  dh?: DhKeyPair
+  dh?: DhKeys
   gxi?: Buffer
   gxr?: Buffer
   ni?: Buffer
@@ -178,10 +178,14 @@ export class IkeSa {
 
   /** Encodes and encrypts payloads under this SA's key and the IV chain of `messageId`. */
   encryptMessage(exchangeType: number, messageId: number, payloads: readonly PayloadInput[], extraFlags = 0): Buffer {
-    const body = encodePayloads(payloads)
+    return this.encryptBody(exchangeType, messageId, encodePayloads(payloads), payloads[0]?.type ?? PayloadType.NONE, extraFlags)
+  }
+
+  /** Encrypts already encoded payloads (`body`, first payload `firstPayload`) under the IV chain of `messageId`. */
+  encryptBody(exchangeType: number, messageId: number, body: Buffer, firstPayload: number, extraFlags = 0): Buffer {
     const { ciphertext, lastBlock } = crypto.encrypt(this.cipher, this.encKey!, this.ivFor(messageId), body)
     this.advance(messageId, lastBlock)
-    return encodeMessage(this.header(exchangeType, messageId, Flag.ENCRYPTION | extraFlags), ciphertext, payloads[0]?.type ?? PayloadType.NONE)
+    return encodeMessage(this.header(exchangeType, messageId, Flag.ENCRYPTION | extraFlags), ciphertext, firstPayload)
   }
 
   /**

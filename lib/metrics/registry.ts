@@ -24,6 +24,7 @@
  */
 import { collectDefaultMetrics, Counter, Gauge, Registry } from 'prom-client'
 import type { AuthFailureReason } from '../auth/types.js'
+import { registerSecurityMetrics } from './security-metrics.js'
 import type { AuthFailureInfo, IkeSaDownInfo, IkeSaUpInfo, ServerEvents, ServerStatus, SessionAnomalyInfo, SessionDownInfo, SessionDownReason, SessionInfo, SessionRefusedInfo, SessionUpInfo } from '../server/types.js'
 
 /** Every metric of this module starts with it (the default process metrics do not). */
@@ -33,7 +34,7 @@ export const METRICS_PREFIX = 'l2tp_ipsec_'
 export type MetricsEvent = 'session-up' | 'session-down' | 'auth-failure' | 'session-refused' | 'session-anomaly' | 'ike-sa-up' | 'ike-sa-down'
 
 /** The parts of `status()` the metrics read; an L2tpServer's ServerStatus is one. */
-export type MetricsStatus = Partial<Pick<ServerStatus, 'state' | 'sessions' | 'bindings' | 'pool' | 'dataplane' | 'ike' | 'l2tp' | 'counters'>> & { sites?: ReadonlyArray<Pick<ServerStatus['sites'][number], 'name' | 'state'>> }
+export type MetricsStatus = Partial<Pick<ServerStatus, 'state' | 'sessions' | 'bindings' | 'pool' | 'dataplane' | 'ike' | 'l2tp' | 'counters' | 'security'>> & { sites?: ReadonlyArray<Pick<ServerStatus['sites'][number], 'name' | 'state'>> }
 
 /**
  * What the metrics need of a server: an L2tpServer is one, and so is an
@@ -76,6 +77,7 @@ const AUTH_FAILURE_REASONS: ReadonlySet<string> = new Set<AuthFailureReason>([
   'backoff',
   'source-limit',
   'internal-error',
+  'busy',
 ])
 
 /** A token such as an enum value ('kicked', 'pool-exhausted', 'mschapv2'); anything else is 'other'. */
@@ -291,6 +293,7 @@ export function createServerMetrics(server: MetricsSource): ServerMetrics {
   for (const reason of REFUSAL_REASONS) refused.inc({ reason }, 0)
   for (const kind of ANOMALY_KINDS) anomalies.inc({ kind }, 0)
 
+  registerSecurityMetrics(registry, () => snapshot()?.status.security, METRICS_PREFIX)
   collectDefaultMetrics({ register: registry })
 
   const onUp = (_e: SessionUpInfo) => started.inc()

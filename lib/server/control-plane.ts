@@ -14,7 +14,7 @@
  */
 import type { ControlBatch, DataPlaneEvent, SessionOptions, DataPlaneStats } from '../../native/index.js'
 import { IkeEndpoint } from '../ike/endpoint.js'
-import type { IkeConfig, IkeEvent } from '../ike/types.js'
+import type { IkeConfig, IkeEvent, IkeGuard } from '../ike/types.js'
 import { L2tpEndpoint } from '../l2tp/endpoint.js'
 import type { L2tpConfig, L2tpEvent, SessionRef, SessionUpEvent } from '../l2tp/endpoint.js'
 import type { PppLink, PppLinkEvent, PppLinkUpEvent } from '../ppp/link.js'
@@ -50,6 +50,8 @@ export interface PppSettings {
 
 export interface ControlPlaneOptions {
   ike: IkeConfig
+  /** Admission control in front of the IKE responder (rate, brute-force back-off); kept across reloads. */
+  ikeGuard?: IkeGuard | undefined
   l2tp: L2tpConfig
   /** Read at each new session, so a reload changes what comes next. */
   ppp: PppSettings
@@ -135,7 +137,7 @@ export abstract class ControlPlane {
 
   constructor(options: ControlPlaneOptions) {
     this.o = options
-    this.ike = new IkeEndpoint(options.ike)
+    this.ike = new IkeEndpoint(options.ike, options.ikeGuard ? { guard: options.ikeGuard } : {})
     this.l2tp = new L2tpEndpoint(options.l2tp)
     this.bindings = new BindingTable(options.dataplane)
   }

@@ -47,6 +47,8 @@ export interface ServerControlPlaneOptions extends ControlPlaneOptions {
   ipv6Pool?: Ipv6PrefixPool | undefined
   /** IPv6 DNS servers, sent in the RDNSS option (RFC 8106). */
   dns6?: readonly string[]
+  /** Authentication requests in flight at once (default 256); more are answered 'busy'. */
+  maxPendingAuth?: number
   /** Traffic policies and how a session's is chosen (session-policy.ts); none: no filtering. */
   access?: SessionPolicySet
   /** What a data-plane anomaly flag does (config anomaly.mode; 'off': the data plane raises none). */
@@ -102,6 +104,8 @@ export class ServerControlPlane extends ControlPlane {
   private readonly v6 = new Map<number, Ipv6Session>()
   private readonly auths = new Map<number, CallAuth>()
   private readonly ndCounters = { routerSolicitations: 0, routerAdvertisements: 0 }
+  /** Authentication requests in flight, and those refused because too many were. */
+  readonly auth = { pending: 0, busy: 0 }
   private readonly siteLinks: SiteManager | undefined
 
   constructor(options: ServerControlPlaneOptions) {
@@ -306,9 +310,22 @@ export class ServerControlPlane extends ControlPlane {
 
   protected onPppEvent(call: Call, e: PppLinkEvent, now: number): void {
     if (e.type === 'auth-request') {
+      // A flood of logins (or a slow RADIUS) must not pile up promises and sockets without bound.
+      if (this.auth.pending >= (this.server.maxPendingAuth ?? 256)) {
+        this.auth.busy++
+        this.answer(call, e.id, { ok: false, reason: 'busy', detail: `${this.auth.pending} authentication requests in flight`, message: GENERIC_FAILURE_MESSAGE })
+        return
+      }
+      this.auth.pending++
       this.server.authenticator.authenticate(e.request).then(
-        (result) => this.answer(call, e.id, result),
-        (err: unknown) => this.answer(call, e.id, { ok: false, reason: 'internal-error', detail: String(err) }),
+        (result) => {
+          this.auth.pending--
+          this.answer(call, e.id, result)
+        },
+        (err: unknown) => {
+          this.auth.pending--
+          this.answer(call, e.id, { ok: false, reason: 'internal-error', detail: String(err) })
+        },
       )
     } else if (e.type === 'ipv6-up') {
       this.ipv6Up(call, e.localInterfaceId, e.peerInterfaceId, now)

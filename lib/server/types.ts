@@ -2,6 +2,7 @@
  * What the server shows of itself: live sessions, events, and the narrow
  * interface the admin socket and the CLI use to reach a running server.
  */
+import type { SecurityStatus } from '../security/status.js'
 
 /** One live PPP session, as `sessions()` and `l2tp-ipsec sessions` list it. */
 export interface SessionInfo {
@@ -177,6 +178,8 @@ export type ServerStatus = {
   l2tp: Record<string, unknown> | undefined
   addresses: { ike: string[]; natt: string[]; tun?: string } | undefined
   counters: Record<string, number> | undefined
+  /** Limits hit, brute-force limiters, what is held against the limits (lib/security/status.ts). */
+  security?: SecurityStatus | undefined
   /** Site-to-site links (config `sites`). */
   sites: SiteInfo[]
 }

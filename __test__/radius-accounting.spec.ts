@@ -90,10 +90,10 @@ test('Start, Interim-Update and Stop land in the detail file with the counters s
 })
 
 test('terminate causes: each session-down reason maps to its RFC 2866 value, as FreeRADIUS names it', async (t) => {
-  t.deepEqual(TERMINATE_CAUSES, { kicked: 6, idle: 4, 'session-timeout': 5, peer: 1, 'lcp-echo-timeout': 2, 'ike-down': 2, 'l2tp-down': 2, closed: 7, reload: 6, error: 9, 'radius-disconnect': 6 })
+  t.deepEqual(TERMINATE_CAUSES, { kicked: 6, idle: 4, 'session-timeout': 5, peer: 1, 'lcp-echo-timeout': 2, 'ike-down': 2, 'l2tp-down': 2, closed: 7, reload: 6, error: 9, 'radius-disconnect': 6, anomaly: 10 })
   const fr = await freeradius(t)
   const acct = accounting(t, fr.acctPort)
-  const reasons = ['idle', 'session-timeout', 'peer', 'lcp-echo-timeout', 'closed', 'error'] as const
+  const reasons = ['idle', 'session-timeout', 'peer', 'lcp-echo-timeout', 'closed', 'error', 'anomaly'] as const
   reasons.forEach((reason, i) => {
     const s = session(20 + i, `cause-${reason}`)
     acct.start(s)
@@ -102,7 +102,7 @@ test('terminate causes: each session-down reason maps to its RFC 2866 value, as 
   t.true(await acct.flush(10_000))
   const names: string[] = []
   for (const reason of reasons) names.push((await recordsOf(fr, `cause-${reason}`, 2))[1]?.['Acct-Terminate-Cause'] ?? 'missing')
-  t.deepEqual(names, ['Idle-Timeout', 'Session-Timeout', 'User-Request', 'Lost-Carrier', 'Admin-Reboot', 'NAS-Error'])
+  t.deepEqual(names, ['Idle-Timeout', 'Session-Timeout', 'User-Request', 'Lost-Carrier', 'Admin-Reboot', 'NAS-Error', 'NAS-Request'])
 })
 
 test('automatic Interim-Updates from readCounters at the session interval', async (t) => {

@@ -113,8 +113,9 @@ async function connect(slot: Slot): Promise<boolean> {
       slot.closing = false
       tell({ cmd: 'up', slot: slot.index, address: up.address })
       return true
-    } catch {
+    } catch (e) {
       counts.connectFailures++
+      console.error(`soak fleet: slot ${slot.index} connect failed: ${e instanceof Error ? e.message : String(e)}`)
       await sleep(1000 + Math.random() * 2000)
     }
   }
@@ -161,8 +162,18 @@ function report(): Promise<TrafficReport> {
   })
 }
 
+/** Progress on stderr every 10 s (a soak runs for minutes). */
+function progress(): NodeJS.Timeout {
+  const started = Date.now()
+  return setInterval(() => {
+    const up = slots.filter((s) => s.up).length
+    console.error(`soak fleet +${Math.round((Date.now() - started) / 1000)} s: ${up}/${slots.length} up, ${counts.connects} connects, ${counts.connectFailures} failed, ${counts.unexpectedDowns} lost, ${counts.rekeys} rekeys`)
+  }, 10_000).unref()
+}
+
 async function start(o: FleetStart): Promise<void> {
   options = o
+  progress()
   traffic = spawn('ip', ['netns', 'exec', o.clientNetnsName, process.execPath, '--import', 'tsx', TRAFFIC, String(o.intervalMs)], { stdio: ['pipe', 'pipe', 'inherit'] })
   createInterface({ input: traffic.stdout! }).on('line', (line) => reports.shift()?.(JSON.parse(line) as TrafficReport))
   slots = Array.from({ length: o.sessions }, (_, i) => makeSlot(i))

@@ -38,19 +38,31 @@ function tally(flow: Flow, olderThan: number): void {
 }
 
 function up(slot: number, address: string): void {
-  const socket = dgram.createSocket('udp4')
-  const flow: Flow = { socket, target: soakTarget(slot), seq: 0, pending: new Map(), nextAt: Date.now() + Math.random() * interval, sending: false, rekeys: [] }
-  socket.on('message', (msg) => {
-    if (msg.length < 8 || msg.readUInt32BE(0) !== slot) return
-    const at = flow.pending.get(msg.readUInt32BE(4))
-    if (at === undefined) return
-    flow.pending.delete(msg.readUInt32BE(4))
-    totals.received++
-    if (Date.now() - at > LATE_MS) totals.late++
-  })
-  socket.on('error', (e) => console.error(`traffic slot ${slot}: ${e.message}`))
-  socket.bind(0, address, () => (flow.sending = true))
+  const flow: Flow = { socket: dgram.createSocket('udp4'), target: soakTarget(slot), seq: 0, pending: new Map(), nextAt: Date.now() + Math.random() * interval, sending: false, rekeys: [] }
   flows.set(slot, flow)
+  // The address may reach the TUN device a moment after the client reported it: a new socket each try.
+  const open = (tries: number) => {
+    const socket = tries === 0 ? flow.socket : dgram.createSocket('udp4')
+    flow.socket = socket
+    socket.on('message', (msg) => {
+      if (msg.length < 8 || msg.readUInt32BE(0) !== slot) return
+      const at = flow.pending.get(msg.readUInt32BE(4))
+      if (at === undefined) return
+      flow.pending.delete(msg.readUInt32BE(4))
+      totals.received++
+      if (Date.now() - at > LATE_MS) totals.late++
+    })
+    socket.on('error', (e: NodeJS.ErrnoException) => {
+      if (e.code === 'EADDRNOTAVAIL' && !flow.sending && tries < 20 && flows.get(slot) === flow) {
+        socket.close()
+        setTimeout(() => open(tries + 1), 250)
+      } else {
+        console.error(`traffic slot ${slot}: ${e.message}`)
+      }
+    })
+    socket.bind(0, address, () => (flow.sending = true))
+  }
+  open(0)
 }
 
 function down(slot: number): void {

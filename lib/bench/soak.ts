@@ -5,7 +5,7 @@
  * session sends a numbered UDP datagram to its own target behind the
  * server every `intervalMs` and counts the echoes (soak-traffic.ts,
  * soak-echo.ts), rekeys its ESP SAs half-way through each life, and ends
- * and reconnects after 20-60 s.
+ * and reconnects after 30-90 s.
  *
  * Reported (one JSON line, bench "soak"): sessions lost (connects that
  * failed, sessions that ended without the client asking), packets lost
@@ -130,7 +130,7 @@ export async function runSoakBench(o: SoakOptions): Promise<SoakRecord> {
       clientNetns: net.path(net.b),
       clientNetnsName: net.b,
       sessions: o.sessions,
-      lifetime: o.lifetime ?? [20, 60],
+      lifetime: o.lifetime ?? [30, 90],
       intervalMs: o.intervalMs ?? 500,
     }
     fleet.send(start)
@@ -172,7 +172,7 @@ function record(
   const reasons: Record<string, number> = {}
   for (const r of downs) reasons[r] = (reasons[r] ?? 0) + 1
   const serverLost = downs.filter((r) => r !== 'peer' && r !== 'closed').length
-  const ms = (ns: number) => Math.max(0, Math.round(ns / 1e4) / 100 - LAG_RESOLUTION_MS)
+  const ms = (ns: number) => Math.max(0, Math.round((ns / 1e6 - LAG_RESOLUTION_MS) * 100) / 100)
   return {
     bench: 'soak',
     sessions: o.sessions,

@@ -4,27 +4,31 @@
  * Response `{ "id": 1, "result": ... }` or `{ "id": 1, "error": { "code", "message" } }`.
  * Validation lives here so that the server only dispatches well-formed calls.
  */
+import type { KeyExport } from '../debug/wireshark-keys.js'
 import type { SessionInfo } from '../server/types.js'
 
-export const ADMIN_METHODS = ['sessions', 'kick', 'status'] as const
+export const ADMIN_METHODS = ['sessions', 'kick', 'status', 'keys'] as const
 export type AdminMethod = (typeof ADMIN_METHODS)[number]
 
 export interface AdminParams {
   sessions: Record<string, never>
   kick: { id: number }
   status: Record<string, never>
+  keys: Record<string, never>
 }
 
 export interface AdminResults {
   sessions: SessionInfo[]
   kick: { id: number; kicked: true }
   status: Record<string, unknown>
+  keys: KeyExport
 }
 
 export type AdminErrorCode =
   | 'ADMIN_BAD_REQUEST'
   | 'ADMIN_UNKNOWN_METHOD'
   | 'ADMIN_NO_SUCH_SESSION'
+  | 'ADMIN_KEY_EXPORT_DISABLED'
   | 'ADMIN_REQUEST_TOO_LARGE'
   | 'ADMIN_INTERNAL'
 
@@ -55,6 +59,7 @@ const PARAMS: { [M in AdminMethod]: Record<string, (v: unknown) => string | unde
   sessions: {},
   kick: { id: (v) => (Number.isSafeInteger(v) && (v as number) >= 0 ? undefined : 'must be a non-negative integer (a session id from `sessions`)') },
   status: {},
+  keys: {},
 }
 
 function isRecord(v: unknown): v is Record<string, unknown> {

@@ -23,6 +23,8 @@ import { DataPlane } from '../../native/index.js'
 import type { ControlBatch, DataPlaneOptions, LocalAddresses, PolicyOptions } from '../../native/index.js'
 import { AuthLimiter, CallbackAuthenticator, GENERIC_FAILURE_MESSAGE, LimitedAuthenticator, LocalUsersAuthenticator, withoutDomain, type AuthCallback, type Authenticator, type Method } from '../auth/index.js'
 import { RadiusAccounting, RadiusAuthenticator, isRadiusSuccess, startDaeServer, type DaeChanges, type DaeMatch, type DaeServer, type NasIdentity, type RadiusServerOptions } from '../auth/radius/index.js'
+import { openKeyExport, type KeyExporter } from '../debug/keylog.js'
+import type { KeyExport } from '../debug/wireshark-keys.js'
 import { ConfigError, parseServerConfig, proposalPolicy, type LoadedConfig, type ServerConfig, type ServerConfigInput } from '../config/index.js'
 import { loadCredentials, loadTrustAnchors } from '../ike/certificates.js'
 import type { IkeConfig } from '../ike/types.js'
@@ -46,6 +48,8 @@ export interface L2tpServerOptions extends ServerConfigInput {
   baseDir?: string
   /** Where the RADIUS accounting queue goes when radius.accounting.queueFile is null (default /var/lib/l2tp-ipsec). */
   stateDir?: string
+  /** Debug: append every IKE and ESP SA's keys to this file (0600) as Wireshark lines (lib/debug/wireshark-keys.ts). */
+  keylog?: string
 }
 
 const DEFAULT_STATE_DIR = '/var/lib/l2tp-ipsec'
@@ -72,6 +76,9 @@ export class L2tpServer extends EventEmitter<ServerEvents> implements AdminTarge
   private readonly authenticator: Authenticator
   private readonly callback: AuthCallback | undefined
   private readonly stateDir: string
+  private readonly keylogPath: string | undefined
+  /** Live SA keys, only with keylog or admin.allowKeyExport. */
+  private keys: KeyExporter | undefined
   private radius: RadiusParts | undefined
   private limiter: AuthLimiter | undefined
   private dp: DataPlane | undefined
@@ -88,19 +95,20 @@ export class L2tpServer extends EventEmitter<ServerEvents> implements AdminTarge
    */
   constructor(options: L2tpServerOptions, loaded?: LoadedConfig) {
     super()
-    const { authenticate, logger, baseDir, stateDir, ...input } = options
+    const { authenticate, logger, baseDir, stateDir, keylog, ...input } = options
     const parsed = loaded ?? parseServerConfig(input, baseDir === undefined ? {} : { baseDir })
     this.config = parsed.config
     this.warnings = parsed.warnings
     this.log = logger ?? silentLogger()
     this.callback = authenticate
     this.stateDir = stateDir ?? DEFAULT_STATE_DIR
+    this.keylogPath = keylog
     if (authenticate && this.config.radius) throw new ConfigError([{ key: 'radius', message: 'give radius or the authenticate callback, not both: both would decide the logins local users do not' }])
     this.authenticator = this.buildAuthenticator(authenticate, this.config)
   }
 
   /** A server on a configuration loadConfigFile already validated (the CLI's way). */
-  static fromConfig(loaded: LoadedConfig, extras: Pick<L2tpServerOptions, 'authenticate' | 'logger' | 'stateDir'> = {}): L2tpServer {
+  static fromConfig(loaded: LoadedConfig, extras: Pick<L2tpServerOptions, 'authenticate' | 'logger' | 'stateDir' | 'keylog'> = {}): L2tpServer {
     return new L2tpServer(extras as L2tpServerOptions, loaded)
   }
 
@@ -152,11 +160,14 @@ export class L2tpServer extends EventEmitter<ServerEvents> implements AdminTarge
       tun: { name: c.tun.name, mtu: c.ppp.mtu },
       ...(c.dataplane.workers > 0 ? { workers: c.dataplane.workers } : {}),
       ...(c.dataplane.netns ? { netns: c.dataplane.netns } : {}),
+      ...(c.ipsec.rawEsp ? { rawEsp: c.listen.address } : {}),
     }
     let dp: DataPlane
     try {
+      this.keys = openKeyExport({ keylog: this.keylogPath, allowKeyExport: c.admin.allowKeyExport, log: this.log })
       dp = new DataPlane(dpOptions, (batch: ControlBatch) => this.onBatch(batch))
     } catch (e) {
+      this.keys?.close()
       await this.closeRadius()
       throw e
     }
@@ -196,8 +207,10 @@ export class L2tpServer extends EventEmitter<ServerEvents> implements AdminTarge
           this.safeEmit(event, ...args)
         },
         clock: monotonicSeconds,
+        ...(this.keys ? { observeIke: this.keys.observe } : {}),
       })
     } catch (e) {
+      this.keys?.close()
       dp.close()
       this.dp = undefined
       await this.closeRadius()
@@ -383,6 +396,7 @@ export class L2tpServer extends EventEmitter<ServerEvents> implements AdminTarge
     const c = loaded.config
     const changed = Object.keys(c).filter((k) => JSON.stringify(c[k as keyof ServerConfig]) !== JSON.stringify(this.config[k as keyof ServerConfig]))
     const fixed = ['listen', 'tun', 'dataplane', 'admin', 'l2tp', 'metrics', 'radius'].filter((k) => changed.includes(k))
+    if (c.ipsec.rawEsp !== this.config.ipsec.rawEsp) fixed.push('ipsec.rawEsp')
     if (c.pool.gateway !== this.config.pool.gateway) fixed.push('pool.gateway')
     // The TUN device's IPv6 address and routes come from it.
     if (JSON.stringify(c.pool.ipv6) !== JSON.stringify(this.config.pool.ipv6)) fixed.push('pool.ipv6')
@@ -419,7 +433,15 @@ export class L2tpServer extends EventEmitter<ServerEvents> implements AdminTarge
       dpdTimeout: c.dpdTimeout,
       maxHalfOpen: c.maxHalfOpen,
       maxHalfOpenPerSource: c.maxHalfOpenPerSource,
+      // Without the raw ESP socket every peer must encapsulate: NAT-D is answered as if it were behind NAT.
+      forceEncapsulation: !c.rawEsp,
     }
+  }
+
+  /** The live IKE and ESP keys for `l2tp-ipsec keys --wireshark`; undefined unless admin.allowKeyExport. */
+  exportKeys(): KeyExport | undefined {
+    if (!this.config.admin.allowKeyExport || !this.keys) return undefined
+    return this.keys.snapshot()
   }
 
   /** A batch from the data plane: one call per batch, never per data packet. */
@@ -496,6 +518,7 @@ export class L2tpServer extends EventEmitter<ServerEvents> implements AdminTarge
     this.state = 'closed'
     this.dp?.close()
     this.dp = undefined
+    this.keys?.close()
     this.radius?.accounting?.accountingOff()
     await this.closeRadius()
     this.log.info({}, 'closed')
@@ -503,7 +526,7 @@ export class L2tpServer extends EventEmitter<ServerEvents> implements AdminTarge
 }
 
 function omitExtras(options: L2tpServerOptions): ServerConfigInput {
-  const { authenticate: _a, logger: _l, baseDir: _b, stateDir: _s, ...input } = options
+  const { authenticate: _a, logger: _l, baseDir: _b, stateDir: _s, keylog: _k, ...input } = options
   return input
 }
 

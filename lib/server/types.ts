@@ -4,6 +4,8 @@
  */
 
 /** One live PPP session, as `sessions()` and `l2tp-ipsec sessions` list it. */
+import type { KeyExport } from '../debug/wireshark-keys.js'
+
 export interface SessionInfo {
   /** The server's session number (the data plane's session id); `kick` takes it. */
   id: number
@@ -98,6 +100,8 @@ export interface AdminTarget {
   kick(id: number): boolean
   /** A summary for `l2tp-ipsec status`: counts, listen addresses, version. */
   status(): Record<string, unknown>
+  /** The live IKE and ESP keys (`l2tp-ipsec keys --wireshark`); undefined when admin.allowKeyExport is off. */
+  exportKeys?(): KeyExport | undefined
 }
 
 /** What `status()` reports (a type alias, so it passes as a plain record to the admin socket). */

@@ -6,7 +6,7 @@
 // with them: Main Mode 5/6, Quick Mode, Informational and every ESP packet.
 import test from 'ava'
 import { execFile, spawn } from 'node:child_process'
-import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs'
+import { existsSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { startAdminServer } from '../lib/admin/index.js'
@@ -35,10 +35,12 @@ async function capture(ns: string, iface: string, file: string): Promise<{ stop:
   child.stderr.on('data', (d: Buffer) => (err += d))
   const exited = new Promise<void>((resolve) => child.on('exit', () => resolve()))
   const deadline = Date.now() + 20_000
-  while (!/Capturing on/.test(err)) {
+  // "Capturing on" and the file's header come a little before packets are really taken: wait for both, then a second more.
+  while (!/Capturing on/.test(err) || !existsSync(file) || statSync(file).size === 0) {
     if (child.exitCode !== null || Date.now() > deadline) throw new Error(`tshark (required for this test) did not start: ${err}`)
     await new Promise((r) => setTimeout(r, 100))
   }
+  await new Promise((r) => setTimeout(r, 1000))
   return {
     stop: async () => {
       await new Promise((r) => setTimeout(r, 500))

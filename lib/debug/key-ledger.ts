@@ -1,19 +1,20 @@
 /**
  * The keys of the live IKE and ESP SAs, kept only when the operator asked
  * for them (`serve --keylog FILE`, `admin.allowKeyExport`), for Wireshark.
- * It watches the IKE events the control plane handles: an IKE SA's Phase 1
- * key is read from the endpoint when the SA comes up, an ESP pair's keys
- * come with child-sa-up. Its own copies are zeroed when the SA goes away.
- * Each new record is also handed to `onRecord` (the keylog file), as lines
- * of wireshark-keys.ts.
+ * An IKE SA's Phase 1 key is read from the IKE endpoint when the SA comes
+ * up; ESP keys are taken as the SAs go into the data plane (`watch` wraps
+ * the control plane's port), so what is exported is what is installed —
+ * including a pair reinstalled with 96-bit HMAC-SHA-256 ICVs for Android.
+ * The ledger's own copies are zeroed when the SA goes away. Each new record
+ * is also handed to `onRecord` (the keylog file) as wireshark-keys.ts lines.
  */
+import type { SaOptions } from '../../native/index.js'
 import type { IkeEndpoint } from '../ike/endpoint.js'
-import type { Endpoint, IkeEvent } from '../ike/types.js'
+import type { DataPlanePort } from '../server/control-plane.js'
 import { wiresharkKeyLines, type EspKeyRecord, type IkeKeyRecord, type KeyExport } from './wireshark-keys.js'
 
 interface IkeEntry {
-  peer: Endpoint
-  local: Endpoint
+  peer: string
   initiatorCookie: Buffer
   responderCookie: Buffer
   encryptionKey: Buffer
@@ -21,112 +22,137 @@ interface IkeEntry {
 }
 
 interface EspEntry {
-  ikeSa: string
+  binding: number
   spi: number
-  source: string
-  destination: string
+  direction: string
+  peer: string
   suite: string
   encryptionKey: Buffer
   integrityKey: Buffer
   udpEncapsulated: boolean
 }
 
+export interface KeyLedgerOptions {
+  /** Our address as peers see it (the listen address); unspecified: "*" in the ESP records. */
+  localAddress: string
+  onRecord?: (lines: string[]) => void
+}
+
 const anyIfUnspecified = (address: string) => (address === '' || address === '0.0.0.0' || address === '::' ? '*' : address)
+
+/** "203.0.113.7:4500", "[2001:db8::7]:0" -> the address. */
+function hostOf(peer: string): string {
+  return peer.slice(0, peer.lastIndexOf(':')).replace(/^\[|\]$/g, '')
+}
 
 export class KeyLedger {
   private readonly ike = new Map<string, IkeEntry>()
-  private readonly esp = new Map<number, EspEntry>()
+  private readonly esp = new Map<string, EspEntry>()
+  private readonly local: string
 
-  /** `onRecord`: each new SA's lines (wireshark-keys.ts), e.g. to append to the keylog. */
-  constructor(private readonly onRecord?: (lines: string[]) => void) {}
+  constructor(private readonly o: KeyLedgerOptions) {
+    this.local = anyIfUnspecified(o.localAddress)
+  }
 
-  /** Called with every IKE event before the control plane acts on it (it may zero the keys afterwards). */
-  observe(e: IkeEvent, endpoint: IkeEndpoint): void {
-    switch (e.type) {
-      case 'ike-sa-up': {
-        const k = endpoint.exportKeys(e.ikeSa)
-        if (!k) return
-        const entry: IkeEntry = {
-          peer: { ...e.peer },
-          local: { ...e.local },
-          initiatorCookie: Buffer.from(k.initiatorCookie),
-          responderCookie: Buffer.from(k.responderCookie),
-          encryptionKey: Buffer.from(k.encryptionKey),
-          cipher: k.cipher === 'des3' ? '3DES-CBC' : `AES-${k.encryptionKey.length * 8}-CBC`,
-        }
-        this.dropIke(e.ikeSa)
-        this.ike.set(e.ikeSa, entry)
-        this.onRecord?.(wiresharkKeyLines({ ike: [ikeRecord(e.ikeSa, entry)], esp: [] }))
-        return
-      }
-      case 'ike-sa-down':
-        this.dropIke(e.ikeSa)
-        return
-      case 'child-sa-up': {
-        const local = anyIfUnspecified(this.ike.get(e.ikeSa)?.local.address ?? '')
-        const peer = anyIfUnspecified(e.peer.address)
-        const pair: EspEntry[] = [
-          { ikeSa: e.ikeSa, spi: e.inbound.spi, source: peer, destination: local, suite: e.inbound.suite, encryptionKey: Buffer.from(e.inbound.encryptionKey), integrityKey: Buffer.from(e.inbound.integrityKey), udpEncapsulated: e.udpEncapsulated },
-          { ikeSa: e.ikeSa, spi: e.outbound.spi, source: local, destination: peer, suite: e.outbound.suite, encryptionKey: Buffer.from(e.outbound.encryptionKey), integrityKey: Buffer.from(e.outbound.integrityKey), udpEncapsulated: e.udpEncapsulated },
-        ]
-        for (const sa of pair) {
-          this.dropEsp(sa.spi)
-          this.esp.set(sa.spi, sa)
-        }
-        this.onRecord?.(wiresharkKeyLines({ ike: [], esp: pair.map(espRecord) }))
-        return
-      }
-      case 'child-sa-down':
-        this.dropEsp(e.inboundSpi)
-        this.dropEsp(e.outboundSpi)
-        return
-      default:
-        return
+  /** An IKE SA is up: its Phase 1 keys are copied from the endpoint. */
+  ikeUp({ ikeSa, peer }: { ikeSa: string; peer: { address: string; port: number } }, endpoint: IkeEndpoint): void {
+    const k = endpoint.exportKeys(ikeSa)
+    if (!k) return
+    this.ikeDown(ikeSa)
+    const entry: IkeEntry = {
+      peer: `${peer.address}:${peer.port}`,
+      initiatorCookie: Buffer.from(k.initiatorCookie),
+      responderCookie: Buffer.from(k.responderCookie),
+      encryptionKey: Buffer.from(k.encryptionKey),
+      cipher: k.cipher === 'des3' ? '3DES-CBC' : `AES-${k.encryptionKey.length * 8}-CBC`,
+    }
+    this.ike.set(ikeSa, entry)
+    this.o.onRecord?.(wiresharkKeyLines({ ike: [ikeRecord(ikeSa, entry)], esp: [] }))
+  }
+
+  ikeDown(ikeSa: string): void {
+    const k = this.ike.get(ikeSa)
+    if (!k) return
+    k.encryptionKey.fill(0)
+    this.ike.delete(ikeSa)
+  }
+
+  /** The data plane as the control plane uses it, with every SA installed or removed noted here first. */
+  watch(port: DataPlanePort): DataPlanePort {
+    return {
+      installSa: (sa) => {
+        port.installSa(sa)
+        this.espInstalled(sa)
+      },
+      removeSa: (spi, direction) => {
+        this.espRemoved(spi, direction)
+        return port.removeSa(spi, direction)
+      },
+      sendControl: (data, offsets, meta) => port.sendControl(data, offsets, meta),
+      upsertSession: (s) => port.upsertSession(s),
+      removeSession: (id) => port.removeSession(id),
+      stats: () => port.stats(),
     }
   }
 
   /** The live SAs' keys (hex copies). */
   snapshot(): KeyExport {
-    return { ike: [...this.ike].map(([id, k]) => ikeRecord(id, k)), esp: [...this.esp.values()].map(espRecord) }
+    return { ike: [...this.ike].map(([id, k]) => ikeRecord(id, k)), esp: [...this.esp.values()].map((k) => this.espRecord(k)) }
   }
 
   /** Zeroes and forgets everything (server closing). */
   clear(): void {
-    for (const id of [...this.ike.keys()]) this.dropIke(id)
-    for (const spi of [...this.esp.keys()]) this.dropEsp(spi)
+    for (const id of [...this.ike.keys()]) this.ikeDown(id)
+    for (const k of [...this.esp.values()]) this.espRemoved(k.spi, k.direction)
   }
 
-  get size(): { ike: number; esp: number } {
-    return { ike: this.ike.size, esp: this.esp.size }
+  private espInstalled(sa: SaOptions): void {
+    this.espRemoved(sa.spi, sa.direction)
+    const entry: EspEntry = {
+      binding: sa.binding,
+      spi: sa.spi,
+      direction: sa.direction,
+      peer: anyIfUnspecified(hostOf(sa.peer)),
+      suite: sa.suite,
+      encryptionKey: Buffer.from(sa.encryptionKey),
+      integrityKey: Buffer.from(sa.integrityKey ?? Buffer.alloc(0)),
+      udpEncapsulated: (sa.encap ?? 'udp') === 'udp',
+    }
+    this.esp.set(`${sa.spi}/${sa.direction}`, entry)
+    this.o.onRecord?.(wiresharkKeyLines({ ike: [], esp: [this.espRecord(entry)] }))
   }
 
-  private dropIke(id: string): void {
-    const k = this.ike.get(id)
-    if (!k) return
-    k.encryptionKey.fill(0)
-    this.ike.delete(id)
-  }
-
-  private dropEsp(spi: number): void {
-    const k = this.esp.get(spi)
+  private espRemoved(spi: number, direction: string): void {
+    const key = `${spi}/${direction}`
+    const k = this.esp.get(key)
     if (!k) return
     k.encryptionKey.fill(0)
     k.integrityKey.fill(0)
-    this.esp.delete(spi)
+    this.esp.delete(key)
+  }
+
+  private espRecord(k: EspEntry): EspKeyRecord {
+    const inbound = k.direction === 'in'
+    return {
+      binding: k.binding,
+      spi: k.spi,
+      source: inbound ? k.peer : this.local,
+      destination: inbound ? this.local : k.peer,
+      suite: k.suite,
+      encryptionKey: k.encryptionKey.toString('hex'),
+      integrityKey: k.integrityKey.toString('hex'),
+      udpEncapsulated: k.udpEncapsulated,
+    }
   }
 }
 
 function ikeRecord(ikeSa: string, k: IkeEntry): IkeKeyRecord {
   return {
     ikeSa,
-    peer: `${k.peer.address}:${k.peer.port}`,
+    peer: k.peer,
     initiatorCookie: k.initiatorCookie.toString('hex'),
     responderCookie: k.responderCookie.toString('hex'),
     encryptionKey: k.encryptionKey.toString('hex'),
     cipher: k.cipher,
   }
-}
-
-function espRecord(k: EspEntry): EspKeyRecord {
-  return { ikeSa: k.ikeSa, spi: k.spi, source: k.source, destination: k.destination, suite: k.suite, encryptionKey: k.encryptionKey.toString('hex'), integrityKey: k.integrityKey.toString('hex'), udpEncapsulated: k.udpEncapsulated }
 }

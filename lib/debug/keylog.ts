@@ -6,7 +6,6 @@
  */
 import { closeSync, fchmodSync, openSync, writeSync } from 'node:fs'
 import { KeyLedger } from './key-ledger.js'
-import type { KeyExport } from './wireshark-keys.js'
 
 export class KeyLogFile {
   private fd: number | undefined
@@ -31,24 +30,22 @@ export class KeyLogFile {
   }
 }
 
-/** What the server holds when keys may leave it: the ledger, fed by the control plane, and the keylog file. */
+/** What the server holds when keys may leave it: the ledger (fed by the server) and the keylog file. */
 export interface KeyExporter {
-  observe: KeyLedger['observe']
-  snapshot(): KeyExport
+  ledger: KeyLedger
   /** Zeroes the keys held and closes the file. */
   close(): void
 }
 
 /** Undefined unless asked for (`keylog` path, admin.allowKeyExport); logs a warning for each way keys leave. */
-export function openKeyExport(o: { keylog: string | undefined; allowKeyExport: boolean; log: { warn(obj: object, msg: string): void } }): KeyExporter | undefined {
+export function openKeyExport(o: { keylog: string | undefined; allowKeyExport: boolean; localAddress: string; log: { warn(obj: object, msg: string): void } }): KeyExporter | undefined {
   if (!o.keylog && !o.allowKeyExport) return undefined
   const file = o.keylog ? new KeyLogFile(o.keylog) : undefined
   if (file) o.log.warn({ keylog: file.path }, 'writing every IKE and ESP key to the keylog file: anyone who can read it decrypts the sessions (debugging only)')
   if (o.allowKeyExport) o.log.warn({}, 'admin.allowKeyExport is on: the admin socket hands out the live IKE and ESP keys (l2tp-ipsec keys --wireshark)')
-  const ledger = new KeyLedger(file ? (lines) => file.write(lines) : undefined)
+  const ledger = new KeyLedger({ localAddress: o.localAddress, ...(file ? { onRecord: (lines: string[]) => file.write(lines) } : {}) })
   return {
-    observe: (e, ike) => ledger.observe(e, ike),
-    snapshot: () => ledger.snapshot(),
+    ledger,
     close: () => {
       ledger.clear()
       file?.close()

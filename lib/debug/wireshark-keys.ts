@@ -15,6 +15,8 @@
  * a line of the table file in a Wireshark profile (~/.config/wireshark/
  * esp_sa, ikev1_decryption_table). Lines starting with `#` say what each
  * record is (peer, responder cookie, algorithm); Wireshark ignores them.
+ * A later esp_sa line for the same SPI replaces an earlier one (an SA
+ * reinstalled with another ICV length): keep the last.
  *
  * Used by `serve --keylog` and `l2tp-ipsec keys --wireshark`. Debug and
  * operator tooling only: whoever holds these lines reads every session.
@@ -34,7 +36,8 @@ export interface IkeKeyRecord {
 
 /** One ESP SA (one direction), hex keys. */
 export interface EspKeyRecord {
-  ikeSa: string
+  /** The IPsec peer (binding) the SA belongs to in the server. */
+  binding: number
   spi: number
   /** Outer addresses as on the wire; "*" when unknown (any). */
   source: string
@@ -103,7 +106,7 @@ export function wiresharkKeyLines(keys: KeyExport): string[] {
     lines.push(`uat:ikev1_decryption_table:${ikev1DecryptionRecord(k)}`)
   }
   for (const k of keys.esp) {
-    lines.push(`# ESP SA 0x${(k.spi >>> 0).toString(16).padStart(8, '0')} ${k.source} -> ${k.destination} ${k.suite}${k.udpEncapsulated ? ' in UDP 4500' : ' raw (protocol 50)'} (IKE SA ${k.ikeSa})`)
+    lines.push(`# ESP SA 0x${(k.spi >>> 0).toString(16).padStart(8, '0')} ${k.source} -> ${k.destination} ${k.suite}${k.udpEncapsulated ? ' in UDP 4500' : ' raw (protocol 50)'} (binding ${k.binding})`)
     lines.push(`uat:esp_sa:${espSaRecord(k)}`)
   }
   return lines
@@ -112,6 +115,12 @@ export function wiresharkKeyLines(keys: KeyExport): string[] {
 /** tshark arguments that decrypt with the given lines (what `keys --wireshark` or the keylog holds). */
 export function tsharkKeyArgs(lines: readonly string[]): string[] {
   const args = ['-o', 'esp.enable_encryption_decode:TRUE', '-o', 'esp.enable_authentication_check:TRUE']
-  for (const line of lines) if (line.startsWith('uat:')) args.push('-o', line)
+  // Wireshark takes the first row that matches: of several rows for one SPI (a reinstalled SA) keep the last.
+  const esp = new Map<string, string>()
+  for (const line of lines) {
+    if (line.startsWith('uat:esp_sa:')) esp.set(line.split('","')[3] ?? line, line)
+    else if (line.startsWith('uat:')) args.push('-o', line)
+  }
+  for (const line of esp.values()) args.push('-o', line)
   return args
 }

@@ -61,8 +61,6 @@ export interface ControlPlaneOptions {
   emit: <K extends keyof ServerEvents>(event: K, ...args: ServerEvents[K]) => void
   /** Seconds on the caller's monotonic clock. */
   clock: () => number
-  /** Sees each IKE event before it is handled (the key ledger of `--keylog` / `keys --wireshark`). */
-  observeIke?: (e: IkeEvent, ike: IkeEndpoint) => void
 }
 
 /** One PPP session over one L2TP session. */
@@ -348,7 +346,6 @@ export abstract class ControlPlane {
     }
     for (let e = this.ike.pollEvent(); e; e = this.ike.pollEvent()) {
       moved = true
-      this.o.observeIke?.(e, this.ike)
       this.ikeEvent(e, now)
     }
     return moved

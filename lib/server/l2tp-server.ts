@@ -164,7 +164,7 @@ export class L2tpServer extends EventEmitter<ServerEvents> implements AdminTarge
     }
     let dp: DataPlane
     try {
-      this.keys = openKeyExport({ keylog: this.keylogPath, allowKeyExport: c.admin.allowKeyExport, log: this.log })
+      this.keys = openKeyExport({ keylog: this.keylogPath, allowKeyExport: c.admin.allowKeyExport, localAddress: c.listen.address, log: this.log })
       dp = new DataPlane(dpOptions, (batch: ControlBatch) => this.onBatch(batch))
     } catch (e) {
       this.keys?.close()
@@ -199,15 +199,17 @@ export class L2tpServer extends EventEmitter<ServerEvents> implements AdminTarge
         },
         gateway: c.pool.gateway,
         ipv6Pool,
-        dataplane: dp as DataPlanePort,
+        // With keylog or admin.allowKeyExport, the ledger sees each ESP SA as it goes in.
+        dataplane: this.keys ? this.keys.ledger.watch(dp as DataPlanePort) : (dp as DataPlanePort),
         log: this.log,
         localAddress: isUnspecified(c.listen.address) ? '0.0.0.0' : c.listen.address,
         emit: (event, ...args) => {
+          if (this.keys && event === 'ike-sa-up') this.keys.ledger.ikeUp((args as ServerEvents['ike-sa-up'])[0], this.core!.ike)
+          if (this.keys && event === 'ike-sa-down') this.keys.ledger.ikeDown((args as ServerEvents['ike-sa-down'])[0].ikeSa)
           this.account(event, args)
           this.safeEmit(event, ...args)
         },
         clock: monotonicSeconds,
-        ...(this.keys ? { observeIke: this.keys.observe } : {}),
       })
     } catch (e) {
       this.keys?.close()
@@ -441,7 +443,7 @@ export class L2tpServer extends EventEmitter<ServerEvents> implements AdminTarge
   /** The live IKE and ESP keys for `l2tp-ipsec keys --wireshark`; undefined unless admin.allowKeyExport. */
   exportKeys(): KeyExport | undefined {
     if (!this.config.admin.allowKeyExport || !this.keys) return undefined
-    return this.keys.snapshot()
+    return this.keys.ledger.snapshot()
   }
 
   /** A batch from the data plane: one call per batch, never per data packet. */

@@ -112,7 +112,7 @@ export async function checkDecryption(pcap: string, keyLines: readonly string[],
     const spiValue = Number(spi.split(',')[0])
     if (spiValue === 0) continue
     r.esp.total++
-    if (/:udp:esp/.test(protocols)) r.esp.udp++
+    if (/:udp(:udpencap)?:esp/.test(protocols)) r.esp.udp++
     else r.esp.raw++
     const icvBad = bad.startsWith('1') || bad === 'True'
     const icvGood = good.startsWith('1') || good === 'True'

@@ -137,6 +137,52 @@ export interface ServerConfigInput {
   } | null
   /** Data-plane traffic policies by name: a RADIUS Filter-Id names one. */
   policies?: Record<string, { default?: 'allow' | 'deny'; rules?: PolicyRuleConfig[] }>
+  /** Site-to-site links to other gateways: routed ESP tunnel mode, no L2TP/PPP. */
+  sites?: SiteConfig[]
+}
+
+/**
+ * One site-to-site link. Tunnel mode is negotiated only with an IKE SA that
+ * authenticated as this site: with its own `psk` (chosen by `peer`'s
+ * address) or, without one, with a certificate (ipsec.certificate) whose
+ * peer proves `remoteId`.
+ */
+export interface SiteConfig {
+  name: string
+  /** The peer gateway's address, or 'any' (certificate authentication, `remoteId` required). */
+  peer: string
+  psk?: string
+  pskFile?: string
+  localId?: string
+  remoteId?: string
+  localSubnets: string[]
+  remoteSubnets: string[]
+  proposals?: 'modern' | 'compatible' | 'legacy' | ExplicitProposals
+  /** We call the peer (again after a loss, with back-off) and rekey; default false: we wait for it. */
+  connect?: boolean
+  /** Phase 2 lifetime we ask for as the caller, seconds (default 3600). */
+  lifetime?: number
+  dpd?: { delay?: number; timeout?: number }
+}
+
+/** A site-to-site link as `sites()` and `status().sites` show it. */
+export interface SiteInfo {
+  name: string
+  state: 'up' | 'connecting' | 'down'
+  peer: Endpoint | undefined
+  peerId?: string
+  suite?: string
+  localSubnets: string[]
+  remoteSubnets: string[]
+  connect: boolean
+  upSince?: string
+  lastError?: string
+  rxBytes: number
+  txBytes: number
+  rxPackets: number
+  txPackets: number
+  /** Inner packets outside the site's subnets, dropped. */
+  selectorMismatch: number
 }
 
 /** One RADIUS server: `secret` or `secretFile`; `timeout` in seconds per transmission (default 3), `retries` (default 2). */
@@ -219,6 +265,8 @@ export interface ServerEvents {
   'session-refused': [{ user: string | undefined; peer: Endpoint; reason: 'pool-exhausted' | 'limit'; detail: string }]
   'ike-sa-up': [{ ikeSa: string; peer: Endpoint; peerId: string; natDetected: boolean; suite: string }]
   'ike-sa-down': [{ ikeSa: string; reason: string }]
+  'site-up': [{ name: string; peer: Endpoint; peerId: string; suite: string; selectors: { initiator: string; responder: string } | undefined }]
+  'site-down': [{ name: string; reason: string }]
   error: [Error]
 }
 
@@ -285,6 +333,7 @@ export type ServerStatus = {
   l2tp: Record<string, unknown> | undefined
   addresses: { ike: string[]; natt: string[]; tun?: string } | undefined
   counters: Record<string, number> | undefined
+  sites: SiteInfo[]
 }
 
 export declare class L2tpServer extends EventEmitter<ServerEvents> {
@@ -297,6 +346,8 @@ export declare class L2tpServer extends EventEmitter<ServerEvents> {
   listen(): Promise<void>
   addresses(): { ike: string[]; natt: string[]; tun?: string }
   sessions(): SessionInfo[]
+  /** Site-to-site links with their state and traffic. */
+  sites(): SiteInfo[]
   /** PPP Terminate, then CDN; false when there is no such session. */
   kick(id: number): boolean
   status(): ServerStatus
@@ -318,7 +369,7 @@ export interface L2tpClientOptions {
   proposals?: 'modern' | 'compatible' | 'legacy'
   user: string
   password: string
-  auth?: readonly ('mschapv2' | 'chap' | 'pap')[]
+  auth?: readonly ('mschapv2' | 'chap' | 'pap' | 'eap')[]
   local?: { address?: string; ikePort?: number; nattPort?: number }
   tun?: { name?: string; mtu?: number }
   routes?: readonly string[]

@@ -204,7 +204,44 @@ test('local: disabled accounts and per-user methods answer specifically only aft
   t.like(refused(t, await auth.authenticate(pap('carol', 'carol pw'))), { reason: 'method-not-allowed', code: 649 })
   t.like(refused(t, await auth.authenticate(pap('carol', 'wrong'))), { reason: 'bad-password', code: 691 })
   accepted(t, await auth.authenticate(mschap('carol', 'carol pw')))
-  t.is(refused(t, await auth.authenticate({ method: 'eap', eapMessage: Buffer.from([2, 1, 0, 5, 1]), peer })).reason, 'unsupported-method')
+})
+
+/** EAP packets as a peer sends them (RFC 3748 4.1): Code 2, Identifier, Length, Type, Type-Data. */
+function eapResponse(identifier: number, type: number, typeData: Buffer): Buffer {
+  return Buffer.concat([Buffer.from([2, identifier, 0, 5 + typeData.length, type]), typeData])
+}
+
+test('local: EAP-MD5, an MD5-Challenge for the Identity, then the CHAP-MD5 value of RFC 3748 5.4 decides', async (t) => {
+  const auth = local()
+  const round = async (user: string, password: string | undefined, nak = false): Promise<AuthResult> => {
+    const first = await auth.authenticate({ method: 'eap', user, eapMessage: eapResponse(7, 1, Buffer.from(user)), peer })
+    t.true('challenge' in first, JSON.stringify(first))
+    const { eapMessage, state } = first as { eapMessage: Buffer; state: Buffer }
+    // Request/MD5-Challenge: Code 1, Identifier 8, Type 4, Value-Size 16, Value, Name
+    t.deepEqual([eapMessage[0], eapMessage[1], eapMessage.readUInt16BE(2), eapMessage[4], eapMessage[5]], [1, 8, eapMessage.length, 4, 16])
+    t.is(eapMessage.subarray(22).toString(), 'l2tp-ipsec')
+    const value = eapMessage.subarray(6, 22)
+    const answer = nak
+      ? eapResponse(8, 3, Buffer.from([26]))
+      : eapResponse(8, 4, Buffer.concat([Buffer.from([16]), digest('md5', Buffer.from([8]), Buffer.from(password!, 'utf8'), value), Buffer.from(user)]))
+    return auth.authenticate({ method: 'eap', user, eapMessage: answer, state, peer })
+  }
+  t.like(accepted(t, await round('alice', 'correct horse')), { user: 'alice', policy: { address: '192.168.42.50' } })
+  const wrong = refused(t, await round('alice', 'wrong'))
+  t.is(wrong.reason, 'bad-password')
+  const unknown = refused(t, await round('nobody', 'wrong'))
+  t.is(unknown.reason, 'unknown-user')
+  t.deepEqual(outward(unknown), outward(wrong), 'an unknown user looks like a wrong password')
+  t.is(refused(t, await round('bob', 'bob secret')).reason, 'cannot-verify', 'an NT hash cannot check MD5')
+  t.like(refused(t, await round('carol', 'carol pw')), { reason: 'method-not-allowed', code: 649 })
+  t.like(refused(t, await round('dave', 'dave pw')), { reason: 'disabled', code: 647 })
+  t.is(refused(t, await round('alice', undefined, true)).reason, 'unsupported-method', 'a peer that Naks MD5 (asking for MS-CHAPv2, 26)')
+  // Out of sequence or forged: a Response that answers no Challenge of ours, or with another Identifier.
+  t.is(refused(t, await auth.authenticate({ method: 'eap', user: 'alice', eapMessage: eapResponse(8, 4, Buffer.alloc(17, 16)), peer })).reason, 'malformed')
+  const first = await auth.authenticate({ method: 'eap', user: 'alice', eapMessage: eapResponse(7, 1, Buffer.from('alice')), peer })
+  const state = (first as { state: Buffer }).state
+  t.is(refused(t, await auth.authenticate({ method: 'eap', user: 'alice', eapMessage: eapResponse(9, 4, Buffer.alloc(17, 16)), state, peer })).reason, 'malformed')
+  t.is(refused(t, await auth.authenticate({ method: 'eap', user: 'alice', eapMessage: Buffer.from([2, 1, 0, 9, 1]), peer })).reason, 'malformed', 'Length past the packet')
 })
 
 test('local: results carry a copy of the policy and never a secret', async (t) => {

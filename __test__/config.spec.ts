@@ -207,9 +207,10 @@ test('config/example.yaml is valid and shows every section', (t) => {
   t.deepEqual(config.users.map((u) => u.name), ['alice', 'bob'])
   t.is(config.users[1]?.address, '192.168.42.20')
   const text = parse(readFileSync(examplePath, 'utf8')) as Record<string, unknown>
-  t.deepEqual(Object.keys(text).sort(), ['admin', 'dataplane', 'forwarding', 'ipsec', 'l2tp', 'listen', 'log', 'metrics', 'policies', 'pool', 'ppp', 'radius', 'tun', 'users'])
+  t.deepEqual(Object.keys(text).sort(), ['admin', 'dataplane', 'forwarding', 'ipsec', 'l2tp', 'listen', 'log', 'metrics', 'policies', 'pool', 'ppp', 'radius', 'sites', 'tun', 'users'])
   t.is(config.radius, null)
   t.deepEqual(config.policies, {})
+  t.deepEqual(config.sites, [])
 })
 
 test('certificates are read as PEM and checked: the example with certificate files', (t) => {

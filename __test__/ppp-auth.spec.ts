@@ -13,6 +13,8 @@ import { join } from 'node:path'
 import { PppCodecError, decodeChap, decodeFrame, decodePap, encodeChap } from '../lib/ppp/codec.js'
 import type { ChapChallengePacket, ChapPacket, ChapResultPacket, PapRequestPacket, PppCodecErrorCode } from '../lib/ppp/codec.js'
 import { md4 } from '../lib/ppp/md4.js'
+import { rc4 } from '../lib/ppp/rc4.js'
+import { buildChangePassword, newPasswordEncryptedWithOldNtPasswordHash, oldNtPasswordHashEncryptedWithNewNtPasswordHash, verifyChangePassword } from '../lib/ppp/mschapv2-password.js'
 import { chapMd5Response, verifyChapMd5 } from '../lib/ppp/chap.js'
 import { papCredentials, verifyPapRequest } from '../lib/ppp/pap.js'
 import {
@@ -236,6 +238,56 @@ test('MS-CHAPv2 Change-Password (code 7) is recognised', (t) => {
   t.is(change.flags, 0)
   throwsCode(t, () => decodeChangePassword({ ...packet, data: body.subarray(1) }), 'PPP_MALFORMED')
   throwsCode(t, () => decodeChangePassword({ ...packet, code: 5 }), 'PPP_MALFORMED')
+})
+
+// --- MS-CHAPv2 Change-Password (RFC 2759 7, 8.9-8.13) ----------------------------------
+
+const CPW = JSON.parse(readFileSync(join(PPP_VECTORS, 'change-password-vectors.json'), 'utf8')) as {
+  userName: string; oldPassword: string; newPassword: string; authenticatorChallenge: string; peerChallenge: string; filler: string
+  oldPasswordHash: string; newPasswordHash: string; clearPwBlock: string; encryptedPassword: string; encryptedHash: string
+  ntResponse: string; authenticatorResponse: string; changePasswordData: string
+  rc4: { vectors: { key: string; keystream32: string }[] }
+}
+
+test('RC4: RFC 6229 keystreams', (t) => {
+  t.is(CPW.rc4.vectors.length, 2)
+  for (const { key, keystream32 } of CPW.rc4.vectors) t.is(rc4(hex(key), Buffer.alloc(32)).toString('hex'), keystream32)
+})
+
+test('Change-Password: every value of the vector file, built by the peer and verified by the authenticator', (t) => {
+  t.is(ntPasswordHash(CPW.oldPassword).toString('hex'), CPW.oldPasswordHash, 'RFC 2759 9.2 PasswordHash')
+  t.is(ntPasswordHash(CPW.newPassword).toString('hex'), CPW.newPasswordHash)
+  t.is(newPasswordEncryptedWithOldNtPasswordHash(CPW.newPassword, { password: CPW.oldPassword }, hex(CPW.filler)).toString('hex'), CPW.encryptedPassword)
+  t.is(rc4(hex(CPW.oldPasswordHash), hex(CPW.encryptedPassword)).toString('hex'), CPW.clearPwBlock, 'RC4 decrypts what it encrypted')
+  t.is(oldNtPasswordHashEncryptedWithNewNtPasswordHash({ password: CPW.newPassword }, { password: CPW.oldPassword }).toString('hex'), CPW.encryptedHash)
+  const packet = buildChangePassword({
+    identifier: 0x22,
+    authenticatorChallenge: hex(CPW.authenticatorChallenge),
+    peerChallenge: hex(CPW.peerChallenge),
+    userName: CPW.userName,
+    oldPassword: CPW.oldPassword,
+    newPassword: CPW.newPassword,
+    filler: hex(CPW.filler),
+  })
+  t.is(packet.data.toString('hex'), CPW.changePasswordData)
+  const decoded = decodeChangePassword(decodeChap(encodeChap(packet)) as Parameters<typeof decodeChangePassword>[0])
+  t.is(decoded.identifier, 0x22)
+  const check = verifyChangePassword({ oldSecret: { ntHash: hex(CPW.oldPasswordHash) }, authenticatorChallenge: hex(CPW.authenticatorChallenge), userName: CPW.userName, ...decoded })
+  t.like(check, { ok: true, newPassword: CPW.newPassword, authenticatorResponse: CPW.authenticatorResponse })
+})
+
+test('Change-Password: a wrong old password, a tampered hash or response, or a foreign block are refused', (t) => {
+  const base = { authenticatorChallenge: hex(CPW.authenticatorChallenge), userName: CPW.userName, peerChallenge: hex(CPW.peerChallenge), ntResponse: hex(CPW.ntResponse), encryptedHash: hex(CPW.encryptedHash), encryptedPassword: hex(CPW.encryptedPassword) }
+  const old = { password: CPW.oldPassword }
+  t.deepEqual(verifyChangePassword({ ...base, oldSecret: { password: 'not the old one' } }), { ok: false, reason: 'bad-old-password' })
+  const flipped = Buffer.from(base.encryptedHash)
+  flipped[3]! ^= 1
+  t.deepEqual(verifyChangePassword({ ...base, oldSecret: old, encryptedHash: flipped }), { ok: false, reason: 'bad-old-password' })
+  const response = Buffer.from(base.ntResponse)
+  response[0]! ^= 1
+  t.deepEqual(verifyChangePassword({ ...base, oldSecret: old, ntResponse: response }), { ok: false, reason: 'bad-response' })
+  t.deepEqual(verifyChangePassword({ ...base, oldSecret: old, userName: 'Other' }), { ok: false, reason: 'bad-response' })
+  t.deepEqual(verifyChangePassword({ ...base, oldSecret: old, encryptedPassword: base.encryptedPassword.subarray(1) }), { ok: false, reason: 'bad-block' })
 })
 
 // --- CHAP-MD5 -------------------------------------------------------------------------

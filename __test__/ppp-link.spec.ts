@@ -9,11 +9,13 @@
 import { seededBytes } from './helpers/seeded.js'
 import { pppAuthAlgorithms } from '../lib/ppp/auth-algorithms.js'
 import test from 'ava'
+import { createHash } from 'node:crypto'
 import { readFileSync } from 'node:fs'
 import { LocalUsersAuthenticator, type AuthAlgorithms, type AuthRequest, type AuthResult, type Authenticator, type PeerInfo } from '../lib/auth/index.js'
 import * as ms from '../lib/ppp/mschapv2.js'
 import { decodeControlFrame, decodeFrame, decodeRawPacket, encodeChap, encodeEap, encodeFrame, encodeLcpFamily, encodeRawPacket, type ChapPacket, type LcpOption } from '../lib/ppp/codec.js'
 import { Code, Protocol } from '../lib/ppp/constants.js'
+import { AuthClient } from '../lib/ppp/auth-client.js'
 import { PppLink, PppLinkError, type PppLinkEvent, type PppLinkOptions, type PppLinkUpEvent, type RandomSource } from '../lib/ppp/link.js'
 import { Ipv4Pool } from '../lib/pool/ip-pool.js'
 
@@ -193,7 +195,7 @@ const PPPD_REQUEST = lcpOptions([
 
 // --- full exchanges ---------------------------------------------------------------
 
-for (const method of ['mschapv2', 'chap-md5', 'pap'] as const) {
+for (const method of ['mschapv2', 'chap-md5', 'pap', 'eap'] as const) {
   test(`${method}: right password, both ends up with the pool's address and DNS`, async (t) => {
     const p = pool()
     const pair = new Pair(serverOptions(p, { authMethods: [method] }), clientOptions()).open()
@@ -372,6 +374,89 @@ test('EAP is relayed: Identity, the authenticator challenge verbatim, then Succe
   const success = packets(drain(server).frames, Protocol.EAP)[0]!
   t.deepEqual([success.code, success.identifier], [3, 9])
   t.is(server.phase, 'Network')
+})
+
+test('EAP client: a Type it does not do gets a legacy Nak proposing MD5 (RFC 3748 5.3.1); the MD5-Challenge that follows gets in', async (t) => {
+  const inner = users()
+  const offers: number[] = []
+  const authenticator: Authenticator = {
+    async authenticate(request) {
+      if (request.method !== 'eap') return inner.authenticate(request)
+      const [code, identifier, , , type] = request.eapMessage
+      if (!request.state) {
+        // First round: offer EAP-MSCHAPv2 (26), which our client does not do.
+        offers.push(26)
+        return { challenge: true, eapMessage: encodeEap({ kind: 'request', code: 1, identifier: (identifier! + 1) & 0xff, type: 26, typeData: Buffer.from([1]) }), state: Buffer.from('offered-26') }
+      }
+      if (request.state.toString() === 'offered-26') {
+        t.deepEqual([code, type, request.eapMessage[5]], [2, 3, 4], 'Response/Nak naming MD5')
+        // Then MD5, as the local authenticator does it after an Identity with this Identifier.
+        return inner.authenticate({ ...request, eapMessage: encodeEap({ kind: 'response', code: 2, identifier: identifier!, type: 1, typeData: Buffer.from('alice') }) })
+      }
+      return inner.authenticate(request)
+    },
+  }
+  const pair = new Pair(serverOptions(pool(), { authMethods: ['eap'] }), clientOptions(), authenticator).open()
+  await pair.run(pair.bothUp)
+  t.deepEqual(offers, [26])
+  t.is(pair.up('client')!.authMethod, 'eap')
+  t.is(pair.up('server')!.user, 'alice')
+  const responses = pair.sent('client').filter((f) => f.protocol === Protocol.EAP).map((f) => (f.packet.kind === 'response' ? f.packet.type : -1))
+  t.deepEqual(responses, [1, 3, 4], 'Identity, Nak, MD5')
+})
+
+test('EAP client refusing MD5 (its Nak names a Type the server cannot do): the server fails it and ends the link', async (t) => {
+  const server = new PppLink(serverOptions(pool(), { authMethods: ['eap'] }))
+  const { frames } = openServerLcp(server, PPPD_REQUEST)
+  const identity = packets(frames, Protocol.EAP)[0]!
+  const auth = users()
+  const step = async (information: Buffer): Promise<Buffer[]> => {
+    server.receive(encodeFrame({ protocol: Protocol.EAP, information }), 1)
+    const out = drain(server)
+    for (const e of out.events) if (e.type === 'auth-request') server.authResult(e.id, await auth.authenticate(e.request), 1)
+    return [...out.frames, ...drain(server).frames]
+  }
+  const challenge = packets(await step(encodeEap({ kind: 'response', code: 2, identifier: identity.identifier, type: 1, typeData: Buffer.from('alice') })), Protocol.EAP)[0]!
+  t.deepEqual([challenge.code, challenge.data[0]], [1, 4], 'MD5-Challenge')
+  const after = await step(encodeEap({ kind: 'response', code: 2, identifier: challenge.identifier, type: 3, typeData: Buffer.from([13]) }))
+  const failure = packets(after, Protocol.EAP)[0]!
+  t.deepEqual([failure.code, failure.identifier], [4, challenge.identifier])
+  t.true(packets(after, Protocol.LCP).some((p) => p.code === Code.TERMINATE_REQUEST))
+  const down = [...drain(server).events]
+  t.is(server.phase, 'Terminate', JSON.stringify(down))
+})
+
+test('EAP peer (AuthClient): Identity, a repeated Request gets the same Response, Notification, MD5 by hand, Success only after a Response', (t) => {
+  const client = new AuthClient({ method: 'eap', user: 'alice', password: 'alice-pass-1', random: seeded(3) })
+  const request = (identifier: number, type: number, typeData: Buffer) => encodeEap({ kind: 'request', code: 1, identifier, type, typeData })
+  const sent = () => {
+    const out: Buffer[] = []
+    for (let p; (p = client.pollTransmit()); ) out.push(p.information)
+    return out
+  }
+  client.start(0)
+  t.is(client.pollTimeout(), 60, 'only the overall deadline: the authenticator retransmits (RFC 3748 4.3)')
+  client.receive(Protocol.EAP, encodeEap({ kind: 'success', code: 3, identifier: 0, data: Buffer.alloc(0) }), 0)
+  t.is(client.pollEvent(), undefined, 'a Success before any Response is ignored')
+  client.receive(Protocol.EAP, request(1, 1, Buffer.alloc(0)), 0)
+  const identity = sent()
+  t.deepEqual(identity, [encodeEap({ kind: 'response', code: 2, identifier: 1, type: 1, typeData: Buffer.from('alice') })])
+  client.receive(Protocol.EAP, request(1, 1, Buffer.alloc(0)), 1)
+  t.deepEqual(sent(), identity, 'a retransmitted Request gets the same Response')
+  client.receive(Protocol.EAP, request(2, 2, Buffer.from('Password expires soon')), 1)
+  t.deepEqual(sent(), [encodeEap({ kind: 'response', code: 2, identifier: 2, type: 2, typeData: Buffer.alloc(0) })])
+  client.receive(Protocol.EAP, request(3, 3, Buffer.from([4])), 1)
+  t.deepEqual(sent(), [], 'a Nak is never a Request')
+  const challenge = Buffer.from('000102030405060708090a0b0c0d0e0f', 'hex')
+  client.receive(Protocol.EAP, request(4, 4, Buffer.concat([Buffer.from([16]), challenge, Buffer.from('server')])), 2)
+  // MD5(Identifier 4 || "alice-pass-1" || challenge), computed by hand
+  const value = createHash('md5').update(Buffer.from([4])).update('alice-pass-1').update(challenge).digest()
+  t.deepEqual(sent(), [encodeEap({ kind: 'response', code: 2, identifier: 4, type: 4, typeData: Buffer.concat([Buffer.from([16]), value, Buffer.from('alice')]) })])
+  client.receive(Protocol.EAP, request(5, 4, Buffer.from([17, 1, 2])), 2)
+  t.deepEqual(sent(), [], 'a Value-Size past the packet is discarded')
+  client.receive(Protocol.EAP, encodeEap({ kind: 'success', code: 3, identifier: 4, data: Buffer.alloc(0) }), 2)
+  t.like(client.pollEvent(), { type: 'success', method: 'eap' })
+  t.true(client.done)
 })
 
 // --- iOS: LCP Opened both ways before the first Challenge -------------------------

@@ -155,3 +155,28 @@ test.serial("a Router Solicitation from the client's TUN gets an RA with the pre
     t.deepEqual(ra.dns, { lifetime: 1800, servers: DNS6 })
   }
 })
+
+test.serial("the client's link-local traffic (MLD, pings to ff02::1 from fe80::<interface id>) is dropped as link-scoped, not counted as spoofed; a foreign global source is", async (t) => {
+  const rig = await ipv6Rig(t, 'v6ll')
+  const client = rig.client({ ipv6: true })
+  const v6 = await connect6(client)
+  const tun = client.info!.tun
+  const counters = () => rig.server.status().counters!
+  // The kernel's MLD reports (fe80:: to ff02::16) and RS went out as the TUN came up; now pings from the link-local address.
+  const before = counters()
+  // (The client's own stack answers these; nothing beyond the link may.)
+  await pingAsync(rig.net.b, `ff02::1%${tun}`, 3)
+  t.true(await until(() => counters().link_scoped! >= before.link_scoped! + 3, 3000), JSON.stringify(counters()))
+  const mld = counters().link_scoped!
+  t.true(mld >= 4, `the kernel's own MLD reports and the pings: ${mld}`)
+  t.is(counters().spoofed, 0, 'none of it is spoofing')
+  t.is((await pingAsync(rig.net.b, SERVER6, 2)).received, 2, 'the global address still works')
+  t.is(counters().spoofed, 0)
+
+  // A global source outside the session's /64 is still spoofing.
+  rig.net.exec(rig.net.b, ['ip', '-6', 'addr', 'add', '2001:db8:99::7/128', 'dev', tun, 'nodad'])
+  const forged = await pingAsync(rig.net.b, SERVER6, 2, ['-I', '2001:db8:99::7'])
+  t.is(forged.received, 0, forged.output)
+  t.true(await until(() => counters().spoofed === 2, 3000), JSON.stringify(counters()))
+  t.truthy(v6.address)
+})

@@ -27,6 +27,15 @@ export declare class DataPlane {
   removeSa(spi: number, direction: string): boolean
   /** Adds or replaces a session (by id). */
   upsertSession(s: SessionOptions): void
+  /**
+   * Adds or replaces a site-to-site tunnel (by id): its routes go to
+   * the binding's SAs in ESP tunnel mode. `rebind` alone moves it to
+   * another binding keeping its counters.
+   */
+  upsertSite(site: SiteOptions): void
+  /** Points a site at another binding (0: none); false when there is no such site. */
+  rebindSite(id: number, binding: number): boolean
+  removeSite(id: number): boolean
   removeSession(id: number): boolean
   /** Replaces a session's policy without touching its traffic. */
   setPolicy(session: number, policy: PolicyOptions): void
@@ -168,6 +177,7 @@ export interface DataPlaneStats {
   counters: Record<string, number>
   sas: Array<SaStats>
   sessions: Array<SessionStats>
+  sites: Array<SiteStats>
 }
 
 /** Options for a new ESP SA. */
@@ -339,6 +349,33 @@ export interface SessionStats {
   rateLimited: number
   tooBig: number
   controlUp: number
+}
+
+/**
+ * A site-to-site tunnel (ESP tunnel mode): its traffic selectors and the
+ * binding whose SAs carry it.
+ */
+export interface SiteOptions {
+  id: number
+  /** The binding of the site's SAs; 0 while it has none (packets to it are dropped and counted). */
+  binding: number
+  /** Our subnets ("10.1.0.0/24"): inner destinations from the peer, inner sources to it. */
+  local: Array<string>
+  /** The peer's subnets: routed to it, and the only inner sources taken from it. */
+  remote: Array<string>
+}
+
+export interface SiteStats {
+  id: number
+  binding: number
+  rxPackets: number
+  rxBytes: number
+  txPackets: number
+  txBytes: number
+  /** Inner packets outside the site's selectors, dropped. */
+  selectorMismatch: number
+  /** Milliseconds since the last packet either way (-1: none yet). */
+  idleMs: number
 }
 
 export interface TunOptions {

@@ -7,7 +7,9 @@
 //   PAP         yes        yes (hash the password the peer sent, compare)
 //   CHAP-MD5    yes        NO: RFC 1994 hashes the clear secret itself
 //   MS-CHAPv2   yes        yes (the NT hash is all RFC 2759 needs)
-//   EAP         no: EAP is relayed to RADIUS, not verified here
+//   EAP-MD5     yes        NO (RFC 3748 5.4 is CHAP-MD5 inside EAP); decided
+//               here only when no RADIUS server or callback takes EAP
+//   other EAP   no: relayed to RADIUS
 //
 // No user enumeration: an unknown user, a wrong password and a secret that
 // cannot verify the method all give the peer the same failure (same
@@ -15,6 +17,7 @@
 // checked against a random dummy secret); only `reason` and `detail`, for
 // the logs, differ. All secret comparisons use timingSafeEqual.
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto'
+import { EAP_TYPE, eapMessage, md5Challenge, md5ChallengeData, readState } from './eap-md5.js'
 import {
   AuthError,
   GENERIC_FAILURE_MESSAGE,
@@ -26,6 +29,7 @@ import {
   type AuthRequest,
   type AuthResult,
   type Authenticator,
+  type EapRequest,
   type MppeKeys,
   type Method,
   type MsChapErrorCode,
@@ -53,6 +57,8 @@ export interface LocalUsersOptions {
    * use the name without the domain, as pppd and FreeRADIUS do.
    */
   stripDomain?: boolean
+  /** The Name in our EAP-MD5 Challenges (default 'l2tp-ipsec'). */
+  serverName?: string
 }
 
 /** A secret as held in memory: the password's UTF-8 bytes and/or the NT hash. */
@@ -183,11 +189,13 @@ export class LocalUsersAuthenticator implements Authenticator {
   private users = new Map<string, Entry>()
   private readonly algorithms: AuthAlgorithms
   private readonly stripDomain: boolean
+  private readonly serverName: string
 
   /** Throws AuthError on a bad entry, naming the user. */
   constructor(options: LocalUsersOptions) {
     this.algorithms = options.algorithms
     this.stripDomain = options.stripDomain ?? true
+    this.serverName = options.serverName ?? 'l2tp-ipsec'
     this.reload(options.users)
   }
 
@@ -237,7 +245,7 @@ export class LocalUsersAuthenticator implements Authenticator {
   }
 
   private verify(request: AuthRequest): AuthResult {
-    if (request.method === 'eap') return failure('unsupported-method', 'local users cannot verify EAP; configure RADIUS')
+    if (request.method === 'eap') return this.verifyEap(request)
     const entry = this.lookup(request.user)
     if (!entry) {
       checkSecret(request, DUMMY, this.algorithms)
@@ -250,6 +258,39 @@ export class LocalUsersAuthenticator implements Authenticator {
     if (!methodAllowed(entry.policy, request.method)) {
       return failure('method-not-allowed', `${entry.user}: ${request.method} not in ${JSON.stringify(entry.policy.methods)}`, MsChapError.NO_DIALIN_PERMISSION, 'Authentication method not allowed')
     }
+    return this.accept(entry, check)
+  }
+
+  private accept(entry: Entry, check: Extract<SecretCheck, { ok: true }>): AuthResult {
     return { ok: true, user: entry.user, policy: structuredClone(entry.policy), ...(check.authenticatorResponse !== undefined ? { authenticatorResponse: check.authenticatorResponse } : {}), ...(check.mppeKeys ? { mppeKeys: check.mppeKeys } : {}) }
+  }
+
+  /** EAP-MD5 (lib/auth/eap-md5.ts): an MD5-Challenge for the Identity, then the CHAP-MD5 check of the answer. */
+  private verifyEap(request: EapRequest): AuthResult {
+    const message = eapMessage(request.eapMessage)
+    if (!message || message.code !== 2) return failure('malformed', 'EAP: not a Response')
+    const state = readState(request.state)
+    if (!state) {
+      if (message.type !== EAP_TYPE.IDENTITY) return failure('malformed', `EAP: Response type ${message.type} before our MD5-Challenge`)
+      return md5Challenge(message.identifier, this.serverName)
+    }
+    if (message.identifier !== state.identifier) return failure('malformed', 'EAP: the Response does not answer our MD5-Challenge')
+    if (message.type === EAP_TYPE.NAK) {
+      return failure('unsupported-method', `EAP: the peer refused MD5 (Nak for types ${[...message.typeData].join(', ') || 'none'}); local users do EAP-MD5 only, RADIUS relays others`)
+    }
+    const data = message.type === EAP_TYPE.MD5_CHALLENGE ? md5ChallengeData(message.typeData) : undefined
+    if (!data) return failure('malformed', `EAP: Response type ${message.type} is not a valid MD5-Challenge answer`)
+    const name = request.user ?? ''
+    const chap: AuthRequest = { method: 'chap-md5', user: name, identifier: state.identifier, challenge: state.challenge, response: data.value, peer: request.peer }
+    const entry = this.lookup(name)
+    if (!entry) {
+      checkSecret(chap, DUMMY, this.algorithms)
+      return failure('unknown-user', `no user ${JSON.stringify(name)}`)
+    }
+    const check = checkSecret(chap, entry.secret, this.algorithms)
+    if (!check.ok) return failure(check.reason, `${entry.user}: EAP-MD5: ${check.detail}`)
+    if (entry.disabled) return failure('disabled', `${entry.user}: account disabled`, MsChapError.ACCOUNT_DISABLED, 'Account disabled')
+    if (!methodAllowed(entry.policy, 'eap')) return failure('method-not-allowed', `${entry.user}: eap not in ${JSON.stringify(entry.policy.methods)}`, MsChapError.NO_DIALIN_PERMISSION, 'Authentication method not allowed')
+    return this.accept(entry, check)
   }
 }

@@ -48,3 +48,32 @@ export function opensslReference(suite: string, op: 'seal' | 'open', bytes: numb
   const m = opensslSpeed(['-hmac', HASHES[mac]!], bytes, seconds)
   return 1 / (1 / c + 1 / m)
 }
+
+/**
+ * Operations per CPU second that `openssl speed <algorithm>` reports (its
+ * last column; openssl speed divides by user CPU time unless -elapsed).
+ */
+export function opensslSpeedOps(algorithm: string, seconds: number): number {
+  const out = execFileSync('openssl', ['speed', '-seconds', String(seconds), algorithm], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] })
+  const last = out.trim().split('\n').pop() ?? ''
+  const match = /([\d.]+)\s*$/.exec(last)
+  if (!match) throw new Error(`cannot read openssl speed output: ${last}`)
+  return Number(match[1])
+}
+
+/**
+ * Bits of the private exponent OpenSSL generates for a named FFDHE group
+ * (what `openssl speed ffdhNNNN` uses): read from the key `openssl genpkey`
+ * makes, the largest of three (the top bit is random).
+ */
+export function opensslFfdhExponentBits(group: string): number {
+  let bits = 0
+  for (let i = 0; i < 3; i++) {
+    const pem = execFileSync('openssl', ['genpkey', '-algorithm', 'DH', '-pkeyopt', `group:${group}`], { stdio: ['ignore', 'pipe', 'ignore'] })
+    const text = execFileSync('openssl', ['pkey', '-text', '-noout'], { input: pem, encoding: 'utf8', stdio: ['pipe', 'pipe', 'ignore'] })
+    const hex = /private-key:\s*([\s\S]*?)\n\s*public-key:/.exec(text)?.[1]?.replace(/[\s:]/g, '')
+    if (!hex) throw new Error(`cannot read the private key of openssl genpkey group:${group}`)
+    bits = Math.max(bits, BigInt(`0x${hex}`).toString(2).length)
+  }
+  return bits
+}

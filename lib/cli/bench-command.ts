@@ -62,7 +62,7 @@ export async function bench(flags: BenchFlags): Promise<void> {
       console.log(
         flags.json
           ? JSON.stringify(r)
-          : `ike group ${r.group}: ${r.exchanges_per_second} Main+Quick Mode exchanges/s, responder ${r.responder_cpu_ms_per_exchange} ms CPU each, openssl DH bound ${r.openssl_bound_per_second}/s, ratio ${r.ratio}, ${r.memory_per_ike_sa_bytes} B per IKE SA`,
+          : `ike group ${r.group}: ${r.exchanges_per_second} Main+Quick Mode exchanges/s, responder ${r.responder_cpu_ms_per_exchange} ms CPU each (${r.exchanges_per_cpu_second}/CPU-s; process ${r.process_cpu_ms_per_exchange} ms), OpenSSL DH bound ${r.openssl_bound_per_second}/CPU-s (${r.openssl_speed} ${r.openssl_speed_ops_per_second} ops/s${r.our_exponent_bits ? `, exponent ${r.openssl_exponent_bits} -> ${r.our_exponent_bits} bits` : ''}), ratio ${r.ratio}, ${r.memory_per_ike_sa_bytes} B per IKE SA`,
       )
     }
   }

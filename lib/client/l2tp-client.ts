@@ -39,8 +39,12 @@ export interface L2tpClientOptions {
   proposals?: PresetName
   user: string
   password: string
-  /** PPP methods we agree to (default mschapv2, chap, pap). */
-  auth?: readonly ('mschapv2' | 'chap' | 'pap')[]
+  /**
+   * PPP methods we agree to, the first one named when the server asks for
+   * one we refuse (default mschapv2, chap, pap, eap). EAP answers Identity
+   * and EAP-MD5 and Naks other EAP types, proposing MD5.
+   */
+  auth?: readonly ('mschapv2' | 'chap' | 'pap' | 'eap')[]
   /** Our address and ports (default 0.0.0.0, any free port for IKE and NAT-T). */
   local?: { address?: string; ikePort?: number; nattPort?: number }
   /** Send ESP as IP protocol 50 when no NAT is in the way (needs CAP_NET_RAW; default false: always UDP 4500). */
@@ -119,7 +123,7 @@ export class L2tpClientError extends Error {
   }
 }
 
-const METHOD: Record<string, Method> = { mschapv2: 'mschapv2', chap: 'chap-md5', pap: 'pap' }
+const METHOD: Record<string, Method> = { mschapv2: 'mschapv2', chap: 'chap-md5', pap: 'pap', eap: 'eap' }
 /** How long after IPV6CP is up we look for the address the kernel forms from the server's RA. */
 const IPV6_ADDRESS_WAIT_MS = 15_000
 

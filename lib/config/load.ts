@@ -69,6 +69,16 @@ export function parseServerConfig(input: unknown, options: { baseDir?: string } 
 
   const radius = config.radius === null ? null : resolveRadiusFiles(config.radius, baseDir, issues, warnings)
 
+  // Each site's key file, read like ipsec.pskFile.
+  const sites = config.sites.map((site, i) => {
+    if (site.pskFile === undefined) return site
+    const key = `sites[${i}].pskFile`
+    const psk = readReferenced(baseDir, site.pskFile, key, issues, warnings)?.trim()
+    if (psk === '') issues.push({ key, message: `${site.pskFile} is empty` })
+    else if (psk !== undefined && psk.length < 8) issues.push({ key, message: `the key in ${site.pskFile} must have at least 8 characters, got ${psk.length}` })
+    return psk ? { ...site, psk } : site
+  })
+
   if (issues.length > 0) throw new ConfigError(issues)
 
   if (ipsec.aggressiveMode && ipsec.psk !== undefined) warnings.push(AGGRESSIVE_MODE_WARNING)
@@ -79,7 +89,8 @@ export function parseServerConfig(input: unknown, options: { baseDir?: string } 
   if (config.forwarding.masquerade !== null && !config.forwarding.enable) {
     warnings.push('forwarding.masquerade is set but forwarding.enable is false: no NAT rule is installed')
   }
-  return { config: { ...config, ipsec, radius }, warnings }
+  for (const site of sites) if (site.proposals !== undefined) warnings.push(...proposalPolicy(site.proposals).warnings.map((w) => `sites ${site.name}: ${w}`))
+  return { config: { ...config, ipsec, radius, sites }, warnings }
 }
 
 type RadiusConfig = NonNullable<ServerConfig['radius']>

@@ -289,6 +289,69 @@ const policyRuleSchema = z
     }
   })
 
+/** A CIDR prefix with no host bits ("10.1.0.0/24", "2001:db8:1::/48"). */
+const subnet = () =>
+  z.string().superRefine((s, ctx) => {
+    const problem = subnetProblem(s)
+    if (problem) ctx.addIssue({ code: 'custom', message: problem })
+  })
+
+// Site-to-site (lib/server/sites.ts): a routed ESP tunnel-mode link to another gateway, no L2TP/PPP.
+const siteSchema = z
+  .strictObject({
+    name: z.string().regex(/^[A-Za-z0-9._-]{1,64}$/, 'at most 64 letters, digits, ".", "_" and "-"'),
+    /** The peer gateway's address, or "any" for a dynamic peer recognised by its certificate's ID. */
+    peer: z.union([z.literal('any'), z.string().refine((s) => isIP(s) !== 0, { error: (iss) => `${show(iss.input)} is not an IP address or "any"` })]),
+    /** The site's own pre-shared key (or pskFile); neither: certificate authentication with ipsec.certificate. */
+    psk: secret('the pre-shared key').min(8).optional(),
+    pskFile: z.string().min(1).optional(),
+    localId: z.string().min(1).optional(),
+    remoteId: z.string().min(1).optional(),
+    localSubnets: z.array(subnet()).min(1),
+    remoteSubnets: z.array(subnet()).min(1),
+    proposals: proposalsSchema.optional(),
+    /** We initiate (and re-initiate with back-off); otherwise we wait for the peer. */
+    connect: z.boolean().default(false),
+    /** Phase 2 lifetime we ask for as initiator (seconds); rekeyed before it ends. */
+    lifetime: z.number().int().min(60).default(3600),
+    dpd: z.strictObject({ delay: seconds().default(30), timeout: z.number().gt(0).default(120) }).prefault({}),
+  })
+  .superRefine((site, ctx) => {
+    if (site.psk !== undefined && site.pskFile !== undefined) ctx.addIssue({ code: 'custom', path: ['pskFile'], message: 'give psk or pskFile, not both' })
+    const psk = site.psk !== undefined || site.pskFile !== undefined
+    if (site.peer === 'any') {
+      // Main Mode picks the key before the peer's ID is known: by address. A key for any address would be one more L2TP-style PSK.
+      if (psk) ctx.addIssue({ code: 'custom', path: ['peer'], message: 'a dynamic peer ("any") authenticates with a certificate: Main Mode chooses a pre-shared key by the peer\'s address, before its ID is known' })
+      if (site.remoteId === undefined) ctx.addIssue({ code: 'custom', path: ['remoteId'], message: 'required with peer "any": the ID the peer\'s certificate must prove' })
+      if (site.connect) ctx.addIssue({ code: 'custom', path: ['connect'], message: 'cannot connect to peer "any": give its address' })
+    }
+    if (!psk && site.remoteId === undefined) ctx.addIssue({ code: 'custom', path: ['remoteId'], message: 'required for certificate authentication: the ID the peer\'s certificate must prove' })
+  })
+
+const sitesSchema = z
+  .array(siteSchema)
+  .superRefine((sites, ctx) => {
+    const names = new Map<string, number>()
+    const pskPeers = new Map<string, number>()
+    const remotes = new Map<string, number>()
+    sites.forEach((s, i) => {
+      const first = names.get(s.name)
+      if (first !== undefined) ctx.addIssue({ code: 'custom', path: [i, 'name'], message: `duplicate site ${show(s.name)} (also sites[${first}])` })
+      else names.set(s.name, i)
+      if (s.peer !== 'any' && (s.psk !== undefined || s.pskFile !== undefined)) {
+        const other = pskPeers.get(s.peer)
+        if (other !== undefined) ctx.addIssue({ code: 'custom', path: [i, 'peer'], message: `${s.peer} is also the peer of sites[${other}]: its pre-shared key is chosen by address` })
+        else pskPeers.set(s.peer, i)
+      }
+      s.remoteSubnets.forEach((r, j) => {
+        const other = remotes.get(r)
+        if (other !== undefined) ctx.addIssue({ code: 'custom', path: [i, 'remoteSubnets', j], message: `${r} is also a remote subnet of sites[${other}]` })
+        else remotes.set(r, i)
+      })
+    })
+  })
+  .default([])
+
 const policySchema = z.strictObject({
   default: z.enum(['allow', 'deny']).default('allow'),
   rules: z.array(policyRuleSchema).default([]),
@@ -325,8 +388,13 @@ export const serverConfigSchema = z
       .prefault({}),
     radius: radiusSchema.nullable().default(null),
     policies: z.record(z.string().regex(/^[A-Za-z0-9._-]{1,64}$/, 'policy names: at most 64 letters, digits, ".", "_" and "-"'), policySchema).default({}),
+    sites: sitesSchema,
   })
   .superRefine((config, ctx) => {
+    config.sites.forEach((s, i) => {
+      const psk = s.psk !== undefined || s.pskFile !== undefined
+      if (!psk && config.ipsec.certificate === undefined) ctx.addIssue({ code: 'custom', path: ['sites', i], message: 'needs psk or pskFile, or ipsec.certificate for certificate authentication' })
+    })
     checkPool(config.pool, config.users, ctx)
     checkIpv6Pool(config.pool.ipv6, config.ppp.ipv6, ctx)
     checkChapSecrets(config.ppp.auth, config.users, ctx)
@@ -342,6 +410,28 @@ export type ServerConfigInput = z.input<typeof serverConfigSchema>
  * pskFile if that was given) and `ipsec.certificate` holds PEM text, not paths.
  */
 export type ServerConfig = z.output<typeof serverConfigSchema>
+
+/** Why `s` is not a CIDR prefix without host bits, or undefined when it is one. */
+function subnetProblem(s: string): string | undefined {
+  const slash = s.indexOf('/')
+  const address = slash < 0 ? '' : s.slice(0, slash)
+  const family = isIP(address)
+  const length = s.slice(slash + 1)
+  if (slash < 0 || family === 0 || !/^\d{1,3}$/.test(length) || Number(length) > (family === 4 ? 32 : 128)) return `${show(s)} is not a subnet ("10.1.0.0/24", "2001:db8:1::/48")`
+  const bits = family === 4 ? 32 : 128
+  const value = family === 4 ? BigInt(parseIpv4(address) ?? 0) : ipv6BigInt(address)
+  const host = (1n << BigInt(bits - Number(length))) - 1n
+  if ((value & host) !== 0n) return `${show(s)} has host bits set; the network is ${family === 4 ? ipv4Text(value & ~host) : 'the address with them cleared'}/${length}`
+  return undefined
+}
+
+function ipv6BigInt(address: string): bigint {
+  return parseIpv6(address) ?? 0n
+}
+
+function ipv4Text(n: bigint): string {
+  return [24n, 16n, 8n, 0n].map((shift) => String((n >> shift) & 255n)).join('.')
+}
 
 function isAddressOrPrefix(s: string): boolean {
   const slash = s.indexOf('/')

@@ -11,6 +11,7 @@ import * as crypto from './crypto.js'
 import { certPayloads, certRequestPayload, idMatchesCertificate, signHash, subjectDer, verifyChain, verifyHashSignature } from './certificates.js'
 import { idPayload } from './identity.js'
 import type { IkeSa } from './ike-sa.js'
+import { localIdFor } from './sites.js'
 
 /** The Phase 1 authentication methods we accept, by what is configured. */
 export function authMethods(config: ResolvedConfig): number[] {
@@ -40,12 +41,13 @@ export function certificateRequests(ctx: Context, ike: IkeSa): PayloadInput[] {
  */
 export function ourAuthentication(ctx: Context, ike: IkeSa, localAddress: string, hashOver: (idBody: Buffer) => Buffer): PayloadInput[] {
   const cert = ctx.config.certificate
+  const localId = localIdFor(ctx.config, ike)
   if (!usesSignatures(ike) || !cert) {
-    const id = idPayload(ctx.config.localId ?? localAddress)
+    const id = idPayload(localId ?? localAddress)
     return [id, { type: PayloadType.HASH, data: hashOver(encodePayloadBody(id)) }]
   }
-  const id: PayloadInput = ctx.config.localId
-    ? idPayload(ctx.config.localId)
+  const id: PayloadInput = localId
+    ? idPayload(localId)
     : { type: PayloadType.ID, idType: IdType.DER_ASN1_DN, protocol: 0, port: 0, data: subjectDer(cert.credentials.certificate) }
   const signature = signHash(cert.credentials.key, hashOver(encodePayloadBody(id)))
   return [id, ...(certPayloads(cert.credentials) as PayloadInput[]), { type: PayloadType.SIG, data: signature }]

@@ -2,7 +2,7 @@
 // appendix B, RFC 3947 section 3.2), and the CBC encryption of IKE
 // messages (RFC 2408 section 3.5, RFC 2409 appendix B), over node:crypto.
 // Pure functions of their inputs: no state, no randomness.
-import { createCipheriv, createDecipheriv, createHash, createHmac, timingSafeEqual } from 'node:crypto'
+import { createCipheriv, createDecipheriv, createHmac, hash as oneShotHash, timingSafeEqual } from 'node:crypto'
 
 /** Hash / PRF algorithms of IKEv1 phase 1 (RFC 2409 appendix A, RFC 4868 for SHA-2). */
 export type HashName = 'md5' | 'sha1' | 'sha256' | 'sha384' | 'sha512'
@@ -39,9 +39,8 @@ export function hashLength(hash: HashName): number {
 
 /** The plain hash of the concatenated `data`. */
 export function digest(hash: HashName, ...data: Buffer[]): Buffer {
-  const h = createHash(hash)
-  for (const d of data) h.update(d)
-  return h.digest()
+  // One-shot: no Hash object per call.
+  return oneShotHash(hash, data.length === 1 ? data[0]! : Buffer.concat(data), 'buffer')
 }
 
 /** prf(key, data...) of RFC 2409: the HMAC version of the negotiated hash. */

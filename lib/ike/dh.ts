@@ -4,8 +4,9 @@
 // public value and shared secret are left-padded to the length of the
 // prime; an ECP public value is x | y with no point-format octet, and the
 // ECP shared secret is the x coordinate alone.
-import { createDiffieHellman, createECDH, randomBytes, type DiffieHellman, type ECDH } from 'node:crypto'
+import { createDiffieHellman, createECDH, type DiffieHellman, type ECDH } from 'node:crypto'
 import { IkeCryptoError } from './crypto.js'
+import { randomBytesPooled } from './random.js'
 
 /** One Diffie-Hellman group as IKE negotiates it (RFC 2409 appendix A "Group Description"). */
 export interface DhGroup {
@@ -150,6 +151,12 @@ const GROUPS = new Map<number, GroupDefinition>([
  */
 export const SUPPORTED_DH_GROUPS: readonly number[] = Object.freeze([2, 5, 14, 15, 16, 19, 20, 21])
 
+/** Bits of the private exponents we generate for MODP group `id`; undefined for ECP or unknown groups. */
+export function modpExponentBits(id: number): number | undefined {
+  const group = GROUPS.get(id)
+  return group?.kind === 'modp' ? group.exponentBits : undefined
+}
+
 /** The group with IKE number `id`, or undefined if we do not know it. */
 export function dhGroup(id: number): DhGroup | undefined {
   const group = GROUPS.get(id)
@@ -175,42 +182,79 @@ function toBigInt(value: Buffer): bigint {
   return value.length === 0 ? 0n : BigInt(`0x${value.toString('hex')}`)
 }
 
+/** Bits of a big-endian unsigned value (0 for zero). */
+function bitLength(value: Buffer): number {
+  let i = 0
+  while (i < value.length && value[i] === 0) i++
+  return i === value.length ? 0 : (value.length - i - 1) * 8 + (32 - Math.clz32(value[i]!))
+}
+
 /** A fresh exponent of exactly `bits` bits (top bit set), random below it. */
 function randomExponent(bits: number): Buffer {
-  const bytes = randomBytes(Math.ceil(bits / 8))
+  const bytes = randomBytesPooled(Math.ceil(bits / 8))
   const excess = bytes.length * 8 - bits
   bytes[0] = (bytes[0]! & (0xff >> excess)) | (0x80 >> excess)
   return bytes
 }
 
 /**
+ * One node:crypto DiffieHellman per MODP group, shared by all key pairs:
+ * each operation sets its exponent and computes at once (synchronously),
+ * so an IKE SA holds only its exponent, and a key pair costs no new native
+ * object and no BIGNUM conversion of the prime. `low`/`high` are 1 and
+ * p - 1 padded to the prime's length, for the range check of peer values
+ * without BigInt.
+ */
+interface ModpEngine {
+  dh: DiffieHellman
+  one: Buffer
+  pMinus1: Buffer
+}
+const MODP_ENGINES = new Map<number, ModpEngine>()
+
+function modpEngine(def: ModpDefinition): ModpEngine {
+  let engine = MODP_ENGINES.get(def.id)
+  if (!engine) {
+    const one = Buffer.alloc(def.publicLength)
+    one[one.length - 1] = 1
+    const pMinus1 = Buffer.from(def.primeBytes)
+    pMinus1[pMinus1.length - 1]! -= 1 // p is odd: no borrow
+    engine = { dh: createDiffieHellman(def.primeBytes, Buffer.from([2])), one, pMinus1 }
+    MODP_ENGINES.set(def.id, engine)
+  }
+  return engine
+}
+
+/**
  * Our half of one Diffie-Hellman exchange. `privateKey` is for tests and
  * known-answer vectors: a MODP exponent or an ECP scalar, big-endian.
+ * `destroy()` zeroes the private value once the shared secret is known.
  */
 export class DhKeyPair {
   readonly group: DhGroup
   /** Our public value as it goes into the KE payload. */
   readonly publicKey: Buffer
-  /** Bit length of the private exponent or scalar. */
-  readonly privateKeyBits: number
   readonly #definition: GroupDefinition
-  readonly #modp: DiffieHellman | undefined
-  readonly #ecdh: ECDH | undefined
+  /** MODP: our exponent. */
+  #exponent: Buffer | undefined
+  #ecdh: ECDH | undefined
 
   constructor(group: DhGroup, privateKey?: Buffer) {
     const def = definition(group)
     this.#definition = def
     this.group = dhGroup(def.id)!
     if (def.kind === 'modp') {
-      const exponent = privateKey ?? randomExponent(def.exponentBits)
-      const x = toBigInt(exponent)
-      if (x < 2n || x >= def.prime - 1n) throw new IkeCryptoError('IKE_BAD_PRIVATE_KEY', `private exponent out of range for ${def.name}`)
-      const dh = createDiffieHellman(def.primeBytes, Buffer.from([2]))
+      if (privateKey) {
+        const x = toBigInt(privateKey)
+        if (x < 2n || x >= def.prime - 1n) throw new IkeCryptoError('IKE_BAD_PRIVATE_KEY', `private exponent out of range for ${def.name}`)
+      }
+      // A generated exponent has exactly exponentBits (< the prime's) bits: in range.
+      const exponent = Buffer.from(privateKey ?? randomExponent(def.exponentBits))
+      const { dh } = modpEngine(def)
       dh.setPrivateKey(exponent)
       // With the private key set, generateKeys() only computes g^x mod p.
       this.publicKey = leftPad(dh.generateKeys(), def.publicLength)
-      this.privateKeyBits = x.toString(2).length
-      this.#modp = dh
+      this.#exponent = exponent
       this.#ecdh = undefined
     } else {
       const ecdh = createECDH(def.curve)
@@ -226,11 +270,23 @@ export class DhKeyPair {
       }
       // Uncompressed SEC 1 point 0x04 | x | y; RFC 5903 section 7 sends x | y.
       this.publicKey = ecdh.getPublicKey().subarray(1)
-      const scalar = toBigInt(ecdh.getPrivateKey())
-      this.privateKeyBits = scalar.toString(2).length
       this.#ecdh = ecdh
-      this.#modp = undefined
+      this.#exponent = undefined
     }
+  }
+
+  /** Zeroes our exponent (MODP) and lets go of the key (ECP): no shared secret after this. */
+  destroy(): void {
+    this.#exponent?.fill(0)
+    this.#exponent = undefined
+    this.#ecdh = undefined
+  }
+
+  /** Bit length of the private exponent or scalar. */
+  get privateKeyBits(): number {
+    const key = this.#exponent ?? this.#ecdh?.getPrivateKey()
+    if (!key) throw new IkeCryptoError('IKE_BAD_PRIVATE_KEY', 'the key pair was destroyed')
+    return bitLength(key)
   }
 
   /**
@@ -246,18 +302,21 @@ export class DhKeyPair {
       throw new IkeCryptoError('IKE_BAD_KE', `${def.name} public value must be ${def.publicLength} bytes, got ${peerPublic.length}`)
     }
     if (def.kind === 'modp') {
-      const y = toBigInt(peerPublic)
-      if (y <= 1n || y >= def.prime - 1n) throw new IkeCryptoError('IKE_BAD_KE', `${def.name} public value out of range`)
+      const engine = modpEngine(def)
+      if (peerPublic.compare(engine.one) <= 0 || peerPublic.compare(engine.pMinus1) >= 0) throw new IkeCryptoError('IKE_BAD_KE', `${def.name} public value out of range`)
+      if (!this.#exponent) throw new IkeCryptoError('IKE_BAD_PRIVATE_KEY', 'the key pair was destroyed')
       let secret: Buffer
       try {
-        secret = this.#modp!.computeSecret(peerPublic)
+        engine.dh.setPrivateKey(this.#exponent)
+        secret = engine.dh.computeSecret(peerPublic)
       } catch (cause) {
         throw new IkeCryptoError('IKE_BAD_KE', `${def.name} public value rejected`, { cause })
       }
       return leftPad(secret, def.publicLength)
     }
+    if (!this.#ecdh) throw new IkeCryptoError('IKE_BAD_PRIVATE_KEY', 'the key pair was destroyed')
     try {
-      return leftPad(this.#ecdh!.computeSecret(Buffer.concat([Buffer.from([0x04]), peerPublic])), def.coordinateLength)
+      return leftPad(this.#ecdh.computeSecret(Buffer.concat([Buffer.from([0x04]), peerPublic])), def.coordinateLength)
     } catch (cause) {
       if (cause instanceof IkeCryptoError) throw cause
       throw new IkeCryptoError('IKE_BAD_KE', `${def.name} public value is not a point on the curve`, { cause })

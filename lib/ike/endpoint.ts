@@ -5,18 +5,19 @@
  * as initiator. IKE SAs are found by their cookies, never by address, so
  * many clients behind one NAT (even all from port 1701) stay apart.
  */
-import { randomBytes } from 'node:crypto'
 import { decodeHeader, decodeMessage, IkeCodecError, type IsakmpHeader } from './codec.js'
 import { ExchangeType, Flag, NotifyType, PayloadType, VendorIds, identifyVendorId } from './constants.js'
 import type { Context, ResolvedConfig } from './context.js'
-import * as crypto from './crypto.js'
 import { IkeSa } from './ike-sa.js'
+import { randomBytesPooled } from './random.js'
 import { deleteEspPayload, deleteIkeSaPayload, handleInformational, sendInformational, sendRUThere } from './informational.js'
 import * as am from './aggressive-mode.js'
+import { isRequest } from './phase1.js'
 import { DEFAULT_FRAGMENT_SIZE, Reassembler, fragmentMessage, maxIkeMessageSize } from './fragments.js'
 import * as mm from './main-mode.js'
 import * as qmode from './quick-mode.js'
 import type { QuickModeRequest } from './quick-mode.js'
+import { siteByName } from './sites.js'
 import type { IkeConfig, IkeEvent, Path, Transmit } from './types.js'
 
 const ZERO_COOKIE = Buffer.alloc(8)
@@ -43,6 +44,7 @@ function resolve(config: IkeConfig): ResolvedConfig {
     nattPort: 4500,
     ikePort: 500,
     allowTunnel: false,
+    sites: [],
     maxHalfOpenPerSource: 8,
     maxHalfOpen: 1024,
     halfOpenTimeout: 30,
@@ -80,7 +82,7 @@ export class IkeEndpoint {
 
   constructor(config: IkeConfig, options: EndpointOptions = {}) {
     this.config = resolve(config)
-    this.random = options.random ?? randomBytes
+    this.random = options.random ?? randomBytesPooled
     this.wallClock = options.wallClock ?? (() => new Date())
     if (!config.psk && !config.certificate) throw new Error('IKE needs a pre-shared key (psk) or a certificate')
   }
@@ -186,9 +188,9 @@ export class IkeEndpoint {
   }
 
   /** Starts Main Mode towards `path.peer`, then (unless `quick` is false) Quick Mode for an L2TP SA. Returns the IKE SA id (it changes once the responder's cookie is known; events carry the final one). */
-  connect(path: Path, now: number, quick: QuickModeRequest | false = {}, options: { rekey?: boolean } = {}): string {
+  connect(path: Path, now: number, quick: QuickModeRequest | false = {}, options: { rekey?: boolean; site?: string } = {}): string {
     const ctx = this.context(now)
-    const ike = mm.initiate(ctx, path)
+    const ike = mm.initiate(ctx, path, undefined, options.site)
     ike.initialContact = !options.rekey
     this.remember(ike)
     if (quick) this.pendingQuick.set(ike.ckyI.toString('hex'), quick)
@@ -204,15 +206,33 @@ export class IkeEndpoint {
     return true
   }
 
-  /** Deletes an IKE SA and its ESP SAs, telling the peer. */
-  close(ikeSaId: string, now: number, reason = 'closed'): void {
+  /**
+   * Deletes an IKE SA and its ESP SAs, telling the peer unless `notify` is
+   * false (the peer is known gone, or a benchmark recycles its SAs).
+   */
+  close(ikeSaId: string, now: number, reason = 'closed', options: { notify?: boolean } = {}): void {
     const ike = [...this.sas.values()].find((s) => s.id === ikeSaId)
     if (!ike) return
-    const ctx = this.context(now)
-    const children = [...(this.children.get(ike.id)?.keys() ?? [])]
-    if (children.length) sendInformational(ctx, ike, [deleteEspPayload(children)])
-    sendInformational(ctx, ike, [deleteIkeSaPayload(ike)])
+    if (options.notify !== false) {
+      const ctx = this.context(now)
+      const children = [...(this.children.get(ike.id)?.keys() ?? [])]
+      if (children.length) sendInformational(ctx, ike, [deleteEspPayload(children)])
+      sendInformational(ctx, ike, [deleteIkeSaPayload(ike)])
+    }
     this.forget(ike, reason)
+  }
+
+  /** Deletes one ESP SA pair (the old pair after a rekey), telling the peer; false when the IKE SA has no such pair. */
+  deleteChildSa(ikeSaId: string, inboundSpi: number, now: number, reason = 'rekeyed'): boolean {
+    const ike = [...this.sas.values()].find((s) => s.id === ikeSaId)
+    const children = ike && this.children.get(ike.id)
+    const outbound = children?.get(inboundSpi)
+    if (!ike?.established || outbound === undefined) return false
+    sendInformational(this.context(now), ike, [deleteEspPayload([inboundSpi])])
+    children!.delete(inboundSpi)
+    this.spis.delete(inboundSpi)
+    this.events.push({ type: 'child-sa-down', ikeSa: ike.id, inboundSpi, outboundSpi: outbound, reason })
+    return true
   }
 
   handle(datagram: Buffer, path: Path, now: number): void {
@@ -253,7 +273,7 @@ export class IkeEndpoint {
 
   private retransmitIfDuplicate(ike: IkeSa, datagram: Buffer): boolean {
     const last = ike.lastSent
-    if (last?.answers && last.answers === crypto.digest('sha1', datagram).toString('hex')) {
+    if (last && isRequest(last.answers, datagram)) {
       this.push({ data: last.data, to: last.to, fromPort: last.fromPort }, ike)
       return true
     }
@@ -412,8 +432,9 @@ export class IkeEndpoint {
     }
     if (qm.role === 'responder') {
       if (qm.state === 'R_SENT_2') {
-        if (ike.lastSent?.answers === crypto.digest('sha1', body).toString('hex')) {
-          this.push({ data: ike.lastSent.data, to: ike.lastSent.to, fromPort: ike.lastSent.fromPort }, ike)
+        const last = ike.lastSent
+        if (last && isRequest(last.answers, body)) {
+          this.push({ data: last.data, to: last.to, fromPort: last.fromPort }, ike)
           return
         }
         if (qmode.respondToQuick3(ctx, qm, header, body)) this.childUp(ike, qm)
@@ -513,7 +534,7 @@ export class IkeEndpoint {
       // As initiator, rekey Phase 1 at 90% of its life (the new SA adopts our ESP SAs).
       if (ike.role === 'initiator' && !ike.rekeyStarted && age >= lifetime * 0.9) {
         ike.rekeyStarted = true
-        this.connect({ peer: { ...ike.peer, port: this.config.peerIkePort }, local: ike.local }, now, false, { rekey: true })
+        this.connect({ peer: { ...ike.peer, port: this.config.peerIkePort }, local: ike.local }, now, false, { rekey: true, ...(ike.siteIntent ? { site: ike.siteIntent } : {}) })
       }
       if (age >= lifetime) {
         this.close(ike.id, now, 'Phase 1 lifetime expired')
@@ -521,20 +542,24 @@ export class IkeEndpoint {
       }
       soon(ike.createdAt + (ike.role === 'initiator' && !ike.rekeyStarted ? lifetime * 0.9 : lifetime))
     }
-    if (this.config.dpdDelay > 0) {
+    if (this.config.dpdDelay > 0 || this.config.sites.some((s) => (s.dpdDelay ?? 0) > 0)) {
       const ctx = this.context(now)
       for (const ike of [...this.sas.values()]) {
         if (!ike.established || !ike.peerVendorIds.some((v) => identifyVendorId(v) === VendorIds.DPD)) continue
+        const site = siteByName(this.config, ike.site)
+        const dpdDelay = site?.dpdDelay ?? this.config.dpdDelay
+        const dpdTimeout = site?.dpdTimeout ?? this.config.dpdTimeout
+        if (dpdDelay <= 0) continue
         const pending = ike.dpd.pendingSince
-        if (pending !== undefined && now - pending >= this.config.dpdTimeout) {
+        if (pending !== undefined && now - pending >= dpdTimeout) {
           this.forget(ike, 'dead peer: no answer to R-U-THERE')
           continue
         }
-        if (pending === undefined && now - ike.lastActivity >= this.config.dpdDelay) {
+        if (pending === undefined && now - ike.lastActivity >= dpdDelay) {
           sendRUThere(ctx, ike)
           ike.dpd.pendingSince = now
         }
-        soon(ike.dpd.pendingSince !== undefined ? ike.dpd.pendingSince + this.config.dpdTimeout : ike.lastActivity + this.config.dpdDelay)
+        soon(ike.dpd.pendingSince !== undefined ? ike.dpd.pendingSince + dpdTimeout : ike.lastActivity + dpdDelay)
       }
     }
     return next
@@ -555,6 +580,12 @@ export class IkeEndpoint {
     const ike = [...this.sas.values()].find((s) => s.id === ikeSaId)
     if (!ike?.encKey) return undefined
     return { initiatorCookie: ike.ckyI, responderCookie: ike.ckyR, encryptionKey: ike.encKey, cipher: ike.cipher }
+  }
+
+  /** The IKE SA that holds an ESP SA pair now (a Phase 1 rekey moves pairs to the new IKE SA). */
+  ikeSaOfChild(inboundSpi: number): string | undefined {
+    for (const [id, children] of this.children) if (children.has(inboundSpi)) return id
+    return undefined
   }
 
   /** ESP SPIs we allocated and that are live. */

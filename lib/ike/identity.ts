@@ -28,7 +28,7 @@ export function addressBytes(address: string): Buffer {
 }
 
 export function addressString(bytes: Buffer): string {
-  if (bytes.length === 4) return [...bytes].join('.')
+  if (bytes.length === 4) return `${bytes[0]}.${bytes[1]}.${bytes[2]}.${bytes[3]}`
   const groups: string[] = []
   for (let i = 0; i < 16; i += 2) groups.push(bytes.readUInt16BE(i).toString(16))
   return groups.join(':').replace(/(^|:)0(:0)+(:|$)/, '::')

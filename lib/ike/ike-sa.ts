@@ -85,6 +85,10 @@ export class IkeSa {
   aggressive = false
   /** Initiator: send INITIAL-CONTACT (a first connection, not a rekey). */
   initialContact = true
+  /** Initiator: the configured site we called (sites.ts). */
+  siteIntent?: string
+  /** The configured site this SA authenticated as: only then may its Quick Modes use tunnel mode. */
+  site?: string
 
   constructor(
     readonly role: 'initiator' | 'responder',
@@ -125,6 +129,9 @@ export class IkeSa {
   deriveKeys(psk: Buffer | undefined): void {
     const hash = this.hash
     this.gxy = this.dh!.computeSecret(this.role === 'responder' ? this.gxi! : this.gxr!)
+    // Our private value has served: zero it and let it go.
+    this.dh!.destroy()
+    this.dh = undefined
     this.skeyid = this.choice!.authMethod === AuthMethod.RSA_SIG ? crypto.skeyidSig(hash, this.ni!, this.nr!, this.gxy) : crypto.skeyidPsk(hash, psk ?? Buffer.alloc(0), this.ni!, this.nr!)
     const ids = crypto.deriveSkeyids(hash, this.skeyid, this.gxy, this.ckyI, this.ckyR)
     this.skeyidD = ids.d

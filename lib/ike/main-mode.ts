@@ -10,7 +10,7 @@
  *   R -> I  HDR*, IDir, HASH_R                      ESTABLISHED
  */
 import { encodePayloadBody, findPayload, payloadsOf, type IsakmpHeader, type Payload, type PayloadInput, type SaPayload } from './codec.js'
-import { ExchangeType, NotifyType, PayloadType, VendorIds } from './constants.js'
+import { AuthMethod, ExchangeType, NotifyType, PayloadType, VendorIds } from './constants.js'
 import type { Context } from './context.js'
 import * as crypto from './crypto.js'
 import { DhKeyPair, dhGroup } from './dh.js'
@@ -32,7 +32,8 @@ import {
   responderNatD,
   vid,
 } from './phase1.js'
-import { authMethods, certificateRequests, offeredAuthMethod, ourAuthentication, verifyPeer } from './auth.js'
+import { authMethods, certificateRequests, offeredAuthMethod, ourAuthentication, usesSignatures, verifyPeer } from './auth.js'
+import { authMethodsFor, authenticatedSite, policyFor, pskFor, siteByAddress, siteByName } from './sites.js'
 import { matchPhase1, phase1Offer, phase1Reply } from './proposal.js'
 import type { Path } from './types.js'
 
@@ -48,7 +49,9 @@ export function respondToSa(ctx: Context, header: IsakmpHeader, payloads: readon
     ctx.emit({ type: 'negotiation-failure', peer: path.peer, stage: 'main-mode', reason: 'message 1 without an SA payload', notify: NotifyType.PAYLOAD_MALFORMED })
     return undefined
   }
-  const match = matchPhase1(sa, ctx.config.policy, authMethods(ctx.config))
+  // A PSK site's address negotiates with that site's proposals and key only.
+  const site = siteByAddress(ctx.config, path.peer.address)
+  const match = matchPhase1(sa, site?.policy ?? ctx.config.policy, authMethodsFor(ctx.config, path.peer.address, authMethods(ctx.config)))
   if (!match.ok) {
     notifyPlain(ctx, header, path, match.notify)
     ctx.emit({ type: 'negotiation-failure', peer: path.peer, stage: 'main-mode', reason: match.reason, notify: match.notify })
@@ -81,7 +84,7 @@ export function respondToKe(ctx: Context, ike: IkeSa, payloads: readonly Payload
   ike.nr = ctx.random(NONCE_LENGTH)
   const theirHashOfUs = readNatD(ike, payloads, path)
   try {
-    ike.deriveKeys(ctx.config.psk)
+    ike.deriveKeys(pskFor(ctx.config, ike))
   } catch {
     ctx.emit({ type: 'negotiation-failure', peer: path.peer, stage: 'main-mode', reason: 'the peer KE value is invalid', notify: NotifyType.INVALID_KEY_INFORMATION })
     return false
@@ -112,6 +115,12 @@ export function respondToAuth(ctx: Context, ike: IkeSa, header: IsakmpHeader, bo
     return { ok: false }
   }
   const id = verdict.id
+  const site = authenticatedSite(ctx.config, ike, id, usesSignatures(ike))
+  if (!site.ok) {
+    ctx.emit({ type: 'auth-failure', peer: path.peer, reason: `Main Mode message 5: ${site.reason}` })
+    return { ok: false }
+  }
+  ike.site = site.site
   decrypted.commit()
   // NAT-T: the client floated to our NAT-T port; follow it (RFC 3947 4).
   ike.peer = { ...path.peer }
@@ -128,9 +137,12 @@ export function respondToAuth(ctx: Context, ike: IkeSa, header: IsakmpHeader, bo
 
 // ---------------------------------------------------------------- initiator
 
-export function initiate(ctx: Context, path: Path, lifetimeSeconds = 28800): IkeSa {
+export function initiate(ctx: Context, path: Path, lifetimeSeconds = 28800, site?: string): IkeSa {
   const ike = new IkeSa('initiator', ctx.random(8), Buffer.alloc(8), { ...path.peer }, { ...path.local }, ctx.now)
-  const offer = phase1Offer(ctx.config.policy, offeredAuthMethod(ctx.config), lifetimeSeconds)
+  ike.siteIntent = site
+  const called = siteByName(ctx.config, site)
+  const method = called ? (called.psk ? AuthMethod.PSK : AuthMethod.RSA_SIG) : offeredAuthMethod(ctx.config)
+  const offer = phase1Offer(policyFor(ctx.config, ike), method, lifetimeSeconds)
   const sa: PayloadInput = { type: PayloadType.SA, ...offer } as PayloadInput
   ike.saiB = encodePayloadBody(sa)
   ike.natT.variant = 'rfc'
@@ -143,7 +155,9 @@ export function initiate(ctx: Context, path: Path, lifetimeSeconds = 28800): Ike
 /** Message 2: the responder's choice; send KE and nonce. */
 export function initiatorGotSa(ctx: Context, ike: IkeSa, header: IsakmpHeader, payloads: readonly Payload[], path: Path): boolean {
   const sa = findPayload(payloads, PayloadType.SA) as SaPayload | undefined
-  const match = sa && sa.proposals.length === 1 && sa.proposals[0]!.transforms.length === 1 ? matchPhase1(sa, ctx.config.policy, authMethods(ctx.config)) : undefined
+  const called = siteByName(ctx.config, ike.siteIntent)
+  const methods = called ? [called.psk ? AuthMethod.PSK : AuthMethod.RSA_SIG] : authMethods(ctx.config)
+  const match = sa && sa.proposals.length === 1 && sa.proposals[0]!.transforms.length === 1 ? matchPhase1(sa, policyFor(ctx.config, ike), methods) : undefined
   if (!match?.ok) {
     ctx.emit({ type: 'negotiation-failure', peer: path.peer, stage: 'main-mode', reason: 'the responder chose nothing we offered', notify: NotifyType.NO_PROPOSAL_CHOSEN })
     return false
@@ -159,7 +173,7 @@ export function initiatorGotSa(ctx: Context, ike: IkeSa, header: IsakmpHeader, p
     { type: PayloadType.KE, data: ike.gxi },
     { type: PayloadType.NONCE, data: ike.ni },
   ]
-  out.push(...certificateRequests(ctx, ike), ...initiatorNatD(ike))
+  out.push(...certificateRequests(ctx, ike), ...initiatorNatD(ike, ctx.random))
   ike.state = 'I_SENT_KE'
   ctx.send({ data: encodePlain(ike.ckyI, ike.ckyR, ExchangeType.MAIN, 0, out), to: ike.peer, fromPort: ike.localPort }, ike)
   return true
@@ -176,8 +190,10 @@ export function initiatorGotKe(ctx: Context, ike: IkeSa, payloads: readonly Payl
   ike.gxr = ke.data
   ike.nr = nonce.data
   readNatD(ike, payloads, path)
+  // Calling a site we told the responder we are behind NAT (initiatorNatD): act on it.
+  if (ike.siteIntent !== undefined && ike.natT.variant) ike.natT.localBehindNat = true
   try {
-    ike.deriveKeys(ctx.config.psk)
+    ike.deriveKeys(pskFor(ctx.config, ike))
   } catch {
     ctx.emit({ type: 'negotiation-failure', peer: path.peer, stage: 'main-mode', reason: 'the responder KE value is invalid' })
     return false
@@ -215,6 +231,12 @@ export function initiatorGotAuth(ctx: Context, ike: IkeSa, header: IsakmpHeader,
     return false
   }
   const id = verdict.id
+  const site = authenticatedSite(ctx.config, ike, id, usesSignatures(ike))
+  if (!site.ok) {
+    ctx.emit({ type: 'auth-failure', peer: path.peer, reason: `Main Mode message 6: ${site.reason}` })
+    return false
+  }
+  ike.site = site.site
   decrypted.commit()
   ike.sealPhase1()
   ike.peerId = describeId(id)

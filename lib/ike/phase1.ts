@@ -3,6 +3,7 @@
  * NAT-T vendor IDs and NAT-D (RFC 3947), plain notifications, the events of
  * an established IKE SA.
  */
+import { hash } from 'node:crypto'
 import { encodePlainMessage, payloadsOf, type IsakmpHeader, type Payload, type PayloadInput } from './codec.js'
 import { ExchangeType, NotifyType, PayloadType, VendorIds, identifyVendorId } from './constants.js'
 import type { Context } from './context.js'
@@ -31,8 +32,21 @@ export function natDType(ike: IkeSa): number {
   return ike.natT.variant === 'draft' ? PayloadType.NAT_D_DRAFT : PayloadType.NAT_D
 }
 
+/** Addresses as bytes for NAT-D, remembered: the same few (ours, the peers') come up in every exchange. */
+const natDAddresses = new Map<string, Buffer>()
+
+function natDAddress(address: string): Buffer {
+  let bytes = natDAddresses.get(address)
+  if (!bytes) {
+    bytes = addressBytes(address)
+    if (natDAddresses.size >= 4096) natDAddresses.clear()
+    natDAddresses.set(address, bytes)
+  }
+  return bytes
+}
+
 export function natDHash(ike: IkeSa, address: string, port: number): Buffer {
-  return crypto.natD(ike.hash, ike.ckyI, ike.ckyR, addressBytes(address), port)
+  return crypto.natD(ike.hash, ike.ckyI, ike.ckyR, natDAddress(address), port)
 }
 
 /**
@@ -65,8 +79,19 @@ export function encodePlain(ckyI: Buffer, ckyR: Buffer, exchangeType: number, me
   )
 }
 
+/**
+ * What identifies a request we answered, to resend the answer to a
+ * retransmission: its length and SHA-1. The length comes first so that
+ * `isRequest` hashes only a datagram of the same length (a retransmission),
+ * never each new message.
+ */
 export function requestKey(datagram: Buffer): string {
-  return crypto.digest('sha1', datagram).toString('hex')
+  return `${datagram.length}:${hash('sha1', datagram, 'hex')}`
+}
+
+/** Whether `datagram` is the request `key` (from requestKey) names. */
+export function isRequest(key: string | undefined, datagram: Buffer): boolean {
+  return key !== undefined && key.startsWith(`${datagram.length}:`) && key === requestKey(datagram)
 }
 
 export function describeChoice(ike: IkeSa): string {
@@ -112,13 +137,19 @@ export function responderNatD(ctx: Context, ike: IkeSa, path: Path, theirHashOfU
   ]
 }
 
-/** The initiator's NAT-D pair: the responder as we address it, then us. */
-export function initiatorNatD(ike: IkeSa): PayloadInput[] {
+/**
+ * The initiator's NAT-D pair: the responder as we address it, then us. A
+ * gateway calling a site hashes a random "address" for itself (as
+ * strongSwan's encapsulation=yes does), so both ends see NAT and ESP goes
+ * in UDP 4500: the server has no raw ESP socket.
+ */
+export function initiatorNatD(ike: IkeSa, random?: (bytes: number) => Buffer): PayloadInput[] {
   if (!ike.natT.variant) return []
   const type = natDType(ike)
+  const ours = ike.siteIntent !== undefined && random ? crypto.digest(ike.hash, random(16)) : natDHash(ike, ike.local.address, ike.local.port)
   return [
     { type, data: natDHash(ike, ike.peer.address, ike.peer.port) },
-    { type, data: natDHash(ike, ike.local.address, ike.local.port) },
+    { type, data: ours },
   ]
 }
 

@@ -625,7 +625,8 @@ export function matchPhase1(sa: SaPayload, policy: ProposalPolicy, authMethods: 
 // --- Phase 2 ------------------------------------------------------------------------
 
 type Phase2Result = { choice: Phase2Choice } | Skipped
-type Phase2Options = { allowTunnel: boolean; natT: boolean }
+/** `tunnelOnly`: a site-to-site peer, whose SAs carry routed subnets and never L2TP. */
+type Phase2Options = { allowTunnel: boolean; natT: boolean; tunnelOnly?: boolean }
 
 /**
  * Proposals sharing a number are one offer, all of them together (RFC
@@ -755,6 +756,7 @@ function phase2Transform(proposal: Proposal, t: Transform, policy: ProposalPolic
   if (!KNOWN_MODES.includes(encapsulation)) return invalid(`encapsulation mode ${encapsulation} is unknown`)
   const mode = TUNNEL_MODES.includes(encapsulation) ? 'tunnel' : 'transport'
   if (mode === 'tunnel' && !options.allowTunnel) return refused(`${encapsulationWords(encapsulation)} mode is not enabled (L2TP uses transport mode)`)
+  if (mode === 'transport' && options.tunnelOnly) return refused(`${encapsulationWords(encapsulation)} mode: a site-to-site peer negotiates tunnel mode only`)
 
   const pfsGroup = v.get(IpsecAttribute.GROUP_DESCRIPTION)
   if (pfsGroup !== undefined && !SUPPORTED_DH_GROUPS.includes(pfsGroup)) return refused(`PFS ${groupWords(pfsGroup)} is not supported`)
@@ -809,12 +811,13 @@ function phase2Transform(proposal: Proposal, t: Transform, policy: ProposalPolic
  * caller that knows the peer may switch to 'sha256_96'.
  */
 export function matchPhase2(sa: SaPayload, policy: ProposalPolicy, options: Phase2Options): Phase2Match {
+  const bad = checkDoi(sa)
+  const r = bad ? undefined : selectPhase2(sa, policy, options)
+  if (r && 'choice' in r) return { ok: true, choice: r.choice }
+  // Only a failure is described, for the operator: a match costs no words.
   const pairs = sa.proposals.flatMap((p) => p.transforms.map((t) => [p, t] as const))
   const offered = pairs.map(([p, t]) => describePhase2Transform(p, t))
-  const bad = checkDoi(sa)
-  if (bad) return { ...bad, offered }
-  const r = selectPhase2(sa, policy, options)
-  if ('choice' in r) return { ok: true, choice: r.choice }
+  if (bad || !r) return { ...bad!, offered }
   const hint = presetHint(policy.preset, (other) => {
     const o = selectPhase2(sa, other, options)
     return 'choice' in o ? phase2Short(o.choice.proposal, o.choice.transform) : undefined

@@ -6,7 +6,10 @@
  *   I -> R  HDR*, HASH(3)
  *
  * For L2TP clients only transport mode to our UDP 1701 is accepted (tunnel
- * mode would let any PSK holder reach the LAN without a PPP login).
+ * mode would let any PSK holder reach the LAN without a PPP login). Tunnel
+ * mode (RFC 2409 5.5 with subnet IDs; UDP-Encapsulated-Tunnel 3 or the
+ * draft's 61443 under NAT-T) only under an IKE SA authenticated as a
+ * configured site, for subnets inside that site's configuration (sites.ts).
  */
 import { encodeAttributes, findPayload, payloadsOf, type IdPayload, type IsakmpHeader, type NatOaPayload, type PayloadInput } from './codec.js'
 import { EncapsulationMode, ExchangeType, Flag, IdType, IpsecAttribute, NotifyType, PayloadType, ProtocolId } from './constants.js'
@@ -17,7 +20,9 @@ import { decryptHashed, encryptHashed } from './exchange.js'
 import { addressBytes, describeId } from './identity.js'
 import type { IkeSa } from './ike-sa.js'
 import { sendInformational } from './informational.js'
+import { requestKey } from './phase1.js'
 import { matchPhase2, phase2Offer, phase2Reply, type Phase2Choice } from './proposal.js'
+import { selectorWithin, siteByName, subnetId, tunnelSite, type IkeSite } from './sites.js'
 import type { ChildSaKeys, Path } from './types.js'
 
 const L2TP_PORT = 1701
@@ -41,6 +46,8 @@ export interface QuickMode {
   /** The initiator set the commit bit (RFC 2408 3.1): answer HASH(3) with N(CONNECTED). */
   commit: boolean
   selectors?: { initiator: string; responder: string }
+  /** Initiator of a site's tunnel-mode SA: our subnet and the peer's, as offered. */
+  tunnel?: { local: string; remote: string }
 }
 
 function failure(ctx: Context, ike: IkeSa, reason: string, notify?: number): undefined {
@@ -59,6 +66,20 @@ function l2tpSelectors(ids: readonly IdPayload[]): { ok: true; peerPort: number 
   if (cr.protocol !== UDP || cr.port !== L2TP_PORT) return { ok: false, reason: `IDcr is protocol ${cr.protocol} port ${cr.port}; only UDP 1701 (L2TP) is served` }
   if (ci.protocol !== UDP) return { ok: false, reason: `IDci is protocol ${ci.protocol}; only UDP (L2TP) is served` }
   return { ok: true, peerPort: ci.port }
+}
+
+/**
+ * Checks a site's tunnel-mode selectors (RFC 2409 5.5): IDci and IDcr must
+ * be given, and lie inside the site's subnets — the initiator's side in
+ * the peer's (`remote`) when the peer initiated, in ours when we did.
+ */
+function siteSelectors(site: IkeSite, ids: readonly IdPayload[], weInitiated: boolean): { ok: true } | { ok: false; reason: string } {
+  if (ids.length !== 2) return { ok: false, reason: `site ${site.name}: tunnel mode needs IDci and IDcr (subnets), got ${ids.length} ID payloads` }
+  const [ci, cr] = ids as [IdPayload, IdPayload]
+  const [ciWithin, crWithin] = weInitiated ? [site.local, site.remote] : [site.remote, site.local]
+  if (!selectorWithin(ci, ciWithin)) return { ok: false, reason: `site ${site.name}: IDci ${describeSelector(ci)} is not inside ${ciWithin.join(', ')}` }
+  if (!selectorWithin(cr, crWithin)) return { ok: false, reason: `site ${site.name}: IDcr ${describeSelector(cr)} is not inside ${crWithin.join(', ')}` }
+  return { ok: true }
 }
 
 /** An ID as a selector in plain words: "10.0.2.15 udp/1701", "192.168.1.0/255.255.255.0 any". */
@@ -90,6 +111,7 @@ function emitChildSa(ctx: Context, ike: IkeSa, qm: QuickMode): void {
     udpEncapsulated: c.udpEncapsulated,
     peerL2tpPort: qm.peerL2tpPort,
     selectors: qm.selectors,
+    ...(c.mode === 'tunnel' && ike.site ? { site: ike.site } : {}),
     lifetimeSeconds: c.lifetimeSeconds,
     lifetimeKilobytes: c.lifetimeKilobytes,
   })
@@ -122,7 +144,9 @@ export function respondToQuick1(ctx: Context, ike: IkeSa, header: IsakmpHeader, 
   const nonce = findPayload(d.payloads, PayloadType.NONCE)
   if (!sa || !nonce) return failure(ctx, ike, 'Quick Mode message 1 lacks SA or nonce', NotifyType.PAYLOAD_MALFORMED)
   const natT = ike.natT.localBehindNat || ike.natT.peerBehindNat
-  const match = matchPhase2(sa, ctx.config.policy, { allowTunnel: ctx.config.allowTunnel, natT })
+  // Tunnel mode only for an IKE SA that authenticated as a site; a site's SAs never carry L2TP.
+  const site = tunnelSite(ctx.config, ike)
+  const match = matchPhase2(sa, site?.policy ?? ctx.config.policy, { allowTunnel: site !== undefined || ctx.config.allowTunnel, natT, tunnelOnly: site !== undefined })
   if (!match.ok) return failure(ctx, ike, match.reason, match.notify)
   const choice = match.choice
   const ids = payloadsOf(d.payloads, PayloadType.ID)
@@ -131,6 +155,9 @@ export function respondToQuick1(ctx: Context, ike: IkeSa, header: IsakmpHeader, 
     const sel = l2tpSelectors(ids)
     if (!sel.ok) return failure(ctx, ike, sel.reason, NotifyType.INVALID_ID_INFORMATION)
     peerPort = sel.peerPort
+  } else if (site) {
+    const sel = siteSelectors(site, ids, false)
+    if (!sel.ok) return failure(ctx, ike, sel.reason, NotifyType.INVALID_ID_INFORMATION)
   }
   const qm: QuickMode = {
     ike,
@@ -174,7 +201,7 @@ export function respondToQuick1(ctx: Context, ike: IkeSa, header: IsakmpHeader, 
     (after) => crypto.quickHash2(ike.hash, ike.skeyidA!, header.messageId, qm.ni, after),
     qm.commit ? Flag.COMMIT : 0,
   )
-  ctx.send({ data: message, to: ike.peer, fromPort: ike.localPort }, ike, crypto.digest('sha1', body).toString('hex'))
+  ctx.send({ data: message, to: ike.peer, fromPort: ike.localPort }, ike, requestKey(body))
   // The inbound SA may be installed now (libreswan does): clients send their
   // first ESP packet right behind message 3, before child-sa-up is acted on.
   ctx.emit({ type: 'child-sa-inbound', ikeSa: ike.id, peer: ike.peer, inbound: childKeys(ike, qm, qm.ourSpi), udpEncapsulated: choice.udpEncapsulated, peerL2tpPort: qm.peerL2tpPort })
@@ -212,12 +239,20 @@ export interface QuickModeRequest {
   commit?: boolean
   /** The peer's L2TP UDP port for its selector (a rekey started by the server for a client on an ephemeral port); default 1701. */
   peerL2tpPort?: number
+  /** A site's tunnel-mode SA between our subnet and the peer's (CIDR); only under an IKE SA that authenticated as a site. */
+  tunnel?: { local: string; remote: string }
 }
 
 export function initiateQuick(ctx: Context, ike: IkeSa, request: QuickModeRequest, allocateSpi: () => Buffer): QuickMode {
   const messageId = ctx.random(4).readUInt32BE(0) || 1
   const natT = ike.natT.localBehindNat || ike.natT.peerBehindNat
-  const encapsulation = !natT ? EncapsulationMode.TRANSPORT : ike.natT.variant === 'draft' ? EncapsulationMode.UDP_TRANSPORT_DRAFT : EncapsulationMode.UDP_TRANSPORT
+  const tunnel = request.tunnel
+  if (tunnel && !ike.site) throw new Error('tunnel mode is only negotiated under an IKE SA authenticated as a site')
+  const draft = ike.natT.variant === 'draft'
+  const encapsulation = tunnel
+    ? !natT ? EncapsulationMode.TUNNEL : draft ? EncapsulationMode.UDP_TUNNEL_DRAFT : EncapsulationMode.UDP_TUNNEL
+    : !natT ? EncapsulationMode.TRANSPORT : draft ? EncapsulationMode.UDP_TRANSPORT_DRAFT : EncapsulationMode.UDP_TRANSPORT
+  const policy = siteByName(ctx.config, ike.site)?.policy ?? ctx.config.policy
   const qm: QuickMode = {
     ike,
     messageId,
@@ -225,12 +260,13 @@ export function initiateQuick(ctx: Context, ike: IkeSa, request: QuickModeReques
     state: 'I_SENT_1',
     ourSpi: allocateSpi(),
     ni: ctx.random(32),
-    peerL2tpPort: request.peerL2tpPort ?? L2TP_PORT,
+    peerL2tpPort: tunnel ? 0 : (request.peerL2tpPort ?? L2TP_PORT),
     createdAt: ctx.now,
     pfsGroup: request.pfsGroup,
     commit: request.commit ?? false,
+    ...(tunnel ? { tunnel } : {}),
   }
-  const offer = phase2Offer(ctx.config.policy, qm.ourSpi, { encapsulation, pfsGroup: request.pfsGroup, lifetimeSeconds: request.lifetimeSeconds ?? 3600 })
+  const offer = phase2Offer(policy, qm.ourSpi, { encapsulation, pfsGroup: request.pfsGroup, lifetimeSeconds: request.lifetimeSeconds ?? 3600 })
   const payloads: PayloadInput[] = [{ type: PayloadType.SA, ...offer } as PayloadInput, { type: PayloadType.NONCE, data: qm.ni }]
   if (request.pfsGroup !== undefined) {
     qm.dh = new DhKeyPair(dhGroup(request.pfsGroup)!)
@@ -240,8 +276,11 @@ export function initiateQuick(ctx: Context, ike: IkeSa, request: QuickModeReques
     const bytes = addressBytes(address)
     return { type: PayloadType.ID, idType: bytes.length === 4 ? IdType.IPV4_ADDR : IdType.IPV6_ADDR, protocol: UDP, port, data: bytes }
   }
-  payloads.push(hostId(ike.local.address, L2TP_PORT), hostId(ike.peer.address, qm.peerL2tpPort))
-  if (natT) {
+  const ids = tunnel ? [subnetId(tunnel.local), subnetId(tunnel.remote)] : [hostId(ike.local.address, L2TP_PORT), hostId(ike.peer.address, qm.peerL2tpPort)]
+  payloads.push(...ids)
+  if (tunnel) qm.selectors = { initiator: describeSelector(ids[0] as IdPayload), responder: describeSelector(ids[1] as IdPayload) }
+  // NAT-OA is for transport mode only (RFC 3947 5.2): tunnel mode carries whole inner packets.
+  if (natT && !tunnel) {
     // RFC 3947 5.2: in transport mode the initiator sends NAT-OAi then NAT-OAr.
     const type = ike.natT.variant === 'draft' ? PayloadType.NAT_OA_DRAFT : PayloadType.NAT_OA
     for (const address of [ike.local.address, ike.peer.address]) {
@@ -264,10 +303,19 @@ export function initiatorGotQuick2(ctx: Context, qm: QuickMode, header: IsakmpHe
   const sa = findPayload(d.payloads, PayloadType.SA)
   const nonce = findPayload(d.payloads, PayloadType.NONCE)
   const natT = ike.natT.localBehindNat || ike.natT.peerBehindNat
-  const match = sa && matchPhase2(sa, ctx.config.policy, { allowTunnel: ctx.config.allowTunnel, natT })
+  const site = qm.tunnel ? tunnelSite(ctx.config, ike) : undefined
+  const policy = siteByName(ctx.config, ike.site)?.policy ?? ctx.config.policy
+  const match = sa && matchPhase2(sa, policy, { allowTunnel: site !== undefined || ctx.config.allowTunnel, natT, tunnelOnly: site !== undefined })
   if (!sa || !nonce || !match || !match.ok) {
     failure(ctx, ike, 'the responder chose nothing we offered')
     return false
+  }
+  if (site) {
+    const sel = siteSelectors(site, payloadsOf(d.payloads, PayloadType.ID), true)
+    if (!sel.ok) {
+      failure(ctx, ike, sel.reason)
+      return false
+    }
   }
   d.commit()
   qm.choice = match.choice

@@ -6,6 +6,7 @@
 import type { X509Certificate } from 'node:crypto'
 import type { Credentials } from './certificates.js'
 import type { ProposalPolicy } from './policy.js'
+import type { IkeSite } from './sites.js'
 
 export interface Endpoint {
   address: string
@@ -43,8 +44,10 @@ export interface IkeConfig {
   /** As initiator: the responder's NAT-T port we float to (4500), and its IKE port for a Phase 1 rekey (500). Ours may differ (several clients on one host). */
   peerNattPort?: number
   peerIkePort?: number
-  /** Site-to-site peers may negotiate tunnel mode; L2TP clients never. */
+  /** Any peer may negotiate tunnel mode (tests only: it would let any PSK holder reach the LAN without a PPP login; use `sites`). */
   allowTunnel?: boolean
+  /** Site-to-site peers: only an IKE SA authenticated as one of them negotiates tunnel mode, for subnets inside its configuration. */
+  sites?: readonly IkeSite[]
   /** Half-open (not yet authenticated) IKE SAs: per source address and in total. */
   maxHalfOpenPerSource?: number
   maxHalfOpen?: number
@@ -85,6 +88,8 @@ export type IkeEvent =
       peerL2tpPort: number
       /** The traffic selectors as negotiated (IDci / IDcr in plain words), e.g. subnets of a site-to-site tunnel. */
       selectors?: { initiator: string; responder: string }
+      /** The configured site the IKE SA authenticated as (tunnel mode is only ever negotiated for one). */
+      site?: string
       lifetimeSeconds: number
       lifetimeKilobytes?: number
     }

@@ -1,26 +1,31 @@
 /**
  * The peer's side of PPP authentication, for our own client (tests, bench,
  * site-to-site): PAP (RFC 1334 2), CHAP-MD5 (RFC 1994 4) and MS-CHAPv2
- * (RFC 2759 4-6) with a configured user and password. EAP is not done:
- * the client's LCP Naks it.
+ * (RFC 2759 4-6) and EAP (RFC 3748) with a configured user and password.
  *
  *   method     we send                                    we expect
  *   PAP        Authenticate-Request (retransmitted)       Ack / Nak
  *   CHAP-MD5   Response to each Challenge                 Success / Failure
  *   MS-CHAPv2  Response (random Peer-Challenge)           Success "S=..." checked against the
  *                                                         password (RFC 2759 8.8) / Failure
+ *   EAP        Response to each Request: Identity (our    Success / Failure
+ *              user), MD5-Challenge (RFC 3748 5.4),
+ *              Notification (empty), any other Type a
+ *              legacy Nak proposing MD5 (5.3.1)
  *
  * A Challenge repeated with the same Identifier and value gets the same
  * Response (so a retransmitted Challenge does not start a second attempt at
  * the server); the last Response is also retransmitted every `restartTimer`
  * seconds in case the Success was lost (RFC 1994 4.1 lets the authenticator
- * answer a repeated Response). A Success whose S= does not prove the server
+ * answer a repeated Response). EAP differs: the authenticator retransmits
+ * (RFC 3748 4.3), and the peer answers a repeated Request (same Identifier)
+ * with its last Response, never on a timer of its own. A Success whose S= does not prove the server
  * knows the password is a failure: that server is not the one we trust.
  */
 import { checkAuthenticatorResponse, encodeResponseValue, generateNtResponse, parseFailureMessage, parseSuccessMessage } from './mschapv2.js'
 import { chapMd5Response } from './chap.js'
-import { decodeChap, decodePap, encodeChap, encodePap } from './codec.js'
-import { MSCHAPV2_CHALLENGE_LENGTH, Protocol } from './constants.js'
+import { decodeChap, decodeEap, decodePap, encodeChap, encodeEap, encodePap } from './codec.js'
+import { EapCode, EapType, MSCHAPV2_CHALLENGE_LENGTH, Protocol } from './constants.js'
 import { defaultRandom, type RandomSource } from './lcp.js'
 import type { AuthPacket } from './auth-server.js'
 import type { Method } from '../auth/types.js'
@@ -58,6 +63,7 @@ export class AuthClient {
   #last: { identifier: number; challenge: Buffer; packet: Buffer } | undefined
   #mschap: { authenticatorChallenge: Buffer; peerChallenge: Buffer; ntResponse: Buffer } | undefined
   #transmits = 0
+  readonly #nakked: number[] = []
   #retransmitAt: number | undefined
   #deadline: number | undefined
   readonly #transmit: AuthPacket[] = []
@@ -85,7 +91,6 @@ export class AuthClient {
     if (this.#step !== 'idle') return
     this.#deadline = now + this.#timeout
     this.#step = 'waiting'
-    if (this.method === 'eap') return this.#finish({ type: 'failure', method: this.method, reason: 'EAP is not implemented by the client' })
     if (this.method === 'pap') {
       this.#identifier = this.#random(1)[0]!
       const packet = encodePap({ kind: 'authenticate-request', identifier: this.#identifier, peerId: this.#user, password: this.#password })
@@ -105,6 +110,7 @@ export class AuthClient {
     if (protocol !== this.protocol || this.#step === 'idle') return
     try {
       if (this.method === 'pap') this.#receivePap(information)
+      else if (this.method === 'eap') this.#receiveEap(information)
       else this.#receiveChap(information, now)
     } catch {
       // malformed: discarded
@@ -166,6 +172,58 @@ export class AuthClient {
     }
   }
 
+  #receiveEap(information: Buffer): void {
+    const packet = decodeEap(information)
+    if (packet.kind === 'request') {
+      if (this.done) return
+      const last = this.#last
+      // RFC 3748 4.1: a retransmitted Request (same Identifier) gets the same Response.
+      if (last && last.identifier === packet.identifier) {
+        this.#transmit.push({ protocol: this.protocol, information: last.packet })
+        return
+      }
+      const response = this.#eapResponse(packet.type, packet.identifier, packet.typeData)
+      if (!response) return
+      const bytes = encodeEap({ kind: 'response', code: EapCode.RESPONSE, identifier: packet.identifier, type: response.type, typeData: response.typeData })
+      this.#identifier = packet.identifier
+      this.#last = { identifier: packet.identifier, challenge: Buffer.alloc(0), packet: bytes }
+      this.#step = 'responded'
+      this.#transmit.push({ protocol: this.protocol, information: bytes })
+      return
+    }
+    // RFC 3748 4.2: Success/Failure answer our last Response; before any Response there was no authentication.
+    if (this.#step !== 'responded') return
+    if (packet.kind === 'success') this.#finish({ type: 'success', method: 'eap', message: undefined })
+    else if (packet.kind === 'failure') this.#finish({ type: 'failure', method: 'eap', reason: 'server sent EAP Failure' })
+  }
+
+  /** Our answer to a Request of `type` (RFC 3748 5); undefined for a Request we must not answer (a Nak, Type 3). */
+  #eapResponse(type: number, identifier: number, typeData: Buffer): { type: number; typeData: Buffer } | undefined {
+    switch (type) {
+      case EapType.IDENTITY:
+        return { type, typeData: Buffer.from(this.#user, 'utf8') }
+      case EapType.NOTIFICATION:
+        return { type, typeData: Buffer.alloc(0) }
+      case EapType.NAK:
+        return undefined // 5.3: only a peer sends Nak
+      case EapType.MD5_CHALLENGE: {
+        const size = typeData[0]
+        if (size === undefined || size === 0 || 1 + size > typeData.length) return undefined // malformed: discarded
+        const value = chapMd5Response(identifier, this.#password, Buffer.from(typeData.subarray(1, 1 + size)))
+        return { type, typeData: Buffer.concat([Buffer.from([value.length]), value, Buffer.from(this.#user, 'utf8')]) }
+      }
+      default:
+        // 5.3.1: a method we do not do gets a legacy Nak naming the one we do.
+        this.#nakked.push(type)
+        return { type: EapType.NAK, typeData: Buffer.from([EapType.MD5_CHALLENGE]) }
+    }
+  }
+
+  /** EAP Types the server proposed that we Nak'd, for logs and tests. */
+  get eapNakked(): readonly number[] {
+    return this.#nakked
+  }
+
   #responseValue(identifier: number, challenge: Buffer): Buffer | undefined {
     if (this.method === 'chap-md5') return chapMd5Response(identifier, this.#password, challenge)
     if (challenge.length !== MSCHAPV2_CHALLENGE_LENGTH) return undefined
@@ -187,7 +245,7 @@ export class AuthClient {
     if (this.#deadline !== undefined && now >= this.#deadline) {
       return this.#finish({ type: 'failure', method: this.method, reason: `no ${this.method} authentication within ${this.#timeout} s` })
     }
-    if (this.#step === 'responded' && this.#retransmitAt !== undefined && now >= this.#retransmitAt && this.#last) {
+    if (this.method !== 'eap' && this.#step === 'responded' && this.#retransmitAt !== undefined && now >= this.#retransmitAt && this.#last) {
       if (this.#transmits >= this.#maxTransmits) return this.#finish({ type: 'failure', method: this.method, reason: `server did not answer ${this.#transmits} ${this.method} packets` })
       this.#transmits++
       this.#retransmitAt = now + this.#restartTimer
@@ -197,7 +255,7 @@ export class AuthClient {
 
   pollTimeout(): number | undefined {
     if (this.done || this.#step === 'idle') return undefined
-    const times = [this.#deadline, this.#step === 'responded' ? this.#retransmitAt : undefined].filter((t): t is number => t !== undefined)
+    const times = [this.#deadline, this.#step === 'responded' && this.method !== 'eap' ? this.#retransmitAt : undefined].filter((t): t is number => t !== undefined)
     return times.length ? Math.min(...times) : undefined
   }
 

@@ -126,6 +126,14 @@ export const EapCode = {
   FAILURE: 4,
 } as const
 
+/** EAP Types (RFC 3748 5) the peer side knows; others are Nak'd. */
+export const EapType = {
+  IDENTITY: 1,
+  NOTIFICATION: 2,
+  NAK: 3,
+  MD5_CHALLENGE: 4,
+} as const
+
 /** The E= values of an MS-CHAPv2 Failure packet (RFC 2759 6). */
 export const MsChapError = {
   RESTRICTED_LOGON_HOURS: 646,

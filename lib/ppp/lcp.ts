@@ -125,7 +125,8 @@ export interface LcpPolicyOptions {
   /**
    * Server: the methods we ask for, in order of preference (default
    * ['mschapv2', 'chap-md5', 'pap']). Client: the methods we agree to, in
-   * order of preference (EAP is not implemented by the client).
+   * order of preference (a Nak names the first; EAP comes last by default:
+   * its MD5 method proves nothing of the server).
    */
   authMethods?: readonly Method[]
   /** Ask the peer for Address-and-Control-Field-Compression (default false). */
@@ -168,7 +169,7 @@ export interface LcpHooks {
 }
 
 const DEFAULT_SERVER_METHODS: readonly Method[] = ['mschapv2', 'chap-md5', 'pap']
-const DEFAULT_CLIENT_METHODS: readonly Method[] = ['mschapv2', 'chap-md5', 'pap']
+const DEFAULT_CLIENT_METHODS: readonly Method[] = ['mschapv2', 'chap-md5', 'pap', 'eap']
 
 export class LcpPolicy implements OptionPolicy {
   readonly role: 'server' | 'client'

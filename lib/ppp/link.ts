@@ -84,7 +84,8 @@ export interface PppLinkOptions {
   /**
    * Server: the methods asked for, in order (default
    * ['mschapv2', 'chap-md5', 'pap']). Client: the ones it agrees to
-   * (default the same when user and password are set, else none).
+   * (default ['mschapv2', 'chap-md5', 'pap', 'eap'] when user and password
+   * are set, else none); a Nak names the first.
    */
   authMethods?: readonly Method[]
   /** Seconds between LCP Echo-Requests once LCP is Opened; 0 turns keepalive off (default 30). */
@@ -259,7 +260,7 @@ export class PppLink {
       if (!options.peer) throw new PppLinkError('peer', 'the server needs peer (the outer address, for AuthRequest)')
     } else {
       const credentials = options.user !== undefined && options.password !== undefined
-      authMethods = credentials ? (authMethods ?? ['mschapv2', 'chap-md5', 'pap']).filter((m) => m !== 'eap') : []
+      authMethods = credentials ? (authMethods ?? ['mschapv2', 'chap-md5', 'pap', 'eap']) : []
     }
     for (const [key, list] of [['dns', options.dns], ['nbns', options.nbns]] as const) {
       if (list && list.length > 2) throw new PppLinkError(key, `${key} takes at most two servers (RFC 1877 has a primary and a secondary)`)

@@ -153,6 +153,14 @@ export abstract class ControlPlane {
   /** A call is gone from every layer. */
   protected abstract onCallFinished(call: Call, now: number): void
 
+  /** A tunnel-mode SA pair is installed (a site-to-site link; the IKE core only negotiates one for a configured site). */
+  protected onTunnelChildUp(e: Extract<IkeEvent, { type: 'child-sa-up' }>, _binding: Binding, _now: number): void {
+    this.o.log.warn({ ikeSa: e.ikeSa, selectors: e.selectors }, 'tunnel-mode ESP SA negotiated: not used here')
+  }
+
+  /** An ESP SA pair is gone (either mode). */
+  protected onChildDown(_e: Extract<IkeEvent, { type: 'child-sa-down' }>, _now: number): void {}
+
   /** A PPP frame from a call's peer that this end takes itself (before the link sees it); true when taken. */
   protected interceptPpp(_call: Call, _frame: Buffer, _now: number): boolean {
     return false
@@ -372,14 +380,12 @@ export abstract class ControlPlane {
         }
         return
       case 'child-sa-up': {
-        if (e.mode !== 'transport') {
-          this.o.log.warn({ ikeSa: e.ikeSa, selectors: e.selectors }, 'tunnel-mode ESP SA negotiated: not used for L2TP')
-        }
         const peerId = this.ikeSas.get(e.ikeSa)?.peerId ?? e.peer.address
         try {
           const binding = this.bindings.up(e, peerId, now)
-          this.o.log.info({ ikeSa: e.ikeSa, binding: binding.id, spiIn: hex(e.inbound.spi), spiOut: hex(e.outbound.spi), suite: e.inbound.suite, udp: e.udpEncapsulated }, 'ESP SA pair installed')
-          this.onBindingUp(binding, now)
+          this.o.log.info({ ikeSa: e.ikeSa, binding: binding.id, spiIn: hex(e.inbound.spi), spiOut: hex(e.outbound.spi), suite: e.inbound.suite, udp: e.udpEncapsulated, mode: e.mode }, 'ESP SA pair installed')
+          if (e.mode === 'tunnel') this.onTunnelChildUp(e, binding, now)
+          else this.onBindingUp(binding, now)
         } catch (err) {
           this.o.log.error({ err, ikeSa: e.ikeSa }, 'installing the ESP SA pair failed')
           this.o.emit('error', err instanceof Error ? err : new Error(String(err)))
@@ -388,6 +394,7 @@ export abstract class ControlPlane {
       }
       case 'child-sa-down': {
         const result = this.bindings.down(e)
+        this.onChildDown(e, now)
         if (!result) return
         this.o.log.info({ ikeSa: e.ikeSa, binding: result.binding.id, spiIn: hex(e.inboundSpi), reason: e.reason }, 'ESP SA pair removed')
         if (result.empty) {

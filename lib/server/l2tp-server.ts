@@ -37,7 +37,8 @@ import { formatHost } from './bindings.js'
 import type { DataPlanePort } from './control-plane.js'
 import { ServerControlPlane } from './server-control-plane.js'
 import { monotonicSeconds, TimerLoop } from './timer-loop.js'
-import type { AdminTarget, ServerEvents, ServerStatus, SessionInfo } from './types.js'
+import type { IkeSite } from '../ike/sites.js'
+import type { AdminTarget, ServerEvents, ServerStatus, SessionInfo, SiteInfo } from './types.js'
 
 export interface L2tpServerOptions extends ServerConfigInput {
   /** Decide logins in code (checked after the configured `users`, when none of them matches). */
@@ -177,6 +178,8 @@ export class L2tpServer extends EventEmitter<ServerEvents> implements AdminTarge
       const tun = dp.localAddresses().tun ?? c.tun.name
       await netconf.addAddress(tun, c.pool.gateway)
       for (const prefix of poolRoutes(c.pool.range)) await netconf.addRoute(tun, prefix, c.pool.gateway)
+      // Each site's remote subnets go into the TUN device, where the data plane seals them in tunnel mode.
+      for (const site of c.sites) for (const prefix of site.remoteSubnets) await (prefix.includes(':') ? netconf.addRoute6(tun, prefix) : netconf.addRoute(tun, prefix))
       // IPv6: our address (the first of the first prefix) and the parent prefixes, each session's /64 inside them.
       let ipv6Pool: Ipv6PrefixPool | undefined
       if (c.pool.ipv6) {
@@ -201,6 +204,12 @@ export class L2tpServer extends EventEmitter<ServerEvents> implements AdminTarge
         ipv6Pool,
         // With keylog or admin.allowKeyExport, the ledger sees each ESP SA as it goes in.
         dataplane: this.keys ? this.keys.ledger.watch(dp as DataPlanePort) : (dp as DataPlanePort),
+        sites: {
+          settings: c.sites.map((s) => ({ ...siteForIke(s), connect: s.connect, lifetime: s.lifetime })),
+          port: dp,
+          local: { address: isUnspecified(c.listen.address) ? '0.0.0.0' : c.listen.address, port: Number(addresses.ike[0]?.slice(addresses.ike[0].lastIndexOf(':') + 1) ?? 500) },
+          peerIkePort: 500,
+        },
         log: this.log,
         localAddress: isUnspecified(c.listen.address) ? '0.0.0.0' : c.listen.address,
         emit: (event, ...args) => {
@@ -397,7 +406,7 @@ export class L2tpServer extends EventEmitter<ServerEvents> implements AdminTarge
     const loaded = 'config' in next && 'warnings' in next ? (next as LoadedConfig) : parseServerConfig(omitExtras(next as L2tpServerOptions))
     const c = loaded.config
     const changed = Object.keys(c).filter((k) => JSON.stringify(c[k as keyof ServerConfig]) !== JSON.stringify(this.config[k as keyof ServerConfig]))
-    const fixed = ['listen', 'tun', 'dataplane', 'admin', 'l2tp', 'metrics', 'radius'].filter((k) => changed.includes(k))
+    const fixed = ['listen', 'tun', 'dataplane', 'admin', 'l2tp', 'metrics', 'radius', 'sites'].filter((k) => changed.includes(k))
     if (c.ipsec.rawEsp !== this.config.ipsec.rawEsp) fixed.push('ipsec.rawEsp')
     if (c.pool.gateway !== this.config.pool.gateway) fixed.push('pool.gateway')
     // The TUN device's IPv6 address and routes come from it.
@@ -437,6 +446,7 @@ export class L2tpServer extends EventEmitter<ServerEvents> implements AdminTarge
       maxHalfOpenPerSource: c.maxHalfOpenPerSource,
       // Without the raw ESP socket every peer must encapsulate: NAT-D is answered as if it were behind NAT.
       forceEncapsulation: !c.rawEsp,
+      sites: config.sites.map(siteForIke),
     }
   }
 
@@ -477,6 +487,18 @@ export class L2tpServer extends EventEmitter<ServerEvents> implements AdminTarge
     return this.core?.sessions() ?? []
   }
 
+  /** Site-to-site links (config `sites`) with their state and traffic. */
+  sites(): SiteInfo[] {
+    return this.core?.sites() ?? []
+  }
+
+  /** Starts a new Quick Mode for a site we call (the old SA pair is deleted a few seconds after the new one is up); false when it is not up or not ours to call. */
+  rekeySite(name: string): boolean {
+    const done = this.core?.rekeySite(name) ?? false
+    this.timers?.arm(this.core?.nextDeadline())
+    return done
+  }
+
   kick(id: number): boolean {
     const done = this.core?.kick(id) ?? false
     this.timers?.arm(this.core?.nextDeadline())
@@ -497,6 +519,7 @@ export class L2tpServer extends EventEmitter<ServerEvents> implements AdminTarge
       l2tp: this.core ? { ...this.core.l2tp.stats() } : undefined,
       addresses: this.dp?.localAddresses(),
       counters: stats?.counters,
+      sites: this.sites(),
     }
   }
 
@@ -547,6 +570,22 @@ function dataplanePolicies(policies: ServerConfig['policies']): Record<string, P
     }
   }
   return out
+}
+
+/** A configured site as the IKE core takes it. */
+function siteForIke(s: ServerConfig['sites'][number]): IkeSite {
+  return {
+    name: s.name,
+    ...(s.peer !== 'any' ? { peer: s.peer } : {}),
+    ...(s.psk !== undefined ? { psk: Buffer.from(s.psk) } : {}),
+    ...(s.localId !== undefined ? { localId: s.localId } : {}),
+    ...(s.remoteId !== undefined ? { remoteId: s.remoteId } : {}),
+    local: s.localSubnets,
+    remote: s.remoteSubnets,
+    ...(s.proposals !== undefined ? { policy: proposalPolicy(s.proposals) } : {}),
+    dpdDelay: s.dpd.delay,
+    dpdTimeout: s.dpd.timeout,
+  }
 }
 
 function isUnspecified(address: string): boolean {

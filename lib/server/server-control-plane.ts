@@ -26,9 +26,11 @@ import { PppLink, type PppLinkEvent } from '../ppp/link.js'
 import type { Ipv4Pool, Ipv6PrefixPool, PoolStats } from '../pool/ip-pool.js'
 import { buildRouterAdvertisement, isIpv6Frame, parseRouterSolicitation } from '../ppp/ipv6-nd.js'
 import type { UserPolicy } from '../auth/index.js'
+import type { IkeEvent } from '../ike/types.js'
 import type { Binding } from './bindings.js'
 import { ControlPlane, type Call, type ControlPlaneOptions } from './control-plane.js'
-import type { SessionDownReason } from './types.js'
+import { SiteManager, type SitePort, type SiteSettings } from './sites.js'
+import type { SessionDownReason, SiteInfo } from './types.js'
 
 export interface ServerControlPlaneOptions extends ControlPlaneOptions {
   pool: Ipv4Pool
@@ -44,6 +46,8 @@ export interface ServerControlPlaneOptions extends ControlPlaneOptions {
   dns6?: readonly string[]
   /** Data-plane policies by name, for RADIUS Filter-Id. */
   policies?: Readonly<Record<string, PolicyOptions>>
+  /** Site-to-site links (config `sites`), the data plane's site calls, and where we call from. */
+  sites?: { settings: readonly SiteSettings[]; port: SitePort; local: { address: string; port: number }; peerIkePort: number }
 }
 
 /** What a call's accepted authentication brings beyond the user's policy. */
@@ -91,10 +95,44 @@ export class ServerControlPlane extends ControlPlane {
   private readonly v6 = new Map<number, Ipv6Session>()
   private readonly auths = new Map<number, CallAuth>()
   private readonly ndCounters = { routerSolicitations: 0, routerAdvertisements: 0 }
+  private readonly siteLinks: SiteManager | undefined
 
   constructor(options: ServerControlPlaneOptions) {
     super({ ...options, l2tp: { ...options.l2tp, role: 'lns' } })
     this.server = options
+    const s = options.sites
+    if (s && s.settings.length > 0) {
+      this.siteLinks = new SiteManager({ sites: s.settings, dataplane: s.port, ike: this.ike, log: this.o.log, emit: this.o.emit, local: s.local, peerIkePort: s.peerIkePort })
+      this.siteLinks.install(this.o.clock())
+    }
+  }
+
+  // --- site-to-site (lib/server/sites.ts) ------------------------------------------------
+
+  protected override onTunnelChildUp(e: Extract<IkeEvent, { type: 'child-sa-up' }>, binding: Binding, now: number): void {
+    if (this.siteLinks) this.siteLinks.childUp(e, binding, now)
+    else super.onTunnelChildUp(e, binding, now)
+  }
+
+  protected override onChildDown(e: Extract<IkeEvent, { type: 'child-sa-down' }>, now: number): void {
+    this.siteLinks?.childDown(e, now)
+  }
+
+  /** Site-to-site links with their traffic. */
+  sites(): SiteInfo[] {
+    return this.siteLinks?.list(this.o.dataplane.stats().sites ?? []) ?? []
+  }
+
+  /** Rekeys a site we call (tests and operators); false when it is not up or not ours to call. */
+  rekeySite(name: string): boolean {
+    const done = this.siteLinks?.rekey(name, this.o.clock()) ?? false
+    this.flush()
+    return done
+  }
+
+  override refreshCounters(): void {
+    super.refreshCounters()
+    if (this.siteLinks) this.siteLinks.touch(this.o.dataplane.stats().sites ?? [], 10_000, this.o.clock())
   }
 
   /**
@@ -357,11 +395,14 @@ export class ServerControlPlane extends ControlPlane {
       if (state.solicitedAt !== undefined && state.solicitedAt <= now) this.sendRa(call, state, now, true)
       else if (state.nextUnsolicited !== undefined && state.nextUnsolicited <= now) this.sendRa(call, state, now, false)
     }
+    this.siteLinks?.tick(now)
     return super.tick(now)
   }
 
   override nextDeadline(): number | undefined {
     let next = super.nextDeadline()
+    const site = this.siteLinks?.nextDeadline()
+    if (site !== undefined && (next === undefined || site < next)) next = site
     for (const call of this.calls.values()) {
       const state = this.v6.get(call.id)
       if (!state || !this.advertising(call, state)) continue

@@ -82,6 +82,45 @@ export interface IkeSaDownInfo {
   reason: string
 }
 
+/** One site-to-site link (config `sites`), as `sites()` and `status()` show it. */
+export interface SiteInfo {
+  name: string
+  /** 'connecting': we are calling it (connect: true) and no SA is up yet. */
+  state: 'up' | 'connecting' | 'down'
+  /** The peer gateway's outer address and port (configured, until an SA is up); absent for a dynamic peer that is not up. */
+  peer: { address: string; port: number } | undefined
+  /** The identity it proved in IKE, and the ESP suite, while up. */
+  peerId?: string
+  suite?: string
+  localSubnets: string[]
+  remoteSubnets: string[]
+  connect: boolean
+  /** ISO 8601, while up. */
+  upSince?: string
+  /** Why the last call failed. */
+  lastError?: string
+  /** Inner traffic through the tunnel: rx from the site, tx to it; inner packets outside the selectors, dropped. */
+  rxBytes: number
+  txBytes: number
+  rxPackets: number
+  txPackets: number
+  selectorMismatch: number
+}
+
+export interface SiteUpInfo {
+  name: string
+  peer: { address: string; port: number }
+  peerId: string
+  suite: string
+  /** The negotiated selectors (IDci / IDcr in plain words). */
+  selectors: { initiator: string; responder: string } | undefined
+}
+
+export interface SiteDownInfo {
+  name: string
+  reason: string
+}
+
 /** The typed events of L2tpServer (and, where they apply, L2tpClient). */
 export interface ServerEvents {
   'session-up': [SessionUpInfo]
@@ -90,6 +129,8 @@ export interface ServerEvents {
   'session-refused': [SessionRefusedInfo]
   'ike-sa-up': [IkeSaUpInfo]
   'ike-sa-down': [IkeSaDownInfo]
+  'site-up': [SiteUpInfo]
+  'site-down': [SiteDownInfo]
   error: [Error]
 }
 
@@ -121,4 +162,6 @@ export type ServerStatus = {
   l2tp: Record<string, unknown> | undefined
   addresses: { ike: string[]; natt: string[]; tun?: string } | undefined
   counters: Record<string, number> | undefined
+  /** Site-to-site links (config `sites`). */
+  sites: SiteInfo[]
 }

@@ -14,6 +14,7 @@ pub mod natt;
 pub mod policy;
 pub mod ppp;
 pub mod table;
+pub mod tunnel_mode;
 mod wipe;
 
 #[cfg(feature = "napi")]

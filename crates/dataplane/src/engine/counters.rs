@@ -30,6 +30,8 @@ counters!(
     ppp_control_out,
     tun_in,
     tun_out,
+    // IPv6 of the PPP link itself (MLD, DAD, to ff02::): dropped, not an error
+    link_scoped,
     // drops
     malformed_udp,
     unknown_spi,
@@ -54,6 +56,8 @@ counters!(
     tun_write_failed,
     up_queue_full,
     worker_panics,
+    tunnel_selector_mismatch,
+    tunnel_no_site,
 );
 
 /// The counters whose growth is reported as a `Drops` event.
@@ -80,6 +84,8 @@ pub const DROP_REASONS: &[&str] = &[
     "send_failed",
     "tun_write_failed",
     "up_queue_full",
+    "tunnel_selector_mismatch",
+    "tunnel_no_site",
 ];
 
 pub fn bump(counter: &AtomicU64) {

@@ -1,7 +1,7 @@
 //! Packets from peers: ESP (in UDP 4500 or raw) → UDP 1701 → L2TP → PPP →
 //! IP → TUN, entirely here; control traffic goes up to JS.
 
-use std::net::{IpAddr, SocketAddr};
+use std::net::{IpAddr, Ipv6Addr, SocketAddr};
 use std::sync::atomic::Ordering::Relaxed;
 
 use super::counters::bump;
@@ -13,6 +13,7 @@ use crate::l2tp::{self, L2tpFrame};
 use crate::natt::{self, Udp4500};
 use crate::policy::Verdict;
 use crate::table::Encap;
+use crate::tunnel_mode;
 use crate::{io::tun, ip, ppp};
 
 /// ICMPv6 Router Solicitation: answered by the control plane (IPV6CP and
@@ -104,6 +105,19 @@ pub(crate) fn esp(
             }));
         }
     }
+    if opened.next_header == tunnel_mode::NEXT_HEADER_IPV4
+        || opened.next_header == tunnel_mode::NEXT_HEADER_IPV6
+    {
+        let payload = opened.payload;
+        return super::tunnel::inbound(
+            shared,
+            binding.id,
+            packet,
+            payload,
+            opened.next_header,
+            tun_fd,
+        );
+    }
     if opened.next_header != 17 {
         return bump(&c.not_l2tp);
     }
@@ -128,6 +142,10 @@ pub(crate) fn esp(
     };
     let data = match frame {
         L2tpFrame::Control { message, .. } => {
+            // A site's SAs carry routed subnets, never an L2TP tunnel.
+            if shared.tables.sites.is_site_binding(binding.id) {
+                return bump(&c.not_l2tp);
+            }
             bump(&c.l2tp_control_in);
             up.push(UpItem::Packet(
                 Control::L2tp {
@@ -189,6 +207,17 @@ pub(crate) fn esp(
         ));
         return;
     }
+    if !session.default_route && is_link_scoped(header.src, header.dst) {
+        // Not spoofing: the client's link-local address (fe80::<its IPV6CP
+        // interface identifier>) and link-scope multicast belong to the PPP
+        // link and are never routed off it (RFC 4291 2.5.6, 2.7), so they
+        // cannot reach anyone else whatever their source. The control plane
+        // needs only the Router Solicitation above; MLD reports (RFC 3810 5),
+        // DAD probes from :: and LLMNR/mDNS are dropped, counted apart. A
+        // default-route session is our own client: the server's Router
+        // Advertisements arrive this way and go to its TUN.
+        return bump(&c.link_scoped);
+    }
     if !session.owns_source(header.src) {
         session.counters.spoofed.fetch_add(1, Relaxed);
         return bump(&c.spoofed);
@@ -241,7 +270,49 @@ fn is_router_solicitation(packet: &[u8], h: &ip::IpHeader) -> bool {
     !h.is_fragment && packet.get(h.header_len) == Some(&ICMPV6_ROUTER_SOLICITATION)
 }
 
+/// IPv6 that stays on the PPP link: a link-local or unspecified source, or a
+/// link-local or interface/link-scope multicast destination (ff01::/16, ff02::/16).
+fn is_link_scoped(src: IpAddr, dst: IpAddr) -> bool {
+    let (IpAddr::V6(src), IpAddr::V6(dst)) = (src, dst) else {
+        return false;
+    };
+    let link_local = |a: Ipv6Addr| a.segments()[0] & 0xffc0 == 0xfe80;
+    let [first, flags_scope, ..] = dst.octets();
+    let link_multicast = first == 0xff && flags_scope & 0x0f <= 2;
+    src.is_unspecified() || link_local(src) || link_local(dst) || link_multicast
+}
+
 /// Where a sub-slice starts within its parent buffer.
 fn offset_in(parent: &[u8], child: &[u8]) -> usize {
     child.as_ptr() as usize - parent.as_ptr() as usize
+}
+
+#[cfg(test)]
+mod tests {
+    use super::is_link_scoped;
+    use std::net::IpAddr;
+
+    fn scoped(src: &str, dst: &str) -> bool {
+        is_link_scoped(
+            src.parse::<IpAddr>().unwrap(),
+            dst.parse::<IpAddr>().unwrap(),
+        )
+    }
+
+    #[test]
+    fn link_scoped_ipv6_is_told_apart_from_routable_traffic() {
+        // MLDv2 report, DAD probe, LLMNR, ping to all nodes, to the server's link-local
+        assert!(scoped("fe80::1234:5678:9abc:def0", "ff02::16"));
+        assert!(scoped("::", "ff02::1:ff00:1"));
+        assert!(scoped("2001:db8:42:1::1", "ff02::1:3"));
+        assert!(scoped("fe80::1", "ff02::1"));
+        assert!(scoped("2001:db8:42:1::1", "fe80::2"));
+        assert!(scoped("febf::1", "2001:db8::1"), "fe80::/10 reaches febf");
+        // routable: global to global, site and global multicast, IPv4
+        assert!(!scoped("2001:db8:42:1::1", "2001:db8::1"));
+        assert!(!scoped("2001:db8:42:1::1", "ff05::1:3"));
+        assert!(!scoped("2001:db8:42:1::1", "ff0e::1"));
+        assert!(!scoped("fec0::1", "2001:db8::1"));
+        assert!(!scoped("192.168.42.10", "224.0.0.1"));
+    }
 }

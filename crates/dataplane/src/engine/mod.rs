@@ -11,6 +11,7 @@
 pub mod counters;
 pub(crate) mod inbound;
 pub(crate) mod outbound;
+pub(crate) mod tunnel;
 pub mod up;
 mod worker;
 

@@ -47,6 +47,9 @@ pub(crate) fn from_tun(
             return None;
         }
     };
+    if let Some(site) = shared.tables.sites.route(header.dst) {
+        return super::tunnel::outbound(shared, &site, buf, &header);
+    }
     let Some(session) = shared.tables.session_for_destination(header.dst) else {
         bump(&c.tun_no_session);
         return None;

@@ -18,8 +18,10 @@ use super::esp::batch_ranges;
 use super::{error, Result};
 use crate::engine::{self, Control, Engine, Event, UpBatch, UpSink};
 use crate::esp::{EspSa, ReplayWindow, Suite};
+use crate::policy::Prefix;
 use crate::policy::{Action, Policy, Rule, TokenBucket};
 use crate::table::{Direction, Encap, Lifetime, SaEntry, Session, SessionCounters, Tables};
+use crate::tunnel_mode::Site;
 
 #[napi(object)]
 pub struct TunOptions {
@@ -199,11 +201,39 @@ pub struct SessionStats {
     pub control_up: f64,
 }
 
+/// A site-to-site tunnel (ESP tunnel mode): its traffic selectors and the
+/// binding whose SAs carry it.
+#[napi(object)]
+pub struct SiteOptions {
+    pub id: u32,
+    /// The binding of the site's SAs; 0 while it has none (packets to it are dropped and counted).
+    pub binding: u32,
+    /// Our subnets ("10.1.0.0/24"): inner destinations from the peer, inner sources to it.
+    pub local: Vec<String>,
+    /// The peer's subnets: routed to it, and the only inner sources taken from it.
+    pub remote: Vec<String>,
+}
+
+#[napi(object)]
+pub struct SiteStats {
+    pub id: u32,
+    pub binding: u32,
+    pub rx_packets: f64,
+    pub rx_bytes: f64,
+    pub tx_packets: f64,
+    pub tx_bytes: f64,
+    /// Inner packets outside the site's selectors, dropped.
+    pub selector_mismatch: f64,
+    /// Milliseconds since the last packet either way (-1: none yet).
+    pub idle_ms: f64,
+}
+
 #[napi(object)]
 pub struct DataPlaneStats {
     pub counters: HashMap<String, f64>,
     pub sas: Vec<SaStats>,
     pub sessions: Vec<SessionStats>,
+    pub sites: Vec<SiteStats>,
 }
 
 #[napi(object)]
@@ -665,6 +695,42 @@ impl DataPlane {
             .map_err(|e| error(e.code(), e.to_string()))
     }
 
+    /// Adds or replaces a site-to-site tunnel (by id): its routes go to
+    /// the binding's SAs in ESP tunnel mode. `rebind` alone moves it to
+    /// another binding keeping its counters.
+    #[napi]
+    pub fn upsert_site(&self, site: SiteOptions) -> Result<()> {
+        self.engine()?;
+        let parse = |field: &str, list: &[String]| -> Result<Vec<Prefix>> {
+            list.iter()
+                .map(|p| {
+                    Prefix::parse(p).map_err(|e| error("ERR_DP_ADDRESS", format!("{field}: {e}")))
+                })
+                .collect()
+        };
+        let local = parse("local", &site.local)?;
+        let remote = parse("remote", &site.remote)?;
+        self.tables
+            .sites
+            .upsert(Site::new(site.id, site.binding, local, remote))
+            .map(|_| ())
+            .map_err(|e| error(e.code(), e.to_string()))
+    }
+
+    /// Points a site at another binding (0: none); false when there is no such site.
+    #[napi]
+    pub fn rebind_site(&self, id: u32, binding: u32) -> Result<bool> {
+        self.tables
+            .sites
+            .rebind(id, binding)
+            .map_err(|e| error(e.code(), e.to_string()))
+    }
+
+    #[napi]
+    pub fn remove_site(&self, id: u32) -> bool {
+        self.tables.sites.remove(id).is_some()
+    }
+
     #[napi]
     pub fn remove_session(&self, id: u32) -> bool {
         self.tables.remove_session(id).is_some()
@@ -771,10 +837,37 @@ impl DataPlane {
                 }
             })
             .collect();
+        let now = engine.now_ns();
+        let sites = self
+            .tables
+            .sites
+            .all()
+            .iter()
+            .map(|s| {
+                let c = &s.counters;
+                let f = |a: &AtomicU64| a.load(Relaxed) as f64;
+                let last = c.last_activity_ns.load(Relaxed);
+                SiteStats {
+                    id: s.id,
+                    binding: s.binding(),
+                    rx_packets: f(&c.rx_packets),
+                    rx_bytes: f(&c.rx_bytes),
+                    tx_packets: f(&c.tx_packets),
+                    tx_bytes: f(&c.tx_bytes),
+                    selector_mismatch: f(&c.selector_mismatch),
+                    idle_ms: if last == 0 {
+                        -1.0
+                    } else {
+                        now.saturating_sub(last) as f64 / 1e6
+                    },
+                }
+            })
+            .collect();
         Ok(DataPlaneStats {
             counters,
             sas,
             sessions,
+            sites,
         })
     }
 

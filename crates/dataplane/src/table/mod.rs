@@ -157,6 +157,8 @@ pub struct Tables {
     /// Keyed by the top 64 bits: assigned IPv6 prefixes are /64 or longer.
     by_v6: DashMap<u64, Arc<Session>>,
     default_route: ArcSwapOption<Session>,
+    /// Site-to-site tunnels (ESP tunnel mode) and their routes.
+    pub sites: crate::tunnel_mode::SiteTable,
 }
 
 /// Why a table change was refused.

@@ -5,7 +5,7 @@
  * of `keys --wireshark` or `serve --keylog`): what decrypted and what did
  * not. IKE: every encrypted ISAKMP message whose initiator cookie has a key
  * must decrypt to the payloads its exchange carries — Main Mode 5/6 an ID
- * and a HASH, Quick Mode a HASH first and, in messages 1/2, SA, Nonce and
+ * and a HASH (or SIG), Quick Mode a HASH first and, in messages 1/2, SA, Nonce and
  * the two IDs, Informational a HASH first. ESP: every packet must pass the
  * ICV check (GCM: decrypt) and carry L2TP; raw (IP protocol 50) and UDP
  * 4500 are counted apart. Malformed frames are counted too.
@@ -21,8 +21,10 @@ export interface DecryptionReport {
     encryptedWithKey: number
     /** Encrypted ISAKMP messages with no key for their cookie (e.g. a refused Main Mode). */
     encryptedWithoutKey: number
-    /** Decrypted Main Mode messages (5/6) holding ID and HASH. */
+    /** Decrypted Main Mode messages (5/6) holding ID and HASH (or SIG). */
     mainMode: number
+    /** Main Mode messages sent as IKE fragments (RFC-less IKEv1 fragmentation, e.g. strongSwan with certificates): tshark 4.0 reassembles but does not decrypt them. */
+    mainModeFragmented: number
     /** Decrypted Quick Mode messages with HASH first; and those of them with SA, Nonce and two IDs (messages 1/2). */
     quickMode: number
     quickModeWithSa: number
@@ -39,7 +41,7 @@ export interface DecryptionReport {
   problems: string[]
 }
 
-const P = { SA: 1, ID: 5, HASH: 8, NONCE: 10 }
+const P = { SA: 1, ID: 5, HASH: 8, SIG: 9, NONCE: 10 }
 const EXCHANGE = { MAIN: 2, INFORMATIONAL: 5, QUICK: 32 }
 
 function run(args: string[], timeoutMs: number): Promise<string> {
@@ -64,7 +66,7 @@ export async function checkDecryption(pcap: string, keyLines: readonly string[],
   const r: DecryptionReport = {
     frames: 0,
     malformed: 0,
-    ike: { encryptedWithKey: 0, encryptedWithoutKey: 0, mainMode: 0, quickMode: 0, quickModeWithSa: 0, informational: 0 },
+    ike: { encryptedWithKey: 0, encryptedWithoutKey: 0, mainMode: 0, mainModeFragmented: 0, quickMode: 0, quickModeWithSa: 0, informational: 0 },
     esp: { total: 0, raw: 0, udp: 0, decrypted: 0 },
     problems: [],
   }
@@ -79,6 +81,11 @@ export async function checkDecryption(pcap: string, keyLines: readonly string[],
       r.malformed++
       problem(`frame ${frame}: malformed (${protocols})`)
     }
+    // The last of an IKEv1 message's fragments carries the reassembled message (its header then listed after the fragment's).
+    if (protocols.includes('isakmp') && payloadText.split(',').includes('132') && exchange.split(',')[0] === String(EXCHANGE.MAIN)) {
+      if (flagE.split(',').includes('1')) r.ike.mainModeFragmented++
+      continue
+    }
     if (protocols.includes('isakmp') && (flagE === '1' || flagE === 'True')) {
       const cookie = ispi.split(',')[0]!.replace(/^0x/, '').replace(/:/g, '')
       if (!keyed.has(cookie)) {
@@ -91,8 +98,9 @@ export async function checkDecryption(pcap: string, keyLines: readonly string[],
       const kind = Number(exchange.split(',')[0])
       const ids = types.filter((p) => p === P.ID).length
       if (kind === EXCHANGE.MAIN) {
-        if (ids >= 1 && types.includes(P.HASH)) r.ike.mainMode++
-        else problem(`frame ${frame}: Main Mode message did not decrypt to ID and HASH (payloads ${types.join(',') || 'none'})`)
+        // Pre-shared keys: ID and HASH; RSA signatures: ID, CERT and SIG.
+        if (ids >= 1 && (types.includes(P.HASH) || types.includes(P.SIG))) r.ike.mainMode++
+        else problem(`frame ${frame}: Main Mode message did not decrypt to ID and HASH or SIG (payloads ${types.join(',') || 'none'})`)
       } else if (kind === EXCHANGE.QUICK) {
         if (types[0] !== P.HASH) problem(`frame ${frame}: Quick Mode message did not decrypt to HASH first (payloads ${types.join(',') || 'none'})`)
         else {

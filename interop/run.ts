@@ -328,12 +328,14 @@ function failureText(s: Scenario, r: ScenarioResult, server: ServerUnderTest): s
   return `${out.join('\n')}\n`
 }
 
-/** Why a failed scenario failed for want of a working VM (no boot, hard timeout), or undefined when it ran and a check failed. */
+/** Why a failed scenario failed for want of a working VM (no boot, hard timeout, the client's IPsec or L2TP daemon never started), or undefined when it ran and a check failed. */
 export function infrastructureFailure(r: ScenarioResult): string | undefined {
   if (r.ok) return undefined
-  const i = r.vms.findIndex((v) => v.timedOut || v.bootSeconds === undefined)
+  const i = r.vms.findIndex((v) => v.timedOut || v.bootSeconds === undefined || v.failure?.includes('[infrastructure'))
   if (i < 0) return undefined
   const v = r.vms[i]!
+  // lib.sh marks a client daemon that never came up (strongSwan's starter kills charon after 10 s) as infrastructure: no check ran yet.
+  if (!v.timedOut && v.bootSeconds !== undefined) return `vm${i + 1}: ${v.failure}`
   return `vm${i + 1} ${v.bootSeconds === undefined ? 'never booted' : 'hit the hard timeout'}`
 }
 

@@ -113,7 +113,8 @@ export interface ServerConfigInput {
      */
     ipv6?: { prefixes: string | string[]; delegatedLength?: 64 } | null
   }
-  users?: { name: string; password?: string; ntHash?: string; address?: string; disabled?: boolean }[]
+  /** `policies`: names of `policies` the user's sessions get (see `access`). */
+  users?: { name: string; password?: string; ntHash?: string; address?: string; disabled?: boolean; passwordExpired?: boolean; policies?: string[] }[]
   tun?: { name?: string }
   metrics?: { listen?: string | null }
   admin?: { socket?: string }
@@ -135,8 +136,26 @@ export interface ServerConfigInput {
     /** Starts every Acct-Session-Id (default: the host name). */
     gatewayId?: string
   } | null
-  /** Data-plane traffic policies by name: a RADIUS Filter-Id names one. */
-  policies?: Record<string, { default?: 'allow' | 'deny'; rules?: PolicyRuleConfig[] }>
+  /**
+   * Data-plane traffic policies by name, for what clients send: a user's
+   * `policies`, the login callback's `policy.policies` or a RADIUS Filter-Id
+   * names them. `default` absent: `access.default`. See README "Access policies".
+   */
+  policies?: Record<string, { default?: 'allow' | 'deny'; rules?: PolicyRuleConfig[]; rateBps?: number }>
+  /** `default: deny` is default-deny (zero trust); `policies` go to sessions that name none. */
+  access?: { default?: 'allow' | 'deny'; policies?: string[] }
+  /**
+   * Per-session traffic anomaly flags, raised by the data plane: a packet
+   * rate `rateJump.factor` times the session's moving average (and above
+   * `minPps`), more than `destinations.max` distinct destinations within
+   * `destinations.interval` seconds. notify: `session-anomaly` event, metric,
+   * log; kick: also ends the session (reason 'anomaly'); off (default).
+   */
+  anomaly?: {
+    mode?: 'off' | 'notify' | 'kick'
+    rateJump?: { factor?: number; minPps?: number; averageSeconds?: number } | null
+    destinations?: { max?: number; interval?: number } | null
+  }
   /** Site-to-site links to other gateways: routed ESP tunnel mode, no L2TP/PPP. */
   sites?: SiteConfig[]
 }
@@ -253,16 +272,20 @@ export interface SessionInfo {
   txBytes: number
   rxPackets: number
   txPackets: number
+  /** Packets from the client its traffic policy dropped. */
+  policyDenied: number
 }
 
 /** 'radius-disconnect': a RADIUS Disconnect-Request (RFC 5176) ended it. */
-export type SessionDownReason = 'kicked' | 'closed' | 'idle' | 'session-timeout' | 'peer' | 'lcp-echo-timeout' | 'ike-down' | 'l2tp-down' | 'error' | 'reload' | 'radius-disconnect'
+export type SessionDownReason = 'kicked' | 'closed' | 'idle' | 'session-timeout' | 'peer' | 'lcp-echo-timeout' | 'ike-down' | 'l2tp-down' | 'error' | 'reload' | 'radius-disconnect' | 'anomaly'
 
 export interface ServerEvents {
   'session-up': [{ id: number; user: string; address: string; ipv6Prefix?: string; peer: Endpoint; peerId: string; authMethod: string; suite: string }]
-  'session-down': [{ id: number; user: string; address: string; reason: SessionDownReason; detail: string; rxBytes: number; txBytes: number; rxPackets: number; txPackets: number; durationSeconds: number }]
+  'session-down': [{ id: number; user: string; address: string; reason: SessionDownReason; detail: string; rxBytes: number; txBytes: number; rxPackets: number; txPackets: number; policyDenied: number; durationSeconds: number }]
   'auth-failure': [{ user: string | undefined; method: string; reason: string; peer: Endpoint }]
   'session-refused': [{ user: string | undefined; peer: Endpoint; reason: 'pool-exhausted' | 'limit'; detail: string }]
+  /** Config `anomaly`: a rate jump (packets/s) or many destinations (distinct, in the interval); `action` kick ends the session (reason 'anomaly'). */
+  'session-anomaly': [{ id: number; user: string; address: string; kind: 'rate-jump' | 'destinations'; value: number; threshold: number; action: 'notify' | 'kick' }]
   'ike-sa-up': [{ ikeSa: string; peer: Endpoint; peerId: string; natDetected: boolean; suite: string }]
   'ike-sa-down': [{ ikeSa: string; reason: string }]
   'site-up': [{ name: string; peer: Endpoint; peerId: string; suite: string; selectors: { initiator: string; responder: string } | undefined }]
@@ -288,8 +311,11 @@ export interface UserPolicy {
   ipv6Prefix?: string
   methods?: ('pap' | 'chap-md5' | 'mschapv2' | 'eap')[]
   maxSessions?: number
-  /** Traffic rules, first match wins. */
-  allow?: { action: 'allow' | 'deny'; destination: string; protocol?: 'any' | 'tcp' | 'udp' | 'icmp'; ports?: [number, number] }[]
+  /** Traffic rules for what the client sends, first match wins, before those of `policies`. */
+  allow?: { action: 'allow' | 'deny'; destination: string; protocol?: 'any' | 'tcp' | 'udp' | 'sctp' | 'icmp' | 'icmpv6'; ports?: [number, number] }[]
+  /** Names of configured `policies` (as a RADIUS Filter-Id); none: `access.policies`. */
+  policies?: string[]
+  /** Bits per second the client may send (the lowest of this and its policies' applies). */
   rateBps?: number
   sessionTimeout?: number
   idleTimeout?: number
@@ -303,8 +329,8 @@ export interface UserPolicy {
  */
 export type CallbackDecision =
   | { accept: true; user?: string; policy?: UserPolicy; authenticatorResponse?: string; mppeKeys?: { send: Buffer; receive: Buffer }; message?: string }
-  /** `code`: the MS-CHAPv2 error (646 logon hours, 647 disabled, 648 password expired, 649 no dial-in, 691 failure). */
-  | { accept: false; reason?: string; message?: string; code?: 646 | 647 | 648 | 649 | 691; retry?: boolean }
+  /** `code`: the MS-CHAPv2 error (646 logon hours, 647 disabled, 648 password expired, 649 no dial-in, 691 failure, 709 password change failed). */
+  | { accept: false; reason?: string; message?: string; code?: 646 | 647 | 648 | 649 | 691 | 709; retry?: boolean }
   | { password: string; user?: string; policy?: UserPolicy }
   | { ntHash: string | Buffer; user?: string; policy?: UserPolicy }
   | { challenge: Buffer; state?: Buffer }
@@ -313,6 +339,13 @@ export type AuthCallback = (request: CallbackRequest, context: { signal: AbortSi
 
 export interface L2tpServerOptions extends ServerConfigInput {
   authenticate?: AuthCallback
+  /**
+   * A local user (`passwordExpired`) changed their password over MS-CHAPv2
+   * (RFC 2759 7, verified). Store it (the configuration is not rewritten);
+   * the new password is in force once this returns, until the next reload
+   * or restart; a throw or rejection fails the change (E=709).
+   */
+  onPasswordChange?: (change: { user: string; password: string; ntHash: string }) => void | Promise<void>
   /** A pino logger (default: silent). */
   logger?: unknown
   baseDir?: string
@@ -339,7 +372,7 @@ export type ServerStatus = {
 export declare class L2tpServer extends EventEmitter<ServerEvents> {
   /** Validates the options (throws ConfigError naming each bad key); nothing opens until listen(). */
   constructor(options: L2tpServerOptions)
-  static fromConfig(loaded: LoadedConfig, extras?: Pick<L2tpServerOptions, 'authenticate' | 'logger' | 'stateDir'>): L2tpServer
+  static fromConfig(loaded: LoadedConfig, extras?: Pick<L2tpServerOptions, 'authenticate' | 'onPasswordChange' | 'logger' | 'stateDir'>): L2tpServer
   readonly config: ServerConfig
   readonly warnings: readonly string[]
   /** Opens UDP 500/4500 and the TUN device (address, routes) and serves. */
@@ -370,6 +403,10 @@ export interface L2tpClientOptions {
   user: string
   password: string
   auth?: readonly ('mschapv2' | 'chap' | 'pap' | 'eap')[]
+  /** MS-CHAPv2: the password to change to when the server says ours expired (E=648, RFC 2759 7). */
+  newPassword?: string
+  /** MS-CHAPv2: Responses sent again when a Failure allows a retry (R=1) (default 0). */
+  authRetries?: number
   local?: { address?: string; ikePort?: number; nattPort?: number }
   tun?: { name?: string; mtu?: number }
   routes?: readonly string[]
@@ -402,6 +439,8 @@ export interface ClientUpInfo {
   gateway: string | undefined
   dns: string[]
   authMethod: string | undefined
+  /** The login changed an expired password to `newPassword`. */
+  passwordChanged?: boolean
   tun: string
   /** With option ipv6, once IPV6CP is up (possibly after 'up': then set on `info` later). */
   ipv6?: ClientIpv6Info
@@ -429,5 +468,7 @@ export declare class L2tpClient extends EventEmitter<ClientEvents> {
   /** Resolves once PPP is up and the TUN device has the address; rejects with L2tpClientError. */
   connect(): Promise<ClientUpInfo>
   addresses(): { ike: string[]; natt: string[]; tun?: string } | undefined
+  /** Rekeys the ESP SAs now (Quick Mode under the IKE SA); false when not connected. */
+  rekey(): boolean
   close(): Promise<void>
 }

@@ -31,6 +31,7 @@ function session(id: number, user: string, address: string, peer: string): Sessi
     txBytes: 5 * 1024 * 1024,
     rxPackets: 10,
     txPackets: 20,
+    policyDenied: 0,
   }
 }
 

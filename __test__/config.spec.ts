@@ -207,7 +207,7 @@ test('config/example.yaml is valid and shows every section', (t) => {
   t.deepEqual(config.users.map((u) => u.name), ['alice', 'bob'])
   t.is(config.users[1]?.address, '192.168.42.20')
   const text = parse(readFileSync(examplePath, 'utf8')) as Record<string, unknown>
-  t.deepEqual(Object.keys(text).sort(), ['admin', 'dataplane', 'forwarding', 'ipsec', 'l2tp', 'listen', 'log', 'metrics', 'policies', 'pool', 'ppp', 'radius', 'sites', 'tun', 'users'])
+  t.deepEqual(Object.keys(text).sort(), ['admin', 'dataplane', 'forwarding', 'ipsec', 'l2tp', 'listen', 'log', 'metrics', 'policies', 'pool', 'ppp', 'radius', 'sites', 'tun', 'users', 'access', 'anomaly', 'security'].sort())
   t.is(config.radius, null)
   t.deepEqual(config.policies, {})
   t.deepEqual(config.sites, [])
@@ -339,29 +339,70 @@ test('loadDefaultConfig: config/default.yaml with the state merged in', (t) => {
 
 // --- check-config --------------------------------------------------------------------
 
-test('checkConfig: 0 and "ok" for a valid file, warnings on the error stream', (t) => {
+test('checkConfig: 0 and "ok" for a valid file, warnings on the error stream, then the posture findings', async (t) => {
   const { log, error, out } = capture()
   const file = join(fixtures, 'good', 'minimal-psk.yaml')
-  t.is(checkConfig(file, out), 0)
+  t.is(await checkConfig(file, out), 0)
   t.deepEqual(log, [`ok: ${file}`])
-  t.deepEqual(error, PRESETS.compatible.warnings.map((w) => `warning: ${w}`))
+  const warnings = PRESETS.compatible.warnings.map((w) => `warning: ${w}`)
+  t.deepEqual(error.slice(0, warnings.length), warnings)
+  t.true(error.slice(warnings.length).every((l) => /^(posture (weak|advice): |  risk: |  instead: )/.test(l)), error.join('\n'))
 })
 
-test('checkConfig: 1 and one line per issue for an invalid file', (t) => {
+test('checkConfig: 1 and one line per issue for an invalid file', async (t) => {
   const dir = tempDir(t)
   const file = join(dir, 'bad.yaml')
   writeFileSync(file, stringify({ ...minimal(), pol: {}, ppp: { mtu: 9000 } }))
   const { log, error, out } = capture()
-  t.is(checkConfig(file, out), 1)
+  t.is(await checkConfig(file, out), 1)
   t.deepEqual(log, [])
   t.deepEqual(error, [`${file}: invalid configuration`, '  ppp.mtu: must be at most 1500, got 9000', '  pol: unknown key; did you mean "pool"?'])
 })
 
-test('checkConfig: 2 when the file cannot be read', (t) => {
+test('checkConfig: 2 when the file cannot be read', async (t) => {
   const { log, error, out } = capture()
   const file = join(fixtures, 'no-such-file.yaml')
-  t.is(checkConfig(file, out), 2)
+  t.is(await checkConfig(file, out), 2)
   t.deepEqual(log, [])
   t.is(error.length, 1)
   t.regex(error[0]!, /no-such-file\.yaml: cannot read .*: no such file/)
+})
+
+test('access and anomaly: defaults, and policy names that are not configured are errors naming the key', (t) => {
+  const { config } = parseServerConfig(minimal())
+  t.deepEqual(config.access, { default: 'allow', policies: [] })
+  t.deepEqual(config.anomaly, { mode: 'off', rateJump: { factor: 10, minPps: 1000, averageSeconds: 30 }, destinations: { max: 256, interval: 10 } })
+  const ok = parseServerConfig({
+    ...minimal(),
+    policies: { dns: { rules: [{ action: 'allow', destination: '10.0.0.53', protocol: 'udp', ports: 53 }], rateBps: 1_000_000 } },
+    access: { default: 'deny', policies: ['dns'] },
+    users: [{ name: 'alice', password: 'alice-pass-1', policies: ['dns'] }],
+    anomaly: { mode: 'kick', rateJump: null },
+  }).config
+  t.is(ok.policies['dns']?.default, undefined, 'absent: access.default decides')
+  t.is(ok.policies['dns']?.rateBps, 1_000_000)
+  t.deepEqual(ok.users[0]?.policies, ['dns'])
+  t.is(ok.anomaly.rateJump, null)
+  const e = configError(t, () =>
+    parseServerConfig({
+      ...minimal(),
+      policies: { dns: {} },
+      access: { default: 'block', policies: ['dsn', 'dns', 'dns'] },
+      users: [{ name: 'alice', password: 'alice-pass-1', policies: ['staff'] }],
+      anomaly: { mode: 'loud', rateJump: { factor: 1 }, destinations: { max: 1, interval: 0 } },
+    }),
+  )
+  t.deepEqual(e.issues.map((i) => i.key).sort(), [
+    'access.default',
+    'access.policies[2]',
+    'anomaly.destinations.interval',
+    'anomaly.destinations.max',
+    'anomaly.mode',
+    'anomaly.rateJump.factor',
+  ])
+  const names = configError(t, () => parseServerConfig({ ...minimal(), policies: { dns: {} }, access: { policies: ['dsn'] }, users: [{ name: 'alice', password: 'alice-pass-1', policies: ['staff'] }] }))
+  t.deepEqual(names.issues, [
+    { key: 'users[0].policies[0]', message: '"staff" is not in policies' },
+    { key: 'access.policies[0]', message: '"dsn" is not in policies; did you mean "dns"?' },
+  ])
 })

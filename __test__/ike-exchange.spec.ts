@@ -185,7 +185,7 @@ test('half-open IKE SAs per source are limited', (t) => {
   for (let i = 0; i < 6; i++) net.client.connect({ peer: SERVER, local: CLIENT_LOCAL }, 0)
   for (let tx = net.client.pollTransmit(); tx; tx = net.client.pollTransmit()) server.handle(tx.data, { peer: CLIENT_LOCAL, local: SERVER }, 0)
   t.is(server.stats().halfOpen, 3)
-  t.is(server.stats().dropped['half-open limit reached'], 3)
+  t.is(server.stats().dropped['half-open limit per source reached'], 3)
   // They expire.
   server.handleTimeout(60)
   t.is(server.stats().ikeSas, 0)

@@ -18,6 +18,10 @@ class FakeServer extends EventEmitter<ServerEvents> {
     ike: { ikeSas: 5, halfOpen: 1, quickModes: 0 },
     l2tp: { tunnels: 2, establishedTunnels: 2, sessions: 2 },
     counters: { esp_in: 100, esp_out: 90, unknown_spi: 0, esp_replays: 1 },
+    sites: [
+      { name: 'branch-b', state: 'up' },
+      { name: 'branch-c', state: 'connecting' },
+    ],
   }
   live: { id: number; rxBytes: number; txBytes: number }[] = [
     { id: 1, rxBytes: 1000, txBytes: 5000 },
@@ -85,7 +89,7 @@ function value(exposition: string, sample: string): number | undefined {
 }
 
 function down(id: number, reason: SessionDownInfo['reason'], rxBytes: number, txBytes: number): SessionDownInfo {
-  return { id, user: 'alice', address: '10.0.0.2', reason, detail: 'test', rxBytes, txBytes, rxPackets: 0, txPackets: 0, durationSeconds: 10 }
+  return { id, user: 'alice', address: '10.0.0.2', reason, detail: 'test', rxBytes, txBytes, rxPackets: 0, txPackets: 0, policyDenied: 0, durationSeconds: 10 }
 }
 
 test('gauges show the server status at scrape time', async (t) => {
@@ -186,6 +190,17 @@ test('authFailureClass folds reasons into a few classes', (t) => {
   t.is(authFailureClass('HASH_I does not match: wrong pre-shared key'), 'psk-mismatch')
   t.is(authFailureClass('Main Mode message 5: certificate: expired'), 'certificate')
   t.is(authFailureClass('bad-passwordish'), 'other')
+})
+
+test('site-to-site links: one gauge per configured site, 1 while up', async (t) => {
+  const { fake, scrape } = await rig(t)
+  let text = await scrape()
+  t.is(value(text, 'l2tp_ipsec_site_up{site="branch-b"}'), 1)
+  t.is(value(text, 'l2tp_ipsec_site_up{site="branch-c"}'), 0)
+  fake.current = { ...fake.current, sites: [{ name: 'branch-b', state: 'down' }] }
+  text = await scrape()
+  t.is(value(text, 'l2tp_ipsec_site_up{site="branch-b"}'), 0)
+  t.false(text.includes('branch-c'), 'a site no longer configured is gone')
 })
 
 test('data-plane counters follow status().counters and never go down', async (t) => {

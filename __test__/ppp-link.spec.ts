@@ -11,11 +11,12 @@ import { pppAuthAlgorithms } from '../lib/ppp/auth-algorithms.js'
 import test from 'ava'
 import { createHash } from 'node:crypto'
 import { readFileSync } from 'node:fs'
-import { LocalUsersAuthenticator, type AuthAlgorithms, type AuthRequest, type AuthResult, type Authenticator, type PeerInfo } from '../lib/auth/index.js'
+import { LocalUsersAuthenticator, type PasswordChange, type AuthAlgorithms, type AuthRequest, type AuthResult, type Authenticator, type PeerInfo } from '../lib/auth/index.js'
 import * as ms from '../lib/ppp/mschapv2.js'
 import { decodeControlFrame, decodeFrame, decodeRawPacket, encodeChap, encodeEap, encodeFrame, encodeLcpFamily, encodeRawPacket, type ChapPacket, type LcpOption } from '../lib/ppp/codec.js'
 import { Code, Protocol } from '../lib/ppp/constants.js'
 import { AuthClient } from '../lib/ppp/auth-client.js'
+import { buildChangePassword } from '../lib/ppp/mschapv2-password.js'
 import { PppLink, PppLinkError, type PppLinkEvent, type PppLinkOptions, type PppLinkUpEvent, type RandomSource } from '../lib/ppp/link.js'
 import { Ipv4Pool } from '../lib/pool/ip-pool.js'
 
@@ -332,6 +333,101 @@ test('MS-CHAPv2 retry: R=1 with a new C= when the authenticator allows it; the R
   t.is(success.identifier, (failure.identifier + 1) & 0xff)
   t.regex(success.data.toString(), /^S=[0-9A-F]{40} M=Access granted$/)
   t.is(server.phase, 'Network')
+})
+
+test('MS-CHAPv2 password expired: E=648 R=0 V=3, the client\'s Change-Password is verified and stored, Success proves the new password; it works next time', async (t) => {
+  const stored: PasswordChange[] = []
+  const auth = new LocalUsersAuthenticator({ users: [{ user: 'alice', password: 'alice-pass-1', passwordExpired: true }], algorithms, onPasswordChange: (c) => void stored.push(c) })
+  const pair = new Pair(serverOptions(pool(), { authMethods: ['mschapv2'] }), clientOptions({ newPassword: 'alice-pass-2' }), auth).open()
+  await pair.run(pair.bothUp)
+  const chap = pair.log.filter((l) => decodeFrame(l.frame).protocol === Protocol.CHAP).map((l) => ({ from: l.from, ...decodeRawPacket(decodeFrame(l.frame).information) }))
+  t.deepEqual(chap.map((p) => `${p.from}:${p.code}`), ['server:1', 'client:2', 'server:4', 'client:7', 'server:3'])
+  t.regex(chap[2]!.data.toString(), /^E=648 R=0 C=[0-9A-F]{32} V=3 M=Password expired$/)
+  t.is(chap[3]!.identifier, (chap[2]!.identifier + 1) & 0xff, 'Change-Password carries the Failure\'s Identifier plus one')
+  t.is(chap[3]!.data.length, 582)
+  t.is(chap[4]!.identifier, chap[3]!.identifier)
+  t.deepEqual(stored, [{ user: 'alice', password: 'alice-pass-2', ntHash: ms.ntPasswordHash('alice-pass-2').toString('hex') }])
+  t.true(pair.events.client.some((e) => e.type === 'authenticated' && e.passwordChanged === true))
+  t.true(pair.events.server.some((e) => e.type === 'authenticated' && e.passwordChanged === true))
+  t.like(pair.events.server.find((e) => e.type === 'auth-failed'), { final: false, failure: { reason: 'password-expired', code: 648 } })
+
+  const again = new Pair(serverOptions(pool(), { authMethods: ['mschapv2'] }), clientOptions({ password: 'alice-pass-2' }), auth).open()
+  await again.run(again.bothUp)
+  t.truthy(again.up('client'), 'the new password is in force and no longer expired')
+  const old = new Pair(serverOptions(pool(), { authMethods: ['mschapv2'] }), clientOptions(), auth).open()
+  await old.run(old.bothDown)
+  t.regex(old.down('server')!.reason, /bad-password/)
+})
+
+test('MS-CHAPv2 password expired: a client with no new password goes down with E=648; PAP cannot change it and is refused', async (t) => {
+  const auth = () => new LocalUsersAuthenticator({ users: [{ user: 'alice', password: 'alice-pass-1', passwordExpired: true }], algorithms })
+  const pair = new Pair(serverOptions(pool(), { authMethods: ['mschapv2'] }), clientOptions(), auth()).open()
+  await pair.run(pair.bothDown)
+  t.regex(pair.down('client')!.reason, /E=648 \(password expired/)
+  const pap = new Pair(serverOptions(pool(), { authMethods: ['pap'] }), clientOptions(), auth()).open()
+  await pap.run(pap.bothDown)
+  t.regex(pap.down('server')!.reason, /password-expired/)
+})
+
+test('MS-CHAPv2 Change-Password not encrypted with the old password: E=709, nothing stored, the link ends', async (t) => {
+  const stored: PasswordChange[] = []
+  const auth = new LocalUsersAuthenticator({ users: [{ user: 'alice', password: 'alice-pass-1', passwordExpired: true }], algorithms, onPasswordChange: (c) => void stored.push(c) })
+  const server = new PppLink(serverOptions(pool(), { authMethods: ['mschapv2'] }))
+  const { frames } = openServerLcp(server, PPPD_REQUEST)
+  const challenge = packets(frames, Protocol.CHAP)[0]!
+  const step = async (frame: Buffer): Promise<{ frames: Buffer[]; events: PppLinkEvent[] }> => {
+    server.receive(frame, 1)
+    const out = drain(server)
+    for (const e of out.events) {
+      if (e.type !== 'auth-request') continue
+      server.authResult(e.id, await auth.authenticate(e.request), 1)
+      const more = drain(server)
+      out.frames.push(...more.frames)
+      out.events.push(...more.events)
+    }
+    return out
+  }
+  const peerChallenge = Buffer.alloc(16, 9)
+  const ntResponse = ms.generateNtResponse(challenge.data.subarray(1, 17), peerChallenge, 'alice', { password: 'alice-pass-1' })
+  const first = await step(encodeFrame({ protocol: Protocol.CHAP, information: encodeChap({ kind: 'response', identifier: challenge.identifier, value: ms.encodeResponseValue({ peerChallenge, ntResponse }), name: 'alice' }) }))
+  const expired = packets(first.frames, Protocol.CHAP)[0]!
+  const parsed = ms.parseFailureMessage(expired.data)
+  t.like(parsed, { error: 648, retry: false, version: 3 })
+  // A Response instead of Change-Password is not a way around the expiry.
+  t.deepEqual((await step(encodeFrame({ protocol: Protocol.CHAP, information: encodeChap({ kind: 'response', identifier: (expired.identifier + 1) & 0xff, value: ms.encodeResponseValue({ peerChallenge, ntResponse: ms.generateNtResponse(parsed.challenge!, peerChallenge, 'alice', { password: 'alice-pass-1' }) }), name: 'alice' }) }))).frames, [])
+  const forged = buildChangePassword({ identifier: (expired.identifier + 1) & 0xff, authenticatorChallenge: parsed.challenge!, peerChallenge, userName: 'alice', oldPassword: 'guess', newPassword: 'mine-now', filler: Buffer.alloc(516, 1) })
+  const second = await step(encodeFrame({ protocol: Protocol.CHAP, information: encodeChap(forged) }))
+  const failure = packets(second.frames, Protocol.CHAP)[0]!
+  t.regex(failure.data.toString(), /^E=709 R=0 /)
+  t.is(failure.identifier, forged.identifier)
+  t.like(second.events.find((e) => e.type === 'auth-failed'), { final: true, failure: { reason: 'bad-password' } })
+  t.deepEqual(stored, [])
+  t.true(packets(second.frames, Protocol.LCP).some((p) => p.code === Code.TERMINATE_REQUEST))
+})
+
+test('MS-CHAPv2 R=1 on the client: with retries it answers the new C= with Identifier+1 and gets in; without, it goes down', async (t) => {
+  const flaky = (): Authenticator => {
+    let first = true
+    const inner = users()
+    return {
+      async authenticate(request) {
+        if (first) {
+          first = false
+          return { ok: false, reason: 'timeout', retry: true, code: 691, message: 'try again' }
+        }
+        return inner.authenticate(request)
+      },
+    }
+  }
+  const pair = new Pair(serverOptions(pool(), { authMethods: ['mschapv2'] }), clientOptions({ authRetries: 1 }), flaky()).open()
+  await pair.run(pair.bothUp)
+  const chap = pair.log.filter((l) => decodeFrame(l.frame).protocol === Protocol.CHAP).map((l) => ({ from: l.from, ...decodeRawPacket(decodeFrame(l.frame).information) }))
+  t.deepEqual(chap.map((p) => `${p.from}:${p.code}`), ['server:1', 'client:2', 'server:4', 'client:2', 'server:3'])
+  t.regex(chap[2]!.data.toString(), /^E=691 R=1 C=[0-9A-F]{32} V=3 M=try again$/)
+  t.is(chap[3]!.identifier, (chap[2]!.identifier + 1) & 0xff)
+  const none = new Pair(serverOptions(pool(), { authMethods: ['mschapv2'] }), clientOptions(), flaky()).open()
+  await none.run(none.bothDown)
+  t.regex(none.down('client')!.reason, /E=691/)
 })
 
 test('a stale or unknown authResult id is refused', async (t) => {

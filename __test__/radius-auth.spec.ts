@@ -22,7 +22,11 @@ import {
 } from '../lib/auth/radius/index.js'
 import type { AuthFailure, AuthRequest, AuthResult, PeerInfo } from '../lib/auth/types.js'
 import { chapMd5Response } from '../lib/ppp/chap.js'
-import { checkAuthenticatorResponse, generateNtResponse, getAsymmetricStartKey, getMasterKey, hashNtPasswordHash, ntPasswordHash } from '../lib/ppp/mschapv2.js'
+import { checkAuthenticatorResponse, decodeChangePassword, generateNtResponse, getAsymmetricStartKey, getMasterKey, hashNtPasswordHash, ntPasswordHash } from '../lib/ppp/mschapv2.js'
+import { buildChangePassword } from '../lib/ppp/mschapv2-password.js'
+import { changePasswordAttributes } from '../lib/auth/radius/authenticator.js'
+import { vendorAttributes } from '../lib/auth/radius/codec.js'
+import { MsAttr, VENDOR_MICROSOFT } from '../lib/auth/radius/dictionary.js'
 import { FreeRadius, UdpRelay, freeUdpPorts, mutateRadius } from './helpers/freeradius.js'
 import { mulberry32 } from './helpers/seeded.js'
 
@@ -51,6 +55,8 @@ test.before(async () => {
         },
       },
       { name: 'bob', password: 'builder' },
+      // rlm_mschap answers E=648 for an account flagged "password expired" (SMB-Account-CTRL 'e').
+      { name: 'carol', password: 'old-carol', check: { 'SMB-Account-CTRL-TEXT': '"[Ue]"' } },
     ],
   })
 })
@@ -147,6 +153,31 @@ test.serial('MS-CHAPv2: accepted with the right S= (checked with lib/ppp) and RF
   t.is(refused.reason, 'rejected')
   t.is(refused.code, 691)
   t.regex(refused.detail ?? '', /E=691/)
+})
+
+test.serial('MS-CHAPv2 password expired: FreeRADIUS answers E=648 (kept as code 648 for PPP); the Change-Password goes out as MS-CHAP2-CPW and MS-CHAP-NT-Enc-PW laid out as rlm_mschap reads them', async (t) => {
+  const auth = authenticator(t)
+  const expired = failure(t, await auth.authenticate(mschapRequest('carol', 'old-carol')))
+  t.like(expired, { reason: 'rejected', code: 648 })
+  t.regex(expired.detail ?? '', /E=648 R=0 C=[0-9a-f]{32} V=3/i)
+
+  // FreeRADIUS 3.2 on this system stops answering at "Doing MS-CHAPv2 password change locally" (its RC4 under
+  // OpenSSL 3), so the request is checked against the layout rlm_mschap.c parses instead of a live answer.
+  const packet = buildChangePassword({ identifier: 0x33, authenticatorChallenge: randomBytes(16), peerChallenge: randomBytes(16), userName: 'carol', oldPassword: 'old-carol', newPassword: 'new-carol-1', filler: randomBytes(516) })
+  const d = decodeChangePassword(packet)
+  const attributes = changePasswordAttributes({ identifier: 0x33, encryptedPassword: d.encryptedPassword, encryptedHash: d.encryptedHash }, d.peerChallenge, d.ntResponse)!
+  const ms = vendorAttributes(attributes, VENDOR_MICROSOFT)
+  const cpw = ms.filter((a) => a.type === MsAttr.CHAP2_CPW)
+  t.is(cpw.length, 1)
+  t.is(cpw[0]!.value.length, 68, 'MS-CHAP2-CPW is 68 bytes')
+  t.deepEqual([cpw[0]!.value[0], cpw[0]!.value[1]], [7, 0x33], 'Code 7, the Ident')
+  t.deepEqual(cpw[0]!.value.subarray(2, 18), d.encryptedHash)
+  // rlm_mschap builds its MS-CHAP2-Response from bytes 18..66: Peer-Challenge, Reserved, NT-Response
+  t.deepEqual(cpw[0]!.value.subarray(18, 66), Buffer.concat([d.peerChallenge, Buffer.alloc(8), d.ntResponse]))
+  const chunks = ms.filter((a) => a.type === MsAttr.CHAP_NT_ENC_PW)
+  t.deepEqual(chunks.map((c) => [...c.value.subarray(0, 4)]), [[6, 0x33, 0, 1], [6, 0x33, 0, 2], [6, 0x33, 0, 3]])
+  t.deepEqual(Buffer.concat(chunks.map((c) => c.value.subarray(4))), d.encryptedPassword, 'the 516 bytes, in sequence')
+  t.true(chunks.every((c) => c.value.length <= 247), 'each fits one vendor attribute')
 })
 
 test.serial('EAP-MD5: relayed over two rounds (State echoed to the same server) and accepted; wrong password refused', async (t) => {
@@ -318,13 +349,20 @@ test.serial('identifiers: 600 concurrent requests to one server (more than 256 i
   const outstanding = new Map<number, string>()
   let maxOutstanding = 0
   let reused = 0
+  // requests whose reply already went through: a retransmission of one that
+  // crossed its reply on the wire is late, not outstanding
+  const answered = new Set<string>()
   relay.onRequest = (request) => {
+    const authenticator = request.subarray(4, 20).toString('hex')
+    if (answered.has(authenticator)) return
     const previous = outstanding.get(request[1]!)
-    if (previous !== undefined && previous !== request.subarray(4, 20).toString('hex')) reused++
-    outstanding.set(request[1]!, request.subarray(4, 20).toString('hex'))
+    if (previous !== undefined && previous !== authenticator) reused++
+    outstanding.set(request[1]!, authenticator)
     maxOutstanding = Math.max(maxOutstanding, outstanding.size)
   }
   relay.tamper = (reply) => {
+    const authenticator = outstanding.get(reply[1]!)
+    if (authenticator !== undefined) answered.add(authenticator)
     outstanding.delete(reply[1]!)
     return [reply]
   }

@@ -14,10 +14,12 @@ import { join } from 'node:path'
 import { L2tpClientError } from '../lib/client/l2tp-client.js'
 import type { L2tpServerOptions } from '../lib/server/l2tp-server.js'
 import { FreeRadius, freeUdpPorts, radclient, type DetailRecord } from './helpers/freeradius.js'
-import { pingAsync, tcpTransfer, until } from './helpers/netns-run.js'
+import { fileURLToPath } from 'node:url'
+import { pingAsync, runNode, tcpTransfer, until } from './helpers/netns-run.js'
 import { createRig, GATEWAY } from './helpers/vpn-rig.js'
 
 const SECRET = 'radius-e2e-secret-10'
+const UDP_SEND = fileURLToPath(new URL('./helpers/udp-send.mjs', import.meta.url))
 const CLASS = Buffer.from('e2e-class-ms')
 const MB = 1024 * 1024
 
@@ -32,6 +34,7 @@ test.before(async () => {
       { name: 'rad-short', password: 'short-pass-radius', reply: { 'Session-Timeout': '3' } },
       { name: 'rad-filtered', password: 'filter-pass-radius', reply: { 'Filter-Id': '"no-gateway-ping"' } },
       { name: 'rad-unknown-filter', password: 'unknown-pass-radius', reply: { 'Filter-Id': '"nonexistent"' } },
+      { name: 'rad-gw-icmp', password: 'gwicmp-pass-radius', reply: { 'Filter-Id': '"gw-icmp"' } },
     ],
   })
 })
@@ -62,6 +65,7 @@ async function radiusRig(t: Parameters<typeof createRig>[0], tag: string, gatewa
     policies: {
       'no-gateway-ping': { default: 'allow', rules: [{ action: 'deny', destination: GATEWAY, protocol: 'icmp' }] },
       open: {},
+      'gw-icmp': { rules: [{ action: 'allow', destination: GATEWAY, protocol: 'icmp' }] },
     },
     ...extra,
   })
@@ -208,6 +212,21 @@ test.serial('Filter-Id picks a data-plane policy; CoA changes it (Filter-Id) and
 
   const nak = await dae(daePort, 'coa', { 'User-Name': '"rad-filtered"', 'Filter-Id': '"open"' })
   t.regex(nak.output, /Received CoA-NAK/, 'no session left to change')
+})
+
+test.serial('default-deny: a RADIUS user without Filter-Id reaches nothing, one whose Filter-Id names a policy reaches what it allows; drops counted', async (t) => {
+  const { rig } = await radiusRig(t, 'rdeny', 'gw-deny', { access: { default: 'deny' } })
+  const plain = await rig.client({ user: 'rad-pap', password: 'pap-pass-radius', auth: ['pap'] }).connect()
+  t.is((await pingAsync(rig.net.b, GATEWAY, 3, ['-I', plain.tun])).received, 0, 'no Filter-Id: access.default deny')
+  const filtered = await rig.client({ user: 'rad-gw-icmp', password: 'gwicmp-pass-radius' }).connect()
+  t.is((await pingAsync(rig.net.b, GATEWAY, 3, ['-I', filtered.tun])).received, 3, 'Filter-Id gw-icmp allows ICMP to the gateway (and its replies return)')
+  await runNode(rig.net.b, [UDP_SEND, GATEWAY, '9', '0', '01', '02', '03', '04'])
+  const sessions = new Map(rig.server.sessions().map((s) => [s.user, s]))
+  // The UDP leaves by whichever TUN holds the gateway's route now: either session denies it.
+  t.true((sessions.get('rad-pap')?.policyDenied ?? 0) >= 3)
+  t.is((sessions.get('rad-pap')?.policyDenied ?? 0) + (sessions.get('rad-gw-icmp')?.policyDenied ?? 0), 3 + 4)
+  t.is(sessions.get('rad-gw-icmp')?.rxPackets, 3, 'only the echo requests crossed')
+  t.is(rig.server.status().counters?.['policy_denied'], 7)
 })
 
 test.serial('two gateways, one FreeRADIUS: both authenticate and account, with distinct Acct-Session-Ids', async (t) => {

@@ -7,7 +7,7 @@
 // Needs root and tshark.
 import test from 'ava'
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process'
-import { mkdtempSync, rmSync } from 'node:fs'
+import { existsSync, mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { DataPlane, type SaOptions } from '../native/index.js'
@@ -153,7 +153,9 @@ test.serial('two gateways: LAN to LAN through ESP tunnel mode, tshark sees the i
     await b.listen()
     const pcap = join(dir, 'wan.pcap')
     tshark = capture(net, pcap)
-    await sleep(1500) // tshark's capture is open before the first ESP packet
+    // tshark creates the file once its capture is open: then the first ESP packet cannot be missed.
+    t.true(await until(() => existsSync(pcap), 60_000), 'tshark started capturing')
+    await sleep(500)
     await a.listen()
     t.true(await until(() => seenA.up.length > 0 && seenB.up.length > 0, 30_000), JSON.stringify({ a: a.sites(), b: b.sites() }))
     t.like(seenA.up[0], { name: 'b', peer: { address: WAN_B, port: 4500 }, selectors: { initiator: '10.1.0.0/255.255.255.0 any', responder: '10.2.0.0/255.255.255.0 any' } })

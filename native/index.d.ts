@@ -37,6 +37,11 @@ export declare class DataPlane {
   rebindSite(id: number, binding: number): boolean
   removeSite(id: number): boolean
   removeSession(id: number): boolean
+  /**
+   * Sets the per-session anomaly flags (see `AnomalyOptions`); they are
+   * raised as `session-anomaly` events.
+   */
+  setAnomaly(options: AnomalyOptions): void
   /** Replaces a session's policy without touching its traffic. */
   setPolicy(session: number, policy: PolicyOptions): void
   /**
@@ -111,6 +116,23 @@ export declare class EspSa {
   destroy(): void
 }
 
+/** Per-session anomaly flags; a part left out is off, all left out: off. */
+export interface AnomalyOptions {
+  /**
+   * Rate jump: packets/s above `rateFactor` × the moving average over
+   * `rateAverageSeconds`, and at least `rateMinPps`.
+   */
+  rateFactor?: number
+  rateMinPps?: number
+  rateAverageSeconds?: number
+  /**
+   * More than `destinationsMax` distinct destinations within
+   * `destinationsIntervalSeconds`.
+   */
+  destinationsMax?: number
+  destinationsIntervalSeconds?: number
+}
+
 /**
  * One delivery: control frames (frame i is `packets[offsets[i]..offsets[i+1]]`
  * with `meta[i]`) and events.
@@ -142,7 +164,8 @@ export interface ControlMeta {
 export interface DataPlaneEvent {
   /**
    * sa-soft-lifetime, sa-hard-lifetime, sa-sequence-near-exhaustion,
-   * sa-auth-failures, peer-changed, session-idle, drops, worker-panic.
+   * sa-auth-failures, peer-changed, session-idle, session-anomaly,
+   * drops, worker-panic.
    */
   type: string
   spi?: number
@@ -155,6 +178,8 @@ export interface DataPlaneEvent {
   idleMs?: number
   drops?: Record<string, number>
   message?: string
+  /** session-anomaly: the threshold `count` crossed. */
+  threshold?: number
 }
 
 export interface DataPlaneOptions {

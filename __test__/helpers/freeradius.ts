@@ -24,6 +24,8 @@ export interface RadiusTestUser {
   password: string
   /** Reply attributes in users-file syntax, e.g. { 'Framed-IP-Address': '10.9.0.7', 'Session-Timeout': '3600' }. */
   reply?: Record<string, string>
+  /** More check items, e.g. { 'SMB-Account-CTRL-TEXT': '"[Ue]"' } (an expired password for rlm_mschap). */
+  check?: Record<string, string>
 }
 
 export interface FreeRadiusOptions {
@@ -127,7 +129,8 @@ export class FreeRadius {
     for (const sub of ['acct', 'run', 'log']) mkdirSync(join(d, sub))
     const users = options.users.map((u) => {
       const reply = Object.entries(u.reply ?? {}).map(([k, v]) => `\t${k} = ${v}`).join(',\n')
-      return `${u.name}\tCleartext-Password := ${JSON.stringify(u.password)}${reply ? `\n${reply}` : ''}\n`
+      const check = Object.entries(u.check ?? {}).map(([k, v]) => `, ${k} := ${v}`).join('')
+      return `${u.name}\tCleartext-Password := ${JSON.stringify(u.password)}${check}${reply ? `\n${reply}` : ''}\n`
     }).join('\n')
     writeFileSync(join(d, 'users'), users, { mode: 0o600 })
     writeFileSync(join(d, 'radiusd.conf'), radiusdConf(d, this.authPort, this.acctPort, options.secret), { mode: 0o600 })

@@ -131,6 +131,10 @@ export class CallbackAuthenticator implements Authenticator {
 
   async authenticate(request: AuthRequest): Promise<AuthResult> {
     const user = request.user ?? ''
+    // The callback has no way to store a new password: a Change-Password (after its own E=648) fails plainly.
+    if (request.method === 'mschapv2' && request.changePassword) {
+      return failure('unsupported-method', `${user}: MS-CHAPv2 Change-Password is not offered to the authenticate callback`, MsChapError.CHANGING_PASSWORD)
+    }
     const report = (kind: CallbackErrorEvent['kind'], error: unknown) => {
       try {
         this.onError({ kind, method: request.method, user, peer: request.peer, error })

@@ -11,7 +11,7 @@ import { AuthLimiter } from './limiter.js'
 import { MsChapError, type AuthFailureReason, type AuthRequest, type AuthResult, type Authenticator } from './types.js'
 
 export * from './types.js'
-export { LocalUsersAuthenticator, checkSecret, safeEqual, withoutDomain, type LocalUser, type LocalUsersOptions, type SecretCheck, type StoredSecret } from './local-users.js'
+export { LocalUsersAuthenticator, checkSecret, safeEqual, withoutDomain, type LocalUser, type LocalUsersOptions, type PasswordChange, type SecretCheck, type StoredSecret } from './local-users.js'
 export { CallbackAuthenticator, type AuthCallback, type CallbackDecision, type CallbackErrorEvent, type CallbackOptions, type CallbackRequest } from './callback.js'
 export { AuthLimiter, LimiterError, normalizeUser, sourceKey, type LimitDecision, type LimitReason, type LimiterEvent, type LimiterOptions } from './limiter.js'
 

@@ -14,6 +14,10 @@
 //   account must not launder guesses at others). Clients behind one NAT
 //   share this budget, hence the generous default.
 //
+// Sources on the allow-list (an office NAT, a monitoring host) are never
+// delayed or locked out: their failures are reported ('allow-listed') but
+// not counted, so no stranger can lock them out either.
+//
 // "Source" is the peer's outer address; IPv6 sources are grouped by their
 // /64 (configurable), since one host owns a whole /64 and rotates within it
 // at will. User names are compared without "DOMAIN\\" and case-folded so
@@ -24,6 +28,8 @@
 // maxSources); entries whose failures and locks have all expired are swept
 // from the old end as new failures arrive, and at the bound the least
 // recently failed entry is evicted (an `evicted` event says so).
+
+import type { AllowList } from '../security/allow-list.js'
 
 /** Why an attempt is refused. */
 export type LimitReason = 'locked-out' | 'backoff' | 'source-limit'
@@ -40,6 +46,9 @@ export type LimiterEvent =
   | { type: 'blocked'; at: number; user: string; source: string; reason: LimitReason; lockedUntil: number }
   | { type: 'reset'; at: number; user: string; source: string; failures: number }
   | { type: 'evicted'; at: number; scope: 'pair' | 'source'; key: string }
+  | { type: 'allow-listed'; at: number; user: string; source: string }
+
+export const LIMITER_EVENT_TYPES = ['failure', 'lockout', 'source-lockout', 'blocked', 'reset', 'evicted', 'allow-listed'] as const satisfies readonly LimiterEvent['type'][]
 
 export interface LimiterOptions {
   /** Failures of one pair within `window` that lock it (default 5). */
@@ -62,6 +71,8 @@ export interface LimiterOptions {
   maxSources?: number
   /** IPv6 sources are grouped by this prefix length (default 64; 128 for none). */
   ipv6SourcePrefix?: number
+  /** Sources never delayed nor locked out. */
+  allowList?: AllowList
   /** Security log sink; called synchronously, exceptions ignored. */
   onEvent?: (event: LimiterEvent) => void
 }
@@ -149,6 +160,9 @@ export class AuthLimiter {
   private readonly maxSources: number
   private readonly ipv6SourcePrefix: number
   private readonly onEvent: ((event: LimiterEvent) => void) | undefined
+  private readonly allowList: AllowList | undefined
+  /** Events by type since the start, for metrics (counted whether or not there is a sink). */
+  readonly counts: Record<LimiterEvent['type'], number> = Object.fromEntries(LIMITER_EVENT_TYPES.map((t) => [t, 0])) as Record<LimiterEvent['type'], number>
   private readonly pairs = new Map<string, PairState>()
   private readonly sources = new Map<string, SourceState>()
 
@@ -164,6 +178,7 @@ export class AuthLimiter {
     this.maxSources = options.maxSources ?? 50_000
     this.ipv6SourcePrefix = options.ipv6SourcePrefix ?? 64
     this.onEvent = options.onEvent
+    this.allowList = options.allowList
     const positive = { maxFailures: this.maxFailures, sourceMaxFailures: this.sourceMaxFailures, maxPairs: this.maxPairs, maxSources: this.maxSources }
     for (const [name, value] of Object.entries(positive)) {
       if (!Number.isInteger(value) || value < 1) throw new LimiterError(`${name} must be an integer >= 1, got ${value}`)
@@ -177,14 +192,15 @@ export class AuthLimiter {
     }
   }
 
-  private keys(user: string, address: string): { user: string; source: string; pair: string } {
+  private keys(user: string, address: string): { user: string; source: string; pair: string; listed: boolean } {
     const u = normalizeUser(user)
     const source = sourceKey(address, this.ipv6SourcePrefix)
     // NUL cannot appear in an address; JSON keeps any user name unambiguous
-    return { user: u, source, pair: `${source}\u0000${JSON.stringify(u)}` }
+    return { user: u, source, pair: `${source}\u0000${JSON.stringify(u)}`, listed: this.allowList?.has(address) ?? false }
   }
 
   private emit(event: LimiterEvent): void {
+    this.counts[event.type]++
     if (!this.onEvent) return
     try {
       this.onEvent(event)
@@ -196,9 +212,16 @@ export class AuthLimiter {
   /** May `user` try from `address` now? Refusals are reported as `blocked` events. */
   check(user: string, address: string, now: number): LimitDecision {
     const k = this.keys(user, address)
+    if (k.listed) return { allowed: true }
     const decision = this.peek(k.pair, k.source, now)
     if (!decision.allowed) this.emit({ type: 'blocked', at: now, user: k.user, source: k.source, reason: decision.reason, lockedUntil: decision.lockedUntil })
     return decision
+  }
+
+  /** Like `check`, without the `blocked` event: for a path that reports refusals itself (rate-limited). */
+  admits(user: string, address: string, now: number): LimitDecision {
+    const k = this.keys(user, address)
+    return k.listed ? { allowed: true } : this.peek(k.pair, k.source, now)
   }
 
   private peek(pairKey: string, sourceKeyText: string, now: number): LimitDecision {
@@ -213,6 +236,10 @@ export class AuthLimiter {
   /** Counts a failed attempt; returns what the next attempt of this pair will face. */
   recordFailure(user: string, address: string, now: number): LimitDecision {
     const k = this.keys(user, address)
+    if (k.listed) {
+      this.emit({ type: 'allow-listed', at: now, user: k.user, source: k.source })
+      return { allowed: true }
+    }
     this.sweep(now)
 
     let pair = this.pairs.get(k.pair)

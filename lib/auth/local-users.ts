@@ -26,6 +26,7 @@ import {
   type AuthAlgorithms,
   type AuthFailure,
   type AuthFailureReason,
+  type AuthSuccess,
   type AuthRequest,
   type AuthResult,
   type Authenticator,
@@ -45,6 +46,20 @@ export interface LocalUser extends UserPolicy {
   ntHash?: string
   /** Refuse logins (MS-CHAPv2 error 647) once the credentials are right. */
   disabled?: boolean
+  /**
+   * The password must be changed: once the credentials are right MS-CHAPv2
+   * answers E=648 and takes the peer's Change-Password (RFC 2759 7); the
+   * other methods, which cannot change it, are refused.
+   */
+  passwordExpired?: boolean
+}
+
+/** A user changed an expired password (MS-CHAPv2 Change-Password, verified). */
+export interface PasswordChange {
+  user: string
+  password: string
+  /** 32 hex digits: what `ntHash` of the user's entry may store instead. */
+  ntHash: string
 }
 
 export interface LocalUsersOptions {
@@ -59,6 +74,13 @@ export interface LocalUsersOptions {
   stripDomain?: boolean
   /** The Name in our EAP-MD5 Challenges (default 'l2tp-ipsec'). */
   serverName?: string
+  /**
+   * Stores a changed password (wherever the users come from). The new
+   * secret is in force in this authenticator once this returns; when it
+   * throws or rejects the change fails (E=709) and nothing changes. Without
+   * it a change lasts until the next reload or restart.
+   */
+  onPasswordChange?: (change: PasswordChange) => void | Promise<void>
 }
 
 /** A secret as held in memory: the password's UTF-8 bytes and/or the NT hash. */
@@ -69,7 +91,7 @@ export interface StoredSecret {
 
 /** The outcome of checking one request against one secret. */
 export type SecretCheck =
-  | { ok: true; authenticatorResponse?: string; mppeKeys?: MppeKeys }
+  | { ok: true; authenticatorResponse?: string; mppeKeys?: MppeKeys; changed?: { password: string; ntHash: Buffer } }
   | { ok: false; reason: Extract<AuthFailureReason, 'bad-password' | 'cannot-verify' | 'malformed' | 'unsupported-method'>; detail: string }
 
 /** The name MS-CHAPv2 hashes use: without a "DOMAIN\\" prefix (pppd chap_ms.c ChallengeHash). */
@@ -139,6 +161,17 @@ export function checkSecret(request: AuthRequest, secret: StoredSecret, algorith
       const ntHash = secret.ntHash ?? (secret.password ? algorithms.ntPasswordHash(secret.password.toString('utf8')) : undefined)
       if (!ntHash) return { ok: false, reason: 'cannot-verify', detail: 'no secret' }
       const name = withoutDomain(request.user)
+      if (request.changePassword) {
+        if (!algorithms.verifyChangePassword) return { ok: false, reason: 'unsupported-method', detail: 'MS-CHAPv2 Change-Password is not supported here' }
+        const change = algorithms.verifyChangePassword({ oldNtHash: ntHash, authenticatorChallenge, peerChallenge, ntResponse, user: name, change: request.changePassword })
+        if (!change.ok) {
+          return change.reason === 'bad-old-password'
+            ? { ok: false, reason: 'bad-password', detail: 'MS-CHAPv2 Change-Password: not encrypted with the old password' }
+            : { ok: false, reason: 'malformed', detail: `MS-CHAPv2 Change-Password: ${change.reason}` }
+        }
+        const mppe = algorithms.deriveMppeKeys?.(change.newNtHash, ntResponse)
+        return { ok: true, authenticatorResponse: change.authenticatorResponse, changed: { password: change.newPassword, ntHash: change.newNtHash }, ...(mppe ? { mppeKeys: mppe } : {}) }
+      }
       const expected = algorithms.generateNtResponse(authenticatorChallenge, peerChallenge, name, ntHash)
       if (!safeEqual(expected, ntResponse)) return { ok: false, reason: 'bad-password', detail: 'MS-CHAPv2 NT-Response does not match' }
       const authenticatorResponse = algorithms.generateAuthenticatorResponse(ntHash, ntResponse, peerChallenge, authenticatorChallenge, name)
@@ -161,7 +194,7 @@ export function failure(reason: AuthFailureReason, detail: string, code: MsChapE
   return { ok: false, reason, detail, retry: false, code, message }
 }
 
-const POLICY_KEYS = ['address', 'ipv6Prefix', 'methods', 'maxSessions', 'allow', 'rateBps', 'sessionTimeout', 'idleTimeout'] as const
+const POLICY_KEYS = ['address', 'ipv6Prefix', 'methods', 'maxSessions', 'allow', 'policies', 'rateBps', 'sessionTimeout', 'idleTimeout'] as const
 
 /** The UserPolicy fields of an object, copied (nothing else: no secret ever lands in a policy). */
 export function policyOf(source: UserPolicy): UserPolicy {
@@ -182,6 +215,7 @@ interface Entry {
   secret: StoredSecret
   policy: UserPolicy
   disabled: boolean
+  passwordExpired: boolean
 }
 
 /** Authenticator over a fixed list of users (replaceable at run time with `reload`). */
@@ -190,12 +224,14 @@ export class LocalUsersAuthenticator implements Authenticator {
   private readonly algorithms: AuthAlgorithms
   private readonly stripDomain: boolean
   private readonly serverName: string
+  private readonly onPasswordChange: ((change: PasswordChange) => void | Promise<void>) | undefined
 
   /** Throws AuthError on a bad entry, naming the user. */
   constructor(options: LocalUsersOptions) {
     this.algorithms = options.algorithms
     this.stripDomain = options.stripDomain ?? true
     this.serverName = options.serverName ?? 'l2tp-ipsec'
+    this.onPasswordChange = options.onPasswordChange
     this.reload(options.users)
   }
 
@@ -219,7 +255,7 @@ export class LocalUsersAuthenticator implements Authenticator {
       for (const method of entry.methods ?? []) {
         if (!METHODS.includes(method)) throw new AuthError('AUTH_BAD_OPTION', `user ${JSON.stringify(user)}: unknown method ${JSON.stringify(method)}`, user)
       }
-      next.set(user, { user, secret, policy: policyOf(entry), disabled: entry.disabled === true })
+      next.set(user, { user, secret, policy: policyOf(entry), disabled: entry.disabled === true, passwordExpired: entry.passwordExpired === true })
     }
     this.users = next
   }
@@ -238,30 +274,52 @@ export class LocalUsersAuthenticator implements Authenticator {
 
   async authenticate(request: AuthRequest): Promise<AuthResult> {
     try {
-      return this.verify(request)
+      const result = this.verify(request)
+      return result.changed && result.entry ? await this.change(result.entry, result.changed, result.result) : result.result
     } catch (error) {
       return failure('internal-error', `verification threw: ${error instanceof Error ? error.message : String(error)}`)
     }
   }
 
-  private verify(request: AuthRequest): AuthResult {
-    if (request.method === 'eap') return this.verifyEap(request)
+  private verify(request: AuthRequest): { result: AuthResult; entry?: Entry; changed?: { password: string; ntHash: Buffer } } {
+    if (request.method === 'eap') return { result: this.verifyEap(request) }
     const entry = this.lookup(request.user)
+    const changing = request.method === 'mschapv2' && request.changePassword !== undefined
     if (!entry) {
       checkSecret(request, DUMMY, this.algorithms)
-      return failure('unknown-user', `no user ${JSON.stringify(request.user)}`)
+      return { result: failure('unknown-user', `no user ${JSON.stringify(request.user)}`, changing ? MsChapError.CHANGING_PASSWORD : undefined) }
     }
     const check = checkSecret(request, entry.secret, this.algorithms)
-    if (!check.ok) return failure(check.reason, `${entry.user}: ${check.detail}`)
+    if (!check.ok) return { result: failure(check.reason, `${entry.user}: ${check.detail}`, changing ? MsChapError.CHANGING_PASSWORD : undefined) }
     // Only now, with the right credentials, may the answer say something specific.
-    if (entry.disabled) return failure('disabled', `${entry.user}: account disabled`, MsChapError.ACCOUNT_DISABLED, 'Account disabled')
+    if (entry.disabled) return { result: failure('disabled', `${entry.user}: account disabled`, MsChapError.ACCOUNT_DISABLED, 'Account disabled') }
     if (!methodAllowed(entry.policy, request.method)) {
-      return failure('method-not-allowed', `${entry.user}: ${request.method} not in ${JSON.stringify(entry.policy.methods)}`, MsChapError.NO_DIALIN_PERMISSION, 'Authentication method not allowed')
+      return { result: failure('method-not-allowed', `${entry.user}: ${request.method} not in ${JSON.stringify(entry.policy.methods)}`, MsChapError.NO_DIALIN_PERMISSION, 'Authentication method not allowed') }
     }
-    return this.accept(entry, check)
+    if (check.changed) return { result: this.accept(entry, check), entry, changed: check.changed }
+    if (entry.passwordExpired) {
+      return { result: failure('password-expired', `${entry.user}: password expired${request.method === 'mschapv2' ? ', Change-Password invited' : ''}`, MsChapError.PASSWORD_EXPIRED, 'Password expired') }
+    }
+    return { result: this.accept(entry, check) }
   }
 
-  private accept(entry: Entry, check: Extract<SecretCheck, { ok: true }>): AuthResult {
+  /** Stores the verified new password (onPasswordChange first, so a failure to store changes nothing), then it is in force. */
+  private async change(entry: Entry, changed: { password: string; ntHash: Buffer }, result: AuthResult): Promise<AuthResult> {
+    try {
+      await this.onPasswordChange?.({ user: entry.user, password: changed.password, ntHash: changed.ntHash.toString('hex') })
+    } catch (error) {
+      return failure('internal-error', `${entry.user}: storing the changed password failed: ${error instanceof Error ? error.message : String(error)}`, MsChapError.CHANGING_PASSWORD)
+    }
+    // The entry object may have been replaced by a reload meanwhile: change the current one of that name, if still there.
+    const current = this.users.get(entry.user)
+    if (current) {
+      current.secret = { password: Buffer.from(changed.password, 'utf8'), ntHash: changed.ntHash }
+      current.passwordExpired = false
+    }
+    return 'ok' in result && result.ok ? { ...result, passwordChanged: true } : result
+  }
+
+  private accept(entry: Entry, check: Extract<SecretCheck, { ok: true }>): AuthSuccess {
     return { ok: true, user: entry.user, policy: structuredClone(entry.policy), ...(check.authenticatorResponse !== undefined ? { authenticatorResponse: check.authenticatorResponse } : {}), ...(check.mppeKeys ? { mppeKeys: check.mppeKeys } : {}) }
   }
 

@@ -52,7 +52,26 @@ export interface MsChapV2Request {
   peerChallenge: Buffer
   /** The 24-byte NT-Response of the Response. */
   ntResponse: Buffer
+  /**
+   * Set when the peer answered a Failure E=648 (password expired) with a
+   * Change-Password packet (RFC 2759 7): then `authenticatorChallenge` is
+   * the Failure's C=, `ntResponse` is computed with the NEW password, and
+   * these carry the new password encrypted under the old NT hash and the
+   * old hash encrypted under the new one. Verified by whoever holds the old
+   * secret (`AuthAlgorithms.verifyChangePassword`, RADIUS MS-CHAP2-CPW).
+   */
+  changePassword?: MsChapV2ChangePassword
   peer: PeerInfo
+}
+
+/** The encrypted fields of an MS-CHAPv2 Change-Password packet (RFC 2759 7). */
+export interface MsChapV2ChangePassword {
+  /** The CHAP Identifier of the Change-Password packet. */
+  identifier: number
+  /** 516 bytes: the PW_BLOCK, RC4 under the old NT hash (RFC 2759 8.9). */
+  encryptedPassword: Buffer
+  /** 16 bytes: the old NT hash, DES under the new one (RFC 2759 8.12). */
+  encryptedHash: Buffer
 }
 
 /** EAP (RFC 3748), relayed: one EAP packet from the peer and the State of the previous round. */
@@ -72,8 +91,8 @@ export interface PolicyRule {
   action: 'allow' | 'deny'
   /** CIDR or address, IPv4 or IPv6. */
   destination: string
-  protocol?: 'any' | 'tcp' | 'udp' | 'icmp'
-  /** Inclusive destination port range, for tcp and udp. */
+  protocol?: 'any' | 'tcp' | 'udp' | 'sctp' | 'icmp' | 'icmpv6'
+  /** Inclusive destination port range, for tcp, udp and sctp. */
   ports?: [number, number]
 }
 
@@ -87,9 +106,15 @@ export interface UserPolicy {
   methods?: Method[]
   /** Concurrent sessions allowed (enforced by the server, which owns the session table). */
   maxSessions?: number
-  /** Traffic rules; everything allowed when absent. */
+  /**
+   * Traffic rules for what the client sends, first match wins, before those
+   * of the named `policies`; what none matches follows the policies'
+   * `default`, else the server's `access.default`.
+   */
   allow?: PolicyRule[]
-  /** Rate limit in bits per second, each direction. */
+  /** Names of configured `policies` (as a RADIUS Filter-Id names them); none: the server's `access.policies`. */
+  policies?: string[]
+  /** Rate limit in bits per second of what the client sends (the lowest of this and the policies' applies). */
   rateBps?: number
   /** Seconds before the session is ended (RADIUS Session-Timeout). */
   sessionTimeout?: number
@@ -114,11 +139,13 @@ export const MsChapError = {
   PASSWORD_EXPIRED: 648,
   NO_DIALIN_PERMISSION: 649,
   AUTHENTICATION_FAILURE: 691,
+  /** The Change-Password that answered E=648 did not work. */
+  CHANGING_PASSWORD: 709,
 } as const
 export type MsChapErrorCode = (typeof MsChapError)[keyof typeof MsChapError]
 
 export function isMsChapErrorCode(value: unknown): value is MsChapErrorCode {
-  return value === 646 || value === 647 || value === 648 || value === 649 || value === 691
+  return value === 646 || value === 647 || value === 648 || value === 649 || value === 691 || value === 709
 }
 
 /**
@@ -132,6 +159,8 @@ export function isMsChapErrorCode(value: unknown): value is MsChapErrorCode {
  * - `method-not-allowed`: the credentials were right but the user's policy
  *   excludes this method.
  * - `disabled`: the account is disabled (after the credentials matched).
+ * - `password-expired`: the credentials matched but the password must be
+ *   changed first (MS-CHAPv2 answers E=648 and takes a Change-Password).
  * - `unsupported-method`: this authenticator does not do this method (EAP
  *   without a RADIUS server).
  * - `malformed`: a field had the wrong size (PPP should have caught it).
@@ -147,6 +176,7 @@ export type AuthFailureReason =
   | 'cannot-verify'
   | 'method-not-allowed'
   | 'disabled'
+  | 'password-expired'
   | 'unsupported-method'
   | 'malformed'
   | 'rejected'
@@ -156,6 +186,8 @@ export type AuthFailureReason =
   | 'backoff'
   | 'source-limit'
   | 'internal-error'
+  /** Too many authentication requests in flight (security.limits.pendingAuth); not counted as a guess. */
+  | 'busy'
 
 export interface AuthSuccess {
   ok: true
@@ -168,6 +200,8 @@ export interface AuthSuccess {
   mppeKeys?: MppeKeys
   /** Text for the Success packet (PAP Msg, MS-CHAPv2 "M="). */
   message?: string
+  /** MS-CHAPv2: the login changed the user's expired password (RFC 2759 7). */
+  passwordChanged?: boolean
 }
 
 export interface AuthFailure {
@@ -213,6 +247,14 @@ export interface AuthAlgorithms {
   generateAuthenticatorResponse(ntHash: Buffer, ntResponse: Buffer, peerChallenge: Buffer, authenticatorChallenge: Buffer, user: string): string
   /** RFC 3079 section 3.4 (optional): MPPE send/receive master keys for the server side. */
   deriveMppeKeys?(ntHash: Buffer, ntResponse: Buffer): MppeKeys
+  /**
+   * RFC 2759 7 (optional; without it Change-Password is refused): decrypts
+   * and checks a Change-Password with the old NT hash; on success the new
+   * password and the "S=" for the Success packet.
+   */
+  verifyChangePassword?(input: { oldNtHash: Buffer; authenticatorChallenge: Buffer; peerChallenge: Buffer; ntResponse: Buffer; user: string; change: MsChapV2ChangePassword }):
+    | { ok: true; newPassword: string; newNtHash: Buffer; authenticatorResponse: string }
+    | { ok: false; reason: 'bad-block' | 'bad-old-password' | 'bad-response' }
 }
 
 /**

@@ -6,7 +6,9 @@
  * TUN -> ESP); `-R` the reverse.
  */
 import { spawn, spawnSync } from 'node:child_process'
-import { createDataplanePair, SERVER_INNER, threadCpuSeconds, type DataplanePair } from '../testing/dataplane-pair.js'
+import { performance } from 'node:perf_hooks'
+import { DataPlane } from '../dataplane/index.js'
+import { createDataplanePair, keysFor, SERVER_INNER, threadCpuSeconds, type DataplanePair } from '../testing/dataplane-pair.js'
 
 export interface DataplaneBenchOptions {
   seconds: number
@@ -31,6 +33,28 @@ export interface DataplaneBenchRecord {
   /** CPU seconds the server's worker threads used per GB through them. */
   server_cpu_s_per_gb: number
   js_callbacks_per_million_packets: number
+  /** Packets per system call at the server over the run (0 where that side moved nothing): UDP 4500 recvmmsg and sendmmsg (with UDP GRO/GSO), TUN read and write(v) (with IFF_VNET_HDR TSO and coalescing). */
+  udp_packets_per_recv_call: number
+  udp_packets_per_send_call: number
+  tun_packets_per_read: number
+  tun_packets_per_write: number
+  /** Share of TUN reads that were TCP super-packets, and of TUN writes that were coalesced super-packets. */
+  tun_gso_read_share: number
+  tun_gso_write_share: number
+}
+
+/** Data-plane memory per session: SA pair, binding and session installed directly (no control plane). */
+export interface SessionMemoryRecord {
+  bench: 'dataplane'
+  metric: 'session-memory'
+  sessions: number
+  suite: string
+  /** Growth of the process RSS less the JS heap's growth, per session (the native tables). */
+  native_bytes_per_session: number
+  /** Growth of the whole RSS per session (includes the JS objects made to install them). */
+  rss_bytes_per_session: number
+  /** Time to install one SA pair and session. */
+  install_us_per_session: number
 }
 
 export interface Skipped {
@@ -89,10 +113,14 @@ export function* runDataplaneBench(options: DataplaneBenchOptions): Generator<Da
       for (const run of runs) {
         for (const direction of ['udp-to-tun', 'tun-to-udp'] as const) {
           const cpuBefore = threadCpuSeconds(pair.server.workerTids)
-          const callsBefore = pair.server.dp.stats().counters.js_callbacks ?? 0
+          const countersBefore = { ...pair.server.dp.stats().counters }
+          const callsBefore = countersBefore.js_callbacks ?? 0
           const report = iperf(pair, [...run.args, ...(direction === 'tun-to-udp' ? ['-R'] : [])], options.seconds)
           const cpu = threadCpuSeconds(pair.server.workerTids) - cpuBefore
-          const calls = (pair.server.dp.stats().counters.js_callbacks ?? 0) - callsBefore
+          const after = pair.server.dp.stats().counters
+          const calls = (after.js_callbacks ?? 0) - callsBefore
+          const delta = (name: string) => (after[name] ?? 0) - (countersBefore[name] ?? 0)
+          const per = (packets: number, calls: number) => (calls > 0 ? Number((packets / calls).toFixed(1)) : 0)
           const end = report.end as { sum?: IperfSum; sum_received?: IperfSum; sum_sent?: IperfSum }
           const received = end.sum_received ?? end.sum ?? {}
           const seconds = received.seconds || options.seconds
@@ -111,6 +139,12 @@ export function* runDataplaneBench(options: DataplaneBenchOptions): Generator<Da
             ...(run.protocol === 'udp' ? { loss_percent: Number((end.sum?.lost_percent ?? 0).toFixed(1)) } : {}),
             server_cpu_s_per_gb: Number((cpu / (bytes / 1e9 || 1)).toFixed(2)),
             js_callbacks_per_million_packets: Math.round((calls / Math.max(packets, 1)) * 1e6),
+            udp_packets_per_recv_call: per(delta('esp_in'), delta('udp_recv_calls')),
+            udp_packets_per_send_call: per(delta('esp_out'), delta('udp_send_calls')),
+            tun_packets_per_read: per(delta('tun_in'), delta('tun_read_calls')),
+            tun_packets_per_write: per(delta('tun_out'), delta('tun_write_calls')),
+            tun_gso_read_share: Number((delta('tun_gso_reads') / Math.max(delta('tun_read_calls'), 1)).toFixed(2)),
+            tun_gso_write_share: Number((delta('tun_gso_writes') / Math.max(delta('tun_write_calls'), 1)).toFixed(2)),
           }
         }
       }
@@ -118,4 +152,47 @@ export function* runDataplaneBench(options: DataplaneBenchOptions): Generator<Da
       pair.close()
     }
   }
+}
+
+/**
+ * Memory of `counts` sessions in one data plane (no traffic, no sockets
+ * beyond one UDP 4500 on loopback): each an inbound and an outbound SA, a
+ * binding and an L2TP session with its policy, as the server installs them.
+ */
+export function runSessionMemoryBench(counts: readonly number[], suite = 'aes256gcm-16'): SessionMemoryRecord[] {
+  const records: SessionMemoryRecord[] = []
+  for (const sessions of counts) {
+    const dp = new DataPlane({ natt: ['127.0.0.1:0'], workers: 1 }, () => {})
+    try {
+      const keys = Array.from({ length: 2 }, () => keysFor(suite))
+      const settle = () => {
+        global.gc?.()
+        return process.memoryUsage()
+      }
+      const m0 = settle()
+      const t0 = performance.now()
+      for (let i = 0; i < sessions; i++) {
+        const peer = `10.${(i >> 16) & 255}.${(i >> 8) & 255}.${i & 255}:4500`
+        dp.installSa({ spi: 0x10000 + i, direction: 'in', binding: i + 1, suite, ...keys[0]!, peer, encap: 'udp' })
+        dp.installSa({ spi: 0x80000 + i, direction: 'out', binding: i + 1, suite, ...keys[1]!, peer, encap: 'udp' })
+        const a = 10 + (i >> 8)
+        dp.upsertSession({ id: i + 1, binding: i + 1, localTunnel: i + 1, localSession: 1, peerTunnel: 7, peerSession: 9, ipv4: `100.64.${a & 255}.${i & 255}`, mru: 1400 })
+      }
+      const us = ((performance.now() - t0) * 1000) / sessions
+      const m1 = settle()
+      const native = m1.rss - m0.rss - (m1.heapTotal - m0.heapTotal)
+      records.push({
+        bench: 'dataplane',
+        metric: 'session-memory',
+        sessions,
+        suite,
+        native_bytes_per_session: Math.round(native / sessions),
+        rss_bytes_per_session: Math.round((m1.rss - m0.rss) / sessions),
+        install_us_per_session: Number(us.toFixed(1)),
+      })
+    } finally {
+      dp.close()
+    }
+  }
+  return records
 }

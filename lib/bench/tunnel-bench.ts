@@ -12,7 +12,10 @@
  * planes' workers and the veth share the machine's cores.
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process'
+import { existsSync } from 'node:fs'
+import { dirname, join } from 'node:path'
 import { performance } from 'node:perf_hooks'
+import { fileURLToPath } from 'node:url'
 import type { L2tpClient, L2tpClientOptions } from '../client/l2tp-client.js'
 import type { L2tpServer, L2tpServerOptions } from '../server/l2tp-server.js'
 import type { SessionUpInfo } from '../server/types.js'
@@ -20,6 +23,10 @@ import { createNetnsPair, type NetnsPair } from '../testing/netns.js'
 import type { IperfSum } from './dataplane-bench.js'
 import { sleep, until } from '../testing/wait.js'
 import { RIG_GATEWAY, RIG_PSK, serverIdle, startVpnRig, type VpnRig } from '../testing/vpn-rig.js'
+import { buildWireguardGo, startWireguardPair, type WireguardPair } from './wireguard-go.js'
+
+/** The PPP MTU the rig negotiates, and wireguard-go's device MTU. */
+const TUNNEL_MTU = 1400
 
 export interface TunnelBenchOptions {
   /** Seconds per iperf3 run. */
@@ -30,32 +37,37 @@ export interface TunnelBenchOptions {
 
 export type TunnelDirection = 'client-to-server' | 'server-to-client'
 
-export interface TunnelTcpRecord {
+/** What one throughput line measured: iperf3 through our tunnel, wireguard-go's and the plain veth. */
+export type TunnelMetric = 'tcp' | 'tcp-8' | 'udp-1400' | 'udp-64'
+
+export interface TunnelThroughputRecord {
   bench: 'tunnel'
-  metric: 'tcp'
+  /** tcp: one TCP stream; tcp-8: eight parallel streams (-P 8); udp-N: UDP datagrams of N-byte inner IP packets, offered without limit. */
+  metric: TunnelMetric
   direction: TunnelDirection
   /** ESP suite the session negotiated. */
   suite: string
-  /** One TCP stream through the tunnel (PPP MTU 1400). */
+  /** Through our tunnel (PPP MTU 1400): goodput, and packets per second (UDP: received). */
   gbps: number
-  /** The same iperf3 over the plain veth between the same namespaces. */
-  reference_gbps: number
-  ratio: number
-}
-
-export interface TunnelUdpRecord {
-  bench: 'tunnel'
-  metric: 'udp-64'
-  direction: TunnelDirection
-  suite: string
-  /** UDP datagrams of 64 payload bytes received per second (iperf3 -u -l 64 -b 0). */
   pps: number
-  /** Sent per second; the sender offers load without limit, hence the loss. */
-  offered_pps: number
-  loss_percent: number
-  reference_pps: number
-  reference_loss_percent: number
+  /** UDP only: share of what iperf3 sent that did not arrive. */
+  loss_percent?: number
+  /** CPU seconds this process (both data planes and JS) used per GB moved. */
+  cpu_s_per_gb: number
+  /** wireguard-go between the same namespaces, same inner MTU, same cores (absent if it could not be built). */
+  wireguard_go_gbps?: number
+  wireguard_go_pps?: number
+  wireguard_go_loss_percent?: number
+  /** CPU seconds both wireguard-go processes used per GB moved. */
+  wireguard_go_cpu_s_per_gb?: number
+  /** Ours / wireguard-go: Gbit/s for TCP, received pps for UDP (0 without the reference). */
   ratio: number
+  /** wireguard-go's CPU-s/GB / ours: above 1, we move a byte with less CPU (steadier than throughput on a shared machine). */
+  cpu_ratio?: number
+  /** The plain veth (the kernel path, no tunnel; GSO/TSO), for scale. */
+  veth_gbps: number
+  veth_pps: number
+  ratio_veth: number
 }
 
 export interface TunnelSetupRecord {
@@ -84,12 +96,31 @@ export interface TunnelSetupRecord {
   first_error?: string
 }
 
+/** TCP through the tunnel while a rate-bounded flood of garbage UDP hits the server's 500 and 4500. */
+export interface TunnelFloodRecord {
+  bench: 'tunnel'
+  metric: 'flood'
+  /** Garbage datagrams per second offered (half to 500, half to 4500; random sizes and bytes), and sent in all. */
+  offered_pps: number
+  sent: number
+  /** What the sender reached (Python on the same shared cores may fall short of the offer). */
+  achieved_pps: number
+  /** TCP client → server through the tunnel just before, and during the flood. */
+  gbps_without: number
+  gbps_with: number
+  /** With / without: the share of throughput the flood left. */
+  ratio: number
+  /** This process's RSS (server and client) before and after the flood, MiB. */
+  rss_before_mib: number
+  rss_after_mib: number
+}
+
 export interface TunnelSkipped {
   bench: 'tunnel'
   skipped: string
 }
 
-export type TunnelBenchRecord = TunnelTcpRecord | TunnelUdpRecord | TunnelSetupRecord | TunnelSkipped
+export type TunnelBenchRecord = TunnelThroughputRecord | TunnelSetupRecord | TunnelFloodRecord | TunnelSkipped
 
 
 export interface TunnelRig {
@@ -212,25 +243,66 @@ async function iperf(rig: TunnelRig, serverAddress: string, clientAddress: strin
   throw new Error(`iperf3 ${serverAddress} ${args.join(' ')}: ${lastError}`)
 }
 
-function tcpGbps(end: IperfEnd, seconds: number): number {
-  const received = end.sum_received ?? end.sum ?? {}
-  return ((received.bytes ?? 0) * 8) / (received.seconds || seconds) / 1e9
+interface Measured {
+  gbps: number
+  pps: number
+  loss?: number
+  cpuSPerGb: number
 }
 
-function udpFigures(end: IperfEnd, seconds: number): { pps: number; offered: number; loss: number } {
-  // iperf3 3.x: `sum` carries the receiver's packet and loss counts.
-  const sum = end.sum ?? {}
-  const elapsed = sum.seconds || seconds
-  const packets = sum.packets ?? 0
-  const lost = Math.max(0, sum.lost_packets ?? 0)
-  return { pps: (packets - lost) / elapsed, offered: packets / elapsed, loss: sum.lost_percent ?? (packets ? (lost / packets) * 100 : 0) }
+/** One iperf3 run with the CPU seconds `cpu()` counts over it. */
+async function measure(
+  rig: TunnelRig,
+  ends: { server: string; client: string },
+  run: { metric: TunnelMetric; args: string[]; packetBytes: number },
+  seconds: number,
+  cpu: () => number,
+): Promise<Measured> {
+  const cpu0 = cpu()
+  const end = await iperf(rig, ends.server, ends.client, run.args, seconds)
+  const used = cpu() - cpu0
+  if (run.metric.startsWith('udp')) {
+    // iperf3 3.x: `sum` carries the receiver's packet and loss counts.
+    const sum = end.sum ?? {}
+    const elapsed = sum.seconds || seconds
+    const packets = sum.packets ?? 0
+    const lost = Math.max(0, sum.lost_packets ?? 0)
+    const received = packets - lost
+    const bytes = received * run.packetBytes
+    return {
+      gbps: (bytes * 8) / elapsed / 1e9,
+      pps: received / elapsed,
+      loss: sum.lost_percent ?? (packets ? (lost / packets) * 100 : 0),
+      cpuSPerGb: used / (bytes / 1e9 || 1),
+    }
+  }
+  const received = end.sum_received ?? end.sum ?? {}
+  const bytes = received.bytes ?? 0
+  const elapsed = received.seconds || seconds
+  // Full-sized segments: payload = MTU - 40.
+  return { gbps: (bytes * 8) / elapsed / 1e9, pps: bytes / (run.packetBytes - 40) / elapsed, cpuSPerGb: used / (bytes / 1e9 || 1) }
 }
 
 const round = (n: number, digits: number) => Number(n.toFixed(digits))
 const ratioOf = (ours: number, reference: number) => (reference > 0 ? round(ours / reference, 3) : 0)
 
-async function throughput(rig: TunnelRig, seconds: number): Promise<(TunnelTcpRecord | TunnelUdpRecord)[]> {
-  const records: (TunnelTcpRecord | TunnelUdpRecord)[] = []
+/** The repository root (where target/ lives), found from this file upward. */
+function repoRoot(): string {
+  let dir = dirname(fileURLToPath(import.meta.url))
+  while (!existsSync(join(dir, 'Cargo.toml')) && dirname(dir) !== dir) dir = dirname(dir)
+  return existsSync(join(dir, 'Cargo.toml')) ? dir : process.cwd()
+}
+
+const RUNS: { metric: TunnelMetric; args: string[]; packetBytes: number }[] = [
+  { metric: 'tcp', args: [], packetBytes: TUNNEL_MTU },
+  { metric: 'tcp-8', args: ['-P', '8'], packetBytes: TUNNEL_MTU },
+  // -l is the UDP payload: the inner IP packet is 28 bytes more.
+  { metric: 'udp-1400', args: ['-u', '-l', String(TUNNEL_MTU - 28), '-b', '0'], packetBytes: TUNNEL_MTU },
+  { metric: 'udp-64', args: ['-u', '-l', '64', '-b', '0'], packetBytes: 92 },
+]
+
+async function throughput(rig: TunnelRig, seconds: number): Promise<TunnelBenchRecord[]> {
+  const records: TunnelBenchRecord[] = []
   const up: SessionUpInfo[] = []
   rig.server.on('session-up', (e) => up.push(e))
   const client = rig.client()
@@ -239,32 +311,105 @@ async function throughput(rig: TunnelRig, seconds: number): Promise<(TunnelTcpRe
   const suite = up[0]?.suite ?? 'unknown'
   const tunnel = { server: RIG_GATEWAY, client: info.address }
   const plain = { server: rig.net.addrA, client: rig.net.addrB }
-  for (const direction of ['client-to-server', 'server-to-client'] as const) {
-    const reverse = direction === 'server-to-client' ? ['-R'] : []
-    // The reference first, then the tunnel, pair by pair, so drift on a shared machine hits both alike.
-    const refTcp = tcpGbps(await iperf(rig, plain.server, plain.client, reverse, seconds), seconds)
-    const tcp = tcpGbps(await iperf(rig, tunnel.server, tunnel.client, reverse, seconds), seconds)
-    records.push({ bench: 'tunnel', metric: 'tcp', direction, suite, gbps: round(tcp, 3), reference_gbps: round(refTcp, 3), ratio: ratioOf(tcp, refTcp) })
+  const built = buildWireguardGo(repoRoot())
+  let wg: WireguardPair | undefined
+  if ('skipped' in built) records.push({ bench: 'tunnel', skipped: `wireguard-go reference: ${built.skipped}` })
+  else wg = await startWireguardPair(built.binary, rig.net, TUNNEL_MTU, rig.children)
+  const ourCpu = () => {
+    const u = process.cpuUsage()
+    return (u.user + u.system) / 1e6
   }
-  for (const direction of ['client-to-server', 'server-to-client'] as const) {
-    const args = ['-u', '-l', '64', '-b', '0', ...(direction === 'server-to-client' ? ['-R'] : [])]
-    const ref = udpFigures(await iperf(rig, plain.server, plain.client, args, seconds), seconds)
-    const udp = udpFigures(await iperf(rig, tunnel.server, tunnel.client, args, seconds), seconds)
-    records.push({
-      bench: 'tunnel',
-      metric: 'udp-64',
-      direction,
-      suite,
-      pps: Math.round(udp.pps),
-      offered_pps: Math.round(udp.offered),
-      loss_percent: round(udp.loss, 1),
-      reference_pps: Math.round(ref.pps),
-      reference_loss_percent: round(ref.loss, 1),
-      ratio: ratioOf(udp.pps, ref.pps),
-    })
+  const none = () => 0
+  try {
+    for (const run of RUNS) {
+      for (const direction of ['client-to-server', 'server-to-client'] as const) {
+        const r = { ...run, args: [...run.args, ...(direction === 'server-to-client' ? ['-R'] : [])] }
+        // References first, then ours, run by run, so drift on a shared machine hits all alike.
+        const veth = await measure(rig, plain, r, seconds, none)
+        const ref = wg ? await measure(rig, { server: wg.addrA, client: wg.addrB }, r, seconds, () => wg.cpuSeconds()) : undefined
+        const ours = await measure(rig, tunnel, r, seconds, ourCpu)
+        const udp = run.metric.startsWith('udp')
+        records.push({
+          bench: 'tunnel',
+          metric: run.metric,
+          direction,
+          suite,
+          gbps: round(ours.gbps, 3),
+          pps: Math.round(ours.pps),
+          ...(udp ? { loss_percent: round(ours.loss ?? 0, 1) } : {}),
+          cpu_s_per_gb: round(ours.cpuSPerGb, 2),
+          ...(ref
+            ? {
+                wireguard_go_gbps: round(ref.gbps, 3),
+                wireguard_go_pps: Math.round(ref.pps),
+                ...(udp ? { wireguard_go_loss_percent: round(ref.loss ?? 0, 1) } : {}),
+                wireguard_go_cpu_s_per_gb: round(ref.cpuSPerGb, 2),
+                cpu_ratio: ratioOf(ref.cpuSPerGb, ours.cpuSPerGb),
+              }
+            : {}),
+          ratio: ref ? (udp ? ratioOf(ours.pps, ref.pps) : ratioOf(ours.gbps, ref.gbps)) : 0,
+          veth_gbps: round(veth.gbps, 3),
+          veth_pps: Math.round(veth.pps),
+          ratio_veth: udp ? ratioOf(ours.pps, veth.pps) : ratioOf(ours.gbps, veth.gbps),
+        })
+      }
+    }
+  } finally {
+    wg?.close()
   }
   await client.close()
   return records
+}
+
+/** Python in namespace b: `pps` garbage datagrams per second to 500 and 4500 of `target` for `seconds`, then it stops; prints how many it sent. */
+const FLOOD = `
+import os, random, socket, sys, time
+target, pps, seconds = sys.argv[1], int(sys.argv[2]), float(sys.argv[3])
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+sent, start, burst = 0, time.monotonic(), max(1, pps // 100)
+while time.monotonic() - start < seconds:
+    t = time.monotonic()
+    for i in range(burst):
+        try:
+            s.sendto(os.urandom(random.randint(8, 300)), (target, 500 if i % 2 else 4500))
+            sent += 1
+        except OSError:
+            pass
+    time.sleep(max(0, 0.01 - (time.monotonic() - t)))
+print(sent)
+`
+
+const FLOOD_PPS = 50_000
+
+async function flood(rig: TunnelRig, seconds: number): Promise<TunnelFloodRecord> {
+  const client = rig.client()
+  const info = await client.connect()
+  try {
+    const tunnel = { server: RIG_GATEWAY, client: info.address }
+    const tcp = { metric: 'tcp' as const, args: [], packetBytes: TUNNEL_MTU }
+    const without = await measure(rig, tunnel, tcp, seconds, () => 0)
+    const rssBefore = process.memoryUsage().rss
+    const flooder = run(rig, ['ip', 'netns', 'exec', rig.net.b, 'python3', '-c', FLOOD, rig.net.addrA, String(FLOOD_PPS), String(seconds + 1)], (seconds + 30) * 1000)
+    await sleep(300)
+    const during = await measure(rig, tunnel, tcp, seconds, () => 0)
+    const sent = Number((await flooder).stdout.trim()) || 0
+    await sleep(500)
+    const rssAfter = process.memoryUsage().rss
+    return {
+      bench: 'tunnel',
+      metric: 'flood',
+      offered_pps: FLOOD_PPS,
+      sent,
+      achieved_pps: Math.round(sent / (seconds + 1)),
+      gbps_without: round(without.gbps, 3),
+      gbps_with: round(during.gbps, 3),
+      ratio: ratioOf(during.gbps, without.gbps),
+      rss_before_mib: round(rssBefore / 2 ** 20, 1),
+      rss_after_mib: round(rssAfter / 2 ** 20, 1),
+    }
+  } finally {
+    await client.close()
+  }
 }
 
 function cpuMs(since: NodeJS.CpuUsage): number {
@@ -344,6 +489,8 @@ export async function runTunnelBench(options: TunnelBenchOptions): Promise<Tunne
   })
   try {
     const records: TunnelBenchRecord[] = await throughput(rig, options.seconds)
+    await until(() => serverIdle(rig.server.status()), 15_000)
+    records.push(await flood(rig, options.seconds))
     records.push(await setups(rig, sessions, wave))
     return records
   } finally {
@@ -354,9 +501,18 @@ export async function runTunnelBench(options: TunnelBenchOptions): Promise<Tunne
 /** One line for the table output of `l2tp-ipsec bench`. */
 export function formatTunnelRecord(r: TunnelBenchRecord): string {
   if ('skipped' in r) return `tunnel: skipped, ${r.skipped}`
-  if (r.metric === 'tcp') return `tunnel tcp    ${r.direction.padEnd(16)} ${r.suite}  ${r.gbps.toFixed(2).padStart(6)} Gbit/s  veth ${r.reference_gbps.toFixed(2)} Gbit/s  ratio ${r.ratio}`
-  if (r.metric === 'udp-64')
-    return `tunnel udp-64 ${r.direction.padEnd(16)} ${r.suite}  ${String(r.pps).padStart(8)} pps (loss ${r.loss_percent}%)  veth ${r.reference_pps} pps (loss ${r.reference_loss_percent}%)  ratio ${r.ratio}`
+  if (r.metric === 'flood')
+    return `tunnel flood    ${r.offered_pps} garbage pps to 500/4500 (${r.achieved_pps} pps reached): TCP ${r.gbps_with.toFixed(2)} Gbit/s during, ${r.gbps_without.toFixed(2)} before, ratio ${r.ratio}; RSS ${r.rss_before_mib} -> ${r.rss_after_mib} MiB`
+  if (r.metric !== 'setup') {
+    const udp = r.metric.startsWith('udp')
+    const fig = (gbps: number | undefined, pps: number | undefined, loss: number | undefined) =>
+      gbps === undefined ? 'n/a' : udp ? `${pps} pps${loss === undefined ? '' : ` (loss ${loss}%)`}` : `${gbps.toFixed(2)} Gbit/s`
+    return (
+      `tunnel ${r.metric.padEnd(8)} ${r.direction.padEnd(16)} ${r.suite}  ours ${fig(r.gbps, r.pps, r.loss_percent)} ${r.cpu_s_per_gb} CPU-s/GB` +
+      `  wireguard-go ${fig(r.wireguard_go_gbps, r.wireguard_go_pps, r.wireguard_go_loss_percent)} ${r.wireguard_go_cpu_s_per_gb ?? 'n/a'} CPU-s/GB  ratio ${r.ratio} (CPU ${r.cpu_ratio ?? 'n/a'})` +
+      `  (veth ${fig(r.veth_gbps, r.veth_pps, undefined)}, ratio ${r.ratio_veth})`
+    )
+  }
   return (
     `tunnel setup  ${r.established}/${r.sessions} sessions (waves of ${r.wave}): ${r.setups_per_second} setups/s (each ${r.setup_latency_ms_median} ms median), ${r.teardowns_per_second} teardowns/s` +
     ` (server clean after ${r.server_clean_seconds} s), ${r.cpu_ms_per_setup} / ${r.cpu_ms_per_teardown} ms CPU each${r.first_error ? `; first error: ${r.first_error}` : ''}`

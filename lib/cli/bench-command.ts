@@ -4,9 +4,10 @@
  */
 import { InvalidArgumentError } from 'commander'
 import { DEFAULT_SIZES, DEFAULT_SUITES, formatRow, runEspBench, TABLE_HEADER } from '../bench/index.js'
-import { runDataplaneBench } from '../bench/dataplane-bench.js'
+import { runDataplaneBench, runSessionMemoryBench } from '../bench/dataplane-bench.js'
 import { runIkeBench } from '../bench/ike-bench.js'
 import { formatTunnelRecord, runTunnelBench } from '../bench/tunnel-bench.js'
+import { formatSoakRecord, runSoakBench } from '../bench/soak.js'
 import { espSuites } from '../esp/index.js'
 
 export { DEFAULT_SIZES }
@@ -32,7 +33,9 @@ export function suiteName(value: string, previous: string[] = []): string[] {
   return [...previous, value]
 }
 
-export const AREAS = ['esp', 'ike', 'dataplane', 'tunnel'] as const
+export const AREAS = ['esp', 'ike', 'dataplane', 'tunnel', 'soak'] as const
+/** What runs without --only: the soak takes minutes and runs only when asked. */
+export const DEFAULT_AREAS: readonly Area[] = ['esp', 'ike', 'dataplane', 'tunnel']
 type Area = (typeof AREAS)[number]
 
 export function areaList(value: string): Area[] {
@@ -75,12 +78,25 @@ export async function bench(flags: BenchFlags): Promise<void> {
       else
         console.log(
           `dataplane ${r.suite} ${r.direction.padEnd(10)} ${r.protocol} workers=${r.workers} ${String(r.bytes).padStart(4)} B  ${r.gbps.toFixed(2).padStart(6)} Gbit/s ${String(r.pps).padStart(8)} pps` +
-            `${r.loss_percent === undefined ? '' : `  loss ${r.loss_percent}%`}  server ${r.server_cpu_s_per_gb} CPU-s/GB  JS calls/Mpkt ${r.js_callbacks_per_million_packets}`,
+            `${r.loss_percent === undefined ? '' : `  loss ${r.loss_percent}%`}  server ${r.server_cpu_s_per_gb} CPU-s/GB  JS calls/Mpkt ${r.js_callbacks_per_million_packets}` +
+            `  pkts/call: udp recv ${r.udp_packets_per_recv_call} send ${r.udp_packets_per_send_call}, tun read ${r.tun_packets_per_read} write ${r.tun_packets_per_write}`,
         )
+    }
+    for (const r of runSessionMemoryBench([1000, 10000])) {
+      console.log(
+        flags.json
+          ? JSON.stringify(r)
+          : `dataplane session memory ${r.sessions} sessions (${r.suite}): ${r.native_bytes_per_session} B native per session, ${r.rss_bytes_per_session} B RSS, ${r.install_us_per_session} us to install each`,
+      )
     }
   }
   if (flags.only.includes('tunnel')) {
     for (const r of await runTunnelBench({ seconds: Math.max(2, Math.round(flags.seconds * 3)) })) console.log(flags.json ? JSON.stringify(r) : formatTunnelRecord(r))
+  }
+  if (flags.only.includes('soak')) {
+    // 1000 sessions; --seconds scales the churn (default 1: 180 s).
+    const r = await runSoakBench({ sessions: 1000, seconds: Math.round(180 * flags.seconds) })
+    console.log(flags.json ? JSON.stringify(r) : formatSoakRecord(r))
   }
 }
 

@@ -8,7 +8,7 @@ import { Command, InvalidArgumentError, Option } from 'commander'
 import { readFileSync } from 'node:fs'
 import { espSuiteInfo, espSuites } from '../esp/index.js'
 import { keysCommand, kickCommand, sessionsCommand, statusCommand } from './admin-commands.js'
-import { AREAS, areaList, bench, DEFAULT_SIZES, positiveNumber, sizeList, suiteName } from './bench-command.js'
+import { AREAS, areaList, bench, DEFAULT_AREAS, DEFAULT_SIZES, positiveNumber, sizeList, suiteName } from './bench-command.js'
 import { checkConfig } from './check-config.js'
 import { connect } from './connect.js'
 import { serve } from './serve.js'
@@ -62,9 +62,9 @@ export function program(): Command {
 
   cli
     .command('check-config')
-    .description('validate a configuration file: prints each bad key and what is wrong; exit 0 when valid')
+    .description('validate a configuration file: prints each bad key and what is wrong, then weak crypto choices (posture); exit 0 when valid')
     .argument('<file>')
-    .action((file: string) => exit(checkConfig(file, console)))
+    .action(async (file: string) => exit(await checkConfig(file, console)))
 
   cli
     .command('sessions')
@@ -122,7 +122,7 @@ export function program(): Command {
     .option('--seconds <s>', 'seconds per measurement', positiveNumber, 1)
     .option('--suite <name>', 'a suite to measure (repeatable); default: one of each cipher and MAC', suiteName)
     .option('--sizes <list>', 'payload sizes in bytes (esp)', sizeList, [...DEFAULT_SIZES])
-    .option('--only <areas>', `areas to run, comma-separated: ${AREAS.join(', ')}`, areaList, [...AREAS])
+    .option('--only <areas>', `areas to run, comma-separated: ${AREAS.join(', ')} (default all but soak)`, areaList, [...DEFAULT_AREAS])
     .action(bench)
 
   cli

@@ -16,6 +16,10 @@ export interface ClientControlPlaneOptions extends ControlPlaneOptions {
   password: string
   /** Methods we agree to (default: all the PPP client knows). */
   authMethods?: readonly Method[]
+  /** MS-CHAPv2: the password to change to when the server says ours expired. */
+  newPassword?: string
+  /** MS-CHAPv2: Responses sent again when a Failure says R=1. */
+  authRetries?: number
   /** Told when the link is up or gone. */
   onUp: (e: PppLinkUpEvent) => void
   /** IPV6CP is Opened (ppp.ipv6): our interface identifier and the server's, 16 hex digits. */
@@ -63,6 +67,8 @@ export class ClientControlPlane extends ControlPlane {
       user: this.client.user,
       password: this.client.password,
       ...(this.client.authMethods ? { authMethods: this.client.authMethods } : {}),
+      ...(this.client.newPassword !== undefined ? { newPassword: this.client.newPassword } : {}),
+      ...(this.client.authRetries !== undefined ? { authRetries: this.client.authRetries } : {}),
     })
   }
 
@@ -114,6 +120,14 @@ export class ClientControlPlane extends ControlPlane {
     if (this.done) return
     this.done = true
     this.client.onDown(reason, detail)
+  }
+
+  /** Starts a Quick Mode rekey: a new ESP SA pair under the same IKE SA and binding (the call stays); false when there is no IKE SA. */
+  rekey(): boolean {
+    if (this.ikeSa === undefined) return false
+    const started = this.ike.startQuickMode(this.ikeSa, this.o.clock())
+    this.flush()
+    return started
   }
 
   get hasCall(): boolean {

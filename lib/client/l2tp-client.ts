@@ -45,6 +45,14 @@ export interface L2tpClientOptions {
    * and EAP-MD5 and Naks other EAP types, proposing MD5.
    */
   auth?: readonly ('mschapv2' | 'chap' | 'pap' | 'eap')[]
+  /**
+   * MS-CHAPv2: when the server says the password expired (Failure E=648),
+   * change it to this one (RFC 2759 7 Change-Password); `up` then says
+   * `passwordChanged`. Without it an expired password fails the login.
+   */
+  newPassword?: string
+  /** MS-CHAPv2: Responses sent again, same password, when a Failure allows a retry (R=1) (default 0). */
+  authRetries?: number
   /** Our address and ports (default 0.0.0.0, any free port for IKE and NAT-T). */
   local?: { address?: string; ikePort?: number; nattPort?: number }
   /** Send ESP as IP protocol 50 when no NAT is in the way (needs CAP_NET_RAW; default false: always UDP 4500). */
@@ -91,6 +99,8 @@ export interface ClientUpInfo {
   gateway: string | undefined
   dns: string[]
   authMethod: string | undefined
+  /** The login changed an expired password to `newPassword`. */
+  passwordChanged?: boolean
   tun: string
   /** With option ipv6, once IPV6CP is up (it may open after IPCP: then set on `info` later); `address` fills in when the RA came. */
   ipv6?: ClientIpv6Info
@@ -198,6 +208,8 @@ export class L2tpClient extends EventEmitter<ClientEvents> {
       user: o.user,
       password: o.password,
       ...(o.auth ? { authMethods: o.auth.map((m) => METHOD[m]!) } : {}),
+      ...(o.newPassword !== undefined ? { newPassword: o.newPassword } : {}),
+      ...(o.authRetries !== undefined ? { authRetries: o.authRetries } : {}),
       onUp: (e) => void this.onUp(e),
       onIpv6Up: (e) => void this.onIpv6Up(e.localInterfaceId, e.peerInterfaceId),
       onDown: (reason, detail) => this.onDown(reason, detail),
@@ -261,7 +273,7 @@ export class L2tpClient extends EventEmitter<ClientEvents> {
       return
     }
     this.attempt = 0
-    this.current = { address: e.address, gateway: e.localAddress, dns: e.dns, authMethod: e.authMethod, tun, ...(this.ipv6 ? { ipv6: this.ipv6 } : {}) }
+    this.current = { address: e.address, gateway: e.localAddress, dns: e.dns, authMethod: e.authMethod, ...(e.passwordChanged ? { passwordChanged: true } : {}), tun, ...(this.ipv6 ? { ipv6: this.ipv6 } : {}) }
     this.log.info({ ...this.current }, 'connected')
     this.emit('up', this.current)
     if (this.pending) {
@@ -387,6 +399,13 @@ export class L2tpClient extends EventEmitter<ClientEvents> {
     this.dp = undefined
     // Let the last Delete / StopCCN leave first.
     if (dp) setTimeout(() => dp.close(), 50)
+  }
+
+  /** Rekeys the ESP SAs now (Quick Mode under the IKE SA; traffic moves to the new pair); false when not connected. */
+  rekey(): boolean {
+    const started = this.core?.rekey() ?? false
+    this.timers?.arm(this.core?.nextDeadline())
+    return started
   }
 
   /** Hangs up (PPP Terminate, CDN, StopCCN, IKE Delete) and closes everything; no reconnect after it. */

@@ -13,6 +13,8 @@ import * as z from 'zod'
 import { Ipv4Pool, PoolConfigError, parseIpv4 } from '../pool/ip-pool.js'
 import { parseIpv6, parseIpv6Prefix } from '../pool/ipv6.js'
 import { serverIpv6Address, sessionPrefixPool } from '../pool/ipv6-session-pool.js'
+import { securitySchema } from './security-schema.js'
+import { accessSchema, anomalySchema, policyNames, POLICY_NAME } from './access.js'
 
 export const AUTH_METHODS = ['mschapv2', 'chap', 'pap', 'eap'] as const
 export const DH_GROUPS = [2, 5, 14, 15, 16, 19, 20, 21] as const
@@ -183,6 +185,10 @@ const userSchema = z
       .optional(),
     address: ipv4().optional(),
     disabled: z.boolean().default(false),
+    // MS-CHAPv2 answers E=648 and takes the client's Change-Password (RFC 2759 7); other methods are refused.
+    passwordExpired: z.boolean().optional(),
+    /** Names of `policies` this user's sessions get (see `access`). */
+    policies: policyNames().optional(),
   })
   .superRefine((user, ctx) => {
     if (user.password === undefined && user.ntHash === undefined) ctx.addIssue({ code: 'custom', path: [], message: 'needs password or ntHash' })
@@ -353,8 +359,11 @@ const sitesSchema = z
   .default([])
 
 const policySchema = z.strictObject({
-  default: z.enum(['allow', 'deny']).default('allow'),
+  /** What no rule matches; absent: access.default. */
+  default: z.enum(['allow', 'deny']).optional(),
   rules: z.array(policyRuleSchema).default([]),
+  /** Rate limit of what the rules allow, bits per second (the lowest of a session's policies applies). */
+  rateBps: z.number().int().min(1000).optional(),
 })
 
 export const serverConfigSchema = z
@@ -387,10 +396,14 @@ export const serverConfigSchema = z
       })
       .prefault({}),
     radius: radiusSchema.nullable().default(null),
-    policies: z.record(z.string().regex(/^[A-Za-z0-9._-]{1,64}$/, 'policy names: at most 64 letters, digits, ".", "_" and "-"'), policySchema).default({}),
+    policies: z.record(z.string().regex(POLICY_NAME, 'policy names: at most 64 letters, digits, ".", "_" and "-"'), policySchema).default({}),
+    access: accessSchema,
+    anomaly: anomalySchema,
+    security: securitySchema.prefault({}),
     sites: sitesSchema,
   })
   .superRefine((config, ctx) => {
+    checkPolicyNames(config, ctx)
     config.sites.forEach((s, i) => {
       const psk = s.psk !== undefined || s.pskFile !== undefined
       if (!psk && config.ipsec.certificate === undefined) ctx.addIssue({ code: 'custom', path: ['sites', i], message: 'needs psk or pskFile, or ipsec.certificate for certificate authentication' })
@@ -520,6 +533,17 @@ function poolErrorPath(pool: Pool, e: PoolConfigError): PropertyKey[] {
     if (e.value === pool.gateway) return ['pool', 'gateway']
   }
   return ['pool', 'range']
+}
+
+/** Every policy a user or `access` names is configured. */
+function checkPolicyNames(config: ServerConfig, ctx: Ctx): void {
+  const known = Object.keys(config.policies)
+  const check = (names: readonly string[] | undefined, path: PropertyKey[]) =>
+    names?.forEach((n, i) => {
+      if (!Object.hasOwn(config.policies, n)) ctx.addIssue({ code: 'custom', path: [...path, i], message: `${show(n)} is not in policies${suggestion(n, known)}` })
+    })
+  config.users.forEach((u, i) => check(u.policies, ['users', i, 'policies']))
+  check(config.access.policies, ['access', 'policies'])
 }
 
 /** RFC 1994: CHAP-MD5 hashes the clear-text secret itself, so an NT hash cannot answer it. */

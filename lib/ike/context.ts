@@ -5,7 +5,7 @@
 import type { IkeSa } from './ike-sa.js'
 import type { IkeConfig, IkeEvent, Transmit } from './types.js'
 
-export type ResolvedConfig = Required<Omit<IkeConfig, 'localId' | 'psk' | 'certificate'>> & Pick<IkeConfig, 'localId' | 'psk' | 'certificate'>
+export type ResolvedConfig = Required<Omit<IkeConfig, 'localId' | 'psk' | 'certificate' | 'fragmentReassembly'>> & Pick<IkeConfig, 'localId' | 'psk' | 'certificate' | 'fragmentReassembly'>
 
 export interface Context {
   readonly config: ResolvedConfig
@@ -16,4 +16,6 @@ export interface Context {
   /** Queues a datagram; with `sa`, remembers it for retransmission. */
   send(t: Transmit, sa?: IkeSa, answers?: string): void
   emit(event: IkeEvent): void
+  /** May this authenticated peer have one more IKE SA (its peerId set)? Why not, or undefined. */
+  admitPeer?(ike: IkeSa): string | undefined
 }

@@ -18,7 +18,7 @@ import * as mm from './main-mode.js'
 import * as qmode from './quick-mode.js'
 import type { QuickModeRequest } from './quick-mode.js'
 import { siteByName } from './sites.js'
-import type { IkeConfig, IkeEvent, Path, Transmit } from './types.js'
+import type { IkeConfig, IkeEvent, IkeGuard, Path, Transmit } from './types.js'
 
 const ZERO_COOKIE = Buffer.alloc(8)
 /** Seconds between two `dropped` events for one peer. */
@@ -29,12 +29,16 @@ export interface EndpointOptions {
   random?: (bytes: number) => Buffer
   /** Wall-clock time for certificate validity (the `now` of handle() is only monotonic). */
   wallClock?: () => Date
+  /** Per-source rate limit and failed-authentication back-off (lib/security); kept across reconfigure(). */
+  guard?: IkeGuard
 }
 
 export interface EndpointStats {
   ikeSas: number
   halfOpen: number
   quickModes: number
+  /** IKE messages being reassembled from fragments. */
+  reassembling: number
   dropped: Record<string, number>
 }
 
@@ -48,6 +52,7 @@ function resolve(config: IkeConfig): ResolvedConfig {
     maxHalfOpenPerSource: 8,
     maxHalfOpen: 1024,
     halfOpenTimeout: 30,
+    maxSasPerIdentity: 256,
     retransmitInterval: 1,
     retransmitTries: 5,
     dpdDelay: 30,
@@ -77,13 +82,16 @@ export class IkeEndpoint {
   private readonly events: IkeEvent[] = []
   private readonly dropped: Record<string, number> = {}
   private readonly dropReports = new Map<string, { since: number; count: number }>()
-  private readonly reassembler = new Reassembler()
+  private readonly reassembler: Reassembler
+  private readonly guard: IkeGuard | undefined
   private lastNow = 0
 
   constructor(config: IkeConfig, options: EndpointOptions = {}) {
     this.config = resolve(config)
     this.random = options.random ?? randomBytesPooled
     this.wallClock = options.wallClock ?? (() => new Date())
+    this.guard = options.guard
+    this.reassembler = new Reassembler(config.fragmentReassembly)
     if (!config.psk && !config.certificate) throw new Error('IKE needs a pre-shared key (psk) or a certificate')
   }
 
@@ -102,7 +110,7 @@ export class IkeEndpoint {
 
   stats(): EndpointStats {
     const halfOpen = [...this.sas.values()].filter((s) => !s.established).length
-    return { ikeSas: this.sas.size, halfOpen, quickModes: this.quickModes.size, dropped: { ...this.dropped } }
+    return { ikeSas: this.sas.size, halfOpen, quickModes: this.quickModes.size, reassembling: this.reassembler.pending, dropped: { ...this.dropped } }
   }
 
   private context(now: number): Context {
@@ -116,7 +124,19 @@ export class IkeEndpoint {
         if (sa) sa.lastSent = { ...t, answers, tries: 0, nextAt: sa.role === 'initiator' && !answers ? now + this.config.retransmitInterval : undefined }
       },
       emit: (e) => this.events.push(e),
+      admitPeer: (ike) => this.admitPeer(ike),
     }
+  }
+
+  /** The per-identity limit: other established SAs of this identity, a rekey or restart from the same address and port not counted. */
+  private admitPeer(ike: IkeSa): string | undefined {
+    let others = 0
+    for (const s of this.sas.values()) {
+      if (s === ike || !s.established || s.peerId !== ike.peerId) continue
+      if (s.peer.address === ike.peer.address && s.peer.port === ike.peer.port) continue
+      others++
+    }
+    return others >= this.config.maxSasPerIdentity ? 'IKE SAs per identity limit reached' : undefined
   }
 
   /** Counts every drop; reports a peer at most once per interval so a flood cannot flood the log. */
@@ -288,7 +308,10 @@ export class IkeEndpoint {
         if (!this.retransmitIfDuplicate(existing, datagram)) this.drop(path, 'second Main Mode message 1 for a known cookie')
         return
       }
-      if (!this.admitHalfOpen(path)) return this.drop(path, 'half-open limit reached')
+      const refused = this.guard?.admitNew(path.peer.address, ctx.now)
+      if (refused) return this.drop(path, refused)
+      const full = this.halfOpenRefusal(path)
+      if (full) return this.drop(path, full)
       const { payloads } = decodeMessage(datagram)
       const ike = mm.respondToSa(ctx, header, payloads, path, datagram)
       if (ike) this.remember(ike)
@@ -311,8 +334,21 @@ export class IkeEndpoint {
         return
       case 'R_SENT_KE': {
         if (!encrypted) return this.drop(path, 'message 5 not encrypted')
+        const waiting = this.guard?.admitAuth(path.peer.address, ctx.now)
+        if (waiting) {
+          this.drop(path, waiting)
+          return this.forget(ike, waiting)
+        }
         const auth = mm.respondToAuth(ctx, ike, header, body, path, datagram)
-        if (!auth.ok) return this.forget(ike, 'authentication failed')
+        if (!auth.ok) {
+          if (auth.limited) {
+            this.drop(path, auth.limited)
+            return this.forget(ike, auth.limited)
+          }
+          this.guard?.authFailed(path.peer.address, ctx.now)
+          return this.forget(ike, 'authentication failed')
+        }
+        this.guard?.authSucceeded(path.peer.address, ctx.now)
         this.supersede(ike, auth.initialContact)
         return
       }
@@ -375,7 +411,10 @@ export class IkeEndpoint {
         if (!this.retransmitIfDuplicate(existing, datagram)) this.drop(path, 'second Aggressive Mode message 1 for a known cookie')
         return
       }
-      if (!this.admitHalfOpen(path)) return this.drop(path, 'half-open limit reached')
+      const refused = this.guard?.admitNew(path.peer.address, ctx.now)
+      if (refused) return this.drop(path, refused)
+      const full = this.halfOpenRefusal(path)
+      if (full) return this.drop(path, full)
       const ike = am.respondToAggressive(ctx, header, decodeMessage(datagram).payloads, path, datagram)
       if (ike) this.remember(ike)
       return
@@ -393,7 +432,12 @@ export class IkeEndpoint {
     if (this.retransmitIfDuplicate(ike, datagram)) return
     if (ike.state !== 'R_SENT_AGGR') return this.drop(path, `Aggressive Mode message in state ${ike.state}`)
     ike.lastActivity = ctx.now
-    if (!am.respondToAggressive3(ctx, ike, header, datagram, body, encrypted, path, () => decodeMessage(datagram).payloads)) this.forget(ike, 'authentication failed')
+    if (!am.respondToAggressive3(ctx, ike, header, datagram, body, encrypted, path, () => decodeMessage(datagram).payloads)) {
+      this.guard?.authFailed(path.peer.address, ctx.now)
+      this.forget(ike, 'authentication failed')
+    } else {
+      this.guard?.authSucceeded(path.peer.address, ctx.now)
+    }
   }
 
   /** Starts Aggressive Mode towards `path.peer` with one DH group (ours goes in message 1). */
@@ -486,7 +530,8 @@ export class IkeEndpoint {
     if (result.deleteIkeSa) this.forget(ike, 'deleted by the peer')
   }
 
-  private admitHalfOpen(path: Path): boolean {
+  /** Undefined when one more half-open SA fits, else the drop reason (which limit). */
+  private halfOpenRefusal(path: Path): string | undefined {
     let total = 0
     let fromSource = 0
     for (const s of this.sas.values()) {
@@ -494,7 +539,8 @@ export class IkeEndpoint {
       total++
       if (s.peer.address === path.peer.address) fromSource++
     }
-    return total < this.config.maxHalfOpen && fromSource < this.config.maxHalfOpenPerSource
+    if (fromSource >= this.config.maxHalfOpenPerSource) return 'half-open limit per source reached'
+    return total >= this.config.maxHalfOpen ? 'half-open limit reached' : undefined
   }
 
   /** Retransmits the initiator's last message, expires half-open state. Returns when to call again. */

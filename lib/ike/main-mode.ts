@@ -100,7 +100,7 @@ export function respondToKe(ctx: Context, ike: IkeSa, payloads: readonly Payload
 }
 
 /** Main Mode message 5: authenticate the peer, answer with our ID and HASH_R. */
-export function respondToAuth(ctx: Context, ike: IkeSa, header: IsakmpHeader, body: Buffer, path: Path, datagram: Buffer): { ok: false } | { ok: true; initialContact: boolean } {
+export function respondToAuth(ctx: Context, ike: IkeSa, header: IsakmpHeader, body: Buffer, path: Path, datagram: Buffer): { ok: false; limited?: string } | { ok: true; initialContact: boolean } {
   let decrypted
   try {
     decrypted = ike.decryptMessage(header, body)
@@ -126,6 +126,11 @@ export function respondToAuth(ctx: Context, ike: IkeSa, header: IsakmpHeader, bo
   ike.peer = { ...path.peer }
   ike.localPort = path.local.port
   ike.peerId = describeId(id)
+  const refused = ctx.admitPeer?.(ike)
+  if (refused) {
+    ctx.emit({ type: 'negotiation-failure', peer: path.peer, stage: 'main-mode', reason: refused })
+    return { ok: false, limited: refused }
+  }
   const hashR = (idBody: Buffer) => crypto.hashR(ike.hash, ike.skeyid!, ike.gxi!, ike.gxr!, ike.ckyI, ike.ckyR, ike.saiB!, idBody)
   const message = ike.encryptMessage(ExchangeType.MAIN, 0, ourAuthentication(ctx, ike, path.local.address, hashR))
   ike.sealPhase1()

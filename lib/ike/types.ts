@@ -5,6 +5,7 @@
  */
 import type { X509Certificate } from 'node:crypto'
 import type { Credentials } from './certificates.js'
+import type { ReassemblyLimits } from './fragments.js'
 import type { ProposalPolicy } from './policy.js'
 import type { IkeSite } from './sites.js'
 
@@ -53,6 +54,10 @@ export interface IkeConfig {
   maxHalfOpen?: number
   /** Seconds a half-open IKE SA or an unfinished Quick Mode may live. */
   halfOpenTimeout?: number
+  /** Established IKE SAs one peer identity may hold from different addresses/ports (a rekey from the same one replaces). Default 256. */
+  maxSasPerIdentity?: number
+  /** Bounds on IKE fragment reassembly (messages at once, bytes and fragments per message, seconds). */
+  fragmentReassembly?: Partial<ReassemblyLimits>
   /** Initiator retransmission: first interval (s) and attempts. */
   retransmitInterval?: number
   retransmitTries?: number
@@ -106,3 +111,18 @@ export type IkeEvent =
   | { type: 'negotiation-failure'; peer: Endpoint; stage: 'main-mode' | 'quick-mode' | 'informational'; reason: string; notify?: number }
   /** Messages dropped from one peer, reported at most once per peer per interval: `count` since the last report, `reason` the latest. */
   | { type: 'dropped'; peer: Endpoint; reason: string; count: number }
+
+/**
+ * Admission control in front of the responder (lib/security/ike-guard.ts):
+ * per-source rate of new exchanges, and back-off then lock-out of sources
+ * whose authentication failed. Each `admit` answers undefined to go on, or
+ * the drop reason.
+ */
+export interface IkeGuard {
+  /** Main or Aggressive Mode message 1 from `address`, before any state is made. */
+  admitNew(address: string, now: number): string | undefined
+  /** Before the peer's authentication (Main Mode message 5) is checked, so guesses made in parallel wait too. */
+  admitAuth(address: string, now: number): string | undefined
+  authFailed(address: string, now: number): void
+  authSucceeded(address: string, now: number): void
+}

@@ -24,16 +24,17 @@
  */
 import { collectDefaultMetrics, Counter, Gauge, Registry } from 'prom-client'
 import type { AuthFailureReason } from '../auth/types.js'
-import type { AuthFailureInfo, IkeSaDownInfo, IkeSaUpInfo, ServerEvents, ServerStatus, SessionDownInfo, SessionDownReason, SessionInfo, SessionRefusedInfo, SessionUpInfo } from '../server/types.js'
+import { registerSecurityMetrics } from './security-metrics.js'
+import type { AuthFailureInfo, IkeSaDownInfo, IkeSaUpInfo, ServerEvents, ServerStatus, SessionAnomalyInfo, SessionDownInfo, SessionDownReason, SessionInfo, SessionRefusedInfo, SessionUpInfo } from '../server/types.js'
 
 /** Every metric of this module starts with it (the default process metrics do not). */
 export const METRICS_PREFIX = 'l2tp_ipsec_'
 
 /** The server events the metrics count. */
-export type MetricsEvent = 'session-up' | 'session-down' | 'auth-failure' | 'session-refused' | 'ike-sa-up' | 'ike-sa-down'
+export type MetricsEvent = 'session-up' | 'session-down' | 'auth-failure' | 'session-refused' | 'session-anomaly' | 'ike-sa-up' | 'ike-sa-down'
 
 /** The parts of `status()` the metrics read; an L2tpServer's ServerStatus is one. */
-export type MetricsStatus = Partial<Pick<ServerStatus, 'state' | 'sessions' | 'bindings' | 'pool' | 'dataplane' | 'ike' | 'l2tp' | 'counters'>>
+export type MetricsStatus = Partial<Pick<ServerStatus, 'state' | 'sessions' | 'bindings' | 'pool' | 'dataplane' | 'ike' | 'l2tp' | 'counters' | 'security'>> & { sites?: ReadonlyArray<Pick<ServerStatus['sites'][number], 'name' | 'state'>> }
 
 /**
  * What the metrics need of a server: an L2tpServer is one, and so is an
@@ -58,7 +59,8 @@ export interface ServerMetrics {
   stop(): void
 }
 
-const SESSION_DOWN_REASONS: readonly SessionDownReason[] = ['kicked', 'closed', 'idle', 'session-timeout', 'peer', 'lcp-echo-timeout', 'ike-down', 'l2tp-down', 'error', 'reload', 'radius-disconnect']
+const SESSION_DOWN_REASONS: readonly SessionDownReason[] = ['kicked', 'closed', 'idle', 'session-timeout', 'peer', 'lcp-echo-timeout', 'ike-down', 'l2tp-down', 'error', 'reload', 'radius-disconnect', 'anomaly']
+const ANOMALY_KINDS: readonly SessionAnomalyInfo['kind'][] = ['rate-jump', 'destinations']
 const REFUSAL_REASONS: readonly SessionRefusedInfo['reason'][] = ['pool-exhausted', 'limit']
 const AUTH_FAILURE_REASONS: ReadonlySet<string> = new Set<AuthFailureReason>([
   'unknown-user',
@@ -75,6 +77,7 @@ const AUTH_FAILURE_REASONS: ReadonlySet<string> = new Set<AuthFailureReason>([
   'backoff',
   'source-limit',
   'internal-error',
+  'busy',
 ])
 
 /** A token such as an enum value ('kicked', 'pool-exhausted', 'mschapv2'); anything else is 'other'. */
@@ -170,6 +173,18 @@ export function createServerMetrics(server: MetricsSource): ServerMetrics {
       this.set({ state: 'reserved' }, num(pool?.reserved))
     },
   })
+  new Gauge({
+    name: name('site_up'),
+    help: 'Site-to-site links (config sites) by name: 1 while its ESP SAs are up, else 0.',
+    labelNames: ['site'],
+    registers,
+    collect() {
+      const s = snapshot()
+      if (!s) return
+      this.reset()
+      for (const site of s.status.sites ?? []) this.set({ site: site.name }, site.state === 'up' ? 1 : 0)
+    },
+  })
   gauge('dataplane_sas', 'ESP SAs installed in the data plane, inbound and outbound counted separately.', (s) => num(s.status.dataplane?.sas))
   gauge('dataplane_sessions', 'Sessions installed in the data plane.', (s) => num(s.status.dataplane?.sessions))
   new Gauge({
@@ -248,7 +263,7 @@ export function createServerMetrics(server: MetricsSource): ServerMetrics {
   const started = new Counter({ name: name('sessions_started_total'), help: 'PPP sessions that came up (authenticated, address assigned).', registers })
   const endedSessions = new Counter({
     name: name('sessions_ended_total'),
-    help: 'PPP sessions that ended, by reason: kicked, closed, idle, session-timeout, peer, lcp-echo-timeout, ike-down, l2tp-down, error, reload, radius-disconnect.',
+    help: 'PPP sessions that ended, by reason: kicked, closed, idle, session-timeout, peer, lcp-echo-timeout, ike-down, l2tp-down, error, reload, radius-disconnect, anomaly.',
     labelNames: ['reason'],
     registers,
   })
@@ -264,13 +279,21 @@ export function createServerMetrics(server: MetricsSource): ServerMetrics {
     labelNames: ['reason'],
     registers,
   })
+  const anomalies = new Counter({
+    name: name('session_anomalies_total'),
+    help: 'Per-session traffic anomaly flags raised (config anomaly), by kind: rate-jump, destinations.',
+    labelNames: ['kind'],
+    registers,
+  })
   const ikeUp = new Counter({ name: name('ike_sas_up_total'), help: 'IKE (Phase 1) SAs established.', registers })
   const ikeDown = new Counter({ name: name('ike_sas_down_total'), help: 'IKE (Phase 1) SAs deleted or expired.', registers })
 
   // Every known reason shows from the start, at 0: a rate() needs the series before its first increment.
   for (const reason of SESSION_DOWN_REASONS) endedSessions.inc({ reason }, 0)
   for (const reason of REFUSAL_REASONS) refused.inc({ reason }, 0)
+  for (const kind of ANOMALY_KINDS) anomalies.inc({ kind }, 0)
 
+  registerSecurityMetrics(registry, () => snapshot()?.status.security, METRICS_PREFIX)
   collectDefaultMetrics({ register: registry })
 
   const onUp = (_e: SessionUpInfo) => started.inc()
@@ -281,12 +304,14 @@ export function createServerMetrics(server: MetricsSource): ServerMetrics {
   }
   const onAuthFailure = (e: AuthFailureInfo) => authFailures.inc({ method: token(e.method), reason: authFailureClass(String(e.reason)) })
   const onRefused = (e: SessionRefusedInfo) => refused.inc({ reason: token(e.reason) })
+  const onAnomaly = (e: SessionAnomalyInfo) => anomalies.inc({ kind: token(e.kind) })
   const onIkeUp = (_e: IkeSaUpInfo) => ikeUp.inc()
   const onIkeDown = (_e: IkeSaDownInfo) => ikeDown.inc()
   server.on('session-up', onUp)
   server.on('session-down', onDown)
   server.on('auth-failure', onAuthFailure)
   server.on('session-refused', onRefused)
+  server.on('session-anomaly', onAnomaly)
   server.on('ike-sa-up', onIkeUp)
   server.on('ike-sa-down', onIkeDown)
 
@@ -301,6 +326,7 @@ export function createServerMetrics(server: MetricsSource): ServerMetrics {
       server.off('session-down', onDown)
       server.off('auth-failure', onAuthFailure)
       server.off('session-refused', onRefused)
+      server.off('session-anomaly', onAnomaly)
       server.off('ike-sa-up', onIkeUp)
       server.off('ike-sa-down', onIkeDown)
     },

@@ -6,6 +6,7 @@
 import type { AuthAlgorithms } from '../auth/types.js'
 import { chapMd5Response } from './chap.js'
 import { generateAuthenticatorResponse, generateNtResponse, ntPasswordHash } from './mschapv2.js'
+import { verifyChangePassword } from './mschapv2-password.js'
 
 export const pppAuthAlgorithms: AuthAlgorithms = {
   chapMd5Response,
@@ -13,4 +14,6 @@ export const pppAuthAlgorithms: AuthAlgorithms = {
   generateNtResponse: (authenticatorChallenge, peerChallenge, user, ntHash) => generateNtResponse(authenticatorChallenge, peerChallenge, user, { ntHash }),
   generateAuthenticatorResponse: (ntHash, ntResponse, peerChallenge, authenticatorChallenge, user) =>
     generateAuthenticatorResponse({ ntHash }, ntResponse, peerChallenge, authenticatorChallenge, user),
+  verifyChangePassword: ({ oldNtHash, authenticatorChallenge, peerChallenge, ntResponse, user, change }) =>
+    verifyChangePassword({ oldSecret: { ntHash: oldNtHash }, authenticatorChallenge, peerChallenge, ntResponse, userName: user, encryptedPassword: change.encryptedPassword, encryptedHash: change.encryptedHash }),
 }

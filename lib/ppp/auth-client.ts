@@ -13,6 +13,12 @@
  *              Notification (empty), any other Type a
  *              legacy Nak proposing MD5 (5.3.1)
  *
+ * MS-CHAPv2 Failures that invite a next step (RFC 2759 6, 7) are answered
+ * with the Failure's Identifier plus one and its C=: E=648 (password
+ * expired) with a Change-Password to `newPassword`, once, after which the
+ * Success must prove the NEW password; R=1 with a new Response while
+ * `retries` last.
+ *
  * A Challenge repeated with the same Identifier and value gets the same
  * Response (so a retransmitted Challenge does not start a second attempt at
  * the server); the last Response is also retransmitted every `restartTimer`
@@ -22,16 +28,17 @@
  * with its last Response, never on a timer of its own. A Success whose S= does not prove the server
  * knows the password is a failure: that server is not the one we trust.
  */
-import { checkAuthenticatorResponse, encodeResponseValue, generateNtResponse, parseFailureMessage, parseSuccessMessage } from './mschapv2.js'
+import { checkAuthenticatorResponse, encodeResponseValue, generateNtResponse, parseFailureMessage, parseSuccessMessage, type MsChapV2Failure } from './mschapv2.js'
+import { buildChangePassword } from './mschapv2-password.js'
 import { chapMd5Response } from './chap.js'
 import { decodeChap, decodeEap, decodePap, encodeChap, encodeEap, encodePap } from './codec.js'
-import { EapCode, EapType, MSCHAPV2_CHALLENGE_LENGTH, Protocol } from './constants.js'
+import { EapCode, EapType, MSCHAPV2_CHALLENGE_LENGTH, MsChapError, Protocol } from './constants.js'
 import { defaultRandom, type RandomSource } from './lcp.js'
 import type { AuthPacket } from './auth-server.js'
 import type { Method } from '../auth/types.js'
 
 export type AuthClientEvent =
-  | { type: 'success'; method: Method; message: string | undefined }
+  | { type: 'success'; method: Method; message: string | undefined; passwordChanged?: boolean }
   | { type: 'failure'; method: Method; reason: string; code?: number; message?: string }
 
 export interface AuthClientOptions {
@@ -45,6 +52,15 @@ export interface AuthClientOptions {
   maxTransmits?: number
   /** Seconds the whole exchange may take (60). */
   timeout?: number
+  /**
+   * MS-CHAPv2: the password to change to when the server says ours expired
+   * (Failure E=648 with V=3): we answer with Change-Password (RFC 2759 7),
+   * and the Success must prove the server knows the new one. Without it
+   * E=648 is a failure.
+   */
+  newPassword?: string
+  /** MS-CHAPv2: further Responses (same password, the new C=) when a Failure says R=1 (default 0). */
+  retries?: number
 }
 
 type Step = 'idle' | 'waiting' | 'responded' | 'succeeded' | 'failed'
@@ -57,11 +73,14 @@ export class AuthClient {
   readonly #restartTimer: number
   readonly #maxTransmits: number
   readonly #timeout: number
+  readonly #newPassword: string | undefined
+  #retriesLeft: number
 
   #step: Step = 'idle'
   #identifier = 0
   #last: { identifier: number; challenge: Buffer; packet: Buffer } | undefined
-  #mschap: { authenticatorChallenge: Buffer; peerChallenge: Buffer; ntResponse: Buffer } | undefined
+  /** The MS-CHAPv2 answer in flight, and the password it was made with (the new one after a Change-Password). */
+  #mschap: { authenticatorChallenge: Buffer; peerChallenge: Buffer; ntResponse: Buffer; password: string; changed: boolean } | undefined
   #transmits = 0
   readonly #nakked: number[] = []
   #retransmitAt: number | undefined
@@ -77,6 +96,8 @@ export class AuthClient {
     this.#restartTimer = options.restartTimer ?? 3
     this.#maxTransmits = options.maxTransmits ?? 10
     this.#timeout = options.timeout ?? 60
+    this.#newPassword = options.newPassword
+    this.#retriesLeft = options.retries ?? 0
   }
 
   get protocol(): number {
@@ -150,10 +171,10 @@ export class AuthClient {
         } catch {
           return this.#finish({ type: 'failure', method: this.method, reason: 'MS-CHAPv2 Success without a valid S= authenticator response' })
         }
-        if (!checkAuthenticatorResponse({ password: this.#password }, m.ntResponse, m.peerChallenge, m.authenticatorChallenge, this.#user, parsed.authenticatorResponse)) {
+        if (!checkAuthenticatorResponse({ password: m.password }, m.ntResponse, m.peerChallenge, m.authenticatorChallenge, this.#user, parsed.authenticatorResponse)) {
           return this.#finish({ type: 'failure', method: this.method, reason: 'MS-CHAPv2 authenticator response is wrong: the server does not know the password' })
         }
-        return this.#finish({ type: 'success', method: this.method, message: parsed.message })
+        return this.#finish({ type: 'success', method: this.method, message: parsed.message, ...(m.changed ? { passwordChanged: true } : {}) })
       }
       return this.#finish({ type: 'success', method: this.method, message: packet.message.toString('utf8') })
     }
@@ -161,7 +182,9 @@ export class AuthClient {
       if (this.method === 'mschapv2') {
         try {
           const failure = parseFailureMessage(packet.message)
-          const event: AuthClientEvent = { type: 'failure', method: this.method, reason: `server sent Failure E=${failure.error}`, code: failure.error }
+          if (this.#answerFailure(packet.identifier, failure, now)) return
+          const expired = failure.error === MsChapError.PASSWD_EXPIRED ? ' (password expired; give a new password to change it)' : ''
+          const event: AuthClientEvent = { type: 'failure', method: this.method, reason: `server sent Failure E=${failure.error}${expired}`, code: failure.error }
           if (failure.message !== undefined) event.message = failure.message
           return this.#finish(event)
         } catch {
@@ -224,12 +247,40 @@ export class AuthClient {
     return this.#nakked
   }
 
+  /**
+   * RFC 2759 6, 7: a Failure that invites a next step, answered with the
+   * Failure's Identifier plus one and its C=: E=648 with a new password
+   * (once), or R=1 while retries are left. False: the Failure ends it.
+   */
+  #answerFailure(identifier: number, failure: MsChapV2Failure, now: number): boolean {
+    const challenge = failure.challenge
+    if (!challenge || this.#mschap?.changed) return false
+    const next = (identifier + 1) & 0xff
+    let packet: Buffer
+    if (failure.error === MsChapError.PASSWD_EXPIRED && this.#newPassword !== undefined && failure.version === 3) {
+      const peerChallenge = Buffer.from(this.#random(MSCHAPV2_CHALLENGE_LENGTH))
+      const change = buildChangePassword({ identifier: next, authenticatorChallenge: challenge, peerChallenge, userName: this.#user, oldPassword: this.#password, newPassword: this.#newPassword, filler: Buffer.from(this.#random(516)) })
+      const ntResponse = Buffer.from(change.data.subarray(556, 580))
+      this.#mschap = { authenticatorChallenge: challenge, peerChallenge, ntResponse, password: this.#newPassword, changed: true }
+      packet = encodeChap(change)
+    } else if (failure.retry && this.#retriesLeft > 0) {
+      this.#retriesLeft--
+      packet = encodeChap({ kind: 'response', identifier: next, value: this.#responseValue(next, challenge)!, name: this.#user })
+    } else {
+      return false
+    }
+    this.#identifier = next
+    this.#last = { identifier: next, challenge: Buffer.from(challenge), packet }
+    this.#respond(packet, now)
+    return true
+  }
+
   #responseValue(identifier: number, challenge: Buffer): Buffer | undefined {
     if (this.method === 'chap-md5') return chapMd5Response(identifier, this.#password, challenge)
     if (challenge.length !== MSCHAPV2_CHALLENGE_LENGTH) return undefined
     const peerChallenge = Buffer.from(this.#random(MSCHAPV2_CHALLENGE_LENGTH))
     const ntResponse = generateNtResponse(challenge, peerChallenge, this.#user, { password: this.#password })
-    this.#mschap = { authenticatorChallenge: Buffer.from(challenge), peerChallenge, ntResponse }
+    this.#mschap = { authenticatorChallenge: Buffer.from(challenge), peerChallenge, ntResponse, password: this.#password, changed: false }
     return encodeResponseValue({ peerChallenge, ntResponse })
   }
 

@@ -31,13 +31,22 @@
  * than `maxAttempts` attempts were made, the Failure carries R=1 and a new
  * challenge C=, and a Response whose Identifier is the Failure's plus one
  * (RFC 2759 6) starts the next attempt.
+ *
+ * MS-CHAPv2 password change: a failure with code 648 (password expired,
+ * given only after the old credentials matched) is sent as "E=648 R=0 C=...
+ * V=3" and, within `maxAttempts`, we wait for a Change-Password (code 7,
+ * RFC 2759 7) with the Failure's Identifier plus one. It has no Name field:
+ * the user is the one of the Response. It goes to the Authenticator as an
+ * `mschapv2` request with `changePassword` set and `authenticatorChallenge`
+ * = the C= we sent; its Success carries the S= of the new password.
  */
 import type { AuthFailure, AuthRequest, AuthResult, AuthSuccess, Method, PeerInfo } from '../auth/types.js'
 import { GENERIC_FAILURE_MESSAGE } from '../auth/types.js'
 import { decodeChap, decodeEap, decodePap, decodeRawPacket, encodeChap, encodeEap, encodePap } from './codec.js'
-import { EapCode, MSCHAPV2_CHALLENGE_LENGTH, MSCHAPV2_RESPONSE_LENGTH, MsChapError, Protocol } from './constants.js'
+import { ChapCode, EapCode, MSCHAPV2_CHALLENGE_LENGTH, MSCHAPV2_RESPONSE_LENGTH, MsChapError, Protocol } from './constants.js'
 import { defaultRandom, type RandomSource } from './lcp.js'
-import { decodeResponseValue, formatFailureMessage, formatSuccessMessage } from './mschapv2.js'
+import { decodeChangePassword, decodeResponseValue, formatFailureMessage, formatSuccessMessage } from './mschapv2.js'
+import type { OtherCodePacket } from './codec.js'
 
 /** A packet of an authentication protocol, to be framed by the link. */
 export interface AuthPacket {
@@ -99,6 +108,8 @@ export class AuthServer {
   /** Our Success (and the Identifier it answered), sent again to a repeated answer. */
   #final: { identifier: number; packet: Buffer } | undefined
   #attempts = 0
+  /** After E=648: only a Change-Password continues, for this user. */
+  #awaitingChange: { user: string } | undefined
   #eapState: Buffer | undefined
   #eapIdentity: string | undefined
   readonly #transmit: AuthPacket[] = []
@@ -196,9 +207,10 @@ export class AuthServer {
 
   #receiveChap(information: Buffer, _now: number): void {
     const packet = decodeChap(information)
+    if (packet.kind === 'other') return this.#receiveChangePassword(packet)
     if (packet.kind !== 'response') return
     if (this.#repeatFinal(packet.identifier)) return
-    if (packet.identifier !== this.#identifier) return
+    if (packet.identifier !== this.#identifier || this.#awaitingChange) return
     const user = packet.name.toString('utf8')
     // A value of the wrong size is malformed: discarded (RFC 1661 5), the Challenge goes on being retransmitted.
     if (this.method === 'chap-md5') {
@@ -213,6 +225,25 @@ export class AuthServer {
       authenticatorChallenge: this.#challenge,
       peerChallenge: value.peerChallenge,
       ntResponse: value.ntResponse,
+      peer: this.#peer,
+    })
+  }
+
+  /** RFC 2759 7: the answer to our E=648 Failure. A malformed one throws (discarded by `receive`). */
+  #receiveChangePassword(packet: OtherCodePacket): void {
+    if (this.method !== 'mschapv2' || packet.code !== ChapCode.CHANGE_PASSWORD) return
+    if (this.#repeatFinal(packet.identifier)) return
+    const awaiting = this.#awaitingChange
+    if (!awaiting || packet.identifier !== this.#identifier) return
+    const change = decodeChangePassword(packet)
+    this.#awaitingChange = undefined
+    this.#ask(packet.identifier, awaiting.user, {
+      method: 'mschapv2',
+      user: awaiting.user,
+      authenticatorChallenge: this.#challenge,
+      peerChallenge: change.peerChallenge,
+      ntResponse: change.ntResponse,
+      changePassword: { identifier: packet.identifier, encryptedPassword: change.encryptedPassword, encryptedHash: change.encryptedHash },
       peer: this.#peer,
     })
   }
@@ -297,15 +328,17 @@ export class AuthServer {
     const user = this.#pendingUser
     this.#attempts++
     if (this.method === 'mschapv2') {
-      const retry = result.retry === true && this.#attempts < this.#maxAttempts
+      const expired = result.code === MsChapError.PASSWD_EXPIRED && user !== undefined && this.#attempts < this.#maxAttempts
+      const retry = !expired && result.retry === true && this.#attempts < this.#maxAttempts
       const challenge = Buffer.from(this.#random(MSCHAPV2_CHALLENGE_LENGTH))
       const text = formatFailureMessage({ error: result.code ?? MsChapError.AUTHENTICATION_FAILURE, retry, challenge, version: 3, message })
       const packet = encodeChap({ kind: 'failure', identifier, message: text })
-      if (retry) {
-        // RFC 2759 6: the next Response answers C= and carries the Failure's Identifier plus one.
+      if (retry || expired) {
+        // RFC 2759 6, 7: the next Response (or the Change-Password) answers C= and carries the Failure's Identifier plus one.
         this.#challenge = challenge
         this.#identifier = (identifier + 1) & 0xff
         this.#step = 'waiting'
+        this.#awaitingChange = expired ? { user: user! } : undefined
         this.#sendOutstanding(packet, now)
         this.#events.push({ type: 'failure', method: this.method, user, reason, failure: result, final: false })
         return

@@ -125,6 +125,10 @@ export interface PppLinkOptions {
   // --- client
   user?: string
   password?: string
+  /** MS-CHAPv2: change to this password when the server says ours expired (E=648, RFC 2759 7). */
+  newPassword?: string
+  /** MS-CHAPv2: Responses to send again when a Failure says R=1 (default 0). */
+  authRetries?: number
   /** The address to ask for (default 0.0.0.0). */
   requestAddress?: string
   /** Ask for DNS servers (default true). */
@@ -154,13 +158,15 @@ export interface PppLinkUpEvent {
   /** Server: the user's policy from the Authenticator. */
   policy?: UserPolicy
   mppeKeys?: MppeKeys
+  /** MS-CHAPv2: the authentication changed an expired password (RFC 2759 7). */
+  passwordChanged?: boolean
 }
 
 export type PppLinkEvent =
   /** Ask the Authenticator; answer with `authResult(id, result, now)`. */
   | { type: 'auth-request'; id: number; request: AuthRequest }
   /** Authentication succeeded (server: the Authenticator accepted; client: the server accepted us). */
-  | { type: 'authenticated'; method: Method; user: string }
+  | { type: 'authenticated'; method: Method; user: string; passwordChanged?: boolean }
   /** An attempt failed; `final` false when an MS-CHAPv2 retry was offered. For logs only: `reason` is never sent to the peer. */
   | { type: 'auth-failed'; method: Method; user: string | undefined; reason: string; final: boolean; failure?: AuthFailure }
   | PppLinkUpEvent
@@ -221,6 +227,7 @@ export class PppLink {
   #policy: UserPolicy | undefined
   #mppeKeys: MppeKeys | undefined
   #authMethod: Method | undefined
+  #passwordChanged = false
   #upEvent: PppLinkUpEvent | undefined
   #downEmitted = false
   /** The reason `down` reports when it differs from what the peer is told (auth failures). */
@@ -692,7 +699,14 @@ export class PppLink {
       return this.#startNetwork(now)
     }
     this.#phase = 'Authenticate'
-    this.#authClient = new AuthClient({ ...common, method, user: this.#options.user ?? '', password: this.#options.password ?? '' })
+    this.#authClient = new AuthClient({
+      ...common,
+      method,
+      user: this.#options.user ?? '',
+      password: this.#options.password ?? '',
+      ...(this.#options.newPassword !== undefined ? { newPassword: this.#options.newPassword } : {}),
+      ...(this.#options.authRetries !== undefined ? { retries: this.#options.authRetries } : {}),
+    })
     this.#authClient.start(now)
   }
 
@@ -705,7 +719,8 @@ export class PppLink {
         this.#user = event.result.user
         this.#policy = event.result.policy
         this.#mppeKeys = event.result.mppeKeys
-        this.#events.push({ type: 'authenticated', method: event.method, user: event.result.user })
+        this.#passwordChanged = event.result.passwordChanged === true
+        this.#events.push({ type: 'authenticated', method: event.method, user: event.result.user, ...(event.result.passwordChanged ? { passwordChanged: true } : {}) })
         return this.#startNetwork(now)
       case 'failure': {
         const failed: PppLinkEvent = { type: 'auth-failed', method: event.method, user: event.user, reason: event.reason, final: event.final }
@@ -722,7 +737,8 @@ export class PppLink {
   #onAuthClientEvent(event: AuthClientEvent, now: number): void {
     if (event.type === 'success') {
       this.#user = this.#options.user
-      this.#events.push({ type: 'authenticated', method: event.method, user: this.#user ?? '' })
+      this.#passwordChanged = event.passwordChanged === true
+      this.#events.push({ type: 'authenticated', method: event.method, user: this.#user ?? '', ...(event.passwordChanged ? { passwordChanged: true } : {}) })
       return this.#startNetwork(now)
     }
     const failed: PppLinkEvent = { type: 'auth-failed', method: event.method, user: this.#options.user, reason: event.reason, final: true }
@@ -808,6 +824,7 @@ export class PppLink {
     }
     if (this.#policy) up.policy = this.#policy
     if (this.#mppeKeys) up.mppeKeys = this.#mppeKeys
+    if (this.#passwordChanged) up.passwordChanged = true
     this.#upEvent = up
     this.#events.push(up)
   }

@@ -14,7 +14,7 @@
  */
 import type { ControlBatch, DataPlaneEvent, SessionOptions, DataPlaneStats } from '../../native/index.js'
 import { IkeEndpoint } from '../ike/endpoint.js'
-import type { IkeConfig, IkeEvent } from '../ike/types.js'
+import type { IkeConfig, IkeEvent, IkeGuard } from '../ike/types.js'
 import { L2tpEndpoint } from '../l2tp/endpoint.js'
 import type { L2tpConfig, L2tpEvent, SessionRef, SessionUpEvent } from '../l2tp/endpoint.js'
 import type { PppLink, PppLinkEvent, PppLinkUpEvent } from '../ppp/link.js'
@@ -50,6 +50,8 @@ export interface PppSettings {
 
 export interface ControlPlaneOptions {
   ike: IkeConfig
+  /** Admission control in front of the IKE responder (rate, brute-force back-off); kept across reloads. */
+  ikeGuard?: IkeGuard | undefined
   l2tp: L2tpConfig
   /** Read at each new session, so a reload changes what comes next. */
   ppp: PppSettings
@@ -103,6 +105,8 @@ export interface SessionCounters {
   txBytes: number
   rxPackets: number
   txPackets: number
+  /** Packets from the client its traffic policy dropped. */
+  policyDenied: number
 }
 
 interface IkeSaInfo {
@@ -127,13 +131,13 @@ export abstract class ControlPlane {
   private readonly dirty = new Set<Call>()
   private nextCallId = 1
   private ikeNext: number | undefined
-  private counters = new Map<number, { rxBytes: number; txBytes: number; rxPackets: number; txPackets: number }>()
+  private counters = new Map<number, SessionCounters>()
   /** Frames the data plane refused to send (no SA or session yet): counted, visible in status. */
   unsent = 0
 
   constructor(options: ControlPlaneOptions) {
     this.o = options
-    this.ike = new IkeEndpoint(options.ike)
+    this.ike = new IkeEndpoint(options.ike, options.ikeGuard ? { guard: options.ikeGuard } : {})
     this.l2tp = new L2tpEndpoint(options.l2tp)
     this.bindings = new BindingTable(options.dataplane)
   }
@@ -152,6 +156,9 @@ export abstract class ControlPlane {
   protected abstract onPppEvent(call: Call, e: PppLinkEvent, now: number): void
   /** A call is gone from every layer. */
   protected abstract onCallFinished(call: Call, now: number): void
+
+  /** The data plane flagged a live call's traffic (config `anomaly`; the server reports and may end it). */
+  protected onAnomaly(_call: Call, _e: DataPlaneEvent, _now: number): void {}
 
   /** A tunnel-mode SA pair is installed (a site-to-site link; the IKE core only negotiates one for a configured site). */
   protected onTunnelChildUp(e: Extract<IkeEvent, { type: 'child-sa-up' }>, _binding: Binding, _now: number): void {
@@ -271,6 +278,11 @@ export abstract class ControlPlane {
         this.o.log.error({ message: e.message }, 'data plane worker caught a panic')
         this.o.emit('error', new Error(`data plane worker panic: ${e.message}`))
         return
+      case 'session-anomaly': {
+        const call = e.session === undefined ? undefined : this.calls.get(e.session)
+        if (call?.up && !call.ending) this.onAnomaly(call, e, now)
+        return
+      }
       case 'drops':
         this.o.log.debug({ drops: e.drops }, 'data plane drops')
         return
@@ -681,7 +693,7 @@ export abstract class ControlPlane {
   refreshCounters(): void {
     const stats = this.o.dataplane.stats()
     this.counters.clear()
-    for (const s of stats.sessions) this.counters.set(s.id, { rxBytes: s.rxBytes, txBytes: s.txBytes, rxPackets: s.rxPackets, txPackets: s.txPackets })
+    for (const s of stats.sessions) this.counters.set(s.id, countersOf(s))
     const now = this.o.clock()
     // ESP traffic proves the peer alive: no DPD probe needed for it.
     for (const call of this.calls.values()) if ((this.counters.get(call.id)?.rxPackets ?? 0) > 0) this.ike.touch(call.binding.ikeSa, now)
@@ -702,7 +714,7 @@ export abstract class ControlPlane {
 
   private countersOf(call: Call, fresh = true): SessionCounters {
     const s = fresh ? this.o.dataplane.stats().sessions.find((x) => x.id === call.id) : undefined
-    const c = s ? { rxBytes: s.rxBytes, txBytes: s.txBytes, rxPackets: s.rxPackets, txPackets: s.txPackets } : (this.counters.get(call.id) ?? { rxBytes: 0, txBytes: 0, rxPackets: 0, txPackets: 0 })
+    const c = s ? countersOf(s) : (this.counters.get(call.id) ?? countersOf())
     return addCounters(call.counterBase, c)
   }
 
@@ -711,7 +723,7 @@ export abstract class ControlPlane {
     const out: SessionInfo[] = []
     for (const call of this.calls.values()) {
       if (!call.up || call.finished) continue
-      const c = addCounters(call.counterBase, this.counters.get(call.id) ?? { rxBytes: 0, txBytes: 0, rxPackets: 0, txPackets: 0 })
+      const c = addCounters(call.counterBase, this.counters.get(call.id) ?? countersOf())
       out.push({
         id: call.id,
         user: call.up.user,
@@ -746,7 +758,12 @@ function addCounters(base: SessionCounters | undefined, c: SessionCounters): Ses
     txBytes: (base?.txBytes ?? 0) + c.txBytes,
     rxPackets: (base?.rxPackets ?? 0) + c.rxPackets,
     txPackets: (base?.txPackets ?? 0) + c.txPackets,
+    policyDenied: (base?.policyDenied ?? 0) + c.policyDenied,
   }
+}
+
+function countersOf(s?: SessionCounters): SessionCounters {
+  return { rxBytes: s?.rxBytes ?? 0, txBytes: s?.txBytes ?? 0, rxPackets: s?.rxPackets ?? 0, txPackets: s?.txPackets ?? 0, policyDenied: s?.policyDenied ?? 0 }
 }
 
 function hex(spi: number): string {

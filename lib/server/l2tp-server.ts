@@ -20,8 +20,8 @@ import { EventEmitter } from 'node:events'
 import { hostname } from 'node:os'
 import { dirname, join } from 'node:path'
 import { DataPlane } from '../../native/index.js'
-import type { ControlBatch, DataPlaneOptions, LocalAddresses, PolicyOptions } from '../../native/index.js'
-import { AuthLimiter, CallbackAuthenticator, GENERIC_FAILURE_MESSAGE, LimitedAuthenticator, LocalUsersAuthenticator, withoutDomain, type AuthCallback, type Authenticator, type Method } from '../auth/index.js'
+import type { ControlBatch, DataPlaneOptions, LocalAddresses } from '../../native/index.js'
+import { AuthLimiter, CallbackAuthenticator, GENERIC_FAILURE_MESSAGE, LimitedAuthenticator, LocalUsersAuthenticator, withoutDomain, type AuthCallback, type Authenticator, type Method, type PasswordChange } from '../auth/index.js'
 import { RadiusAccounting, RadiusAuthenticator, isRadiusSuccess, startDaeServer, type DaeChanges, type DaeMatch, type DaeServer, type NasIdentity, type RadiusServerOptions } from '../auth/radius/index.js'
 import { openKeyExport, type KeyExporter } from '../debug/keylog.js'
 import type { KeyExport } from '../debug/wireshark-keys.js'
@@ -33,9 +33,14 @@ import { Ipv4Pool, type Ipv6PrefixPool } from '../pool/ip-pool.js'
 import { serverIpv6Address, sessionPrefixPool } from '../pool/ipv6-session-pool.js'
 import { pppAuthAlgorithms } from '../ppp/auth-algorithms.js'
 import { Netconf, poolRoutes } from '../system/netconf.js'
+import { AllowList } from '../security/allow-list.js'
+import { createIkeGuard, type IkeSourceGuard } from '../security/ike-guard.js'
+import { securityStatus, type SecurityStatus } from '../security/status.js'
 import { formatHost } from './bindings.js'
 import type { DataPlanePort } from './control-plane.js'
 import { ServerControlPlane } from './server-control-plane.js'
+import { sessionPolicySet } from './session-policy.js'
+import { dataplaneAnomaly } from './anomaly.js'
 import { monotonicSeconds, TimerLoop } from './timer-loop.js'
 import type { IkeSite } from '../ike/sites.js'
 import type { AdminTarget, ServerEvents, ServerStatus, SessionInfo, SiteInfo } from './types.js'
@@ -43,6 +48,8 @@ import type { AdminTarget, ServerEvents, ServerStatus, SessionInfo, SiteInfo } f
 export interface L2tpServerOptions extends ServerConfigInput {
   /** Decide logins in code (checked after the configured `users`, when none of them matches). */
   authenticate?: AuthCallback
+  /** Stores the password a `passwordExpired` user changed over MS-CHAPv2 (LocalUsersOptions.onPasswordChange). */
+  onPasswordChange?: (change: PasswordChange) => void | Promise<void>
   /** A pino logger; default: silent. */
   logger?: Logger
   /** Where relative paths in the options (pskFile, certificates) start. */
@@ -76,12 +83,14 @@ export class L2tpServer extends EventEmitter<ServerEvents> implements AdminTarge
   private readonly log: Logger
   private readonly authenticator: Authenticator
   private readonly callback: AuthCallback | undefined
+  private readonly onPasswordChange: ((change: PasswordChange) => void | Promise<void>) | undefined
   private readonly stateDir: string
   private readonly keylogPath: string | undefined
   /** Live SA keys, only with keylog or admin.allowKeyExport. */
   private keys: KeyExporter | undefined
   private radius: RadiusParts | undefined
   private limiter: AuthLimiter | undefined
+  private ikeGuard: IkeSourceGuard | undefined
   private dp: DataPlane | undefined
   private core: ServerControlPlane | undefined
   private timers: TimerLoop | undefined
@@ -96,12 +105,13 @@ export class L2tpServer extends EventEmitter<ServerEvents> implements AdminTarge
    */
   constructor(options: L2tpServerOptions, loaded?: LoadedConfig) {
     super()
-    const { authenticate, logger, baseDir, stateDir, keylog, ...input } = options
+    const { authenticate, onPasswordChange, logger, baseDir, stateDir, keylog, ...input } = options
     const parsed = loaded ?? parseServerConfig(input, baseDir === undefined ? {} : { baseDir })
     this.config = parsed.config
     this.warnings = parsed.warnings
     this.log = logger ?? silentLogger()
     this.callback = authenticate
+    this.onPasswordChange = onPasswordChange
     this.stateDir = stateDir ?? DEFAULT_STATE_DIR
     this.keylogPath = keylog
     if (authenticate && this.config.radius) throw new ConfigError([{ key: 'radius', message: 'give radius or the authenticate callback, not both: both would decide the logins local users do not' }])
@@ -109,7 +119,7 @@ export class L2tpServer extends EventEmitter<ServerEvents> implements AdminTarge
   }
 
   /** A server on a configuration loadConfigFile already validated (the CLI's way). */
-  static fromConfig(loaded: LoadedConfig, extras: Pick<L2tpServerOptions, 'authenticate' | 'logger' | 'stateDir' | 'keylog'> = {}): L2tpServer {
+  static fromConfig(loaded: LoadedConfig, extras: Pick<L2tpServerOptions, 'authenticate' | 'onPasswordChange' | 'logger' | 'stateDir' | 'keylog'> = {}): L2tpServer {
     return new L2tpServer(extras as L2tpServerOptions, loaded)
   }
 
@@ -120,8 +130,19 @@ export class L2tpServer extends EventEmitter<ServerEvents> implements AdminTarge
       ...(u.ntHash !== undefined ? { ntHash: u.ntHash } : {}),
       ...(u.address !== undefined ? { address: u.address } : {}),
       ...(u.disabled !== undefined ? { disabled: u.disabled } : {}),
+      ...(u.passwordExpired ? { passwordExpired: true } : {}),
+      ...(u.policies !== undefined ? { policies: u.policies } : {}),
     }))
-    const local = new LocalUsersAuthenticator({ users, algorithms: pppAuthAlgorithms })
+    const local = new LocalUsersAuthenticator({
+      users,
+      algorithms: pppAuthAlgorithms,
+      onPasswordChange: async (change) => {
+        // Never the password itself in the log.
+        if (this.onPasswordChange) await this.onPasswordChange(change)
+        else this.log.warn({ user: change.user }, 'password changed in memory only (no onPasswordChange): the configured one returns at reload or restart')
+        this.log.info({ user: change.user }, 'expired password changed (MS-CHAPv2 Change-Password)')
+      },
+    })
     let inner: Authenticator = local
     // Names that are not local users go to the callback, or to RADIUS (opened in listen()); EAP always does.
     let external: Authenticator | undefined
@@ -144,7 +165,7 @@ export class L2tpServer extends EventEmitter<ServerEvents> implements AdminTarge
       }
     }
     // One limiter for the server's life: a reload must not forgive locked-out guessers.
-    this.limiter ??= new AuthLimiter({ onEvent: (e) => this.log.warn({ event: e }, 'authentication limiter') })
+    this.limiter ??= new AuthLimiter({ ...config.security.pppAuth, allowList: new AllowList(config.security.allowList), onEvent: (e) => this.log.warn({ event: e }, 'authentication limiter') })
     return new LimitedAuthenticator({ authenticator: inner, limiter: this.limiter, clock: monotonicSeconds })
   }
 
@@ -162,6 +183,7 @@ export class L2tpServer extends EventEmitter<ServerEvents> implements AdminTarge
       ...(c.dataplane.workers > 0 ? { workers: c.dataplane.workers } : {}),
       ...(c.dataplane.netns ? { netns: c.dataplane.netns } : {}),
       ...(c.ipsec.rawEsp ? { rawEsp: c.listen.address } : {}),
+      upQueue: c.security.limits.controlQueue,
     }
     let dp: DataPlane
     try {
@@ -174,6 +196,7 @@ export class L2tpServer extends EventEmitter<ServerEvents> implements AdminTarge
     }
     this.dp = dp
     try {
+      dp.setAnomaly(dataplaneAnomaly(c.anomaly))
       const netconf = new Netconf(c.dataplane.netns)
       const tun = dp.localAddresses().tun ?? c.tun.name
       await netconf.addAddress(tun, c.pool.gateway)
@@ -188,8 +211,11 @@ export class L2tpServer extends EventEmitter<ServerEvents> implements AdminTarge
         for (const prefix of c.pool.ipv6.prefixes) await netconf.addRoute6(tun, prefix)
       }
       const addresses = dp.localAddresses()
+      this.ikeGuard = createIkeGuard(c.security, (e) => this.log.warn({ event: e }, 'IKE authentication limiter'))
       this.core = new ServerControlPlane({
         ...this.reloadable(c, this.authenticator, addresses),
+        ikeGuard: this.ikeGuard,
+        maxPendingAuth: c.security.limits.pendingAuth,
         l2tp: {
           role: 'lns',
           hostName: 'l2tp-ipsec',
@@ -256,7 +282,8 @@ export class L2tpServer extends EventEmitter<ServerEvents> implements AdminTarge
       },
       pool: new Ipv4Pool({ ranges: c.pool.range, gateway: c.pool.gateway, exclude: c.pool.exclude }),
       authenticator,
-      policies: dataplanePolicies(c.policies),
+      access: sessionPolicySet(c),
+      anomalyMode: c.anomaly.mode,
     }
   }
 
@@ -406,7 +433,7 @@ export class L2tpServer extends EventEmitter<ServerEvents> implements AdminTarge
     const loaded = 'config' in next && 'warnings' in next ? (next as LoadedConfig) : parseServerConfig(omitExtras(next as L2tpServerOptions))
     const c = loaded.config
     const changed = Object.keys(c).filter((k) => JSON.stringify(c[k as keyof ServerConfig]) !== JSON.stringify(this.config[k as keyof ServerConfig]))
-    const fixed = ['listen', 'tun', 'dataplane', 'admin', 'l2tp', 'metrics', 'radius', 'sites'].filter((k) => changed.includes(k))
+    const fixed = ['listen', 'tun', 'dataplane', 'admin', 'l2tp', 'metrics', 'radius', 'sites', 'security'].filter((k) => changed.includes(k))
     if (c.ipsec.rawEsp !== this.config.ipsec.rawEsp) fixed.push('ipsec.rawEsp')
     if (c.pool.gateway !== this.config.pool.gateway) fixed.push('pool.gateway')
     // The TUN device's IPv6 address and routes come from it.
@@ -419,6 +446,7 @@ export class L2tpServer extends EventEmitter<ServerEvents> implements AdminTarge
     const authenticator = this.buildAuthenticator(this.callback, c)
     const users = new Map(c.users.map((u) => [u.name, u]))
     const keep = (user: string) => (users.has(user) ? !users.get(user)!.disabled : this.callback !== undefined || c.radius !== null)
+    this.dp.setAnomaly(dataplaneAnomaly(c.anomaly))
     const kicked = this.core.reconfigure(this.reloadable(c, authenticator, this.dp.localAddresses()), keep)
     ;(this as { config: ServerConfig }).config = c
     ;(this as { warnings: readonly string[] }).warnings = loaded.warnings
@@ -446,6 +474,8 @@ export class L2tpServer extends EventEmitter<ServerEvents> implements AdminTarge
       maxHalfOpenPerSource: c.maxHalfOpenPerSource,
       // Without the raw ESP socket every peer must encapsulate: NAT-D is answered as if it were behind NAT.
       forceEncapsulation: !c.rawEsp,
+      maxSasPerIdentity: config.security.limits.ikeSasPerIdentity,
+      fragmentReassembly: { maxPending: config.security.limits.ikeFragmentReassemblies, maxBytes: config.security.limits.ikeFragmentBytes },
       sites: config.sites.map(siteForIke),
     }
   }
@@ -519,8 +549,23 @@ export class L2tpServer extends EventEmitter<ServerEvents> implements AdminTarge
       l2tp: this.core ? { ...this.core.l2tp.stats() } : undefined,
       addresses: this.dp?.localAddresses(),
       counters: stats?.counters,
+      security: this.core ? this.securityStatus(stats?.counters) : undefined,
       sites: this.sites(),
     }
+  }
+
+  private securityStatus(counters: Record<string, number> | undefined): SecurityStatus {
+    const ike = this.core!.ike.stats()
+    return securityStatus({
+      ikeDropped: ike.dropped,
+      l2tpDropped: this.core!.l2tp.stats().dropped,
+      dataplaneCounters: counters,
+      ikeLimiter: this.ikeGuard?.limiter,
+      pppLimiter: this.limiter,
+      busyRefusals: this.core!.auth.busy,
+      pendingAuth: this.core!.auth.pending,
+      reassembling: ike.reassembling,
+    })
   }
 
   /** Ends every session (PPP Terminate, CDN), every tunnel (StopCCN) and every IKE SA (Delete), then closes the data plane. */
@@ -551,25 +596,8 @@ export class L2tpServer extends EventEmitter<ServerEvents> implements AdminTarge
 }
 
 function omitExtras(options: L2tpServerOptions): ServerConfigInput {
-  const { authenticate: _a, logger: _l, baseDir: _b, stateDir: _s, keylog: _k, ...input } = options
+  const { authenticate: _a, onPasswordChange: _p, logger: _l, baseDir: _b, stateDir: _s, keylog: _k, ...input } = options
   return input
-}
-
-/** The `policies` of the configuration as the data plane takes them (Filter-Id names them). */
-function dataplanePolicies(policies: ServerConfig['policies']): Record<string, PolicyOptions> {
-  const out: Record<string, PolicyOptions> = {}
-  for (const [name, p] of Object.entries(policies)) {
-    out[name] = {
-      default: p.default,
-      rules: p.rules.map((r) => ({
-        action: r.action,
-        prefix: r.destination,
-        ...(r.protocol !== 'any' ? { protocol: r.protocol } : {}),
-        ...(r.ports !== undefined ? { ports: String(r.ports) } : {}),
-      })),
-    }
-  }
-  return out
 }
 
 /** A configured site as the IKE core takes it. */

@@ -12,13 +12,15 @@
  * unsolicited about every RA_INTERVAL s. The prefix returns to the pool
  * when the call is gone.
  *
- * RADIUS extras of an Access-Accept (lib/auth/radius): Filter-Id names a
- * data-plane policy of `policies` (one not configured turns the accept
- * into a failure), Framed-MTU caps the session's MRU; Session-Timeout and
+ * Traffic policy (session-policy.ts): from a RADIUS Filter-Id, the user's
+ * or the callback's policy, else `access`; a name that is not configured
+ * turns the accept into a failure. A reload or a CoA reinstalls it.
+ * RADIUS extras of an Access-Accept (lib/auth/radius): Framed-MTU caps the
+ * session's MRU; Session-Timeout and
  * Idle-Timeout come in the user's policy and override ppp.* (control-plane).
  * `changeSession` applies a CoA; `disconnect` a Disconnect-Request.
  */
-import type { PolicyOptions, SessionOptions } from '../../native/index.js'
+import type { DataPlaneEvent, PolicyOptions, SessionOptions } from '../../native/index.js'
 import { GENERIC_FAILURE_MESSAGE, type AuthResult, type AuthSuccess, type Authenticator, type Method } from '../auth/index.js'
 import { isRadiusSuccess } from '../auth/radius/authenticator.js'
 import type { SessionRef, TunnelUpEvent } from '../l2tp/endpoint.js'
@@ -28,9 +30,10 @@ import { buildRouterAdvertisement, isIpv6Frame, parseRouterSolicitation } from '
 import type { UserPolicy } from '../auth/index.js'
 import type { IkeEvent } from '../ike/types.js'
 import type { Binding } from './bindings.js'
+import { resolveSessionPolicy, samePolicy, type SessionPolicySet } from './session-policy.js'
 import { ControlPlane, type Call, type ControlPlaneOptions } from './control-plane.js'
 import { SiteManager, type SitePort, type SiteSettings } from './sites.js'
-import type { SessionDownReason, SiteInfo } from './types.js'
+import type { SessionAnomalyInfo, SessionDownReason, SiteInfo } from './types.js'
 
 export interface ServerControlPlaneOptions extends ControlPlaneOptions {
   pool: Ipv4Pool
@@ -44,8 +47,12 @@ export interface ServerControlPlaneOptions extends ControlPlaneOptions {
   ipv6Pool?: Ipv6PrefixPool | undefined
   /** IPv6 DNS servers, sent in the RDNSS option (RFC 8106). */
   dns6?: readonly string[]
-  /** Data-plane policies by name, for RADIUS Filter-Id. */
-  policies?: Readonly<Record<string, PolicyOptions>>
+  /** Authentication requests in flight at once (default 256); more are answered 'busy'. */
+  maxPendingAuth?: number
+  /** Traffic policies and how a session's is chosen (session-policy.ts); none: no filtering. */
+  access?: SessionPolicySet
+  /** What a data-plane anomaly flag does (config anomaly.mode; 'off': the data plane raises none). */
+  anomalyMode?: 'off' | 'notify' | 'kick'
   /** Site-to-site links (config `sites`), the data plane's site calls, and where we call from. */
   sites?: { settings: readonly SiteSettings[]; port: SitePort; local: { address: string; port: number }; peerIkePort: number }
 }
@@ -53,7 +60,9 @@ export interface ServerControlPlaneOptions extends ControlPlaneOptions {
 /** What a call's accepted authentication brings beyond the user's policy. */
 interface CallAuth {
   auth: AuthSuccess
-  /** From Filter-Id (or a CoA's). */
+  /** RADIUS Filter-Id (or a CoA's). */
+  filterId?: readonly string[]
+  /** The session's traffic policy, resolved from the above and the user's policy. */
   policy?: PolicyOptions
   /** Framed-MTU. */
   mtu?: number
@@ -95,6 +104,8 @@ export class ServerControlPlane extends ControlPlane {
   private readonly v6 = new Map<number, Ipv6Session>()
   private readonly auths = new Map<number, CallAuth>()
   private readonly ndCounters = { routerSolicitations: 0, routerAdvertisements: 0 }
+  /** Authentication requests in flight, and those refused because too many were. */
+  readonly auth = { pending: 0, busy: 0 }
   private readonly siteLinks: SiteManager | undefined
 
   constructor(options: ServerControlPlaneOptions) {
@@ -140,7 +151,7 @@ export class ServerControlPlane extends ControlPlane {
    * next; live sessions stay unless `keep` refuses their user or the new
    * pool cannot hold their address. Returns how many were ended.
    */
-  reconfigure(next: Pick<ServerControlPlaneOptions, 'pool' | 'authenticator' | 'authMethods' | 'dns' | 'dns6' | 'ppp' | 'ike' | 'policies'>, keep: (user: string) => boolean): number {
+  reconfigure(next: Pick<ServerControlPlaneOptions, 'pool' | 'authenticator' | 'authMethods' | 'dns' | 'dns6' | 'ppp' | 'ike' | 'access' | 'anomalyMode'>, keep: (user: string) => boolean): number {
     const now = this.o.clock()
     let ended = 0
     for (const call of [...this.calls.values()]) {
@@ -153,7 +164,34 @@ export class ServerControlPlane extends ControlPlane {
     Object.assign(this.server, next)
     this.o.ppp = next.ppp
     this.ike.reconfigure(next.ike)
+    return ended + this.reapplyPolicies(now)
+  }
+
+  /** After a reload: every live session gets its policy chosen again; one whose policy is gone ends. Returns how many ended. */
+  private reapplyPolicies(now: number): number {
+    let ended = 0
+    for (const call of [...this.calls.values()]) {
+      const extras = this.auths.get(call.id)
+      if (!call.up || call.ending || !extras) continue
+      const policy = this.policyOf(extras)
+      if ('error' in policy) {
+        ended++
+        this.end(call, 'reload', `traffic policy: ${policy.error}`, now)
+        continue
+      }
+      if (samePolicy(policy, extras.policy)) continue
+      extras.policy = policy
+      this.o.log.info({ session: call.id, user: call.up.user }, 'session traffic policy changed (reload)')
+      this.refreshSession(call, now)
+    }
     return ended
+  }
+
+  /** The policy `extras` ask for under the current configuration, or why there is none. */
+  private policyOf(extras: CallAuth): PolicyOptions | { error: string } {
+    const set = this.server.access
+    if (!set) return { default: 'allow', rules: [] }
+    return resolveSessionPolicy(set, { user: extras.auth.user, policy: extras.auth.policy, ...(extras.filterId ? { filterId: extras.filterId } : {}) })
   }
 
   poolStats(): PoolStats {
@@ -200,7 +238,8 @@ export class ServerControlPlane extends ControlPlane {
     return {
       ...(up ? { ipv4: up.address } : {}),
       ...(prefix ? { ipv6: prefix } : {}),
-      ...(up && extras?.policy ? { policy: extras.policy } : {}),
+      // No login decided it (cannot happen while ppp.auth is required): default-deny still holds.
+      ...(up ? { policy: extras?.policy ?? { default: this.server.access?.mode ?? 'allow', rules: [] } } : {}),
       ...(up && extras?.mtu !== undefined ? { mru: Math.max(MIN_MTU, Math.min(up.peerMru, this.o.ppp.mtu, extras.mtu)) } : {}),
     }
   }
@@ -227,8 +266,9 @@ export class ServerControlPlane extends ControlPlane {
   changeSession(id: number, changes: SessionChanges): boolean {
     const call = this.calls.get(id)
     if (!call || !call.up || call.ending) return false
-    const policy = changes.filterId ? this.policyFor(changes.filterId) : undefined
-    if (typeof policy === 'string') throw new Error(policy)
+    const extras = this.auths.get(id)
+    const policy = changes.filterId && extras ? this.policyOf({ ...extras, filterId: changes.filterId }) : undefined
+    if (policy && 'error' in policy) throw new Error(`Filter-Id ${policy.error}`)
     const now = this.o.clock()
     const limits = (call.limits ??= {})
     if (changes.sessionTimeout !== undefined) {
@@ -236,25 +276,31 @@ export class ServerControlPlane extends ControlPlane {
       limits.sessionFrom = now
     }
     if (changes.idleTimeout !== undefined) limits.idleTimeout = changes.idleTimeout
-    if (policy) {
-      const extras = this.auths.get(id)
-      if (extras) extras.policy = policy
+    if (policy && extras) {
+      extras.policy = policy
+      extras.filterId = changes.filterId!
     }
     this.o.log.info({ session: id, user: call.up.user, ...changes }, 'session changed (CoA)')
     if (changes.idleTimeout !== undefined || policy) this.refreshSession(call, now)
     return true
   }
 
-  /** Filter-Id names as one policy (rules in order; default deny if any says deny), or why not. */
-  private policyFor(names: readonly string[]): PolicyOptions | string {
-    const known = this.server.policies ?? {}
-    const missing = names.filter((n) => !Object.hasOwn(known, n))
-    if (missing.length > 0) return `Filter-Id ${missing.map((n) => JSON.stringify(n)).join(', ')} is not a configured policy`
-    const chosen = names.map((n) => known[n]!)
-    return {
-      default: chosen.some((p) => p.default === 'deny') ? 'deny' : 'allow',
-      rules: chosen.flatMap((p) => p.rules ?? []),
+  protected override onAnomaly(call: Call, e: DataPlaneEvent, now: number): void {
+    const up = call.up!
+    const kick = this.server.anomalyMode === 'kick'
+    const info: SessionAnomalyInfo = {
+      id: call.id,
+      user: up.user,
+      address: up.address,
+      kind: e.reason === 'rate-jump' ? 'rate-jump' : 'destinations',
+      value: e.count ?? 0,
+      threshold: e.threshold ?? 0,
+      action: kick ? 'kick' : 'notify',
     }
+    const what = info.kind === 'rate-jump' ? `${info.value} packets/s (threshold ${info.threshold})` : `${info.value} destinations (threshold ${info.threshold})`
+    this.o.log.warn({ session: call.id, user: up.user, address: up.address, anomaly: info.kind, value: info.value, threshold: info.threshold, action: info.action }, `session traffic anomaly: ${what}`)
+    this.o.emit('session-anomaly', info)
+    if (kick) this.end(call, 'anomaly', `traffic anomaly: ${what}`, now)
   }
 
   protected override sessionExtras(call: Call): { ipv6Prefix?: string } {
@@ -264,9 +310,22 @@ export class ServerControlPlane extends ControlPlane {
 
   protected onPppEvent(call: Call, e: PppLinkEvent, now: number): void {
     if (e.type === 'auth-request') {
+      // A flood of logins (or a slow RADIUS) must not pile up promises and sockets without bound.
+      if (this.auth.pending >= (this.server.maxPendingAuth ?? 256)) {
+        this.auth.busy++
+        this.answer(call, e.id, { ok: false, reason: 'busy', detail: `${this.auth.pending} authentication requests in flight`, message: GENERIC_FAILURE_MESSAGE })
+        return
+      }
+      this.auth.pending++
       this.server.authenticator.authenticate(e.request).then(
-        (result) => this.answer(call, e.id, result),
-        (err: unknown) => this.answer(call, e.id, { ok: false, reason: 'internal-error', detail: String(err) }),
+        (result) => {
+          this.auth.pending--
+          this.answer(call, e.id, result)
+        },
+        (err: unknown) => {
+          this.auth.pending--
+          this.answer(call, e.id, { ok: false, reason: 'internal-error', detail: String(err) })
+        },
       )
     } else if (e.type === 'ipv6-up') {
       this.ipv6Up(call, e.localInterfaceId, e.peerInterfaceId, now)
@@ -287,17 +346,18 @@ export class ServerControlPlane extends ControlPlane {
     if (call.finished) return
     if ('ok' in result && result.ok) {
       const extras: CallAuth = { auth: result }
-      if (isRadiusSuccess(result)) {
-        const policy = result.radius.filterId.length > 0 ? this.policyFor(result.radius.filterId) : undefined
-        if (typeof policy === 'string') {
-          this.o.log.warn({ session: call.id, user: result.user, filterId: result.radius.filterId }, 'RADIUS accept names an unknown policy; refused')
-          result = { ok: false, reason: 'callback-error', detail: `RADIUS ${result.radius.server}: ${policy}`, message: GENERIC_FAILURE_MESSAGE }
-        } else {
-          if (policy) extras.policy = policy
-          if (result.radius.framedMtu !== undefined) extras.mtu = result.radius.framedMtu
-        }
+      const radius = isRadiusSuccess(result) ? result.radius : undefined
+      if (radius && radius.filterId.length > 0) extras.filterId = radius.filterId
+      if (radius?.framedMtu !== undefined) extras.mtu = radius.framedMtu
+      const policy = this.policyOf(extras)
+      if ('error' in policy) {
+        this.o.log.warn({ session: call.id, user: result.user, ...(extras.filterId ? { filterId: extras.filterId } : {}), error: policy.error }, 'login names a traffic policy that is not configured; refused')
+        const by = radius ? `RADIUS ${radius.server}: Filter-Id` : 'policy'
+        result = { ok: false, reason: 'callback-error', detail: `${by} ${policy.error}`, message: GENERIC_FAILURE_MESSAGE }
+      } else {
+        extras.policy = policy
+        this.auths.set(call.id, extras)
       }
-      if (result.ok) this.auths.set(call.id, extras)
     }
     call.link.authResult(id, result, this.o.clock())
     this.resume(call)

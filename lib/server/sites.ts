@@ -68,7 +68,6 @@ interface SiteState {
   nextAttemptAt?: number
   failures: number
   rekeyAt?: number
-  rekeying: boolean
   /** Old pairs to delete after a rekey: inbound SPI -> when. */
   retire: Map<number, { at: number; ikeSa: string }>
   lastError?: string
@@ -78,7 +77,7 @@ export class SiteManager {
   private readonly sites = new Map<string, SiteState>()
 
   constructor(private readonly o: SiteManagerOptions) {
-    o.sites.forEach((settings, i) => this.sites.set(settings.name, { id: i + 1, settings, pairs: new Map(), up: false, failures: 0, rekeying: false, retire: new Map() }))
+    o.sites.forEach((settings, i) => this.sites.set(settings.name, { id: i + 1, settings, pairs: new Map(), up: false, failures: 0, retire: new Map() }))
   }
 
   /** Puts every site's selectors and routes in the data plane, with no binding yet (packets to them are counted as no_outbound_sa). */
@@ -104,11 +103,9 @@ export class SiteManager {
         return
       }
     }
-    // Older pairs of ours go once the new one carries traffic (a rekey we started, or the peer's that it will delete).
-    if (s.rekeying || s.pairs.size > 0) {
-      for (const [spi, pair] of s.pairs) if (s.settings.connect) s.retire.set(spi, { at: now + REKEY_GRACE, ikeSa: pair.ikeSa })
-    }
-    s.rekeying = false
+    // A site we call: its older pairs go a few seconds after the new one is in (the data plane
+    // sends on the newest at once). A site that calls us deletes its own old pairs.
+    if (s.settings.connect) for (const [spi, pair] of s.pairs) s.retire.set(spi, { at: now + REKEY_GRACE, ikeSa: pair.ikeSa })
     s.binding = binding
     s.ikeSa = e.ikeSa
     s.pairs.set(e.inbound.spi, { at: now, ikeSa: e.ikeSa })
@@ -140,7 +137,6 @@ export class SiteManager {
     if (!s.up) return
     s.up = false
     s.rekeyAt = undefined
-    s.rekeying = false
     try {
       this.o.dataplane.rebindSite(s.id, 0)
     } catch {
@@ -166,8 +162,9 @@ export class SiteManager {
     for (const s of this.sites.values()) {
       if (s.attemptAt !== undefined && !s.up && now - s.attemptAt >= ATTEMPT_TIMEOUT) this.failed(s, s.lastError ?? 'no SA within the attempt time', now)
       if (s.settings.connect && !s.up && s.attemptAt === undefined && s.nextAttemptAt !== undefined && now >= s.nextAttemptAt) this.call(s, now)
-      if (s.up && s.rekeyAt !== undefined && now >= s.rekeyAt && !s.rekeying && s.ikeSa) {
-        s.rekeying = this.rekey(s.settings.name, now)
+      // A rekey that got no answer is tried again every 30 s until a new pair is up.
+      if (s.up && s.rekeyAt !== undefined && now >= s.rekeyAt && s.ikeSa) {
+        this.rekey(s.settings.name, now)
         s.rekeyAt = now + 30
       }
       for (const [spi, r] of s.retire) {
@@ -187,7 +184,7 @@ export class SiteManager {
     for (const s of this.sites.values()) {
       if (s.attemptAt !== undefined) consider(s.attemptAt + ATTEMPT_TIMEOUT)
       if (!s.up && s.attemptAt === undefined) consider(s.nextAttemptAt)
-      if (s.up && !s.rekeying) consider(s.rekeyAt)
+      if (s.up) consider(s.rekeyAt)
       for (const r of s.retire.values()) consider(r.at)
     }
     return next
@@ -214,10 +211,7 @@ export class SiteManager {
     const newest = [...s.pairs.keys()].pop()
     s.ikeSa = (newest !== undefined ? this.o.ike.ikeSaOfChild(newest) : undefined) ?? s.ikeSa
     const started = this.o.ike.startQuickMode(s.ikeSa, now, this.quickRequest(s.settings))
-    if (started) {
-      s.rekeying = true
-      this.o.log.info({ site: name }, 'rekeying site SA pair')
-    }
+    if (started) this.o.log.info({ site: name }, 'rekeying site SA pair')
     return started
   }
 

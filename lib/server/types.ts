@@ -2,6 +2,7 @@
  * What the server shows of itself: live sessions, events, and the narrow
  * interface the admin socket and the CLI use to reach a running server.
  */
+import type { SecurityStatus } from '../security/status.js'
 
 /** One live PPP session, as `sessions()` and `l2tp-ipsec sessions` list it. */
 import type { KeyExport } from '../debug/wireshark-keys.js'
@@ -32,10 +33,27 @@ export interface SessionInfo {
   txBytes: number
   rxPackets: number
   txPackets: number
+  /** Packets from the client its traffic policy dropped (README "Access policies"). */
+  policyDenied: number
 }
 
-/** Why a session ended ('radius-disconnect': a RADIUS Disconnect-Request, RFC 5176). */
-export type SessionDownReason = 'kicked' | 'closed' | 'idle' | 'session-timeout' | 'peer' | 'lcp-echo-timeout' | 'ike-down' | 'l2tp-down' | 'error' | 'reload' | 'radius-disconnect'
+/** Why a session ended ('radius-disconnect': a RADIUS Disconnect-Request, RFC 5176; 'anomaly': anomaly.mode kick). */
+export type SessionDownReason = 'kicked' | 'closed' | 'idle' | 'session-timeout' | 'peer' | 'lcp-echo-timeout' | 'ike-down' | 'l2tp-down' | 'error' | 'reload' | 'radius-disconnect' | 'anomaly'
+
+/** A session's traffic crossed an anomaly threshold (config `anomaly`). */
+export interface SessionAnomalyInfo {
+  id: number
+  user: string
+  address: string
+  /** rate-jump: packets/s from the client against its moving average; destinations: distinct destinations within the interval. */
+  kind: 'rate-jump' | 'destinations'
+  /** Packets/s, or distinct destinations (estimated). */
+  value: number
+  /** What it crossed: factor × the moving average (at least minPps), or destinations.max. */
+  threshold: number
+  /** What the server does: notify, or kick (the session ends with reason 'anomaly'). */
+  action: 'notify' | 'kick'
+}
 
 /** What session-up tells: the session as `sessions()` lists it, without the counters. */
 export type SessionUpInfo = Pick<SessionInfo, 'id' | 'user' | 'address' | 'ipv6Prefix' | 'peer' | 'peerId' | 'authMethod' | 'suite'>
@@ -51,6 +69,7 @@ export interface SessionDownInfo {
   txBytes: number
   rxPackets: number
   txPackets: number
+  policyDenied: number
   durationSeconds: number
 }
 
@@ -127,6 +146,7 @@ export interface ServerEvents {
   'session-down': [SessionDownInfo]
   'auth-failure': [AuthFailureInfo]
   'session-refused': [SessionRefusedInfo]
+  'session-anomaly': [SessionAnomalyInfo]
   'ike-sa-up': [IkeSaUpInfo]
   'ike-sa-down': [IkeSaDownInfo]
   'site-up': [SiteUpInfo]
@@ -162,6 +182,8 @@ export type ServerStatus = {
   l2tp: Record<string, unknown> | undefined
   addresses: { ike: string[]; natt: string[]; tun?: string } | undefined
   counters: Record<string, number> | undefined
+  /** Limits hit, brute-force limiters, what is held against the limits (lib/security/status.ts). */
+  security?: SecurityStatus | undefined
   /** Site-to-site links (config `sites`). */
   sites: SiteInfo[]
 }

@@ -95,7 +95,13 @@ export function createDataplanePair(tag: string, options: PairOptions = {}): Dat
         workers: options.workers ?? 1,
       }
       side.dp = new DataPlane(dpOptions, (b) => side.batches.push(b))
-      side.workerTids = [...workerThreads()].filter((t) => !before.has(t))
+      // A thread names itself when it starts, which may be just after the constructor returns.
+      const want = options.workers ?? 1
+      for (let i = 0; i < 50; i++) {
+        side.workerTids = [...workerThreads()].filter((t) => !before.has(t))
+        if (side.workerTids.length >= want) break
+        Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 10)
+      }
       sides.push(side)
       return side
     }

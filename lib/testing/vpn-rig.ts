@@ -7,7 +7,7 @@
  */
 import { L2tpClient, type L2tpClientOptions } from '../client/l2tp-client.js'
 import { L2tpServer, type L2tpServerOptions } from '../server/l2tp-server.js'
-import type { AuthFailureInfo, IkeSaDownInfo, IkeSaUpInfo, ServerStatus, SessionDownInfo, SessionRefusedInfo, SessionUpInfo } from '../server/types.js'
+import type { AuthFailureInfo, IkeSaDownInfo, IkeSaUpInfo, ServerStatus, SessionAnomalyInfo, SessionDownInfo, SessionRefusedInfo, SessionUpInfo } from '../server/types.js'
 
 export const RIG_PSK = 'rig-psk-6f1c2b9e4a'
 export const RIG_GATEWAY = '192.168.42.1'
@@ -22,6 +22,7 @@ export interface ServerRecord {
   down: SessionDownInfo[]
   authFailures: AuthFailureInfo[]
   refused: SessionRefusedInfo[]
+  anomalies: SessionAnomalyInfo[]
   ikeUp: IkeSaUpInfo[]
   ikeDown: IkeSaDownInfo[]
   errors: Error[]
@@ -54,11 +55,12 @@ export function serverIdle(status: ServerStatus): boolean {
 }
 
 export function recordServer(server: L2tpServer): ServerRecord {
-  const seen: ServerRecord = { up: [], down: [], authFailures: [], refused: [], ikeUp: [], ikeDown: [], errors: [] }
+  const seen: ServerRecord = { up: [], down: [], authFailures: [], refused: [], anomalies: [], ikeUp: [], ikeDown: [], errors: [] }
   server.on('session-up', (e) => seen.up.push(e))
   server.on('session-down', (e) => seen.down.push(e))
   server.on('auth-failure', (e) => seen.authFailures.push(e))
   server.on('session-refused', (e) => seen.refused.push(e))
+  server.on('session-anomaly', (e) => seen.anomalies.push(e))
   server.on('ike-sa-up', (e) => seen.ikeUp.push(e))
   server.on('ike-sa-down', (e) => seen.ikeDown.push(e))
   server.on('error', (e) => seen.errors.push(e))

@@ -18,6 +18,7 @@ use std::time::Instant;
 use crate::engine::outbound::{self, HEADROOM, TAILROOM};
 use crate::engine::{inbound, Counters, Io, Shared, UpItem};
 use crate::io::sys;
+use crate::io::tun::{TunSink, TunWriter};
 use crate::table::{Encap, Tables};
 
 /// A packet `from_tun` sealed: what a worker would send to `dest`.
@@ -57,6 +58,7 @@ impl Harness {
                     natt_addrs: Vec::new(),
                     raw: None,
                     tun: None,
+                    offloads: crate::io::Offloads::NONE,
                 },
                 up,
                 up_pending: AtomicUsize::new(0),
@@ -78,22 +80,28 @@ impl Harness {
         &self.shared.counters
     }
 
-    fn tun_fd(&self) -> Option<i32> {
-        self.tun_sink.as_ref().map(|fd| fd.as_raw_fd())
+    fn tun_fd(&self) -> Option<TunSink> {
+        self.tun_sink.as_ref().map(|fd| TunSink {
+            fd: fd.as_raw_fd(),
+            vnet_hdr: false,
+            coalesce: false,
+        })
     }
 
     /// A datagram received on UDP 4500 (local port 4500) from `peer`;
     /// returns what would go up to JS.
     pub fn natt(&self, datagram: &mut [u8], peer: SocketAddr) -> Vec<UpItem> {
         let mut up = Vec::new();
-        inbound::natt_datagram(&self.shared, datagram, peer, 4500, self.tun_fd(), &mut up);
+        let mut tun = self.tun_fd().map(TunWriter::new);
+        inbound::natt_datagram(&self.shared, datagram, peer, 4500, tun.as_mut(), &mut up);
         up
     }
 
     /// A datagram read from the raw ESP socket (IPv4 header first).
     pub fn raw(&self, datagram: &mut [u8], peer: SocketAddr) -> Vec<UpItem> {
         let mut up = Vec::new();
-        inbound::raw_datagram(&self.shared, datagram, peer, self.tun_fd(), &mut up);
+        let mut tun = self.tun_fd().map(TunWriter::new);
+        inbound::raw_datagram(&self.shared, datagram, peer, tun.as_mut(), &mut up);
         up
     }
 
@@ -102,7 +110,11 @@ impl Harness {
     pub fn from_tun(&self, packet: &[u8]) -> Option<Sent> {
         let mut buf = vec![0u8; HEADROOM + packet.len() + TAILROOM];
         buf[HEADROOM..HEADROOM + packet.len()].copy_from_slice(packet);
-        let tun_fd = self.tun_fd().unwrap_or(-1);
+        let tun_fd = self.tun_fd().unwrap_or(TunSink {
+            fd: -1,
+            vnet_hdr: false,
+            coalesce: false,
+        });
         let out = outbound::from_tun(&self.shared, &mut buf, packet.len(), tun_fd)?;
         Some(Sent {
             packet: buf[out.start..out.start + out.len].to_vec(),

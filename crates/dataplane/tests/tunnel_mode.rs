@@ -33,6 +33,18 @@ fn install(
     direction: Direction,
     peer: SocketAddr,
 ) {
+    install_encap(tables, spi, key, binding, direction, peer, Encap::Udp)
+}
+
+fn install_encap(
+    tables: &Tables,
+    spi: u32,
+    key: u8,
+    binding: u32,
+    direction: Direction,
+    peer: SocketAddr,
+    encap: Encap,
+) {
     let window = if direction == Direction::In { 1024 } else { 0 };
     tables.install_sa(
         SaEntry {
@@ -45,7 +57,7 @@ fn install(
             failures_seen: AtomicU64::new(0),
         },
         peer,
-        Encap::Udp,
+        encap,
         0,
     );
 }
@@ -224,4 +236,55 @@ fn no_binding_no_site_and_no_l2tp_over_a_site() {
     assert!(up.is_empty(), "nothing goes up to JS");
     assert_eq!(b.counters().l2tp_control_in.load(Relaxed), 0);
     assert_eq!(b.counters().not_l2tp.load(Relaxed), 1);
+}
+
+#[test]
+fn raw_esp_when_the_peers_negotiated_no_udp_encapsulation() {
+    let a = Harness::new(Arc::new(Tables::default())).unwrap();
+    let b = Harness::new(Arc::new(Tables::default())).unwrap();
+    let raw = |ip: SocketAddr| SocketAddr::new(ip.ip(), 0);
+    install_encap(
+        a.tables(),
+        0x5000,
+        5,
+        SITE_BINDING,
+        Direction::Out,
+        raw(B),
+        Encap::Raw,
+    );
+    install_encap(
+        b.tables(),
+        0x5000,
+        5,
+        SITE_BINDING,
+        Direction::In,
+        raw(A),
+        Encap::Raw,
+    );
+    for (h, local, remote) in [
+        (&a, "10.1.0.0/24", "10.2.0.0/24"),
+        (&b, "10.2.0.0/24", "10.1.0.0/24"),
+    ] {
+        h.tables()
+            .sites
+            .upsert(Site::new(
+                1,
+                SITE_BINDING,
+                prefixes(&[local]),
+                prefixes(&[remote]),
+            ))
+            .unwrap();
+    }
+    let sent = a
+        .from_tun(&ipv4([10, 1, 0, 10], [10, 2, 0, 10], 32))
+        .unwrap();
+    assert_eq!(sent.encap, Encap::Raw, "IP protocol 50, no UDP");
+    assert_eq!(sent.dest.ip(), B.ip());
+    // What B's raw socket reads: the outer IPv4 header (protocol 50), then ESP.
+    let mut datagram = ipv4([192, 0, 2, 1], [192, 0, 2, 2], 0)[..20].to_vec();
+    datagram[9] = 50;
+    datagram.extend_from_slice(&sent.packet);
+    b.raw(&mut datagram, raw(A));
+    assert_eq!(b.counters().tun_out.load(Relaxed), 1);
+    assert_eq!(site_counter(&b, |c| &c.rx_packets), 1);
 }

@@ -95,6 +95,8 @@ export const TERMINATE_CAUSES: Readonly<Record<SessionDownReason, number>> = {
   reload: AcctTerminateCause.ADMIN_RESET,
   // the RADIUS server asked (RFC 5176 Disconnect-Request): an administrative act too
   'radius-disconnect': AcctTerminateCause.ADMIN_RESET,
+  // anomaly.mode kick: the gateway ended it on its own policy (RFC 2866 5.10 NAS Request)
+  anomaly: AcctTerminateCause.NAS_REQUEST,
   error: AcctTerminateCause.NAS_ERROR,
 }
 

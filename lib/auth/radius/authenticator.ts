@@ -22,7 +22,7 @@
 // such user" must not tell a guesser). `authenticate` never rejects.
 import { isIPv4, isIPv6 } from 'node:net'
 import { withoutDomain } from '../local-users.js'
-import { AuthError, GENERIC_FAILURE_MESSAGE, MsChapError, isMsChapErrorCode, type AuthFailure, type AuthRequest, type AuthResult, type AuthSuccess, type Authenticator, type MppeKeys, type MsChapErrorCode, type UserPolicy } from '../types.js'
+import { AuthError, GENERIC_FAILURE_MESSAGE, MsChapError, isMsChapErrorCode, type AuthFailure, type AuthRequest, type AuthResult, type AuthSuccess, type Authenticator, type MppeKeys, type MsChapErrorCode, type MsChapV2ChangePassword, type UserPolicy } from '../types.js'
 import { all, attr, first, joinEapMessage, readInteger, readIpv4, readIpv6Prefix, readString, splitEapMessage } from './attributes.js'
 import { RadiusClient, type RadiusClientOptions } from './client.js'
 import { vendorAttributes, type RadiusAttribute, type RadiusPacket } from './codec.js'
@@ -87,6 +87,28 @@ export function parseMsChapError(value: Buffer): { code?: MsChapErrorCode; retry
   return { ...(isMsChapErrorCode(code) ? { code } : {}), retry: /(?:^|\s)R=1(?:\s|$)/.test(text) }
 }
 
+/** Bytes of the encrypted password per MS-CHAP-NT-Enc-PW: 255 - 2 - 6 (vendor header) - 4 (Code, Ident, Sequence-Number). */
+const NT_ENC_PW_CHUNK = 243
+
+/**
+ * A Change-Password (RFC 2759 7) as RFC 2548 carries it, as FreeRADIUS's
+ * rlm_mschap reads it: MS-CHAP2-CPW (2.3.4; 68 bytes: Code 7, Ident,
+ * Encrypted-Hash, Peer-Challenge, Reserved, NT-Response, Flags) and the
+ * 516-byte encrypted password in MS-CHAP-NT-Enc-PW chunks (2.3.3: Code 6,
+ * Ident, a 2-byte Sequence-Number from 1, the chunk). The Access-Request
+ * carries MS-CHAP-Challenge = the Failure's C= besides.
+ */
+export function changePasswordAttributes(change: MsChapV2ChangePassword, peerChallenge: Buffer, ntResponse: Buffer): RadiusAttribute[] | undefined {
+  if (change.encryptedPassword.length !== 516 || change.encryptedHash.length !== 16 || peerChallenge.length !== 16 || ntResponse.length !== 24) return undefined
+  const ident = change.identifier & 0xff
+  const out = [attr.vendor(VENDOR_MICROSOFT, MsAttr.CHAP2_CPW, Buffer.concat([Buffer.from([7, ident]), change.encryptedHash, peerChallenge, Buffer.alloc(8), ntResponse, Buffer.alloc(2)]))]
+  for (let at = 0, sequence = 1; at < change.encryptedPassword.length; at += NT_ENC_PW_CHUNK, sequence++) {
+    const header = Buffer.from([6, ident, 0, sequence])
+    out.push(attr.vendor(VENDOR_MICROSOFT, MsAttr.CHAP_NT_ENC_PW, Buffer.concat([header, change.encryptedPassword.subarray(at, at + NT_ENC_PW_CHUNK)])))
+  }
+  return out
+}
+
 /** The identity in an EAP-Response/Identity (RFC 3748 5.1), if that is what `packet` is. */
 function eapIdentity(packet: Buffer): string | undefined {
   return packet.length >= 5 && packet[0] === 2 && packet[4] === 1 ? packet.subarray(5, packet.readUInt16BE(2)).toString('utf8') : undefined
@@ -140,6 +162,12 @@ export class RadiusAuthenticator implements Authenticator {
         const { authenticatorChallenge: ac, peerChallenge: pc, ntResponse: nt } = request
         if (ac.length !== 16 || pc.length !== 16 || nt.length !== 24) return fail('malformed', `MS-CHAPv2 field sizes ${ac.length}/${pc.length}/${nt.length}, expected 16/16/24`)
         attributes.push(attr.vendor(VENDOR_MICROSOFT, MsAttr.CHAP_CHALLENGE, ac))
+        if (request.changePassword) {
+          const cpw = changePasswordAttributes(request.changePassword, pc, nt)
+          if (!cpw) return fail('malformed', 'MS-CHAPv2 Change-Password fields of the wrong size')
+          attributes.push(...cpw)
+          break
+        }
         // RFC 2548 2.3.2: Ident, Flags (0), Peer-Challenge, Reserved (8 zero), Response
         attributes.push(attr.vendor(VENDOR_MICROSOFT, MsAttr.CHAP2_RESPONSE, Buffer.concat([Buffer.from([0, 0]), pc, Buffer.alloc(8), nt])))
         break
@@ -235,6 +263,7 @@ export class RadiusAuthenticator implements Authenticator {
       ...(authenticatorResponse !== undefined ? { authenticatorResponse } : {}),
       ...(mppeKeys ? { mppeKeys } : {}),
       ...(info.replyMessage !== undefined ? { message: info.replyMessage } : {}),
+      ...(request.method === 'mschapv2' && request.changePassword ? { passwordChanged: true } : {}),
     }
     return success
   }

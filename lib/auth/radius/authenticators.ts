@@ -88,7 +88,8 @@ function checkMessageAuthenticator(bytes: Buffer, headerAuthenticator: Buffer, s
   const offsets = valueOffsets(bytes, Attr.MESSAGE_AUTHENTICATOR)
   if (offsets.length === 0) return required ? 'missing-message-authenticator' : undefined
   const offset = offsets[0]!
-  if (offsets.length > 1 || bytes[offset - 1] !== 18) return 'bad-message-authenticator'
+  // The attribute must fit: callers decode first, but a check must not throw on what it checks.
+  if (offsets.length > 1 || bytes[offset - 1] !== 18 || offset + 16 > bytes.length) return 'bad-message-authenticator'
   const received = Buffer.from(bytes.subarray(offset, offset + 16))
   const copy = Buffer.from(bytes)
   headerAuthenticator.copy(copy, 4)

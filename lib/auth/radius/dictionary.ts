@@ -98,6 +98,8 @@ export const VENDOR_MICROSOFT = 311
 export const MsAttr = {
   CHAP_RESPONSE: 1,
   CHAP_ERROR: 2,
+  /** RFC 2548 2.3.3: a chunk of the Change-Password's encrypted new password. */
+  CHAP_NT_ENC_PW: 6,
   MPPE_ENCRYPTION_POLICY: 7,
   MPPE_ENCRYPTION_TYPES: 8,
   CHAP_DOMAIN: 10,
@@ -106,6 +108,8 @@ export const MsAttr = {
   MPPE_RECV_KEY: 17,
   CHAP2_RESPONSE: 25,
   CHAP2_SUCCESS: 26,
+  /** RFC 2548 2.3.4: the rest of an MS-CHAPv2 Change-Password. */
+  CHAP2_CPW: 27,
 } as const
 
 export const ServiceType = { FRAMED: 2, AUTHORIZE_ONLY: 17 } as const

@@ -30,6 +30,13 @@ counters!(
     ppp_control_out,
     tun_in,
     tun_out,
+    // system calls, for packets per call (bench)
+    tun_read_calls,
+    tun_gso_reads,
+    tun_write_calls,
+    tun_gso_writes,
+    udp_recv_calls,
+    udp_send_calls,
     // IPv6 of the PPP link itself (MLD, DAD, to ff02::): dropped, not an error
     link_scoped,
     // drops

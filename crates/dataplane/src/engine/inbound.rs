@@ -9,12 +9,13 @@ use super::up::{Control, Event, UpItem};
 use super::Shared;
 use crate::esp::EspError;
 use crate::io::raw;
+use crate::io::tun::TunWriter;
 use crate::l2tp::{self, L2tpFrame};
 use crate::natt::{self, Udp4500};
 use crate::policy::Verdict;
 use crate::table::Encap;
 use crate::tunnel_mode;
-use crate::{io::tun, ip, ppp};
+use crate::{ip, ppp};
 
 /// ICMPv6 Router Solicitation: answered by the control plane (IPV6CP and
 /// router advertisements live in JS).
@@ -27,7 +28,7 @@ pub(crate) fn natt_datagram(
     datagram: &mut [u8],
     peer: SocketAddr,
     local_port: u16,
-    tun_fd: Option<i32>,
+    tun: Option<&mut TunWriter>,
     up: &mut Vec<UpItem>,
 ) {
     let c = &shared.counters;
@@ -40,7 +41,7 @@ pub(crate) fn natt_datagram(
                 ike.to_vec(),
             ));
         }
-        Udp4500::Esp(_) => esp(shared, datagram, peer, Encap::Udp, tun_fd, up),
+        Udp4500::Esp(_) => esp(shared, datagram, peer, Encap::Udp, tun, up),
         Udp4500::Malformed => bump(&c.malformed_udp),
     }
 }
@@ -51,14 +52,14 @@ pub(crate) fn raw_datagram(
     shared: &Shared,
     datagram: &mut [u8],
     peer: SocketAddr,
-    tun_fd: Option<i32>,
+    tun: Option<&mut TunWriter>,
     up: &mut Vec<UpItem>,
 ) {
     let Some(packet) = raw::strip_ipv4_header(datagram) else {
         return bump(&shared.counters.esp_malformed);
     };
     let start = datagram.len() - packet.len();
-    esp(shared, &mut datagram[start..], peer, Encap::Raw, tun_fd, up);
+    esp(shared, &mut datagram[start..], peer, Encap::Raw, tun, up);
 }
 
 /// Handles one ESP packet (SPI first) that came from `from`. Control
@@ -69,7 +70,7 @@ pub(crate) fn esp(
     packet: &mut [u8],
     from: SocketAddr,
     encap: Encap,
-    tun_fd: Option<i32>,
+    tun: Option<&mut TunWriter>,
     up: &mut Vec<UpItem>,
 ) {
     let c = &shared.counters;
@@ -115,7 +116,7 @@ pub(crate) fn esp(
             packet,
             payload,
             opened.next_header,
-            tun_fd,
+            tun,
         );
     }
     if opened.next_header != 17 {
@@ -223,6 +224,13 @@ pub(crate) fn esp(
         return bump(&c.spoofed);
     }
     let dst_port = ip::transport_ports(inner, &header).map(|(_, dst)| dst);
+    if shared.tables.anomaly.recording.load(Relaxed) {
+        let port = dst_port.unwrap_or(0);
+        session
+            .counters
+            .destinations
+            .record(header.dst, header.protocol, port);
+    }
     let verdict = session.policy.lock().expect("policy lock").admit(
         header.dst,
         header.protocol,
@@ -243,10 +251,10 @@ pub(crate) fn esp(
     }
     session.touch(now);
     ip::clamp_tcp_mss(inner, &header, mss_for(session.mru, header.dst));
-    let Some(fd) = tun_fd else {
+    let Some(tun) = tun else {
         return bump(&c.tun_write_failed);
     };
-    match tun::write(fd, &inner[..header.total_len]) {
+    match tun.write(&inner[..header.total_len]) {
         Ok(()) => {
             bump(&c.tun_out);
             session.counters.rx_packets.fetch_add(1, Relaxed);

@@ -24,7 +24,7 @@ use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use crate::io::{raw, sys, tun, udp};
+use crate::io::{raw, sys, tun, udp, Offloads};
 use crate::table::Tables;
 pub use counters::Counters;
 pub use up::{Control, Event, UpBatch, UpItem, UpSink};
@@ -64,6 +64,7 @@ pub(crate) struct Io {
     pub natt_addrs: Vec<SocketAddr>,
     pub raw: Option<OwnedFd>,
     pub tun: Option<tun::Tun>,
+    pub offloads: Offloads,
 }
 
 pub(crate) struct Shared {
@@ -149,6 +150,7 @@ where
 
 fn open_io(config: &Config) -> io::Result<(Io, LocalAddrs)> {
     let workers = config.workers.max(1);
+    let offloads = Offloads::from_env();
     let mut local = LocalAddrs::default();
     let mut ike = Vec::new();
     for addr in &config.ike {
@@ -170,7 +172,7 @@ fn open_io(config: &Config) -> io::Result<(Io, LocalAddrs)> {
     let raw = config.raw_esp.map(raw::bind).transpose()?;
     let tun = match &config.tun {
         Some(t) => {
-            let dev = tun::Tun::open(&t.name, workers)?;
+            let dev = tun::Tun::open(&t.name, workers, offloads)?;
             dev.set_mtu(t.mtu)?;
             dev.set_up()?;
             local.tun = Some(dev.name.clone());
@@ -180,6 +182,10 @@ fn open_io(config: &Config) -> io::Result<(Io, LocalAddrs)> {
     };
     for fd in ike.iter().chain(natt.iter().flatten()).chain(raw.iter()) {
         tun::set_nonblocking(fd.as_raw_fd())?;
+    }
+    for fd in natt.iter().flatten().filter(|_| offloads.udp_gro) {
+        // Best effort: without it datagrams simply arrive one by one.
+        udp::enable_gro(fd);
     }
     if let Some(dev) = &tun {
         for q in &dev.queues {
@@ -195,6 +201,7 @@ fn open_io(config: &Config) -> io::Result<(Io, LocalAddrs)> {
         natt,
         raw,
         tun,
+        offloads,
     };
     Ok((io, local))
 }

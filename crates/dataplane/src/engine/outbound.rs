@@ -14,7 +14,8 @@ use super::counters::bump;
 use super::inbound::mss_for;
 use super::up::Control;
 use super::Shared;
-use crate::io::{tun, udp};
+use crate::io::tun::TunSink;
+use crate::io::udp;
 use crate::l2tp::{self, DataHeaderSpec};
 use crate::table::{Binding, Encap, Session};
 use crate::{esp, ip, natt, ppp};
@@ -36,7 +37,7 @@ pub(crate) fn from_tun(
     shared: &Shared,
     buf: &mut [u8],
     len: usize,
-    tun_fd: i32,
+    tun: TunSink,
 ) -> Option<Outgoing> {
     let c = &shared.counters;
     bump(&c.tun_in);
@@ -68,7 +69,7 @@ pub(crate) fn from_tun(
             from,
             &mut icmp,
         ) {
-            let _ = tun::write(tun_fd, &icmp[..n]);
+            let _ = tun.write(&icmp[..n]);
         }
         session.counters.too_big.fetch_add(1, Relaxed);
         bump(&c.too_big);
@@ -239,7 +240,9 @@ pub(crate) fn transmit(
             continue;
         }
         let fd = shared.io.natt[worker][s].as_raw_fd();
-        let sent = udp::send_batch(fd, shared.io.natt_v6[s], batch).unwrap_or(0);
+        let gso = shared.io.offloads.udp_gso;
+        let (sent, calls) = udp::send_batch_gso(fd, shared.io.natt_v6[s], batch, gso);
+        c.udp_send_calls.fetch_add(calls, Relaxed);
         c.send_failed
             .fetch_add((batch.len() - sent) as u64, Relaxed);
     }

@@ -9,7 +9,7 @@ use std::sync::atomic::Ordering::Relaxed;
 use super::counters::bump;
 use super::outbound::{Outgoing, HEADROOM};
 use super::Shared;
-use crate::io::tun;
+use crate::io::tun::TunWriter;
 use crate::ip::IpHeader;
 use crate::tunnel_mode::{self, Site, TunnelDrop};
 
@@ -21,7 +21,7 @@ pub(crate) fn inbound(
     packet: &[u8],
     payload: std::ops::Range<usize>,
     next_header: u8,
-    tun_fd: Option<i32>,
+    tun: Option<&mut TunWriter>,
 ) {
     let c = &shared.counters;
     let Some(site) = shared.tables.sites.by_binding(binding) else {
@@ -40,10 +40,10 @@ pub(crate) fn inbound(
     site.counters
         .last_activity_ns
         .store(shared.now_ns(), Relaxed);
-    let Some(fd) = tun_fd else {
+    let Some(tun) = tun else {
         return bump(&c.tun_write_failed);
     };
-    match tun::write(fd, &inner[..len]) {
+    match tun.write(&inner[..len]) {
         Ok(()) => {
             bump(&c.tun_out);
             site.counters.rx_packets.fetch_add(1, Relaxed);

@@ -52,6 +52,15 @@ pub enum Event {
         session: u32,
         idle_ms: u64,
     },
+    /// A session's traffic crossed an anomaly threshold (`kind`:
+    /// "rate-jump", packets/s; "destinations", distinct destinations in the
+    /// interval). Raised once per crossing.
+    SessionAnomaly {
+        session: u32,
+        kind: &'static str,
+        value: u64,
+        threshold: u64,
+    },
     /// Dropped packets since the last report, by reason (at most one event
     /// per second).
     Drops {

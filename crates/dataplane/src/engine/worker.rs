@@ -12,11 +12,16 @@ use super::counters::{bump, DROP_REASONS};
 use super::outbound::{self, Outgoing, HEADROOM, TAILROOM};
 use super::up::{Control, Event, UpItem};
 use super::{inbound, Shared};
+use crate::io::offload::{self, TsoPlan, VnetHdr, VNET_HDR_LEN};
+use crate::io::poll_readable;
+use crate::io::tun::{self, TunSink, TunWriter};
 use crate::io::udp::RecvBatch;
-use crate::io::{poll_readable, tun};
 use crate::table::Direction;
 
 const BATCH: usize = 64;
+/// Packets from TUN sealed and sent per sendmmsg: a 64 KiB TCP super-packet
+/// alone is ~45 of them.
+const TUN_BATCH: usize = 128;
 /// Largest datagram we take from a socket (jumbo ESP is not a thing here).
 const MAX_DATAGRAM: usize = 65535;
 
@@ -36,8 +41,13 @@ struct Worker {
     sources: Vec<Source>,
     ready: Vec<bool>,
     recv: RecvBatch,
-    tun_fd: Option<i32>,
+    tun: Option<TunSink>,
+    /// Inbound packets toward TUN (coalesced with offloads).
+    tun_writer: Option<TunWriter>,
     tun_bufs: Vec<Vec<u8>>,
+    /// With TUN offloads: where a read lands (vnet header + up to 64 KiB)
+    /// before it is cut into `tun_bufs`.
+    gso_buf: Vec<u8>,
     outgoing: Vec<(usize, Outgoing)>,
     /// Control packets and events of this turn, handed up in one message.
     up: Vec<UpItem>,
@@ -81,9 +91,9 @@ impl Worker {
             fds.push(fd.as_raw_fd());
             sources.push(Source::Natt(i));
         }
-        let tun_fd = io.tun.as_ref().map(|t| t.queues[index].as_raw_fd());
-        if let Some(fd) = tun_fd {
-            fds.push(fd);
+        let tun = io.tun.as_ref().map(|t| t.sink(index));
+        if let Some(sink) = tun {
+            fds.push(sink.fd);
             sources.push(Source::Tun);
         }
         let mtu = 65535usize;
@@ -93,11 +103,17 @@ impl Worker {
             fds,
             sources,
             recv: RecvBatch::new(BATCH, MAX_DATAGRAM),
-            tun_fd,
-            tun_bufs: (0..BATCH)
+            tun,
+            tun_writer: tun.map(TunWriter::new),
+            tun_bufs: (0..TUN_BATCH)
                 .map(|_| vec![0u8; HEADROOM + mtu + TAILROOM])
                 .collect(),
-            outgoing: Vec::with_capacity(BATCH),
+            gso_buf: if tun.is_some_and(|t| t.vnet_hdr) {
+                vec![0u8; VNET_HDR_LEN + mtu]
+            } else {
+                Vec::new()
+            },
+            outgoing: Vec::with_capacity(TUN_BATCH),
             up: Vec::new(),
         }
     }
@@ -140,20 +156,44 @@ impl Worker {
         // Drain in batches until empty, but yield to the other fds after a
         // few rounds so a flood on one socket cannot starve the TUN side.
         for _ in 0..8 {
+            bump(&shared.counters.udp_recv_calls);
             let n = self.recv.recv(fd).unwrap_or(0);
             for i in 0..n {
                 let Some(peer) = self.recv.peers[i] else {
                     bump(&shared.counters.malformed_udp);
                     continue;
                 };
-                let len = self.recv.lens[i];
-                let buf = &mut self.recv.bufs[i][..len];
-                inbound::natt_datagram(shared, buf, peer, local_port, self.tun_fd, &mut self.up);
+                // With UDP_GRO one buffer may hold a run of datagrams.
+                let (len, step) = self.recv.datagram_step(i);
+                for start in (0..len).step_by(step) {
+                    inbound::natt_datagram(
+                        shared,
+                        &mut self.recv.bufs[i][start..len.min(start + step)],
+                        peer,
+                        local_port,
+                        self.tun_writer.as_mut(),
+                        &mut self.up,
+                    );
+                }
             }
+            self.flush_tun(shared);
             if n < BATCH {
                 break;
             }
         }
+    }
+
+    /// Writes what the batch left coalescing and moves the write counts.
+    fn flush_tun(&mut self, shared: &Shared) {
+        let Some(w) = self.tun_writer.as_mut() else {
+            return;
+        };
+        w.flush();
+        let c = &shared.counters;
+        let take = |n: &mut u64| std::mem::take(n);
+        c.tun_write_calls.fetch_add(take(&mut w.calls), Relaxed);
+        c.tun_gso_writes.fetch_add(take(&mut w.gso_writes), Relaxed);
+        c.tun_write_failed.fetch_add(take(&mut w.failed), Relaxed);
     }
 
     fn raw(&mut self, shared: &Shared, fd: i32) {
@@ -164,32 +204,103 @@ impl Worker {
             };
             let len = self.recv.lens[i];
             let buf = &mut self.recv.bufs[i][..len];
-            inbound::raw_datagram(shared, buf, peer, self.tun_fd, &mut self.up);
+            inbound::raw_datagram(shared, buf, peer, self.tun_writer.as_mut(), &mut self.up);
         }
+        self.flush_tun(shared);
     }
 
     fn tun(&mut self, shared: &Shared) {
-        let Some(fd) = self.tun_fd else { return };
+        let Some(sink) = self.tun else { return };
         for _ in 0..8 {
             self.outgoing.clear();
-            let mut read = 0;
-            for (b, buf) in self.tun_bufs.iter_mut().enumerate() {
-                let room = buf.len() - HEADROOM - TAILROOM;
-                match tun::read(fd, &mut buf[HEADROOM..HEADROOM + room]) {
-                    Ok(Some(n)) if n > 0 => {
-                        read += 1;
-                        if let Some(out) = outbound::from_tun(shared, buf, n, fd) {
-                            self.outgoing.push((b, out));
-                        }
-                    }
-                    _ => break,
-                }
-            }
+            let (reads, full) = if sink.vnet_hdr {
+                self.read_tun_offload(shared, sink)
+            } else {
+                self.read_tun_plain(shared, sink)
+            };
             outbound::transmit(shared, self.index, &self.tun_bufs, &self.outgoing);
-            if read < BATCH {
+            if !full || reads == 0 {
                 break;
             }
         }
+    }
+
+    /// One packet per read into each buffer; returns (reads, all buffers used).
+    fn read_tun_plain(&mut self, shared: &Shared, sink: TunSink) -> (usize, bool) {
+        let mut read = 0;
+        for (b, buf) in self.tun_bufs.iter_mut().enumerate() {
+            let room = buf.len() - HEADROOM - TAILROOM;
+            bump(&shared.counters.tun_read_calls);
+            match tun::read(sink.fd, &mut buf[HEADROOM..HEADROOM + room]) {
+                Ok(Some(n)) if n > 0 => {
+                    read += 1;
+                    if let Some(out) = outbound::from_tun(shared, buf, n, sink) {
+                        self.outgoing.push((b, out));
+                    }
+                }
+                _ => return (read, false),
+            }
+        }
+        (read, true)
+    }
+
+    /// With IFF_VNET_HDR: each read is one packet or a TCP super-packet,
+    /// cut into MSS-sized packets in `tun_bufs`. Reads while a whole
+    /// super-packet still fits; returns (reads, stopped for room).
+    fn read_tun_offload(&mut self, shared: &Shared, sink: TunSink) -> (usize, bool) {
+        let c = &shared.counters;
+        let mut slot = 0;
+        let mut reads = 0;
+        // The most segments one read can become: 64 KiB at the smallest MSS
+        // the kernel uses is more than the batch, so that case is sent in
+        // parts below; this bound just keeps typical reads whole.
+        while self.tun_bufs.len() - slot >= 48 {
+            bump(&c.tun_read_calls);
+            let n = match tun::read(sink.fd, &mut self.gso_buf) {
+                Ok(Some(n)) if n > 0 => n,
+                _ => return (reads, false),
+            };
+            reads += 1;
+            let Some(hdr) = VnetHdr::parse(&self.gso_buf[..n]) else {
+                bump(&c.tun_malformed);
+                continue;
+            };
+            let packet = &mut self.gso_buf[VNET_HDR_LEN..n];
+            if hdr.gso_type == offload::GSO_NONE {
+                if offload::finish_checksum(&hdr, packet).is_err() {
+                    bump(&c.tun_malformed);
+                    continue;
+                }
+                let len = packet.len();
+                let buf = &mut self.tun_bufs[slot];
+                buf[HEADROOM..HEADROOM + len].copy_from_slice(packet);
+                if let Some(out) = outbound::from_tun(shared, buf, len, sink) {
+                    self.outgoing.push((slot, out));
+                }
+                slot += 1;
+                continue;
+            }
+            let Ok(plan) = TsoPlan::new(&hdr, packet) else {
+                bump(&c.tun_malformed);
+                continue;
+            };
+            bump(&c.tun_gso_reads);
+            for i in 0..plan.count() {
+                if slot == self.tun_bufs.len() {
+                    outbound::transmit(shared, self.index, &self.tun_bufs, &self.outgoing);
+                    self.outgoing.clear();
+                    slot = 0;
+                }
+                let buf = &mut self.tun_bufs[slot];
+                let len =
+                    plan.write_segment(&self.gso_buf[VNET_HDR_LEN..n], i, &mut buf[HEADROOM..]);
+                if let Some(out) = outbound::from_tun(shared, buf, len, sink) {
+                    self.outgoing.push((slot, out));
+                }
+                slot += 1;
+            }
+        }
+        (reads, true)
     }
 }
 
@@ -197,6 +308,7 @@ impl Worker {
 #[derive(Default)]
 pub(crate) struct Scanner {
     drops_seen: HashMap<&'static str, u64>,
+    anomaly: crate::anomaly::AnomalyTracker,
 }
 
 /// Report when fewer than this many sequence numbers are left.
@@ -274,6 +386,8 @@ impl Scanner {
                 session.idle_reported.store(false, SeqCst);
             }
         }
+        self.anomaly
+            .scan(tables, std::time::Instant::now(), &mut events);
         let mut drops = Vec::new();
         for (name, value) in shared.counters.snapshot() {
             if !DROP_REASONS.contains(&name) {

@@ -14,7 +14,7 @@ use aws_lc_rs::iv::FixedLength;
 use ring::aead;
 
 use super::suite::Encryption;
-use crate::wipe::Wiped;
+use crate::io::wipe::Wiped;
 
 // One per SA, built once and never moved on the packet path: the size
 // difference between variants costs nothing, a Box would cost a pointer chase.

@@ -9,7 +9,7 @@ use sha2::{Sha256, Sha384, Sha512};
 use subtle::ConstantTimeEq;
 
 use super::suite::Integrity;
-use crate::wipe::Wiped;
+use crate::io::wipe::Wiped;
 
 pub(crate) enum Mac {
     Md5(Wiped<Hmac<Md5>>),

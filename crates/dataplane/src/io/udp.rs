@@ -1,14 +1,46 @@
 //! UDP sockets for IKE (500) and NAT-T (4500), moved in batches with
 //! recvmmsg/sendmmsg.
+//!
+//! Offloads on the NAT-T sockets: UDP_GRO (the kernel hands us a run of
+//! same-sized datagrams from one peer as one buffer with a segment size)
+//! and UDP_SEGMENT (we hand it a run of same-sized datagrams to one peer as
+//! one message). Both cut the kernel's per-datagram work; both fall back to
+//! plain datagrams when the kernel refuses.
 
 use std::io;
 use std::mem::{size_of, zeroed};
 use std::net::{SocketAddr, SocketAddrV4, SocketAddrV6};
 use std::os::fd::{AsRawFd, FromRawFd, IntoRawFd, OwnedFd};
 
+use std::sync::atomic::{AtomicBool, Ordering::Relaxed};
+
 use socket2::{Domain, Protocol, SockAddr, Socket, Type};
 
 use super::context;
+
+const UDP_SEGMENT: libc::c_int = 103;
+const UDP_GRO: libc::c_int = 104;
+/// The kernel's limits for one UDP_SEGMENT send (UDP_MAX_SEGMENTS, and the
+/// 16-bit IP length).
+const GSO_MAX_SEGMENTS: usize = 64;
+const GSO_MAX_BYTES: usize = 65000;
+/// Set when the kernel refused a UDP_SEGMENT send for want of support.
+static GSO_REFUSED: AtomicBool = AtomicBool::new(false);
+
+/// Asks for UDP_GRO on a receiving socket; false if the kernel refuses.
+pub fn enable_gro(fd: &OwnedFd) -> bool {
+    let one: libc::c_int = 1;
+    // SAFETY: `one` is a c_int that lives across the call.
+    unsafe {
+        libc::setsockopt(
+            fd.as_raw_fd(),
+            libc::SOL_UDP,
+            UDP_GRO,
+            &one as *const _ as *const libc::c_void,
+            size_of::<libc::c_int>() as libc::socklen_t,
+        ) == 0
+    }
+}
 
 /// Opens a UDP socket bound to `addr`. `reuse_port` lets several workers
 /// bind the same port so the kernel spreads peers over them by flow hash.
@@ -144,8 +176,20 @@ pub struct RecvBatch {
     pub bufs: Vec<Vec<u8>>,
     pub lens: Vec<usize>,
     pub peers: Vec<Option<SocketAddr>>,
+    /// With UDP_GRO: the size of each datagram in `bufs[i]` (the last may be
+    /// shorter); 0 when it holds one datagram.
+    pub segment: Vec<usize>,
     storage: Vec<libc::sockaddr_storage>,
+    /// Room for one UDP_GRO control message per datagram.
+    control: Vec<[u64; 4]>,
+    iovs: Vec<libc::iovec>,
+    msgs: Vec<libc::mmsghdr>,
 }
+
+// SAFETY: the raw pointers in `iovs` and `msgs` only ever point into this
+// batch's own buffers and are rebuilt before each call; a batch belongs to
+// one worker thread at a time.
+unsafe impl Send for RecvBatch {}
 
 impl RecvBatch {
     /// `count` datagrams of up to `size` bytes each.
@@ -154,35 +198,52 @@ impl RecvBatch {
             bufs: (0..count).map(|_| vec![0u8; size]).collect(),
             lens: vec![0; count],
             peers: vec![None; count],
+            segment: vec![0; count],
             // SAFETY: all-zero is a valid sockaddr_storage.
             storage: (0..count).map(|_| unsafe { zeroed() }).collect(),
+            control: vec![[0u64; 4]; count],
+            iovs: Vec::with_capacity(count),
+            // SAFETY: all-zero is a valid mmsghdr.
+            msgs: (0..count).map(|_| unsafe { zeroed() }).collect(),
         }
+    }
+
+    /// The datagrams in `bufs[i]`, as (bytes received, size of each): one
+    /// datagram, or with UDP_GRO a run of `segment[i]`-sized ones (the last
+    /// may be shorter). The size is never 0.
+    pub fn datagram_step(&self, i: usize) -> (usize, usize) {
+        let len = self.lens[i];
+        let step = if self.segment[i] == 0 {
+            len
+        } else {
+            self.segment[i]
+        };
+        (len, step.max(1))
     }
 
     /// Receives up to the batch size without blocking; returns how many.
     pub fn recv(&mut self, fd: i32) -> io::Result<usize> {
         let count = self.bufs.len();
-        let mut iovs: Vec<libc::iovec> = self
-            .bufs
-            .iter_mut()
-            .map(|b| libc::iovec {
-                iov_base: b.as_mut_ptr() as *mut libc::c_void,
-                iov_len: b.len(),
-            })
-            .collect();
-        // SAFETY: zeroed mmsghdr is valid; we fill the pointers below.
-        let mut msgs: Vec<libc::mmsghdr> = (0..count).map(|_| unsafe { zeroed() }).collect();
+        self.iovs.clear();
+        self.iovs.extend(self.bufs.iter_mut().map(|b| libc::iovec {
+            iov_base: b.as_mut_ptr() as *mut libc::c_void,
+            iov_len: b.len(),
+        }));
         for i in 0..count {
-            msgs[i].msg_hdr.msg_name = &mut self.storage[i] as *mut _ as *mut libc::c_void;
-            msgs[i].msg_hdr.msg_namelen = size_of::<libc::sockaddr_storage>() as libc::socklen_t;
-            msgs[i].msg_hdr.msg_iov = &mut iovs[i];
-            msgs[i].msg_hdr.msg_iovlen = 1;
+            let h = &mut self.msgs[i].msg_hdr;
+            h.msg_name = &mut self.storage[i] as *mut _ as *mut libc::c_void;
+            h.msg_namelen = size_of::<libc::sockaddr_storage>() as libc::socklen_t;
+            h.msg_iov = &mut self.iovs[i];
+            h.msg_iovlen = 1;
+            h.msg_control = self.control[i].as_mut_ptr() as *mut libc::c_void;
+            h.msg_controllen = size_of::<[u64; 4]>() as _;
+            h.msg_flags = 0;
         }
         // SAFETY: every pointer in msgs refers to live buffers of the stated sizes.
         let n = unsafe {
             libc::recvmmsg(
                 fd,
-                msgs.as_mut_ptr(),
+                self.msgs.as_mut_ptr(),
                 count as libc::c_uint,
                 libc::MSG_DONTWAIT,
                 std::ptr::null_mut(),
@@ -196,12 +257,161 @@ impl RecvBatch {
             };
         }
         let n = n as usize;
-        for (i, msg) in msgs.iter().enumerate().take(n) {
-            self.lens[i] = msg.msg_len as usize;
+        for i in 0..n {
+            self.lens[i] = self.msgs[i].msg_len as usize;
             self.peers[i] = sockaddr_to_std(&self.storage[i]);
+            self.segment[i] = gro_segment(&self.msgs[i].msg_hdr);
         }
         Ok(n)
     }
+}
+
+/// The UDP_GRO segment size in a received message's control data, or 0.
+fn gro_segment(h: &libc::msghdr) -> usize {
+    // SAFETY: `h` is a msghdr the kernel just filled; CMSG_FIRSTHDR and
+    // CMSG_NXTHDR stay within msg_control[..msg_controllen], and CMSG_DATA
+    // of a SOL_UDP/UDP_GRO message holds an int (read unaligned).
+    unsafe {
+        let mut c = libc::CMSG_FIRSTHDR(h);
+        while !c.is_null() {
+            if (*c).cmsg_level == libc::SOL_UDP && (*c).cmsg_type == UDP_GRO {
+                let size = std::ptr::read_unaligned(libc::CMSG_DATA(c) as *const libc::c_int);
+                return size.max(0) as usize;
+            }
+            c = libc::CMSG_NXTHDR(h, c);
+        }
+    }
+    0
+}
+
+/// A run of packets to one destination sent as one message: all of
+/// `segment` bytes but the last, which may be shorter.
+struct Run {
+    first: usize,
+    count: usize,
+    segment: usize,
+}
+
+fn plan_runs(packets: &[(&[u8], SocketAddr)], gso: bool) -> Vec<Run> {
+    let mut runs: Vec<Run> = Vec::new();
+    let mut total = 0;
+    for (i, (bytes, dest)) in packets.iter().enumerate() {
+        if let Some(run) = runs.last_mut() {
+            let last = packets[run.first + run.count - 1].0.len();
+            if gso
+                && run.count < GSO_MAX_SEGMENTS
+                && packets[run.first].1 == *dest
+                && last == run.segment
+                && bytes.len() <= run.segment
+                && total + bytes.len() <= GSO_MAX_BYTES
+            {
+                run.count += 1;
+                total += bytes.len();
+                continue;
+            }
+        }
+        total = bytes.len();
+        runs.push(Run {
+            first: i,
+            count: 1,
+            segment: bytes.len(),
+        });
+    }
+    runs
+}
+
+/// Sends sealed data packets: runs of same-sized datagrams to one peer go
+/// as one UDP_SEGMENT message, all messages in as few sendmmsg calls as
+/// the kernel allows. Returns (packets sent, system calls made).
+pub fn send_batch_gso(
+    fd: i32,
+    v6_socket: bool,
+    packets: &[(&[u8], SocketAddr)],
+    gso: bool,
+) -> (usize, u64) {
+    let gso = gso && !GSO_REFUSED.load(Relaxed);
+    let runs = plan_runs(packets, gso);
+    if runs.len() == packets.len() {
+        let calls = packets.len().div_ceil(1024).max(1) as u64;
+        return (send_batch(fd, v6_socket, packets).unwrap_or(0), calls);
+    }
+    let mut names: Vec<(libc::sockaddr_storage, libc::socklen_t)> = runs
+        .iter()
+        .map(|r| std_to_sockaddr(packets[r.first].1, v6_socket))
+        .collect();
+    let mut iovs: Vec<libc::iovec> = packets
+        .iter()
+        .map(|(p, _)| libc::iovec {
+            iov_base: p.as_ptr() as *mut libc::c_void,
+            iov_len: p.len(),
+        })
+        .collect();
+    let mut control: Vec<[u64; 4]> = vec![[0u64; 4]; runs.len()];
+    // SAFETY: zeroed mmsghdr is valid; pointers are filled below.
+    let mut msgs: Vec<libc::mmsghdr> = (0..runs.len()).map(|_| unsafe { zeroed() }).collect();
+    for (i, run) in runs.iter().enumerate() {
+        let h = &mut msgs[i].msg_hdr;
+        h.msg_name = &mut names[i].0 as *mut _ as *mut libc::c_void;
+        h.msg_namelen = names[i].1;
+        h.msg_iov = &mut iovs[run.first];
+        h.msg_iovlen = run.count as _;
+        if run.count > 1 {
+            h.msg_control = control[i].as_mut_ptr() as *mut libc::c_void;
+            // SAFETY: CMSG_SPACE is pure arithmetic.
+            h.msg_controllen = unsafe { libc::CMSG_SPACE(size_of::<u16>() as u32) } as _;
+            // SAFETY: msg_control points at 32 zeroed, 8-aligned bytes, more
+            // than CMSG_SPACE(2); the header and its u16 fit inside.
+            unsafe {
+                let c = libc::CMSG_FIRSTHDR(h);
+                (*c).cmsg_level = libc::SOL_UDP;
+                (*c).cmsg_type = UDP_SEGMENT;
+                (*c).cmsg_len = libc::CMSG_LEN(size_of::<u16>() as u32) as _;
+                std::ptr::write_unaligned(libc::CMSG_DATA(c) as *mut u16, run.segment as u16);
+            }
+        }
+    }
+    let mut next = 0usize;
+    let mut sent = 0usize;
+    let mut calls = 0u64;
+    while next < msgs.len() {
+        calls += 1;
+        // SAFETY: msgs[next..] point at live buffers, addresses and control data.
+        let n = unsafe {
+            libc::sendmmsg(
+                fd,
+                msgs[next..].as_mut_ptr(),
+                (msgs.len() - next) as libc::c_uint,
+                0,
+            )
+        };
+        if n < 0 {
+            let err = io::Error::last_os_error();
+            if err.kind() == io::ErrorKind::Interrupted {
+                continue;
+            }
+            let run = &runs[next];
+            if run.count > 1 {
+                // The kernel could not segment this one (no support, or a
+                // segment over the route's MTU): send its datagrams one by one.
+                if matches!(
+                    err.raw_os_error(),
+                    Some(libc::EIO) | Some(libc::EOPNOTSUPP) | Some(libc::ENOPROTOOPT)
+                ) {
+                    GSO_REFUSED.store(true, Relaxed);
+                }
+                let slice = &packets[run.first..run.first + run.count];
+                sent += send_batch(fd, v6_socket, slice).unwrap_or(0);
+                calls += 1;
+            }
+            next += 1;
+            continue;
+        }
+        for run in &runs[next..next + n as usize] {
+            sent += run.count;
+        }
+        next += n as usize;
+    }
+    (sent, calls)
 }
 
 /// Sends `packets` (bytes, destination) with as few sendmmsg calls as the
@@ -258,5 +468,57 @@ pub fn send_batch(fd: i32, v6_socket: bool, packets: &[(&[u8], SocketAddr)]) -> 
     match last_error {
         Some(err) if delivered == 0 => Err(err),
         _ => Ok(delivered),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn addr(port: u16) -> SocketAddr {
+        SocketAddr::from(([10, 0, 0, 1], port))
+    }
+
+    fn shape(runs: &[Run]) -> Vec<(usize, usize, usize)> {
+        runs.iter().map(|r| (r.first, r.count, r.segment)).collect()
+    }
+
+    #[test]
+    fn runs_join_equal_sizes_to_one_peer_with_a_shorter_last() {
+        let big = &[0u8; 1400][..];
+        let small = &[0u8; 600][..];
+        let p = |b, port| (b, addr(port));
+        let packets: Vec<(&[u8], SocketAddr)> = vec![
+            p(big, 1),
+            p(big, 1),
+            p(small, 1), // shorter: ends the run
+            p(big, 1),   // a new run
+            p(big, 2),   // another peer
+            p(small, 2),
+            p(big, 2), // after a shorter one: new run
+        ];
+        assert_eq!(
+            shape(&plan_runs(&packets, true)),
+            [(0, 3, 1400), (3, 1, 1400), (4, 2, 1400), (6, 1, 1400)]
+        );
+        // Without GSO every datagram is its own message.
+        assert_eq!(plan_runs(&packets, false).len(), packets.len());
+    }
+
+    #[test]
+    fn runs_respect_the_kernel_limits() {
+        let seg = &[0u8; 1000][..];
+        let packets: Vec<(&[u8], SocketAddr)> = (0..200).map(|_| (seg, addr(1))).collect();
+        let runs = plan_runs(&packets, true);
+        // 65,000 bytes at most: 65 segments of 1000 would pass the byte
+        // limit but not the 64-segment one.
+        assert!(runs
+            .iter()
+            .all(|r| r.count <= GSO_MAX_SEGMENTS && r.count * 1000 <= GSO_MAX_BYTES));
+        assert_eq!(runs.iter().map(|r| r.count).sum::<usize>(), 200);
+        assert_eq!(shape(&runs)[..2], [(0, 64, 1000), (64, 64, 1000)]);
+        let mtu = &[0u8; 1500][..];
+        let many: Vec<(&[u8], SocketAddr)> = (0..100).map(|_| (mtu, addr(1))).collect();
+        assert_eq!(plan_runs(&many, true)[0].count, 43); // 43 * 1500 <= 65,000
     }
 }

@@ -16,6 +16,7 @@ use napi_derive::napi;
 
 use super::esp::batch_ranges;
 use super::{error, Result};
+use crate::anomaly::{AnomalyConfig, Destinations, RateJump};
 use crate::engine::{self, Control, Engine, Event, UpBatch, UpSink};
 use crate::esp::{EspSa, ReplayWindow, Suite};
 use crate::policy::Prefix;
@@ -72,7 +73,8 @@ pub struct ControlMeta {
 #[derive(Default)]
 pub struct DataPlaneEvent {
     /// sa-soft-lifetime, sa-hard-lifetime, sa-sequence-near-exhaustion,
-    /// sa-auth-failures, peer-changed, session-idle, drops, worker-panic.
+    /// sa-auth-failures, peer-changed, session-idle, session-anomaly,
+    /// drops, worker-panic.
     pub r#type: String,
     pub spi: Option<u32>,
     pub binding: Option<u32>,
@@ -84,6 +86,8 @@ pub struct DataPlaneEvent {
     pub idle_ms: Option<f64>,
     pub drops: Option<HashMap<String, f64>>,
     pub message: Option<String>,
+    /// session-anomaly: the threshold `count` crossed.
+    pub threshold: Option<f64>,
 }
 
 /// One delivery: control frames (frame i is `packets[offsets[i]..offsets[i+1]]`
@@ -145,6 +149,20 @@ pub struct PolicyOptions {
     /// Rate limit in bits per second (absent: none).
     pub rate_bps: Option<f64>,
     pub burst_bytes: Option<f64>,
+}
+
+/// Per-session anomaly flags; a part left out is off, all left out: off.
+#[napi(object)]
+pub struct AnomalyOptions {
+    /// Rate jump: packets/s above `rateFactor` × the moving average over
+    /// `rateAverageSeconds`, and at least `rateMinPps`.
+    pub rate_factor: Option<f64>,
+    pub rate_min_pps: Option<f64>,
+    pub rate_average_seconds: Option<u32>,
+    /// More than `destinationsMax` distinct destinations within
+    /// `destinationsIntervalSeconds`.
+    pub destinations_max: Option<f64>,
+    pub destinations_interval_seconds: Option<u32>,
 }
 
 #[napi(object)]
@@ -315,6 +333,18 @@ fn event_to_js(e: &Event) -> DataPlaneEvent {
             j.r#type = "session-idle".into();
             j.session = Some(*session);
             j.idle_ms = Some(*idle_ms as f64);
+        }
+        Event::SessionAnomaly {
+            session,
+            kind,
+            value,
+            threshold,
+        } => {
+            j.r#type = "session-anomaly".into();
+            j.session = Some(*session);
+            j.reason = Some((*kind).into());
+            j.count = Some(*value as f64);
+            j.threshold = Some(*threshold as f64);
         }
         Event::Drops { counts } => {
             j.r#type = "drops".into();
@@ -734,6 +764,44 @@ impl DataPlane {
     #[napi]
     pub fn remove_session(&self, id: u32) -> bool {
         self.tables.remove_session(id).is_some()
+    }
+
+    /// Sets the per-session anomaly flags (see `AnomalyOptions`); they are
+    /// raised as `session-anomaly` events.
+    #[napi]
+    pub fn set_anomaly(&self, options: AnomalyOptions) -> Result<()> {
+        let rate_jump = match options.rate_factor {
+            None => None,
+            Some(f) if f.is_finite() && f > 1.0 => Some(RateJump {
+                factor: f,
+                min_pps: options.rate_min_pps.unwrap_or(1000.0).max(1.0) as u64,
+                average_seconds: options.rate_average_seconds.unwrap_or(30).max(2),
+            }),
+            Some(f) => {
+                return Err(error(
+                    "ERR_DP_ANOMALY",
+                    format!("rateFactor must be a number above 1, got {f}"),
+                ))
+            }
+        };
+        let destinations = match options.destinations_max {
+            None => None,
+            Some(m) if m.is_finite() && m >= 1.0 => Some(Destinations {
+                max: m as u64,
+                interval_seconds: options.destinations_interval_seconds.unwrap_or(10).max(1),
+            }),
+            Some(m) => {
+                return Err(error(
+                    "ERR_DP_ANOMALY",
+                    format!("destinationsMax must be at least 1, got {m}"),
+                ))
+            }
+        };
+        self.tables.anomaly.set(AnomalyConfig {
+            rate_jump,
+            destinations,
+        });
+        Ok(())
     }
 
     /// Replaces a session's policy without touching its traffic.

@@ -3,6 +3,8 @@
 
 use super::{error, Result};
 use napi::bindgen_prelude::{Buffer, Uint32Array, Uint8Array};
+
+use crate::io::js_views::{overlap, span, u32_mut, u8_mut};
 use napi_derive::napi;
 
 use crate::esp::{self, EspError, ReplayWindow, Suite};
@@ -123,26 +125,23 @@ pub(crate) fn batch_ranges(data: &[u8], offsets: &[u32]) -> Result<Vec<(usize, u
 }
 
 /// Where a view's bytes are: (address, length in bytes).
-fn span<T>(view: &[T]) -> (usize, usize) {
-    (view.as_ptr() as usize, std::mem::size_of_val(view))
-}
-
 /// Refuses a call whose `written` views share a byte with each other or
-/// with a `read` view. JS may pass views of one ArrayBuffer for several
-/// arguments; the `as_mut` calls below are sound only if each view they
-/// write through is the one way to its bytes during the call.
+/// with a `read` view: JS may pass views of one ArrayBuffer for several
+/// arguments, and a byte written through one must not be seen through another.
 fn check_disjoint(written: &[(usize, usize)], read: &[(usize, usize)]) -> Result<()> {
-    let overlap =
-        |(a, n): (usize, usize), (b, m): (usize, usize)| n > 0 && m > 0 && a < b + m && b < a + n;
     for (i, w) in written.iter().enumerate() {
         if written[i + 1..].iter().chain(read).any(|v| overlap(*w, *v)) {
-            return Err(error(
-                "ERR_ESP_BATCH",
-                "output arrays must not share memory with each other or with the input",
-            ));
+            return Err(shared_memory());
         }
     }
     Ok(())
+}
+
+fn shared_memory() -> napi::Error<String> {
+    error(
+        "ERR_ESP_BATCH",
+        "output arrays must not share memory with each other or with the input",
+    )
 }
 
 /// Opens one packet: (next header, status, payload range); an empty range
@@ -284,12 +283,8 @@ impl EspSa {
             &[span(&out), span(&out_offsets)],
             &[span(&data), span(&offsets)],
         )?;
-        // SAFETY: the call is synchronous, so the JS thread cannot touch the
-        // view until it returns, and `check_disjoint` made sure that no
-        // other argument views its bytes: this is the only reference to
-        // them. (A worker thread writing a SharedArrayBuffer meanwhile would
-        // race on every Buffer argument alike; callers pass plain memory.)
-        let out_offsets = unsafe { out_offsets.as_mut() };
+        let others = [span(&out), span(&data), span(&offsets)];
+        let out_offsets = u32_mut(&mut out_offsets, &others).ok_or_else(shared_memory)?;
         let mut at = 0usize;
         out_offsets[0] = 0;
         for (i, (start, end)) in ranges.into_iter().enumerate() {
@@ -371,11 +366,11 @@ impl EspSa {
             &[span(&offsets)],
         )?;
         let sa = self.sa()?;
-        // SAFETY: as in `seal_into`: JS is blocked for the whole call, and
-        // `check_disjoint` made sure the three views and `data` share no
-        // byte, so each `&mut` is the only reference to its bytes.
-        let (payloads, next_headers, status) =
-            unsafe { (payloads.as_mut(), next_headers.as_mut(), status.as_mut()) };
+        let (d, o) = (span(&data), span(&offsets));
+        let (p, h, st) = (span(&payloads), span(&next_headers), span(&status));
+        let payloads = u32_mut(&mut payloads, &[d, o, h, st]).ok_or_else(shared_memory)?;
+        let next_headers = u8_mut(&mut next_headers, &[d, o, p, st]).ok_or_else(shared_memory)?;
+        let status = u8_mut(&mut status, &[d, o, p, h]).ok_or_else(shared_memory)?;
         let mut opened = 0;
         for (i, (start, end)) in ranges.into_iter().enumerate() {
             let (nh, st, payload) = open_one(sa, &mut data[start..end]);

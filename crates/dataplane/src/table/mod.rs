@@ -81,6 +81,8 @@ pub struct SessionCounters {
     pub control_up: AtomicU64,
     /// Monotonic ns of the last packet either way.
     pub last_activity_ns: AtomicU64,
+    /// Where the client sent to lately (anomaly flags, while they are on).
+    pub destinations: crate::anomaly::DestinationSketch,
 }
 
 /// An L2TP session carrying PPP.
@@ -157,6 +159,8 @@ pub struct Tables {
     /// Keyed by the top 64 bits: assigned IPv6 prefixes are /64 or longer.
     by_v6: DashMap<u64, Arc<Session>>,
     default_route: ArcSwapOption<Session>,
+    /// Thresholds of the per-session anomaly flags (off by default).
+    pub anomaly: crate::anomaly::AnomalySettings,
     /// Site-to-site tunnels (ESP tunnel mode) and their routes.
     pub sites: crate::tunnel_mode::SiteTable,
 }

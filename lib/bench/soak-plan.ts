@@ -1,0 +1,34 @@
+/**
+ * The soak benchmark's fixed layout: session slot i sends to its own target
+ * address behind the server (the server's namespace answers the whole
+ * SOAK_TARGET_NET locally), from the pool address its session got.
+ */
+export const SOAK_TARGET_NET = '10.99.0.0/16'
+export const SOAK_ECHO_PORT = 7
+export const SOAK_POOL = { range: '10.100.0.10-10.100.15.250', gateway: '10.100.0.1' }
+
+/** Slot i's target: 10.99.(i / 250).(i % 250 + 1). */
+export function soakTarget(slot: number): string {
+  return `10.99.${Math.floor(slot / 250)}.${(slot % 250) + 1}`
+}
+
+export function soakUser(slot: number): { name: string; password: string } {
+  return { name: `soak-${slot}`, password: `soak-pass-${slot}` }
+}
+
+/** Commands to the traffic generator, one JSON object per line on its stdin. */
+export type TrafficCommand = { cmd: 'up'; slot: number; address: string } | { cmd: 'down'; slot: number } | { cmd: 'rekey'; slot: number } | { cmd: 'report' }
+
+export interface TrafficReport {
+  sent: number
+  received: number
+  /** Sent and never answered, by when they were sent. */
+  lost: number
+  /** Of them, sent within REKEY_WINDOW of a rekey of their session. */
+  lostNearRekey: number
+  /** Answers that came more than LATE_MS after their request. */
+  late: number
+}
+
+/** Seconds before and after a rekey whose losses rekeying may explain. */
+export const REKEY_WINDOW = { before: 1, after: 3 }

@@ -187,7 +187,7 @@ test('bad JSON and an unknown method get error answers; the connection keeps ser
   t.like(answers[0], { id: null, error: { code: 'ADMIN_BAD_REQUEST' } })
   t.regex((answers[0]!.error as { message: string }).message, /not valid JSON/)
   t.like(answers[1], { id: null, error: { code: 'ADMIN_BAD_REQUEST', message: 'request must be a JSON object' } })
-  t.like(answers[2], { id: 2, error: { code: 'ADMIN_UNKNOWN_METHOD', message: 'unknown method "reboot"; one of sessions, kick, status, debug, capture-start, capture-stop' } })
+  t.like(answers[2], { id: 2, error: { code: 'ADMIN_UNKNOWN_METHOD', message: 'unknown method "reboot"; one of sessions, kick, status, debug, capture-start, capture-stop, keys' } })
   t.like(answers[3], { id: 3, result: { sessions: 2 } })
   // The last request had no newline before the client closed its side: still answered.
   t.like(answers[4], { id: 4, result: { sessions: 2 } })

@@ -8,6 +8,7 @@ import crypto from 'node:crypto'
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import { wiresharkEspAlgorithms } from '../lib/debug/wireshark-keys.js'
 import { EspSa, espSuiteInfo, espSuites, packBatch, unpackBatch } from '../lib/index.js'
 import { ipv4, l2tpHello, udp } from './helpers/packets.js'
 import { writePcap } from './helpers/pcap.js'
@@ -15,28 +16,10 @@ import { writePcap } from './helpers/pcap.js'
 const CLIENT = '127.0.0.2'
 const SERVER = '127.0.0.1'
 
-// tshark's display names for our algorithms (Wireshark's packet-esp.c).
-const ENCRYPTION: Record<string, string> = {
-  aes128: 'AES-CBC [RFC3602]',
-  aes192: 'AES-CBC [RFC3602]',
-  aes256: 'AES-CBC [RFC3602]',
-  '3des': 'TripleDES-CBC [RFC2451]',
-  'aes128gcm-16': 'AES-GCM with 16 octet ICV [RFC4106]',
-  'aes256gcm-16': 'AES-GCM with 16 octet ICV [RFC4106]',
-}
-const AUTHENTICATION: Record<string, string> = {
-  md5: 'HMAC-MD5-96 [RFC2403]',
-  sha1: 'HMAC-SHA-1-96 [RFC2404]',
-  sha256: 'HMAC-SHA-256-128 [RFC4868]',
-  sha256_96: 'HMAC-SHA-256-96 [draft-ietf-ipsec-ciph-sha-256-00]',
-  sha384: 'HMAC-SHA-384-192 [RFC4868]',
-  sha512: 'HMAC-SHA-512-256 [RFC4868]',
-}
-
+// tshark's display names for our algorithms (Wireshark's packet-esp.c), as `keys --wireshark` writes them.
 function tsharkNames(suite: string): [string, string] {
-  if (suite.includes('gcm')) return [ENCRYPTION[suite]!, 'NULL']
-  const [cipher, mac] = suite.split('-') as [string, string]
-  return [ENCRYPTION[cipher]!, AUTHENTICATION[mac]!]
+  const { encryption, authentication } = wiresharkEspAlgorithms(suite)
+  return [encryption, authentication]
 }
 
 interface Sealed {

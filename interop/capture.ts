@@ -11,7 +11,7 @@
  * - the ESP SPIs on the wire are the ones the server logged installing.
  */
 import type { ChildProcess } from 'node:child_process'
-import { existsSync, readFileSync } from 'node:fs'
+import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { killGroup, spawnGroup, stopGroup } from './procs.js'
 
 export interface Capture {
@@ -181,4 +181,50 @@ export async function analyseCapture(file: string, sas: XfrmSa[]): Promise<Captu
 
 export function readXfrm(file: string): XfrmSa[] {
   return existsSync(file) ? parseXfrm(readFileSync(file, 'utf8')) : []
+}
+
+/**
+ * A copy of the capture holding only the IKE messages, for reading them with
+ * the server's keys. On QEMU's user network both ends are 127.0.0.1, and
+ * Wireshark's IKEv1 decryption tells the initiator's KE payload from the
+ * responder's by address alone: with both the same it computes a wrong IV
+ * and decrypts nothing. In the copy the client's side (the port that is not
+ * 500 or 4500) becomes 127.0.0.2; checksums are not checked by tshark.
+ * Distinct addresses (the tap network) are copied unchanged.
+ */
+export async function ikeOnlyCopy(pcap: string, out: string): Promise<void> {
+  const classic = `${out}.classic`
+  await new Promise<void>((resolve, reject) => {
+    const child = spawnGroup('editcap', ['-F', 'pcap', pcap, classic])
+    let err = ''
+    child.stderr?.on('data', (d: Buffer) => (err += d))
+    child.on('error', reject)
+    child.on('close', (code) => (code === 0 ? resolve() : reject(new Error(`editcap exited ${code}: ${err}`))))
+  })
+  const d = readFileSync(classic)
+  rmSync(classic, { force: true })
+  const little = d.readUInt32LE(0) === 0xa1b2c3d4 || d.readUInt32LE(0) === 0xa1b23c4d
+  const u32 = (o: number) => (little ? d.readUInt32LE(o) : d.readUInt32BE(o))
+  if (u32(20) !== 1) throw new Error(`ikeOnlyCopy: link type ${u32(20)}, expected Ethernet (1)`)
+  const parts: Buffer[] = [d.subarray(0, 24)]
+  const server = new Set([500, 4500])
+  for (let off = 24; off + 16 <= d.length; ) {
+    const incl = u32(off + 8)
+    const record = Buffer.from(d.subarray(off, off + 16 + incl))
+    off += 16 + incl
+    const ip = 16 + 14
+    if (record.length < ip + 28 || record[ip]! >> 4 !== 4 || record[ip + 9] !== 17) continue
+    const udp = ip + (record[ip]! & 15) * 4
+    const sport = record.readUInt16BE(udp)
+    const dport = record.readUInt16BE(udp + 2)
+    const payload = udp + 8
+    const isIke = (sport === 500 || dport === 500) || ((sport === 4500 || dport === 4500) && record.length >= payload + 4 && record.readUInt32BE(payload) === 0)
+    if (!isIke) continue
+    if (record.subarray(ip + 12, ip + 16).equals(record.subarray(ip + 16, ip + 20))) {
+      if (!server.has(sport)) record.set([127, 0, 0, 2], ip + 12)
+      else if (!server.has(dport)) record.set([127, 0, 0, 2], ip + 16)
+    }
+    parts.push(record)
+  }
+  writeFileSync(out, Buffer.concat(parts))
 }

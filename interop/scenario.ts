@@ -25,6 +25,12 @@
  *     logAtLeast: {}       # regex: n, e.g. { 'ESP SA pair installed': 3 } (rekeys)
  *     esp: decrypt         # decrypt: every ESP packet decrypts with the client's keys; none: no ESP at all
  *     minEsp: 1            # at least this many ESP packets (decrypt only)
+ *     espEncap: udp        # udp: every ESP packet in UDP 4500; raw: every one IP protocol 50 (server ipsec.rawEsp, no NAT)
+ *
+ * Every scenario also reads the capture with the server's keys (`serve
+ * --keylog`): every encrypted IKE message of an IKE SA the server set up
+ * must decrypt to its payloads, and with esp: decrypt Main Mode 5/6 and
+ * Quick Mode 1/2 must be among them and every ESP packet must decrypt.
  */
 import { existsSync, readdirSync, readFileSync } from 'node:fs'
 import { join } from 'node:path'
@@ -52,6 +58,7 @@ export interface Scenario {
     logAtLeast: Record<string, number>
     esp: 'decrypt' | 'none'
     minEsp: number
+    espEncap: 'udp' | 'raw'
   }
 }
 
@@ -92,6 +99,7 @@ export function loadScenario(name: string): Scenario {
       logAtLeast: Object.fromEntries(Object.entries((e['logAtLeast'] ?? {}) as Record<string, unknown>).map(([k, v]) => [k, Number(v)])),
       esp: e['esp'] === 'none' ? 'none' : 'decrypt',
       minEsp: Number(e['minEsp'] ?? 1),
+      espEncap: e['espEncap'] === 'raw' ? 'raw' : 'udp',
     },
   }
 }

@@ -46,11 +46,13 @@ export class ServerUnderTest {
     readonly config: string,
     readonly adminSocket: string,
     readonly logFile: string,
+    /** `serve --keylog`: the server's IKE and ESP keys for tshark. */
+    readonly keylog: string,
   ) {}
 
   async start(timeoutMs = 30_000): Promise<void> {
     const log = createWriteStream(this.logFile)
-    const child = spawnGroup('/usr/sbin/ip', ['netns', 'exec', this.netns, process.execPath, ...CLI, 'serve', '--config', this.config], { cwd: REPO })
+    const child = spawnGroup('/usr/sbin/ip', ['netns', 'exec', this.netns, process.execPath, ...CLI, 'serve', '--config', this.config, '--keylog', this.keylog], { cwd: REPO })
     this.child = child
     this.exit = exited(child)
     let partial = ''

@@ -8,7 +8,7 @@
  * namespace's loopback as 10.0.2.2 and nothing else.
  */
 import type { ChildProcess } from 'node:child_process'
-import { createWriteStream, existsSync } from 'node:fs'
+import { createWriteStream, existsSync, readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import type { GuestImage } from './image.js'
 import { exited, killGroup, spawnGroup } from './procs.js'
@@ -99,6 +99,12 @@ export function qemuArgs(o: VmOptions): string[] {
   ]
 }
 
+function readExit(file: string): number | undefined {
+  if (!existsSync(file)) return undefined
+  const text = readFileSync(file, 'utf8').trim()
+  return /^\d+$/.test(text) ? Number(text) : undefined
+}
+
 export function startVm(o: VmOptions): RunningVm {
   const t0 = Date.now()
   // snapshot=on keeps the guest's writes in a temporary overlay under TMPDIR: in RAM, not on a disk other jobs may be flooding.
@@ -132,6 +138,14 @@ export function startVm(o: VmOptions): RunningVm {
   const done = exited(child).then(async () => {
     clearTimeout(timer)
     killGroup(child)
+    // The console can lose its last lines when the guest powers off under load; init.sh also leaves the code in /results/exit.
+    if (result.exitCode === undefined && !result.timedOut) {
+      const code = readExit(join(o.results, 'exit'))
+      if (code !== undefined) {
+        result.exitCode = code
+        result.notes.push(`exit code ${code} read from /results/exit (not seen on the console)`)
+      }
+    }
     result.seconds = (Date.now() - t0) / 1000
     await new Promise((r) => consoleLog.end(r))
     return result

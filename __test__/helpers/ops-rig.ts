@@ -37,7 +37,7 @@ export async function createOpsRig(t: Teardown, tag: string, overrides: Partial<
   const config = {
     ...rig.server.config,
     metrics: { listen: '127.0.0.1:0' },
-    admin: { socket },
+    admin: { ...rig.server.config.admin, socket },
     audit: { file: auditFile, maxBytes: 1024 * 1024, keep: 3 },
     operations: { drainTimeout: 5, statusPage: { listen: '127.0.0.1:0', tokenFile: null }, debug: true, capture: true },
   }

@@ -197,13 +197,13 @@ ipsec_start() {
     strongswan)
       strongswan_config
       ipsec start >/dev/null 2>&1 || fail "ipsec start failed"
-      wait_until 20 test -S /var/run/charon.ctl || fail "charon did not start"
+      wait_until 60 test -S /var/run/charon.ctl || fail "charon did not start [infrastructure: the guest too slow for ipsec starter's 10 s]"
       ;;
     libreswan)
       libreswan_config
       ipsec initnss >/dev/null 2>&1
       ipsec pluto --config /etc/ipsec.conf || fail "pluto did not start"
-      wait_until 20 ipsec whack --status || fail "pluto does not answer"
+      wait_until 60 ipsec whack --status || fail "pluto does not answer [infrastructure: the guest too slow]"
       ipsec auto --add "$CONN" || fail "ipsec auto --add $CONN failed"
       ;;
     *) fail "no IPsec stack in this image" ;;
@@ -301,7 +301,7 @@ ppp_gone() { ! ip link show dev ppp0 >/dev/null 2>&1; }
 xl2tpd_start() {
   l2tp_config
   xl2tpd -D -c /etc/xl2tpd/xl2tpd.conf -p /var/run/xl2tpd.pid -C /var/run/xl2tpd/l2tp-control >>/var/log/xl2tpd.log 2>&1 &
-  wait_until 10 test -p /var/run/xl2tpd/l2tp-control || fail "xl2tpd did not start"
+  wait_until 30 test -p /var/run/xl2tpd/l2tp-control || fail "xl2tpd did not start [infrastructure: the guest too slow]"
   XL2TPD_STARTED=yes
 }
 

@@ -4,9 +4,10 @@
  * Response `{ "id": 1, "result": ... }` or `{ "id": 1, "error": { "code", "message" } }`.
  * Validation lives here so that the server only dispatches well-formed calls.
  */
+import type { KeyExport } from '../debug/wireshark-keys.js'
 import type { SessionInfo } from '../server/types.js'
 
-export const ADMIN_METHODS = ['sessions', 'kick', 'status', 'debug', 'capture-start', 'capture-stop'] as const
+export const ADMIN_METHODS = ['sessions', 'kick', 'status', 'debug', 'capture-start', 'capture-stop', 'keys'] as const
 export type AdminMethod = (typeof ADMIN_METHODS)[number]
 
 export interface AdminParams {
@@ -18,6 +19,7 @@ export interface AdminParams {
   /** An absolute path for a new pcap file. The capture stops when this connection closes. */
   'capture-start': { session: number; path: string }
   'capture-stop': { session: number }
+  keys: Record<string, never>
 }
 
 export interface AdminResults {
@@ -28,6 +30,7 @@ export interface AdminResults {
   debug: { following: string }
   'capture-start': { session: number; path: string }
   'capture-stop': { session: number; packets: number; bytes: number }
+  keys: KeyExport
 }
 
 /** One line of a `debug` stream after its result: a step of a client's negotiation in plain words. */
@@ -41,6 +44,7 @@ export type AdminErrorCode =
   | 'ADMIN_BAD_REQUEST'
   | 'ADMIN_UNKNOWN_METHOD'
   | 'ADMIN_NO_SUCH_SESSION'
+  | 'ADMIN_KEY_EXPORT_DISABLED'
   | 'ADMIN_REQUEST_TOO_LARGE'
   | 'ADMIN_INTERNAL'
   /** debug or capture while the configuration does not allow it. */
@@ -87,6 +91,7 @@ const PARAMS: { [M in AdminMethod]: Record<string, (v: unknown) => string | unde
     path: (v) => (typeof v === 'string' && v.startsWith('/') && !v.includes('\0') ? undefined : 'must be an absolute path'),
   },
   'capture-stop': { session: (v) => (Number.isSafeInteger(v) && (v as number) >= 0 ? undefined : 'must be a non-negative integer') },
+  keys: {},
 }
 
 function isRecord(v: unknown): v is Record<string, unknown> {

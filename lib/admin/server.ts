@@ -279,6 +279,9 @@ function answer(line: string, target: AdminTarget, report: (e: Error) => void, o
   return encoded
 }
 
+const KEY_EXPORT_DISABLED =
+  'key export is off: set admin.allowKeyExport: true in the configuration and restart the server (whoever can use the admin socket then reads every session)'
+
 function dispatch(call: AdminCall, target: AdminTarget, tools: AdminTools, state: ConnectionState): AdminResponse {
   switch (call.method) {
     case 'debug': {
@@ -312,6 +315,11 @@ function dispatch(call: AdminCall, target: AdminTarget, tools: AdminTools, state
       const session = call.params.id
       if (target.kick(session)) return { id: call.id, result: { id: session, kicked: true } }
       return { id: call.id, error: { code: 'ADMIN_NO_SUCH_SESSION', message: `no session with id ${session}` } }
+    }
+    case 'keys': {
+      const keys = target.exportKeys?.()
+      if (keys) return { id: call.id, result: keys }
+      return { id: call.id, error: { code: 'ADMIN_KEY_EXPORT_DISABLED', message: KEY_EXPORT_DISABLED } }
     }
   }
 }

@@ -4,6 +4,7 @@
  * the commander wiring stays thin and the commands are testable.
  */
 import { adminRequest, AdminClientError } from '../admin/index.js'
+import { wiresharkKeyLines } from '../debug/wireshark-keys.js'
 import type { SessionInfo } from '../server/types.js'
 import { EXIT, type ExitCode } from './exit-codes.js'
 
@@ -49,6 +50,26 @@ export async function statusCommand(opts: AdminCommandOptions & { json: boolean 
     out.log(opts.json ? JSON.stringify(status) : formatStatus(status))
     return EXIT.OK
   } catch (e) {
+    return failure(e, out)
+  }
+}
+
+/** `keys --wireshark`: the live IKE and ESP keys as Wireshark lines (refused unless admin.allowKeyExport). */
+export async function keysCommand(opts: AdminCommandOptions & { wireshark: boolean }, out: CommandOutput): Promise<number> {
+  if (!opts.wireshark) {
+    out.error('say --wireshark: the keys are printed in Wireshark\'s table formats (the only format there is)')
+    return EXIT.INVALID
+  }
+  try {
+    const keys = await adminRequest(opts.socket, 'keys', {}, opts)
+    const lines = wiresharkKeyLines(keys)
+    out.log(lines.length ? lines.join('\n') : '# no live IKE or ESP SA')
+    return EXIT.OK
+  } catch (e) {
+    if (e instanceof AdminClientError && e.code === 'ADMIN_KEY_EXPORT_DISABLED') {
+      out.error(`l2tp-ipsec keys: ${e.message}`)
+      return EXIT.PERMISSION
+    }
     return failure(e, out)
   }
 }

@@ -7,7 +7,7 @@
 import { Command, InvalidArgumentError, Option } from 'commander'
 import { readFileSync } from 'node:fs'
 import { espSuiteInfo, espSuites } from '../esp/index.js'
-import { kickCommand, sessionsCommand, statusCommand } from './admin-commands.js'
+import { keysCommand, kickCommand, sessionsCommand, statusCommand } from './admin-commands.js'
 import { auditVerifyCommand } from './audit-command.js'
 import { captureCommand, debugCommand } from './troubleshoot-commands.js'
 import { AREAS, areaList, bench, DEFAULT_AREAS, DEFAULT_SIZES, positiveNumber, sizeList, suiteName } from './bench-command.js'
@@ -49,7 +49,8 @@ export function program(): Command {
     .option('--log-level <level>', 'trace, debug, info, warn, error, fatal (default: the config)')
     .addOption(logFormat())
     .option('--admin-socket <path>', 'admin socket path (default: the config\'s admin.socket)')
-    .action(async (f: { config?: string; stateDir: string; logLevel?: string; logFormat?: (typeof LOG_FORMATS)[number]; adminSocket?: string }) => exit(await serve(f)))
+    .option('--keylog <file>', 'debugging: append every IKE and ESP key to FILE (0600) as Wireshark lines; anyone reading it decrypts the sessions')
+    .action(async (f: { config?: string; stateDir: string; logLevel?: string; logFormat?: (typeof LOG_FORMATS)[number]; adminSocket?: string; keylog?: string }) => exit(await serve(f)))
 
   cli
     .command('start')
@@ -112,6 +113,13 @@ export function program(): Command {
     .option('--seconds <s>', 'stop after this many seconds (default: Ctrl-C)', positiveNumber)
     .addOption(socketOption())
     .action(async (f: { session: number; out: string; seconds?: number; socket: string }) => exit(await captureCommand(f, console)))
+
+  cli
+    .command('keys')
+    .description('print the running server\'s live IKE and ESP keys in Wireshark\'s table formats (needs admin.allowKeyExport: true)')
+    .option('--wireshark', 'lines for tshark -o / Wireshark\'s ikev1_decryption_table and esp_sa tables', false)
+    .addOption(socketOption())
+    .action(async (f: { wireshark: boolean; socket: string }) => exit(await keysCommand(f, console)))
 
   cli
     .command('connect')

@@ -26,6 +26,8 @@ export interface ServeFlags {
   logFormat?: LogFormat
   /** Overrides admin.socket. */
   adminSocket?: string
+  /** Debug: append every IKE and ESP key to this file (0600) in Wireshark's formats. */
+  keylog?: string
 }
 
 interface Output {
@@ -56,17 +58,17 @@ export async function serve(flags: ServeFlags, out: Output = console): Promise<E
   } catch (e) {
     return configFailure(e, flags.config ?? 'the default configuration', out)
   }
-  if (flags.adminSocket) loaded = { ...loaded, config: { ...loaded.config, admin: { socket: flags.adminSocket } } }
+  if (flags.adminSocket) loaded = { ...loaded, config: { ...loaded.config, admin: { ...loaded.config.admin, socket: flags.adminSocket } } }
   const c = loaded.config
   const { log, hub } = createServeLogger({ level: flags.logLevel ?? c.log.level, format: flags.logFormat ?? c.log.format, debug: c.operations.debug, proposals: c.ipsec.proposals })
 
-  const privileges = checkPrivileges({ bindLowPorts: Math.min(c.listen.ikePort || 1024, c.listen.nattPort || 1024) < 1024, tun: true })
+  const privileges = checkPrivileges({ bindLowPorts: Math.min(c.listen.ikePort || 1024, c.listen.nattPort || 1024) < 1024, tun: true, rawEsp: c.ipsec.rawEsp })
   if (!privileges.ok) {
     out.error(`l2tp-ipsec: missing ${privileges.missing.join(', ')}.\n${privileges.hint}`)
     return EXIT.PRIVILEGES
   }
 
-  const server = L2tpServer.fromConfig(loaded, { logger: log, stateDir: flags.stateDir })
+  const server = L2tpServer.fromConfig(loaded, { logger: log, stateDir: flags.stateDir, ...(flags.keylog ? { keylog: flags.keylog } : {}) })
   server.on('error', (e) => log.error({ err: e }, 'server error'))
   // Counting (metrics, audit) starts before listen() so no early event is missed.
   let prepared: ReturnType<typeof prepareOperations>

@@ -55,6 +55,8 @@ export interface L2tpClientOptions {
   authRetries?: number
   /** Our address and ports (default 0.0.0.0, any free port for IKE and NAT-T). */
   local?: { address?: string; ikePort?: number; nattPort?: number }
+  /** Send ESP as IP protocol 50 when no NAT is in the way (needs CAP_NET_RAW; default false: always UDP 4500). */
+  rawEsp?: boolean
   tun?: { name?: string; mtu?: number }
   /** Prefixes sent into the tunnel (default: the server's PPP address only). */
   routes?: readonly string[]
@@ -227,6 +229,7 @@ export class L2tpClient extends EventEmitter<ClientEvents> {
       {
         ike: [`${host}:${o.local?.ikePort ?? 0}`],
         natt: [`${host}:${o.local?.nattPort ?? 0}`],
+        ...(o.rawEsp ? { rawEsp: o.local?.address ?? '0.0.0.0' } : {}),
         tun: { name: o.tun?.name ?? 'l2tpc0', mtu: o.tun?.mtu ?? o.ppp?.mtu ?? 1400 },
         workers: o.workers ?? 1,
         ...(o.netns ? { netns: o.netns } : {}),
@@ -250,6 +253,7 @@ export class L2tpClient extends EventEmitter<ClientEvents> {
       nattPort,
       peerIkePort: o.serverPort ?? 500,
       peerNattPort: o.serverNattPort ?? 4500,
+      forceEncapsulation: !o.rawEsp,
       ...(o.ike?.retransmitInterval !== undefined ? { retransmitInterval: o.ike.retransmitInterval } : {}),
       ...(o.ike?.retransmitTries !== undefined ? { retransmitTries: o.ike.retransmitTries } : {}),
       ...(o.ike?.dpdDelay !== undefined ? { dpdDelay: o.ike.dpdDelay } : {}),

@@ -114,6 +114,8 @@ const ipsecSchema = z
     dpdTimeout: z.number().gt(0).default(120),
     maxHalfOpen: positiveInt().default(1000),
     maxHalfOpenPerSource: positiveInt().default(20),
+    // One key, not two: telling peers not behind NAT to send raw ESP without the socket to receive it would only break them.
+    rawEsp: z.boolean().default(false),
   })
   .superRefine((ipsec, ctx) => {
     if (ipsec.psk === undefined && ipsec.pskFile === undefined && ipsec.certificate === undefined) {
@@ -375,7 +377,7 @@ export const serverConfigSchema = z
     users: usersSchema,
     tun: z.strictObject({ name: interfaceName().default('l2tp0') }).prefault({}),
     metrics: z.strictObject({ listen: hostPort().nullable().default(null) }).prefault({}),
-    admin: z.strictObject({ socket: z.string().min(1).default('/run/l2tp-ipsec/admin.sock') }).prefault({}),
+    admin: z.strictObject({ socket: z.string().min(1).default('/run/l2tp-ipsec/admin.sock'), allowKeyExport: z.boolean().default(false) }).prefault({}),
     log: z
       .strictObject({
         level: z.enum(LOG_LEVELS).default('info'),
@@ -412,6 +414,9 @@ export const serverConfigSchema = z
     checkPool(config.pool, config.users, ctx)
     checkIpv6Pool(config.pool.ipv6, config.ppp.ipv6, ctx)
     checkChapSecrets(config.ppp.auth, config.users, ctx)
+    if (config.ipsec.rawEsp && config.listen.address.includes(':')) {
+      ctx.addIssue({ code: 'custom', path: ['ipsec', 'rawEsp'], message: 'raw ESP is IPv4 only: listen on an IPv4 address or leave rawEsp false (peers then use UDP 4500)' })
+    }
   })
 
 export type ServerConfigInput = z.input<typeof serverConfigSchema>

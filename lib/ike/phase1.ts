@@ -128,6 +128,9 @@ export function responderNatD(ctx: Context, ike: IkeSa, path: Path, theirHashOfU
   const forPeer = ctx.config.forceEncapsulation ? crypto.digest(ike.hash, ctx.random(16)) : natDHash(ike, path.peer.address, path.peer.port)
   const forUs = theirHashOfUs ?? natDHash(ike, path.local.address, path.local.port)
   if (ctx.config.forceEncapsulation) ike.natT.peerBehindNat = true
+  // We echo the peer's hash of us: it now believes we are not behind NAT and, not behind NAT itself, sends raw ESP.
+  // Our side must agree, whatever our own hash said (bound to 0.0.0.0 we cannot compute it).
+  if (theirHashOfUs) ike.natT.localBehindNat = false
   return [
     { type, data: forPeer },
     { type, data: forUs },

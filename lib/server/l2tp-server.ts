@@ -23,6 +23,8 @@ import { DataPlane } from '../../native/index.js'
 import type { ControlBatch, DataPlaneOptions, LocalAddresses } from '../../native/index.js'
 import { AuthLimiter, CallbackAuthenticator, GENERIC_FAILURE_MESSAGE, LimitedAuthenticator, LocalUsersAuthenticator, withoutDomain, type AuthCallback, type Authenticator, type Method, type PasswordChange } from '../auth/index.js'
 import { RadiusAccounting, RadiusAuthenticator, isRadiusSuccess, startDaeServer, type DaeChanges, type DaeMatch, type DaeServer, type NasIdentity, type RadiusServerOptions } from '../auth/radius/index.js'
+import { openKeyExport, type KeyExporter } from '../debug/keylog.js'
+import type { KeyExport } from '../debug/wireshark-keys.js'
 import { ConfigError, parseServerConfig, proposalPolicy, type LoadedConfig, type ServerConfig, type ServerConfigInput } from '../config/index.js'
 import { loadCredentials, loadTrustAnchors } from '../ike/certificates.js'
 import type { IkeConfig } from '../ike/types.js'
@@ -54,6 +56,8 @@ export interface L2tpServerOptions extends ServerConfigInput {
   baseDir?: string
   /** Where the RADIUS accounting queue goes when radius.accounting.queueFile is null (default /var/lib/l2tp-ipsec). */
   stateDir?: string
+  /** Debug: append every IKE and ESP SA's keys to this file (0600) as Wireshark lines (lib/debug/wireshark-keys.ts). */
+  keylog?: string
 }
 
 const DEFAULT_STATE_DIR = '/var/lib/l2tp-ipsec'
@@ -81,6 +85,9 @@ export class L2tpServer extends EventEmitter<ServerEvents> implements AdminTarge
   private readonly callback: AuthCallback | undefined
   private readonly onPasswordChange: ((change: PasswordChange) => void | Promise<void>) | undefined
   private readonly stateDir: string
+  private readonly keylogPath: string | undefined
+  /** Live SA keys, only with keylog or admin.allowKeyExport. */
+  private keys: KeyExporter | undefined
   private radius: RadiusParts | undefined
   private limiter: AuthLimiter | undefined
   private ikeGuard: IkeSourceGuard | undefined
@@ -98,7 +105,7 @@ export class L2tpServer extends EventEmitter<ServerEvents> implements AdminTarge
    */
   constructor(options: L2tpServerOptions, loaded?: LoadedConfig) {
     super()
-    const { authenticate, onPasswordChange, logger, baseDir, stateDir, ...input } = options
+    const { authenticate, onPasswordChange, logger, baseDir, stateDir, keylog, ...input } = options
     const parsed = loaded ?? parseServerConfig(input, baseDir === undefined ? {} : { baseDir })
     this.config = parsed.config
     this.warnings = parsed.warnings
@@ -106,12 +113,13 @@ export class L2tpServer extends EventEmitter<ServerEvents> implements AdminTarge
     this.callback = authenticate
     this.onPasswordChange = onPasswordChange
     this.stateDir = stateDir ?? DEFAULT_STATE_DIR
+    this.keylogPath = keylog
     if (authenticate && this.config.radius) throw new ConfigError([{ key: 'radius', message: 'give radius or the authenticate callback, not both: both would decide the logins local users do not' }])
     this.authenticator = this.buildAuthenticator(authenticate, this.config)
   }
 
   /** A server on a configuration loadConfigFile already validated (the CLI's way). */
-  static fromConfig(loaded: LoadedConfig, extras: Pick<L2tpServerOptions, 'authenticate' | 'onPasswordChange' | 'logger' | 'stateDir'> = {}): L2tpServer {
+  static fromConfig(loaded: LoadedConfig, extras: Pick<L2tpServerOptions, 'authenticate' | 'onPasswordChange' | 'logger' | 'stateDir' | 'keylog'> = {}): L2tpServer {
     return new L2tpServer(extras as L2tpServerOptions, loaded)
   }
 
@@ -174,12 +182,15 @@ export class L2tpServer extends EventEmitter<ServerEvents> implements AdminTarge
       tun: { name: c.tun.name, mtu: c.ppp.mtu },
       ...(c.dataplane.workers > 0 ? { workers: c.dataplane.workers } : {}),
       ...(c.dataplane.netns ? { netns: c.dataplane.netns } : {}),
+      ...(c.ipsec.rawEsp ? { rawEsp: c.listen.address } : {}),
       upQueue: c.security.limits.controlQueue,
     }
     let dp: DataPlane
     try {
+      this.keys = openKeyExport({ keylog: this.keylogPath, allowKeyExport: c.admin.allowKeyExport, localAddress: c.listen.address, log: this.log })
       dp = new DataPlane(dpOptions, (batch: ControlBatch) => this.onBatch(batch))
     } catch (e) {
+      this.keys?.close()
       await this.closeRadius()
       throw e
     }
@@ -217,7 +228,8 @@ export class L2tpServer extends EventEmitter<ServerEvents> implements AdminTarge
         },
         gateway: c.pool.gateway,
         ipv6Pool,
-        dataplane: dp as DataPlanePort,
+        // With keylog or admin.allowKeyExport, the ledger sees each ESP SA as it goes in.
+        dataplane: this.keys ? this.keys.ledger.watch(dp as DataPlanePort) : (dp as DataPlanePort),
         sites: {
           settings: c.sites.map((s) => ({ ...siteForIke(s), connect: s.connect, lifetime: s.lifetime })),
           port: dp,
@@ -227,12 +239,15 @@ export class L2tpServer extends EventEmitter<ServerEvents> implements AdminTarge
         log: this.log,
         localAddress: isUnspecified(c.listen.address) ? '0.0.0.0' : c.listen.address,
         emit: (event, ...args) => {
+          if (this.keys && event === 'ike-sa-up') this.keys.ledger.ikeUp((args as ServerEvents['ike-sa-up'])[0], this.core!.ike)
+          if (this.keys && event === 'ike-sa-down') this.keys.ledger.ikeDown((args as ServerEvents['ike-sa-down'])[0].ikeSa)
           this.account(event, args)
           this.safeEmit(event, ...args)
         },
         clock: monotonicSeconds,
       })
     } catch (e) {
+      this.keys?.close()
       dp.close()
       this.dp = undefined
       await this.closeRadius()
@@ -419,6 +434,7 @@ export class L2tpServer extends EventEmitter<ServerEvents> implements AdminTarge
     const c = loaded.config
     const changed = Object.keys(c).filter((k) => JSON.stringify(c[k as keyof ServerConfig]) !== JSON.stringify(this.config[k as keyof ServerConfig]))
     const fixed = ['listen', 'tun', 'dataplane', 'admin', 'l2tp', 'metrics', 'radius', 'sites', 'security', 'audit', 'operations'].filter((k) => changed.includes(k))
+    if (c.ipsec.rawEsp !== this.config.ipsec.rawEsp) fixed.push('ipsec.rawEsp')
     if (c.pool.gateway !== this.config.pool.gateway) fixed.push('pool.gateway')
     // The TUN device's IPv6 address and routes come from it.
     if (JSON.stringify(c.pool.ipv6) !== JSON.stringify(this.config.pool.ipv6)) fixed.push('pool.ipv6')
@@ -456,10 +472,18 @@ export class L2tpServer extends EventEmitter<ServerEvents> implements AdminTarge
       dpdTimeout: c.dpdTimeout,
       maxHalfOpen: c.maxHalfOpen,
       maxHalfOpenPerSource: c.maxHalfOpenPerSource,
+      // Without the raw ESP socket every peer must encapsulate: NAT-D is answered as if it were behind NAT.
+      forceEncapsulation: !c.rawEsp,
       maxSasPerIdentity: config.security.limits.ikeSasPerIdentity,
       fragmentReassembly: { maxPending: config.security.limits.ikeFragmentReassemblies, maxBytes: config.security.limits.ikeFragmentBytes },
       sites: config.sites.map(siteForIke),
     }
+  }
+
+  /** The live IKE and ESP keys for `l2tp-ipsec keys --wireshark`; undefined unless admin.allowKeyExport. */
+  exportKeys(): KeyExport | undefined {
+    if (!this.config.admin.allowKeyExport || !this.keys) return undefined
+    return this.keys.ledger.snapshot()
   }
 
   /** A batch from the data plane: one call per batch, never per data packet. */
@@ -582,6 +606,7 @@ export class L2tpServer extends EventEmitter<ServerEvents> implements AdminTarge
     this.state = 'closed'
     this.dp?.close()
     this.dp = undefined
+    this.keys?.close()
     this.radius?.accounting?.accountingOff()
     await this.closeRadius()
     this.log.info({}, 'closed')
@@ -589,7 +614,7 @@ export class L2tpServer extends EventEmitter<ServerEvents> implements AdminTarge
 }
 
 function omitExtras(options: L2tpServerOptions): ServerConfigInput {
-  const { authenticate: _a, onPasswordChange: _p, logger: _l, baseDir: _b, stateDir: _s, ...input } = options
+  const { authenticate: _a, onPasswordChange: _p, logger: _l, baseDir: _b, stateDir: _s, keylog: _k, ...input } = options
   return input
 }
 

@@ -5,6 +5,8 @@
 import type { SecurityStatus } from '../security/status.js'
 
 /** One live PPP session, as `sessions()` and `l2tp-ipsec sessions` list it. */
+import type { KeyExport } from '../debug/wireshark-keys.js'
+
 export interface SessionInfo {
   /** The server's session number (the data plane's session id); `kick` takes it. */
   id: number
@@ -171,6 +173,8 @@ export interface AdminTarget {
   kick(id: number): boolean
   /** A summary for `l2tp-ipsec status`: counts, listen addresses, version. */
   status(): Record<string, unknown>
+  /** The live IKE and ESP keys (`l2tp-ipsec keys --wireshark`); undefined when admin.allowKeyExport is off. */
+  exportKeys?(): KeyExport | undefined
 }
 
 /** What `status()` reports (a type alias, so it passes as a plain record to the admin socket). */

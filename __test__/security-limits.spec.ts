@@ -180,7 +180,7 @@ test('PPP limiter: the allow-list exempts a source from back-off and lock-out; o
 test('config: security defaults, and a bad allow-list entry names its key', (t) => {
   const base = { ipsec: { psk: 'a-long-enough-psk-value' }, pool: { range: '192.168.42.10-192.168.42.20', gateway: '192.168.42.1' } }
   const { config } = parseServerConfig(base)
-  t.deepEqual(config.security.limits, { ikeRatePerSource: 10, ikeSasPerIdentity: 256, ikeFragmentReassemblies: 32, ikeFragmentBytes: 65536, pendingAuth: 256, controlQueue: 65536 })
+  t.deepEqual(config.security.limits, { ikeRatePerSource: 50, ikeSasPerIdentity: 256, ikeFragmentReassemblies: 32, ikeFragmentBytes: 65536, pendingAuth: 256, controlQueue: 65536 })
   t.like(config.security.ikeAuth, { maxFailures: 10, lockout: 900 })
   t.like(config.security.pppAuth, { maxFailures: 5, sourceMaxFailures: 100 })
   const e = t.throws(() => parseServerConfig({ ...base, security: { allowList: ['10.0.0.0/8', 'office'] } }), { instanceOf: ConfigError })

@@ -43,7 +43,7 @@ export const securitySchema = z.strictObject({
   limits: z
     .strictObject({
       /** New Main/Aggressive Mode exchanges per second per source (burst twice that); 0: off. */
-      ikeRatePerSource: z.number().min(0).default(10),
+      ikeRatePerSource: z.number().min(0).default(50),
       /** Established IKE SAs of one identity from distinct addresses/ports. */
       ikeSasPerIdentity: positiveInt().default(256),
       /** IKE messages being reassembled from fragments at once, and bytes per message. */

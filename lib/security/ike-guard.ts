@@ -41,7 +41,7 @@ export interface IkeGuardOptions {
   onEvent?: (event: LimiterEvent) => void
 }
 
-export const IKE_GUARD_DEFAULTS = { ratePerSecond: 10, maxFailures: 10, window: 900, lockout: 900, baseDelay: 1, maxDelay: 30 } as const
+export const IKE_GUARD_DEFAULTS = { ratePerSecond: 50, maxFailures: 10, window: 900, lockout: 900, baseDelay: 1, maxDelay: 30 } as const
 
 export class IkeSourceGuard implements IkeGuard {
   readonly limiter: AuthLimiter

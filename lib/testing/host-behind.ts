@@ -7,7 +7,7 @@
  * `routes: [HOST_BEHIND_NET]`.
  */
 import { execFileSync } from 'node:child_process'
-import { ip } from './netns.js'
+import { ip, netnsExec } from './netns.js'
 
 export const HOST_BEHIND_NET = '10.77.0.0/24'
 /** The server's end of the link, and the host. */
@@ -30,13 +30,7 @@ export function createHostBehind(serverNs: string, tag: string, pool = '192.168.
   const ns = `l2t-${tag}-${id}-h`
   const devServer = `hs${id}`
   const devHost = `hh${id}`
-  const exec: HostBehind['exec'] = (args, o = {}) =>
-    execFileSync('ip', ['netns', 'exec', ns, ...args], {
-      encoding: 'utf8',
-      stdio: [o.input === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'],
-      timeout: o.timeout ?? 60_000,
-      ...(o.input === undefined ? {} : { input: o.input }),
-    })
+  const exec: HostBehind['exec'] = (args, o = {}) => netnsExec(ns, args, o)
   const cleanup = () => {
     try {
       ip('netns', 'del', ns)

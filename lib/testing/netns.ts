@@ -26,6 +26,16 @@ export function ip(...args: string[]): string {
   return execFileSync('ip', args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] })
 }
 
+/** Runs `args` inside namespace `ns` and returns its stdout; throws on a non-zero exit or after `timeout` ms (default 60 s). */
+export function netnsExec(ns: string, args: string[], options: { timeout?: number; input?: string } = {}): string {
+  return execFileSync('ip', ['netns', 'exec', ns, ...args], {
+    encoding: 'utf8',
+    stdio: [options.input === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'],
+    timeout: options.timeout ?? 60_000,
+    ...(options.input === undefined ? {} : { input: options.input }),
+  })
+}
+
 let counter = 0
 
 export function createNetnsPair(tag: string): NetnsPair {
@@ -70,12 +80,7 @@ export function createNetnsPair(tag: string): NetnsPair {
     vethA,
     vethB,
     path: (ns) => `/run/netns/${ns}`,
-    exec: (ns, args, options = {}) =>
-      execFileSync('ip', ['netns', 'exec', ns, ...args], {
-        encoding: 'utf8',
-        stdio: ['ignore', 'pipe', 'pipe'],
-        timeout: options.timeout ?? 60_000,
-      }),
+    exec: netnsExec,
     cleanup,
   }
 }
@@ -127,13 +132,7 @@ export function createNatTopology(tag: string, options: { natPorts?: string } = 
   const routerPublicDev = `nr${id}`
   const routerPrivateDev = `np${id}`
   const clientDev = `nc${id}`
-  const exec: NatTopology['exec'] = (ns, args, o = {}) =>
-    execFileSync('ip', ['netns', 'exec', ns, ...args], {
-      encoding: 'utf8',
-      stdio: [o.input === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'],
-      timeout: o.timeout ?? 60_000,
-      ...(o.input === undefined ? {} : { input: o.input }),
-    })
+  const exec: NatTopology['exec'] = netnsExec
   const cleanup = () => {
     for (const ns of [server, router, client]) {
       try {

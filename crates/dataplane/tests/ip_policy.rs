@@ -3,6 +3,8 @@
 //! packets from real captures. Checksums are verified with a sum written
 //! here independently of the crate's.
 
+mod common;
+
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 use l2tp_ipsec_dataplane::ip::{
@@ -775,53 +777,15 @@ fn no_icmp_error_about_icmp_errors_fragments_or_non_hosts() {
     assert_eq!(too_big(&udp_v6(100), 1280, from4, 1500), None);
 }
 
-/// Writes the packets into a pcap of raw IP (LINKTYPE_RAW, 101) and asks
-/// tshark for the ICMP fields. tshark is a test dependency (`.ci/run`
-/// installs it): its absence fails the test rather than skipping it.
+/// tshark's fields (first occurrence) for raw IP packets, IP checksums
+/// checked.
 fn tshark_fields(packets: &[&[u8]], fields: &[&str]) -> Vec<String> {
-    let mut pcap = Vec::new();
-    pcap.extend(0xa1b2_c3d4u32.to_le_bytes());
-    pcap.extend(2u16.to_le_bytes());
-    pcap.extend(4u16.to_le_bytes());
-    pcap.extend([0; 8]);
-    pcap.extend(65535u32.to_le_bytes());
-    pcap.extend(101u32.to_le_bytes());
-    for (i, p) in packets.iter().enumerate() {
-        pcap.extend((i as u32).to_le_bytes());
-        pcap.extend(0u32.to_le_bytes());
-        pcap.extend((p.len() as u32).to_le_bytes());
-        pcap.extend((p.len() as u32).to_le_bytes());
-        pcap.extend(*p);
-    }
-    let dir = std::env::temp_dir().join(format!("ip_policy_{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let file = dir.join(format!("{}.pcap", fields[0]));
-    std::fs::write(&file, &pcap).unwrap();
-    let mut cmd = std::process::Command::new("tshark");
-    cmd.args(["-n", "-r"]).arg(&file).args([
-        "-o",
-        "ip.check_checksum:TRUE",
-        "-T",
-        "fields",
-        "-E",
-        "separator=,",
-        "-E",
-        "occurrence=f",
-    ]);
-    for f in fields {
-        cmd.args(["-e", f]);
-    }
-    let out = cmd.output();
-    let _ = std::fs::remove_dir_all(&dir);
-    match out {
-        Ok(out) if out.status.success() => String::from_utf8(out.stdout)
-            .unwrap()
-            .lines()
-            .map(str::to_owned)
-            .collect(),
-        Ok(out) => panic!("tshark: {}", String::from_utf8_lossy(&out.stderr)),
-        Err(e) => panic!("tshark is needed for this test (apt-get install tshark): {e}"),
-    }
+    common::tshark_fields(
+        packets,
+        &format!("ip_policy_{}", fields[0]),
+        &["ip.check_checksum:TRUE"],
+        fields,
+    )
 }
 
 #[test]

@@ -3,6 +3,8 @@
 //! tshark (a test dependency installed by `.ci/run`: missing, the test
 //! fails) with IP and TCP checksum validation on.
 
+mod common;
+
 use l2tp_ipsec_dataplane::io::offload::{
     finish_checksum, OffloadError, TsoPlan, VnetHdr, F_NEEDS_CSUM, GSO_ECN, GSO_TCPV4, GSO_TCPV6,
 };
@@ -79,54 +81,19 @@ fn cut(hdr: &VnetHdr, packet: &[u8]) -> Vec<Vec<u8>> {
         .collect()
 }
 
-/// Writes raw IP packets (LINKTYPE_RAW) to a pcap and returns tshark's
-/// fields, one line per packet.
+/// tshark's fields for raw IP packets, checksums checked, absolute TCP
+/// sequence numbers.
 fn tshark(packets: &[Vec<u8>], name: &str, fields: &[&str]) -> Vec<String> {
-    let mut pcap = Vec::new();
-    pcap.extend(0xa1b2_c3d4u32.to_le_bytes());
-    pcap.extend(2u16.to_le_bytes());
-    pcap.extend(4u16.to_le_bytes());
-    pcap.extend([0; 8]);
-    pcap.extend(65535u32.to_le_bytes());
-    pcap.extend(101u32.to_le_bytes());
-    for (i, p) in packets.iter().enumerate() {
-        pcap.extend((i as u32).to_le_bytes());
-        pcap.extend(0u32.to_le_bytes());
-        pcap.extend((p.len() as u32).to_le_bytes());
-        pcap.extend((p.len() as u32).to_le_bytes());
-        pcap.extend(p);
-    }
-    let file = std::env::temp_dir().join(format!("tun_offload_{}_{name}.pcap", std::process::id()));
-    std::fs::write(&file, &pcap).unwrap();
-    let mut cmd = std::process::Command::new("tshark");
-    cmd.args(["-n", "-r"]).arg(&file).args([
-        "-o",
-        "ip.check_checksum:TRUE",
-        "-o",
-        "tcp.check_checksum:TRUE",
-        "-o",
-        "tcp.relative_sequence_numbers:FALSE",
-        "-T",
-        "fields",
-        "-E",
-        "separator=,",
-    ]);
-    for f in fields {
-        cmd.args(["-e", f]);
-    }
-    let out = cmd.output();
-    let _ = std::fs::remove_file(&file);
-    let out = out.expect("tshark must be installed (apt-get install tshark)");
-    assert!(
-        out.status.success(),
-        "tshark: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout)
-        .unwrap()
-        .lines()
-        .map(str::to_string)
-        .collect()
+    common::tshark_fields(
+        packets,
+        &format!("tun_offload_{name}"),
+        &[
+            "ip.check_checksum:TRUE",
+            "tcp.check_checksum:TRUE",
+            "tcp.relative_sequence_numbers:FALSE",
+        ],
+        fields,
+    )
 }
 
 #[test]

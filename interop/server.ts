@@ -52,7 +52,12 @@ export class ServerUnderTest {
 
   async start(timeoutMs = 30_000): Promise<void> {
     const log = createWriteStream(this.logFile)
-    const child = spawnGroup('/usr/sbin/ip', ['netns', 'exec', this.netns, process.execPath, ...CLI, 'serve', '--config', this.config, '--keylog', this.keylog], { cwd: REPO })
+    // No UDP GSO toward the clients: the capture on lo records a GSO send as
+    // one datagram holding a run of ESP packets (segmented only on delivery),
+    // which tshark reads as one ESP packet with a bad ICV. The clients get
+    // proper datagrams either way (their pings and iperf3 pass with GSO on).
+    const env = { ...process.env, L2TP_IPSEC_NO_OFFLOAD: 'udp-gso' }
+    const child = spawnGroup('/usr/sbin/ip', ['netns', 'exec', this.netns, process.execPath, ...CLI, 'serve', '--config', this.config, '--keylog', this.keylog], { cwd: REPO, env })
     this.child = child
     this.exit = exited(child)
     let partial = ''

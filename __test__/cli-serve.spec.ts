@@ -8,24 +8,13 @@ import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { ip } from '../lib/testing/netns.js'
-import { until } from './helpers/netns-run.js'
+import { serveSandbox, until } from './helpers/netns-run.js'
 
 const CLI = ['--import', 'tsx', 'lib/cli/main.ts']
 const run = (...args: string[]) => spawnSync(process.execPath, [...CLI, ...args], { encoding: 'utf8', timeout: 60_000 })
 
 test.serial('start: first run makes a PSK and a demo user (0600), prints how to connect, serves; sessions --json answers; SIGTERM stops it', async (t) => {
-  const ns = `l2t-start-${process.pid}`
-  const dir = mkdtempSync(join(tmpdir(), 'l2tp-start-'))
-  ip('netns', 'add', ns)
-  t.teardown(() => {
-    try {
-      ip('netns', 'del', ns)
-    } catch {
-      // gone
-    }
-    rmSync(dir, { recursive: true, force: true })
-  })
-  ip('-n', ns, 'link', 'set', 'lo', 'up')
+  const { ns, dir } = serveSandbox(t, 'start')
   const socket = join(dir, 'admin.sock')
   const child = spawn('ip', ['netns', 'exec', ns, process.execPath, ...CLI, 'start', '--state-dir', join(dir, 'state'), '--admin-socket', socket, '--log-format', 'json'], { stdio: ['ignore', 'pipe', 'pipe'] })
   let stdout = ''
@@ -105,14 +94,7 @@ test('start without privileges says which capabilities are missing and how to gr
 })
 
 test.serial('a server killed with SIGKILL leaves no TUN device or route behind', async (t) => {
-  const ns = `l2t-kill-${process.pid}`
-  const dir = mkdtempSync(join(tmpdir(), 'l2tp-kill-'))
-  ip('netns', 'add', ns)
-  t.teardown(() => {
-    ip('netns', 'del', ns)
-    rmSync(dir, { recursive: true, force: true })
-  })
-  ip('-n', ns, 'link', 'set', 'lo', 'up')
+  const { ns, dir } = serveSandbox(t, 'kill')
   const child = spawn('ip', ['netns', 'exec', ns, process.execPath, ...CLI, 'start', '--state-dir', join(dir, 'state'), '--admin-socket', join(dir, 'admin.sock'), '--log-format', 'json'], { stdio: ['ignore', 'ignore', 'pipe'] })
   let stderr = ''
   child.stderr.on('data', (d: Buffer) => (stderr += d))
@@ -125,14 +107,7 @@ test.serial('a server killed with SIGKILL leaves no TUN device or route behind',
 })
 
 test.serial('serve --config with metrics.listen serves Prometheus metrics from the running server', async (t) => {
-  const ns = `l2t-metrics-${process.pid}`
-  const dir = mkdtempSync(join(tmpdir(), 'l2tp-metrics-'))
-  ip('netns', 'add', ns)
-  t.teardown(() => {
-    ip('netns', 'del', ns)
-    rmSync(dir, { recursive: true, force: true })
-  })
-  ip('-n', ns, 'link', 'set', 'lo', 'up')
+  const { ns, dir } = serveSandbox(t, 'metrics')
   const config = join(dir, 'config.yaml')
   writeFileSync(
     config,

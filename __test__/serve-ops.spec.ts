@@ -4,23 +4,14 @@
 // file verifies with `l2tp-ipsec audit verify`.
 import test from 'ava'
 import { spawn, spawnSync } from 'node:child_process'
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
-import { tmpdir } from 'node:os'
+import { readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
-import { ip } from '../lib/testing/netns.js'
-import { until } from './helpers/netns-run.js'
+import { serveSandbox, until } from './helpers/netns-run.js'
 
 const CLI = ['--import', 'tsx', 'lib/cli/main.ts']
 
 test.serial('serve: readyz, audited SIGHUP reloads (applied and refused), SIGTERM drains and exits 0, the audit chain verifies', async (t) => {
-  const ns = `l2t-sops-${process.pid}`
-  const dir = mkdtempSync(join(tmpdir(), 'l2tp-sops-'))
-  ip('netns', 'add', ns)
-  t.teardown(() => {
-    ip('netns', 'del', ns)
-    rmSync(dir, { recursive: true, force: true })
-  })
-  ip('-n', ns, 'link', 'set', 'lo', 'up')
+  const { ns, dir } = serveSandbox(t, 'sops')
   const config = join(dir, 'config.yaml')
   const audit = join(dir, 'log', 'audit.log')
   const base = [

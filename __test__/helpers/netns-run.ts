@@ -1,7 +1,11 @@
 // Running things inside a test's network namespaces: ping, node scripts,
 // a 100 MB TCP transfer checked by SHA-256, and polling.
 import { spawn, spawnSync } from 'node:child_process'
+import { mkdtempSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
+import { ip } from '../../lib/testing/netns.js'
 
 const SINK = fileURLToPath(new URL('./tcp-sink.mjs', import.meta.url))
 const SOURCE = fileURLToPath(new URL('./tcp-source.mjs', import.meta.url))
@@ -53,3 +57,23 @@ export async function tcpTransfer(fromNs: string, toNs: string, address: string,
 }
 
 export { sleep, until } from '../../lib/testing/wait.js'
+
+/**
+ * A namespace with only `lo` (up) and a temporary directory, both removed
+ * in teardown: where the CLI tests run `serve`/`start` as a process.
+ */
+export function serveSandbox(t: { teardown(fn: () => void): void }, tag: string): { ns: string; dir: string } {
+  const ns = `l2t-${tag}-${process.pid}`
+  const dir = mkdtempSync(join(tmpdir(), `l2tp-${tag}-`))
+  ip('netns', 'add', ns)
+  t.teardown(() => {
+    try {
+      ip('netns', 'del', ns)
+    } catch {
+      // already gone
+    }
+    rmSync(dir, { recursive: true, force: true })
+  })
+  ip('-n', ns, 'link', 'set', 'lo', 'up')
+  return { ns, dir }
+}

@@ -51,7 +51,7 @@ xfrm_dump "after ipsec-up"
 step ping
 ping -c 10 -i 0.3 -W 2 -I "$LAN_ADDR" "$REMOTE" >"$R/ping.txt" 2>&1
 grep -q " 0% packet loss" "$R/ping.txt" || fail "ping across the site link: $(tail -n 2 "$R/ping.txt" | tr '\n' ' ')"
-note "ping $LAN_ADDR → $REMOTE: 10/10"
+note "ping $LAN_ADDR to $REMOTE: 10/10"
 
 step rekey-under-ping
 # 70 s of pings every 0.5 s; strongSwan's rekey falls ~40 s into them.
@@ -64,7 +64,7 @@ for _ in $(seq 1 150); do
   sleep 0.5
 done
 [ $rekeyed = yes ] || { kill "$pinger"; fail "no new site SA pair: strongSwan did not rekey, or the server did not take it ($(server_count 'site SA pair up') 'site SA pair up')"; }
-note "CHILD_SA rekeyed at t=$(now): SPIs $before→ $(spis)"
+note "CHILD_SA rekeyed at t=$(now): SPIs $before-> $(spis)"
 xfrm_dump "after rekey"
 wait "$pinger"
 received=$(sed -n 's/.* \([0-9]*\) received.*/\1/p' "$R/ping-rekey.txt")

@@ -166,6 +166,11 @@ export interface ControlMeta {
   peerPort?: number
   /** IKE: our port (500 or 4500). */
   localPort?: number
+  /**
+   * IKE: our address the peer sent the message to (known even on a
+   * socket bound to 0.0.0.0); on a send, the source address to use.
+   */
+  localAddress?: string
   /** L2TP: the IPsec peer (binding) the message came over or goes to. */
   binding?: number
   /** L2TP: the peer's L2TP UDP port (usually 1701). */

@@ -201,7 +201,7 @@ export function respondToQuick1(ctx: Context, ike: IkeSa, header: IsakmpHeader, 
     (after) => crypto.quickHash2(ike.hash, ike.skeyidA!, header.messageId, qm.ni, after),
     qm.commit ? Flag.COMMIT : 0,
   )
-  ctx.send({ data: message, to: ike.peer, fromPort: ike.localPort }, ike, requestKey(body))
+  ctx.send({ data: message, to: ike.peer, fromPort: ike.localPort, fromAddress: ike.local.address }, ike, requestKey(body))
   // The inbound SA may be installed now (libreswan does): clients send their
   // first ESP packet right behind message 3, before child-sa-up is acted on.
   ctx.emit({ type: 'child-sa-inbound', ikeSa: ike.id, peer: ike.peer, inbound: childKeys(ike, qm, qm.ourSpi), udpEncapsulated: choice.udpEncapsulated, peerL2tpPort: qm.peerL2tpPort })
@@ -225,7 +225,7 @@ export function respondToQuick3(ctx: Context, qm: QuickMode, header: IsakmpHeade
     const connected: PayloadInput = { type: PayloadType.NOTIFICATION, doi: 1, protocol: ProtocolId.IPSEC_ESP, spi: qm.ourSpi, notifyType: NotifyType.CONNECTED, data: Buffer.alloc(0) }
     const message = encryptHashed(ike, ExchangeType.INFORMATIONAL, qm.messageId, [connected], (after) => crypto.informationalHash(ike.hash, ike.skeyidA!, qm.messageId, after), Flag.COMMIT)
     ike.forgetMessageId(qm.messageId)
-    ctx.send({ data: message, to: ike.peer, fromPort: ike.localPort })
+    ctx.send({ data: message, to: ike.peer, fromPort: ike.localPort, fromAddress: ike.local.address })
   }
   return true
 }
@@ -289,7 +289,7 @@ export function initiateQuick(ctx: Context, ike: IkeSa, request: QuickModeReques
     }
   }
   const message = encryptHashed(ike, ExchangeType.QUICK, messageId, payloads, (after) => crypto.quickHash1(ike.hash, ike.skeyidA!, messageId, after), qm.commit ? Flag.COMMIT : 0)
-  ctx.send({ data: message, to: ike.peer, fromPort: ike.localPort }, ike)
+  ctx.send({ data: message, to: ike.peer, fromPort: ike.localPort, fromAddress: ike.local.address }, ike)
   return qm
 }
 
@@ -330,7 +330,7 @@ export function initiatorGotQuick2(ctx: Context, qm: QuickMode, header: IsakmpHe
     qm.gqmXy = qm.dh.computeSecret(ke.data)
   }
   const message = encryptHashed(ike, ExchangeType.QUICK, header.messageId, [], () => crypto.quickHash3(ike.hash, ike.skeyidA!, header.messageId, qm.ni, qm.nr!))
-  ctx.send({ data: message, to: ike.peer, fromPort: ike.localPort })
+  ctx.send({ data: message, to: ike.peer, fromPort: ike.localPort, fromAddress: ike.local.address })
   ike.lastSent = undefined
   qm.state = 'DONE'
   ike.forgetMessageId(qm.messageId)

@@ -233,7 +233,8 @@ export abstract class ControlPlane {
 
   private frame(kind: string, meta: ControlBatch['meta'][number], frame: Buffer, now: number): void {
     if (kind === 'ike') {
-      const path = { peer: { address: meta.peerAddress ?? '', port: meta.peerPort ?? 0 }, local: { address: this.o.localAddress, port: meta.localPort ?? 500 } }
+      // Our address as the peer addressed it (IP_PKTINFO; on 0.0.0.0 the listen address says nothing): our default ID, NAT-D hash and reply source.
+      const path = { peer: { address: meta.peerAddress ?? '', port: meta.peerPort ?? 0 }, local: { address: meta.localAddress ?? this.o.localAddress, port: meta.localPort ?? 500 } }
       this.ike.handle(Buffer.from(frame), path, now)
       this.drainIke(now)
     } else if (kind === 'l2tp') {

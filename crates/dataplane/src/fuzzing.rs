@@ -93,7 +93,14 @@ impl Harness {
     pub fn natt(&self, datagram: &mut [u8], peer: SocketAddr) -> Vec<UpItem> {
         let mut up = Vec::new();
         let mut tun = self.tun_fd().map(TunWriter::new);
-        inbound::natt_datagram(&self.shared, datagram, peer, 4500, tun.as_mut(), &mut up);
+        inbound::natt_datagram(
+            &self.shared,
+            datagram,
+            peer,
+            (None, 4500),
+            tun.as_mut(),
+            &mut up,
+        );
         up
     }
 

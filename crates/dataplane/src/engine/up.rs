@@ -2,13 +2,19 @@
 //! and delivered in batches by one dispatcher thread (at most one JS call
 //! per batch, never one per packet).
 
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 
 /// A control packet for the control plane.
 #[derive(Debug, Clone)]
 pub enum Control {
     /// An IKE message (on 4500 with the non-ESP marker already removed).
-    Ike { peer: SocketAddr, local_port: u16 },
+    /// `local`: our address the peer sent it to (IP_PKTINFO), or on the
+    /// way out the source address to send from; None: the route's choice.
+    Ike {
+        peer: SocketAddr,
+        local: Option<IpAddr>,
+        local_port: u16,
+    },
     /// An L2TP control message that arrived inside ESP over `binding`.
     L2tp {
         binding: u32,

@@ -60,6 +60,9 @@ pub struct ControlMeta {
     pub peer_port: Option<u32>,
     /// IKE: our port (500 or 4500).
     pub local_port: Option<u32>,
+    /// IKE: our address the peer sent the message to (known even on a
+    /// socket bound to 0.0.0.0); on a send, the source address to use.
+    pub local_address: Option<String>,
     /// L2TP: the IPsec peer (binding) the message came over or goes to.
     pub binding: Option<u32>,
     /// L2TP: the peer's L2TP UDP port (usually 1701).
@@ -275,8 +278,13 @@ fn addr_string(a: SocketAddr) -> String {
 fn meta_to_js(meta: &Control) -> ControlMeta {
     let mut m = ControlMeta::default();
     match meta {
-        Control::Ike { peer, local_port } => {
+        Control::Ike {
+            peer,
+            local,
+            local_port,
+        } => {
             m.kind = "ike".into();
+            m.local_address = local.map(|a| a.to_string());
             m.peer_address = Some(peer.ip().to_string());
             m.peer_port = Some(peer.port() as u32);
             m.local_port = Some(*local_port as u32);
@@ -461,9 +469,19 @@ fn control_from_js(meta: &ControlMeta) -> Result<(Control, u16)> {
     match meta.kind.as_str() {
         "ike" => {
             let local_port = u16_field("meta.localPort", meta.local_port.unwrap_or(500))?;
+            let local = match meta.local_address.as_deref() {
+                None => None,
+                Some(a) => Some(a.parse::<IpAddr>().map_err(|_| {
+                    error(
+                        "ERR_DP_ADDRESS",
+                        format!("meta.localAddress {a:?} is not an IP address"),
+                    )
+                })?),
+            };
             Ok((
                 Control::Ike {
                     peer: peer()?,
+                    local,
                     local_port,
                 },
                 local_port,

@@ -3,7 +3,9 @@
 // client addressed (its Main Mode ID, which strongSwan with the usual
 // `rightid` and libreswan check) and answer IKE from that address, not from
 // the one the route would pick (10.250.0.1, the interface's first). The
-// data plane learns the address from IP_PKTINFO on each datagram.
+// data plane learns the address from IP_PKTINFO on each datagram. Our
+// client, bound to 0.0.0.0 too, learns its own address the same way from
+// message 4 and names itself by it instead of 0.0.0.0.
 import test from 'ava'
 import type { IkeSaUpInfo } from '../lib/server/types.js'
 import { ip } from '../lib/testing/netns.js'
@@ -21,9 +23,11 @@ for (const listen of ['0.0.0.0', '::']) {
     ip('-n', rig.net.a, 'addr', 'add', `${SECOND}/24`, 'dev', rig.net.vethA)
     const capture = await startCapture(rig.net.b, rig.net.vethB, rig.tempDir, 'udp port 500 or udp port 4500')
 
-    const client = rig.client({ server: SECOND })
+    const client = rig.client({ server: SECOND, local: { address: '0.0.0.0' } })
     const serverIds: string[] = []
+    const clientIds: string[] = []
     client.on('ike-sa-up', (e: IkeSaUpInfo) => serverIds.push(e.peerId))
+    rig.server.on('ike-sa-up', (e: IkeSaUpInfo) => clientIds.push(e.peerId))
     await client.connect()
     const ping = await pingAsync(rig.net.b, GATEWAY, 3)
     t.is(ping.received, 3, ping.output)
@@ -31,6 +35,7 @@ for (const listen of ['0.0.0.0', '::']) {
     const frames = await capture.stop()
 
     t.deepEqual(serverIds, [SECOND], "the server's Main Mode ID is the address the client addressed, not 0.0.0.0")
+    t.deepEqual(clientIds, [rig.net.addrB], "the client's ID is its address, not 0.0.0.0")
     const ikeSources = new Map<string, number>()
     const espSources = new Map<string, number>()
     for (const f of frames) {

@@ -208,6 +208,8 @@ export function initiatorGotKe(ctx: Context, ike: IkeSa, payloads: readonly Payl
     ike.localPort = ctx.config.nattPort
     ike.peer = { ...ike.peer, port: ctx.config.peerNattPort }
   }
+  // Bound to 0.0.0.0 we learn our address from message 4's destination (IP_PKTINFO): our default ID is then not 0.0.0.0.
+  if ((ike.local.address === '0.0.0.0' || ike.local.address === '::') && path.local.address !== ike.local.address) ike.local = { ...ike.local, address: path.local.address }
   const hashI = (idBody: Buffer) => crypto.hashI(ike.hash, ike.skeyid!, ike.gxi!, ike.gxr!, ike.ckyI, ike.ckyR, ike.saiB!, idBody)
   const out: PayloadInput[] = ourAuthentication(ctx, ike, ike.local.address, hashI)
   // INITIAL-CONTACT on a first connection only: a rekey must not make the

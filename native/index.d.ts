@@ -123,6 +123,29 @@ export declare class EspSa {
   destroy(): void
 }
 
+/**
+ * Our half of one ECP Diffie-Hellman exchange in IKE group 19, 20 or 21
+ * (RFC 5903): public value x | y, shared secret the x coordinate.
+ */
+export declare class IkeEcdh {
+  /**
+   * A fresh key pair, or with `privateKey` (big-endian scalar) a known
+   * one for test vectors. Throws IKE_UNKNOWN_GROUP or IKE_BAD_PRIVATE_KEY.
+   */
+  constructor(group: number, privateKey?: Buffer | undefined | null)
+  /** x | y as the KE payload carries it. */
+  publicKey(): Buffer
+  /** Bits of the private scalar. */
+  privateKeyBits(): number
+  /**
+   * The x coordinate of the shared point; throws IKE_BAD_KE for a value
+   * of the wrong length or off the curve.
+   */
+  computeSecret(peerPublic: Buffer): Buffer
+  /** Frees the private scalar (aws-lc wipes it); no secret after this. */
+  destroy(): void
+}
+
 /** Per-session anomaly flags; a part left out is off, all left out: off. */
 export interface AnomalyOptions {
   /**
@@ -267,6 +290,20 @@ export interface EspSuiteInfo {
 
 /** Every suite name an SA accepts. */
 export declare function espSuites(): Array<string>
+
+/**
+ * AES-CBC over whole blocks (the caller pads), key of 16, 24 or 32
+ * bytes; a new Buffer, `data` is left alone. Throws IKE_BAD_KEY_LENGTH,
+ * IKE_BAD_IV or IKE_BAD_CIPHERTEXT.
+ */
+export declare function ikeAesCbc(encrypt: boolean, key: Uint8Array, iv: Uint8Array, data: Uint8Array): Buffer
+
+/**
+ * IKEv1's prf(key, a | b | ...) (RFC 2409 section 5): the HMAC of `hash`
+ * (1 = SHA-1, 256, 384, 512 = SHA-2) over up to seven parts; throws
+ * IKE_BAD_ARGUMENT for another hash.
+ */
+export declare function ikePrf(hash: number, key: Uint8Array, a: Uint8Array, b?: Uint8Array | undefined | null, c?: Uint8Array | undefined | null, d?: Uint8Array | undefined | null, e?: Uint8Array | undefined | null, f?: Uint8Array | undefined | null, g?: Uint8Array | undefined | null): Buffer
 
 export interface LocalAddresses {
   ike: Array<string>

@@ -773,10 +773,13 @@ if (
   }
 }
 
-const { DataPlane, EspSa, espStatusCodes, espSuiteInfo, espSuites } = nativeBinding
+const { DataPlane, EspSa, IkeEcdh, espStatusCodes, espSuiteInfo, espSuites, ikeAesCbc, ikePrf } = nativeBinding
 export { DataPlane }
 export { EspSa }
+export { IkeEcdh }
 export { espStatusCodes }
 export { espSuiteInfo }
 export { espSuites }
+export { ikeAesCbc }
+export { ikePrf }
 export const __napiBindingTarget = __napiLoadedBindingTarget

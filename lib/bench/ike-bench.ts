@@ -39,6 +39,12 @@ export interface IkeBenchRecord {
   process_cpu_ms_per_exchange: number
   /** 1000 / responder_cpu_ms_per_exchange: what one core fully given to the responder completes. */
   exchanges_per_cpu_second: number
+  /**
+   * Share of the wall-clock time the responder spent handling datagrams:
+   * well below 1, the wall-clock rate is set by the initiators and the
+   * machine's other load (both processes share its cores), not by the responder.
+   */
+  responder_busy_fraction: number
   /** `openssl speed` as it reports, and the algorithm. */
   openssl_speed: string
   openssl_speed_ops_per_second: number
@@ -74,7 +80,7 @@ async function warmUp(count: () => number, target: number): Promise<void> {
   }
 }
 
-export async function exchangesPerSecond(group: number, seconds: number): Promise<{ rate: number; cpuMs: number; processCpuMs: number }> {
+export async function exchangesPerSecond(group: number, seconds: number): Promise<{ rate: number; cpuMs: number; processCpuMs: number; busy: number }> {
   const policy = policyFor(group)
   const responder = new IkeEndpoint({ policy, psk: Buffer.from(PSK), forceEncapsulation: false, maxHalfOpen: 100000, maxHalfOpenPerSource: 100000 })
   const socket = dgram.createSocket('udp4')
@@ -145,7 +151,7 @@ export async function exchangesPerSecond(group: number, seconds: number): Promis
   socket.close()
   if (failures.length) throw new Error(`IKE bench: ${failures.length} exchanges failed, first: ${JSON.stringify(failures[0])}`)
   const n = Math.max(done, 1)
-  return { rate: done / elapsed, cpuMs: handlingMicros / 1000 / n, processCpuMs: (cpu.user + cpu.system) / 1000 / n }
+  return { rate: done / elapsed, cpuMs: handlingMicros / 1000 / n, processCpuMs: (cpu.user + cpu.system) / 1000 / n, busy: handlingMicros / 1e6 / elapsed }
 }
 
 /**
@@ -229,7 +235,7 @@ function memoryPerSa(group: number, count: number): number {
 export async function runIkeBench(options: { seconds: number; groups: readonly number[] }): Promise<IkeBenchRecord[]> {
   const records: IkeBenchRecord[] = []
   for (const group of options.groups) {
-    const { rate, cpuMs, processCpuMs } = await exchangesPerSecond(group, options.seconds)
+    const { rate, cpuMs, processCpuMs, busy } = await exchangesPerSecond(group, options.seconds)
     const reference = dhReference(group, Math.max(1, Math.round(options.seconds / 2)))
     const perCpuSecond = 1000 / cpuMs
     const warm = warmCpuMs(group, 100, 5)
@@ -240,6 +246,7 @@ export async function runIkeBench(options: { seconds: number; groups: readonly n
       responder_cpu_ms_per_exchange: Number(cpuMs.toFixed(3)),
       process_cpu_ms_per_exchange: Number(processCpuMs.toFixed(3)),
       exchanges_per_cpu_second: Math.round(perCpuSecond),
+      responder_busy_fraction: Number(busy.toFixed(2)),
       openssl_speed: reference.opensslAlgorithm,
       openssl_speed_ops_per_second: Math.round(reference.opensslSpeedOps),
       ...(reference.ourExponentBits === undefined ? {} : { openssl_exponent_bits: reference.opensslExponentBits, our_exponent_bits: reference.ourExponentBits }),

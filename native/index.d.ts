@@ -453,6 +453,13 @@ export interface SiteStats {
   idleMs: number
 }
 
+/**
+ * CPU time the calling (JS) thread has used, in microseconds: what the
+ * IKE benchmark times the responder's work with (one cheap system call,
+ * unlike process.cpuUsage, which sums every thread of the process).
+ */
+export declare function threadCpuMicros(): number
+
 export interface TunOptions {
   /** Device name, created if missing (at most 15 bytes). */
   name: string

@@ -773,7 +773,7 @@ if (
   }
 }
 
-const { DataPlane, EspSa, IkeEcdh, espStatusCodes, espSuiteInfo, espSuites, ikeAesCbc, ikePrf } = nativeBinding
+const { DataPlane, EspSa, IkeEcdh, espStatusCodes, espSuiteInfo, espSuites, ikeAesCbc, ikePrf, threadCpuMicros } = nativeBinding
 export { DataPlane }
 export { EspSa }
 export { IkeEcdh }
@@ -782,4 +782,5 @@ export { espSuiteInfo }
 export { espSuites }
 export { ikeAesCbc }
 export { ikePrf }
+export { threadCpuMicros }
 export const __napiBindingTarget = __napiLoadedBindingTarget

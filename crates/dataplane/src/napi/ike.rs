@@ -113,3 +113,13 @@ pub fn ike_aes_cbc<'env>(
     ike::aes_cbc(encrypt, key, iv, &mut out).map_err(|e| error(e.code(), e.message()))?;
     Ok(out)
 }
+
+/// CPU time the calling (JS) thread has used, in microseconds: what the
+/// IKE benchmark times the responder's work with (one cheap system call,
+/// unlike process.cpuUsage, which sums every thread of the process).
+#[napi]
+pub fn thread_cpu_micros() -> Result<f64> {
+    crate::io::sys::thread_cpu_nanos()
+        .map(|ns| ns as f64 / 1000.0)
+        .map_err(|e| error("ERR_CLOCK", e.to_string()))
+}

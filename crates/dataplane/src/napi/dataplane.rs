@@ -365,7 +365,8 @@ fn event_to_js(e: &Event) -> DataPlaneEvent {
 }
 
 impl UpSink for JsSink {
-    fn deliver(&self, batch: UpBatch) {
+    fn deliver(&self, mut batch: UpBatch) {
+        let permit = std::mem::take(&mut batch.permit);
         let js = ControlBatch {
             offsets: if batch.offsets.is_empty() {
                 vec![0u32].into()
@@ -378,7 +379,14 @@ impl UpSink for JsSink {
         };
         if let Some(cb) = self.callback.lock().expect("callback lock").as_ref() {
             self.calls.fetch_add(1, Relaxed);
-            cb.call(js, ThreadsafeFunctionCallMode::NonBlocking);
+            // The permit goes when the callback has run (or when napi drops
+            // the call at shutdown): until then the batch's items count
+            // against the up-queue limit. A throw in the callback is handed
+            // back to Node as before (an uncaught exception).
+            cb.call_with_return_value(js, ThreadsafeFunctionCallMode::NonBlocking, move |r, _| {
+                drop(permit);
+                r
+            });
         }
     }
 }

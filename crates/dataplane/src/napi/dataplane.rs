@@ -43,7 +43,8 @@ pub struct DataPlaneOptions {
     pub tun: Option<TunOptions>,
     /// Worker threads (default 1).
     pub workers: Option<u32>,
-    /// Control packets that may wait for JS before more are dropped (default 65536).
+    /// Control packets that may wait for JS (queued, or delivered and not yet
+    /// handled by the callback) before more are dropped (default 65536).
     pub up_queue: Option<u32>,
     /// Network namespace path (e.g. /run/netns/vpn) to open sockets and TUN in.
     pub netns: Option<String>,

@@ -1,0 +1,200 @@
+// Floods against the limits that need more than a raw datagram, end to end
+// in network namespaces (server in one, clients and flooders in the other,
+// veth between; nothing leaves them):
+//
+// - L2TP tunnels and calls per client, flooded by an authenticated peer
+//   over a real IKE SA and IPsec SA (lib/testing/l2tp-flooder.ts);
+// - IKE SAs per identity, flooded by peers that share one IKE ID;
+// - the control queue (data plane -> JS): a control flood while the JS
+//   thread is busy.
+//
+// Through each, an established session (our L2tpClient) pings the gateway
+// and every ping is answered; each refusal is counted exactly once in
+// l2tp_ipsec_limit_hits_total; the flooder sees the StopCCN and CDN Result
+// Codes of RFC 2661; RSS and file descriptors stay flat.
+import test from 'ava'
+import { readdirSync } from 'node:fs'
+import { fileURLToPath } from 'node:url'
+import { CdnResult, GeneralError, StopCcnResult } from '../lib/l2tp/constants.js'
+import { createServerMetrics } from '../lib/metrics/registry.js'
+import type { L2tpServer } from '../lib/server/l2tp-server.js'
+import { FloodPeer, type Outcome } from '../lib/testing/l2tp-flooder.js'
+import { pingAsync, runNode, until } from './helpers/netns-run.js'
+import { sample } from './helpers/ops-rig.js'
+import { createRig, GATEWAY, PSK, type Rig } from './helpers/vpn-rig.js'
+
+const FLOOD = fileURLToPath(new URL('./helpers/ike-flood.mjs', import.meta.url))
+const MiB = 1024 * 1024
+const openFds = (): number => readdirSync('/proc/self/fd').length
+
+/** Flooder addresses beside the client's own (10.250.0.2), on the client end of the veth. */
+function addAddresses(rig: Rig, addresses: string[]): void {
+  for (const a of addresses) rig.net.exec(rig.net.b, ['ip', 'addr', 'add', `${a}/24`, 'dev', rig.net.vethB])
+}
+
+/** l2tp_ipsec_limit_hits_total by limit, as a scrape shows it. */
+function limitHits(t: { teardown(fn: () => void): void }, server: L2tpServer): (limit: string) => Promise<number> {
+  const metrics = createServerMetrics(server)
+  t.teardown(() => metrics.stop())
+  return async (limit) => sample(await metrics.metrics(), 'l2tp_ipsec_limit_hits_total', { limit })
+}
+
+const refusedBy = (outcomes: Outcome[]): Outcome[] => outcomes.filter((o) => !o.up)
+const upIn = (outcomes: Outcome[]): Outcome[] => outcomes.filter((o) => o.up)
+
+test.serial('L2TP over a real IPsec SA: tunnel after tunnel and call after call are refused at each limit with StopCCN/CDN, counted exactly; the established session pings throughout; memory flat', async (t) => {
+  t.timeout(240_000)
+  const rig = await createRig(t, 'l2fl', { l2tp: { maxTunnelsPerPeer: 2, maxSessionsPerTunnel: 3, maxSessionsPerPeer: 4 } })
+  addAddresses(rig, ['10.250.0.30'])
+  const hits = limitHits(t, rig.server)
+  const alice = rig.client()
+  await alice.connect()
+  t.is((await pingAsync(rig.net.b, GATEWAY, 3)).received, 3)
+
+  const flooder = await FloodPeer.connect({ server: rig.net.addrA, psk: PSK, localAddress: '10.250.0.30', netns: rig.net.path(rig.net.b), user: 'bob', password: 'bob-pass-2' })
+  t.teardown(() => flooder.close())
+  const before = { tunnels: await hits('l2tp_tunnels_per_peer'), perTunnel: await hits('l2tp_sessions_per_tunnel'), perPeer: await hits('l2tp_sessions_per_peer') }
+  // 60 pings at 0.2 s: the whole flood long.
+  const pinging = pingAsync(rig.net.b, GATEWAY, 60)
+
+  // Twelve SCCRQs at once: two tunnels, ten StopCCNs (Result Code 2 "general error", Error Code 4 "insufficient resources").
+  const tunnels = await flooder.openTunnels(12)
+  t.is(upIn(tunnels).length, 2, JSON.stringify(tunnels))
+  for (const r of refusedBy(tunnels)) t.like(r.result, { resultCode: StopCcnResult.GENERAL_ERROR, errorCode: GeneralError.INSUFFICIENT_RESOURCES })
+  const [t1, t2] = upIn(tunnels).map((o) => o.id) as [number, number]
+  // Eight ICRQs in the first tunnel: three calls (per tunnel), five CDNs (Result Code 4, Error Code 4).
+  const first = await flooder.openCalls(t1, 8)
+  t.is(upIn(first).length, 3, JSON.stringify(first))
+  for (const r of refusedBy(first)) t.like(r.result, { resultCode: CdnResult.NO_FACILITIES_TEMPORARY, errorCode: GeneralError.INSUFFICIENT_RESOURCES, errorMessage: 'session limit per tunnel reached' })
+  // Eight in the second: one call (four per client over its tunnels), seven CDNs.
+  const second = await flooder.openCalls(t2, 8)
+  t.is(upIn(second).length, 1, JSON.stringify(second))
+  for (const r of refusedBy(second)) t.like(r.result, { resultCode: CdnResult.NO_FACILITIES_TEMPORARY, errorCode: GeneralError.INSUFFICIENT_RESOURCES, errorMessage: 'session limit per binding reached' })
+  let expected = { tunnels: 10, perTunnel: 5, perPeer: 7 }
+
+  // Then the flood proper: rounds of 40 SCCRQs and 2 x 20 ICRQs, every one refused.
+  const rss: number[] = []
+  const fds: number[] = []
+  for (let round = 0; round < 6; round++) {
+    const more = await flooder.openTunnels(40)
+    const inFirst = await flooder.openCalls(t1, 20)
+    const inSecond = await flooder.openCalls(t2, 20)
+    t.is(upIn([...more, ...inFirst, ...inSecond]).length, 0, `round ${round}: nothing more admitted`)
+    expected = { tunnels: expected.tunnels + 40, perTunnel: expected.perTunnel + 20, perPeer: expected.perPeer + 20 }
+    rss.push(process.memoryUsage().rss)
+    fds.push(openFds())
+  }
+  const ping = await pinging
+  t.is(ping.received, 60, `the established session during the flood\n${ping.output}`)
+
+  // Counted exactly once each, under its own limit.
+  t.is((await hits('l2tp_tunnels_per_peer')) - before.tunnels, expected.tunnels)
+  t.is((await hits('l2tp_sessions_per_tunnel')) - before.perTunnel, expected.perTunnel)
+  t.is((await hits('l2tp_sessions_per_peer')) - before.perPeer, expected.perPeer)
+  // A refusal keeps no state: the server holds alice's tunnel and call, and the flooder's two tunnels and four calls.
+  const l2tp = rig.server.status().l2tp as { tunnels: number; sessions: number }
+  t.like(l2tp, { tunnels: 3, sessions: 5 })
+  // The four admitted calls are real sessions: bob logged in on each.
+  t.true(await until(() => rig.server.sessions().filter((s) => s.user === 'bob').length === 4, 15_000), JSON.stringify(rig.server.sessions().map((s) => s.user)))
+  const growth = (rss.at(-1)! - rss[1]!) / MiB
+  t.true(growth < 16, `RSS grew ${growth.toFixed(1)} MiB over rounds 2-6 (${rss.map((r) => (r / MiB).toFixed(0)).join(', ')} MiB)`)
+  t.true(fds.at(-1)! <= fds[1]! + 2, `file descriptors ${fds.join(', ')}`)
+  t.log(`refused ${expected.tunnels} tunnels, ${expected.perTunnel} + ${expected.perPeer} calls; RSS ${rss.map((r) => (r / MiB).toFixed(0)).join(', ')} MiB; fds ${fds.join(', ')}`)
+
+  // The flooder leaves; everything it held goes, alice stays.
+  await flooder.hangUp()
+  t.true(await until(() => (rig.server.status().l2tp as { tunnels: number }).tunnels === 1 && rig.server.sessions().length === 1, 20_000), JSON.stringify(rig.server.status().l2tp))
+  t.is((await pingAsync(rig.net.b, GATEWAY, 3)).received, 3)
+  t.deepEqual(rig.seen.down.filter((d) => d.user === 'alice'), [])
+})
+
+test.serial('IKE SAs per identity over the wire: peers sharing one IKE ID beyond the limit are refused at Main Mode 5, counted once each; the established session pings throughout', async (t) => {
+  t.timeout(180_000)
+  const rig = await createRig(t, 'idfl', { security: { limits: { ikeSasPerIdentity: 2 } } })
+  const addresses = Array.from({ length: 9 }, (_, i) => `10.250.0.${40 + i}`)
+  addAddresses(rig, addresses)
+  const hits = limitHits(t, rig.server)
+  const alice = rig.client()
+  await alice.connect()
+  const before = await hits('ike_sas_per_identity')
+  const pinging = pingAsync(rig.net.b, GATEWAY, 40)
+
+  // Each flooder sends Main Mode 5 once (no retransmission), so each refusal is one count.
+  const connect = (address: string) =>
+    FloodPeer.connect({ server: rig.net.addrA, psk: PSK, localAddress: address, localId: 'flood@example.test', netns: rig.net.path(rig.net.b), user: 'bob', password: 'bob-pass-2', ike: { retransmitInterval: 4, retransmitTries: 0 }, connectTimeout: 15 })
+  const settled = await Promise.allSettled(addresses.slice(0, 5).map(connect))
+  const admitted = settled.flatMap((s) => (s.status === 'fulfilled' ? [s.value] : []))
+  t.teardown(() => admitted.forEach((p) => p.close()))
+  t.is(admitted.length, 2, JSON.stringify(settled.map((s) => (s.status === 'rejected' ? String(s.reason) : 'up'))))
+  for (const s of settled) if (s.status === 'rejected') t.regex(String(s.reason), /no answer from the responder/)
+  // More of the same identity from four more addresses: none admitted.
+  const again = await Promise.allSettled(addresses.slice(5).map(connect))
+  t.is(again.filter((s) => s.status === 'fulfilled').length, 0)
+  t.is((await hits('ike_sas_per_identity')) - before, 3 + 4, 'one count per refused Main Mode 5')
+  t.is(Number((rig.server.status().ike as { ikeSas: number; halfOpen: number }).ikeSas) - Number((rig.server.status().ike as { halfOpen: number }).halfOpen), 3, 'alice and the two admitted')
+  const ping = await pinging
+  t.is(ping.received, 40, ping.output)
+  t.deepEqual(rig.seen.down, [])
+})
+
+test.serial('control queue: a control flood while the JS thread is busy is dropped and counted in Rust at exactly the limit; memory bounded; the established session passes traffic throughout', async (t) => {
+  t.timeout(180_000)
+  const LIMIT = 512
+  const COUNT = 40_000
+  // No keepalives either way, so the flood is the only control traffic while JS is held.
+  const rig = await createRig(t, 'cq', { security: { limits: { controlQueue: LIMIT } }, ppp: { echoInterval: 0 }, l2tp: { helloInterval: 0 }, ipsec: { psk: PSK, dpdDelay: 0 } })
+  addAddresses(rig, ['10.250.0.60'])
+  const hits = limitHits(t, rig.server)
+  const alice = rig.client({ ppp: { echoInterval: 0 }, ike: { dpdDelay: 0 } })
+  await alice.connect()
+  t.is((await pingAsync(rig.net.b, GATEWAY, 3)).received, 3)
+
+  // Main Mode with a responder cookie we never gave: 1000 bytes, cheap to refuse, each counted as 'unknown cookies'.
+  const message = Buffer.alloc(1000)
+  message.fill(0x11, 8, 16)
+  message[17] = 0x10
+  message[18] = 2
+  message.writeUInt32BE(1000, 24)
+  const counters = () => rig.server.status().counters ?? {}
+  const unknownCookies = () => Number((rig.server.status().ike as { dropped: Record<string, number> }).dropped['unknown cookies'] ?? 0)
+  const c0 = counters()
+  const u0 = unknownCookies()
+  const h0 = await hits('control_queue')
+  const rss0 = process.memoryUsage().rss
+  const fds0 = openFds()
+
+  const pinging = pingAsync(rig.net.b, GATEWAY, 20)
+  const flood = runNode(rig.net.b, [FLOOD, rig.net.addrA, '500', String(COUNT), '10.250.0.60', message.toString('hex')])
+  // Hold the JS thread (where the server and the client run) until the data plane has read the flood, or 30 s.
+  let peak = rss0
+  let last = -1
+  let lastChange = Date.now()
+  const deadline = Date.now() + 30_000
+  for (;;) {
+    const got = (counters().ike_in ?? 0) - (c0.ike_in ?? 0)
+    peak = Math.max(peak, process.memoryUsage().rss)
+    if (got !== last) ((last = got), (lastChange = Date.now()))
+    if (got >= COUNT || Date.now() > deadline || (got > 0 && Date.now() - lastChange > 2000)) break
+    const spin = Date.now() + 5
+    while (Date.now() < spin) {
+      // busy: no callback runs
+    }
+  }
+  t.is(Number((await flood).trim()), COUNT)
+  const received = (counters().ike_in ?? 0) - (c0.ike_in ?? 0)
+  t.true(await until(() => unknownCookies() - u0 + ((counters().up_queue_full ?? 0) - (c0.up_queue_full ?? 0)) === received, 10_000))
+  const handled = unknownCookies() - u0
+  const dropped = (counters().up_queue_full ?? 0) - (c0.up_queue_full ?? 0)
+  t.log(`flood of ${COUNT}: the data plane read ${received}; JS handled ${handled}, ${dropped} dropped at the queue; RSS ${(rss0 / MiB).toFixed(0)} -> peak ${(peak / MiB).toFixed(0)} MiB while held`)
+  t.true(received >= COUNT * 0.9, `the data plane read ${received} of ${COUNT}`)
+  t.is(handled, LIMIT, 'JS was held through the flood: exactly the queue reached it')
+  t.is(dropped, received - LIMIT)
+  t.is((await hits('control_queue')) - h0, dropped, 'the metric counts exactly the dropped')
+  const growth = (peak - rss0) / MiB
+  t.true(growth < 16, `RSS grew ${growth.toFixed(1)} MiB while ${received} KB of control traffic arrived`)
+  const ping = await pinging
+  t.is(ping.received, 20, `the established session while JS was held\n${ping.output}`)
+  t.is((await pingAsync(rig.net.b, GATEWAY, 3)).received, 3)
+  t.true(openFds() <= fds0 + 2, `file descriptors ${fds0} -> ${openFds()}`)
+  t.deepEqual(rig.seen.down, [])
+})

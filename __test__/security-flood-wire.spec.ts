@@ -198,3 +198,43 @@ test.serial('control queue: a control flood while the JS thread is busy is dropp
   t.true(openFds() <= fds0 + 2, `file descriptors ${fds0} -> ${openFds()}`)
   t.deepEqual(rig.seen.down, [])
 })
+
+test.serial('pending auth over the wire: a peer placing call after call while the login callback is slow: exactly pendingAuth wait, the rest are refused busy and counted once each; the established session pings throughout', async (t) => {
+  t.timeout(180_000)
+  let release: () => void = () => {}
+  const gate = new Promise<void>((r) => (release = r))
+  t.teardown(() => release())
+  // alice is a local user; carol goes to the callback, which answers only when released.
+  const rig = await createRig(t, 'pafl', {
+    security: { limits: { pendingAuth: 3 } },
+    authenticate: async ({ user }) => {
+      await gate
+      return user === 'carol' ? { password: 'carol-pass-3' } : { accept: false, reason: 'unknown' }
+    },
+  })
+  addAddresses(rig, ['10.250.0.70'])
+  const hits = limitHits(t, rig.server)
+  const alice = rig.client()
+  await alice.connect()
+  const before = await hits('pending_auth')
+  const pinging = pingAsync(rig.net.b, GATEWAY, 30)
+  const flooder = await FloodPeer.connect({ server: rig.net.addrA, psk: PSK, localAddress: '10.250.0.70', netns: rig.net.path(rig.net.b), user: 'carol', password: 'carol-pass-3' })
+  t.teardown(() => flooder.close())
+  const [tunnel] = await flooder.openTunnels(1)
+  t.true(tunnel!.up)
+  const calls = await flooder.openCalls(tunnel!.id, 12)
+  t.is(upIn(calls).length, 12, 'the calls themselves are within the L2TP limits')
+  const security = () => rig.server.status().security as { pendingAuth: number; limitHits: Record<string, number> }
+  // Twelve logins at once: three wait on the callback, nine are answered busy.
+  t.true(await until(() => security().pendingAuth === 3 && security().limitHits.pending_auth === 9, 20_000), JSON.stringify(security()))
+  t.is((await hits('pending_auth')) - before, 9)
+  t.is(rig.seen.authFailures.filter((f) => f.reason === 'busy').length, 9, JSON.stringify(rig.seen.authFailures))
+  t.is(security().limitHits.ppp_auth_lockout, 0, 'busy is not a wrong guess')
+  release()
+  t.true(await until(() => rig.server.sessions().filter((s) => s.user === 'carol').length === 3, 20_000), JSON.stringify(rig.server.sessions().map((s) => s.user)))
+  t.is(security().pendingAuth, 0)
+  t.is((await hits('pending_auth')) - before, 9, 'nothing more refused once the callback answered')
+  const ping = await pinging
+  t.is(ping.received, 30, ping.output)
+  t.deepEqual(rig.seen.down.filter((d) => d.user === 'alice'), [])
+})

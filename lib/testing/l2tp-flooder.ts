@@ -86,7 +86,7 @@ class FloodControlPlane extends ControlPlane {
 
   /** Refusals are what we are here to see: nothing is torn down for them. */
   protected override onLowerFailure(what: 'ike' | 'l2tp', reason: string): void {
-    if (what === 'ike') this.ikeFailure = reason
+    if (what === 'ike') this.ikeFailure ??= reason
   }
 }
 
@@ -136,11 +136,13 @@ export class FloodPeer {
       { user: o.user, password: o.password },
     )
     const c = core
-    timers = new TimerLoop((now) => c.tick(now), monotonicSeconds, () => {})
+    // Ticks at least every 250 ms: the IKE core tells its next deadline only
+    // from a tick, so without one its retransmissions (and giving up) never run.
+    timers = new TimerLoop((now) => Math.min(c.tick(now) ?? Infinity, now + 0.25), monotonicSeconds, () => {})
     const peer = new FloodPeer(dp, c, timers)
     c.ike.connect({ peer: { address: o.server, port: 500 }, local: { address: o.localAddress, port: ikePort } }, monotonicSeconds())
     c.flush()
-    timers.arm(c.nextDeadline())
+    timers.arm(monotonicSeconds() + 0.25)
     const deadline = Date.now() + (o.connectTimeout ?? 20) * 1000
     while (!c.binding && !c.ikeFailure && Date.now() < deadline) await sleep(20)
     if (!c.binding) {

@@ -393,6 +393,10 @@ mod tests {
         assert_eq!(pending.load(Ordering::Relaxed), 0);
         assert_eq!(reserve(&pending, 8, 3), 3);
         drop(UpBatch::default());
-        assert_eq!(pending.load(Ordering::Relaxed), 3, "a batch without a permit gives nothing back");
+        assert_eq!(
+            pending.load(Ordering::Relaxed),
+            3,
+            "a batch without a permit gives nothing back"
+        );
     }
 }

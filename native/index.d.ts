@@ -228,7 +228,10 @@ export interface DataPlaneOptions {
   tun?: TunOptions
   /** Worker threads (default 1). */
   workers?: number
-  /** Control packets that may wait for JS before more are dropped (default 65536). */
+  /**
+   * Control packets that may wait for JS (queued, or delivered and not yet
+   * handled by the callback) before more are dropped (default 65536).
+   */
   upQueue?: number
   /** Network namespace path (e.g. /run/netns/vpn) to open sockets and TUN in. */
   netns?: string

@@ -48,6 +48,8 @@ export interface QuickMode {
   selectors?: { initiator: string; responder: string }
   /** Initiator of a site's tunnel-mode SA: our subnet and the peer's, as offered. */
   tunnel?: { local: string; remote: string }
+  /** Responder: the inbound SA's keys, derived for child-sa-inbound at message 2 and reused at child-sa-up. */
+  inboundKeys?: ChildSaKeys
 }
 
 function failure(ctx: Context, ike: IkeSa, reason: string, notify?: number): undefined {
@@ -105,7 +107,7 @@ function emitChildSa(ctx: Context, ike: IkeSa, qm: QuickMode): void {
     type: 'child-sa-up',
     ikeSa: ike.id,
     peer: ike.peer,
-    inbound: childKeys(ike, qm, qm.ourSpi),
+    inbound: qm.inboundKeys ?? childKeys(ike, qm, qm.ourSpi),
     outbound: childKeys(ike, qm, qm.peerSpi!),
     mode: c.mode,
     udpEncapsulated: c.udpEncapsulated,
@@ -204,7 +206,8 @@ export function respondToQuick1(ctx: Context, ike: IkeSa, header: IsakmpHeader, 
   ctx.send({ data: message, to: ike.peer, fromPort: ike.localPort, fromAddress: ike.local.address }, ike, requestKey(body))
   // The inbound SA may be installed now (libreswan does): clients send their
   // first ESP packet right behind message 3, before child-sa-up is acted on.
-  ctx.emit({ type: 'child-sa-inbound', ikeSa: ike.id, peer: ike.peer, inbound: childKeys(ike, qm, qm.ourSpi), udpEncapsulated: choice.udpEncapsulated, peerL2tpPort: qm.peerL2tpPort })
+  qm.inboundKeys = childKeys(ike, qm, qm.ourSpi)
+  ctx.emit({ type: 'child-sa-inbound', ikeSa: ike.id, peer: ike.peer, inbound: qm.inboundKeys, udpEncapsulated: choice.udpEncapsulated, peerL2tpPort: qm.peerL2tpPort })
   return qm
 }
 

@@ -198,6 +198,9 @@ export abstract class ControlPlane {
     }
   }
 
+  /** Every L2TP event, before the common handling (a test peer records refusals here). */
+  protected observeL2tp(_e: L2tpEvent, _now: number): void {}
+
   /** A failure under the calls (IKE refused or gone, tunnel gone); the client gives up or retries here. */
   protected onLowerFailure(_what: 'ike' | 'l2tp', _reason: string, _now: number): void {}
 
@@ -449,6 +452,7 @@ export abstract class ControlPlane {
   }
 
   private l2tpEvent(e: L2tpEvent, now: number): void {
+    this.observeL2tp(e, now)
     switch (e.type) {
       case 'tunnel-up':
         this.o.log.info({ binding: e.binding, tunnel: e.tunnelId, peerHost: e.peerHostName, vendor: e.peerVendorName }, 'L2TP tunnel up')

@@ -61,7 +61,7 @@ impl Harness {
                     offloads: crate::io::Offloads::NONE,
                 },
                 up,
-                up_pending: AtomicUsize::new(0),
+                up_pending: Arc::new(AtomicUsize::new(0)),
                 up_limit: 1,
                 started: Instant::now(),
                 stop: AtomicBool::new(false),

@@ -43,7 +43,8 @@ pub struct DataPlaneOptions {
     pub tun: Option<TunOptions>,
     /// Worker threads (default 1).
     pub workers: Option<u32>,
-    /// Control packets that may wait for JS before more are dropped (default 65536).
+    /// Control packets that may wait for JS (queued, or delivered and not yet
+    /// handled by the callback) before more are dropped (default 65536).
     pub up_queue: Option<u32>,
     /// Network namespace path (e.g. /run/netns/vpn) to open sockets and TUN in.
     pub netns: Option<String>,
@@ -373,7 +374,8 @@ fn event_to_js(e: &Event) -> DataPlaneEvent {
 }
 
 impl UpSink for JsSink {
-    fn deliver(&self, batch: UpBatch) {
+    fn deliver(&self, mut batch: UpBatch) {
+        let permit = std::mem::take(&mut batch.permit);
         let js = ControlBatch {
             offsets: if batch.offsets.is_empty() {
                 vec![0u32].into()
@@ -386,7 +388,14 @@ impl UpSink for JsSink {
         };
         if let Some(cb) = self.callback.lock().expect("callback lock").as_ref() {
             self.calls.fetch_add(1, Relaxed);
-            cb.call(js, ThreadsafeFunctionCallMode::NonBlocking);
+            // The permit goes when the callback has run (or when napi drops
+            // the call at shutdown): until then the batch's items count
+            // against the up-queue limit. A throw in the callback is handed
+            // back to Node as before (an uncaught exception).
+            cb.call_with_return_value(js, ThreadsafeFunctionCallMode::NonBlocking, move |r, _| {
+                drop(permit);
+                r
+            });
         }
     }
 }

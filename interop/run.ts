@@ -265,6 +265,16 @@ async function serverKeyChecks(s: Scenario, result: ScenarioResult, pcap: string
   return r
 }
 
+const barriers = new WeakMap<ScenarioResult, Map<string, Set<string>>>()
+
+function barrierArrivals(result: ScenarioResult, name: string): Set<string> {
+  const byName = barriers.get(result) ?? new Map<string, Set<string>>()
+  barriers.set(result, byName)
+  const arrived = byName.get(name) ?? new Set<string>()
+  byName.set(name, arrived)
+  return arrived
+}
+
 async function hookCommand(server: ServerUnderTest, result: ScenarioResult, vm: string, command: string, args: string[]): Promise<string> {
   switch (command) {
     case 'sessions': {
@@ -282,6 +292,15 @@ async function hookCommand(server: ServerUnderTest, result: ScenarioResult, vm: 
         await sleep(250)
       }
       return `error the server lists ${n} sessions, expected ${want}`
+    }
+    case 'barrier': {
+      // barrier NAME N SECONDS: until N VMs of this scenario have reached NAME (VMs boot and run at different speeds under TCG).
+      const [name = '', want = '2', seconds = '20'] = args
+      const arrived = barrierArrivals(result, name)
+      arrived.add(vm)
+      const deadline = Date.now() + Math.min(Number(seconds), 50) * 1000
+      while (arrived.size < Number(want) && Date.now() < deadline) await sleep(250)
+      return arrived.size >= Number(want) ? `ok ${arrived.size}` : `error ${arrived.size} of ${want} VMs reached ${name}`
     }
     case 'kick-all': {
       const list = await server.sessions()

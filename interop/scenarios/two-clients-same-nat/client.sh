@@ -9,9 +9,11 @@ connect_all
 hook wait-sessions 2 90 >/dev/null || fail "the server does not list two sessions: $(hook sessions)"
 hook sessions | grep -q '"address":"127.0.0.1".*"address":"127.0.0.1"' || note "the two peers are not both 127.0.0.1: $(hook sessions)"
 ping_server 20
+# VMs boot and run at different speeds: wait for the other's pings (the hook waits up to 50 s a call).
+hook barrier pinged 2 50 >/dev/null || hook barrier pinged 2 50 >/dev/null || fail "the other client did not finish its pings: $(hook sessions)"
 hook wait-sessions 2 30 >/dev/null || fail "the other client's session went away while this one pinged: $(hook sessions)"
 ping_server 5
 # Leave together: whoever finishes first waits for the other's pings.
-sleep 3
+hook barrier leave 2 50 >/dev/null || hook barrier leave 2 50 >/dev/null || fail "the other client did not finish its last pings: $(hook sessions)"
 disconnect_all
 done_ok

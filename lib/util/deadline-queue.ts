@@ -7,10 +7,10 @@
  * A binary heap (flatqueue) of (owner, time) with lazy deletion. An owner
  * carries the time it is queued for (`timerAt`): an entry whose time is no
  * longer its owner's is stale and skipped. A deadline that moves earlier is
- * pushed at once; one that moves later is left queued and found when the
- * old time comes (the caller recomputes and schedules again), so the many
- * small pushes-later (each message postponing a HELLO or an LCP echo) cost
- * nothing. Owners due at one tick come back in creation order (`timerSeq`),
+ * pushed at once; one that moves later is left queued and, when the old
+ * time comes, queued again where it now is (`deadlineOf`), so the many
+ * small moves later (each message postponing a HELLO or an LCP echo) cost
+ * nothing. `next()` and `due()` are exact all the same. Owners due at one tick come back in creation order (`timerSeq`),
  * the order a scan over a Map of them used to visit them.
  *
  * Sans-IO like the cores that use it: no clock, no timer; times are the
@@ -40,17 +40,67 @@ export class DeadlineQueue<T extends Timed> {
   /** Entries whose owner has another time or none: skipped when met, dropped at the next rebuild. */
   #stale = 0
 
+  /** `deadlineOf(owner)`: when the owner must next be woken, now (undefined: nothing waits on time). */
+  constructor(private readonly deadlineOf: (owner: T) => number | undefined) {}
+
   /** Entries in the heap, stale ones included (for tests and stats). */
   get entries(): number {
     return this.#heap.length
   }
 
   /**
-   * Makes sure `owner` is woken by `at`. Undefined or Infinity: nothing to
-   * add (an earlier entry stays and wakes the owner early, which is
-   * harmless: the caller finds nothing due and schedules again).
+   * Call after anything that may have moved `owner`'s deadline. An earlier
+   * one is queued at once; a later one is found when the queued time comes.
    */
-  schedule(owner: T, at: number | undefined): void {
+  update(owner: T): void {
+    this.#schedule(owner, this.deadlineOf(owner))
+  }
+
+  /** The owner is gone: its entry is skipped and soon dropped. */
+  cancel(owner: T): void {
+    if (owner.timerAt === undefined) return
+    owner.timerAt = undefined
+    this.#stale++
+    this.#maybeRebuild()
+  }
+
+  /** The earliest deadline of any owner; undefined when none waits. */
+  next(): number | undefined {
+    for (;;) {
+      this.#skipStale()
+      const owner = this.#heap.peek()
+      if (owner === undefined) return undefined
+      const at = this.#heap.peekValue()!
+      const real = this.deadlineOf(owner)
+      if (real === at) return at
+      // Its deadline moved: queue it where it is now (or nowhere) and look again.
+      this.#heap.pop()
+      owner.timerAt = undefined
+      this.#schedule(owner, real)
+    }
+  }
+
+  /**
+   * Takes out every owner due at `now`, in creation order. Each is
+   * unqueued: the caller runs what is due and calls `update` for it.
+   */
+  due(now: number): T[] {
+    const out: T[] = []
+    for (;;) {
+      this.#skipStale()
+      const at = this.#heap.peekValue()
+      if (at === undefined || at > now) break
+      const owner = this.#heap.pop()!
+      owner.timerAt = undefined
+      const real = this.deadlineOf(owner)
+      if (real !== undefined && real <= now) out.push(owner)
+      else this.#schedule(owner, real)
+    }
+    if (out.length > 1) out.sort((a, b) => a.timerSeq - b.timerSeq)
+    return out
+  }
+
+  #schedule(owner: T, at: number | undefined): void {
     if (at === undefined || !(at < Infinity)) return
     if (owner.timerAt !== undefined) {
       if (owner.timerAt <= at) return
@@ -61,46 +111,14 @@ export class DeadlineQueue<T extends Timed> {
     this.#maybeRebuild()
   }
 
-  /** The owner is gone or has nothing to wait for: its entry will be skipped. */
-  cancel(owner: T): void {
-    if (owner.timerAt === undefined) return
-    owner.timerAt = undefined
-    this.#stale++
-    this.#maybeRebuild()
-  }
-
-  /** The earliest time an owner is queued for (never later than any owner's real deadline); undefined when none. */
-  next(): number | undefined {
-    this.#skipStale()
-    return this.#heap.peekValue()
-  }
-
-  /**
-   * Takes out every owner queued at or before `now`, in creation order.
-   * Each is unqueued: the caller runs what is due and schedules it again.
-   */
-  due(now: number): T[] {
-    const out: T[] = []
-    for (;;) {
-      this.#skipStale()
-      const at = this.#heap.peekValue()
-      if (at === undefined || at > now) break
-      const owner = this.#heap.pop()!
-      owner.timerAt = undefined
-      out.push(owner)
-    }
-    if (out.length > 1) out.sort((a, b) => a.timerSeq - b.timerSeq)
-    return out
-  }
-
   #skipStale(): void {
     const heap = this.#heap
     while (heap.length > 0 && heap.peek()!.timerAt !== heap.peekValue()) {
       heap.pop()
-      this.#stale--
+      if (this.#stale > 0) this.#stale--
     }
     // Popped slots keep their owners alive until overwritten: an empty heap lets them all go.
-    if (heap.length === 0) {
+    if (heap.length === 0 && heap.ids.length > 0) {
       heap.clear()
       heap.shrink()
       this.#stale = 0

@@ -151,10 +151,13 @@ export class IkeEndpoint {
   private readonly byIdentityEndpoint = new Map<string, Set<IkeSa>>()
   private readonly initiators = new Map<string, IkeSa>()
   private readonly timers = new DeadlineQueue<IkeSa>((ike) => this.deadlineOf(ike))
+  /** SAs established during the current handle(): their Phase 1 material goes once it returns. */
+  private readonly settled: IkeSa[] = []
   private readonly observer: IkeSaObserver = {
     stateChanged: (ike) => {
       this.reindex(ike)
       this.timers.update(ike)
+      if (ike.established) this.settled.push(ike)
     },
   }
 
@@ -368,6 +371,14 @@ export class IkeEndpoint {
   }
 
   handle(datagram: Buffer, path: Path, now: number): void {
+    try {
+      this.handleDatagram(datagram, path, now)
+    } finally {
+      for (let ike = this.settled.pop(); ike; ike = this.settled.pop()) ike.releasePhase1()
+    }
+  }
+
+  private handleDatagram(datagram: Buffer, path: Path, now: number): void {
     this.lastNow = now
     let header: IsakmpHeader
     try {
@@ -379,7 +390,7 @@ export class IkeEndpoint {
       const result = this.reassembler.add(datagram, `${path.peer.address}:${path.peer.port}`, now)
       if (!result) return
       if ('dropped' in result) return this.drop(path, result.dropped)
-      return this.handle(result.complete, path, now)
+      return this.handleDatagram(result.complete, path, now)
     }
     const ctx = this.context(now)
     const body = datagram.subarray(28, header.length)

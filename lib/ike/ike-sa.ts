@@ -11,6 +11,8 @@ import type { DhKeys } from './dh.js'
 import type { Phase1Choice } from './proposal.js'
 import type { Endpoint } from './types.js'
 import { nextTimerSeq, type Timed } from '../util/deadline-queue.js'
+import { ownCopy } from '../util/buffers.js'
+import { VendorIds, identifyVendorId } from './constants.js'
 
 export type MainModeState =
   // responder: sent MM2 awaiting MM3, sent MM4 awaiting MM5
@@ -114,6 +116,9 @@ export class IkeSa implements Timed {
     public local: Endpoint,
     now: number,
   ) {
+    // Kept for the SA's life: copies of their own, not slices of a datagram.
+    this.ckyI = ownCopy(ckyI)
+    this.ckyR = ownCopy(ckyR)
     this.id = `${ckyI.toString('hex')}:${ckyR.toString('hex')}`
     this.#state = role === 'initiator' ? 'I_SENT_SA' : 'R_SENT_SA'
     this.createdAt = now
@@ -191,6 +196,23 @@ export class IkeSa implements Timed {
   private advance(messageId: number, lastBlock: Buffer): void {
     if (messageId === 0) this.p1Iv = lastBlock
     else this.p2Ivs.set(messageId, lastBlock)
+  }
+
+  /**
+   * Phase 1 is over (the endpoint calls this once the SA is established
+   * and the exchange that did it has returned): what only Phase 1 needed
+   * goes, the Diffie-Hellman secret and SKEYID zeroed first. A live SA
+   * keeps SKEYID_d and SKEYID_a (Quick Mode), the key and the IV seed, and
+   * of the peer's vendor IDs those still asked about (DPD, fragmentation).
+   */
+  releasePhase1(): void {
+    this.gxy?.fill(0)
+    this.skeyid?.fill(0)
+    this.gxy = this.skeyid = this.gxi = this.gxr = this.ni = this.nr = this.saiB = this.idiB = undefined
+    this.peerVendorIds = this.peerVendorIds.filter((v) => {
+      const known = identifyVendorId(v)
+      return known === VendorIds.DPD || known === VendorIds.FRAGMENTATION
+    }).map(ownCopy)
   }
 
   /** Phase 1 is complete: later exchanges seed their IVs from its last block. */

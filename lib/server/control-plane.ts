@@ -19,6 +19,7 @@ import { L2tpEndpoint } from '../l2tp/endpoint.js'
 import type { L2tpConfig, L2tpEvent, SessionRef, SessionUpEvent } from '../l2tp/endpoint.js'
 import type { PppLink, PppLinkEvent, PppLinkUpEvent } from '../ppp/link.js'
 import { DeadlineQueue, nextTimerSeq, type Timed } from '../util/deadline-queue.js'
+import { ownCopy } from '../util/buffers.js'
 import { BindingTable, parseHostPort, type Binding, type SaSink } from './bindings.js'
 import { Outbox, type ControlSink } from './outbox.js'
 import type { SessionDownReason, SessionInfo, ServerEvents } from './types.js'
@@ -238,26 +239,27 @@ export abstract class ControlPlane {
   private frame(kind: string, meta: ControlBatch['meta'][number], frame: Buffer, now: number): void {
     if (kind === 'ike') {
       const path = { peer: { address: meta.peerAddress ?? '', port: meta.peerPort ?? 0 }, local: { address: this.o.localAddress, port: meta.localPort ?? 500 } }
-      this.ike.handle(Buffer.from(frame), path, now)
+      // Copies of their own, not pool slices: what a core keeps of a frame (a vendor ID, an AVP) must not hold an 8 KiB slab.
+      this.ike.handle(ownCopy(frame), path, now)
       this.drainIke(now)
     } else if (kind === 'l2tp') {
       const binding = meta.binding === undefined ? undefined : this.bindings.get(meta.binding)
       if (!binding) return
-      this.l2tp.handle(Buffer.from(frame), { binding: binding.id, address: binding.peer.address, port: binding.peer.port, l2tpPort: meta.l2tpPort ?? 1701 }, now)
+      this.l2tp.handle(ownCopy(frame), { binding: binding.id, address: binding.peer.address, port: binding.peer.port, l2tpPort: meta.l2tpPort ?? 1701 }, now)
       this.drainL2tp(now)
     } else if (kind === 'ppp') {
       const call = meta.session === undefined ? undefined : this.calls.get(meta.session)
       if (!call) return
       if (!call.opened) {
         // Before session-up (ICCN still being handled): keep a few frames.
-        if (call.early.length < EARLY_FRAMES) call.early.push(Buffer.from(frame))
+        if (call.early.length < EARLY_FRAMES) call.early.push(ownCopy(frame))
         return
       }
       // What an end handles itself (the server: IPv6 Router Solicitations) never reaches the link.
       // Dirty either way: what an end intercepts may move the call's timers (the server's Router Advertisements).
       this.dirty.add(call)
       if (this.guarded(call, now, () => this.interceptPpp(call, frame, now)) === true) return
-      this.guarded(call, now, () => call.link.receive(Buffer.from(frame), now))
+      this.guarded(call, now, () => call.link.receive(ownCopy(frame), now))
     }
   }
 

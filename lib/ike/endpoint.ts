@@ -11,6 +11,7 @@ import type { Context, ResolvedConfig } from './context.js'
 import type { DhGroup, DhKeys } from './dh.js'
 import { IkeSa, type IkeSaObserver } from './ike-sa.js'
 import { DeadlineQueue } from '../util/deadline-queue.js'
+import { MultiMap } from '../util/multimap.js'
 import { randomBytesPooled } from './random.js'
 import { deleteEspPayload, deleteIkeSaPayload, handleInformational, sendInformational, sendRUThere } from './informational.js'
 import * as am from './aggressive-mode.js'
@@ -147,8 +148,8 @@ export class IkeEndpoint {
    */
   private halfOpen = 0
   private readonly halfOpenBySource = new Map<string, number>()
-  private readonly byIdentity = new Map<string, Set<IkeSa>>()
-  private readonly byIdentityEndpoint = new Map<string, Set<IkeSa>>()
+  private readonly byIdentity = new MultiMap<string, IkeSa>()
+  private readonly byIdentityEndpoint = new MultiMap<string, IkeSa>()
   private readonly initiators = new Map<string, IkeSa>()
   private readonly timers = new DeadlineQueue<IkeSa>((ike) => this.deadlineOf(ike))
   /** SAs established during the current handle(): their Phase 1 material goes once it returns. */
@@ -205,8 +206,8 @@ export class IkeEndpoint {
   /** The per-identity limit: other established SAs of this identity, a rekey or restart from the same address and port not counted. */
   private admitPeer(ike: IkeSa): string | undefined {
     const identity = ike.peerId ?? ''
-    let others = this.byIdentity.get(identity)?.size ?? 0
-    for (const s of this.byIdentityEndpoint.get(endpointKey(identity, ike.peer)) ?? []) if (s !== ike) others--
+    let others = this.byIdentity.count(identity)
+    for (const s of this.byIdentityEndpoint.get(endpointKey(identity, ike.peer))) if (s !== ike) others--
     if (ike.identityKey === identity) others--
     return others >= this.config.maxSasPerIdentity ? 'IKE SAs per identity limit reached' : undefined
   }
@@ -233,11 +234,11 @@ export class IkeEndpoint {
     if (established && ike.identityKey === undefined) {
       ike.identityKey = ike.peerId ?? ''
       ike.endpointKey = endpointKey(ike.identityKey, ike.peer)
-      addTo(this.byIdentity, ike.identityKey, ike)
-      addTo(this.byIdentityEndpoint, ike.endpointKey, ike)
+      this.byIdentity.add(ike.identityKey, ike)
+      this.byIdentityEndpoint.add(ike.endpointKey, ike)
     } else if (!established && ike.identityKey !== undefined) {
-      removeFrom(this.byIdentity, ike.identityKey, ike)
-      removeFrom(this.byIdentityEndpoint, ike.endpointKey!, ike)
+      this.byIdentity.delete(ike.identityKey, ike)
+      this.byIdentityEndpoint.delete(ike.endpointKey!, ike)
       ike.identityKey = undefined
       ike.endpointKey = undefined
     }
@@ -507,7 +508,7 @@ export class IkeEndpoint {
    * apart.
    */
   private supersede(ike: IkeSa, initialContact: boolean): void {
-    for (const old of [...(this.byIdentityEndpoint.get(endpointKey(ike.peerId ?? '', ike.peer)) ?? [])]) {
+    for (const old of this.byIdentityEndpoint.get(endpointKey(ike.peerId ?? '', ike.peer))) {
       if (old === ike || !old.established) continue
       if (initialContact) {
         this.forget(old, 'replaced by a new IKE SA (INITIAL-CONTACT)')
@@ -778,16 +779,4 @@ export class IkeEndpoint {
 
 function endpointKey(identity: string, peer: { address: string; port: number }): string {
   return `${identity}\n${peer.address}\n${peer.port}`
-}
-
-function addTo<K, V>(map: Map<K, Set<V>>, key: K, value: V): void {
-  let set = map.get(key)
-  if (!set) map.set(key, (set = new Set()))
-  set.add(value)
-}
-
-function removeFrom<K, V>(map: Map<K, Set<V>>, key: K, value: V): void {
-  const set = map.get(key)
-  set?.delete(value)
-  if (set?.size === 0) map.delete(key)
 }

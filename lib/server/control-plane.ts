@@ -20,6 +20,7 @@ import type { L2tpConfig, L2tpEvent, SessionRef, SessionUpEvent } from '../l2tp/
 import type { PppLink, PppLinkEvent, PppLinkUpEvent } from '../ppp/link.js'
 import { DeadlineQueue, nextTimerSeq, type Timed } from '../util/deadline-queue.js'
 import { ownCopy } from '../util/buffers.js'
+import { MultiMap } from '../util/multimap.js'
 import { BindingTable, parseHostPort, type Binding, type SaSink } from './bindings.js'
 import { Outbox, type ControlSink } from './outbox.js'
 import type { SessionDownReason, SessionInfo, ServerEvents } from './types.js'
@@ -134,7 +135,7 @@ export abstract class ControlPlane {
   /** Calls by when they must next be woken (PPP timers, session timeout, Terminate wait): a tick touches only those due. */
   private readonly callTimers = new DeadlineQueue<Call>((call) => this.callDeadline(call))
   /** Live calls per ESP SA pair, to end them when it goes without a scan of every call. */
-  private readonly callsByBinding = new Map<Binding, Set<Call>>()
+  private readonly callsByBinding = new MultiMap<Binding, Call>()
   private nextCallId = 1
   private counters = new Map<number, SessionCounters>()
   /** Frames the data plane refused to send (no SA or session yet): counted, visible in status. */
@@ -435,7 +436,7 @@ export abstract class ControlPlane {
         if (!result) return
         this.o.log.info({ ikeSa: e.ikeSa, binding: result.binding.id, spiIn: hex(e.inboundSpi), reason: e.reason }, 'ESP SA pair removed')
         if (result.empty) {
-          for (const call of this.callsByBinding.get(result.binding) ?? []) call.ending ??= { reason: 'ike-down', detail: `IPsec SA gone: ${e.reason}` }
+          for (const call of this.callsByBinding.get(result.binding)) call.ending ??= { reason: 'ike-down', detail: `IPsec SA gone: ${e.reason}` }
           this.l2tp.removeBinding(result.binding.id)
           this.drainL2tp(now)
         }
@@ -519,9 +520,7 @@ export abstract class ControlPlane {
     try {
       this.o.dataplane.upsertSession(this.sessionOptions(call))
       this.callTimers.update(call)
-      let onBinding = this.callsByBinding.get(binding)
-      if (!onBinding) this.callsByBinding.set(binding, (onBinding = new Set()))
-      onBinding.add(call)
+      this.callsByBinding.add(binding, call)
     } catch (err) {
       this.o.log.error({ err, session: id }, 'data plane refused the session')
       this.calls.delete(id)
@@ -632,9 +631,7 @@ export abstract class ControlPlane {
     this.callBySession.delete(call.l2tp.sessionId)
     this.counters.delete(call.id)
     this.callTimers.cancel(call)
-    const onBinding = this.callsByBinding.get(call.binding)
-    onBinding?.delete(call)
-    if (onBinding?.size === 0) this.callsByBinding.delete(call.binding)
+    this.callsByBinding.delete(call.binding, call)
     const ending = call.ending ?? { reason: 'peer' as const, detail: call.pppDown?.reason ?? 'ended' }
     if (call.up) {
       const durationSeconds = Math.max(0, Math.round((Date.now() - call.startedWall.getTime()) / 1000))

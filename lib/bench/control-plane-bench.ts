@@ -39,8 +39,11 @@ import { ServerControlPlane } from '../server/server-control-plane.js'
 export interface ControlPlaneBenchRecord {
   bench: 'control-plane'
   sessions: number
-  /** JS heap bytes per established idle session, server side. */
+  /** JS heap bytes per established idle session, server side, at `sessions` and at 1,000 (the latter carries the JIT's warm-up). */
   heap_bytes_per_session: number
+  heap_bytes_per_session_at_1k: number
+  /** Bytes outside the JS heap (ArrayBuffers: the Buffers' memory) per session, at `sessions`. */
+  external_bytes_per_session: number
   /** Server CPU µs per session set up, over sessions 501..1000 and over the last 1,000 before `sessions`. */
   setup_us_at_1k: number
   setup_us_at_10k: number
@@ -49,8 +52,9 @@ export interface ControlPlaneBenchRecord {
   /** Server CPU for one LCP echo round of every session (requests out, replies in), ms, and per session µs. */
   echo_round_ms: number
   echo_round_us_per_session: number
-  /** Server CPU for a wake-up with nothing due and every session idle (tick + nextDeadline), ms. */
+  /** Server CPU for a wake-up with nothing due and every session idle (tick + nextDeadline), ms, at `sessions` and at 1,000. */
   tick_ms: number
+  tick_ms_at_1k: number
   /** setup_us_at_10k / setup_us_at_1k: 1 is flat. */
   ratio: number
 }
@@ -257,11 +261,37 @@ export async function runControlPlaneBench(sessions: number): Promise<ControlPla
     })
   }
 
-  collectGarbage()
-  const heapBefore = process.memoryUsage().heapUsed
+  /** A wake-up with every session idle (what each timer of one session, and each batch's nextDeadline, costs beside its own work): the median of 21. */
+  const idleTick = (): number => {
+    server.tick(now)
+    while (serverInbox.length) serverTurn()
+    const ticks: number[] = []
+    for (let i = 0; i < 21; i++) {
+      const start = process.hrtime.bigint()
+      server.tick(now)
+      server.nextDeadline()
+      ticks.push(Number(process.hrtime.bigint() - start))
+    }
+    return ticks.sort((a, b) => a - b)[10]!
+  }
+  const memory = (): { heap: number; external: number } => {
+    collectGarbage()
+    const m = process.memoryUsage()
+    return { heap: m.heapUsed, external: m.arrayBuffers }
+  }
+
+  const before0 = memory()
   if (process.env.CONTROL_PLANE_BENCH_SNAPSHOT) v8.writeHeapSnapshot(`${process.env.CONTROL_PLANE_BENCH_SNAPSHOT}.before`)
   const setupNs: bigint[] = []
+  let at1kHeap = 0
+  let at1kTick = 0
   for (let first = 0; first < sessions; first += WAVE) {
+    if (first === 1000) {
+      // The previous wave's clients are out of scope: the heap holds the server's 1,000 sessions.
+      wiring = undefined
+      at1kHeap = (memory().heap - before0.heap) / 1000
+      at1kTick = idleTick()
+    }
     const count = Math.min(WAVE, sessions - first)
     wiring = new Wiring()
     const clients: ClientEnd[] = []
@@ -308,8 +338,12 @@ export async function runControlPlaneBench(sessions: number): Promise<ControlPla
   wiring = undefined
   serverTurn()
   if (up !== sessions) throw new Error(`control-plane bench: ${up} of ${sessions} sessions up`)
-  collectGarbage()
-  const heapBytes = process.memoryUsage().heapUsed - heapBefore
+  const after = memory()
+  const heapBytes = after.heap - before0.heap
+  if (at1kHeap === 0) {
+    at1kHeap = heapBytes / sessions
+    at1kTick = idleTick()
+  }
   if (process.env.CONTROL_PLANE_BENCH_SNAPSHOT) v8.writeHeapSnapshot(process.env.CONTROL_PLANE_BENCH_SNAPSHOT)
 
   const perSession = (fromWave: number, toWave: number) => {
@@ -333,18 +367,8 @@ export async function runControlPlaneBench(sessions: number): Promise<ControlPla
   while (serverInbox.length) serverTurn()
   const roundNs = serverNs - roundStart
 
-  // A wake-up with every session idle (what each timer of one session, and each batch's nextDeadline, costs beside its own work): the median of 21.
   now += 1
-  server.tick(now)
-  while (serverInbox.length) serverTurn()
-  const ticks: number[] = []
-  for (let i = 0; i < 21; i++) {
-    const start = process.hrtime.bigint()
-    server.tick(now)
-    server.nextDeadline()
-    ticks.push(Number(process.hrtime.bigint() - start))
-  }
-  const tickNs = ticks.sort((a, b) => a - b)[10]!
+  const tickNs = idleTick()
   if (profile) {
     const { profile: result } = await profile.post('Profiler.stop')
     writeFileSync(process.env.CONTROL_PLANE_BENCH_PROFILE!, JSON.stringify(result))
@@ -354,12 +378,15 @@ export async function runControlPlaneBench(sessions: number): Promise<ControlPla
     bench: 'control-plane',
     sessions,
     heap_bytes_per_session: Math.round(heapBytes / sessions),
+    heap_bytes_per_session_at_1k: Math.round(at1kHeap),
+    external_bytes_per_session: Math.round((after.external - before0.external) / sessions),
     setup_us_at_1k: round(at1k),
     setup_us_at_10k: round(at10k),
     setups_per_cpu_second: Math.round(1e6 / at10k),
     echo_round_ms: round(Number(roundNs) / 1e6),
     echo_round_us_per_session: round(Number(roundNs) / 1e3 / sessions),
     tick_ms: round(tickNs / 1e6, 4),
+    tick_ms_at_1k: round(at1kTick / 1e6, 4),
     ratio: round(at10k / at1k, 2),
   }
 }
@@ -367,5 +394,9 @@ export async function runControlPlaneBench(sessions: number): Promise<ControlPla
 const round = (n: number, digits = 1) => Number(n.toFixed(digits))
 
 export function formatControlPlaneRecord(r: ControlPlaneBenchRecord): string {
-  return `control plane ${r.sessions} sessions: ${r.heap_bytes_per_session} B heap each; setup ${r.setup_us_at_1k} us server CPU per session near 1k, ${r.setup_us_at_10k} us near ${r.sessions} (ratio ${r.ratio}, ${r.setups_per_cpu_second}/CPU-s); echo round ${r.echo_round_ms} ms (${r.echo_round_us_per_session} us/session); idle tick ${r.tick_ms} ms`
+  return (
+    `control plane ${r.sessions} sessions: ${r.heap_bytes_per_session} B heap + ${r.external_bytes_per_session} B buffers each (${r.heap_bytes_per_session_at_1k} B heap at 1k); ` +
+    `setup ${r.setup_us_at_1k} us server CPU per session near 1k, ${r.setup_us_at_10k} us near ${r.sessions} (ratio ${r.ratio}, ${r.setups_per_cpu_second}/CPU-s); ` +
+    `echo round ${r.echo_round_ms} ms (${r.echo_round_us_per_session} us/session); idle tick ${r.tick_ms} ms (${r.tick_ms_at_1k} ms at 1k)`
+  )
 }

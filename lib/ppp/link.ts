@@ -490,15 +490,12 @@ export class PppLink {
   /** When to call `handleTimeout` (seconds), or undefined when nothing is scheduled. */
   nextTimeout(): number | undefined {
     if (this.#phase === 'Dead') return undefined
-    const times = [
-      this.#lcp.pollTimeout(),
-      this.#ipcp.pollTimeout(),
-      this.#ipv6cp?.pollTimeout(),
-      this.#authServer?.pollTimeout(),
-      this.#authClient?.pollTimeout(),
-      this.#lcp.state === 'Opened' ? this.#echoAt : undefined,
-    ].filter((t): t is number => t !== undefined)
-    return times.length ? Math.min(...times) : undefined
+    // No arrays: the control plane asks after every input of every call.
+    let next = earlier(this.#lcp.pollTimeout(), this.#ipcp.pollTimeout())
+    next = earlier(next, this.#ipv6cp?.pollTimeout())
+    next = earlier(next, this.#authServer?.pollTimeout())
+    next = earlier(next, this.#authClient?.pollTimeout())
+    return this.#lcp.state === 'Opened' ? earlier(next, this.#echoAt) : next
   }
 
   /** Same as `nextTimeout()`, under the name the other cores use. */
@@ -846,4 +843,8 @@ export class PppLink {
       this.#closeWith(now, 'Authentication protocol rejected')
     }
   }
+}
+
+function earlier(a: number | undefined, b: number | undefined): number | undefined {
+  return a === undefined ? b : b === undefined || a <= b ? a : b
 }

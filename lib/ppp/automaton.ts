@@ -287,8 +287,9 @@ export class Automaton {
   #terminate: { identifier: number; data: Buffer } | undefined
   /** Why Closing/Stopping was entered: the reason this-layer-finished reports when it ends. */
   #terminationReason: string | undefined
-  readonly #transmit: ConfigPacket[] = []
-  readonly #events: AutomatonEvent[] = []
+  // Replaced by fresh arrays once drained: a drained queue would keep its grown backing store for the session's life.
+  #transmit: ConfigPacket[] = []
+  #events: AutomatonEvent[] = []
 
   constructor(name: string, policy: OptionPolicy, options: AutomatonOptions = {}) {
     this.name = name
@@ -391,11 +392,15 @@ export class Automaton {
   }
 
   pollTransmit(): ConfigPacket | undefined {
-    return this.#transmit.shift()
+    const packet = this.#transmit.shift()
+    if (packet && this.#transmit.length === 0) this.#transmit = []
+    return packet
   }
 
   pollEvent(): AutomatonEvent | undefined {
-    return this.#events.shift()
+    const event = this.#events.shift()
+    if (event && this.#events.length === 0) this.#events = []
+    return event
   }
 
   // --- receive -------------------------------------------------------------

@@ -241,8 +241,9 @@ export class PppLink {
   readonly #rejectedByPeer: number[] = []
   /** The last Configure-Ack sent per protocol (LCP, IPCP, IPV6CP), to answer a retransmitted request in Opened. */
   readonly #lastAck = new Map<number, ConfigPacket>()
-  readonly #transmit: Buffer[] = []
-  readonly #events: PppLinkEvent[] = []
+  // Replaced by fresh arrays once drained: a drained queue would keep its grown backing store for the session's life.
+  #transmit: Buffer[] = []
+  #events: PppLinkEvent[] = []
 
   constructor(options: PppLinkOptions) {
     this.role = options.role
@@ -505,11 +506,15 @@ export class PppLink {
 
   /** The next PPP frame to send (with FF 03), or undefined. */
   pollTransmit(): Buffer | undefined {
-    return this.#transmit.shift()
+    const frame = this.#transmit.shift()
+    if (frame && this.#transmit.length === 0) this.#transmit = []
+    return frame
   }
 
   pollEvent(): PppLinkEvent | undefined {
-    return this.#events.shift()
+    const event = this.#events.shift()
+    if (event && this.#events.length === 0) this.#events = []
+    return event
   }
 
   // --- internals -----------------------------------------------------------------

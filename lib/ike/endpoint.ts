@@ -12,6 +12,7 @@ import type { DhGroup, DhKeys } from './dh.js'
 import { IkeSa, type IkeSaObserver } from './ike-sa.js'
 import { DeadlineQueue } from '../util/deadline-queue.js'
 import { MultiMap } from '../util/multimap.js'
+import { ownCopy } from '../util/buffers.js'
 import { randomBytesPooled } from './random.js'
 import { deleteEspPayload, deleteIkeSaPayload, handleInformational, sendInformational, sendRUThere } from './informational.js'
 import * as am from './aggressive-mode.js'
@@ -101,7 +102,8 @@ class EndpointContext implements Context {
   send(t: Transmit, sa?: IkeSa, answers?: string): void {
     this.outputs.push(t, sa)
     if (sa) {
-      sa.lastSent = { ...t, answers, tries: 0, nextAt: sa.role === 'initiator' && !answers ? this.now + this.config.retransmitInterval : undefined }
+      // Kept until the next message: memory of its own, not a pool slice (lib/util/buffers.ts).
+      sa.lastSent = { ...t, data: ownCopy(t.data), answers, tries: 0, nextAt: sa.role === 'initiator' && !answers ? this.now + this.config.retransmitInterval : undefined }
       // A retransmission timer may have started.
       this.outputs.retime(sa)
     }

@@ -209,6 +209,9 @@ export class IkeSa implements Timed {
     this.gxy?.fill(0)
     this.skeyid?.fill(0)
     this.gxy = this.skeyid = this.gxi = this.gxr = this.ni = this.nr = this.saiB = this.idiB = undefined
+    // What stays is copied into memory of its own (a pool slice would pin 8 KiB); the slices of keys are zeroed.
+    if (this.encKey) this.encKey = replaceZeroed(this.encKey)
+    if (this.p1LastBlock) this.p1Iv = this.p1LastBlock = ownCopy(this.p1LastBlock)
     this.peerVendorIds = this.peerVendorIds.filter((v) => {
       const known = identifyVendorId(v)
       return known === VendorIds.DPD || known === VendorIds.FRAGMENTATION
@@ -247,6 +250,12 @@ export class IkeSa implements Timed {
     const { payloads, end } = decodePayloadChain(header.nextPayload, plaintext)
     return { payloads, plaintext, end, commit: () => this.advance(header.messageId, lastBlock) }
   }
+}
+
+function replaceZeroed(key: Buffer): Buffer {
+  const copy = ownCopy(key)
+  key.fill(0)
+  return copy
 }
 
 /** The exchange types this core answers. */

@@ -108,6 +108,7 @@
  *   permitted (RXJ+) (4.3). Protocol-Reject is decoded by LCP's owner, who calls
  *   `receiveReject('protocol', ...)` on the automaton concerned.
  */
+import { ownCopy } from '../util/buffers.js'
 
 /** States in RFC 1661 order 0..9; the names follow STYLE.md (`ReqSent`, `AckRcvd`). */
 export type AutomatonState = 'Initial' | 'Starting' | 'Closed' | 'Stopped' | 'Closing' | 'Stopping' | 'ReqSent' | 'AckRcvd' | 'AckSent' | 'Opened'
@@ -543,7 +544,8 @@ export class Automaton {
   #sendConfigureRequest(now: number, retransmit: boolean, fresh: boolean): void {
     if (fresh) this.#beginNegotiation()
     if (!retransmit || !this.#request) {
-      this.#request = { identifier: this.#newIdentifier(), options: this.#policy.buildRequest(), answered: false }
+      // Kept until the next negotiation: memory of its own, not a pool slice (lib/util/buffers.ts).
+      this.#request = { identifier: this.#newIdentifier(), options: ownCopy(this.#policy.buildRequest()), answered: false }
     }
     // A retransmission keeps its identifier (5.1) and may be answered anew.
     this.#request.answered = false

@@ -57,6 +57,7 @@ import { IpcpClientPolicy, IpcpServerPolicy, type AddressAssignment } from './ip
 import { Ipv6cpPolicy } from './ipv6cp.js'
 import { LcpPolicy, defaultRandom, type LcpNegotiated, type RandomSource } from './lcp.js'
 import type { AuthRequest, AuthResult, AuthFailure, Method, MppeKeys, PeerInfo, UserPolicy } from '../auth/types.js'
+import { ownCopy } from '../util/buffers.js'
 
 export type { AddressAssignment } from './ipcp.js'
 export type { RandomSource } from './lcp.js'
@@ -571,7 +572,8 @@ export class PppLink {
   }
 
   #sendConfig(protocol: number, packet: ConfigPacket): void {
-    if (packet.code === Code.CONFIGURE_ACK) this.#lastAck.set(protocol, packet)
+    // Kept for the link's life: memory of its own, not a pool slice (lib/util/buffers.ts).
+    if (packet.code === Code.CONFIGURE_ACK) this.#lastAck.set(protocol, { ...packet, data: ownCopy(packet.data) })
     this.#sendFrame(protocol, encodeRawPacket(packet.code, packet.identifier, packet.data))
   }
 

@@ -316,7 +316,7 @@ export class AuthServer {
         break
     }
     this.#step = 'succeeded'
-    this.#final = { identifier, packet }
+    this.#final = { identifier, packet: ownCopy(packet) }
     this.#outstanding = undefined
     this.#retransmitAt = undefined
     this.#deadline = undefined

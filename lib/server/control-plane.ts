@@ -333,13 +333,11 @@ export abstract class ControlPlane {
   /** When `callTimeout` must next run for `call`; an end that adds timers adds their times. */
   protected callDeadline(call: Call): number | undefined {
     if (call.finished) return undefined
+    // No closures: asked after every input of every call.
     let next = call.link.nextTimeout()
-    const consider = (t: number) => {
-      if (next === undefined || t < next) next = t
-    }
     const timeout = this.sessionTimeoutOf(call)
-    if (timeout > 0 && call.up && !call.ending) consider((call.limits?.sessionFrom ?? call.startedAt) + timeout)
-    if (call.ending && call.endingAt !== undefined && call.link.phase !== 'Dead') consider(call.endingAt + TERMINATE_WAIT * 3 + 0.01)
+    if (timeout > 0 && call.up && !call.ending) next = earlier(next, (call.limits?.sessionFrom ?? call.startedAt) + timeout)
+    if (call.ending && call.endingAt !== undefined && call.link.phase !== 'Dead') next = earlier(next, call.endingAt + TERMINATE_WAIT * 3 + 0.01)
     return next
   }
 
@@ -360,11 +358,7 @@ export abstract class ControlPlane {
 
   /** The earliest deadline of any core or call: O(log n), no scan (called after every batch). */
   nextDeadline(): number | undefined {
-    let next: number | undefined
-    for (const t of [this.ike.nextTimeout(), this.l2tp.nextTimeout(), this.callTimers.next()]) {
-      if (t !== undefined && (next === undefined || t < next)) next = t
-    }
-    return next
+    return earlier(earlier(this.ike.nextTimeout(), this.l2tp.nextTimeout()), this.callTimers.next())
   }
 
   // --- draining ------------------------------------------------------------
@@ -781,6 +775,11 @@ export abstract class ControlPlane {
       if (!this.calls.has(id)) return id
     }
   }
+}
+
+/** The earlier of two optional times. */
+export function earlier(a: number | undefined, b: number | undefined): number | undefined {
+  return a === undefined ? b : b === undefined || a <= b ? a : b
 }
 
 function addCounters(base: SessionCounters | undefined, c: SessionCounters): SessionCounters {

@@ -31,7 +31,7 @@ import type { UserPolicy } from '../auth/index.js'
 import type { IkeEvent } from '../ike/types.js'
 import type { Binding } from './bindings.js'
 import { resolveSessionPolicy, samePolicy, type SessionPolicySet } from './session-policy.js'
-import { ControlPlane, type Call, type ControlPlaneOptions } from './control-plane.js'
+import { ControlPlane, earlier, type Call, type ControlPlaneOptions } from './control-plane.js'
 import { SiteManager, type SitePort, type SiteSettings } from './sites.js'
 import type { SessionAnomalyInfo, SessionDownReason, SiteInfo } from './types.js'
 
@@ -467,17 +467,12 @@ export class ServerControlPlane extends ControlPlane {
   }
 
   protected override callDeadline(call: Call): number | undefined {
-    let next = super.callDeadline(call)
+    const next = super.callDeadline(call)
     const state = this.v6.get(call.id)
-    if (state && this.advertising(call, state)) {
-      for (const t of [state.solicitedAt, state.nextUnsolicited]) if (t !== undefined && (next === undefined || t < next)) next = t
-    }
-    return next
+    return state && this.advertising(call, state) ? earlier(earlier(next, state.solicitedAt), state.nextUnsolicited) : next
   }
 
   override nextDeadline(): number | undefined {
-    const next = super.nextDeadline()
-    const site = this.siteLinks?.nextDeadline()
-    return site !== undefined && (next === undefined || site < next) ? site : next
+    return earlier(super.nextDeadline(), this.siteLinks?.nextDeadline())
   }
 }

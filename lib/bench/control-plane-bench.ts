@@ -9,9 +9,9 @@
  *
  * - setup: clients come in waves of WAVE; the server's CPU time (its
  *   ingest, tick and nextDeadline calls, as L2tpServer makes them after
- *   every batch) per session set up, over the sessions that took it from
- *   `from` to `to`. The clients' own work is not counted. Flat from 1k to
- *   10k is the aim: nothing per setup may scan every session.
+ *   every batch) per session set up, over sessions 501-1,000 and over the
+ *   last 1,000. The clients' own work is not counted. Flat from 1k to 10k
+ *   is the aim: nothing per setup may scan every session.
  * - memory: JS heap growth per established idle session (IKE SA, binding,
  *   L2TP tunnel and session, call, PPP link, pool entry), after a full GC,
  *   with the clients gone.

@@ -8,6 +8,7 @@ import { runDataplaneBench, runSessionMemoryBench } from '../bench/dataplane-ben
 import { runIkeBench } from '../bench/ike-bench.js'
 import { formatTunnelRecord, runTunnelBench } from '../bench/tunnel-bench.js'
 import { formatSoakRecord, runSoakBench } from '../bench/soak.js'
+import { formatControlPlaneRecord, runControlPlaneBench } from '../bench/control-plane-bench.js'
 import { espSuites } from '../esp/index.js'
 
 export { DEFAULT_SIZES }
@@ -33,9 +34,9 @@ export function suiteName(value: string, previous: string[] = []): string[] {
   return [...previous, value]
 }
 
-export const AREAS = ['esp', 'ike', 'dataplane', 'tunnel', 'soak'] as const
+export const AREAS = ['esp', 'ike', 'dataplane', 'tunnel', 'soak', 'control-plane'] as const
 /** What runs without --only: the soak takes minutes and runs only when asked. */
-export const DEFAULT_AREAS: readonly Area[] = ['esp', 'ike', 'dataplane', 'tunnel']
+export const DEFAULT_AREAS: readonly Area[] = ['esp', 'ike', 'dataplane', 'tunnel', 'control-plane']
 type Area = (typeof AREAS)[number]
 
 export function areaList(value: string): Area[] {
@@ -92,6 +93,11 @@ export async function bench(flags: BenchFlags): Promise<void> {
   }
   if (flags.only.includes('tunnel')) {
     for (const r of await runTunnelBench({ seconds: Math.max(2, Math.round(flags.seconds * 3)) })) console.log(flags.json ? JSON.stringify(r) : formatTunnelRecord(r))
+  }
+  if (flags.only.includes('control-plane')) {
+    // In memory: the server's control plane set up to 10,000 sessions, measured at 1,000 and at 10,000 (issue #9).
+    const r = await runControlPlaneBench(10000)
+    console.log(flags.json ? JSON.stringify(r) : formatControlPlaneRecord(r))
   }
   if (flags.only.includes('soak')) {
     // 1000 sessions; --seconds scales the churn (default 1: 180 s).

@@ -10,6 +10,9 @@ import * as crypto from './crypto.js'
 import type { DhKeys } from './dh.js'
 import type { Phase1Choice } from './proposal.js'
 import type { Endpoint } from './types.js'
+import { nextTimerSeq, type Timed } from '../util/deadline-queue.js'
+import { ownCopy } from '../util/buffers.js'
+import { VendorIds, identifyVendorId } from './constants.js'
 
 export type MainModeState =
   // responder: sent MM2 awaiting MM3, sent MM4 awaiting MM5
@@ -46,9 +49,24 @@ export interface LastSent {
   nextAt?: number
 }
 
-export class IkeSa {
+/** Told of every state change: the endpoint keeps its indexes (half-open counts, SAs per identity) and timers by it. */
+export interface IkeSaObserver {
+  stateChanged(ike: IkeSa): void
+}
+
+export class IkeSa implements Timed {
   readonly id: string
-  state: MainModeState
+  #state: MainModeState
+  /** The endpoint holding this SA (set when it remembers it). */
+  observer: IkeSaObserver | undefined = undefined
+  /** The endpoint's timer queue (lib/util/deadline-queue.ts). */
+  timerAt: number | undefined = undefined
+  readonly timerSeq = nextTimerSeq()
+  /** The endpoint's bookkeeping: held by it; counted half-open from this address; indexed as established under this identity and endpoint. */
+  tracked = false
+  halfOpenSource: string | undefined = undefined
+  identityKey: string | undefined = undefined
+  endpointKey: string | undefined = undefined
   choice?: Phase1Choice
   /** The initiator's SA payload body (SAi_b), which HASH_I/HASH_R cover. */
   saiB?: Buffer
@@ -99,15 +117,28 @@ export class IkeSa {
     public local: Endpoint,
     now: number,
   ) {
+    // Kept for the SA's life: copies of their own, not slices of a datagram.
+    this.ckyI = ownCopy(ckyI)
+    this.ckyR = ownCopy(ckyR)
     this.id = `${ckyI.toString('hex')}:${ckyR.toString('hex')}`
-    this.state = role === 'initiator' ? 'I_SENT_SA' : 'R_SENT_SA'
+    this.#state = role === 'initiator' ? 'I_SENT_SA' : 'R_SENT_SA'
     this.createdAt = now
     this.lastActivity = now
     this.localPort = local.port
   }
 
+  get state(): MainModeState {
+    return this.#state
+  }
+
+  set state(next: MainModeState) {
+    if (next === this.#state) return
+    this.#state = next
+    this.observer?.stateChanged(this)
+  }
+
   get established(): boolean {
-    return this.state === 'ESTABLISHED'
+    return this.#state === 'ESTABLISHED'
   }
 
   get hash(): crypto.HashName {
@@ -168,6 +199,26 @@ export class IkeSa {
     else this.p2Ivs.set(messageId, lastBlock)
   }
 
+  /**
+   * Phase 1 is over (the endpoint calls this once the SA is established
+   * and the exchange that did it has returned): what only Phase 1 needed
+   * goes, the Diffie-Hellman secret and SKEYID zeroed first. A live SA
+   * keeps SKEYID_d and SKEYID_a (Quick Mode), the key and the IV seed, and
+   * of the peer's vendor IDs those still asked about (DPD, fragmentation).
+   */
+  releasePhase1(): void {
+    this.gxy?.fill(0)
+    this.skeyid?.fill(0)
+    this.gxy = this.skeyid = this.gxi = this.gxr = this.ni = this.nr = this.saiB = this.idiB = undefined
+    // What stays is copied into memory of its own (a pool slice would pin 8 KiB); the slices of keys are zeroed.
+    if (this.encKey) this.encKey = replaceZeroed(this.encKey)
+    if (this.p1LastBlock) this.p1Iv = this.p1LastBlock = ownCopy(this.p1LastBlock)
+    this.peerVendorIds = this.peerVendorIds.filter((v) => {
+      const known = identifyVendorId(v)
+      return known === VendorIds.DPD || known === VendorIds.FRAGMENTATION
+    }).map(ownCopy)
+  }
+
   /** Phase 1 is complete: later exchanges seed their IVs from its last block. */
   sealPhase1(): void {
     this.p1LastBlock = this.p1Iv
@@ -200,6 +251,12 @@ export class IkeSa {
     const { payloads, end } = decodePayloadChain(header.nextPayload, plaintext)
     return { payloads, plaintext, end, commit: () => this.advance(header.messageId, lastBlock) }
   }
+}
+
+function replaceZeroed(key: Buffer): Buffer {
+  const copy = ownCopy(key)
+  key.fill(0)
+  return copy
 }
 
 /** The exchange types this core answers. */

@@ -18,6 +18,8 @@ import type { RandomBytes } from './ids.js'
 import type { L2tpPeer, SessionOpenOptions } from './session.js'
 import { L2tpStateError, Tunnel, checkSccrq, refusalStopCcn, resolveConfig, tieBreak } from './tunnel.js'
 import type { L2tpConfig, L2tpDropReason, L2tpEvent, ResolvedL2tpConfig, TunnelHost } from './tunnel.js'
+import { DeadlineQueue } from '../util/deadline-queue.js'
+import { MultiMap } from '../util/multimap.js'
 
 export { L2tpStateError, challengeResponse, resolveConfig, tieBreak } from './tunnel.js'
 export type {
@@ -98,9 +100,11 @@ export class L2tpEndpoint {
   private readonly byId = new Map<number, Tunnel>()
   /** `binding/peer's Assigned Tunnel ID` → the tunnel answering it: where a retransmitted SCCRQ goes. */
   private readonly byPeerTunnel = new Map<string, Tunnel>()
-  private readonly byBinding = new Map<number, Set<Tunnel>>()
+  private readonly byBinding = new MultiMap<number, Tunnel>()
   /** Session ID → its tunnel. Session IDs are unique over the endpoint, so closeSession needs only the ID. */
   private readonly sessionTunnel = new Map<number, Tunnel>()
+  /** Tunnels by when they must next be woken: a tick touches only those due (10,000 tunnels, issue #9). */
+  private readonly timers = new DeadlineQueue<Tunnel>((t) => t.nextTimeout())
   private readonly transmits: L2tpTransmit[] = []
   private readonly events: L2tpEvent[] = []
   private readonly dropped: Record<string, number> = {}
@@ -141,9 +145,7 @@ export class L2tpEndpoint {
 
   /** When `handleTimeout` must next run; undefined when nothing waits on time. */
   nextTimeout(): number | undefined {
-    let at = Infinity
-    for (const t of this.byId.values()) at = Math.min(at, t.nextTimeout() ?? Infinity)
-    return at === Infinity ? undefined : at
+    return this.timers.next()
   }
 
   stats(): L2tpStats {
@@ -193,9 +195,7 @@ export class L2tpEndpoint {
   /** Runs what is due at `now`: retransmissions, delayed acknowledgements, HELLOs, setup deadlines, lingering. */
   handleTimeout(now: number): void {
     this.lastNow = now
-    for (const t of [...this.byId.values()]) {
-      const at = t.nextTimeout()
-      if (at === undefined || at > now) continue
+    for (const t of this.timers.due(now)) {
       t.handleTimeout(now)
       this.service(t, now)
     }
@@ -254,7 +254,7 @@ export class L2tpEndpoint {
 
   /** The IPsec SA pair is gone: its tunnels and sessions end without a word (nothing could carry it). */
   removeBinding(binding: number): void {
-    for (const t of [...(this.byBinding.get(binding) ?? [])]) {
+    for (const t of this.byBinding.get(binding)) {
       t.abandon('L2TP_BINDING_GONE')
       this.service(t, this.lastNow)
     }
@@ -262,9 +262,8 @@ export class L2tpEndpoint {
 
   /** The IPsec SA pair was rekeyed: its tunnels now travel over `to`. */
   rebind(from: number, to: number): void {
-    const set = this.byBinding.get(from)
-    if (!set || from === to) return
-    for (const t of [...set]) {
+    if (from === to) return
+    for (const t of this.byBinding.get(from)) {
       this.unindex(t)
       t.binding = to
       t.peer = { ...t.peer, binding: to }
@@ -288,7 +287,7 @@ export class L2tpEndpoint {
     // Tie break against our own outstanding SCCRQs to this peer (RFC 2661 4.4.3).
     const theirs = avpValue(message.avps, AvpType.TIE_BREAKER)
     let discardIncoming = false
-    for (const t of [...(this.byBinding.get(peer.binding) ?? [])]) {
+    for (const t of this.byBinding.get(peer.binding)) {
       if (!t.initiator || t.state !== 'WaitCtlReply') continue
       const outcome = tieBreak(t.tieBreaker, theirs)
       if (outcome === 'ours') discardIncoming = true
@@ -325,19 +324,19 @@ export class L2tpEndpoint {
 
   /** The only live tunnel of this binding and outer address (the Tunnel ID 0 quirk). */
   private soleTunnel(peer: L2tpPeer): Tunnel | undefined {
-    const candidates = [...(this.byBinding.get(peer.binding) ?? [])].filter((t) => !t.finished && t.peer.address === peer.address && t.peer.port === peer.port)
+    const candidates = this.byBinding.get(peer.binding).filter((t) => !t.finished && t.peer.address === peer.address && t.peer.port === peer.port)
     return candidates.length === 1 ? candidates[0] : undefined
   }
 
   private liveTunnels(binding: number): number {
     let n = 0
-    for (const t of this.byBinding.get(binding) ?? []) if (!t.closing) n++
+    for (const t of this.byBinding.get(binding)) if (!t.closing) n++
     return n
   }
 
   private allocateSession(tunnel: Tunnel): number | undefined {
     let onBinding = 0
-    for (const t of this.byBinding.get(tunnel.binding) ?? []) onBinding += t.sessionCount
+    for (const t of this.byBinding.get(tunnel.binding)) onBinding += t.sessionCount
     if (onBinding >= this.config.maxSessionsPerBinding) return undefined
     const id = this.sessionIds.allocate()
     if (id !== undefined) this.sessionTunnel.set(id, tunnel)
@@ -350,16 +349,12 @@ export class L2tpEndpoint {
   }
 
   private index(t: Tunnel): void {
-    let set = this.byBinding.get(t.binding)
-    if (!set) this.byBinding.set(t.binding, (set = new Set()))
-    set.add(t)
+    this.byBinding.add(t.binding, t)
     if (t.peerTunnelId && !t.initiator) this.byPeerTunnel.set(`${t.binding}/${t.peerTunnelId}`, t)
   }
 
   private unindex(t: Tunnel): void {
-    const set = this.byBinding.get(t.binding)
-    set?.delete(t)
-    if (set?.size === 0) this.byBinding.delete(t.binding)
+    this.byBinding.delete(t.binding, t)
     const key = `${t.binding}/${t.peerTunnelId}`
     if (this.byPeerTunnel.get(key) === t) this.byPeerTunnel.delete(key)
   }
@@ -367,7 +362,10 @@ export class L2tpEndpoint {
   /** Collects a tunnel's datagrams; forgets it once finished. */
   private service(t: Tunnel, now: number): void {
     for (const datagram of t.poll(now)) this.transmits.push({ binding: t.binding, l2tpPort: t.peer.l2tpPort, datagram })
+    // Every change to a tunnel ends here: its deadline is queued where it now is.
+    this.timers.update(t)
     if (t.finished && this.byId.get(t.id) === t) {
+      this.timers.cancel(t)
       this.byId.delete(t.id)
       this.unindex(t)
       this.tunnelIds.release(t.id)

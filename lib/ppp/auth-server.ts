@@ -47,6 +47,7 @@ import { ChapCode, EapCode, MSCHAPV2_CHALLENGE_LENGTH, MSCHAPV2_RESPONSE_LENGTH,
 import { defaultRandom, type RandomSource } from './lcp.js'
 import { decodeChangePassword, decodeResponseValue, formatFailureMessage, formatSuccessMessage } from './mschapv2.js'
 import type { OtherCodePacket } from './codec.js'
+import { ownCopy } from '../util/buffers.js'
 
 /** A packet of an authentication protocol, to be framed by the link. */
 export interface AuthPacket {
@@ -162,7 +163,8 @@ export class AuthServer {
   }
 
   #sendChallenge(now: number): void {
-    this.#challenge = Buffer.from(this.#random(CHALLENGE_LENGTH))
+    // Kept for the link's life: memory of its own, not a pool slice.
+    this.#challenge = ownCopy(this.#random(CHALLENGE_LENGTH))
     this.#sendOutstanding(encodeChap({ kind: 'challenge', identifier: this.#identifier, value: this.#challenge, name: this.#name }), now)
   }
 
@@ -314,7 +316,7 @@ export class AuthServer {
         break
     }
     this.#step = 'succeeded'
-    this.#final = { identifier, packet }
+    this.#final = { identifier, packet: ownCopy(packet) }
     this.#outstanding = undefined
     this.#retransmitAt = undefined
     this.#deadline = undefined

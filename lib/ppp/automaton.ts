@@ -108,6 +108,7 @@
  *   permitted (RXJ+) (4.3). Protocol-Reject is decoded by LCP's owner, who calls
  *   `receiveReject('protocol', ...)` on the automaton concerned.
  */
+import { ownCopy } from '../util/buffers.js'
 
 /** States in RFC 1661 order 0..9; the names follow STYLE.md (`ReqSent`, `AckRcvd`). */
 export type AutomatonState = 'Initial' | 'Starting' | 'Closed' | 'Stopped' | 'Closing' | 'Stopping' | 'ReqSent' | 'AckRcvd' | 'AckSent' | 'Opened'
@@ -287,8 +288,9 @@ export class Automaton {
   #terminate: { identifier: number; data: Buffer } | undefined
   /** Why Closing/Stopping was entered: the reason this-layer-finished reports when it ends. */
   #terminationReason: string | undefined
-  readonly #transmit: ConfigPacket[] = []
-  readonly #events: AutomatonEvent[] = []
+  // Replaced by fresh arrays once drained: a drained queue would keep its grown backing store for the session's life.
+  #transmit: ConfigPacket[] = []
+  #events: AutomatonEvent[] = []
 
   constructor(name: string, policy: OptionPolicy, options: AutomatonOptions = {}) {
     this.name = name
@@ -391,11 +393,15 @@ export class Automaton {
   }
 
   pollTransmit(): ConfigPacket | undefined {
-    return this.#transmit.shift()
+    const packet = this.#transmit.shift()
+    if (packet && this.#transmit.length === 0) this.#transmit = []
+    return packet
   }
 
   pollEvent(): AutomatonEvent | undefined {
-    return this.#events.shift()
+    const event = this.#events.shift()
+    if (event && this.#events.length === 0) this.#events = []
+    return event
   }
 
   // --- receive -------------------------------------------------------------
@@ -538,7 +544,8 @@ export class Automaton {
   #sendConfigureRequest(now: number, retransmit: boolean, fresh: boolean): void {
     if (fresh) this.#beginNegotiation()
     if (!retransmit || !this.#request) {
-      this.#request = { identifier: this.#newIdentifier(), options: this.#policy.buildRequest(), answered: false }
+      // Kept until the next negotiation: memory of its own, not a pool slice (lib/util/buffers.ts).
+      this.#request = { identifier: this.#newIdentifier(), options: ownCopy(this.#policy.buildRequest()), answered: false }
     }
     // A retransmission keeps its identifier (5.1) and may be answered anew.
     this.#request.answered = false

@@ -57,6 +57,7 @@ import { IpcpClientPolicy, IpcpServerPolicy, type AddressAssignment } from './ip
 import { Ipv6cpPolicy } from './ipv6cp.js'
 import { LcpPolicy, defaultRandom, type LcpNegotiated, type RandomSource } from './lcp.js'
 import type { AuthRequest, AuthResult, AuthFailure, Method, MppeKeys, PeerInfo, UserPolicy } from '../auth/types.js'
+import { ownCopy } from '../util/buffers.js'
 
 export type { AddressAssignment } from './ipcp.js'
 export type { RandomSource } from './lcp.js'
@@ -241,8 +242,9 @@ export class PppLink {
   readonly #rejectedByPeer: number[] = []
   /** The last Configure-Ack sent per protocol (LCP, IPCP, IPV6CP), to answer a retransmitted request in Opened. */
   readonly #lastAck = new Map<number, ConfigPacket>()
-  readonly #transmit: Buffer[] = []
-  readonly #events: PppLinkEvent[] = []
+  // Replaced by fresh arrays once drained: a drained queue would keep its grown backing store for the session's life.
+  #transmit: Buffer[] = []
+  #events: PppLinkEvent[] = []
 
   constructor(options: PppLinkOptions) {
     this.role = options.role
@@ -490,15 +492,12 @@ export class PppLink {
   /** When to call `handleTimeout` (seconds), or undefined when nothing is scheduled. */
   nextTimeout(): number | undefined {
     if (this.#phase === 'Dead') return undefined
-    const times = [
-      this.#lcp.pollTimeout(),
-      this.#ipcp.pollTimeout(),
-      this.#ipv6cp?.pollTimeout(),
-      this.#authServer?.pollTimeout(),
-      this.#authClient?.pollTimeout(),
-      this.#lcp.state === 'Opened' ? this.#echoAt : undefined,
-    ].filter((t): t is number => t !== undefined)
-    return times.length ? Math.min(...times) : undefined
+    // No arrays: the control plane asks after every input of every call.
+    let next = earlier(this.#lcp.pollTimeout(), this.#ipcp.pollTimeout())
+    next = earlier(next, this.#ipv6cp?.pollTimeout())
+    next = earlier(next, this.#authServer?.pollTimeout())
+    next = earlier(next, this.#authClient?.pollTimeout())
+    return this.#lcp.state === 'Opened' ? earlier(next, this.#echoAt) : next
   }
 
   /** Same as `nextTimeout()`, under the name the other cores use. */
@@ -508,11 +507,15 @@ export class PppLink {
 
   /** The next PPP frame to send (with FF 03), or undefined. */
   pollTransmit(): Buffer | undefined {
-    return this.#transmit.shift()
+    const frame = this.#transmit.shift()
+    if (frame && this.#transmit.length === 0) this.#transmit = []
+    return frame
   }
 
   pollEvent(): PppLinkEvent | undefined {
-    return this.#events.shift()
+    const event = this.#events.shift()
+    if (event && this.#events.length === 0) this.#events = []
+    return event
   }
 
   // --- internals -----------------------------------------------------------------
@@ -569,7 +572,8 @@ export class PppLink {
   }
 
   #sendConfig(protocol: number, packet: ConfigPacket): void {
-    if (packet.code === Code.CONFIGURE_ACK) this.#lastAck.set(protocol, packet)
+    // Kept for the link's life: memory of its own, not a pool slice (lib/util/buffers.ts).
+    if (packet.code === Code.CONFIGURE_ACK) this.#lastAck.set(protocol, { ...packet, data: ownCopy(packet.data) })
     this.#sendFrame(protocol, encodeRawPacket(packet.code, packet.identifier, packet.data))
   }
 
@@ -846,4 +850,8 @@ export class PppLink {
       this.#closeWith(now, 'Authentication protocol rejected')
     }
   }
+}
+
+function earlier(a: number | undefined, b: number | undefined): number | undefined {
+  return a === undefined ? b : b === undefined || a <= b ? a : b
 }

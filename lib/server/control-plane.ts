@@ -18,6 +18,9 @@ import type { IkeConfig, IkeEvent, IkeGuard } from '../ike/types.js'
 import { L2tpEndpoint } from '../l2tp/endpoint.js'
 import type { L2tpConfig, L2tpEvent, SessionRef, SessionUpEvent } from '../l2tp/endpoint.js'
 import type { PppLink, PppLinkEvent, PppLinkUpEvent } from '../ppp/link.js'
+import { DeadlineQueue, nextTimerSeq, type Timed } from '../util/deadline-queue.js'
+import { ownCopy } from '../util/buffers.js'
+import { MultiMap } from '../util/multimap.js'
 import { BindingTable, parseHostPort, type Binding, type SaSink } from './bindings.js'
 import { Outbox, type ControlSink } from './outbox.js'
 import type { SessionDownReason, SessionInfo, ServerEvents } from './types.js'
@@ -66,7 +69,7 @@ export interface ControlPlaneOptions {
 }
 
 /** One PPP session over one L2TP session. */
-export interface Call {
+export interface Call extends Timed {
   /** The data plane's session id, and the id `kick` takes. */
   id: number
   /** The L2TP session: its ids from session-connecting, the whole session-up once ICCN came. */
@@ -129,8 +132,11 @@ export abstract class ControlPlane {
   protected readonly calls = new Map<number, Call>()
   private readonly callBySession = new Map<number, Call>()
   private readonly dirty = new Set<Call>()
+  /** Calls by when they must next be woken (PPP timers, session timeout, Terminate wait): a tick touches only those due. */
+  private readonly callTimers = new DeadlineQueue<Call>((call) => this.callDeadline(call))
+  /** Live calls per ESP SA pair, to end them when it goes without a scan of every call. */
+  private readonly callsByBinding = new MultiMap<Binding, Call>()
   private nextCallId = 1
-  private ikeNext: number | undefined
   private counters = new Map<number, SessionCounters>()
   /** Frames the data plane refused to send (no SA or session yet): counted, visible in status. */
   unsent = 0
@@ -238,25 +244,27 @@ export abstract class ControlPlane {
     if (kind === 'ike') {
       // Our address as the peer addressed it (IP_PKTINFO; on 0.0.0.0 the listen address says nothing): our default ID, NAT-D hash and reply source.
       const path = { peer: { address: meta.peerAddress ?? '', port: meta.peerPort ?? 0 }, local: { address: meta.localAddress ?? this.o.localAddress, port: meta.localPort ?? 500 } }
-      this.ike.handle(Buffer.from(frame), path, now)
+      // Copies of their own, not pool slices: what a core keeps of a frame (a vendor ID, an AVP) must not hold an 8 KiB slab.
+      this.ike.handle(ownCopy(frame), path, now)
       this.drainIke(now)
     } else if (kind === 'l2tp') {
       const binding = meta.binding === undefined ? undefined : this.bindings.get(meta.binding)
       if (!binding) return
-      this.l2tp.handle(Buffer.from(frame), { binding: binding.id, address: binding.peer.address, port: binding.peer.port, l2tpPort: meta.l2tpPort ?? 1701 }, now)
+      this.l2tp.handle(ownCopy(frame), { binding: binding.id, address: binding.peer.address, port: binding.peer.port, l2tpPort: meta.l2tpPort ?? 1701 }, now)
       this.drainL2tp(now)
     } else if (kind === 'ppp') {
       const call = meta.session === undefined ? undefined : this.calls.get(meta.session)
       if (!call) return
       if (!call.opened) {
         // Before session-up (ICCN still being handled): keep a few frames.
-        if (call.early.length < EARLY_FRAMES) call.early.push(Buffer.from(frame))
+        if (call.early.length < EARLY_FRAMES) call.early.push(ownCopy(frame))
         return
       }
       // What an end handles itself (the server: IPv6 Router Solicitations) never reaches the link.
-      if (this.guarded(call, now, () => this.interceptPpp(call, frame, now)) === true) return
-      this.guarded(call, now, () => call.link.receive(Buffer.from(frame), now))
+      // Dirty either way: what an end intercepts may move the call's timers (the server's Router Advertisements).
       this.dirty.add(call)
+      if (this.guarded(call, now, () => this.interceptPpp(call, frame, now)) === true) return
+      this.guarded(call, now, () => call.link.receive(ownCopy(frame), now))
     }
   }
 
@@ -299,26 +307,47 @@ export abstract class ControlPlane {
 
   /** Fires what is due at `now`; returns when next to call. */
   tick(now = this.o.clock()): number | undefined {
-    this.ikeNext = this.ike.handleTimeout(now)
+    this.ike.handleTimeout(now)
     this.bindings.expireEarly(now, EARLY_INBOUND_MAX_AGE)
     const l2tpAt = this.l2tp.nextTimeout()
     if (l2tpAt !== undefined && l2tpAt <= now) this.l2tp.handleTimeout(now)
-    for (const call of this.calls.values()) {
-      const at = call.link.nextTimeout()
-      if (at !== undefined && at <= now) {
-        this.guarded(call, now, () => call.link.handleTimeout(now))
-        this.dirty.add(call)
-      }
-      const timeout = this.sessionTimeoutOf(call)
-      if (timeout > 0 && call.up && !call.ending && now - (call.limits?.sessionFrom ?? call.startedAt) >= timeout) {
-        this.end(call, 'session-timeout', `session timeout of ${timeout} s`, now)
-      }
-      // A peer that never answers our Terminate-Request: clear the call anyway.
-      if (call.ending && call.link.phase !== 'Dead' && call.endingAt !== undefined && now - call.endingAt > TERMINATE_WAIT * 3) call.link.lowerDown(now, 'terminate timeout')
+    const due = this.callTimers.due(now)
+    for (const call of due) {
+      if (!call.finished) this.callTimeout(call, now)
     }
     this.drainL2tp(now)
     this.pump(now)
+    for (const call of due) if (!call.finished) this.callTimers.update(call)
     return this.nextDeadline()
+  }
+
+  /** What is due for one call at `now` (the queue found its deadline passed); an end adds its own (the server: Router Advertisements). */
+  protected callTimeout(call: Call, now: number): void {
+    this.dirty.add(call)
+    const at = call.link.nextTimeout()
+    if (at !== undefined && at <= now) this.guarded(call, now, () => call.link.handleTimeout(now))
+    const timeout = this.sessionTimeoutOf(call)
+    if (timeout > 0 && call.up && !call.ending && now - (call.limits?.sessionFrom ?? call.startedAt) >= timeout) {
+      this.end(call, 'session-timeout', `session timeout of ${timeout} s`, now)
+    }
+    // A peer that never answers our Terminate-Request: clear the call anyway.
+    if (call.ending && call.link.phase !== 'Dead' && call.endingAt !== undefined && now - call.endingAt > TERMINATE_WAIT * 3) call.link.lowerDown(now, 'terminate timeout')
+  }
+
+  /** When `callTimeout` must next run for `call`; an end that adds timers adds their times. */
+  protected callDeadline(call: Call): number | undefined {
+    if (call.finished) return undefined
+    // No closures: asked after every input of every call.
+    let next = call.link.nextTimeout()
+    const timeout = this.sessionTimeoutOf(call)
+    if (timeout > 0 && call.up && !call.ending) next = earlier(next, (call.limits?.sessionFrom ?? call.startedAt) + timeout)
+    if (call.ending && call.endingAt !== undefined && call.link.phase !== 'Dead') next = earlier(next, call.endingAt + TERMINATE_WAIT * 3 + 0.01)
+    return next
+  }
+
+  /** Call after changing what `callDeadline` reads outside a PPP input or tick (a CoA's limits, a reload's ppp settings). */
+  protected retime(call: Call): void {
+    this.callTimers.update(call)
   }
 
   /** Seconds a session may last (0: no limit): a CoA's, else the user's policy (RADIUS Session-Timeout), else ppp.sessionTimeout. */
@@ -331,19 +360,9 @@ export abstract class ControlPlane {
     return call.limits?.idleTimeout ?? call.up?.policy?.idleTimeout ?? this.o.ppp.idleTimeout
   }
 
+  /** The earliest deadline of any core or call: O(log n), no scan (called after every batch). */
   nextDeadline(): number | undefined {
-    let next = this.ikeNext
-    const consider = (t: number | undefined) => {
-      if (t !== undefined && (next === undefined || t < next)) next = t
-    }
-    consider(this.l2tp.nextTimeout())
-    for (const call of this.calls.values()) {
-      consider(call.link.nextTimeout())
-      const timeout = this.sessionTimeoutOf(call)
-      if (timeout > 0 && call.up && !call.ending) consider((call.limits?.sessionFrom ?? call.startedAt) + timeout)
-      if (call.ending && call.endingAt !== undefined) consider(call.endingAt + TERMINATE_WAIT * 3 + 0.01)
-    }
-    return next
+    return earlier(earlier(this.ike.nextTimeout(), this.l2tp.nextTimeout()), this.callTimers.next())
   }
 
   // --- draining ------------------------------------------------------------
@@ -356,6 +375,7 @@ export abstract class ControlPlane {
       for (const call of [...this.dirty]) {
         this.dirty.delete(call)
         moved = this.guarded(call, now, () => this.drainCall(call, now)) || moved
+        if (!call.finished) this.callTimers.update(call)
       }
       if (!moved) break
     }
@@ -414,7 +434,7 @@ export abstract class ControlPlane {
         if (!result) return
         this.o.log.info({ ikeSa: e.ikeSa, binding: result.binding.id, spiIn: hex(e.inboundSpi), reason: e.reason }, 'ESP SA pair removed')
         if (result.empty) {
-          for (const call of this.calls.values()) if (call.binding === result.binding) call.ending ??= { reason: 'ike-down', detail: `IPsec SA gone: ${e.reason}` }
+          for (const call of this.callsByBinding.get(result.binding)) call.ending ??= { reason: 'ike-down', detail: `IPsec SA gone: ${e.reason}` }
           this.l2tp.removeBinding(result.binding.id)
           this.drainL2tp(now)
         }
@@ -493,11 +513,13 @@ export abstract class ControlPlane {
       return undefined
     }
     const id = this.allocateCallId()
-    const call: Call = { id, l2tp: e, binding, link: this.newLink(e, binding), startedAt: now, startedWall: new Date(), cleared: false, finished: false, opened: false, early: [] }
+    const call: Call = { id, l2tp: e, binding, link: this.newLink(e, binding), startedAt: now, startedWall: new Date(), cleared: false, finished: false, opened: false, early: [], timerAt: undefined, timerSeq: nextTimerSeq() }
     this.calls.set(id, call)
     this.callBySession.set(e.sessionId, call)
     try {
       this.o.dataplane.upsertSession(this.sessionOptions(call))
+      this.callTimers.update(call)
+      this.callsByBinding.add(binding, call)
     } catch (err) {
       this.o.log.error({ err, session: id }, 'data plane refused the session')
       this.calls.delete(id)
@@ -607,6 +629,8 @@ export abstract class ControlPlane {
     this.calls.delete(call.id)
     this.callBySession.delete(call.l2tp.sessionId)
     this.counters.delete(call.id)
+    this.callTimers.cancel(call)
+    this.callsByBinding.delete(call.binding, call)
     const ending = call.ending ?? { reason: 'peer' as const, detail: call.pppDown?.reason ?? 'ended' }
     if (call.up) {
       const durationSeconds = Math.max(0, Math.round((Date.now() - call.startedWall.getTime()) / 1000))
@@ -756,6 +780,11 @@ export abstract class ControlPlane {
       if (!this.calls.has(id)) return id
     }
   }
+}
+
+/** The earlier of two optional times. */
+export function earlier(a: number | undefined, b: number | undefined): number | undefined {
+  return a === undefined ? b : b === undefined || a <= b ? a : b
 }
 
 function addCounters(base: SessionCounters | undefined, c: SessionCounters): SessionCounters {

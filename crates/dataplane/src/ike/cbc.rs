@@ -72,13 +72,7 @@ pub fn aes_cbc(encrypt: bool, key: &[u8], iv: &[u8], data: &mut [u8]) -> Result<
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn hex(s: &str) -> Vec<u8> {
-        (0..s.len())
-            .step_by(2)
-            .map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap())
-            .collect()
-    }
+    use crate::ike::test_hex::hex;
 
     #[test]
     fn rfc3602_case_2() {

@@ -159,13 +159,7 @@ impl EcdhKeyPair {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn hex(s: &str) -> Vec<u8> {
-        (0..s.len())
-            .step_by(2)
-            .map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap())
-            .collect()
-    }
+    use crate::ike::test_hex::hex;
 
     // RFC 5903 section 8.1 (256-bit random ECP group): i, g^i, r, g^r, g^ir.
     const I: &str = "C88F01F510D9AC3F70A292DAA2316DE544E9AAB8AFE84049C62A9C57862D1433";

@@ -9,3 +9,14 @@ pub mod prf;
 pub use cbc::{aes_cbc, CbcError};
 pub use ecdh::{EcdhError, EcdhKeyPair};
 pub use prf::{prf, PrfHash};
+
+/// Hex test vectors (RFCs quote them as hex) to bytes.
+#[cfg(test)]
+pub(crate) mod test_hex {
+    pub(crate) fn hex(s: &str) -> Vec<u8> {
+        (0..s.len())
+            .step_by(2)
+            .map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap())
+            .collect()
+    }
+}

@@ -51,13 +51,7 @@ pub fn prf(hash: PrfHash, key: &[u8], parts: &[&[u8]]) -> hmac::Tag {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn hex(s: &str) -> Vec<u8> {
-        (0..s.len())
-            .step_by(2)
-            .map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap())
-            .collect()
-    }
+    use crate::ike::test_hex::hex;
 
     #[test]
     fn rfc4231_case_2_in_parts() {

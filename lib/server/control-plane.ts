@@ -13,7 +13,7 @@
  * reaches us.
  */
 import type { ControlBatch, DataPlaneEvent, SessionOptions, DataPlaneStats } from '../../native/index.js'
-import { IkeEndpoint } from '../ike/endpoint.js'
+import { IkeEndpoint, type EndpointOptions } from '../ike/endpoint.js'
 import type { IkeConfig, IkeEvent, IkeGuard } from '../ike/types.js'
 import { L2tpEndpoint } from '../l2tp/endpoint.js'
 import type { L2tpConfig, L2tpEvent, SessionRef, SessionUpEvent } from '../l2tp/endpoint.js'
@@ -52,6 +52,8 @@ export interface ControlPlaneOptions {
   ike: IkeConfig
   /** Admission control in front of the IKE responder (rate, brute-force back-off); kept across reloads. */
   ikeGuard?: IkeGuard | undefined
+  /** Load generators only (lib/ike/reused-key-pair.ts): the initiator's Main Mode Diffie-Hellman half. */
+  initiatorKeyPair?: EndpointOptions['initiatorKeyPair']
   l2tp: L2tpConfig
   /** Read at each new session, so a reload changes what comes next. */
   ppp: PppSettings
@@ -137,7 +139,7 @@ export abstract class ControlPlane {
 
   constructor(options: ControlPlaneOptions) {
     this.o = options
-    this.ike = new IkeEndpoint(options.ike, options.ikeGuard ? { guard: options.ikeGuard } : {})
+    this.ike = new IkeEndpoint(options.ike, { ...(options.ikeGuard ? { guard: options.ikeGuard } : {}), ...(options.initiatorKeyPair ? { initiatorKeyPair: options.initiatorKeyPair } : {}) })
     this.l2tp = new L2tpEndpoint(options.l2tp)
     this.bindings = new BindingTable(options.dataplane)
   }

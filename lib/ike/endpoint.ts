@@ -9,7 +9,8 @@ import { decodeHeader, decodeMessage, IkeCodecError, type IsakmpHeader } from '.
 import { ExchangeType, Flag, NotifyType, PayloadType, VendorIds, identifyVendorId } from './constants.js'
 import type { Context, ResolvedConfig } from './context.js'
 import type { DhGroup, DhKeys } from './dh.js'
-import { IkeSa } from './ike-sa.js'
+import { IkeSa, type IkeSaObserver } from './ike-sa.js'
+import { DeadlineQueue } from '../util/deadline-queue.js'
 import { randomBytesPooled } from './random.js'
 import { deleteEspPayload, deleteIkeSaPayload, handleInformational, sendInformational, sendRUThere } from './informational.js'
 import * as am from './aggressive-mode.js'
@@ -81,6 +82,7 @@ interface ContextOutputs {
   push(t: Transmit, sa?: IkeSa): void
   events: IkeEvent[]
   admitPeer(ike: IkeSa): string | undefined
+  retime(ike: IkeSa): void
 }
 
 /** The Context of one call into the endpoint: methods on a prototype, no closures per call. */
@@ -97,7 +99,11 @@ class EndpointContext implements Context {
 
   send(t: Transmit, sa?: IkeSa, answers?: string): void {
     this.outputs.push(t, sa)
-    if (sa) sa.lastSent = { ...t, answers, tries: 0, nextAt: sa.role === 'initiator' && !answers ? this.now + this.config.retransmitInterval : undefined }
+    if (sa) {
+      sa.lastSent = { ...t, answers, tries: 0, nextAt: sa.role === 'initiator' && !answers ? this.now + this.config.retransmitInterval : undefined }
+      // A retransmission timer may have started.
+      this.outputs.retime(sa)
+    }
   }
 
   emit(e: IkeEvent): void {
@@ -132,6 +138,25 @@ export class IkeEndpoint {
   private readonly reassembler: Reassembler
   private readonly guard: IkeGuard | undefined
   private lastNow = 0
+  /**
+   * Indexes kept as SAs change state (IkeSa.observer), so that nothing a
+   * stranger sends costs a scan of every SA (issue #12) and a tick touches
+   * only the SAs due (issue #9): half-open SAs in all and per source
+   * address, established SAs per identity and per identity + outer
+   * address and port, initiator SAs by their cookie, and SAs by deadline.
+   */
+  private halfOpen = 0
+  private readonly halfOpenBySource = new Map<string, number>()
+  private readonly byIdentity = new Map<string, Set<IkeSa>>()
+  private readonly byIdentityEndpoint = new Map<string, Set<IkeSa>>()
+  private readonly initiators = new Map<string, IkeSa>()
+  private readonly timers = new DeadlineQueue<IkeSa>((ike) => this.deadlineOf(ike))
+  private readonly observer: IkeSaObserver = {
+    stateChanged: (ike) => {
+      this.reindex(ike)
+      this.timers.update(ike)
+    },
+  }
 
   constructor(config: IkeConfig, options: EndpointOptions = {}) {
     this.config = resolve(config)
@@ -146,6 +171,8 @@ export class IkeEndpoint {
   /** New negotiations use `config` (a reload); established SAs keep what they agreed. */
   reconfigure(config: IkeConfig): void {
     this.config = resolve(config)
+    // Timeouts and DPD settings may have shrunk: every SA's deadline is looked at again (a reload is rare).
+    for (const ike of this.sas.values()) this.timers.update(ike)
   }
 
   pollTransmit(): Transmit | undefined {
@@ -157,8 +184,7 @@ export class IkeEndpoint {
   }
 
   stats(): EndpointStats {
-    const halfOpen = [...this.sas.values()].filter((s) => !s.established).length
-    return { ikeSas: this.sas.size, halfOpen, quickModes: this.quickModes.size, reassembling: this.reassembler.pending, dropped: { ...this.dropped }, retransmits: this.retransmits }
+    return { ikeSas: this.sas.size, halfOpen: this.halfOpen, quickModes: this.quickModes.size, reassembling: this.reassembler.pending, dropped: { ...this.dropped }, retransmits: this.retransmits }
   }
 
   private context(now: number): Context {
@@ -170,17 +196,48 @@ export class IkeEndpoint {
     push: (t, sa) => this.push(t, sa),
     events: this.events,
     admitPeer: (ike) => this.admitPeer(ike),
+    retime: (ike) => this.timers.update(ike),
   }
 
   /** The per-identity limit: other established SAs of this identity, a rekey or restart from the same address and port not counted. */
   private admitPeer(ike: IkeSa): string | undefined {
-    let others = 0
-    for (const s of this.sas.values()) {
-      if (s === ike || !s.established || s.peerId !== ike.peerId) continue
-      if (s.peer.address === ike.peer.address && s.peer.port === ike.peer.port) continue
-      others++
-    }
+    const identity = ike.peerId ?? ''
+    let others = this.byIdentity.get(identity)?.size ?? 0
+    for (const s of this.byIdentityEndpoint.get(endpointKey(identity, ike.peer)) ?? []) if (s !== ike) others--
+    if (ike.identityKey === identity) others--
     return others >= this.config.maxSasPerIdentity ? 'IKE SAs per identity limit reached' : undefined
+  }
+
+  /**
+   * Brings the indexes in line with the SA's state: counted half-open while
+   * held and not established, indexed under its identity while held and
+   * established.
+   */
+  private reindex(ike: IkeSa): void {
+    const half = ike.tracked && !ike.established && ike.state !== 'DEAD'
+    if (half && ike.halfOpenSource === undefined) {
+      ike.halfOpenSource = ike.peer.address
+      this.halfOpen++
+      this.halfOpenBySource.set(ike.halfOpenSource, (this.halfOpenBySource.get(ike.halfOpenSource) ?? 0) + 1)
+    } else if (!half && ike.halfOpenSource !== undefined) {
+      this.halfOpen--
+      const n = (this.halfOpenBySource.get(ike.halfOpenSource) ?? 1) - 1
+      if (n > 0) this.halfOpenBySource.set(ike.halfOpenSource, n)
+      else this.halfOpenBySource.delete(ike.halfOpenSource)
+      ike.halfOpenSource = undefined
+    }
+    const established = ike.tracked && ike.established
+    if (established && ike.identityKey === undefined) {
+      ike.identityKey = ike.peerId ?? ''
+      ike.endpointKey = endpointKey(ike.identityKey, ike.peer)
+      addTo(this.byIdentity, ike.identityKey, ike)
+      addTo(this.byIdentityEndpoint, ike.endpointKey, ike)
+    } else if (!established && ike.identityKey !== undefined) {
+      removeFrom(this.byIdentity, ike.identityKey, ike)
+      removeFrom(this.byIdentityEndpoint, ike.endpointKey!, ike)
+      ike.identityKey = undefined
+      ike.endpointKey = undefined
+    }
   }
 
   /**
@@ -234,13 +291,22 @@ export class IkeEndpoint {
     this.sas.set(this.key(ike.ckyI, ike.ckyR), ike)
     this.byId.set(ike.id, ike)
     if (ike.role === 'responder') this.byInitiatorCookie.set(ike.ckyI.toString('hex'), ike)
+    else this.initiators.set(ike.ckyI.toString('hex'), ike)
+    ike.observer = this.observer
+    ike.tracked = true
+    this.reindex(ike)
+    this.timers.update(ike)
   }
 
   private forget(ike: IkeSa, reason: string): void {
+    ike.tracked = false
     ike.state = 'DEAD'
+    this.reindex(ike)
+    this.timers.cancel(ike)
     this.sas.delete(this.key(ike.ckyI, ike.ckyR))
     if (this.byId.get(ike.id) === ike) this.byId.delete(ike.id)
     if (this.byInitiatorCookie.get(ike.ckyI.toString('hex')) === ike) this.byInitiatorCookie.delete(ike.ckyI.toString('hex'))
+    if (this.initiators.get(ike.ckyI.toString('hex')) === ike) this.initiators.delete(ike.ckyI.toString('hex'))
     for (const [k, q] of this.quickModes) if (q.ike === ike) this.quickModes.delete(k)
     const children = this.children.get(ike.id)
     if (children) {
@@ -430,8 +496,8 @@ export class IkeEndpoint {
    * apart.
    */
   private supersede(ike: IkeSa, initialContact: boolean): void {
-    for (const old of [...this.sas.values()]) {
-      if (old === ike || !old.established || old.peerId !== ike.peerId || old.peer.address !== ike.peer.address || old.peer.port !== ike.peer.port) continue
+    for (const old of [...(this.byIdentityEndpoint.get(endpointKey(ike.peerId ?? '', ike.peer)) ?? [])]) {
+      if (old === ike || !old.established) continue
       if (initialContact) {
         this.forget(old, 'replaced by a new IKE SA (INITIAL-CONTACT)')
         continue
@@ -447,7 +513,8 @@ export class IkeEndpoint {
   }
 
   private findInitiator(header: IsakmpHeader, state: IkeSa['state']): IkeSa | undefined {
-    return [...this.sas.values()].find((s) => s.role === 'initiator' && s.state === state && s.ckyI.equals(header.initiatorCookie))
+    const s = this.initiators.get(header.initiatorCookie.toString('hex'))
+    return s?.state === state ? s : undefined
   }
 
   private aggressiveMode(ctx: Context, header: IsakmpHeader, datagram: Buffer, body: Buffer, encrypted: boolean, path: Path): void {
@@ -548,7 +615,8 @@ export class IkeEndpoint {
   private informational(ctx: Context, ike: IkeSa | undefined, header: IsakmpHeader, datagram: Buffer, body: Buffer, encrypted: boolean, path: Path): void {
     if (!encrypted) {
       // Before keys exist only notifications about our own exchange make sense.
-      const pending = [...this.sas.values()].find((s) => s.role === 'initiator' && !s.established && s.ckyI.equals(header.initiatorCookie))
+      const initiator = this.initiators.get(header.initiatorCookie.toString('hex'))
+      const pending = initiator && !initiator.established ? initiator : undefined
       if (pending) {
         const notify = decodeMessage(datagram).payloads.find((p) => p.type === PayloadType.NOTIFICATION) as { notifyType: number } | undefined
         ctx.emit({ type: 'negotiation-failure', peer: path.peer, stage: 'main-mode', reason: `the responder answered ${notify ? `notification ${notify.notifyType}` : 'an unencrypted Informational'}`, notify: notify?.notifyType })
@@ -579,84 +647,93 @@ export class IkeEndpoint {
 
   /** Undefined when one more half-open SA fits, else the drop reason (which limit). */
   private halfOpenRefusal(path: Path): string | undefined {
-    let total = 0
-    let fromSource = 0
-    for (const s of this.sas.values()) {
-      if (s.established) continue
-      total++
-      if (s.peer.address === path.peer.address) fromSource++
-    }
-    if (fromSource >= this.config.maxHalfOpenPerSource) return 'half-open limit per source reached'
-    return total >= this.config.maxHalfOpen ? 'half-open limit reached' : undefined
+    if ((this.halfOpenBySource.get(path.peer.address) ?? 0) >= this.config.maxHalfOpenPerSource) return 'half-open limit per source reached'
+    return this.halfOpen >= this.config.maxHalfOpen ? 'half-open limit reached' : undefined
   }
 
-  /** Retransmits the initiator's last message, expires half-open state. Returns when to call again. */
+  /**
+   * Retransmits initiators' last messages, expires half-open state, rekeys
+   * and expires Phase 1, sends DPD probes: for the SAs due only. Returns
+   * when to call again.
+   */
   handleTimeout(now: number): number | undefined {
-    let next: number | undefined
-    const soon = (t: number) => (next = next === undefined ? t : Math.min(next, t))
-    for (const ike of [...this.sas.values()]) {
-      if (!ike.established && now - ike.createdAt > this.config.halfOpenTimeout) {
-        this.forget(ike, 'timed out before authentication')
-        continue
-      }
-      const last = ike.lastSent
-      if (ike.role === 'initiator' && !ike.established && last?.nextAt !== undefined) {
-        if (now >= last.nextAt) {
-          if (last.tries >= this.config.retransmitTries) {
-            this.events.push({ type: 'negotiation-failure', peer: ike.peer, stage: 'main-mode', reason: 'no answer from the responder' })
-            this.forget(ike, 'no answer')
-            continue
-          }
-          last.tries++
-          last.nextAt = now + this.config.retransmitInterval * 2 ** last.tries
-          this.push({ data: last.data, to: last.to, fromPort: last.fromPort }, ike)
-          this.retransmits++
-        }
-        soon(last.nextAt)
-      } else if (!ike.established) {
-        soon(ike.createdAt + this.config.halfOpenTimeout)
-      }
+    for (const ike of this.timers.due(now)) {
+      if (!ike.tracked) continue
+      this.saTimeout(ike, now)
+      if (ike.tracked) this.timers.update(ike)
     }
     for (const [key, qm] of this.quickModes) {
       if (now - qm.createdAt > this.config.halfOpenTimeout) this.quickModes.delete(key)
     }
     this.reassembler.expire(now)
-    for (const ike of [...this.sas.values()]) {
-      if (!ike.established) continue
-      const lifetime = Math.min(ike.choice!.lifetimeSeconds, this.config.policy.phase1.maxLifetimeSeconds)
-      const age = now - ike.createdAt
-      // As initiator, rekey Phase 1 at 90% of its life (the new SA adopts our ESP SAs).
-      if (ike.role === 'initiator' && !ike.rekeyStarted && age >= lifetime * 0.9) {
-        ike.rekeyStarted = true
-        this.connect({ peer: { ...ike.peer, port: this.config.peerIkePort }, local: ike.local }, now, false, { rekey: true, ...(ike.siteIntent ? { site: ike.siteIntent } : {}) })
-      }
-      if (age >= lifetime) {
-        this.close(ike.id, now, 'Phase 1 lifetime expired')
-        continue
-      }
-      soon(ike.createdAt + (ike.role === 'initiator' && !ike.rekeyStarted ? lifetime * 0.9 : lifetime))
+    return this.nextTimeout()
+  }
+
+  /** When `handleTimeout` must next run; undefined when no SA waits on time. */
+  nextTimeout(): number | undefined {
+    return this.timers.next()
+  }
+
+  /** The Phase 1 lifetime in force: the agreed one, capped by the policy. */
+  private lifetimeOf(ike: IkeSa): number {
+    return Math.min(ike.choice!.lifetimeSeconds, this.config.policy.phase1.maxLifetimeSeconds)
+  }
+
+  /** [delay, timeout] of Dead Peer Detection for an established SA whose peer announced it, if enabled for it (its site's or the global setting). */
+  private dpdOf(ike: IkeSa): [number, number] | undefined {
+    if (!ike.established || !ike.peerVendorIds.some((v) => identifyVendorId(v) === VendorIds.DPD)) return undefined
+    const site = siteByName(this.config, ike.site)
+    const delay = site?.dpdDelay ?? this.config.dpdDelay
+    return delay > 0 ? [delay, site?.dpdTimeout ?? this.config.dpdTimeout] : undefined
+  }
+
+  /** When `saTimeout` must next run for `ike`: what the scan of every SA used to compute for it. */
+  private deadlineOf(ike: IkeSa): number | undefined {
+    if (!ike.tracked) return undefined
+    if (!ike.established) {
+      const expiry = ike.createdAt + this.config.halfOpenTimeout
+      const last = ike.lastSent
+      return ike.role === 'initiator' && last?.nextAt !== undefined ? Math.min(last.nextAt, expiry) : expiry
     }
-    if (this.config.dpdDelay > 0 || this.config.sites.some((s) => (s.dpdDelay ?? 0) > 0)) {
-      const ctx = this.context(now)
-      for (const ike of [...this.sas.values()]) {
-        if (!ike.established || !ike.peerVendorIds.some((v) => identifyVendorId(v) === VendorIds.DPD)) continue
-        const site = siteByName(this.config, ike.site)
-        const dpdDelay = site?.dpdDelay ?? this.config.dpdDelay
-        const dpdTimeout = site?.dpdTimeout ?? this.config.dpdTimeout
-        if (dpdDelay <= 0) continue
-        const pending = ike.dpd.pendingSince
-        if (pending !== undefined && now - pending >= dpdTimeout) {
-          this.forget(ike, 'dead peer: no answer to R-U-THERE')
-          continue
-        }
-        if (pending === undefined && now - ike.lastActivity >= dpdDelay) {
-          sendRUThere(ctx, ike)
-          ike.dpd.pendingSince = now
-        }
-        soon(ike.dpd.pendingSince !== undefined ? ike.dpd.pendingSince + dpdTimeout : ike.lastActivity + dpdDelay)
+    const lifetime = this.lifetimeOf(ike)
+    let at = ike.createdAt + (ike.role === 'initiator' && !ike.rekeyStarted ? lifetime * 0.9 : lifetime)
+    const dpd = this.dpdOf(ike)
+    if (dpd) at = Math.min(at, ike.dpd.pendingSince !== undefined ? ike.dpd.pendingSince + dpd[1] : ike.lastActivity + dpd[0])
+    return at
+  }
+
+  /** What is due for one SA at `now`. */
+  private saTimeout(ike: IkeSa, now: number): void {
+    if (!ike.established) {
+      if (now - ike.createdAt > this.config.halfOpenTimeout) return this.forget(ike, 'timed out before authentication')
+      const last = ike.lastSent
+      if (ike.role !== 'initiator' || last?.nextAt === undefined || now < last.nextAt) return
+      if (last.tries >= this.config.retransmitTries) {
+        this.events.push({ type: 'negotiation-failure', peer: ike.peer, stage: 'main-mode', reason: 'no answer from the responder' })
+        return this.forget(ike, 'no answer')
       }
+      last.tries++
+      last.nextAt = now + this.config.retransmitInterval * 2 ** last.tries
+      this.push({ data: last.data, to: last.to, fromPort: last.fromPort }, ike)
+      this.retransmits++
+      return
     }
-    return next
+    const lifetime = this.lifetimeOf(ike)
+    const age = now - ike.createdAt
+    // As initiator, rekey Phase 1 at 90% of its life (the new SA adopts our ESP SAs).
+    if (ike.role === 'initiator' && !ike.rekeyStarted && age >= lifetime * 0.9) {
+      ike.rekeyStarted = true
+      this.connect({ peer: { ...ike.peer, port: this.config.peerIkePort }, local: ike.local }, now, false, { rekey: true, ...(ike.siteIntent ? { site: ike.siteIntent } : {}) })
+    }
+    if (age >= lifetime) return this.close(ike.id, now, 'Phase 1 lifetime expired')
+    const dpd = this.dpdOf(ike)
+    if (!dpd) return
+    const pending = ike.dpd.pendingSince
+    if (pending !== undefined && now - pending >= dpd[1]) return this.forget(ike, 'dead peer: no answer to R-U-THERE')
+    if (pending === undefined && now - ike.lastActivity >= dpd[0]) {
+      sendRUThere(this.context(now), ike)
+      ike.dpd.pendingSince = now
+    }
   }
 
   /** Traffic from the peer (ESP from the data plane) proves it alive: no R-U-THERE needed. */
@@ -686,4 +763,20 @@ export class IkeEndpoint {
   childSas(ikeSaId: string): [number, number][] {
     return [...(this.children.get(ikeSaId) ?? [])]
   }
+}
+
+function endpointKey(identity: string, peer: { address: string; port: number }): string {
+  return `${identity}\n${peer.address}\n${peer.port}`
+}
+
+function addTo<K, V>(map: Map<K, Set<V>>, key: K, value: V): void {
+  let set = map.get(key)
+  if (!set) map.set(key, (set = new Set()))
+  set.add(value)
+}
+
+function removeFrom<K, V>(map: Map<K, Set<V>>, key: K, value: V): void {
+  const set = map.get(key)
+  set?.delete(value)
+  if (set?.size === 0) map.delete(key)
 }

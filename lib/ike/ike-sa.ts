@@ -10,6 +10,7 @@ import * as crypto from './crypto.js'
 import type { DhKeys } from './dh.js'
 import type { Phase1Choice } from './proposal.js'
 import type { Endpoint } from './types.js'
+import { nextTimerSeq, type Timed } from '../util/deadline-queue.js'
 
 export type MainModeState =
   // responder: sent MM2 awaiting MM3, sent MM4 awaiting MM5
@@ -45,9 +46,24 @@ export interface LastSent {
   nextAt?: number
 }
 
-export class IkeSa {
+/** Told of every state change: the endpoint keeps its indexes (half-open counts, SAs per identity) and timers by it. */
+export interface IkeSaObserver {
+  stateChanged(ike: IkeSa): void
+}
+
+export class IkeSa implements Timed {
   readonly id: string
-  state: MainModeState
+  #state: MainModeState
+  /** The endpoint holding this SA (set when it remembers it). */
+  observer: IkeSaObserver | undefined = undefined
+  /** The endpoint's timer queue (lib/util/deadline-queue.ts). */
+  timerAt: number | undefined = undefined
+  readonly timerSeq = nextTimerSeq()
+  /** The endpoint's bookkeeping: held by it; counted half-open from this address; indexed as established under this identity and endpoint. */
+  tracked = false
+  halfOpenSource: string | undefined = undefined
+  identityKey: string | undefined = undefined
+  endpointKey: string | undefined = undefined
   choice?: Phase1Choice
   /** The initiator's SA payload body (SAi_b), which HASH_I/HASH_R cover. */
   saiB?: Buffer
@@ -99,14 +115,24 @@ export class IkeSa {
     now: number,
   ) {
     this.id = `${ckyI.toString('hex')}:${ckyR.toString('hex')}`
-    this.state = role === 'initiator' ? 'I_SENT_SA' : 'R_SENT_SA'
+    this.#state = role === 'initiator' ? 'I_SENT_SA' : 'R_SENT_SA'
     this.createdAt = now
     this.lastActivity = now
     this.localPort = local.port
   }
 
+  get state(): MainModeState {
+    return this.#state
+  }
+
+  set state(next: MainModeState) {
+    if (next === this.#state) return
+    this.#state = next
+    this.observer?.stateChanged(this)
+  }
+
   get established(): boolean {
-    return this.state === 'ESTABLISHED'
+    return this.#state === 'ESTABLISHED'
   }
 
   get hash(): crypto.HashName {

@@ -18,6 +18,7 @@ import type { RandomBytes } from './ids.js'
 import type { L2tpPeer, SessionOpenOptions } from './session.js'
 import { L2tpStateError, Tunnel, checkSccrq, refusalStopCcn, resolveConfig, tieBreak } from './tunnel.js'
 import type { L2tpConfig, L2tpDropReason, L2tpEvent, ResolvedL2tpConfig, TunnelHost } from './tunnel.js'
+import { DeadlineQueue } from '../util/deadline-queue.js'
 
 export { L2tpStateError, challengeResponse, resolveConfig, tieBreak } from './tunnel.js'
 export type {
@@ -101,6 +102,8 @@ export class L2tpEndpoint {
   private readonly byBinding = new Map<number, Set<Tunnel>>()
   /** Session ID → its tunnel. Session IDs are unique over the endpoint, so closeSession needs only the ID. */
   private readonly sessionTunnel = new Map<number, Tunnel>()
+  /** Tunnels by when they must next be woken: a tick touches only those due (10,000 tunnels, issue #9). */
+  private readonly timers = new DeadlineQueue<Tunnel>((t) => t.nextTimeout())
   private readonly transmits: L2tpTransmit[] = []
   private readonly events: L2tpEvent[] = []
   private readonly dropped: Record<string, number> = {}
@@ -141,9 +144,7 @@ export class L2tpEndpoint {
 
   /** When `handleTimeout` must next run; undefined when nothing waits on time. */
   nextTimeout(): number | undefined {
-    let at = Infinity
-    for (const t of this.byId.values()) at = Math.min(at, t.nextTimeout() ?? Infinity)
-    return at === Infinity ? undefined : at
+    return this.timers.next()
   }
 
   stats(): L2tpStats {
@@ -193,9 +194,7 @@ export class L2tpEndpoint {
   /** Runs what is due at `now`: retransmissions, delayed acknowledgements, HELLOs, setup deadlines, lingering. */
   handleTimeout(now: number): void {
     this.lastNow = now
-    for (const t of [...this.byId.values()]) {
-      const at = t.nextTimeout()
-      if (at === undefined || at > now) continue
+    for (const t of this.timers.due(now)) {
       t.handleTimeout(now)
       this.service(t, now)
     }
@@ -367,7 +366,10 @@ export class L2tpEndpoint {
   /** Collects a tunnel's datagrams; forgets it once finished. */
   private service(t: Tunnel, now: number): void {
     for (const datagram of t.poll(now)) this.transmits.push({ binding: t.binding, l2tpPort: t.peer.l2tpPort, datagram })
+    // Every change to a tunnel ends here: its deadline is queued where it now is.
+    this.timers.update(t)
     if (t.finished && this.byId.get(t.id) === t) {
+      this.timers.cancel(t)
       this.byId.delete(t.id)
       this.unindex(t)
       this.tunnelIds.release(t.id)

@@ -19,6 +19,7 @@ import { AvpType, CdnResult, FramingBit, GeneralError, MessageType, StopCcnResul
 import { avp, avpValue, encodeControl, mandatoryFailure } from './codec.js'
 import type { AvpInput, ControlMessage, DecodedControl, L2tpCodecErrorCode, ResultCodeValue } from './codec.js'
 import type { RandomBytes } from './ids.js'
+import { nextTimerSeq, type Timed } from '../util/deadline-queue.js'
 import { ReliableChannel } from './reliable.js'
 import { Session, refuseCall } from './session.js'
 import type { L2tpPeer, SequencingPolicy, SessionEvent, SessionHost, SessionOpenOptions } from './session.js'
@@ -359,7 +360,10 @@ const SESSION_MESSAGES: ReadonlySet<number> = new Set<number>([
   MessageType.OCRQ, MessageType.OCRP, MessageType.OCCN, MessageType.WEN, MessageType.SLI,
 ])
 
-export class Tunnel {
+export class Tunnel implements Timed {
+  /** The endpoint's timer queue (lib/util/deadline-queue.ts). */
+  timerAt: number | undefined = undefined
+  readonly timerSeq = nextTimerSeq()
   state: TunnelState = 'Idle'
   peerTunnelId = 0
   binding: number

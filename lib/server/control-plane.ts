@@ -18,6 +18,7 @@ import type { IkeConfig, IkeEvent, IkeGuard } from '../ike/types.js'
 import { L2tpEndpoint } from '../l2tp/endpoint.js'
 import type { L2tpConfig, L2tpEvent, SessionRef, SessionUpEvent } from '../l2tp/endpoint.js'
 import type { PppLink, PppLinkEvent, PppLinkUpEvent } from '../ppp/link.js'
+import { DeadlineQueue, nextTimerSeq, type Timed } from '../util/deadline-queue.js'
 import { BindingTable, parseHostPort, type Binding, type SaSink } from './bindings.js'
 import { Outbox, type ControlSink } from './outbox.js'
 import type { SessionDownReason, SessionInfo, ServerEvents } from './types.js'
@@ -68,7 +69,7 @@ export interface ControlPlaneOptions {
 }
 
 /** One PPP session over one L2TP session. */
-export interface Call {
+export interface Call extends Timed {
   /** The data plane's session id, and the id `kick` takes. */
   id: number
   /** The L2TP session: its ids from session-connecting, the whole session-up once ICCN came. */
@@ -131,8 +132,11 @@ export abstract class ControlPlane {
   protected readonly calls = new Map<number, Call>()
   private readonly callBySession = new Map<number, Call>()
   private readonly dirty = new Set<Call>()
+  /** Calls by when they must next be woken (PPP timers, session timeout, Terminate wait): a tick touches only those due. */
+  private readonly callTimers = new DeadlineQueue<Call>((call) => this.callDeadline(call))
+  /** Live calls per ESP SA pair, to end them when it goes without a scan of every call. */
+  private readonly callsByBinding = new Map<Binding, Set<Call>>()
   private nextCallId = 1
-  private ikeNext: number | undefined
   private counters = new Map<number, SessionCounters>()
   /** Frames the data plane refused to send (no SA or session yet): counted, visible in status. */
   unsent = 0
@@ -252,9 +256,10 @@ export abstract class ControlPlane {
         return
       }
       // What an end handles itself (the server: IPv6 Router Solicitations) never reaches the link.
+      // Dirty either way: what an end intercepts may move the call's timers (the server's Router Advertisements).
+      this.dirty.add(call)
       if (this.guarded(call, now, () => this.interceptPpp(call, frame, now)) === true) return
       this.guarded(call, now, () => call.link.receive(Buffer.from(frame), now))
-      this.dirty.add(call)
     }
   }
 
@@ -297,26 +302,49 @@ export abstract class ControlPlane {
 
   /** Fires what is due at `now`; returns when next to call. */
   tick(now = this.o.clock()): number | undefined {
-    this.ikeNext = this.ike.handleTimeout(now)
+    this.ike.handleTimeout(now)
     this.bindings.expireEarly(now, EARLY_INBOUND_MAX_AGE)
     const l2tpAt = this.l2tp.nextTimeout()
     if (l2tpAt !== undefined && l2tpAt <= now) this.l2tp.handleTimeout(now)
-    for (const call of this.calls.values()) {
-      const at = call.link.nextTimeout()
-      if (at !== undefined && at <= now) {
-        this.guarded(call, now, () => call.link.handleTimeout(now))
-        this.dirty.add(call)
-      }
-      const timeout = this.sessionTimeoutOf(call)
-      if (timeout > 0 && call.up && !call.ending && now - (call.limits?.sessionFrom ?? call.startedAt) >= timeout) {
-        this.end(call, 'session-timeout', `session timeout of ${timeout} s`, now)
-      }
-      // A peer that never answers our Terminate-Request: clear the call anyway.
-      if (call.ending && call.link.phase !== 'Dead' && call.endingAt !== undefined && now - call.endingAt > TERMINATE_WAIT * 3) call.link.lowerDown(now, 'terminate timeout')
+    const due = this.callTimers.due(now)
+    for (const call of due) {
+      if (!call.finished) this.callTimeout(call, now)
     }
     this.drainL2tp(now)
     this.pump(now)
+    for (const call of due) if (!call.finished) this.callTimers.update(call)
     return this.nextDeadline()
+  }
+
+  /** What is due for one call at `now` (the queue found its deadline passed); an end adds its own (the server: Router Advertisements). */
+  protected callTimeout(call: Call, now: number): void {
+    this.dirty.add(call)
+    const at = call.link.nextTimeout()
+    if (at !== undefined && at <= now) this.guarded(call, now, () => call.link.handleTimeout(now))
+    const timeout = this.sessionTimeoutOf(call)
+    if (timeout > 0 && call.up && !call.ending && now - (call.limits?.sessionFrom ?? call.startedAt) >= timeout) {
+      this.end(call, 'session-timeout', `session timeout of ${timeout} s`, now)
+    }
+    // A peer that never answers our Terminate-Request: clear the call anyway.
+    if (call.ending && call.link.phase !== 'Dead' && call.endingAt !== undefined && now - call.endingAt > TERMINATE_WAIT * 3) call.link.lowerDown(now, 'terminate timeout')
+  }
+
+  /** When `callTimeout` must next run for `call`; an end that adds timers adds their times. */
+  protected callDeadline(call: Call): number | undefined {
+    if (call.finished) return undefined
+    let next = call.link.nextTimeout()
+    const consider = (t: number) => {
+      if (next === undefined || t < next) next = t
+    }
+    const timeout = this.sessionTimeoutOf(call)
+    if (timeout > 0 && call.up && !call.ending) consider((call.limits?.sessionFrom ?? call.startedAt) + timeout)
+    if (call.ending && call.endingAt !== undefined && call.link.phase !== 'Dead') consider(call.endingAt + TERMINATE_WAIT * 3 + 0.01)
+    return next
+  }
+
+  /** Call after changing what `callDeadline` reads outside a PPP input or tick (a CoA's limits, a reload's ppp settings). */
+  protected retime(call: Call): void {
+    this.callTimers.update(call)
   }
 
   /** Seconds a session may last (0: no limit): a CoA's, else the user's policy (RADIUS Session-Timeout), else ppp.sessionTimeout. */
@@ -329,17 +357,11 @@ export abstract class ControlPlane {
     return call.limits?.idleTimeout ?? call.up?.policy?.idleTimeout ?? this.o.ppp.idleTimeout
   }
 
+  /** The earliest deadline of any core or call: O(log n), no scan (called after every batch). */
   nextDeadline(): number | undefined {
-    let next = this.ikeNext
-    const consider = (t: number | undefined) => {
+    let next: number | undefined
+    for (const t of [this.ike.nextTimeout(), this.l2tp.nextTimeout(), this.callTimers.next()]) {
       if (t !== undefined && (next === undefined || t < next)) next = t
-    }
-    consider(this.l2tp.nextTimeout())
-    for (const call of this.calls.values()) {
-      consider(call.link.nextTimeout())
-      const timeout = this.sessionTimeoutOf(call)
-      if (timeout > 0 && call.up && !call.ending) consider((call.limits?.sessionFrom ?? call.startedAt) + timeout)
-      if (call.ending && call.endingAt !== undefined) consider(call.endingAt + TERMINATE_WAIT * 3 + 0.01)
     }
     return next
   }
@@ -354,6 +376,7 @@ export abstract class ControlPlane {
       for (const call of [...this.dirty]) {
         this.dirty.delete(call)
         moved = this.guarded(call, now, () => this.drainCall(call, now)) || moved
+        if (!call.finished) this.callTimers.update(call)
       }
       if (!moved) break
     }
@@ -412,7 +435,7 @@ export abstract class ControlPlane {
         if (!result) return
         this.o.log.info({ ikeSa: e.ikeSa, binding: result.binding.id, spiIn: hex(e.inboundSpi), reason: e.reason }, 'ESP SA pair removed')
         if (result.empty) {
-          for (const call of this.calls.values()) if (call.binding === result.binding) call.ending ??= { reason: 'ike-down', detail: `IPsec SA gone: ${e.reason}` }
+          for (const call of this.callsByBinding.get(result.binding) ?? []) call.ending ??= { reason: 'ike-down', detail: `IPsec SA gone: ${e.reason}` }
           this.l2tp.removeBinding(result.binding.id)
           this.drainL2tp(now)
         }
@@ -490,11 +513,15 @@ export abstract class ControlPlane {
       return undefined
     }
     const id = this.allocateCallId()
-    const call: Call = { id, l2tp: e, binding, link: this.newLink(e, binding), startedAt: now, startedWall: new Date(), cleared: false, finished: false, opened: false, early: [] }
+    const call: Call = { id, l2tp: e, binding, link: this.newLink(e, binding), startedAt: now, startedWall: new Date(), cleared: false, finished: false, opened: false, early: [], timerAt: undefined, timerSeq: nextTimerSeq() }
     this.calls.set(id, call)
     this.callBySession.set(e.sessionId, call)
     try {
       this.o.dataplane.upsertSession(this.sessionOptions(call))
+      this.callTimers.update(call)
+      let onBinding = this.callsByBinding.get(binding)
+      if (!onBinding) this.callsByBinding.set(binding, (onBinding = new Set()))
+      onBinding.add(call)
     } catch (err) {
       this.o.log.error({ err, session: id }, 'data plane refused the session')
       this.calls.delete(id)
@@ -604,6 +631,10 @@ export abstract class ControlPlane {
     this.calls.delete(call.id)
     this.callBySession.delete(call.l2tp.sessionId)
     this.counters.delete(call.id)
+    this.callTimers.cancel(call)
+    const onBinding = this.callsByBinding.get(call.binding)
+    onBinding?.delete(call)
+    if (onBinding?.size === 0) this.callsByBinding.delete(call.binding)
     const ending = call.ending ?? { reason: 'peer' as const, detail: call.pppDown?.reason ?? 'ended' }
     if (call.up) {
       const durationSeconds = Math.max(0, Math.round((Date.now() - call.startedWall.getTime()) / 1000))

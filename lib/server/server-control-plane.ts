@@ -164,6 +164,8 @@ export class ServerControlPlane extends ControlPlane {
     Object.assign(this.server, next)
     this.o.ppp = next.ppp
     this.ike.reconfigure(next.ike)
+    // ppp.sessionTimeout may have moved: every call's deadline is looked at again (a reload is rare; O(n) is fine).
+    for (const call of this.calls.values()) this.retime(call)
     return ended + this.reapplyPolicies(now)
   }
 
@@ -276,6 +278,7 @@ export class ServerControlPlane extends ControlPlane {
       limits.sessionFrom = now
     }
     if (changes.idleTimeout !== undefined) limits.idleTimeout = changes.idleTimeout
+    this.retime(call)
     if (policy && extras) {
       extras.policy = policy
       extras.filterId = changes.filterId!
@@ -449,25 +452,32 @@ export class ServerControlPlane extends ControlPlane {
   }
 
   override tick(now = this.o.clock()): number | undefined {
-    for (const call of this.calls.values()) {
-      const state = this.v6.get(call.id)
-      if (!state || !this.advertising(call, state)) continue
-      if (state.solicitedAt !== undefined && state.solicitedAt <= now) this.sendRa(call, state, now, true)
-      else if (state.nextUnsolicited !== undefined && state.nextUnsolicited <= now) this.sendRa(call, state, now, false)
-    }
     this.siteLinks?.tick(now)
     return super.tick(now)
   }
 
-  override nextDeadline(): number | undefined {
-    let next = super.nextDeadline()
-    const site = this.siteLinks?.nextDeadline()
-    if (site !== undefined && (next === undefined || site < next)) next = site
-    for (const call of this.calls.values()) {
-      const state = this.v6.get(call.id)
-      if (!state || !this.advertising(call, state)) continue
+  /** Router Advertisements due (answers to solicitations, unsolicited ones), then the common timers. */
+  protected override callTimeout(call: Call, now: number): void {
+    const state = this.v6.get(call.id)
+    if (state && this.advertising(call, state)) {
+      if (state.solicitedAt !== undefined && state.solicitedAt <= now) this.sendRa(call, state, now, true)
+      else if (state.nextUnsolicited !== undefined && state.nextUnsolicited <= now) this.sendRa(call, state, now, false)
+    }
+    super.callTimeout(call, now)
+  }
+
+  protected override callDeadline(call: Call): number | undefined {
+    let next = super.callDeadline(call)
+    const state = this.v6.get(call.id)
+    if (state && this.advertising(call, state)) {
       for (const t of [state.solicitedAt, state.nextUnsolicited]) if (t !== undefined && (next === undefined || t < next)) next = t
     }
     return next
+  }
+
+  override nextDeadline(): number | undefined {
+    const next = super.nextDeadline()
+    const site = this.siteLinks?.nextDeadline()
+    return site !== undefined && (next === undefined || site < next) ? site : next
   }
 }

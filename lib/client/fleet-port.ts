@@ -135,6 +135,11 @@ export class FleetPort implements DataPlanePort {
     return { counters: {}, sas: [], sessions: [...this.sessions.values()].map((s) => ({ ...s.stats })), sites: [] }
   }
 
+  sessionStats(id: number): SessionStats | null {
+    const s = this.sessions.get(id)
+    return s ? { ...s.stats } : null
+  }
+
   sendControl(data: Buffer, offsets: Uint32Array, meta: ControlMeta[]): number {
     let sent = 0
     for (let i = 0; i < meta.length; i++) {

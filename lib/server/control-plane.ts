@@ -12,7 +12,7 @@
  * in the data plane before PPP starts, so the client's first LCP frame
  * reaches us.
  */
-import type { ControlBatch, DataPlaneEvent, SessionOptions, DataPlaneStats } from '../../native/index.js'
+import type { ControlBatch, DataPlaneEvent, SessionOptions, DataPlaneStats, SessionStats } from '../../native/index.js'
 import { IkeEndpoint, type EndpointOptions } from '../ike/endpoint.js'
 import type { IkeConfig, IkeEvent, IkeGuard } from '../ike/types.js'
 import { L2tpEndpoint } from '../l2tp/endpoint.js'
@@ -28,6 +28,8 @@ export interface DataPlanePort extends SaSink, ControlSink {
   upsertSession(s: SessionOptions): void
   removeSession(id: number): boolean
   stats(): DataPlaneStats
+  /** One session's counters, without the whole table (null: no such session). */
+  sessionStats(id: number): SessionStats | null
 }
 
 /** What the logger must offer (pino's shape). */
@@ -193,7 +195,7 @@ export abstract class ControlPlane {
   protected refreshSession(call: Call, now: number): boolean {
     try {
       // The new entry counts from zero: keep what the old one counted.
-      const counted = this.o.dataplane.stats().sessions.find((x) => x.id === call.id)
+      const counted = this.o.dataplane.sessionStats(call.id)
       if (counted) call.counterBase = addCounters(call.counterBase, counted)
       this.o.dataplane.upsertSession(this.sessionOptions(call))
       return true
@@ -747,7 +749,7 @@ export abstract class ControlPlane {
   }
 
   private countersOf(call: Call, fresh = true): SessionCounters {
-    const s = fresh ? this.o.dataplane.stats().sessions.find((x) => x.id === call.id) : undefined
+    const s = fresh ? this.o.dataplane.sessionStats(call.id) : undefined
     const c = s ? countersOf(s) : (this.counters.get(call.id) ?? countersOf())
     return addCounters(call.counterBase, c)
   }

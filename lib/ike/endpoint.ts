@@ -10,6 +10,7 @@ import { ExchangeType, Flag, NotifyType, PayloadType, VendorIds, identifyVendorI
 import type { Context, ResolvedConfig } from './context.js'
 import type { DhGroup, DhKeys } from './dh.js'
 import { IkeSa, type IkeSaObserver } from './ike-sa.js'
+import { owned } from '../util/owned.js'
 import { DeadlineQueue } from '../util/deadline-queue.js'
 import { randomBytesPooled } from './random.js'
 import { deleteEspPayload, deleteIkeSaPayload, handleInformational, sendInformational, sendRUThere } from './informational.js'
@@ -100,7 +101,8 @@ class EndpointContext implements Context {
   send(t: Transmit, sa?: IkeSa, answers?: string): void {
     this.outputs.push(t, sa)
     if (sa) {
-      sa.lastSent = { ...t, answers, tries: 0, nextAt: sa.role === 'initiator' && !answers ? this.now + this.config.retransmitInterval : undefined }
+      // Kept for retransmission as long as the SA lives: in memory of its own, not a view into a pooled slab.
+      sa.lastSent = { ...t, data: owned(t.data), answers, tries: 0, nextAt: sa.role === 'initiator' && !answers ? this.now + this.config.retransmitInterval : undefined }
       // A retransmission timer may have started.
       this.outputs.retime(sa)
     }

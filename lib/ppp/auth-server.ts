@@ -47,6 +47,7 @@ import { ChapCode, EapCode, MSCHAPV2_CHALLENGE_LENGTH, MSCHAPV2_RESPONSE_LENGTH,
 import { defaultRandom, type RandomSource } from './lcp.js'
 import { decodeChangePassword, decodeResponseValue, formatFailureMessage, formatSuccessMessage } from './mschapv2.js'
 import type { OtherCodePacket } from './codec.js'
+import { owned } from '../util/owned.js'
 
 /** A packet of an authentication protocol, to be framed by the link. */
 export interface AuthPacket {
@@ -314,7 +315,9 @@ export class AuthServer {
         break
     }
     this.#step = 'succeeded'
-    this.#final = { identifier, packet }
+    // Kept for a repeated Response while the link lives: its own memory, not a pooled slab's; the challenge has served.
+    this.#final = { identifier, packet: owned(packet) }
+    this.#challenge = Buffer.alloc(0)
     this.#outstanding = undefined
     this.#retransmitAt = undefined
     this.#deadline = undefined

@@ -67,6 +67,8 @@ interface Slot {
   pending: { resolve: (u: FleetUpInfo) => void; reject: (e: Error) => void; timer: NodeJS.Timeout } | undefined
   /** The PPP session id in our port (the client has one call, id 1 after the first). */
   sessionId: number | undefined
+  /** The last IKE negotiation failure's reason. */
+  lastFailure?: string
 }
 
 export class ClientFleet extends EventEmitter<FleetEvents> {
@@ -133,7 +135,10 @@ export class ClientFleet extends EventEmitter<FleetEvents> {
       log: this.log,
       localAddress: o.localAddress,
       clock: monotonicSeconds,
-      emit: () => {},
+      // Why a negotiation failed (IKE refused, a bad message): named in the connect error.
+      emit: (event, ...args) => {
+        if (event === 'negotiation-failure' && self) self.lastFailure = (args[0] as { stage: string; reason: string }).reason
+      },
       user: credentials.user,
       password: credentials.password,
       onUp: (e) => self && this.onUp(self, e),
@@ -218,7 +223,7 @@ export class ClientFleet extends EventEmitter<FleetEvents> {
   private onDown(s: Slot, reason: string, detail: string): void {
     if (s.ended) return
     s.ended = { reason, detail }
-    if (s.pending) return this.failConnect(s, new Error(`${reason}: ${detail}`))
+    if (s.pending) return this.failConnect(s, new Error(`${reason}: ${detail}${s.lastFailure ? ` (${s.lastFailure})` : ''}`))
     if (s.hangingUp) return
     this.emit('down', s.index, s.ended)
     // Not ours to keep: the slot is free for the next connect().

@@ -90,6 +90,8 @@ export class IkeSa implements Timed {
   peerVendorIds: Buffer[] = []
   peerId?: string
   lastSent?: LastSent
+  /** Initiator: the Main Mode message we last had (requestKey), to drop the responder's repeat of it. */
+  lastReceived?: string
   createdAt: number
   lastActivity: number
   /** Ports we use towards the peer: 500 until NAT-T floats to 4500. */

@@ -101,7 +101,7 @@ test('the minimal configuration gets every default', (t) => {
   t.false(config.ipsec.aggressiveMode)
   t.is(config.ipsec.dpdDelay, 30)
   t.is(config.ipsec.dpdTimeout, 120)
-  t.deepEqual(config.l2tp, { helloInterval: 60, secret: null, hideAvps: false, sequencing: 'allow', maxTunnelsPerPeer: 4, maxSessionsPerTunnel: 16 })
+  t.deepEqual(config.l2tp, { helloInterval: 60, secret: null, hideAvps: false, sequencing: 'allow', maxTunnelsPerPeer: 4, maxSessionsPerTunnel: 16, maxSessionsPerPeer: 32 })
   t.deepEqual(config.ppp.auth, ['mschapv2', 'chap', 'pap'])
   t.deepEqual(config.ppp.dns, [])
   t.is(config.ppp.mtu, 1400)

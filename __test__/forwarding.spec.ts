@@ -5,14 +5,14 @@ import test from 'ava'
 import { execFileSync } from 'node:child_process'
 import { applyForwarding, NFT_TABLE } from '../lib/system/forwarding.js'
 import { systemBinary } from '../lib/system/binaries.js'
-import { ip } from '../lib/testing/netns.js'
+import { addNamespace, ip, removeNamespace } from '../lib/testing/netns.js'
 
 const inNs = (ns: string, ...argv: string[]) => execFileSync(systemBinary('ip'), ['netns', 'exec', ns, ...argv], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] })
 
 test.serial('forwarding on and a masquerade table for the pool; remove() deletes the table; a bad interface name is refused', async (t) => {
   const ns = `l2t-fwd-${process.pid}`
-  ip('netns', 'add', ns)
-  t.teardown(() => ip('netns', 'del', ns))
+  addNamespace(ns)
+  t.teardown(() => removeNamespace(ns))
   ip('-n', ns, 'link', 'add', 'wan0', 'type', 'veth', 'peer', 'name', 'wan1')
   t.is(inNs(ns, 'sysctl', '-n', 'net.ipv4.ip_forward').trim(), '0')
   const handle = await applyForwarding({ pools: ['192.168.42.10-192.168.42.20'], masquerade: 'wan0', netns: ns })

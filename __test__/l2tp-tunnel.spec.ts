@@ -528,6 +528,8 @@ test('limits: tunnels per binding refused with StopCCN, sessions per tunnel and 
   cdns = ofType(lac, 'session-down')
   t.is(cdns.length, 2, 'fourth session on the binding refused')
   t.like(cdns[1], { result: { resultCode: CdnResult.NO_FACILITIES_TEMPORARY, errorMessage: 'session limit per binding reached' } })
+  // Each refusal counted under its own limit (the metrics read these).
+  t.like(lns.ep.stats().dropped, { L2TP_TUNNEL_LIMIT: 1, L2TP_SESSION_LIMIT: 1, L2TP_PEER_SESSION_LIMIT: 1 })
   t.is(ofType(lns, 'session-up').length, 3)
   t.is(lns.ep.stats().sessions, 3)
   // Local limits throw.

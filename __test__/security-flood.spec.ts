@@ -4,8 +4,10 @@
 // per source and in total), IKE fragments (reassembly), wrong pre-shared keys
 // (back-off, lock-out), logins beyond pendingAuth. Through every flood an
 // established session keeps carrying pings, and the server's RSS stays flat.
-// The L2TP tunnel and session limits are flooded in memory at the end (an
-// L2TP flood needs an IPsec SA: the LNS is fed directly).
+// The L2TP tunnel and session limits are flooded in memory at the end (the
+// LNS fed directly, thousands of requests in a second); over a real IPsec
+// SA, with the IKE per-identity limit and the control queue, in
+// security-flood-wire.spec.ts.
 import test from 'ava'
 import { readFileSync } from 'node:fs'
 import { fileURLToPath } from 'node:url'

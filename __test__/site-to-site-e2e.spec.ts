@@ -13,7 +13,7 @@ import { join } from 'node:path'
 import { DataPlane, type SaOptions } from '../native/index.js'
 import { L2tpServer } from '../lib/server/l2tp-server.js'
 import type { SiteDownInfo, SiteUpInfo } from '../lib/server/types.js'
-import { ip } from '../lib/testing/netns.js'
+import { addNamespace, ip, removeNamespace } from '../lib/testing/netns.js'
 import { pingAsync, sleep, until } from './helpers/netns-run.js'
 
 const SITE_PSK = 'site-link-psk-5d0e27c1'
@@ -47,13 +47,7 @@ function topology(): Topology {
   const id = `${process.pid % 10000}`
   const [lanA, gwA, gwB, lanB] = ['la', 'ga', 'gb', 'lb'].map((n) => `l2t-s2s-${id}-${n}`) as [string, string, string, string]
   const cleanup = () => {
-    for (const ns of [lanA, gwA, gwB, lanB]) {
-      try {
-        ip('netns', 'del', ns)
-      } catch {
-        // already gone
-      }
-    }
+    for (const ns of [lanA, gwA, gwB, lanB]) removeNamespace(ns)
   }
   const exec = (ns: string, args: string[]) => execFileSync('ip', ['netns', 'exec', ns, ...args], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], timeout: 30_000 })
   const link = (nsX: string, devX: string, addrX: string, nsY: string, devY: string, addrY: string) => {
@@ -67,7 +61,7 @@ function topology(): Topology {
   }
   try {
     for (const ns of [lanA, gwA, gwB, lanB]) {
-      ip('netns', 'add', ns)
+      addNamespace(ns)
       ip('-n', ns, 'link', 'set', 'lo', 'up')
     }
     link(lanA, `sla${id}`, `${HOST_A}/24`, gwA, `sga${id}`, '10.1.0.1/24')

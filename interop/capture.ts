@@ -6,12 +6,14 @@
  * - no packet is malformed (IKE, ESP-in-UDP, and what is inside ESP);
  * - every ESP packet decrypts with the keys the *client's* kernel holds
  *   (`ip xfrm state` dumped by the guest), its ICV checks, and it carries
- *   L2TP; so the server's ESP is what a real stack expects, checked by
- *   someone other than us;
+ *   L2TP (or, for a site-to-site scenario, an IP packet between the two
+ *   LANs: `expect.inner`); so the server's ESP is what a real stack
+ *   expects, checked by someone other than us;
  * - the ESP SPIs on the wire are the ones the server logged installing.
  */
 import type { ChildProcess } from 'node:child_process'
 import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { INNER_FIELDS, innerJudge, L2TP_INNER, type EspInner } from '../lib/testing/esp-inner.js'
 import { killGroup, spawnGroup, stopGroup } from './procs.js'
 
 export interface Capture {
@@ -103,8 +105,8 @@ export interface CaptureReport {
   /** ESP packets whose SPI no client key covers. */
   espUnknownSpi: number
   espIcvBad: number
-  /** ESP packets with a good ICV but no L2TP inside. */
-  espNoL2tp: number
+  /** ESP packets with a good ICV but not the expected packet inside (L2TP, or IP between the LANs). */
+  espBadInner: number
   spisOnWire: number[]
   /** Frames of the first few problems, for the failure message. */
   problems: string[]
@@ -128,8 +130,9 @@ function tshark(args: string[], timeoutMs = 300_000): Promise<string> {
   })
 }
 
-export async function analyseCapture(file: string, sas: XfrmSa[]): Promise<CaptureReport> {
-  const report: CaptureReport = { packets: 0, ike: 0, malformed: [], esp: 0, espDecrypted: 0, espUnknownSpi: 0, espIcvBad: 0, espNoL2tp: 0, spisOnWire: [], problems: [] }
+export async function analyseCapture(file: string, sas: XfrmSa[], inner: EspInner = L2TP_INNER): Promise<CaptureReport> {
+  const report: CaptureReport = { packets: 0, ike: 0, malformed: [], esp: 0, espDecrypted: 0, espUnknownSpi: 0, espIcvBad: 0, espBadInner: 0, spisOnWire: [], problems: [] }
+  const judge = innerJudge(inner)
   if (!existsSync(file)) {
     report.problems.push('no capture file')
     return report
@@ -140,12 +143,13 @@ export async function analyseCapture(file: string, sas: XfrmSa[]): Promise<Captu
     prefs.push('-o', `uat:esp_sa:"IPv4","*","*","${spi}","${sa.enc}","0x${sa.encKey}","${sa.auth}","${sa.authKey ? `0x${sa.authKey}` : ''}"`)
   }
   // One pass: every frame's protocols, the ESP fields and malformed flags.
-  const out = await tshark(['-r', file, ...prefs, '-T', 'fields', '-E', 'separator=|', '-e', 'frame.number', '-e', 'frame.protocols', '-e', 'esp.spi', '-e', 'esp.icv_good', '-e', 'esp.icv_bad', '-e', '_ws.malformed'])
+  const fields = ['frame.number', 'frame.protocols', 'esp.spi', 'esp.icv_good', 'esp.icv_bad', '_ws.malformed', ...INNER_FIELDS]
+  const out = await tshark(['-r', file, ...prefs, '-T', 'fields', '-E', 'separator=|', '-E', 'aggregator=,', ...fields.flatMap((f) => ['-e', f])])
   const known = new Set(sas.map((s) => s.spi))
   const spis = new Set<number>()
   for (const line of out.split('\n')) {
     if (!line) continue
-    const [frame, protocols = '', spiText = '', good = '', bad = '', malformed = ''] = line.split('|')
+    const [frame, protocols = '', spiText = '', good = '', bad = '', malformed = '', ipSrc = '', ipDst = ''] = line.split('|')
     report.packets++
     if (/isakmp/.test(protocols)) report.ike++
     if (malformed || /_ws\.malformed/.test(protocols)) {
@@ -168,10 +172,11 @@ export async function analyseCapture(file: string, sas: XfrmSa[]): Promise<Captu
       continue
     }
     if (good.startsWith('1') || good === 'True' || /aes-gcm|gcm/i.test(sas.find((s) => s.spi === spi)?.kernel ?? '')) {
-      if (/l2tp/.test(protocols)) report.espDecrypted++
+      const wrong = judge(protocols, ipSrc, ipDst)
+      if (wrong === undefined) report.espDecrypted++
       else {
-        report.espNoL2tp++
-        if (report.problems.length < 10) report.problems.push(`frame ${frame}: ESP with good ICV but no L2TP inside (${protocols})`)
+        report.espBadInner++
+        if (report.problems.length < 10) report.problems.push(`frame ${frame}: ESP with good ICV but ${wrong}`)
       }
     }
   }

@@ -17,6 +17,7 @@ import { parseArgs } from 'node:util'
 import { analyseCapture, ikeOnlyCopy, readXfrm, startCapture, type Capture, type CaptureReport } from './capture.js'
 import { cachedImage, ensureImage, type Flavor, type GuestImage } from './image.js'
 import { createNamespace, deleteNamespace, ip, spawnGroup, stopGroup, trapSignals } from './procs.js'
+import { describeInner } from '../lib/testing/esp-inner.js'
 import { checkDecryption, type DecryptionReport } from '../lib/testing/wireshark-check.js'
 import { listScenarios, loadScenario, type Scenario } from './scenario.js'
 import { formatLogLine, REPO, ServerUnderTest, serverConfig, startHook, startHookRelay } from './server.js'
@@ -193,16 +194,16 @@ export async function runScenario(s: Scenario, image: GuestImage, o: RunOptions)
   // --- the capture, read back by tshark -----------------------------------
   try {
     const sas = result.vms.flatMap((_, i) => readXfrm(join(dir, `vm${i + 1}`, 'xfrm.txt')))
-    const report = await analyseCapture(join(dir, 'capture.pcap'), sas)
+    const report = await analyseCapture(join(dir, 'capture.pcap'), sas, s.expect.inner)
     result.capture = report
     if (report.packets === 0) result.failures.push('capture: no packets captured')
     if (report.malformed.length) result.failures.push(`capture: ${report.malformed.length} malformed packets: ${report.problems.slice(0, 3).join('; ')}`)
     if (s.expect.esp === 'none' && report.esp > 0) result.failures.push(`capture: ${report.esp} ESP packets, expected none`)
     if (s.expect.esp === 'decrypt') {
       if (report.esp < s.expect.minEsp) result.failures.push(`capture: ${report.esp} ESP packets, expected at least ${s.expect.minEsp}`)
-      const bad = report.espUnknownSpi + report.espIcvBad + report.espNoL2tp
+      const bad = report.espUnknownSpi + report.espIcvBad + report.espBadInner
       if (bad > 0 || report.espDecrypted !== report.esp) {
-        result.failures.push(`capture: ${report.espDecrypted}/${report.esp} ESP packets decrypted to L2TP with the client's keys (${report.espUnknownSpi} unknown SPI, ${report.espIcvBad} bad ICV, ${report.espNoL2tp} without L2TP): ${report.problems.slice(0, 3).join('; ')}`)
+        result.failures.push(`capture: ${report.espDecrypted}/${report.esp} ESP packets decrypted to ${describeInner(s.expect.inner)} with the client's keys (${report.espUnknownSpi} unknown SPI, ${report.espIcvBad} bad ICV, ${report.espBadInner} with something else inside): ${report.problems.slice(0, 3).join('; ')}`)
       }
       // The SPIs on the wire are the ones the server says it installed.
       const installed = new Set<number>()
@@ -246,7 +247,7 @@ async function serverKeyChecks(s: Scenario, result: ScenarioResult, pcap: string
   if (!existsSync(pcap)) return undefined
   const lines = readFileSync(keylog, 'utf8').split('\n')
   // ESP (and malformed frames) from the capture itself; IKE from a copy where the two ends differ in address (capture.ts).
-  const r = await checkDecryption(pcap, lines)
+  const r = await checkDecryption(pcap, lines, s.expect.inner)
   const ikeFile = `${pcap}.ike.pcap`
   await ikeOnlyCopy(pcap, ikeFile)
   const ike = await checkDecryption(ikeFile, lines)
@@ -257,7 +258,7 @@ async function serverKeyChecks(s: Scenario, result: ScenarioResult, pcap: string
     // Fragmented Main Mode messages (strongSwan with certificates) are reassembled by tshark but not decrypted: counted apart.
     if (r.ike.mainMode + r.ike.mainModeFragmented < 2) fail(`${r.ike.mainMode} Main Mode messages 5/6 decrypted to ID and HASH or SIG (and ${r.ike.mainModeFragmented} fragmented), expected at least 2`)
     if (r.ike.quickModeWithSa < 2) fail(`${r.ike.quickModeWithSa} Quick Mode messages 1/2 decrypted to SA, Nonce and IDs, expected at least 2`)
-    if (r.esp.decrypted !== r.esp.total) fail(`${r.esp.decrypted}/${r.esp.total} ESP packets decrypted to L2TP with the server's keys`)
+    if (r.esp.decrypted !== r.esp.total) fail(`${r.esp.decrypted}/${r.esp.total} ESP packets decrypted to ${describeInner(s.expect.inner)} with the server's keys`)
     const other = s.expect.espEncap === 'raw' ? r.esp.udp : r.esp.raw
     if (other > 0) fail(`${other} of ${r.esp.total} ESP packets ${s.expect.espEncap === 'raw' ? 'in UDP 4500, expected raw ESP (IP protocol 50)' : 'raw (IP protocol 50), expected UDP 4500'}`)
   }

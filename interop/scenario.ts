@@ -26,16 +26,21 @@
  *     esp: decrypt         # decrypt: every ESP packet decrypts with the client's keys; none: no ESP at all
  *     minEsp: 1            # at least this many ESP packets (decrypt only)
  *     espEncap: udp        # udp: every ESP packet in UDP 4500; raw: every one IP protocol 50 (server ipsec.rawEsp, no NAT)
+ *     inner: l2tp          # what every ESP packet decrypts to: l2tp (transport mode, the L2TP clients);
+ *                          #   ip: an IPv4 packet right inside ESP (tunnel mode, a site) from one LAN of `lans` to the other
+ *     lans: []             # inner: ip only: two lists of CIDR prefixes, e.g. [[10.2.0.0/24], [192.168.42.1/32]]
  *
  * Every scenario also reads the capture with the server's keys (`serve
  * --keylog`): every encrypted IKE message of an IKE SA the server set up
  * must decrypt to its payloads, and with esp: decrypt Main Mode 5/6 and
- * Quick Mode 1/2 must be among them and every ESP packet must decrypt.
+ * Quick Mode 1/2 must be among them and every ESP packet must decrypt (to
+ * what `inner` says, as with the client's keys).
  */
 import { existsSync, readdirSync, readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { parse } from 'yaml'
+import { ipInner, L2TP_INNER, type EspInner } from '../lib/testing/esp-inner.js'
 import { FLAVORS, type Flavor } from './image.js'
 
 export const SCENARIOS = fileURLToPath(new URL('./scenarios/', import.meta.url))
@@ -59,6 +64,7 @@ export interface Scenario {
     esp: 'decrypt' | 'none'
     minEsp: number
     espEncap: 'udp' | 'raw'
+    inner: EspInner
   }
 }
 
@@ -81,6 +87,12 @@ export function loadScenario(name: string): Scenario {
   const list = (v: unknown) => (Array.isArray(v) ? v.map(String) : [])
   const known = new Set(['description', 'image', 'vms', 'timeout', 'network', 'iperf', 'pki', 'expect'])
   for (const k of Object.keys(y)) if (!known.has(k)) throw new Error(`${file}: unknown key ${k}`)
+  const knownExpect = new Set(['exit', 'sessionsAfter', 'log', 'noLog', 'logAtLeast', 'esp', 'minEsp', 'espEncap', 'inner', 'lans'])
+  for (const k of Object.keys(e)) if (!knownExpect.has(k)) throw new Error(`${file}: unknown key expect.${k}`)
+  let inner: EspInner = L2TP_INNER
+  if (e['inner'] === 'ip') inner = ipInner(e['lans'], `${file}: expect.lans`)
+  else if (e['inner'] !== undefined && e['inner'] !== 'l2tp') throw new Error(`${file}: expect.inner must be l2tp or ip, not ${JSON.stringify(e['inner'])}`)
+  if (inner.kind === 'l2tp' && e['lans'] !== undefined) throw new Error(`${file}: expect.lans is only for expect.inner: ip`)
   return {
     name,
     dir,
@@ -100,6 +112,7 @@ export function loadScenario(name: string): Scenario {
       esp: e['esp'] === 'none' ? 'none' : 'decrypt',
       minEsp: Number(e['minEsp'] ?? 1),
       espEncap: e['espEncap'] === 'raw' ? 'raw' : 'udp',
+      inner,
     },
   }
 }

@@ -129,6 +129,29 @@ export declare class EspSa {
   destroy(): void
 }
 
+/**
+ * Our half of one ECP Diffie-Hellman exchange in IKE group 19, 20 or 21
+ * (RFC 5903): public value x | y, shared secret the x coordinate.
+ */
+export declare class IkeEcdh {
+  /**
+   * A fresh key pair, or with `privateKey` (big-endian scalar) a known
+   * one for test vectors. Throws IKE_UNKNOWN_GROUP or IKE_BAD_PRIVATE_KEY.
+   */
+  constructor(group: number, privateKey?: Buffer | undefined | null)
+  /** x | y as the KE payload carries it. */
+  publicKey(): Buffer
+  /** Bits of the private scalar. */
+  privateKeyBits(): number
+  /**
+   * The x coordinate of the shared point; throws IKE_BAD_KE for a value
+   * of the wrong length or off the curve.
+   */
+  computeSecret(peerPublic: Buffer): Buffer
+  /** Frees the private scalar (aws-lc wipes it); no secret after this. */
+  destroy(): void
+}
+
 /** Per-session anomaly flags; a part left out is off, all left out: off. */
 export interface AnomalyOptions {
   /**
@@ -172,6 +195,11 @@ export interface ControlMeta {
   peerPort?: number
   /** IKE: our port (500 or 4500). */
   localPort?: number
+  /**
+   * IKE: our address the peer sent the message to (known even on a
+   * socket bound to 0.0.0.0); on a send, the source address to use.
+   */
+  localAddress?: string
   /** L2TP: the IPsec peer (binding) the message came over or goes to. */
   binding?: number
   /** L2TP: the peer's L2TP UDP port (usually 1701). */
@@ -211,7 +239,10 @@ export interface DataPlaneOptions {
   tun?: TunOptions
   /** Worker threads (default 1). */
   workers?: number
-  /** Control packets that may wait for JS before more are dropped (default 65536). */
+  /**
+   * Control packets that may wait for JS (queued, or delivered and not yet
+   * handled by the callback) before more are dropped (default 65536).
+   */
   upQueue?: number
   /** Network namespace path (e.g. /run/netns/vpn) to open sockets and TUN in. */
   netns?: string
@@ -273,6 +304,20 @@ export interface EspSuiteInfo {
 
 /** Every suite name an SA accepts. */
 export declare function espSuites(): Array<string>
+
+/**
+ * AES-CBC over whole blocks (the caller pads), key of 16, 24 or 32
+ * bytes; a new Buffer, `data` is left alone. Throws IKE_BAD_KEY_LENGTH,
+ * IKE_BAD_IV or IKE_BAD_CIPHERTEXT.
+ */
+export declare function ikeAesCbc(encrypt: boolean, key: Uint8Array, iv: Uint8Array, data: Uint8Array): Buffer
+
+/**
+ * IKEv1's prf(key, a | b | ...) (RFC 2409 section 5): the HMAC of `hash`
+ * (1 = SHA-1, 256, 384, 512 = SHA-2) over up to seven parts; throws
+ * IKE_BAD_ARGUMENT for another hash.
+ */
+export declare function ikePrf(hash: number, key: Uint8Array, a: Uint8Array, b?: Uint8Array | undefined | null, c?: Uint8Array | undefined | null, d?: Uint8Array | undefined | null, e?: Uint8Array | undefined | null, f?: Uint8Array | undefined | null, g?: Uint8Array | undefined | null): Buffer
 
 export interface LocalAddresses {
   ike: Array<string>
@@ -421,6 +466,13 @@ export interface SiteStats {
   /** Milliseconds since the last packet either way (-1: none yet). */
   idleMs: number
 }
+
+/**
+ * CPU time the calling (JS) thread has used, in microseconds: what the
+ * IKE benchmark times the responder's work with (one cheap system call,
+ * unlike process.cpuUsage, which sums every thread of the process).
+ */
+export declare function threadCpuMicros(): number
 
 export interface TunOptions {
   /** Device name, created if missing (at most 15 bytes). */

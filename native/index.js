@@ -773,10 +773,14 @@ if (
   }
 }
 
-const { DataPlane, EspSa, espStatusCodes, espSuiteInfo, espSuites } = nativeBinding
+const { DataPlane, EspSa, IkeEcdh, espStatusCodes, espSuiteInfo, espSuites, ikeAesCbc, ikePrf, threadCpuMicros } = nativeBinding
 export { DataPlane }
 export { EspSa }
+export { IkeEcdh }
 export { espStatusCodes }
 export { espSuiteInfo }
 export { espSuites }
+export { ikeAesCbc }
+export { ikePrf }
+export { threadCpuMicros }
 export const __napiBindingTarget = __napiLoadedBindingTarget

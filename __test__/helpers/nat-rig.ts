@@ -6,7 +6,7 @@
 import type { L2tpClient, L2tpClientOptions } from '../../lib/client/l2tp-client.js'
 import type { L2tpServer, L2tpServerOptions } from '../../lib/server/l2tp-server.js'
 import { createNatTopology, NFT, type NatTopology } from '../../lib/testing/netns.js'
-import { until } from './netns-run.js'
+import { until, within } from './netns-run.js'
 import type { Teardown } from './vpn-rig.js'
 import { serverIdle, startVpnRig, type ServerRecord } from '../../lib/testing/vpn-rig.js'
 
@@ -40,8 +40,12 @@ export async function createNatRig(t: Teardown, tag: string, overrides: Partial<
   const net = createNatTopology(tag, { natPorts: `${NAT_PORTS.first}-${NAT_PORTS.last}` })
   let close = async () => {}
   t.teardown(async () => {
-    await close()
-    net.cleanup()
+    // The namespaces go even when closing hangs or throws.
+    try {
+      await within(close(), 30_000)
+    } finally {
+      net.cleanup()
+    }
   })
   const from = `iifname "${net.routerPrivateDev}" ip saddr ${net.clientAddr} ip daddr ${net.serverAddr}`
   net.exec(net.router, [NFT, '-f', '-'], {

@@ -5,7 +5,7 @@ import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
-import { ip } from '../../lib/testing/netns.js'
+import { addNamespace, ip, removeNamespace } from '../../lib/testing/netns.js'
 
 const SINK = fileURLToPath(new URL('./tcp-sink.mjs', import.meta.url))
 const SOURCE = fileURLToPath(new URL('./tcp-source.mjs', import.meta.url))
@@ -56,7 +56,7 @@ export async function tcpTransfer(fromNs: string, toNs: string, address: string,
   return { sent, received }
 }
 
-export { sleep, until } from '../../lib/testing/wait.js'
+export { sleep, until, within } from '../../lib/testing/wait.js'
 
 /**
  * A namespace with only `lo` (up) and a temporary directory, both removed
@@ -65,13 +65,9 @@ export { sleep, until } from '../../lib/testing/wait.js'
 export function serveSandbox(t: { teardown(fn: () => void): void }, tag: string): { ns: string; dir: string } {
   const ns = `l2t-${tag}-${process.pid}`
   const dir = mkdtempSync(join(tmpdir(), `l2tp-${tag}-`))
-  ip('netns', 'add', ns)
+  addNamespace(ns)
   t.teardown(() => {
-    try {
-      ip('netns', 'del', ns)
-    } catch {
-      // already gone
-    }
+    removeNamespace(ns)
     rmSync(dir, { recursive: true, force: true })
   })
   ip('-n', ns, 'link', 'set', 'lo', 'up')

@@ -7,6 +7,7 @@ import { join } from 'node:path'
 import type { L2tpServerOptions } from '../../lib/server/l2tp-server.js'
 import { createServeLogger } from '../../lib/ops/logger.js'
 import { prepareOperations, type Operations } from '../../lib/ops/operations.js'
+import { within } from './netns-run.js'
 import { createRig, type Rig, type Teardown } from './vpn-rig.js'
 
 export interface OpsRig {
@@ -42,7 +43,8 @@ export async function createOpsRig(t: Teardown, tag: string, overrides: Partial<
     operations: { drainTimeout: 5, statusPage: { listen: '127.0.0.1:0', tokenFile: null }, debug: true, capture: true },
   }
   const ops = await prepareOperations({ server: rig.server, config, log, hub, stateDir: rig.tempDir }).open()
-  t.teardown(() => ops.close())
+  // Bounded, so that the rig's own teardown (the namespaces) runs after it whatever happens.
+  t.teardown(async () => void (await within(ops.close(), 15_000)))
   const metricsUrl = `http://127.0.0.1:${ops.metricsHttp!.port}`
   return {
     rig,

@@ -8,7 +8,7 @@ import type { L2tpClient, L2tpClientOptions } from '../../lib/client/l2tp-client
 import type { L2tpServer, L2tpServerOptions } from '../../lib/server/l2tp-server.js'
 import { createNetnsPair, type NetnsPair } from '../../lib/testing/netns.js'
 import { RIG_GATEWAY, RIG_PSK, serverIdle, startVpnRig, type ServerRecord } from '../../lib/testing/vpn-rig.js'
-import { until } from './netns-run.js'
+import { until, within } from './netns-run.js'
 
 export { type ServerRecord } from '../../lib/testing/vpn-rig.js'
 export const PSK = RIG_PSK
@@ -25,6 +25,9 @@ export interface Rig {
   tempDir: string
 }
 
+/** How long a teardown waits for the clients and the server to close before deleting the namespaces under them. */
+const CLOSE_WAIT_MS = 30_000
+
 export interface Teardown {
   teardown: (fn: () => void | Promise<void>) => void
 }
@@ -34,9 +37,13 @@ export async function createRig(t: Teardown, tag: string, overrides: Partial<L2t
   const tempDir = mkdtempSync(join(tmpdir(), 'l2tp-rig-'))
   let close = async () => {}
   t.teardown(async () => {
-    await close()
-    net.cleanup()
-    rmSync(tempDir, { recursive: true, force: true })
+    // The namespaces go even when closing hangs or throws.
+    try {
+      await within(close(), CLOSE_WAIT_MS)
+    } finally {
+      net.cleanup()
+      rmSync(tempDir, { recursive: true, force: true })
+    }
   })
   const rig = await startVpnRig({ serverAddress: net.addrA, serverNetns: net.path(net.a), clientAddress: net.addrB, clientNetns: net.path(net.b), tunPrefix: 'l2tpc' }, overrides)
   close = rig.close

@@ -22,6 +22,7 @@ import os from 'node:os'
 import { fileURLToPath } from 'node:url'
 import v8 from 'node:v8'
 import vm from 'node:vm'
+import { threadCpuMicros } from '../../native/index.js'
 import { IkeEndpoint } from '../ike/endpoint.js'
 import { PRESETS, type ProposalPolicy } from '../ike/policy.js'
 import type { IkeEvent } from '../ike/types.js'
@@ -33,12 +34,22 @@ export interface IkeBenchRecord {
   group: number
   /** Exchanges completed per wall-clock second. */
   exchanges_per_second: number
-  /** CPU time handling the exchange's datagrams (receive callback to send), per exchange. */
+  /** CPU time (of the responder's thread) handling the exchange's datagrams, receive callback to sends: the IKE core's work plus the socket sends. */
   responder_cpu_ms_per_exchange: number
+  /** Of which the IKE core: handle() and the polls (decode, state, crypto, encode). */
+  ike_core_cpu_ms_per_exchange: number
+  /** Of which the 5 socket sends (on loopback a send also delivers to the initiators' socket and wakes them). */
+  send_cpu_ms_per_exchange: number
   /** The whole responder process's CPU time per exchange: also event-loop wake-ups between datagrams and V8's helper threads. */
   process_cpu_ms_per_exchange: number
   /** 1000 / responder_cpu_ms_per_exchange: what one core fully given to the responder completes. */
   exchanges_per_cpu_second: number
+  /**
+   * Share of the wall-clock time the responder spent handling datagrams:
+   * well below 1, the wall-clock rate is set by the initiators and the
+   * machine's other load (both processes share its cores), not by the responder.
+   */
+  responder_busy_fraction: number
   /** `openssl speed` as it reports, and the algorithm. */
   openssl_speed: string
   openssl_speed_ops_per_second: number
@@ -49,7 +60,9 @@ export interface IkeBenchRecord {
   openssl_bound_per_second: number
   /** exchanges_per_cpu_second / openssl_bound_per_second. */
   ratio: number
-  /** The responder's CPU per exchange with warm caches (exchanges back to back in one process), and its ratio to the bound. */
+  /** The same with the IKE core's CPU alone (without the socket sends): (1000 / ike_core_cpu_ms_per_exchange) / openssl_bound_per_second. */
+  ike_core_ratio: number
+  /** The IKE core's CPU per exchange with warm caches (exchanges back to back in one process, no sockets), and its ratio to the bound. */
   warm_responder_cpu_ms_per_exchange: number
   warm_ratio: number
   memory_per_ike_sa_bytes: number
@@ -74,7 +87,19 @@ async function warmUp(count: () => number, target: number): Promise<void> {
   }
 }
 
-export async function exchangesPerSecond(group: number, seconds: number): Promise<{ rate: number; cpuMs: number; processCpuMs: number }> {
+export interface CrossProcessRun {
+  /** Exchanges completed per wall-clock second. */
+  rate: number
+  /** The IKE core's CPU per exchange (this thread), and the socket sends'. */
+  coreMs: number
+  sendMs: number
+  /** The whole process's CPU per exchange. */
+  processCpuMs: number
+  /** Share of wall-clock time spent in the core and the sends. */
+  busy: number
+}
+
+export async function exchangesPerSecond(group: number, seconds: number): Promise<CrossProcessRun> {
   const policy = policyFor(group)
   const responder = new IkeEndpoint({ policy, psk: Buffer.from(PSK), forceEncapsulation: false, maxHalfOpen: 100000, maxHalfOpenPerSource: 100000 })
   const socket = dgram.createSocket('udp4')
@@ -101,18 +126,20 @@ export async function exchangesPerSecond(group: number, seconds: number): Promis
       }
     })
   })
-  // CPU time spent handling datagrams (decode, exchange, encode, send):
-  // the responder's work, without the event loop's wake-ups between them.
-  let handlingMicros = 0
+  // The responder's CPU time on this (the JS) thread, from a per-thread
+  // clock: the IKE core's work per datagram (decode, exchange, crypto,
+  // encode: handle() and the polls) and the socket sends of its answers,
+  // apart. Without the event loop's wake-ups between datagrams.
+  let coreMicros = 0
+  let sendMicros = 0
   socket.on('message', (message: Buffer) => {
     if (stopped) return
-    const c0 = counting ? process.cpuUsage() : undefined
+    const c0 = counting ? threadCpuMicros() : 0
     const d = unframeDatagram(message)
     const peer = { address: BENCH_CLIENT_ADDRESS, port: d.fromPort === 4500 ? 4500 : 10000 + d.index }
     responder.handle(d.data, { peer, local: { address: BENCH_SERVER_ADDRESS, port: d.toPort } }, 0)
-    for (let t = responder.pollTransmit(); t; t = responder.pollTransmit()) {
-      socket.send(frameDatagram(d.index, t.fromPort, d.fromPort, t.data))
-    }
+    const answers: Buffer[] = []
+    for (let t = responder.pollTransmit(); t; t = responder.pollTransmit()) answers.push(frameDatagram(d.index, t.fromPort, d.fromPort, t.data))
     for (let e = responder.pollEvent(); e; e = responder.pollEvent()) {
       if (e.type !== 'child-sa-up') continue
       if (counting) done++
@@ -121,9 +148,11 @@ export async function exchangesPerSecond(group: number, seconds: number): Promis
       // moved on) so memory stays flat over the run.
       responder.close(e.ikeSa, 0, 'benchmark', { notify: false })
     }
-    if (c0) {
-      const used = process.cpuUsage(c0)
-      handlingMicros += used.user + used.system
+    const c1 = counting ? threadCpuMicros() : 0
+    for (const a of answers) socket.send(a)
+    if (counting) {
+      coreMicros += c1 - c0
+      sendMicros += threadCpuMicros() - c1
     }
   })
   await ready
@@ -133,7 +162,8 @@ export async function exchangesPerSecond(group: number, seconds: number): Promis
   // The child is slow to start under tsx: count only once it runs and the JIT has settled.
   await warmUp(() => warm, 100)
   counting = true
-  handlingMicros = 0
+  coreMicros = 0
+  sendMicros = 0
   const cpu0 = process.cpuUsage()
   const t0 = process.hrtime.bigint()
   await new Promise((r) => setTimeout(r, seconds * 1000))
@@ -145,7 +175,13 @@ export async function exchangesPerSecond(group: number, seconds: number): Promis
   socket.close()
   if (failures.length) throw new Error(`IKE bench: ${failures.length} exchanges failed, first: ${JSON.stringify(failures[0])}`)
   const n = Math.max(done, 1)
-  return { rate: done / elapsed, cpuMs: handlingMicros / 1000 / n, processCpuMs: (cpu.user + cpu.system) / 1000 / n }
+  return {
+    rate: done / elapsed,
+    coreMs: coreMicros / 1000 / n,
+    sendMs: sendMicros / 1000 / n,
+    processCpuMs: (cpu.user + cpu.system) / 1000 / n,
+    busy: (coreMicros + sendMicros) / 1e6 / elapsed,
+  }
 }
 
 /**
@@ -170,7 +206,7 @@ function warmCpuMs(group: number, perRound: number, rounds: number): number {
       const requests: Buffer[] = []
       for (let t = initiator.pollTransmit(); t; t = initiator.pollTransmit()) requests.push(t.data)
       const answers: Buffer[] = []
-      const c0 = process.cpuUsage()
+      const c0 = threadCpuMicros()
       for (const data of requests) {
         responder.handle(data, { peer, local: server }, 0)
         for (let t = responder.pollTransmit(); t; t = responder.pollTransmit()) answers.push(t.data)
@@ -180,8 +216,7 @@ function warmCpuMs(group: number, perRound: number, rounds: number): number {
           responder.close(e.ikeSa, 0, 'benchmark', { notify: false })
         }
       }
-      const used = process.cpuUsage(c0)
-      micros += used.user + used.system
+      micros += threadCpuMicros() - c0
       for (const data of answers) initiator.handle(data, { peer: server, local: peer }, 0)
     }
     for (let e = initiator.pollEvent(); e; e = initiator.pollEvent()) if (e.type === 'child-sa-up') initiator.close(e.ikeSa, 0, 'benchmark', { notify: false })
@@ -229,7 +264,8 @@ function memoryPerSa(group: number, count: number): number {
 export async function runIkeBench(options: { seconds: number; groups: readonly number[] }): Promise<IkeBenchRecord[]> {
   const records: IkeBenchRecord[] = []
   for (const group of options.groups) {
-    const { rate, cpuMs, processCpuMs } = await exchangesPerSecond(group, options.seconds)
+    const { rate, coreMs, sendMs, processCpuMs, busy } = await exchangesPerSecond(group, options.seconds)
+    const cpuMs = coreMs + sendMs
     const reference = dhReference(group, Math.max(1, Math.round(options.seconds / 2)))
     const perCpuSecond = 1000 / cpuMs
     const warm = warmCpuMs(group, 100, 5)
@@ -238,13 +274,17 @@ export async function runIkeBench(options: { seconds: number; groups: readonly n
       group,
       exchanges_per_second: Math.round(rate),
       responder_cpu_ms_per_exchange: Number(cpuMs.toFixed(3)),
+      ike_core_cpu_ms_per_exchange: Number(coreMs.toFixed(3)),
+      send_cpu_ms_per_exchange: Number(sendMs.toFixed(3)),
       process_cpu_ms_per_exchange: Number(processCpuMs.toFixed(3)),
       exchanges_per_cpu_second: Math.round(perCpuSecond),
+      responder_busy_fraction: Number(busy.toFixed(2)),
       openssl_speed: reference.opensslAlgorithm,
       openssl_speed_ops_per_second: Math.round(reference.opensslSpeedOps),
       ...(reference.ourExponentBits === undefined ? {} : { openssl_exponent_bits: reference.opensslExponentBits, our_exponent_bits: reference.ourExponentBits }),
       openssl_bound_per_second: Math.round(reference.exchangesPerSecond),
       ratio: Number((perCpuSecond / reference.exchangesPerSecond).toFixed(2)),
+      ike_core_ratio: Number((1000 / coreMs / reference.exchangesPerSecond).toFixed(2)),
       warm_responder_cpu_ms_per_exchange: Number(warm.toFixed(3)),
       warm_ratio: Number((1000 / warm / reference.exchangesPerSecond).toFixed(2)),
       memory_per_ike_sa_bytes: memoryPerSa(group, 300),

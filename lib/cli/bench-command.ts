@@ -66,7 +66,7 @@ export async function bench(flags: BenchFlags): Promise<void> {
       console.log(
         flags.json
           ? JSON.stringify(r)
-          : `ike group ${r.group}: ${r.exchanges_per_second} Main+Quick Mode exchanges/s, responder ${r.responder_cpu_ms_per_exchange} ms CPU each (${r.exchanges_per_cpu_second}/CPU-s; process ${r.process_cpu_ms_per_exchange} ms), OpenSSL DH bound ${r.openssl_bound_per_second}/CPU-s (${r.openssl_speed} ${r.openssl_speed_ops_per_second} ops/s${r.our_exponent_bits ? `, exponent ${r.openssl_exponent_bits} -> ${r.our_exponent_bits} bits` : ''}), ratio ${r.ratio}; warm ${r.warm_responder_cpu_ms_per_exchange} ms, ratio ${r.warm_ratio}; ${r.memory_per_ike_sa_bytes} B per IKE SA`,
+          : `ike group ${r.group}: ${r.exchanges_per_second} Main+Quick Mode exchanges/s, responder ${r.responder_cpu_ms_per_exchange} ms CPU each (IKE core ${r.ike_core_cpu_ms_per_exchange} + sends ${r.send_cpu_ms_per_exchange}; ${r.exchanges_per_cpu_second}/CPU-s; busy ${r.responder_busy_fraction}; process ${r.process_cpu_ms_per_exchange} ms), OpenSSL DH bound ${r.openssl_bound_per_second}/CPU-s (${r.openssl_speed} ${r.openssl_speed_ops_per_second} ops/s${r.our_exponent_bits ? `, exponent ${r.openssl_exponent_bits} -> ${r.our_exponent_bits} bits` : ''}), ratio ${r.ratio} (IKE core ${r.ike_core_ratio}); warm ${r.warm_responder_cpu_ms_per_exchange} ms, ratio ${r.warm_ratio}; ${r.memory_per_ike_sa_bytes} B per IKE SA`,
       )
     }
   }

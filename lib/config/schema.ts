@@ -134,6 +134,8 @@ const l2tpSchema = z
     sequencing: z.enum(['off', 'allow', 'require']).default('allow'),
     maxTunnelsPerPeer: positiveInt().default(4),
     maxSessionsPerTunnel: positiveInt().default(16),
+    /** Sessions one client (IPsec SA) may hold over all its tunnels. */
+    maxSessionsPerPeer: positiveInt().default(32),
   })
   .superRefine((l2tp, ctx) => {
     // RFC 2661 4.3: hidden AVPs are encrypted with the tunnel secret

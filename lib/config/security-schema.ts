@@ -1,7 +1,7 @@
 /**
  * The `security` section: brute-force defence and the resource limits that
  * are not in ipsec/l2tp (ipsec.maxHalfOpen, ipsec.maxHalfOpenPerSource,
- * l2tp.maxTunnelsPerPeer, l2tp.maxSessionsPerTunnel stay where they were).
+ * l2tp.maxTunnelsPerPeer, maxSessionsPerTunnel, maxSessionsPerPeer stay where they were).
  * Every key has a safe default; README "Limits and brute-force defence".
  */
 import * as z from 'zod'
@@ -51,7 +51,7 @@ export const securitySchema = z.strictObject({
       ikeFragmentBytes: z.number().int().min(1024).default(65536),
       /** Authentication requests (local, callback, RADIUS) in flight at once; more are refused as busy. */
       pendingAuth: positiveInt().default(256),
-      /** Control frames queued from the data plane to the control plane; beyond, dropped and counted (up_queue_full). */
+      /** Control frames from the data plane not yet handled by the control plane (queued in Rust or waiting for the JS thread); beyond, dropped and counted (up_queue_full). */
       controlQueue: positiveInt().default(65536),
     })
     .prefault({}),

@@ -87,7 +87,7 @@ export function respondToAggressive(ctx: Context, header: IsakmpHeader, payloads
     ...natTVendorReply(ike),
     vid(VendorIds.DPD.id),
   ]
-  ctx.send({ data: encodePlain(ike.ckyI, ike.ckyR, ExchangeType.AGGRESSIVE, 0, reply), to: ike.peer, fromPort: ike.localPort }, ike, requestKey(datagram))
+  ctx.send({ data: encodePlain(ike.ckyI, ike.ckyR, ExchangeType.AGGRESSIVE, 0, reply), to: ike.peer, fromPort: ike.localPort, fromAddress: ike.local.address }, ike, requestKey(datagram))
   return ike
 }
 
@@ -141,7 +141,7 @@ export function initiateAggressive(ctx: Context, path: Path, group: number, life
   const id = idPayload(ctx.config.localId ?? path.local.address)
   ike.idiB = encodePayloadBody(id)
   const payloads: PayloadInput[] = [sa, { type: PayloadType.KE, data: ike.gxi }, { type: PayloadType.NONCE, data: ike.ni }, id, ...NATT_VENDOR_IDS.map((v) => vid(v.id)), vid(VendorIds.DPD.id)]
-  ctx.send({ data: encodePlain(ike.ckyI, ike.ckyR, ExchangeType.AGGRESSIVE, 0, payloads), to: ike.peer, fromPort: ike.localPort }, ike)
+  ctx.send({ data: encodePlain(ike.ckyI, ike.ckyR, ExchangeType.AGGRESSIVE, 0, payloads), to: ike.peer, fromPort: ike.localPort, fromAddress: ike.local.address }, ike)
   return ike
 }
 
@@ -184,7 +184,7 @@ export function initiatorGotAggressive(ctx: Context, ike: IkeSa, header: IsakmpH
   const message = ike.encryptMessage(ExchangeType.AGGRESSIVE, 0, [{ type: PayloadType.HASH, data: hashI }, ...initiatorNatD(ike)])
   ike.sealPhase1()
   ike.state = 'ESTABLISHED'
-  ctx.send({ data: message, to: ike.peer, fromPort: ike.localPort })
+  ctx.send({ data: message, to: ike.peer, fromPort: ike.localPort, fromAddress: ike.local.address })
   ike.lastSent = undefined
   emitIkeSaUp(ctx, ike, ike.local)
   return true

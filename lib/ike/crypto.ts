@@ -1,8 +1,14 @@
 // IKEv1 key derivation and phase 1 / phase 2 hashes (RFC 2409 section 5 and
 // appendix B, RFC 3947 section 3.2), and the CBC encryption of IKE
-// messages (RFC 2408 section 3.5, RFC 2409 appendix B), over node:crypto.
-// Pure functions of their inputs: no state, no randomness.
+// messages (RFC 2408 section 3.5, RFC 2409 appendix B). The PRF with SHA-1
+// and SHA-2 and AES-CBC of message bodies go to the native addon (aws-lc,
+// crates/dataplane/src/ike) in one call each: node:crypto's createHmac and
+// createCipheriv cost a JS stream object and an OpenSSL 3.0 algorithm fetch
+// per call, 2-3x the whole native call on IKE's short inputs (bench/README).
+// MD5, 3DES and plain digests stay with node:crypto. Pure functions of their inputs: no state, no
+// randomness.
 import { createCipheriv, createDecipheriv, createHmac, hash as oneShotHash, timingSafeEqual } from 'node:crypto'
+import { ikeAesCbc, ikePrf } from '../../native/index.js'
 
 /** Hash / PRF algorithms of IKEv1 phase 1 (RFC 2409 appendix A, RFC 4868 for SHA-2). */
 export type HashName = 'md5' | 'sha1' | 'sha256' | 'sha384' | 'sha512'
@@ -43,8 +49,15 @@ export function digest(hash: HashName, ...data: Buffer[]): Buffer {
   return oneShotHash(hash, data.length === 1 ? data[0]! : Buffer.concat(data), 'buffer')
 }
 
+/** The native PRF's number for a hash (ikePrf); MD5 has none. */
+const NATIVE_PRF: Partial<Record<HashName, number>> = { sha1: 1, sha256: 256, sha384: 384, sha512: 512 }
+const NO_DATA = Buffer.alloc(0)
+
 /** prf(key, data...) of RFC 2409: the HMAC version of the negotiated hash. */
 export function prf(hash: HashName, key: Buffer, ...data: Buffer[]): Buffer {
+  const id = NATIVE_PRF[hash]
+  // ikePrf takes one to seven parts.
+  if (id !== undefined && data.length <= 7) return data.length === 0 ? ikePrf(id, key, NO_DATA) : ikePrf(id, key, data[0]!, ...data.slice(1))
   const h = createHmac(hash, key)
   for (const d of data) h.update(d)
   return h.digest()
@@ -255,12 +268,21 @@ export function cipherKeyLengths(cipher: CipherName): readonly number[] {
   return cipher === 'des3' ? [24] : [16, 24, 32]
 }
 
-function algorithm(cipher: CipherName, key: Buffer, iv: Buffer): string {
+/** 3DES-CBC over whole blocks, through node:crypto. */
+function des3(encrypt: boolean, key: Buffer, iv: Buffer, data: Buffer): Buffer {
+  const c = encrypt ? createCipheriv('des-ede3-cbc', key, iv) : createDecipheriv('des-ede3-cbc', key, iv)
+  c.setAutoPadding(false)
+  // Whole blocks and no padding: update() returns all of it, final() nothing.
+  const out = c.update(data)
+  c.final()
+  return out
+}
+
+function checkCipher(cipher: CipherName, key: Buffer, iv: Buffer): void {
   if (!cipherKeyLengths(cipher).includes(key.length)) {
     throw new IkeCryptoError('IKE_BAD_KEY_LENGTH', `${cipher} does not take a ${key.length}-byte key`)
   }
   if (iv.length !== blockSize(cipher)) throw new IkeCryptoError('IKE_BAD_IV', `${cipher} IV must be ${blockSize(cipher)} bytes, got ${iv.length}`)
-  return cipher === 'des3' ? 'des-ede3-cbc' : `aes-${key.length * 8}-cbc`
 }
 
 /**
@@ -271,14 +293,11 @@ function algorithm(cipher: CipherName, key: Buffer, iv: Buffer): string {
  * the same exchange (RFC 2409 appendix B).
  */
 export function encrypt(cipher: CipherName, key: Buffer, iv: Buffer, plaintext: Buffer): { ciphertext: Buffer; lastBlock: Buffer } {
-  const c = createCipheriv(algorithm(cipher, key, iv), key, iv)
-  c.setAutoPadding(false)
+  checkCipher(cipher, key, iv)
   const size = blockSize(cipher)
   const padding = (size - (plaintext.length % size)) % size
   const padded = plaintext.length === 0 ? Buffer.alloc(size) : padding === 0 ? plaintext : Buffer.concat([plaintext, Buffer.alloc(padding)])
-  // Whole blocks and no padding: update() returns all of it, final() nothing.
-  const ciphertext = c.update(padded)
-  c.final()
+  const ciphertext = cipher === 'aes' ? ikeAesCbc(true, key, iv, padded) : des3(true, key, iv, padded)
   return { ciphertext, lastBlock: Buffer.from(ciphertext.subarray(ciphertext.length - size)) }
 }
 
@@ -288,16 +307,12 @@ export function encrypt(cipher: CipherName, key: Buffer, iv: Buffer, plaintext: 
  * IKE_BAD_CIPHERTEXT if the ciphertext is empty or not whole blocks.
  */
 export function decrypt(cipher: CipherName, key: Buffer, iv: Buffer, ciphertext: Buffer): { plaintext: Buffer; lastBlock: Buffer } {
-  const alg = algorithm(cipher, key, iv)
+  checkCipher(cipher, key, iv)
   const size = blockSize(cipher)
   if (ciphertext.length === 0 || ciphertext.length % size !== 0) {
     throw new IkeCryptoError('IKE_BAD_CIPHERTEXT', `${ciphertext.length} bytes of ciphertext are not whole ${size}-byte blocks`)
   }
-  const d = createDecipheriv(alg, key, iv)
-  d.setAutoPadding(false)
-  // Whole blocks and no padding: update() returns all of it, final() nothing.
-  const plaintext = d.update(ciphertext)
-  d.final()
+  const plaintext = cipher === 'aes' ? ikeAesCbc(false, key, iv, ciphertext) : des3(false, key, iv, ciphertext)
   return { plaintext, lastBlock: Buffer.from(ciphertext.subarray(ciphertext.length - size)) }
 }
 

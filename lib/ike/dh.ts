@@ -1,11 +1,14 @@
 // Diffie-Hellman for IKEv1 phase 1 and PFS: the MODP groups of RFC 2409
-// section 6 and RFC 3526, and the ECP groups of RFC 5903, through
-// node:crypto. Wire formats follow RFC 2409 / RFC 5903 section 7: a MODP
+// section 6 and RFC 3526 through node:crypto, and the ECP groups of RFC
+// 5903 through the native addon (aws-lc: node:crypto's ECDH checks our own
+// key pair on every computeSecret, two extra scalar multiplications, which
+// doubled the responder's ECDH cost; crates/dataplane/src/ike). Wire formats follow RFC 2409 / RFC 5903 section 7: a MODP
 // public value and shared secret are left-padded to the length of the
 // prime; an ECP public value is x | y with no point-format octet, and the
 // ECP shared secret is the x coordinate alone.
-import { createDiffieHellman, createECDH, type DiffieHellman, type ECDH } from 'node:crypto'
-import { IkeCryptoError } from './crypto.js'
+import { createDiffieHellman, type DiffieHellman } from 'node:crypto'
+import { IkeEcdh } from '../../native/index.js'
+import { IkeCryptoError, type IkeCryptoErrorCode } from './crypto.js'
 import { randomBytesPooled } from './random.js'
 
 /** One Diffie-Hellman group as IKE negotiates it (RFC 2409 appendix A "Group Description"). */
@@ -29,8 +32,6 @@ interface ModpDefinition extends DhGroup {
 
 interface EcpDefinition extends DhGroup {
   kind: 'ecp'
-  /** The node:crypto / OpenSSL curve name. */
-  curve: string
   /** Bytes of one coordinate (and of the shared secret). */
   coordinateLength: number
 }
@@ -127,9 +128,9 @@ function modp(id: number): ModpDefinition {
   }
 }
 
-function ecp(id: number, bits: number, curve: string): EcpDefinition {
+function ecp(id: number, bits: number): EcpDefinition {
   const coordinateLength = Math.ceil(bits / 8)
-  return { id, name: `ecp${bits}`, kind: 'ecp', publicLength: 2 * coordinateLength, curve, coordinateLength }
+  return { id, name: `ecp${bits}`, kind: 'ecp', publicLength: 2 * coordinateLength, coordinateLength }
 }
 
 const GROUPS = new Map<number, GroupDefinition>([
@@ -140,9 +141,9 @@ const GROUPS = new Map<number, GroupDefinition>([
   [15, modp(15)],
   [16, modp(16)],
   // RFC 5903 sections 3.1-3.3: NIST P-256, P-384, P-521.
-  [19, ecp(19, 256, 'prime256v1')],
-  [20, ecp(20, 384, 'secp384r1')],
-  [21, ecp(21, 521, 'secp521r1')],
+  [19, ecp(19, 256)],
+  [20, ecp(20, 384)],
+  [21, ecp(21, 521)],
 ])
 
 /**
@@ -245,7 +246,8 @@ export class DhKeyPair implements DhKeys {
   readonly #definition: GroupDefinition
   /** MODP: our exponent. */
   #exponent: Buffer | undefined
-  #ecdh: ECDH | undefined
+  /** ECP: the native key pair (the scalar stays in Rust). */
+  #ecdh: IkeEcdh | undefined
 
   constructor(group: DhGroup, privateKey?: Buffer) {
     const def = definition(group)
@@ -265,36 +267,27 @@ export class DhKeyPair implements DhKeys {
       this.#exponent = exponent
       this.#ecdh = undefined
     } else {
-      const ecdh = createECDH(def.curve)
-      if (privateKey) {
-        if (privateKey.length > def.coordinateLength) throw new IkeCryptoError('IKE_BAD_PRIVATE_KEY', `private key too long for ${def.name}`)
-        try {
-          ecdh.setPrivateKey(privateKey)
-        } catch (cause) {
-          throw new IkeCryptoError('IKE_BAD_PRIVATE_KEY', `private key out of range for ${def.name}`, { cause })
-        }
-      } else {
-        ecdh.generateKeys()
-      }
-      // Uncompressed SEC 1 point 0x04 | x | y; RFC 5903 section 7 sends x | y.
-      this.publicKey = ecdh.getPublicKey().subarray(1)
+      if (privateKey && privateKey.length > def.coordinateLength) throw new IkeCryptoError('IKE_BAD_PRIVATE_KEY', `private key too long for ${def.name}`)
+      const ecdh = nativeEcdh(() => new IkeEcdh(def.id, privateKey))
+      this.publicKey = ecdh.publicKey()
       this.#ecdh = ecdh
       this.#exponent = undefined
     }
   }
 
-  /** Zeroes our exponent (MODP) and lets go of the key (ECP): no shared secret after this. */
+  /** Zeroes our exponent (MODP) or has the addon free (and wipe) our scalar (ECP): no shared secret after this. */
   destroy(): void {
     this.#exponent?.fill(0)
     this.#exponent = undefined
+    this.#ecdh?.destroy()
     this.#ecdh = undefined
   }
 
   /** Bit length of the private exponent or scalar. */
   get privateKeyBits(): number {
-    const key = this.#exponent ?? this.#ecdh?.getPrivateKey()
-    if (!key) throw new IkeCryptoError('IKE_BAD_PRIVATE_KEY', 'the key pair was destroyed')
-    return bitLength(key)
+    if (this.#ecdh) return this.#ecdh.privateKeyBits()
+    if (!this.#exponent) throw new IkeCryptoError('IKE_BAD_PRIVATE_KEY', 'the key pair was destroyed')
+    return bitLength(this.#exponent)
   }
 
   /**
@@ -322,12 +315,20 @@ export class DhKeyPair implements DhKeys {
       }
       return leftPad(secret, def.publicLength)
     }
-    if (!this.#ecdh) throw new IkeCryptoError('IKE_BAD_PRIVATE_KEY', 'the key pair was destroyed')
-    try {
-      return leftPad(this.#ecdh.computeSecret(Buffer.concat([Buffer.from([0x04]), peerPublic])), def.coordinateLength)
-    } catch (cause) {
-      if (cause instanceof IkeCryptoError) throw cause
-      throw new IkeCryptoError('IKE_BAD_KE', `${def.name} public value is not a point on the curve`, { cause })
-    }
+    const ecdh = this.#ecdh
+    if (!ecdh) throw new IkeCryptoError('IKE_BAD_PRIVATE_KEY', 'the key pair was destroyed')
+    return leftPad(nativeEcdh(() => ecdh.computeSecret(peerPublic)), def.coordinateLength)
+  }
+}
+
+/** Runs a call into the native ECDH, rethrowing its errors (code IKE_*) as IkeCryptoError. */
+function nativeEcdh<T>(call: () => T): T {
+  try {
+    return call()
+  } catch (cause) {
+    const code = (cause as { code?: unknown }).code
+    const known: readonly string[] = ['IKE_BAD_KE', 'IKE_BAD_PRIVATE_KEY', 'IKE_UNKNOWN_GROUP']
+    if (typeof code === 'string' && known.includes(code)) throw new IkeCryptoError(code as IkeCryptoErrorCode, (cause as Error).message, { cause })
+    throw cause
   }
 }

@@ -408,7 +408,7 @@ export class IkeEndpoint {
   private retransmitIfDuplicate(ike: IkeSa, datagram: Buffer): boolean {
     const last = ike.lastSent
     if (last && isRequest(last.answers, datagram)) {
-      this.push({ data: last.data, to: last.to, fromPort: last.fromPort }, ike)
+      this.push({ data: last.data, to: last.to, fromPort: last.fromPort, fromAddress: last.fromAddress }, ike)
       this.retransmits++
       return true
     }
@@ -603,7 +603,7 @@ export class IkeEndpoint {
       if (qm.state === 'R_SENT_2') {
         const last = ike.lastSent
         if (last && isRequest(last.answers, body)) {
-          this.push({ data: last.data, to: last.to, fromPort: last.fromPort }, ike)
+          this.push({ data: last.data, to: last.to, fromPort: last.fromPort, fromAddress: last.fromAddress }, ike)
           return
         }
         if (qmode.respondToQuick3(ctx, qm, header, body)) this.childUp(ike, qm)
@@ -725,7 +725,7 @@ export class IkeEndpoint {
       }
       last.tries++
       last.nextAt = now + this.config.retransmitInterval * 2 ** last.tries
-      this.push({ data: last.data, to: last.to, fromPort: last.fromPort }, ike)
+      this.push({ data: last.data, to: last.to, fromPort: last.fromPort, fromAddress: last.fromAddress }, ike)
       this.retransmits++
       return
     }

@@ -41,6 +41,7 @@ export interface LastSent {
   data: Buffer
   to: Endpoint
   fromPort: number
+  fromAddress?: string
   /** Hash of the request it answered (responder), to recognise duplicates. */
   answers?: string
   tries: number

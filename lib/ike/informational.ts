@@ -16,7 +16,7 @@ export function sendInformational(ctx: Context, ike: IkeSa, payloads: readonly P
   const messageId = ctx.random(4).readUInt32BE(0) || 1
   const message = encryptHashed(ike, ExchangeType.INFORMATIONAL, messageId, payloads, (after) => crypto.informationalHash(ike.hash, ike.skeyidA!, messageId, after))
   ike.forgetMessageId(messageId)
-  ctx.send({ data: message, to: ike.peer, fromPort: ike.localPort })
+  ctx.send({ data: message, to: ike.peer, fromPort: ike.localPort, fromAddress: ike.local.address })
 }
 
 export interface InformationalResult {

@@ -64,7 +64,7 @@ export function respondToSa(ctx: Context, header: IsakmpHeader, payloads: readon
   ike.natT.variant = natTVariant(ike.peerVendorIds)
   const reply: PayloadInput[] = [{ type: PayloadType.SA, ...phase1Reply(sa, match.choice) } as PayloadInput, ...natTVendorReply(ike), vid(VendorIds.DPD.id), ...fragmentationVendorReply(ike)]
   ike.state = 'R_SENT_SA'
-  ctx.send({ data: encodePlain(ike.ckyI, ike.ckyR, ExchangeType.MAIN, 0, reply), to: ike.peer, fromPort: ike.localPort }, ike, requestKey(datagram))
+  ctx.send({ data: encodePlain(ike.ckyI, ike.ckyR, ExchangeType.MAIN, 0, reply), to: ike.peer, fromPort: ike.localPort, fromAddress: ike.local.address }, ike, requestKey(datagram))
   return ike
 }
 
@@ -95,7 +95,7 @@ export function respondToKe(ctx: Context, ike: IkeSa, payloads: readonly Payload
   ]
   reply.push(...certificateRequests(ctx, ike), ...responderNatD(ctx, ike, path, theirHashOfUs))
   ike.state = 'R_SENT_KE'
-  ctx.send({ data: encodePlain(ike.ckyI, ike.ckyR, ExchangeType.MAIN, 0, reply), to: ike.peer, fromPort: ike.localPort }, ike, requestKey(datagram))
+  ctx.send({ data: encodePlain(ike.ckyI, ike.ckyR, ExchangeType.MAIN, 0, reply), to: ike.peer, fromPort: ike.localPort, fromAddress: ike.local.address }, ike, requestKey(datagram))
   return true
 }
 
@@ -135,7 +135,7 @@ export function respondToAuth(ctx: Context, ike: IkeSa, header: IsakmpHeader, bo
   const message = ike.encryptMessage(ExchangeType.MAIN, 0, ourAuthentication(ctx, ike, path.local.address, hashR))
   ike.sealPhase1()
   ike.state = 'ESTABLISHED'
-  ctx.send({ data: message, to: ike.peer, fromPort: ike.localPort }, ike, requestKey(datagram))
+  ctx.send({ data: message, to: ike.peer, fromPort: ike.localPort, fromAddress: ike.local.address }, ike, requestKey(datagram))
   emitIkeSaUp(ctx, ike, path.local)
   return { ok: true, initialContact: hasInitialContact(decrypted.payloads) }
 }
@@ -153,7 +153,7 @@ export function initiate(ctx: Context, path: Path, lifetimeSeconds = 28800, site
   ike.natT.variant = 'rfc'
   const payloads: PayloadInput[] = [sa, ...NATT_VENDOR_IDS.map((v) => vid(v.id)), vid(VendorIds.DPD.id), vid(VendorIds.FRAGMENTATION.id)]
   ike.state = 'I_SENT_SA'
-  ctx.send({ data: encodePlain(ike.ckyI, ike.ckyR, ExchangeType.MAIN, 0, payloads), to: ike.peer, fromPort: ike.localPort }, ike)
+  ctx.send({ data: encodePlain(ike.ckyI, ike.ckyR, ExchangeType.MAIN, 0, payloads), to: ike.peer, fromPort: ike.localPort, fromAddress: ike.local.address }, ike)
   return ike
 }
 
@@ -181,7 +181,7 @@ export function initiatorGotSa(ctx: Context, ike: IkeSa, header: IsakmpHeader, p
   ]
   out.push(...certificateRequests(ctx, ike), ...initiatorNatD(ike, ctx.random))
   ike.state = 'I_SENT_KE'
-  ctx.send({ data: encodePlain(ike.ckyI, ike.ckyR, ExchangeType.MAIN, 0, out), to: ike.peer, fromPort: ike.localPort }, ike)
+  ctx.send({ data: encodePlain(ike.ckyI, ike.ckyR, ExchangeType.MAIN, 0, out), to: ike.peer, fromPort: ike.localPort, fromAddress: ike.local.address }, ike)
   return true
 }
 
@@ -208,6 +208,8 @@ export function initiatorGotKe(ctx: Context, ike: IkeSa, payloads: readonly Payl
     ike.localPort = ctx.config.nattPort
     ike.peer = { ...ike.peer, port: ctx.config.peerNattPort }
   }
+  // Bound to 0.0.0.0 we learn our address from message 4's destination (IP_PKTINFO): our default ID is then not 0.0.0.0.
+  if ((ike.local.address === '0.0.0.0' || ike.local.address === '::') && path.local.address !== ike.local.address) ike.local = { ...ike.local, address: path.local.address }
   const hashI = (idBody: Buffer) => crypto.hashI(ike.hash, ike.skeyid!, ike.gxi!, ike.gxr!, ike.ckyI, ike.ckyR, ike.saiB!, idBody)
   const out: PayloadInput[] = ourAuthentication(ctx, ike, ike.local.address, hashI)
   // INITIAL-CONTACT on a first connection only: a rekey must not make the
@@ -217,7 +219,7 @@ export function initiatorGotKe(ctx: Context, ike: IkeSa, payloads: readonly Payl
   }
   const message = ike.encryptMessage(ExchangeType.MAIN, 0, out)
   ike.state = 'I_SENT_AUTH'
-  ctx.send({ data: message, to: ike.peer, fromPort: ike.localPort }, ike)
+  ctx.send({ data: message, to: ike.peer, fromPort: ike.localPort, fromAddress: ike.local.address }, ike)
   return true
 }
 

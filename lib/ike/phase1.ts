@@ -69,7 +69,7 @@ export function notifyPlain(ctx: Context, header: IsakmpHeader, path: Path, noti
   const message = encodePlain(header.initiatorCookie, ckyR, ExchangeType.INFORMATIONAL, 0, [
     { type: PayloadType.NOTIFICATION, doi: 1, protocol: 1, spi: Buffer.concat([header.initiatorCookie, ckyR]), notifyType, data: Buffer.alloc(0) },
   ])
-  ctx.send({ data: message, to: path.peer, fromPort: path.local.port })
+  ctx.send({ data: message, to: path.peer, fromPort: path.local.port, fromAddress: path.local.address })
 }
 
 export function encodePlain(ckyI: Buffer, ckyR: Buffer, exchangeType: number, messageId: number, payloads: readonly PayloadInput[]): Buffer {

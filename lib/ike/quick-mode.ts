@@ -48,6 +48,8 @@ export interface QuickMode {
   selectors?: { initiator: string; responder: string }
   /** Initiator of a site's tunnel-mode SA: our subnet and the peer's, as offered. */
   tunnel?: { local: string; remote: string }
+  /** Responder: the inbound SA's keys, derived for child-sa-inbound at message 2 and reused at child-sa-up. */
+  inboundKeys?: ChildSaKeys
 }
 
 function failure(ctx: Context, ike: IkeSa, reason: string, notify?: number): undefined {
@@ -105,7 +107,7 @@ function emitChildSa(ctx: Context, ike: IkeSa, qm: QuickMode): void {
     type: 'child-sa-up',
     ikeSa: ike.id,
     peer: ike.peer,
-    inbound: childKeys(ike, qm, qm.ourSpi),
+    inbound: qm.inboundKeys ?? childKeys(ike, qm, qm.ourSpi),
     outbound: childKeys(ike, qm, qm.peerSpi!),
     mode: c.mode,
     udpEncapsulated: c.udpEncapsulated,
@@ -201,10 +203,11 @@ export function respondToQuick1(ctx: Context, ike: IkeSa, header: IsakmpHeader, 
     (after) => crypto.quickHash2(ike.hash, ike.skeyidA!, header.messageId, qm.ni, after),
     qm.commit ? Flag.COMMIT : 0,
   )
-  ctx.send({ data: message, to: ike.peer, fromPort: ike.localPort }, ike, requestKey(body))
+  ctx.send({ data: message, to: ike.peer, fromPort: ike.localPort, fromAddress: ike.local.address }, ike, requestKey(body))
   // The inbound SA may be installed now (libreswan does): clients send their
   // first ESP packet right behind message 3, before child-sa-up is acted on.
-  ctx.emit({ type: 'child-sa-inbound', ikeSa: ike.id, peer: ike.peer, inbound: childKeys(ike, qm, qm.ourSpi), udpEncapsulated: choice.udpEncapsulated, peerL2tpPort: qm.peerL2tpPort })
+  qm.inboundKeys = childKeys(ike, qm, qm.ourSpi)
+  ctx.emit({ type: 'child-sa-inbound', ikeSa: ike.id, peer: ike.peer, inbound: qm.inboundKeys, udpEncapsulated: choice.udpEncapsulated, peerL2tpPort: qm.peerL2tpPort })
   return qm
 }
 
@@ -225,7 +228,7 @@ export function respondToQuick3(ctx: Context, qm: QuickMode, header: IsakmpHeade
     const connected: PayloadInput = { type: PayloadType.NOTIFICATION, doi: 1, protocol: ProtocolId.IPSEC_ESP, spi: qm.ourSpi, notifyType: NotifyType.CONNECTED, data: Buffer.alloc(0) }
     const message = encryptHashed(ike, ExchangeType.INFORMATIONAL, qm.messageId, [connected], (after) => crypto.informationalHash(ike.hash, ike.skeyidA!, qm.messageId, after), Flag.COMMIT)
     ike.forgetMessageId(qm.messageId)
-    ctx.send({ data: message, to: ike.peer, fromPort: ike.localPort })
+    ctx.send({ data: message, to: ike.peer, fromPort: ike.localPort, fromAddress: ike.local.address })
   }
   return true
 }
@@ -289,7 +292,7 @@ export function initiateQuick(ctx: Context, ike: IkeSa, request: QuickModeReques
     }
   }
   const message = encryptHashed(ike, ExchangeType.QUICK, messageId, payloads, (after) => crypto.quickHash1(ike.hash, ike.skeyidA!, messageId, after), qm.commit ? Flag.COMMIT : 0)
-  ctx.send({ data: message, to: ike.peer, fromPort: ike.localPort }, ike)
+  ctx.send({ data: message, to: ike.peer, fromPort: ike.localPort, fromAddress: ike.local.address }, ike)
   return qm
 }
 
@@ -330,7 +333,7 @@ export function initiatorGotQuick2(ctx: Context, qm: QuickMode, header: IsakmpHe
     qm.gqmXy = qm.dh.computeSecret(ke.data)
   }
   const message = encryptHashed(ike, ExchangeType.QUICK, header.messageId, [], () => crypto.quickHash3(ike.hash, ike.skeyidA!, header.messageId, qm.ni, qm.nr!))
-  ctx.send({ data: message, to: ike.peer, fromPort: ike.localPort })
+  ctx.send({ data: message, to: ike.peer, fromPort: ike.localPort, fromAddress: ike.local.address })
   ike.lastSent = undefined
   qm.state = 'DONE'
   ike.forgetMessageId(qm.messageId)

@@ -26,6 +26,8 @@ export interface Transmit {
   to: Endpoint
   /** Our port to send from (500 or the NAT-T port). */
   fromPort: number
+  /** Our address to send from: the one the peer addressed (a multi-homed host answers from it); absent or unspecified: the route's choice. */
+  fromAddress?: string
 }
 
 export interface IkeConfig {

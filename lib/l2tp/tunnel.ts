@@ -226,6 +226,10 @@ export type L2tpDropReason =
   | 'L2TP_BAD_MESSAGE'
   /** SCCRQ refused with StopCCN: too many tunnels on the binding or in all. */
   | 'L2TP_TUNNEL_LIMIT'
+  /** ICRQ refused with CDN: the tunnel holds maxSessionsPerTunnel sessions. */
+  | 'L2TP_SESSION_LIMIT'
+  /** ICRQ refused with CDN: the binding (the client's IPsec SA) holds maxSessionsPerBinding sessions over its tunnels, or no Session ID is free. */
+  | 'L2TP_PEER_SESSION_LIMIT'
   /** SCCRQ refused with StopCCN: protocol version. */
   | 'L2TP_BAD_PROTOCOL_VERSION'
   /** SCCRQ refused with StopCCN: unknown M-bit AVP. */
@@ -797,15 +801,19 @@ export class Tunnel implements Timed {
       return refuseCall(this.sessionHost, peerSessionId, { resultCode: CdnResult.NO_FACILITIES_PERMANENT, errorCode: GeneralError.NO_ERROR, errorMessage: 'a LAC takes no incoming calls' }, 'L2TP_CALL_REFUSED')
     }
     for (const s of this.sessions.values()) if (s.peerSessionId === peerSessionId) return this.host.drop(this.peer, 'L2TP_DUPLICATE_CALL')
-    const limit = (what: string): void => refuseCall(
-      this.sessionHost,
-      peerSessionId,
-      { resultCode: CdnResult.NO_FACILITIES_TEMPORARY, errorCode: GeneralError.INSUFFICIENT_RESOURCES, errorMessage: `session limit per ${what} reached` },
-      'L2TP_SESSION_LIMIT',
-    )
-    if (this.sessions.size >= this.config.maxSessionsPerTunnel) return limit('tunnel')
+    // Refused with CDN and counted (the limit metrics read the drop counts), no state kept.
+    const limit = (what: string, reason: 'L2TP_SESSION_LIMIT' | 'L2TP_PEER_SESSION_LIMIT'): void => {
+      refuseCall(
+        this.sessionHost,
+        peerSessionId,
+        { resultCode: CdnResult.NO_FACILITIES_TEMPORARY, errorCode: GeneralError.INSUFFICIENT_RESOURCES, errorMessage: `session limit per ${what} reached` },
+        'L2TP_SESSION_LIMIT',
+      )
+      this.host.drop(this.peer, reason)
+    }
+    if (this.sessions.size >= this.config.maxSessionsPerTunnel) return limit('tunnel', 'L2TP_SESSION_LIMIT')
     const id = this.host.allocateSession(this)
-    if (id === undefined) return limit('binding')
+    if (id === undefined) return limit('binding', 'L2TP_PEER_SESSION_LIMIT')
     this.sessions.set(id, Session.incoming(this.sessionHost, id, m, now))
   }
 

@@ -17,6 +17,7 @@ export const LIMITS = [
   'ike_fragment_bytes',
   'l2tp_tunnels_per_peer',
   'l2tp_sessions_per_tunnel',
+  'l2tp_sessions_per_peer',
   'pending_auth',
   'control_queue',
   'ppp_auth_lockout',
@@ -39,6 +40,7 @@ const IKE_DROPS: Record<string, LimitName> = {
 const L2TP_DROPS: Record<string, LimitName> = {
   L2TP_TUNNEL_LIMIT: 'l2tp_tunnels_per_peer',
   L2TP_SESSION_LIMIT: 'l2tp_sessions_per_tunnel',
+  L2TP_PEER_SESSION_LIMIT: 'l2tp_sessions_per_peer',
 }
 
 export interface LimiterStatus {

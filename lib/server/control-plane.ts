@@ -206,6 +206,9 @@ export abstract class ControlPlane {
     }
   }
 
+  /** Every L2TP event, before the common handling (a test peer records refusals here). */
+  protected observeL2tp(_e: L2tpEvent, _now: number): void {}
+
   /** A failure under the calls (IKE refused or gone, tunnel gone); the client gives up or retries here. */
   protected onLowerFailure(_what: 'ike' | 'l2tp', _reason: string, _now: number): void {}
 
@@ -241,7 +244,8 @@ export abstract class ControlPlane {
 
   private frame(kind: string, meta: ControlBatch['meta'][number], frame: Buffer, now: number): void {
     if (kind === 'ike') {
-      const path = { peer: { address: meta.peerAddress ?? '', port: meta.peerPort ?? 0 }, local: { address: this.o.localAddress, port: meta.localPort ?? 500 } }
+      // Our address as the peer addressed it (IP_PKTINFO; on 0.0.0.0 the listen address says nothing): our default ID, NAT-D hash and reply source.
+      const path = { peer: { address: meta.peerAddress ?? '', port: meta.peerPort ?? 0 }, local: { address: meta.localAddress ?? this.o.localAddress, port: meta.localPort ?? 500 } }
       this.ike.handle(Buffer.from(frame), path, now)
       this.drainIke(now)
     } else if (kind === 'l2tp') {
@@ -475,6 +479,7 @@ export abstract class ControlPlane {
   }
 
   private l2tpEvent(e: L2tpEvent, now: number): void {
+    this.observeL2tp(e, now)
     switch (e.type) {
       case 'tunnel-up':
         this.o.log.info({ binding: e.binding, tunnel: e.tunnelId, peerHost: e.peerHostName, vendor: e.peerVendorName }, 'L2TP tunnel up')

@@ -225,6 +225,7 @@ export class L2tpServer extends EventEmitter<ServerEvents> implements AdminTarge
           sequencing: c.l2tp.sequencing,
           maxTunnelsPerBinding: c.l2tp.maxTunnelsPerPeer,
           maxSessionsPerTunnel: c.l2tp.maxSessionsPerTunnel,
+          maxSessionsPerBinding: c.l2tp.maxSessionsPerPeer,
         },
         gateway: c.pool.gateway,
         ipv6Pool,

@@ -22,7 +22,7 @@ export class Outbox {
   }
 
   ike(t: Transmit): void {
-    this.push(t.data, { kind: 'ike', peerAddress: t.to.address, peerPort: t.to.port, localPort: t.fromPort })
+    this.push(t.data, { kind: 'ike', peerAddress: t.to.address, peerPort: t.to.port, localPort: t.fromPort, ...(t.fromAddress ? { localAddress: t.fromAddress } : {}) })
   }
 
   l2tp(t: L2tpTransmit): void {

@@ -80,8 +80,17 @@ export function createDataplanePair(tag: string, options: PairOptions = {}): Dat
   const net = createNetnsPair(tag)
   const sides: Side[] = []
   const close = () => {
-    for (const s of sides.splice(0)) s.dp.close()
-    net.cleanup()
+    try {
+      for (const s of sides.splice(0)) {
+        try {
+          s.dp.close()
+        } catch {
+          // closed already; the other side and the namespaces still go
+        }
+      }
+    } finally {
+      net.cleanup()
+    }
   }
   try {
     const open = (ns: string, address: string, tun: string): Side => {

@@ -7,7 +7,7 @@
  * `routes: [HOST_BEHIND_NET]`.
  */
 import { execFileSync } from 'node:child_process'
-import { ip, netnsExec } from './netns.js'
+import { addNamespace, ip, netnsExec, removeNamespace } from './netns.js'
 
 export const HOST_BEHIND_NET = '10.77.0.0/24'
 /** The server's end of the link, and the host. */
@@ -31,15 +31,9 @@ export function createHostBehind(serverNs: string, tag: string, pool = '192.168.
   const devServer = `hs${id}`
   const devHost = `hh${id}`
   const exec: HostBehind['exec'] = (args, o = {}) => netnsExec(ns, args, o)
-  const cleanup = () => {
-    try {
-      ip('netns', 'del', ns)
-    } catch {
-      // already gone
-    }
-  }
+  const cleanup = () => removeNamespace(ns)
   try {
-    ip('netns', 'add', ns)
+    addNamespace(ns)
     ip('link', 'add', devServer, 'type', 'veth', 'peer', 'name', devHost)
     ip('link', 'set', devServer, 'netns', serverNs)
     ip('link', 'set', devHost, 'netns', ns)

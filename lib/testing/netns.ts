@@ -36,6 +36,54 @@ export function netnsExec(ns: string, args: string[], options: { timeout?: numbe
   })
 }
 
+/**
+ * Namespaces this process made and has not deleted. A test's teardown
+ * deletes its own; these go at exit, or on SIGTERM, SIGINT or SIGHUP, for
+ * when teardowns never run: ava ends a worker that hit its timeout with
+ * SIGTERM, and an interrupted run never reaches them.
+ */
+const made = new Set<string>()
+let hooked = false
+
+function removeMade(): void {
+  for (const ns of [...made]) removeNamespace(ns)
+}
+
+function hookExit(): void {
+  if (hooked) return
+  hooked = true
+  process.on('exit', removeMade)
+  for (const signal of ['SIGTERM', 'SIGINT', 'SIGHUP'] as const) {
+    process.once(signal, () => {
+      removeMade()
+      // Die of the signal as if we had not listened, unless someone else handles it.
+      if (process.listenerCount(signal) === 0) process.kill(process.pid, signal)
+    })
+  }
+}
+
+/** `ip netns add name`, deleted again by removeNamespace, or at the latest when this process exits or is killed by a signal it can catch. */
+export function addNamespace(name: string): void {
+  hookExit()
+  ip('netns', 'add', name)
+  made.add(name)
+}
+
+/** Deletes a namespace; one already gone is fine. Never throws. */
+export function removeNamespace(name: string): void {
+  made.delete(name)
+  try {
+    ip('netns', 'del', name)
+  } catch {
+    // already gone
+  }
+}
+
+/** Namespaces this process made and has not deleted (for tests of the teardowns). */
+export function liveNamespaces(): string[] {
+  return [...made]
+}
+
 let counter = 0
 
 export function createNetnsPair(tag: string): NetnsPair {
@@ -48,17 +96,11 @@ export function createNetnsPair(tag: string): NetnsPair {
   const vethA = `va${id}`
   const vethB = `vb${id}`
   const cleanup = () => {
-    for (const ns of [a, b]) {
-      try {
-        ip('netns', 'del', ns)
-      } catch {
-        // already gone
-      }
-    }
+    for (const ns of [a, b]) removeNamespace(ns)
   }
   try {
-    ip('netns', 'add', a)
-    ip('netns', 'add', b)
+    addNamespace(a)
+    addNamespace(b)
     ip('link', 'add', vethA, 'type', 'veth', 'peer', 'name', vethB)
     ip('link', 'set', vethA, 'netns', a)
     ip('link', 'set', vethB, 'netns', b)
@@ -134,16 +176,10 @@ export function createNatTopology(tag: string, options: { natPorts?: string } = 
   const clientDev = `nc${id}`
   const exec: NatTopology['exec'] = netnsExec
   const cleanup = () => {
-    for (const ns of [server, router, client]) {
-      try {
-        ip('netns', 'del', ns)
-      } catch {
-        // already gone
-      }
-    }
+    for (const ns of [server, router, client]) removeNamespace(ns)
   }
   try {
-    for (const ns of [server, router, client]) ip('netns', 'add', ns)
+    for (const ns of [server, router, client]) addNamespace(ns)
     ip('link', 'add', serverDev, 'type', 'veth', 'peer', 'name', routerPublicDev)
     ip('link', 'add', routerPrivateDev, 'type', 'veth', 'peer', 'name', clientDev)
     const ends = [

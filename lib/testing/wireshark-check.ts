@@ -7,11 +7,14 @@
  * must decrypt to the payloads its exchange carries — Main Mode 5/6 an ID
  * and a HASH (or SIG), Quick Mode a HASH first and, in messages 1/2, SA, Nonce and
  * the two IDs, Informational a HASH first. ESP: every packet must pass the
- * ICV check (GCM: decrypt) and carry L2TP; raw (IP protocol 50) and UDP
- * 4500 are counted apart. Malformed frames are counted too.
+ * ICV check (GCM: decrypt) and carry what `inner` says (esp-inner.ts: L2TP
+ * by default; an IP packet between two LANs for a site-to-site link); raw
+ * (IP protocol 50) and UDP 4500 are counted apart. Malformed frames are
+ * counted too.
  */
 import { execFile } from 'node:child_process'
 import { tsharkKeyArgs } from '../debug/wireshark-keys.js'
+import { describeInner, INNER_FIELDS, innerJudge, L2TP_INNER, type EspInner } from './esp-inner.js'
 
 export interface DecryptionReport {
   frames: number
@@ -34,7 +37,7 @@ export interface DecryptionReport {
     total: number
     raw: number
     udp: number
-    /** ICV good (or GCM opened) and L2TP inside. */
+    /** ICV good (or GCM opened) and the expected inner packet (L2TP by default). */
     decrypted: number
   }
   /** The first problems, frame by frame. */
@@ -54,14 +57,15 @@ function run(args: string[], timeoutMs: number): Promise<string> {
 }
 
 /** Reads `pcap` with the key lines; asynchronous (the harness keeps its timers running meanwhile). */
-export async function checkDecryption(pcap: string, keyLines: readonly string[], timeoutMs = 300_000): Promise<DecryptionReport> {
+export async function checkDecryption(pcap: string, keyLines: readonly string[], inner: EspInner = L2TP_INNER, timeoutMs = 300_000): Promise<DecryptionReport> {
+  const judge = innerJudge(inner)
   const keyed = new Set(keyLines.filter((l) => l.startsWith('uat:ikev1_decryption_table:')).map((l) => /^uat:ikev1_decryption_table:([0-9a-f]{16}),/.exec(l)?.[1]))
   const gcm = new Set<number>()
   for (const l of keyLines) {
     const m = /^uat:esp_sa:"[^"]*","[^"]*","[^"]*","(0x[0-9a-f]+)","AES-GCM/.exec(l)
     if (m) gcm.add(Number(m[1]))
   }
-  const fields = ['frame.number', 'frame.protocols', '_ws.malformed', 'isakmp.ispi', 'isakmp.exchangetype', 'isakmp.flag_e', 'isakmp.typepayload', 'esp.spi', 'esp.icv_good', 'esp.icv_bad']
+  const fields = ['frame.number', 'frame.protocols', '_ws.malformed', 'isakmp.ispi', 'isakmp.exchangetype', 'isakmp.flag_e', 'isakmp.typepayload', 'esp.spi', 'esp.icv_good', 'esp.icv_bad', ...INNER_FIELDS]
   const out = await run(['-n', '-r', pcap, ...tsharkKeyArgs(keyLines), '-T', 'fields', '-E', 'separator=|', '-E', 'aggregator=,', ...fields.flatMap((f) => ['-e', f])], timeoutMs)
   const r: DecryptionReport = {
     frames: 0,
@@ -75,7 +79,7 @@ export async function checkDecryption(pcap: string, keyLines: readonly string[],
   }
   for (const line of out.split('\n')) {
     if (!line) continue
-    const [frame, protocols = '', malformed = '', ispi = '', exchange = '', flagE = '', payloadText = '', spi = '', good = '', bad = ''] = line.split('|')
+    const [frame, protocols = '', malformed = '', ispi = '', exchange = '', flagE = '', payloadText = '', spi = '', good = '', bad = '', ipSrc = '', ipDst = ''] = line.split('|')
     r.frames++
     if (malformed || protocols.includes('_ws.malformed')) {
       r.malformed++
@@ -124,9 +128,10 @@ export async function checkDecryption(pcap: string, keyLines: readonly string[],
     else r.esp.raw++
     const icvBad = bad.startsWith('1') || bad === 'True'
     const icvGood = good.startsWith('1') || good === 'True'
-    // GCM has no separate ICV flag: L2TP found inside is the proof.
-    if (!icvBad && (icvGood || gcm.has(spiValue)) && /l2tp/.test(protocols)) r.esp.decrypted++
-    else problem(`frame ${frame}: ESP SPI 0x${spiValue.toString(16)} did not decrypt to L2TP (icv good ${good || '-'}, bad ${bad || '-'}, ${protocols})`)
+    // GCM has no separate ICV flag: the expected packet found inside is the proof.
+    const wrong = judge(protocols, ipSrc, ipDst)
+    if (!icvBad && (icvGood || gcm.has(spiValue)) && wrong === undefined) r.esp.decrypted++
+    else problem(`frame ${frame}: ESP SPI 0x${spiValue.toString(16)} did not decrypt to ${describeInner(inner)} (icv good ${good || '-'}, bad ${bad || '-'}${wrong ? `, ${wrong}` : `, ${protocols}`})`)
   }
   return r
 }

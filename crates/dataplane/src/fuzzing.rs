@@ -61,7 +61,7 @@ impl Harness {
                     offloads: crate::io::Offloads::NONE,
                 },
                 up,
-                up_pending: AtomicUsize::new(0),
+                up_pending: Arc::new(AtomicUsize::new(0)),
                 up_limit: 1,
                 started: Instant::now(),
                 stop: AtomicBool::new(false),
@@ -93,7 +93,14 @@ impl Harness {
     pub fn natt(&self, datagram: &mut [u8], peer: SocketAddr) -> Vec<UpItem> {
         let mut up = Vec::new();
         let mut tun = self.tun_fd().map(TunWriter::new);
-        inbound::natt_datagram(&self.shared, datagram, peer, 4500, tun.as_mut(), &mut up);
+        inbound::natt_datagram(
+            &self.shared,
+            datagram,
+            peer,
+            (None, 4500),
+            tun.as_mut(),
+            &mut up,
+        );
         up
     }
 

@@ -1,6 +1,7 @@
 //! Data plane of l2tp-ipsec.
 //!
-//! Protocol cores (`esp`, `natt`) are sans-IO: they work on caller-owned
+//! Protocol cores (`esp`, `natt`, and `ike`'s cryptography for the JS IKE
+//! core) are sans-IO: they work on caller-owned
 //! buffers and never touch sockets or clocks. `napi` is the one binding file.
 //! Every `unsafe` is in `io` and carries a `// SAFETY:` comment (both lints
 //! below make that a build error, not a convention).
@@ -14,6 +15,7 @@ pub mod engine;
 pub mod esp;
 #[doc(hidden)]
 pub mod fuzzing;
+pub mod ike;
 #[allow(unsafe_code)]
 pub mod io;
 pub mod ip;

@@ -27,7 +27,7 @@ pub(crate) fn natt_datagram(
     shared: &Shared,
     datagram: &mut [u8],
     peer: SocketAddr,
-    local_port: u16,
+    (local, local_port): (Option<std::net::IpAddr>, u16),
     tun: Option<&mut TunWriter>,
     up: &mut Vec<UpItem>,
 ) {
@@ -37,7 +37,11 @@ pub(crate) fn natt_datagram(
         Udp4500::Ike(ike) => {
             bump(&c.ike_in);
             up.push(UpItem::Packet(
-                Control::Ike { peer, local_port },
+                Control::Ike {
+                    peer,
+                    local,
+                    local_port,
+                },
                 ike.to_vec(),
             ));
         }

@@ -27,7 +27,7 @@ use std::time::{Duration, Instant};
 use crate::io::{raw, sys, tun, udp, Offloads};
 use crate::table::Tables;
 pub use counters::Counters;
-pub use up::{Control, Event, UpBatch, UpItem, UpSink};
+pub use up::{Control, Event, UpBatch, UpItem, UpPermit, UpSink};
 
 /// Where and how to run.
 #[derive(Debug, Clone)]
@@ -72,8 +72,8 @@ pub(crate) struct Shared {
     pub counters: Counters,
     pub io: Io,
     pub up: SyncSender<Vec<UpItem>>,
-    /// Items queued for JS and not yet delivered.
-    pub up_pending: AtomicUsize,
+    /// Items queued for JS and not yet handled by it (see `UpPermit`).
+    pub up_pending: Arc<AtomicUsize>,
     pub up_limit: usize,
     pub started: Instant,
     pub stop: AtomicBool,
@@ -87,20 +87,23 @@ impl Shared {
         self.started.elapsed().as_nanos() as u64
     }
 
-    /// Queues a worker's items for JS in one message; past the limit they
-    /// are dropped and counted rather than blocking the packet path.
-    pub fn send_up(&self, items: Vec<UpItem>) {
+    /// Queues a worker's items for JS in one message; past the limit the
+    /// rest are dropped and counted rather than blocking the packet path.
+    pub fn send_up(&self, mut items: Vec<UpItem>) {
         if items.is_empty() {
             return;
         }
         let n = items.len();
-        if self.up_pending.load(Ordering::Relaxed) + n > self.up_limit {
+        let room = reserve(&self.up_pending, self.up_limit, n);
+        if room < n {
             self.counters
                 .up_queue_full
-                .fetch_add(n as u64, Ordering::Relaxed);
-            return;
+                .fetch_add((n - room) as u64, Ordering::Relaxed);
+            if room == 0 {
+                return;
+            }
+            items.truncate(room);
         }
-        self.up_pending.fetch_add(n, Ordering::Relaxed);
         if let Err(TrySendError::Full(items) | TrySendError::Disconnected(items)) =
             self.up.try_send(items)
         {
@@ -110,6 +113,17 @@ impl Shared {
                 .fetch_add(items.len() as u64, Ordering::Relaxed);
         }
     }
+}
+
+/// Takes up to `n` places in a queue of `limit` holding `pending`; returns
+/// how many it took (all-or-some, so a full queue takes exactly `limit`).
+fn reserve(pending: &AtomicUsize, limit: usize, n: usize) -> usize {
+    let mut got = 0;
+    let _ = pending.fetch_update(Ordering::Relaxed, Ordering::Relaxed, |p| {
+        got = n.min(limit.saturating_sub(p));
+        (got > 0).then_some(p + got)
+    });
+    got
 }
 
 pub struct Engine {
@@ -207,7 +221,7 @@ fn open_io(config: &Config) -> io::Result<(Io, LocalAddrs)> {
 }
 
 impl Engine {
-    /// Control items queued for JS and not yet delivered (a gauge for the metrics).
+    /// Control items queued for JS and not yet handled by it (a gauge for the metrics).
     pub fn up_pending(&self) -> usize {
         self.shared.up_pending.load(Ordering::Relaxed)
     }
@@ -222,7 +236,7 @@ impl Engine {
             counters: Counters::default(),
             io,
             up: tx,
-            up_pending: AtomicUsize::new(0),
+            up_pending: Arc::new(AtomicUsize::new(0)),
             up_limit: config.up_queue.max(1),
             started: Instant::now(),
             stop: AtomicBool::new(false),
@@ -333,7 +347,9 @@ fn dispatch(shared: Arc<Shared>, rx: Receiver<Vec<UpItem>>, sink: Box<dyn UpSink
                         Err(_) => break,
                     }
                 }
-                shared.up_pending.fetch_sub(taken, Ordering::Relaxed);
+                // The batch holds its items' places until the sink drops
+                // it: for JS, once the callback has run.
+                batch.permit = UpPermit::new(shared.up_pending.clone(), taken);
             }
             Err(RecvTimeoutError::Timeout) => {}
             Err(RecvTimeoutError::Disconnected) => break,
@@ -347,5 +363,40 @@ fn dispatch(shared: Arc<Shared>, rx: Receiver<Vec<UpItem>>, sink: Box<dyn UpSink
         if !batch.is_empty() {
             sink.deliver(batch);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reserve_takes_what_fits_and_nothing_when_full() {
+        let pending = AtomicUsize::new(0);
+        assert_eq!(reserve(&pending, 10, 4), 4);
+        assert_eq!(reserve(&pending, 10, 8), 6, "only the room left");
+        assert_eq!(pending.load(Ordering::Relaxed), 10);
+        assert_eq!(reserve(&pending, 10, 1), 0, "a full queue takes nothing");
+        assert_eq!(pending.load(Ordering::Relaxed), 10);
+    }
+
+    #[test]
+    fn a_batch_holds_its_places_until_dropped() {
+        let pending = Arc::new(AtomicUsize::new(0));
+        assert_eq!(reserve(&pending, 8, 8), 8);
+        let batch = UpBatch {
+            permit: UpPermit::new(pending.clone(), 8),
+            ..UpBatch::default()
+        };
+        assert_eq!(reserve(&pending, 8, 1), 0, "queued for JS, not yet handled");
+        drop(batch);
+        assert_eq!(pending.load(Ordering::Relaxed), 0);
+        assert_eq!(reserve(&pending, 8, 3), 3);
+        drop(UpBatch::default());
+        assert_eq!(
+            pending.load(Ordering::Relaxed),
+            3,
+            "a batch without a permit gives nothing back"
+        );
     }
 }

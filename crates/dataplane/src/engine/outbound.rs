@@ -271,6 +271,8 @@ pub(crate) struct Prepared {
     start: usize,
     len: usize,
     dest: SocketAddr,
+    /// Our source address (IKE: the one the peer addressed); None: the route's.
+    source: Option<std::net::IpAddr>,
     route: Route,
 }
 
@@ -291,7 +293,7 @@ pub(crate) fn prepare_control(
 ) -> Result<Prepared, SendError> {
     let c = &shared.counters;
     match meta {
-        Control::Ike { peer, .. } => {
+        Control::Ike { peer, local, .. } => {
             let on_natt =
                 local_port != 500 && shared.io.natt_addrs.iter().any(|a| a.port() == local_port);
             let route = if on_natt {
@@ -318,6 +320,7 @@ pub(crate) fn prepare_control(
                 buf,
                 start: 0,
                 dest: *peer,
+                source: *local,
                 route,
             })
         }
@@ -371,6 +374,7 @@ fn prepared(shared: &Shared, buf: Vec<u8>, out: Outgoing) -> Result<Prepared, Se
         start: out.start,
         len: out.len,
         dest: out.dest,
+        source: None,
         route,
     })
 }
@@ -393,14 +397,23 @@ pub(crate) fn send_prepared(shared: &Shared, packets: &[Prepared]) -> usize {
             .filter(|p| p.route == route)
             .map(|p| (&p.buf[p.start..p.start + p.len], p.dest))
             .collect();
+        let sources: Vec<Option<std::net::IpAddr>> = packets
+            .iter()
+            .filter(|p| p.route == route)
+            .map(|p| p.source)
+            .collect();
         let n = match route {
-            Route::Ike(i) => {
-                udp::send_batch(shared.io.ike[i].as_raw_fd(), shared.io.ike_v6[i], &batch)
-            }
-            Route::Natt(i) => udp::send_batch(
+            Route::Ike(i) => udp::send_batch_from(
+                shared.io.ike[i].as_raw_fd(),
+                shared.io.ike_v6[i],
+                &batch,
+                &sources,
+            ),
+            Route::Natt(i) => udp::send_batch_from(
                 shared.io.natt[0][i].as_raw_fd(),
                 shared.io.natt_v6[i],
                 &batch,
+                &sources,
             ),
             Route::Raw => {
                 for (bytes, dest) in &batch {

@@ -2,13 +2,21 @@
 //! and delivered in batches by one dispatcher thread (at most one JS call
 //! per batch, never one per packet).
 
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
 
 /// A control packet for the control plane.
 #[derive(Debug, Clone)]
 pub enum Control {
     /// An IKE message (on 4500 with the non-ESP marker already removed).
-    Ike { peer: SocketAddr, local_port: u16 },
+    /// `local`: our address the peer sent it to (IP_PKTINFO), or on the
+    /// way out the source address to send from; None: the route's choice.
+    Ike {
+        peer: SocketAddr,
+        local: Option<IpAddr>,
+        local_port: u16,
+    },
     /// An L2TP control message that arrived inside ESP over `binding`.
     L2tp {
         binding: u32,
@@ -85,6 +93,37 @@ pub struct UpBatch {
     pub offsets: Vec<u32>,
     pub meta: Vec<Control>,
     pub events: Vec<Event>,
+    /// The batch's place in the up queue, given back when it is dropped.
+    pub permit: UpPermit,
+}
+
+/// Items counted against the up-queue limit (`security.limits.controlQueue`)
+/// until the permit is dropped. A sink keeps it until JS has handled the
+/// batch: a batch waiting for a busy JS thread (in napi's threadsafe-function
+/// queue, which has no bound of its own) still holds its place, so a flood
+/// faster than JS drains is dropped and counted by the workers instead of
+/// piling up in memory.
+#[derive(Default)]
+pub struct UpPermit {
+    pending: Option<Arc<AtomicUsize>>,
+    items: usize,
+}
+
+impl UpPermit {
+    pub(crate) fn new(pending: Arc<AtomicUsize>, items: usize) -> Self {
+        UpPermit {
+            pending: Some(pending),
+            items,
+        }
+    }
+}
+
+impl Drop for UpPermit {
+    fn drop(&mut self) {
+        if let Some(p) = &self.pending {
+            p.fetch_sub(self.items, Ordering::Relaxed);
+        }
+    }
 }
 
 impl UpBatch {

@@ -146,8 +146,15 @@ impl Worker {
             };
             bump(&shared.counters.ike_in);
             let data = self.recv.bufs[i][..self.recv.lens[i]].to_vec();
-            self.up
-                .push(UpItem::Packet(Control::Ike { peer, local_port }, data));
+            let local = self.recv.local[i];
+            self.up.push(UpItem::Packet(
+                Control::Ike {
+                    peer,
+                    local,
+                    local_port,
+                },
+                data,
+            ));
         }
     }
 
@@ -170,7 +177,7 @@ impl Worker {
                         shared,
                         &mut self.recv.bufs[i][start..len.min(start + step)],
                         peer,
-                        local_port,
+                        (self.recv.local[i], local_port),
                         self.tun_writer.as_mut(),
                         &mut self.up,
                     );

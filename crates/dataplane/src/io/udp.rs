@@ -6,10 +6,15 @@
 //! and UDP_SEGMENT (we hand it a run of same-sized datagrams to one peer as
 //! one message). Both cut the kernel's per-datagram work; both fall back to
 //! plain datagrams when the kernel refuses.
+//!
+//! On every UDP socket, IP_PKTINFO / IPV6_RECVPKTINFO tell which of our
+//! addresses each datagram was sent to (a socket bound to 0.0.0.0 cannot
+//! know otherwise), and the same control message on a send picks the
+//! source address: IKE answers from the address the peer addressed.
 
 use std::io;
 use std::mem::{size_of, zeroed};
-use std::net::{SocketAddr, SocketAddrV4, SocketAddrV6};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, SocketAddrV4, SocketAddrV6};
 use std::os::fd::{AsRawFd, FromRawFd, IntoRawFd, OwnedFd};
 
 use std::sync::atomic::{AtomicBool, Ordering::Relaxed};
@@ -58,6 +63,7 @@ pub fn bind(addr: SocketAddr, reuse_port: bool) -> io::Result<OwnedFd> {
     socket.set_recv_buffer_size(8 << 20).ok();
     socket.set_send_buffer_size(8 << 20).ok();
     set_pmtudisc_dont(&socket, addr.is_ipv6())?;
+    enable_pktinfo(&socket, addr.is_ipv6())?;
     socket
         .bind(&SockAddr::from(addr))
         .map_err(|e| context(format!("bind UDP {addr}"), e))?;
@@ -95,6 +101,35 @@ fn set_pmtudisc_dont(socket: &Socket, v6: bool) -> io::Result<()> {
         Ok(())
     } else {
         Err(io::Error::last_os_error())
+    }
+}
+
+/// Asks the kernel to say, with each datagram, the local address it was
+/// sent to (on a dual-stack socket IPv4 ones arrive as ::ffff:a.b.c.d).
+fn enable_pktinfo(socket: &Socket, v6: bool) -> io::Result<()> {
+    let (level, name) = if v6 {
+        (libc::IPPROTO_IPV6, libc::IPV6_RECVPKTINFO)
+    } else {
+        (libc::IPPROTO_IP, libc::IP_PKTINFO)
+    };
+    let one: libc::c_int = 1;
+    // SAFETY: `one` is a c_int that lives across the call.
+    let rc = unsafe {
+        libc::setsockopt(
+            socket.as_raw_fd(),
+            level,
+            name,
+            &one as *const _ as *const libc::c_void,
+            size_of::<libc::c_int>() as libc::socklen_t,
+        )
+    };
+    if rc == 0 {
+        Ok(())
+    } else {
+        Err(context(
+            "IP_PKTINFO on a UDP socket",
+            io::Error::last_os_error(),
+        ))
     }
 }
 
@@ -179,9 +214,11 @@ pub struct RecvBatch {
     /// With UDP_GRO: the size of each datagram in `bufs[i]` (the last may be
     /// shorter); 0 when it holds one datagram.
     pub segment: Vec<usize>,
+    /// Our address each datagram was sent to (IP_PKTINFO), when known.
+    pub local: Vec<Option<IpAddr>>,
     storage: Vec<libc::sockaddr_storage>,
-    /// Room for one UDP_GRO control message per datagram.
-    control: Vec<[u64; 4]>,
+    /// Room for the control messages of each datagram (UDP_GRO, PKTINFO).
+    control: Vec<Control>,
     iovs: Vec<libc::iovec>,
     msgs: Vec<libc::mmsghdr>,
 }
@@ -199,9 +236,10 @@ impl RecvBatch {
             lens: vec![0; count],
             peers: vec![None; count],
             segment: vec![0; count],
+            local: vec![None; count],
             // SAFETY: all-zero is a valid sockaddr_storage.
             storage: (0..count).map(|_| unsafe { zeroed() }).collect(),
-            control: vec![[0u64; 4]; count],
+            control: vec![[0u64; CONTROL_WORDS]; count],
             iovs: Vec::with_capacity(count),
             // SAFETY: all-zero is a valid mmsghdr.
             msgs: (0..count).map(|_| unsafe { zeroed() }).collect(),
@@ -236,7 +274,7 @@ impl RecvBatch {
             h.msg_iov = &mut self.iovs[i];
             h.msg_iovlen = 1;
             h.msg_control = self.control[i].as_mut_ptr() as *mut libc::c_void;
-            h.msg_controllen = size_of::<[u64; 4]>() as _;
+            h.msg_controllen = size_of::<Control>() as _;
             h.msg_flags = 0;
         }
         // SAFETY: every pointer in msgs refers to live buffers of the stated sizes.
@@ -260,28 +298,137 @@ impl RecvBatch {
         for i in 0..n {
             self.lens[i] = self.msgs[i].msg_len as usize;
             self.peers[i] = sockaddr_to_std(&self.storage[i]);
-            self.segment[i] = gro_segment(&self.msgs[i].msg_hdr);
+            let info = control_info(&self.msgs[i].msg_hdr);
+            self.segment[i] = info.segment;
+            self.local[i] = info.local;
         }
         Ok(n)
     }
 }
 
-/// The UDP_GRO segment size in a received message's control data, or 0.
-fn gro_segment(h: &libc::msghdr) -> usize {
-    // SAFETY: `h` is a msghdr the kernel just filled; CMSG_FIRSTHDR and
-    // CMSG_NXTHDR stay within msg_control[..msg_controllen], and CMSG_DATA
-    // of a SOL_UDP/UDP_GRO message holds an int (read unaligned).
+/// Control data of one message, 8-aligned: room for UDP_GRO (24 bytes)
+/// and IPV6_PKTINFO (40 bytes) together, or one PKTINFO on a send.
+const CONTROL_WORDS: usize = 12;
+type Control = [u64; CONTROL_WORDS];
+
+/// What a received message's control data says.
+#[derive(Debug, Default, PartialEq)]
+pub(crate) struct ControlInfo {
+    /// The UDP_GRO segment size, or 0.
+    pub segment: usize,
+    /// The destination address of the datagram (one of ours).
+    pub local: Option<IpAddr>,
+}
+
+/// Reads UDP_GRO and IP_PKTINFO / IPV6_PKTINFO from a received message's
+/// control data; anything else (or a truncated message) is ignored.
+pub(crate) fn control_info(h: &libc::msghdr) -> ControlInfo {
+    let mut info = ControlInfo::default();
+    // SAFETY: `h` is a msghdr the kernel just filled (or a test built the
+    // same way); CMSG_FIRSTHDR and CMSG_NXTHDR stay within
+    // msg_control[..msg_controllen], and each payload is read unaligned
+    // only after checking cmsg_len covers the type read.
     unsafe {
         let mut c = libc::CMSG_FIRSTHDR(h);
         while !c.is_null() {
-            if (*c).cmsg_level == libc::SOL_UDP && (*c).cmsg_type == UDP_GRO {
-                let size = std::ptr::read_unaligned(libc::CMSG_DATA(c) as *const libc::c_int);
-                return size.max(0) as usize;
+            let (level, kind, len) = ((*c).cmsg_level, (*c).cmsg_type, (*c).cmsg_len as usize);
+            // The payload must lie inside the message and the message
+            // inside the control data (CMSG_NXTHDR does not check the last).
+            let controllen: usize = h.msg_controllen as _;
+            let within = (c as usize - h.msg_control as usize) + len <= controllen;
+            let fits = |size: usize| within && len >= libc::CMSG_LEN(size as u32) as usize;
+            let data = libc::CMSG_DATA(c);
+            if level == libc::SOL_UDP && kind == UDP_GRO && fits(size_of::<libc::c_int>()) {
+                let size = std::ptr::read_unaligned(data as *const libc::c_int);
+                info.segment = size.max(0) as usize;
+            } else if level == libc::IPPROTO_IP
+                && kind == libc::IP_PKTINFO
+                && fits(size_of::<libc::in_pktinfo>())
+            {
+                let p = std::ptr::read_unaligned(data as *const libc::in_pktinfo);
+                info.local = Some(IpAddr::V4(Ipv4Addr::from(u32::from_be(p.ipi_addr.s_addr))));
+            } else if level == libc::IPPROTO_IPV6
+                && kind == libc::IPV6_PKTINFO
+                && fits(size_of::<libc::in6_pktinfo>())
+            {
+                let p = std::ptr::read_unaligned(data as *const libc::in6_pktinfo);
+                let v6 = Ipv6Addr::from(p.ipi6_addr.s6_addr);
+                // A v4 datagram on a dual-stack socket: ::ffff:a.b.c.d.
+                info.local = Some(match v6.to_ipv4_mapped() {
+                    Some(v4) => IpAddr::V4(v4),
+                    None => IpAddr::V6(v6),
+                });
             }
             c = libc::CMSG_NXTHDR(h, c);
         }
     }
-    0
+    info
+}
+
+/// Writes a PKTINFO control message choosing `source` as a send's source
+/// address into `control`; returns msg_controllen, or None for a source
+/// that picks nothing (unspecified) or cannot go on this socket (v6 on v4).
+/// On an IPv6 socket an IPv4 source goes as ::ffff:a.b.c.d (the kernel
+/// takes that for v4).
+fn write_source(control: &mut Control, v6_socket: bool, source: IpAddr) -> Option<usize> {
+    if source.is_unspecified() || (!v6_socket && source.is_ipv6()) {
+        return None;
+    }
+    // SAFETY: all-zero is a valid msghdr.
+    let mut h: libc::msghdr = unsafe { zeroed() };
+    h.msg_control = control.as_mut_ptr() as *mut libc::c_void;
+    // SAFETY: CMSG_SPACE is pure arithmetic.
+    let space = |size: usize| unsafe { libc::CMSG_SPACE(size as u32) } as usize;
+    let (level, kind, size) = if v6_socket {
+        (
+            libc::IPPROTO_IPV6,
+            libc::IPV6_PKTINFO,
+            size_of::<libc::in6_pktinfo>(),
+        )
+    } else {
+        (
+            libc::IPPROTO_IP,
+            libc::IP_PKTINFO,
+            size_of::<libc::in_pktinfo>(),
+        )
+    };
+    h.msg_controllen = space(size) as _;
+    // SAFETY: `control` is 96 zeroed-or-reused, 8-aligned bytes, more than
+    // CMSG_SPACE of either pktinfo (32 or 40), so the header and its
+    // payload fit; the payload is written unaligned.
+    unsafe {
+        let c = libc::CMSG_FIRSTHDR(&h);
+        std::ptr::write_bytes(c as *mut u8, 0, space(size));
+        (*c).cmsg_level = level;
+        (*c).cmsg_type = kind;
+        (*c).cmsg_len = libc::CMSG_LEN(size as u32) as _;
+        let data = libc::CMSG_DATA(c);
+        match (v6_socket, source) {
+            (false, IpAddr::V4(v4)) => {
+                let s_addr = u32::from(v4).to_be();
+                let p = libc::in_pktinfo {
+                    ipi_ifindex: 0,
+                    ipi_spec_dst: libc::in_addr { s_addr },
+                    ipi_addr: libc::in_addr { s_addr },
+                };
+                std::ptr::write_unaligned(data as *mut libc::in_pktinfo, p);
+            }
+            (_, ip) => {
+                let v6 = match ip {
+                    IpAddr::V4(v4) => v4.to_ipv6_mapped(),
+                    IpAddr::V6(v6) => v6,
+                };
+                let p = libc::in6_pktinfo {
+                    ipi6_addr: libc::in6_addr {
+                        s6_addr: v6.octets(),
+                    },
+                    ipi6_ifindex: 0,
+                };
+                std::ptr::write_unaligned(data as *mut libc::in6_pktinfo, p);
+            }
+        }
+    }
+    Some(space(size))
 }
 
 /// A run of packets to one destination sent as one message: all of
@@ -418,6 +565,17 @@ pub fn send_batch_gso(
 /// kernel allows; returns how many were sent. Datagrams the kernel refuses
 /// (e.g. no route) are skipped and counted by the caller from the return.
 pub fn send_batch(fd: i32, v6_socket: bool, packets: &[(&[u8], SocketAddr)]) -> io::Result<usize> {
+    send_batch_from(fd, v6_socket, packets, &[])
+}
+
+/// As send_batch, with `sources[i]` (when given and not None) as the
+/// source address of `packets[i]` instead of the one the route picks.
+pub fn send_batch_from(
+    fd: i32,
+    v6_socket: bool,
+    packets: &[(&[u8], SocketAddr)],
+    sources: &[Option<IpAddr>],
+) -> io::Result<usize> {
     if packets.is_empty() {
         return Ok(0);
     }
@@ -432,6 +590,7 @@ pub fn send_batch(fd: i32, v6_socket: bool, packets: &[(&[u8], SocketAddr)]) -> 
             iov_len: p.len(),
         })
         .collect();
+    let mut control: Vec<Control> = vec![[0u64; CONTROL_WORDS]; sources.len()];
     // SAFETY: zeroed mmsghdr is valid; pointers are filled below.
     let mut msgs: Vec<libc::mmsghdr> = (0..packets.len()).map(|_| unsafe { zeroed() }).collect();
     for i in 0..packets.len() {
@@ -439,12 +598,19 @@ pub fn send_batch(fd: i32, v6_socket: bool, packets: &[(&[u8], SocketAddr)]) -> 
         msgs[i].msg_hdr.msg_namelen = names[i].1;
         msgs[i].msg_hdr.msg_iov = &mut iovs[i];
         msgs[i].msg_hdr.msg_iovlen = 1;
+        let Some(source) = sources.get(i).copied().flatten() else {
+            continue;
+        };
+        if let Some(len) = write_source(&mut control[i], v6_socket, source) {
+            msgs[i].msg_hdr.msg_control = control[i].as_mut_ptr() as *mut libc::c_void;
+            msgs[i].msg_hdr.msg_controllen = len as _;
+        }
     }
     let mut next = 0usize;
     let mut delivered = 0usize;
     let mut last_error = None;
     while next < msgs.len() {
-        // SAFETY: msgs[next..] point at live buffers and addresses.
+        // SAFETY: msgs[next..] point at live buffers, addresses and control data.
         let n = unsafe {
             libc::sendmmsg(
                 fd,
@@ -481,6 +647,80 @@ mod tests {
 
     fn shape(runs: &[Run]) -> Vec<(usize, usize, usize)> {
         runs.iter().map(|r| (r.first, r.count, r.segment)).collect()
+    }
+
+    /// A received message's control data as the kernel lays it out.
+    fn parse(control: &mut Control, len: usize) -> ControlInfo {
+        // SAFETY: all-zero is a valid msghdr.
+        let mut h: libc::msghdr = unsafe { zeroed() };
+        h.msg_control = control.as_mut_ptr() as *mut libc::c_void;
+        h.msg_controllen = len as _;
+        control_info(&h)
+    }
+
+    #[test]
+    fn pktinfo_gives_the_address_the_peer_sent_to() {
+        let v4 = IpAddr::from([10, 250, 0, 3]);
+        let v6: IpAddr = "2001:db8::3".parse().unwrap();
+        for (v6_socket, source) in [(false, v4), (true, v4), (true, v6)] {
+            let mut control = [0u64; CONTROL_WORDS];
+            let len = write_source(&mut control, v6_socket, source).unwrap();
+            let info = parse(&mut control, len);
+            // A v4 datagram on a dual-stack socket reads as v4, not ::ffff:.
+            assert_eq!(info.local, Some(source), "v6 socket {v6_socket}");
+            assert_eq!(info.segment, 0);
+        }
+        // Nothing to choose: no control message at all.
+        let mut control = [0u64; CONTROL_WORDS];
+        assert_eq!(write_source(&mut control, false, v6), None);
+        assert_eq!(
+            write_source(&mut control, true, IpAddr::from([0u8; 4])),
+            None
+        );
+    }
+
+    #[test]
+    fn control_data_with_gro_and_pktinfo_and_truncations() {
+        // Bytes as recvmsg fills them on x86_64/aarch64 (cmsghdr of 16
+        // bytes, 8-aligned): UDP_GRO = 1400, then IP_PKTINFO for 10.250.0.3.
+        let mut bytes = Vec::new();
+        let cmsg = |bytes: &mut Vec<u8>, level: i32, kind: i32, data: &[u8]| {
+            bytes.extend_from_slice(&((16 + data.len()) as u64).to_ne_bytes());
+            bytes.extend_from_slice(&level.to_ne_bytes());
+            bytes.extend_from_slice(&kind.to_ne_bytes());
+            bytes.extend_from_slice(data);
+            bytes.resize(bytes.len().div_ceil(8) * 8, 0);
+        };
+        cmsg(&mut bytes, libc::SOL_UDP, UDP_GRO, &1400i32.to_ne_bytes());
+        let mut pktinfo = 7i32.to_ne_bytes().to_vec(); // ipi_ifindex
+        pktinfo.extend_from_slice(&[10, 250, 0, 1]); // ipi_spec_dst (routing)
+        pktinfo.extend_from_slice(&[10, 250, 0, 3]); // ipi_addr (header destination)
+        cmsg(&mut bytes, libc::IPPROTO_IP, libc::IP_PKTINFO, &pktinfo);
+        let mut control = [0u64; CONTROL_WORDS];
+        let words: Vec<u64> = bytes
+            .chunks(8)
+            .map(|c| u64::from_ne_bytes(c.try_into().unwrap()))
+            .collect();
+        control[..words.len()].copy_from_slice(&words);
+        assert_eq!(
+            parse(&mut control, bytes.len()),
+            ControlInfo {
+                segment: 1400,
+                local: Some(IpAddr::from([10, 250, 0, 3]))
+            }
+        );
+        // Cut inside the PKTINFO message: the GRO size alone is read.
+        assert_eq!(
+            parse(&mut control, bytes.len() - 8),
+            ControlInfo {
+                segment: 1400,
+                local: None
+            }
+        );
+        // A PKTINFO whose cmsg_len is too short for in_pktinfo is ignored.
+        control[3] = 16 + 4;
+        assert_eq!(parse(&mut control, bytes.len()).local, None);
+        assert_eq!(parse(&mut control, 0), ControlInfo::default());
     }
 
     #[test]

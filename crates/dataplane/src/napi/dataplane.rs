@@ -43,7 +43,8 @@ pub struct DataPlaneOptions {
     pub tun: Option<TunOptions>,
     /// Worker threads (default 1).
     pub workers: Option<u32>,
-    /// Control packets that may wait for JS before more are dropped (default 65536).
+    /// Control packets that may wait for JS (queued, or delivered and not yet
+    /// handled by the callback) before more are dropped (default 65536).
     pub up_queue: Option<u32>,
     /// Network namespace path (e.g. /run/netns/vpn) to open sockets and TUN in.
     pub netns: Option<String>,
@@ -60,6 +61,9 @@ pub struct ControlMeta {
     pub peer_port: Option<u32>,
     /// IKE: our port (500 or 4500).
     pub local_port: Option<u32>,
+    /// IKE: our address the peer sent the message to (known even on a
+    /// socket bound to 0.0.0.0); on a send, the source address to use.
+    pub local_address: Option<String>,
     /// L2TP: the IPsec peer (binding) the message came over or goes to.
     pub binding: Option<u32>,
     /// L2TP: the peer's L2TP UDP port (usually 1701).
@@ -275,8 +279,13 @@ fn addr_string(a: SocketAddr) -> String {
 fn meta_to_js(meta: &Control) -> ControlMeta {
     let mut m = ControlMeta::default();
     match meta {
-        Control::Ike { peer, local_port } => {
+        Control::Ike {
+            peer,
+            local,
+            local_port,
+        } => {
             m.kind = "ike".into();
+            m.local_address = local.map(|a| a.to_string());
             m.peer_address = Some(peer.ip().to_string());
             m.peer_port = Some(peer.port() as u32);
             m.local_port = Some(*local_port as u32);
@@ -365,7 +374,8 @@ fn event_to_js(e: &Event) -> DataPlaneEvent {
 }
 
 impl UpSink for JsSink {
-    fn deliver(&self, batch: UpBatch) {
+    fn deliver(&self, mut batch: UpBatch) {
+        let permit = std::mem::take(&mut batch.permit);
         let js = ControlBatch {
             offsets: if batch.offsets.is_empty() {
                 vec![0u32].into()
@@ -378,7 +388,14 @@ impl UpSink for JsSink {
         };
         if let Some(cb) = self.callback.lock().expect("callback lock").as_ref() {
             self.calls.fetch_add(1, Relaxed);
-            cb.call(js, ThreadsafeFunctionCallMode::NonBlocking);
+            // The permit goes when the callback has run (or when napi drops
+            // the call at shutdown): until then the batch's items count
+            // against the up-queue limit. A throw in the callback is handed
+            // back to Node as before (an uncaught exception).
+            cb.call_with_return_value(js, ThreadsafeFunctionCallMode::NonBlocking, move |r, _| {
+                drop(permit);
+                r
+            });
         }
     }
 }
@@ -479,9 +496,19 @@ fn control_from_js(meta: &ControlMeta) -> Result<(Control, u16)> {
     match meta.kind.as_str() {
         "ike" => {
             let local_port = u16_field("meta.localPort", meta.local_port.unwrap_or(500))?;
+            let local = match meta.local_address.as_deref() {
+                None => None,
+                Some(a) => Some(a.parse::<IpAddr>().map_err(|_| {
+                    error(
+                        "ERR_DP_ADDRESS",
+                        format!("meta.localAddress {a:?} is not an IP address"),
+                    )
+                })?),
+            };
             Ok((
                 Control::Ike {
                     peer: peer()?,
+                    local,
                     local_port,
                 },
                 local_port,

@@ -5,6 +5,7 @@
 
 mod dataplane;
 mod esp;
+mod ike;
 
 use napi::Error;
 

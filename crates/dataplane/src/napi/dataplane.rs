@@ -979,7 +979,12 @@ impl DataPlane {
                 });
             }
         }
-        let sessions = self.tables.sessions.iter().map(|s| session_stats(&s)).collect();
+        let sessions = self
+            .tables
+            .sessions
+            .iter()
+            .map(|s| session_stats(&s))
+            .collect();
         let now = engine.now_ns();
         let sites = self
             .tables

@@ -20,6 +20,9 @@ class RecordingPort implements DataPlanePort {
   stats(): DataPlaneStats {
     return { counters: {}, sas: [], sessions: [], sites: [] }
   }
+  sessionStats(): null {
+    return null
+  }
   sendControl(data: Buffer, offsets: Uint32Array, meta: ControlMeta[]): number {
     for (let i = 0; i < meta.length; i++) this.sent.push(Buffer.from(data.subarray(offsets[i], offsets[i + 1])))
     return meta.length

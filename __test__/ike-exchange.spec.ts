@@ -147,6 +147,40 @@ test('a lost answer: the initiator retransmits and gets the same answer again', 
   t.true(up !== undefined && up.type === 'ike-sa-up' && up.setupSeconds >= 1.5, 'the setup time includes the lost answer')
 })
 
+test('a slow responder answering our retransmission twice: the initiator drops the late repeat and completes', (t) => {
+  // No NAT: the paths are the plain addresses and ports.
+  const net = network({}, {}, false)
+  const toServer = () => {
+    for (let m = net.client.pollTransmit(); m; m = net.client.pollTransmit()) net.server.handle(m.data, { peer: { address: CLIENT_LOCAL.address, port: m.fromPort }, local: { address: SERVER.address, port: m.to.port } }, 0)
+  }
+  const fromServer = (): { data: Buffer; path: Path }[] => {
+    const out: { data: Buffer; path: Path }[] = []
+    for (let m = net.server.pollTransmit(); m; m = net.server.pollTransmit()) out.push({ data: m.data, path: { peer: { address: SERVER.address, port: m.fromPort }, local: { address: CLIENT_LOCAL.address, port: m.to.port } } })
+    return out
+  }
+  const deliver = (ms: { data: Buffer; path: Path }[]) => {
+    for (const m of ms) net.client.handle(m.data, m.path, 0)
+    for (let e = net.client.pollEvent(); e; e = net.client.pollEvent()) net.clientEvents.push(e)
+  }
+  net.client.connect({ peer: SERVER, local: CLIENT_LOCAL }, 0)
+  toServer()
+  const mm2 = fromServer()
+  deliver(mm2)
+  toServer()
+  const mm4 = fromServer()
+  // The server's second copy of message 2 (it answered our retransmitted message 1 too) comes while we wait for message 4.
+  deliver(mm2)
+  deliver(mm4)
+  toServer()
+  const mm6 = fromServer()
+  // The same for message 4 while we wait for message 6.
+  deliver(mm4)
+  deliver(mm6)
+  t.deepEqual(net.clientEvents.filter((e) => e.type === 'negotiation-failure' || e.type === 'auth-failure' || e.type === 'ike-sa-down'), [])
+  t.truthy(net.clientEvents.find((e) => e.type === 'ike-sa-up'), 'Main Mode completed')
+  t.true((net.client.stats().dropped['a repeat of the message before'] ?? 0) >= 2, JSON.stringify(net.client.stats().dropped))
+})
+
 test('replayed and reordered messages change nothing', (t) => {
   const net = network({}, {}, true)
   connect(net)

@@ -15,7 +15,7 @@ const { values } = parseArgs({
 })
 const sessions = Number(values.sessions)
 const seconds = Number(values.seconds)
-if (!(Number.isInteger(sessions) && sessions > 0 && sessions <= 4000)) throw new Error(`--sessions: 1 to 4000, got ${values.sessions}`)
+if (!(Number.isInteger(sessions) && sessions > 0 && sessions <= 16000)) throw new Error(`--sessions: 1 to 16000, got ${values.sessions}`)
 if (!(seconds > 0)) throw new Error(`--seconds: a positive number, got ${values.seconds}`)
 const record = await runSoakBench({ sessions, seconds })
 console.log(values.json ? JSON.stringify(record) : formatSoakRecord(record))

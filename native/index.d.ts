@@ -59,6 +59,12 @@ export declare class DataPlane {
    */
   sendControl(data: Buffer, offsets: Uint32Array, meta: Array<ControlMeta>): number
   /**
+   * One session's counters (null: no such session): what `stats()` says
+   * of it, without building the whole table (O(1), for the control plane
+   * at a session's end with thousands of others up).
+   */
+  sessionStats(id: number): SessionStats | null
+  /**
    * Counters of the whole data plane, each SA and each session, read
    * without stopping traffic.
    */

@@ -103,6 +103,9 @@ class Port implements DataPlanePort {
   stats(): DataPlaneStats {
     return { counters: {}, sas: [], sessions: [], sites: [] }
   }
+  sessionStats(): null {
+    return null
+  }
   sendControl(data: Buffer, offsets: Uint32Array, meta: ControlMeta[]): number {
     // The server's batches are routed later, outside its timed calls: the data plane's work is not the control plane's.
     if (!this.client) {

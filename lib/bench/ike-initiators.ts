@@ -7,8 +7,8 @@
  * (start, stop, failures) over IPC.
  */
 import dgram from 'node:dgram'
-import { DhKeyPair, type DhGroup, type DhKeys } from '../ike/dh.js'
 import { IkeEndpoint } from '../ike/endpoint.js'
+import { reusedKeyPair } from '../ike/reused-key-pair.js'
 import type { ProposalPolicy } from '../ike/policy.js'
 import type { IkeEvent, Path, Transmit } from '../ike/types.js'
 import { BENCH_CLIENT_ADDRESS, BENCH_SERVER_ADDRESS, frameDatagram, unframeDatagram } from './ike-wire.js'
@@ -24,20 +24,6 @@ interface Start {
 
 const SERVER = { address: BENCH_SERVER_ADDRESS, port: 500 }
 const clientPath = (index: number): Path => ({ peer: SERVER, local: { address: BENCH_CLIENT_ADDRESS, port: 10000 + index } })
-
-/**
- * One Main Mode key pair per group for all initiators: an initiator then
- * costs one Diffie-Hellman operation per exchange to the responder's two,
- * so the responder, not its load generator, is what runs out of CPU (the
- * responder still makes a fresh key pair for every SA).
- */
-const keyPairs = new Map<number, DhKeyPair>()
-function reusedKeyPair(group: DhGroup): DhKeys {
-  let kp = keyPairs.get(group.id)
-  if (!kp) keyPairs.set(group.id, (kp = new DhKeyPair(group)))
-  const keys = kp
-  return { group, publicKey: keys.publicKey, computeSecret: (peer) => keys.computeSecret(peer), destroy: () => {} }
-}
 
 const socket = dgram.createSocket('udp4')
 socket.on('error', () => {})

@@ -1,40 +1,41 @@
 /**
- * (Soak benchmark helper, forked by soak.ts.) The
- * client side of the soak: one L2tpClient per session slot (each its own
- * small data plane and TUN device in the clients' namespace, routing only
- * its slot's target), and the traffic generator in that namespace. Slots
+ * (Soak and sessions benchmark helper, run inside the clients' namespace
+ * with an IPC channel.) The client side: one ClientFleet holding every
+ * session slot (each a real IKE/L2TP/PPP session from its own UDP port),
+ * and the soak's traffic generated inside it (soak-traffic.ts). Slots
  * churn: connect, traffic, a rekey half-way, disconnect, reconnect.
  *
- * Over IPC: `start` connects every slot (in waves) and answers `ready`;
- * `churn` cycles the slots for the given seconds, then waits until every
- * slot is up again and answers `steady`; `close` closes everything and
- * answers `done` with the counts.
+ * Over IPC: `start` connects every slot (`concurrency` setups in flight)
+ * and answers `ready` (a later `start` with more sessions adds slots); `churn` cycles the slots for the given seconds,
+ * then waits until every slot is up again and answers `steady`; `usage`
+ * answers this process's memory; `close` hangs up everything and answers
+ * `done` with the counts and the traffic totals.
  */
-import { spawn } from 'node:child_process'
-import { createInterface } from 'node:readline'
-import { fileURLToPath } from 'node:url'
-import { L2tpClient } from '../client/l2tp-client.js'
+import { ClientFleet } from '../client/fleet.js'
 import { sleep } from '../testing/wait.js'
-import { soakTarget, soakUser, type TrafficCommand, type TrafficReport } from './soak-plan.js'
+import { soakUser, type TrafficReport } from './soak-plan.js'
+import { SoakTraffic } from './soak-traffic.js'
 
 export interface FleetStart {
   cmd: 'start'
   server: string
   psk: string
   clientAddress: string
-  clientNetns: string
-  clientNetnsName: string
   sessions: number
+  /** Setups in flight at once (default 20). */
+  concurrency?: number
   /** Seconds a session lives during churn, drawn uniformly. */
   lifetime: [number, number]
-  /** Milliseconds between a session's datagrams. */
+  /** Milliseconds between a session's datagrams (0: no traffic). */
   intervalMs: number
+  /** The sessions' own LCP echo interval, seconds (default 30). */
+  echoInterval?: number
 }
 
 export interface FleetCounts {
   connects: number
   connectFailures: number
-  /** Sessions that ended without our asking (the client saw 'down'). */
+  /** Sessions that ended without our asking (the fleet saw 'down'). */
   unexpectedDowns: number
   downReasons: Record<string, number>
   rekeys: number
@@ -42,76 +43,43 @@ export interface FleetCounts {
   closes: number
 }
 
+export type FleetCommand = FleetStart | { cmd: 'churn'; seconds: number } | { cmd: 'usage' } | { cmd: 'close' }
+
 export type FleetMessage =
   | { type: 'ready'; connected: number; failed: number; seconds: number }
   | { type: 'steady'; counts: FleetCounts }
+  | { type: 'usage'; rssMb: number; heapMb: number; up: number }
   | { type: 'done'; counts: FleetCounts; traffic: TrafficReport }
   | { type: 'error'; message: string }
 
-const TRAFFIC = fileURLToPath(new URL('./soak-traffic.ts', import.meta.url))
-const WAVE = 20
-
 interface Slot {
   index: number
-  client: L2tpClient
   up: boolean
-  /** We are closing it: its 'down' is expected. */
+  /** We are closing it: its end is expected. */
   closing: boolean
 }
 
 let options: FleetStart
+let fleet: ClientFleet
+let traffic: SoakTraffic
 let slots: Slot[] = []
 const counts: FleetCounts = { connects: 0, connectFailures: 0, unexpectedDowns: 0, downReasons: {}, rekeys: 0, rekeyFailures: 0, closes: 0 }
-let traffic: ReturnType<typeof spawn>
 let churning = false
-const reports: ((r: TrafficReport) => void)[] = []
 
 function send(m: FleetMessage): void {
   process.send!(m)
 }
 
-function tell(c: TrafficCommand): void {
-  traffic.stdin!.write(`${JSON.stringify(c)}\n`)
-}
-
-function makeSlot(index: number): Slot {
-  const user = soakUser(index)
-  const client = new L2tpClient({
-    server: options.server,
-    psk: options.psk,
-    user: user.name,
-    password: user.password,
-    local: { address: options.clientAddress },
-    netns: options.clientNetns,
-    tun: { name: `sk${index}` },
-    routes: [`${soakTarget(index)}/32`],
-    workers: 1,
-    reconnect: false,
-    connectTimeout: 60,
-    ike: { retransmitInterval: 1, retransmitTries: 5 },
-  })
-  const slot: Slot = { index, client, up: false, closing: false }
-  client.on('down', (d) => {
-    if (slot.closing || !slot.up) return
-    slot.up = false
-    counts.unexpectedDowns++
-    counts.downReasons[d.reason] = (counts.downReasons[d.reason] ?? 0) + 1
-    // The slot's cycle connects it again.
-    tell({ cmd: 'down', slot: index })
-  })
-  client.on('error', () => {})
-  return slot
-}
-
-/** Connects a slot (retrying while churning); true once up. */
+/** Connects a slot (up to three tries); true once up. */
 async function connect(slot: Slot): Promise<boolean> {
   for (let attempt = 0; attempt < 3; attempt++) {
     counts.connects++
     try {
-      const up = await slot.client.connect()
+      const user = soakUser(slot.index)
+      const up = await fleet.connect(slot.index, { user: user.name, password: user.password }, 60)
       slot.up = true
       slot.closing = false
-      tell({ cmd: 'up', slot: slot.index, address: up.address })
+      traffic.up(slot.index, up.address)
       return true
     } catch (e) {
       counts.connectFailures++
@@ -131,9 +99,9 @@ async function cycle(slot: Slot, firstLife?: number): Promise<void> {
     firstLife = undefined
     await sleep(life / 2)
     if (!slot.up) continue
-    if (slot.client.rekey()) {
+    if (fleet.rekey(slot.index)) {
       counts.rekeys++
-      tell({ cmd: 'rekey', slot: slot.index })
+      traffic.rekey(slot.index)
     } else {
       counts.rekeyFailures++
     }
@@ -147,43 +115,58 @@ async function cycle(slot: Slot, firstLife?: number): Promise<void> {
 
 async function hangUp(slot: Slot): Promise<void> {
   slot.closing = true
-  tell({ cmd: 'down', slot: slot.index })
-  // The generator tallies a second after it stops; answers in flight come first.
+  traffic.down(slot.index)
+  // Answers in flight come back before the session goes.
   await sleep(1500)
-  await slot.client.close()
+  await fleet.hangUp(slot.index)
   slot.up = false
   counts.closes++
 }
 
-function report(): Promise<TrafficReport> {
-  return new Promise((resolve) => {
-    reports.push(resolve)
-    tell({ cmd: 'report' })
-  })
-}
-
 /** Progress on stderr every 10 s (a soak runs for minutes). */
-function progress(): NodeJS.Timeout {
+function progress(): void {
   const started = Date.now()
-  return setInterval(() => {
-    const up = slots.filter((s) => s.up).length
-    console.error(`soak fleet +${Math.round((Date.now() - started) / 1000)} s: ${up}/${slots.length} up, ${counts.connects} connects, ${counts.connectFailures} failed, ${counts.unexpectedDowns} lost, ${counts.rekeys} rekeys`)
+  setInterval(() => {
+    console.error(`soak fleet +${Math.round((Date.now() - started) / 1000)} s: ${fleet.upCount}/${slots.length} up, ${counts.connects} connects, ${counts.connectFailures} failed, ${counts.unexpectedDowns} lost, ${counts.rekeys} rekeys`)
   }, 10_000).unref()
 }
 
 async function start(o: FleetStart): Promise<void> {
+  if (slots.length === 0) open(o)
   options = o
-  progress()
-  traffic = spawn('ip', ['netns', 'exec', o.clientNetnsName, process.execPath, '--import', 'tsx', TRAFFIC, String(o.intervalMs)], { stdio: ['pipe', 'pipe', 'inherit'] })
-  createInterface({ input: traffic.stdout! }).on('line', (line) => reports.shift()?.(JSON.parse(line) as TrafficReport))
-  slots = Array.from({ length: o.sessions }, (_, i) => makeSlot(i))
+  // A second start grows the fleet to o.sessions (the sessions benchmark: 1,000, then 10,000).
+  const added = Array.from({ length: Math.max(0, o.sessions - slots.length) }, (_, i): Slot => ({ index: slots.length + i, up: false, closing: false }))
+  slots.push(...added)
   const started = Date.now()
   let connected = 0
-  for (let i = 0; i < slots.length; i += WAVE) {
-    const wave = await Promise.all(slots.slice(i, i + WAVE).map((s) => connect(s)))
-    connected += wave.filter(Boolean).length
+  let next = 0
+  const worker = async () => {
+    while (next < added.length) if (await connect(added[next++]!)) connected++
   }
-  send({ type: 'ready', connected, failed: o.sessions - connected, seconds: (Date.now() - started) / 1000 })
+  await Promise.all(Array.from({ length: Math.min(o.concurrency ?? 20, added.length) }, worker))
+  send({ type: 'ready', connected, failed: added.length - connected, seconds: (Date.now() - started) / 1000 })
+}
+
+function open(o: FleetStart): void {
+  fleet = new ClientFleet({
+    server: o.server,
+    psk: o.psk,
+    localAddress: o.clientAddress,
+    ike: { retransmitInterval: 1, retransmitTries: 5 },
+    ppp: { echoInterval: o.echoInterval ?? 30 },
+    onData: (slot, packet) => traffic.receive(slot, packet),
+  })
+  traffic = new SoakTraffic((slot, packet) => fleet.send(slot, packet), o.intervalMs)
+  fleet.on('down', (index, d) => {
+    const slot = slots[index]
+    if (!slot || slot.closing || !slot.up) return
+    slot.up = false
+    counts.unexpectedDowns++
+    counts.downReasons[d.reason] = (counts.downReasons[d.reason] ?? 0) + 1
+    // The slot's cycle connects it again.
+    traffic.down(index)
+  })
+  progress()
 }
 
 async function churn(seconds: number): Promise<void> {
@@ -200,22 +183,22 @@ async function churn(seconds: number): Promise<void> {
 }
 
 async function close(): Promise<void> {
-  for (const s of slots) if (s.up) tell({ cmd: 'down', slot: s.index })
+  for (const s of slots) if (s.up) traffic.down(s.index)
   await sleep(1500)
-  const totals = await report()
-  for (let i = 0; i < slots.length; i += 100) {
-    await Promise.all(
-      slots.slice(i, i + 100).map(async (s) => {
-        s.closing = true
-        await s.client.close()
-      }),
-    )
-  }
-  traffic.stdin!.end()
+  const totals = traffic.report()
+  traffic.stop()
+  for (const s of slots) s.closing = true
+  await fleet.close()
   send({ type: 'done', counts, traffic: totals })
 }
 
-process.on('message', (m: FleetStart | { cmd: 'churn'; seconds: number } | { cmd: 'close' }) => {
-  const run = m.cmd === 'start' ? start(m) : m.cmd === 'churn' ? churn(m.seconds) : close()
+function usage(): void {
+  const m = process.memoryUsage()
+  send({ type: 'usage', rssMb: Math.round(m.rss / 2 ** 20), heapMb: Math.round(m.heapUsed / 2 ** 20), up: slots.length ? fleet.upCount : 0 })
+}
+
+process.on('message', (m: FleetCommand) => {
+  const run = m.cmd === 'start' ? start(m) : m.cmd === 'churn' ? churn(m.seconds) : m.cmd === 'usage' ? Promise.resolve(usage()) : close()
   run.catch((e: unknown) => send({ type: 'error', message: e instanceof Error ? (e.stack ?? e.message) : String(e) }))
 })
+process.on('disconnect', () => process.exit(0))

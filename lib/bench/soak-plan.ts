@@ -5,7 +5,8 @@
  */
 export const SOAK_TARGET_NET = '10.99.0.0/16'
 export const SOAK_ECHO_PORT = 7
-export const SOAK_POOL = { range: '10.100.0.10-10.100.15.250', gateway: '10.100.0.1' }
+/** Room for 16,000 sessions (the sessions benchmark holds 10,000). */
+export const SOAK_POOL = { range: '10.100.0.10-10.100.63.250', gateway: '10.100.0.1' }
 
 /** Slot i's target: 10.99.(i / 250).(i % 250 + 1). */
 export function soakTarget(slot: number): string {
@@ -16,9 +17,6 @@ export function soakUser(slot: number): { name: string; password: string } {
   return { name: `soak-${slot}`, password: `soak-pass-${slot}` }
 }
 
-/** Commands to the traffic generator, one JSON object per line on its stdin. */
-export type TrafficCommand = { cmd: 'up'; slot: number; address: string } | { cmd: 'down'; slot: number } | { cmd: 'rekey'; slot: number } | { cmd: 'report' }
-
 export interface TrafficReport {
   sent: number
   received: number
@@ -28,6 +26,8 @@ export interface TrafficReport {
   lostNearRekey: number
   /** Answers that came more than LATE_MS after their request. */
   late: number
+  /** Session slots that got at least one answer. */
+  sessionsAnswered: number
 }
 
 /** Seconds before and after a rekey whose losses rekeying may explain. */

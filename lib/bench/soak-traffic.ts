@@ -1,104 +1,131 @@
 /**
- * (Soak benchmark helper, run inside the clients' namespace.) For each
- * session that is up, sends one numbered UDP datagram every INTERVAL ms
- * from the session's address to its target's echo port, and counts the
- * answers. Commands arrive as JSON lines on stdin (soak-plan.ts); a
- * `report` prints the totals as one JSON line. A session going down stops
- * sending at once and is tallied a second later (answers in flight count).
- * Usage: node --import tsx soak-traffic.ts INTERVAL_MS
+ * The soak's traffic, generated inside the client fleet: for each session
+ * that is up, one numbered UDP datagram every `intervalMs` from the
+ * session's address to its target's echo port (soak-plan.ts), sent into
+ * the session as an inner IPv4 packet, and the echoes counted. A session
+ * going down stops sending at once and is tallied a second later (answers
+ * in flight count).
  */
-import dgram from 'node:dgram'
-import { createInterface } from 'node:readline'
-import { REKEY_WINDOW, SOAK_ECHO_PORT, soakTarget, type TrafficCommand, type TrafficReport } from './soak-plan.js'
+import { REKEY_WINDOW, SOAK_ECHO_PORT, soakTarget, type TrafficReport } from './soak-plan.js'
 
-const interval = Number(process.argv[2] ?? 500)
 const LATE_MS = 1000
+const SOURCE_PORT = 40000
+const PAYLOAD = 64
 
 interface Flow {
-  socket: dgram.Socket
-  target: string
+  source: Buffer
+  target: Buffer
   seq: number
   /** Requests not answered yet: seq -> ms sent. */
   pending: Map<number, number>
   nextAt: number
-  sending: boolean
   rekeys: number[]
 }
 
-const flows = new Map<number, Flow>()
-const totals: TrafficReport = { sent: 0, received: 0, lost: 0, lostNearRekey: 0, late: 0 }
+export class SoakTraffic {
+  private readonly flows = new Map<number, Flow>()
+  private readonly totals: TrafficReport = { sent: 0, received: 0, lost: 0, lostNearRekey: 0, late: 0, sessionsAnswered: 0 }
+  private readonly timer: NodeJS.Timeout | undefined
+  private readonly answered = new Set<number>()
 
-function tally(flow: Flow, olderThan: number): void {
-  for (const [seq, at] of flow.pending) {
-    if (at > olderThan) continue
+  /** `send(slot, packet)` puts an inner IPv4 packet into session `slot`; intervalMs 0: no traffic. */
+  constructor(
+    private readonly send: (slot: number, packet: Buffer) => boolean,
+    private readonly intervalMs: number,
+  ) {
+    if (intervalMs > 0) this.timer = setInterval(() => this.tick(), 20)
+  }
+
+  up(slot: number, address: string): void {
+    if (this.intervalMs <= 0) return
+    this.flows.set(slot, { source: ipv4Bytes(address), target: ipv4Bytes(soakTarget(slot)), seq: 0, pending: new Map(), nextAt: Date.now() + Math.random() * this.intervalMs, rekeys: [] })
+  }
+
+  down(slot: number): void {
+    const flow = this.flows.get(slot)
+    if (!flow) return
+    this.flows.delete(slot)
+    setTimeout(() => this.tally(flow, Infinity), 1000)
+  }
+
+  rekey(slot: number): void {
+    this.flows.get(slot)?.rekeys.push(Date.now())
+  }
+
+  /** An inner packet that came through session `slot`: an echo of ours? */
+  receive(slot: number, packet: Buffer): void {
+    const flow = this.flows.get(slot)
+    const ihl = ((packet[0] ?? 0) & 0x0f) * 4
+    if (!flow || packet.length < ihl + 8 + 8 || packet[9] !== 17) return
+    const body = packet.subarray(ihl + 8)
+    if (body.readUInt32BE(0) !== slot) return
+    const seq = body.readUInt32BE(4)
+    const at = flow.pending.get(seq)
+    if (at === undefined) return
     flow.pending.delete(seq)
-    totals.lost++
-    if (flow.rekeys.some((r) => at >= r - REKEY_WINDOW.before * 1000 && at <= r + REKEY_WINDOW.after * 1000)) totals.lostNearRekey++
+    this.totals.received++
+    this.answered.add(slot)
+    if (Date.now() - at > LATE_MS) this.totals.late++
+  }
+
+  /** Totals so far; requests older than 2 s count as lost. */
+  report(): TrafficReport {
+    for (const flow of this.flows.values()) this.tally(flow, Date.now() - 2000)
+    return { ...this.totals, sessionsAnswered: this.answered.size }
+  }
+
+  stop(): void {
+    if (this.timer) clearInterval(this.timer)
+  }
+
+  private tally(flow: Flow, olderThan: number): void {
+    for (const [seq, at] of flow.pending) {
+      if (at > olderThan) continue
+      flow.pending.delete(seq)
+      this.totals.lost++
+      if (flow.rekeys.some((r) => at >= r - REKEY_WINDOW.before * 1000 && at <= r + REKEY_WINDOW.after * 1000)) this.totals.lostNearRekey++
+    }
+  }
+
+  private tick(): void {
+    const now = Date.now()
+    for (const [slot, flow] of this.flows) {
+      if (flow.nextAt > now) continue
+      flow.nextAt += this.intervalMs
+      const seq = flow.seq++
+      if (!this.send(slot, udpPacket(flow, slot, seq))) continue
+      flow.pending.set(seq, now)
+      this.totals.sent++
+    }
   }
 }
 
-function up(slot: number, address: string): void {
-  const flow: Flow = { socket: dgram.createSocket('udp4'), target: soakTarget(slot), seq: 0, pending: new Map(), nextAt: Date.now() + Math.random() * interval, sending: false, rekeys: [] }
-  flows.set(slot, flow)
-  // The address may reach the TUN device a moment after the client reported it: a new socket each try.
-  const open = (tries: number) => {
-    const socket = tries === 0 ? flow.socket : dgram.createSocket('udp4')
-    flow.socket = socket
-    socket.on('message', (msg) => {
-      if (msg.length < 8 || msg.readUInt32BE(0) !== slot) return
-      const at = flow.pending.get(msg.readUInt32BE(4))
-      if (at === undefined) return
-      flow.pending.delete(msg.readUInt32BE(4))
-      totals.received++
-      if (Date.now() - at > LATE_MS) totals.late++
-    })
-    socket.on('error', (e: NodeJS.ErrnoException) => {
-      if (e.code === 'EADDRNOTAVAIL' && !flow.sending && tries < 20 && flows.get(slot) === flow) {
-        socket.close()
-        setTimeout(() => open(tries + 1), 250)
-      } else {
-        console.error(`traffic slot ${slot}: ${e.message}`)
-      }
-    })
-    socket.bind(0, address, () => (flow.sending = true))
-  }
-  open(0)
+function ipv4Bytes(address: string): Buffer {
+  return Buffer.from(address.split('.').map(Number))
 }
 
-function down(slot: number): void {
-  const flow = flows.get(slot)
-  if (!flow) return
-  flows.delete(slot)
-  flow.sending = false
-  setTimeout(() => {
-    tally(flow, Infinity)
-    flow.socket.close()
-  }, 1000)
+/** IPv4 + UDP (checksum 0, allowed over IPv4) carrying the slot and sequence number. */
+function udpPacket(flow: Flow, slot: number, seq: number): Buffer {
+  const p = Buffer.alloc(20 + 8 + PAYLOAD)
+  p[0] = 0x45
+  p.writeUInt16BE(p.length, 2)
+  p.writeUInt16BE(0x4000, 6) // DF
+  p[8] = 64
+  p[9] = 17
+  flow.source.copy(p, 12)
+  flow.target.copy(p, 16)
+  p.writeUInt16BE(ipChecksum(p.subarray(0, 20)), 10)
+  p.writeUInt16BE(SOURCE_PORT, 20)
+  p.writeUInt16BE(SOAK_ECHO_PORT, 22)
+  p.writeUInt16BE(8 + PAYLOAD, 24)
+  p.writeUInt32BE(slot, 28)
+  p.writeUInt32BE(seq, 32)
+  return p
 }
 
-setInterval(() => {
-  const now = Date.now()
-  for (const [slot, flow] of flows) {
-    if (!flow.sending || flow.nextAt > now) continue
-    flow.nextAt += interval
-    const seq = flow.seq++
-    const msg = Buffer.alloc(64)
-    msg.writeUInt32BE(slot, 0)
-    msg.writeUInt32BE(seq, 4)
-    flow.pending.set(seq, now)
-    totals.sent++
-    flow.socket.send(msg, SOAK_ECHO_PORT, flow.target)
-  }
-}, 20)
-
-createInterface({ input: process.stdin }).on('line', (line) => {
-  const c = JSON.parse(line) as TrafficCommand
-  if (c.cmd === 'up') up(c.slot, c.address)
-  else if (c.cmd === 'down') down(c.slot)
-  else if (c.cmd === 'rekey') flows.get(c.slot)?.rekeys.push(Date.now())
-  else if (c.cmd === 'report') {
-    for (const flow of flows.values()) tally(flow, Date.now() - 2000)
-    console.log(JSON.stringify(totals))
-  }
-})
-process.stdin.on('end', () => process.exit(0))
+function ipChecksum(header: Buffer): number {
+  let sum = 0
+  for (let i = 0; i < header.length; i += 2) sum += header.readUInt16BE(i)
+  while (sum > 0xffff) sum = (sum & 0xffff) + (sum >>> 16)
+  return ~sum & 0xffff
+}

@@ -1,11 +1,12 @@
 /**
  * Soak: one L2tpServer (this process) under `sessions` concurrent sessions
- * with churn for a bounded time. The clients run in a child process
- * (soak-fleet.ts: one L2tpClient per slot in the clients' namespace); each
- * session sends a numbered UDP datagram to its own target behind the
- * server every `intervalMs` and counts the echoes (soak-traffic.ts,
- * soak-echo.ts), rekeys its ESP SAs half-way through each life, and ends
- * and reconnects after 30-90 s.
+ * with churn for a bounded time. The clients run in one child process in
+ * the clients' namespace (soak-fleet.ts: a ClientFleet, every session a
+ * real IKE/L2TP/PPP client from its own UDP port); each session sends a
+ * numbered UDP datagram to its own target behind the server every
+ * `intervalMs` and counts the echoes (soak-traffic.ts, soak-echo.ts),
+ * rekeys its ESP SAs half-way through each life, and ends and reconnects
+ * after 30-90 s.
  *
  * Reported (one JSON line, bench "soak"): sessions lost (connects that
  * failed, sessions that ended without the client asking), packets lost
@@ -15,17 +16,13 @@
  * after the last session (after a full GC each time), and the server's
  * event-loop delay during the churn.
  */
-import { spawn } from 'node:child_process'
-import { readdirSync } from 'node:fs'
 import { monitorEventLoopDelay } from 'node:perf_hooks'
-import { fileURLToPath } from 'node:url'
-import { setFlagsFromString } from 'node:v8'
-import { runInNewContext } from 'node:vm'
-import { ip, createNetnsPair } from '../testing/netns.js'
 import { sleep, until } from '../testing/wait.js'
-import { RIG_PSK, serverIdle, startVpnRig } from '../testing/vpn-rig.js'
-import type { FleetCounts, FleetMessage, FleetStart } from './soak-fleet.js'
-import { SOAK_ECHO_PORT, SOAK_POOL, SOAK_TARGET_NET, soakUser, type TrafficReport } from './soak-plan.js'
+import { serverIdle } from '../testing/vpn-rig.js'
+import { startFleetRig } from './fleet-rig.js'
+import type { FleetCounts } from './soak-fleet.js'
+import { LAG_RESOLUTION_MS, snapshot } from './snapshot.js'
+import type { TrafficReport } from './soak-plan.js'
 
 export interface SoakOptions {
   sessions: number
@@ -70,93 +67,34 @@ export interface SoakRecord {
   ratio: number
 }
 
-/** The histogram records whole intervals between its timer's runs: the delay is what exceeds this. */
-const LAG_RESOLUTION_MS = 10
-const FLEET = fileURLToPath(new URL('./soak-fleet.ts', import.meta.url))
-const ECHO = fileURLToPath(new URL('./soak-echo.ts', import.meta.url))
-
-/** A full collection first (so RSS compares live memory), then RSS in MB and open descriptors. */
-function snapshot(): { rss: number; fds: number } {
-  setFlagsFromString('--expose-gc')
-  const gc = runInNewContext('gc') as () => void
-  gc()
-  gc()
-  return { rss: Math.round((process.memoryUsage().rss / 2 ** 20) * 10) / 10, fds: readdirSync('/proc/self/fd').length }
-}
-
 export async function runSoakBench(o: SoakOptions): Promise<SoakRecord> {
-  const net = createNetnsPair('soak')
-  const users = Array.from({ length: o.sessions }, (_, i) => soakUser(i))
-  const children: ReturnType<typeof spawn>[] = []
-  let rig: Awaited<ReturnType<typeof startVpnRig>> | undefined
+  const fr = await startFleetRig({ tag: 'soak', sessions: o.sessions, echo: true })
   try {
-    rig = await startVpnRig(
-      { serverAddress: net.addrA, serverNetns: net.path(net.a), clientAddress: net.addrB, clientNetns: net.path(net.b), tunPrefix: 'sk' },
-      {
-        pool: SOAK_POOL,
-        users,
-        ipsec: { psk: RIG_PSK, maxHalfOpen: 4 * o.sessions, maxHalfOpenPerSource: 2 * o.sessions },
-        l2tp: { maxTunnelsPerPeer: 4 },
-      },
-    )
-    const server = rig.server
-    ip('-n', net.a, 'route', 'add', 'local', SOAK_TARGET_NET, 'dev', 'lo')
-    const echo = spawn('ip', ['netns', 'exec', net.a, process.execPath, '--import', 'tsx', ECHO, String(o.sessions), String(SOAK_ECHO_PORT)], { stdio: ['ignore', 'pipe', 'inherit'] })
-    children.push(echo)
-    await new Promise<void>((resolve, reject) => {
-      echo.stdout!.on('data', (d: Buffer) => d.toString().includes('ready') && resolve())
-      echo.on('exit', (code) => reject(new Error(`soak echo exited ${code}`)))
-    })
-    const fleet = spawn(process.execPath, ['--import', 'tsx', FLEET], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] })
-    children.push(fleet)
+    const server = fr.rig.server
     // With the fleet's IPC channel open, as in every later snapshot.
     const idleBefore = snapshot()
-    const messages: FleetMessage[] = []
-    fleet.on('message', (m: FleetMessage) => messages.push(m))
-    const next = async <T extends FleetMessage['type']>(type: T, timeoutMs: number): Promise<Extract<FleetMessage, { type: T }>> => {
-      const found = () => messages.find((m) => m.type === type || m.type === 'error')
-      if (!(await until(() => found() !== undefined || fleet.exitCode !== null, timeoutMs))) throw new Error(`soak fleet: no ${type} within ${timeoutMs / 1000} s`)
-      const m = found()
-      if (!m) throw new Error(`soak fleet exited ${fleet.exitCode}`)
-      if (m.type === 'error') throw new Error(`soak fleet: ${m.message}`)
-      messages.splice(messages.indexOf(m), 1)
-      return m as Extract<FleetMessage, { type: T }>
-    }
-    const start: FleetStart = {
-      cmd: 'start',
-      server: net.addrA,
-      psk: RIG_PSK,
-      clientAddress: net.addrB,
-      clientNetns: net.path(net.b),
-      clientNetnsName: net.b,
-      sessions: o.sessions,
-      lifetime: o.lifetime ?? [30, 90],
-      intervalMs: o.intervalMs ?? 500,
-    }
-    fleet.send(start)
-    const ready = await next('ready', 20 * 60_000)
+    fr.send({ cmd: 'start', ...fr.placement, sessions: o.sessions, lifetime: o.lifetime ?? [30, 90], intervalMs: o.intervalMs ?? 500 })
+    const ready = await fr.next('ready', 20 * 60_000)
     if (ready.connected !== o.sessions) throw new Error(`soak: only ${ready.connected} of ${o.sessions} sessions came up`)
     await sleep(2000)
     const start1 = snapshot()
 
     const lag = monitorEventLoopDelay({ resolution: LAG_RESOLUTION_MS })
     lag.enable()
-    fleet.send({ cmd: 'churn', seconds: o.seconds })
-    const steady = await next('steady', (o.seconds + 600) * 1000)
+    fr.send({ cmd: 'churn', seconds: o.seconds })
+    const steady = await fr.next('steady', (o.seconds + 600) * 1000)
     lag.disable()
     await sleep(2000)
     const end = snapshot()
 
-    fleet.send({ cmd: 'close' })
-    const done = await next('done', 10 * 60_000)
+    fr.send({ cmd: 'close' })
+    const done = await fr.next('done', 10 * 60_000)
     await until(() => serverIdle(server.status()), 60_000)
     await sleep(1000)
     const idleAfter = snapshot()
-    return record(o, ready.seconds, steady.counts, done.traffic, rig.seen.down.map((d) => d.reason), { idleBefore, start: start1, end, idleAfter }, lag)
+    return record(o, ready.seconds, steady.counts, done.traffic, fr.rig.seen.down.map((d) => d.reason), { idleBefore, start: start1, end, idleAfter }, lag)
   } finally {
-    for (const c of children) if (c.exitCode === null) c.kill('SIGKILL')
-    await rig?.close()
-    net.cleanup()
+    await fr.close()
   }
 }
 

@@ -7,6 +7,7 @@ import { DEFAULT_SIZES, DEFAULT_SUITES, formatRow, runEspBench, TABLE_HEADER } f
 import { runDataplaneBench, runSessionMemoryBench } from '../bench/dataplane-bench.js'
 import { runIkeBench } from '../bench/ike-bench.js'
 import { formatTunnelRecord, runTunnelBench } from '../bench/tunnel-bench.js'
+import { formatSessionsRecord, runSessionsBench } from '../bench/sessions-bench.js'
 import { formatSoakRecord, runSoakBench } from '../bench/soak.js'
 import { formatControlPlaneRecord, runControlPlaneBench } from '../bench/control-plane-bench.js'
 import { espSuites } from '../esp/index.js'
@@ -34,8 +35,8 @@ export function suiteName(value: string, previous: string[] = []): string[] {
   return [...previous, value]
 }
 
-export const AREAS = ['esp', 'ike', 'dataplane', 'tunnel', 'soak', 'control-plane'] as const
-/** What runs without --only: the soak takes minutes and runs only when asked. */
+export const AREAS = ['esp', 'ike', 'dataplane', 'tunnel', 'soak', 'sessions', 'control-plane'] as const
+/** What runs without --only: the soak and the sessions benchmark take minutes and run only when asked. */
 export const DEFAULT_AREAS: readonly Area[] = ['esp', 'ike', 'dataplane', 'tunnel', 'control-plane']
 type Area = (typeof AREAS)[number]
 
@@ -103,6 +104,10 @@ export async function bench(flags: BenchFlags): Promise<void> {
     // 1000 sessions; --seconds scales the churn (default 1: 180 s).
     const r = await runSoakBench({ sessions: 1000, seconds: Math.round(180 * flags.seconds) })
     console.log(flags.json ? JSON.stringify(r) : formatSoakRecord(r))
+  }
+  if (flags.only.includes('sessions')) {
+    // 1,000 then 10,000 established idle sessions; --seconds scales the LCP echo window (default 1: 30 s).
+    for await (const r of runSessionsBench({ counts: [1000, 10000], lagSeconds: Math.max(5, Math.round(30 * flags.seconds)) })) console.log(flags.json ? JSON.stringify(r) : formatSessionsRecord(r))
   }
 }
 

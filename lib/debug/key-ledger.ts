@@ -92,6 +92,7 @@ export class KeyLedger {
       upsertSession: (s) => port.upsertSession(s),
       removeSession: (id) => port.removeSession(id),
       stats: () => port.stats(),
+      sessionStats: (id) => port.sessionStats(id),
     }
   }
 

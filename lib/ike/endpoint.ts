@@ -16,7 +16,7 @@ import { ownCopy } from '../util/buffers.js'
 import { randomBytesPooled } from './random.js'
 import { deleteEspPayload, deleteIkeSaPayload, handleInformational, sendInformational, sendRUThere } from './informational.js'
 import * as am from './aggressive-mode.js'
-import { isRequest } from './phase1.js'
+import { isRequest, requestKey } from './phase1.js'
 import { DEFAULT_FRAGMENT_SIZE, Reassembler, fragmentMessage, maxIkeMessageSize } from './fragments.js'
 import * as mm from './main-mode.js'
 import * as qmode from './quick-mode.js'
@@ -452,6 +452,15 @@ export class IkeEndpoint {
       ike = pending
     }
     if (ike.role === 'responder' && this.retransmitIfDuplicate(ike, datagram)) return
+    if (ike.role === 'initiator') {
+      // A slow responder answers our retransmitted request a second time:
+      // that copy arrives when we already wait for its next message, and
+      // read as that one it failed the exchange ("message 4 lacks a valid
+      // KE", "authentication failed" on a plain message 4), in bursts
+      // whenever the server was busy for over a retransmit interval.
+      if (isRequest(ike.lastReceived, datagram)) return this.drop(path, 'a repeat of the message before')
+      ike.lastReceived = requestKey(datagram)
+    }
     ike.lastActivity = ctx.now
     const plain = () => decodeMessage(datagram).payloads
     switch (ike.state) {

@@ -92,6 +92,8 @@ export class IkeSa implements Timed {
   peerVendorIds: Buffer[] = []
   peerId?: string
   lastSent?: LastSent
+  /** Initiator: the Main Mode message we last had (requestKey), to drop the responder's repeat of it. */
+  lastReceived?: string
   createdAt: number
   lastActivity: number
   /** Ports we use towards the peer: 500 until NAT-T floats to 4500. */
@@ -109,9 +111,11 @@ export class IkeSa implements Timed {
   /** The configured site this SA authenticated as: only then may its Quick Modes use tunnel mode. */
   site?: string
 
+  readonly ckyI: Buffer
+
   constructor(
     readonly role: 'initiator' | 'responder',
-    readonly ckyI: Buffer,
+    ckyI: Buffer,
     public ckyR: Buffer,
     public peer: Endpoint,
     public local: Endpoint,

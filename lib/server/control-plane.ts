@@ -12,8 +12,8 @@
  * in the data plane before PPP starts, so the client's first LCP frame
  * reaches us.
  */
-import type { ControlBatch, DataPlaneEvent, SessionOptions, DataPlaneStats } from '../../native/index.js'
-import { IkeEndpoint } from '../ike/endpoint.js'
+import type { ControlBatch, DataPlaneEvent, SessionOptions, DataPlaneStats, SessionStats } from '../../native/index.js'
+import { IkeEndpoint, type EndpointOptions } from '../ike/endpoint.js'
 import type { IkeConfig, IkeEvent, IkeGuard } from '../ike/types.js'
 import { L2tpEndpoint } from '../l2tp/endpoint.js'
 import type { L2tpConfig, L2tpEvent, SessionRef, SessionUpEvent } from '../l2tp/endpoint.js'
@@ -30,6 +30,8 @@ export interface DataPlanePort extends SaSink, ControlSink {
   upsertSession(s: SessionOptions): void
   removeSession(id: number): boolean
   stats(): DataPlaneStats
+  /** One session's counters, without the whole table (null: no such session). */
+  sessionStats(id: number): SessionStats | null
 }
 
 /** What the logger must offer (pino's shape). */
@@ -55,6 +57,8 @@ export interface ControlPlaneOptions {
   ike: IkeConfig
   /** Admission control in front of the IKE responder (rate, brute-force back-off); kept across reloads. */
   ikeGuard?: IkeGuard | undefined
+  /** Load generators only (lib/ike/reused-key-pair.ts): the initiator's Main Mode Diffie-Hellman half. */
+  initiatorKeyPair?: EndpointOptions['initiatorKeyPair']
   l2tp: L2tpConfig
   /** Read at each new session, so a reload changes what comes next. */
   ppp: PppSettings
@@ -143,7 +147,7 @@ export abstract class ControlPlane {
 
   constructor(options: ControlPlaneOptions) {
     this.o = options
-    this.ike = new IkeEndpoint(options.ike, options.ikeGuard ? { guard: options.ikeGuard } : {})
+    this.ike = new IkeEndpoint(options.ike, { ...(options.ikeGuard ? { guard: options.ikeGuard } : {}), ...(options.initiatorKeyPair ? { initiatorKeyPair: options.initiatorKeyPair } : {}) })
     this.l2tp = new L2tpEndpoint(options.l2tp)
     this.bindings = new BindingTable(options.dataplane)
   }
@@ -193,7 +197,7 @@ export abstract class ControlPlane {
   protected refreshSession(call: Call, now: number): boolean {
     try {
       // The new entry counts from zero: keep what the old one counted.
-      const counted = this.o.dataplane.stats().sessions.find((x) => x.id === call.id)
+      const counted = this.o.dataplane.sessionStats(call.id)
       if (counted) call.counterBase = addCounters(call.counterBase, counted)
       this.o.dataplane.upsertSession(this.sessionOptions(call))
       return true
@@ -743,7 +747,7 @@ export abstract class ControlPlane {
   }
 
   private countersOf(call: Call, fresh = true): SessionCounters {
-    const s = fresh ? this.o.dataplane.stats().sessions.find((x) => x.id === call.id) : undefined
+    const s = fresh ? this.o.dataplane.sessionStats(call.id) : undefined
     const c = s ? countersOf(s) : (this.counters.get(call.id) ?? countersOf())
     return addCounters(call.counterBase, c)
   }

@@ -400,6 +400,24 @@ impl UpSink for JsSink {
     }
 }
 
+fn session_stats(s: &Session) -> SessionStats {
+    let c = &s.counters;
+    let f = |a: &AtomicU64| a.load(Relaxed) as f64;
+    SessionStats {
+        id: s.id,
+        binding: s.binding,
+        rx_packets: f(&c.rx_packets),
+        rx_bytes: f(&c.rx_bytes),
+        tx_packets: f(&c.tx_packets),
+        tx_bytes: f(&c.tx_bytes),
+        spoofed: f(&c.spoofed),
+        policy_denied: f(&c.policy_denied),
+        rate_limited: f(&c.rate_limited),
+        too_big: f(&c.too_big),
+        control_up: f(&c.control_up),
+    }
+}
+
 fn parse_socket_addr(field: &str, s: &str) -> Result<SocketAddr> {
     s.parse::<SocketAddr>().map_err(|_| {
         error(
@@ -915,6 +933,14 @@ impl DataPlane {
         Ok(engine.send_control(&frames) as u32)
     }
 
+    /// One session's counters (null: no such session): what `stats()` says
+    /// of it, without building the whole table (O(1), for the control plane
+    /// at a session's end with thousands of others up).
+    #[napi]
+    pub fn session_stats(&self, id: u32) -> Option<SessionStats> {
+        self.tables.sessions.get(&id).map(|s| session_stats(&s))
+    }
+
     /// Counters of the whole data plane, each SA and each session, read
     /// without stopping traffic.
     #[napi]
@@ -957,23 +983,7 @@ impl DataPlane {
             .tables
             .sessions
             .iter()
-            .map(|s| {
-                let c = &s.counters;
-                let f = |a: &AtomicU64| a.load(Relaxed) as f64;
-                SessionStats {
-                    id: s.id,
-                    binding: s.binding,
-                    rx_packets: f(&c.rx_packets),
-                    rx_bytes: f(&c.rx_bytes),
-                    tx_packets: f(&c.tx_packets),
-                    tx_bytes: f(&c.tx_bytes),
-                    spoofed: f(&c.spoofed),
-                    policy_denied: f(&c.policy_denied),
-                    rate_limited: f(&c.rate_limited),
-                    too_big: f(&c.too_big),
-                    control_up: f(&c.control_up),
-                }
-            })
+            .map(|s| session_stats(&s))
             .collect();
         let now = engine.now_ns();
         let sites = self

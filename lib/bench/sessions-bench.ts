@@ -1,0 +1,192 @@
+/**
+ * Sessions at scale: one L2tpServer (this process) and the client fleet
+ * (soak-fleet.ts, one process in the clients' namespace, every session a
+ * real IKEv1 Main + Quick Mode, L2TP tunnel and session, PPP with
+ * MS-CHAPv2 and IPCP, ESP in UDP from its own source port). The fleet grows
+ * to each count in turn; at each, the server's memory with every session
+ * established and idle (after a full GC) against the idle server before the
+ * first, and how fast the sessions were set up. At the largest count, the
+ * server's event-loop delay while every session exchanges LCP echoes with
+ * it, against the same window measured idle before the first session.
+ *
+ * Records (bench "sessions"): metric "memory" per count (ratio: bytes per
+ * session over the 16 KiB goal of issue #9), metric "lcp-echo" once
+ * (ratio: event-loop delay p99 over the idle p99, both including the
+ * histogram's 10 ms resolution, so 1 is no added delay), metric
+ * "teardown" once (how long hanging everything up took, and whether the
+ * server came back to idle memory).
+ */
+import { monitorEventLoopDelay } from 'node:perf_hooks'
+import { serverIdle } from '../testing/vpn-rig.js'
+import { sleep, until } from '../testing/wait.js'
+import { startFleetRig } from './fleet-rig.js'
+import { LAG_RESOLUTION_MS, snapshot, type Snapshot } from './snapshot.js'
+
+export interface SessionsBenchOptions {
+  /** Ascending session counts to hold (default 1,000 and 10,000). */
+  counts: readonly number[]
+  /** Seconds of the LCP echo window (default 30). */
+  lagSeconds: number
+  /** LCP echo interval of both ends during the bench, seconds (default 10). */
+  echoInterval?: number
+  /** Setups in flight (default 50). */
+  concurrency?: number
+}
+
+export const SESSION_MEMORY_GOAL_BYTES = 16 * 1024
+
+export type SessionsRecord =
+  | {
+      bench: 'sessions'
+      metric: 'memory'
+      sessions: number
+      /** Setting up the sessions added since the previous count. */
+      setup_seconds: number
+      setups_per_second: number
+      connect_failures: number
+      rss_mb_idle: number
+      rss_mb: number
+      rss_bytes_per_session: number
+      /** Of it: the JS heap in use, and what is outside the JS heap (the native data plane, buffers, allocator). */
+      js_heap_bytes_per_session: number
+      native_bytes_per_session: number
+      fds: number
+      fleet_rss_mb: number
+      goal_bytes_per_session: number
+      ratio: number
+    }
+  | {
+      bench: 'sessions'
+      metric: 'lcp-echo'
+      sessions: number
+      seconds: number
+      echo_interval_s: number
+      /** PPP control frames the server's data plane handed to JS per second (echo requests and replies from the fleet). */
+      ppp_control_in_per_second: number
+      server_cpu_percent: number
+      lag_ms_p50: number
+      lag_ms_p99: number
+      lag_ms_max: number
+      idle_lag_ms_p99: number
+      ratio: number
+    }
+  | {
+      bench: 'sessions'
+      metric: 'teardown'
+      sessions: number
+      teardown_seconds: number
+      rss_mb_idle_before: number
+      rss_mb_idle_after: number
+      fds_idle_before: number
+      fds_idle_after: number
+      ratio: number
+    }
+
+const ms = (ns: number) => Math.max(0, Math.round((ns / 1e6 - LAG_RESOLUTION_MS) * 100) / 100)
+
+async function lagWindow(seconds: number): Promise<{ h: ReturnType<typeof monitorEventLoopDelay>; cpuPercent: number }> {
+  const h = monitorEventLoopDelay({ resolution: LAG_RESOLUTION_MS })
+  const cpu0 = process.cpuUsage()
+  h.enable()
+  await sleep(seconds * 1000)
+  h.disable()
+  const cpu = process.cpuUsage(cpu0)
+  return { h, cpuPercent: Math.round(((cpu.user + cpu.system) / 1e6 / seconds) * 1000) / 10 }
+}
+
+export async function* runSessionsBench(o: SessionsBenchOptions): AsyncGenerator<SessionsRecord> {
+  const counts = [...o.counts].sort((a, b) => a - b)
+  const max = counts[counts.length - 1]!
+  const echoInterval = o.echoInterval ?? 10
+  const fr = await startFleetRig({ tag: 'sess', sessions: max, server: { ppp: { echoInterval, echoFailures: 6 } } })
+  try {
+    const server = fr.rig.server
+    const idleLag = await lagWindow(Math.min(10, o.lagSeconds))
+    const idle: Snapshot = snapshot()
+    const fleetUsage = async () => {
+      fr.send({ cmd: 'usage' })
+      return (await fr.next('usage', 60_000)).rssMb
+    }
+    for (const sessions of counts) {
+      fr.send({ cmd: 'start', ...fr.placement, sessions, concurrency: o.concurrency ?? 50, lifetime: [30, 90], intervalMs: 0, echoInterval })
+      const ready = await fr.next('ready', 60 * 60_000)
+      await sleep(3000)
+      const s = snapshot()
+      const up = server.status().sessions
+      const perSession = (a: number, b: number) => Math.round((a - b) / Math.max(1, up))
+      const rssBytes = perSession(s.rssBytes, idle.rssBytes)
+      yield {
+        bench: 'sessions',
+        metric: 'memory',
+        sessions: up,
+        setup_seconds: Math.round(ready.seconds * 10) / 10,
+        setups_per_second: Math.round((ready.connected / ready.seconds) * 10) / 10,
+        connect_failures: ready.failed,
+        rss_mb_idle: idle.rss,
+        rss_mb: s.rss,
+        rss_bytes_per_session: rssBytes,
+        js_heap_bytes_per_session: perSession(s.heapUsed, idle.heapUsed),
+        native_bytes_per_session: perSession(s.rssBytes - s.heapTotal, idle.rssBytes - idle.heapTotal),
+        fds: s.fds,
+        fleet_rss_mb: await fleetUsage(),
+        goal_bytes_per_session: SESSION_MEMORY_GOAL_BYTES,
+        ratio: Math.round((rssBytes / SESSION_MEMORY_GOAL_BYTES) * 1000) / 1000,
+      }
+    }
+    const sessions = server.status().sessions
+    const before = server.status().counters?.ppp_control_in ?? 0
+    const busy = await lagWindow(o.lagSeconds)
+    const after = server.status().counters?.ppp_control_in ?? 0
+    yield {
+      bench: 'sessions',
+      metric: 'lcp-echo',
+      sessions,
+      seconds: o.lagSeconds,
+      echo_interval_s: echoInterval,
+      ppp_control_in_per_second: Math.round((after - before) / o.lagSeconds),
+      server_cpu_percent: busy.cpuPercent,
+      lag_ms_p50: ms(busy.h.percentile(50)),
+      lag_ms_p99: ms(busy.h.percentile(99)),
+      lag_ms_max: ms(busy.h.max),
+      idle_lag_ms_p99: ms(idleLag.h.percentile(99)),
+      ratio: Math.round((busy.h.percentile(99) / idleLag.h.percentile(99)) * 100) / 100,
+    }
+    const t0 = performance.now()
+    fr.send({ cmd: 'close' })
+    await fr.next('done', 30 * 60_000)
+    const idleAgain = await until(() => serverIdle(server.status()), 5 * 60_000, 500)
+    const teardown = (performance.now() - t0) / 1000
+    if (!idleAgain) throw new Error(`sessions bench: the server was not idle 5 min after the fleet hung up (${server.status().sessions} sessions left)`)
+    await sleep(2000)
+    const end = snapshot()
+    yield {
+      bench: 'sessions',
+      metric: 'teardown',
+      sessions,
+      teardown_seconds: Math.round(teardown * 10) / 10,
+      rss_mb_idle_before: idle.rss,
+      rss_mb_idle_after: end.rss,
+      fds_idle_before: idle.fds,
+      fds_idle_after: end.fds,
+      ratio: Math.round((end.rss / idle.rss) * 1000) / 1000,
+    }
+  } finally {
+    await fr.close()
+  }
+}
+
+export function formatSessionsRecord(r: SessionsRecord): string {
+  if (r.metric === 'memory') {
+    return (
+      `sessions ${r.sessions}: setup ${r.setup_seconds} s (${r.setups_per_second}/s, ${r.connect_failures} failed); server RSS ${r.rss_mb_idle} -> ${r.rss_mb} MB, ` +
+      `${r.rss_bytes_per_session} B per session (JS heap ${r.js_heap_bytes_per_session} B, outside the heap ${r.native_bytes_per_session} B), ${r.fds} fds; fleet RSS ${r.fleet_rss_mb} MB; ratio to 16 KiB ${r.ratio}`
+    )
+  }
+  if (r.metric === 'lcp-echo') {
+    return (
+      `sessions ${r.sessions} LCP echoes every ${r.echo_interval_s} s both ways, ${r.seconds} s: ${r.ppp_control_in_per_second} PPP control frames/s in, server CPU ${r.server_cpu_percent}%, ` +
+      `event-loop delay p50 ${r.lag_ms_p50} ms, p99 ${r.lag_ms_p99} ms, max ${r.lag_ms_max} ms (idle p99 ${r.idle_lag_ms_p99} ms), ratio ${r.ratio}`
+    )
+  }
+  return `sessions ${r.sessions} torn down in ${r.teardown_seconds} s; idle RSS ${r.rss_mb_idle_before} -> ${r.rss_mb_idle_after} MB, fds ${r.fds_idle_before} -> ${r.fds_idle_after}`
+}

@@ -2,27 +2,14 @@
 // retransmission timer, not only after connectTimeout (the client used to arm its
 // timer from a deadline computed before connect, which had no IKE deadline in it).
 import test from 'ava'
-import type { ControlMeta, DataPlaneStats } from '../native/index.js'
+import type { ControlMeta } from '../native/index.js'
 import { ClientControlPlane } from '../lib/client/client-control-plane.js'
 import { PRESETS } from '../lib/ike/policy.js'
-import type { DataPlanePort, LogSink } from '../lib/server/control-plane.js'
+import type { LogSink } from '../lib/server/control-plane.js'
+import { NullDataPlanePort } from '../lib/testing/null-dataplane.js'
 
-class RecordingPort implements DataPlanePort {
+class RecordingPort extends NullDataPlanePort {
   readonly sent: Buffer[] = []
-  installSa(): void {}
-  removeSa(): boolean {
-    return true
-  }
-  upsertSession(): void {}
-  removeSession(): boolean {
-    return true
-  }
-  stats(): DataPlaneStats {
-    return { counters: {}, sas: [], sessions: [], sites: [] }
-  }
-  sessionStats(): null {
-    return null
-  }
   sendControl(data: Buffer, offsets: Uint32Array, meta: ControlMeta[]): number {
     for (let i = 0; i < meta.length; i++) this.sent.push(Buffer.from(data.subarray(offsets[i], offsets[i + 1])))
     return meta.length

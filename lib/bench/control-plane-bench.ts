@@ -26,15 +26,16 @@ import { Session } from 'node:inspector/promises'
 import { writeFileSync } from 'node:fs'
 import v8 from 'node:v8'
 import vm from 'node:vm'
-import type { ControlMeta, DataPlaneStats, SaOptions, SessionOptions } from '../../native/index.js'
+import type { ControlMeta, SaOptions, SessionOptions } from '../../native/index.js'
 import { LocalUsersAuthenticator } from '../auth/index.js'
 import { ClientControlPlane } from '../client/client-control-plane.js'
 import { packBatch } from '../esp/batch.js'
 import { PRESETS, type ProposalPolicy } from '../ike/policy.js'
 import { Ipv4Pool } from '../pool/ip-pool.js'
 import { pppAuthAlgorithms } from '../ppp/auth-algorithms.js'
-import type { DataPlanePort, LogSink, PppSettings } from '../server/control-plane.js'
+import type { LogSink, PppSettings } from '../server/control-plane.js'
 import { ServerControlPlane } from '../server/server-control-plane.js'
+import { NullDataPlanePort } from '../testing/null-dataplane.js'
 
 export interface ControlPlaneBenchRecord {
   bench: 'control-plane'
@@ -82,29 +83,19 @@ interface Frame {
 }
 
 /** The data-plane port of one end: what it installs and sends goes to the wiring. */
-class Port implements DataPlanePort {
+class Port extends NullDataPlanePort {
   readonly inbox: Frame[] = []
   constructor(
     private readonly wiring: () => Wiring | undefined,
     readonly client: ClientEnd | undefined,
-  ) {}
-  installSa(sa: SaOptions): void {
+  ) {
+    super()
+  }
+  override installSa(sa: SaOptions): void {
     this.wiring()?.sa(this, sa)
   }
-  removeSa(): boolean {
-    return true
-  }
-  upsertSession(s: SessionOptions): void {
+  override upsertSession(s: SessionOptions): void {
     this.wiring()?.session(this, s)
-  }
-  removeSession(): boolean {
-    return true
-  }
-  stats(): DataPlaneStats {
-    return { counters: {}, sas: [], sessions: [], sites: [] }
-  }
-  sessionStats(): null {
-    return null
   }
   sendControl(data: Buffer, offsets: Uint32Array, meta: ControlMeta[]): number {
     // The server's batches are routed later, outside its timed calls: the data plane's work is not the control plane's.

@@ -53,9 +53,16 @@ test.serial('start: first run makes a PSK and a demo user (0600), prints how to 
   t.is(after.status, 3, 'no server running')
   t.regex(after.stderr, /no server/i)
 
-  // A second start reuses the same secrets.
-  const again = spawnSync('ip', ['netns', 'exec', ns, process.execPath, ...CLI, 'start', '--state-dir', join(dir, 'state'), '--admin-socket', socket], { encoding: 'utf8', timeout: 5000, killSignal: 'SIGTERM' })
-  t.true(again.stdout.includes(state.psk), 'same PSK on the second run')
+  // A second start reuses the same secrets (waited for, not timed: under a loaded test run startup takes seconds).
+  const again = spawn('ip', ['netns', 'exec', ns, process.execPath, ...CLI, 'start', '--state-dir', join(dir, 'state'), '--admin-socket', socket], { stdio: ['ignore', 'pipe', 'ignore'] })
+  let againOut = ''
+  again.stdout.on('data', (d: Buffer) => (againOut += d))
+  const againExited = new Promise<number | null>((resolve) => again.on('close', resolve))
+  t.teardown(() => again.kill('SIGKILL'))
+  t.true(await until(() => againOut.includes('Pre-shared key:'), 60_000), againOut)
+  t.true(againOut.includes(state.psk), 'same PSK on the second run')
+  again.kill('SIGTERM')
+  t.is(await againExited, 0)
 })
 
 test('serve --config with a bad file names the key and exits 1 before opening anything; check-config agrees', (t) => {

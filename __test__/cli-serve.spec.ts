@@ -24,7 +24,9 @@ test.serial('start: first run makes a PSK and a demo user (0600), prints how to 
   const exited = new Promise<number | null>((resolve) => child.on('close', resolve))
   t.teardown(() => child.kill('SIGKILL'))
 
-  t.true(await until(() => /admin socket ready/.test(stderr), 30_000), stderr)
+  // stdout (the instructions) and stderr (the logs) are separate pipes: either may arrive first.
+  const instructions = /Pre-shared key:[\s\S]*Password:[\s\S]*Windows 10\/11[\s\S]*macOS[\s\S]*iOS[\s\S]*Android[\s\S]*Linux[\s\S]*l2tp-ipsec connect --server .*--password/
+  t.true(await until(() => /admin socket ready/.test(stderr) && instructions.test(stdout), 30_000), `${stderr}\n${stdout}`)
   const state = JSON.parse(readFileSync(join(dir, 'state', 'state.json'), 'utf8')) as { psk: string; user: string; password: string }
   t.is(statSync(join(dir, 'state', 'state.json')).mode & 0o777, 0o600)
   t.is(statSync(join(dir, 'state')).mode & 0o777, 0o700)

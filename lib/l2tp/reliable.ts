@@ -22,8 +22,8 @@ import { encodeControl } from './codec.js'
 import type { ControlMessage, ControlMessageInput, EncodeOptions } from './codec.js'
 
 export interface ReliableOptions {
-  /** Called for each message sent again (the server counts them for its metrics). */
-  onRetransmit?: () => void
+  /** Told of each message sent again (the server counts them for its metrics); an object shared by every channel, not a closure per channel. */
+  counter?: { countRetransmit?(): void }
   /** Our receive window, to advertise in the Receive Window Size AVP: how many messages from the next expected Ns on are accepted. Default 4. */
   receiveWindow?: number
   /** The peer's Receive Window Size, from its SCCRQ/SCCRP; default 4 (RFC 2661 4.4.3) until `setPeerReceiveWindow`. */
@@ -96,7 +96,7 @@ export class ReliableChannel {
   private readonly maxTries: number
   private readonly ackDelay: number
   private readonly encodeOptions: EncodeOptions
-  private readonly onRetransmit: (() => void) | undefined
+  private readonly counter: { countRetransmit?(): void } | undefined
 
   /** Ns of the next message given to `send`. */
   private nextNs: number
@@ -124,7 +124,7 @@ export class ReliableChannel {
     this.expectedNr = seqOption(options.initialNr, 'initialNr')
     this.peerTunnelId = seqOption(options.peerTunnelId, 'peerTunnelId')
     this.encodeOptions = options.encode ?? {}
-    this.onRetransmit = options.onRetransmit
+    this.counter = options.counter
   }
 
   /** The peer's Receive Window Size AVP (RFC 2661 4.4.3); 0 is taken as 1 so the channel can still move. */
@@ -231,7 +231,7 @@ export class ReliableChannel {
       o.tries++
       o.due = now + this.backoff(o.tries)
       out.push(this.stamp(o))
-      this.onRetransmit?.()
+      this.counter?.countRetransmit?.()
     }
     while (this.waiting.length > 0 && this.inFlight.length < this.peerWindow) {
       const o = this.waiting.shift()!

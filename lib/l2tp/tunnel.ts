@@ -22,7 +22,7 @@ import type { RandomBytes } from './ids.js'
 import { nextTimerSeq, type Timed } from '../util/deadline-queue.js'
 import { ReliableChannel } from './reliable.js'
 import { Session, refuseCall } from './session.js'
-import type { L2tpPeer, SequencingPolicy, SessionEvent, SessionHost, SessionOpenOptions } from './session.js'
+import type { L2tpPeer, SequencingPolicy, SessionEvent, SessionHost, SessionOpenOptions, SessionRef } from './session.js'
 
 export type L2tpRole = 'lns' | 'lac'
 
@@ -364,7 +364,11 @@ const SESSION_MESSAGES: ReadonlySet<number> = new Set<number>([
   MessageType.OCRQ, MessageType.OCRP, MessageType.OCCN, MessageType.WEN, MessageType.SLI,
 ])
 
-export class Tunnel implements Timed {
+/**
+ * A tunnel is also its sessions' SessionHost (methods on the prototype, not
+ * an object of closures per tunnel: those cost ~1 KB per tunnel, issue #9).
+ */
+export class Tunnel implements Timed, SessionHost {
   /** The endpoint's timer queue (lib/util/deadline-queue.ts). */
   timerAt: number | undefined = undefined
   readonly timerSeq = nextTimerSeq()
@@ -378,7 +382,6 @@ export class Tunnel implements Timed {
 
   private readonly channel: ReliableChannel
   private readonly config: ResolvedL2tpConfig
-  private readonly sessionHost: SessionHost
   private ourChallenge: Buffer | undefined
   private peerChallenged = false
   private peerInfo: PeerInfo = { hostName: '', receiveWindow: 4 }
@@ -407,17 +410,35 @@ export class Tunnel implements Timed {
       ackDelay: c.ackDelay,
       initialNr,
       encode: { ...(c.secret ? { secret: c.secret } : {}), randomBytes: host.random },
-      onRetransmit: () => host.countRetransmit?.(),
+      counter: host,
     })
     this.tieBreaker = initiator && c.tieBreaker !== false ? (Buffer.isBuffer(c.tieBreaker) ? c.tieBreaker : host.random(8)) : undefined
-    this.sessionHost = {
-      role: c.role,
-      sequencing: c.sequencing,
-      setupTimeout: c.setupTimeout,
-      tunnelRef: () => this.ref(),
-      sendSession: (sessionId, messageType, avps) => this.send(messageType, sessionId, avps),
-      emit: (event) => host.emit(event),
-    }
+  }
+
+  // --- SessionHost: what the tunnel's sessions need of it ----------------------
+
+  get role(): 'lns' | 'lac' {
+    return this.config.role
+  }
+
+  get sequencing(): SequencingPolicy {
+    return this.config.sequencing
+  }
+
+  get setupTimeout(): number {
+    return this.config.setupTimeout
+  }
+
+  tunnelRef(): Omit<SessionRef, 'sessionId' | 'peerSessionId'> {
+    return this.ref()
+  }
+
+  sendSession(sessionId: number, messageType: number, avps: AvpInput[]): void {
+    this.send(messageType, sessionId, avps)
+  }
+
+  emit(event: SessionEvent): void {
+    this.host.emit(event)
   }
 
   /** Initiator: sends SCCRQ (RFC 2661 6.1) and waits for SCCRP. */
@@ -532,7 +553,7 @@ export class Tunnel implements Timed {
 
   /** LAC: a call to place in this tunnel; ICRQ goes out once the tunnel is up. */
   addOutgoingSession(id: number, callSerialNumber: number, options: SessionOpenOptions, now: number): Session {
-    const s = Session.outgoing(this.sessionHost, id, callSerialNumber, options)
+    const s = Session.outgoing(this, id, callSerialNumber, options)
     this.sessions.set(id, s)
     if (this.state === 'Established') s.start(now)
     return s
@@ -784,7 +805,7 @@ export class Tunnel implements Timed {
         // RFC 2661 6.7: we place no outgoing calls. CDN result 5: "lack of appropriate facilities (permanent)".
         const peerSessionId = avpValue(m.avps, AvpType.ASSIGNED_SESSION_ID)
         if (!peerSessionId) return this.host.drop(this.peer, 'L2TP_BAD_MESSAGE')
-        return refuseCall(this.sessionHost, peerSessionId, { resultCode: CdnResult.NO_FACILITIES_PERMANENT, errorCode: GeneralError.NO_ERROR, errorMessage: 'outgoing calls not supported' }, 'L2TP_OUTGOING_CALL_REFUSED')
+        return refuseCall(this, peerSessionId, { resultCode: CdnResult.NO_FACILITIES_PERMANENT, errorCode: GeneralError.NO_ERROR, errorMessage: 'outgoing calls not supported' }, 'L2TP_OUTGOING_CALL_REFUSED')
       }
       default: {
         const s = this.findSession(m)
@@ -798,13 +819,13 @@ export class Tunnel implements Timed {
     const peerSessionId = avpValue(m.avps, AvpType.ASSIGNED_SESSION_ID)
     if (!peerSessionId) return this.host.drop(this.peer, 'L2TP_BAD_MESSAGE')
     if (this.config.role === 'lac') {
-      return refuseCall(this.sessionHost, peerSessionId, { resultCode: CdnResult.NO_FACILITIES_PERMANENT, errorCode: GeneralError.NO_ERROR, errorMessage: 'a LAC takes no incoming calls' }, 'L2TP_CALL_REFUSED')
+      return refuseCall(this, peerSessionId, { resultCode: CdnResult.NO_FACILITIES_PERMANENT, errorCode: GeneralError.NO_ERROR, errorMessage: 'a LAC takes no incoming calls' }, 'L2TP_CALL_REFUSED')
     }
     for (const s of this.sessions.values()) if (s.peerSessionId === peerSessionId) return this.host.drop(this.peer, 'L2TP_DUPLICATE_CALL')
     // Refused with CDN and counted (the limit metrics read the drop counts), no state kept.
     const limit = (what: string, reason: 'L2TP_SESSION_LIMIT' | 'L2TP_PEER_SESSION_LIMIT'): void => {
       refuseCall(
-        this.sessionHost,
+        this,
         peerSessionId,
         { resultCode: CdnResult.NO_FACILITIES_TEMPORARY, errorCode: GeneralError.INSUFFICIENT_RESOURCES, errorMessage: `session limit per ${what} reached` },
         'L2TP_SESSION_LIMIT',
@@ -814,7 +835,7 @@ export class Tunnel implements Timed {
     if (this.sessions.size >= this.config.maxSessionsPerTunnel) return limit('tunnel', 'L2TP_SESSION_LIMIT')
     const id = this.host.allocateSession(this)
     if (id === undefined) return limit('binding', 'L2TP_PEER_SESSION_LIMIT')
-    this.sessions.set(id, Session.incoming(this.sessionHost, id, m, now))
+    this.sessions.set(id, Session.incoming(this, id, m, now))
   }
 
   /** The session a message is for: the header's Session ID, or for a CDN with Session ID 0, its Assigned Session ID (the peer's). */
@@ -831,7 +852,7 @@ export class Tunnel implements Timed {
     if (m.messageType === MessageType.ICRQ || m.messageType === MessageType.OCRQ) {
       const peerSessionId = avpValue(m.avps, AvpType.ASSIGNED_SESSION_ID)
       if (!peerSessionId) return this.host.drop(this.peer, 'L2TP_BAD_MESSAGE')
-      return refuseCall(this.sessionHost, peerSessionId, result, 'L2TP_UNKNOWN_MANDATORY_AVP')
+      return refuseCall(this, peerSessionId, result, 'L2TP_UNKNOWN_MANDATORY_AVP')
     }
     const s = this.findSession(m)
     if (!s) return this.host.drop(this.peer, 'L2TP_UNKNOWN_SESSION')

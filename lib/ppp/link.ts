@@ -55,7 +55,7 @@ import { decodeFrame, decodeIpcp, decodeIpv6cp, decodeLcp, decodeRawPacket, enco
 import { Code, Protocol } from './constants.js'
 import { IpcpClientPolicy, IpcpServerPolicy, type AddressAssignment } from './ipcp.js'
 import { Ipv6cpPolicy } from './ipv6cp.js'
-import { LcpPolicy, defaultRandom, type LcpNegotiated, type RandomSource } from './lcp.js'
+import { LcpPolicy, defaultRandom, type LcpHooks, type LcpNegotiated, type RandomSource } from './lcp.js'
 import type { AuthRequest, AuthResult, AuthFailure, Method, MppeKeys, PeerInfo, UserPolicy } from '../auth/types.js'
 import { ownCopy } from '../util/buffers.js'
 
@@ -203,7 +203,7 @@ export class PppLinkError extends Error {
 const AUTH_PROTOCOLS: ReadonlySet<number> = new Set([Protocol.PAP, Protocol.CHAP, Protocol.EAP])
 const TERMINATING: ReadonlySet<AutomatonState> = new Set(['Closing', 'Stopping', 'Closed', 'Stopped'])
 
-export class PppLink {
+export class PppLink implements LcpHooks {
   readonly role: 'server' | 'client'
   readonly counters: PppLinkCounters = { malformed: 0, discarded: 0, protocolRejects: 0 }
 
@@ -284,18 +284,8 @@ export class PppLink {
       requestPfc: options.requestPfc ?? false,
       random: this.#random,
     })
-    this.#lcpPolicy.hooks = {
-      onEchoReply: () => {
-        this.#echoPending = 0
-      },
-      onProtocolReject: (protocol) => {
-        this.#rejectedByPeer.push(protocol)
-      },
-      onEchoRejected: () => {
-        this.#echoRejected = true
-        this.#echoAt = undefined
-      },
-    }
+    // The link is its LCP's hooks: methods, not three closures and an object per link (issue #9).
+    this.#lcpPolicy.hooks = this
     const automatonOptions = (): { restartTimer?: number; maxConfigure?: number; maxTerminate?: number; maxFailure?: number; initialIdentifier: number } => ({
       ...(options.restartTimer !== undefined ? { restartTimer: options.restartTimer } : {}),
       ...(options.maxConfigure !== undefined ? { maxConfigure: options.maxConfigure } : {}),
@@ -323,6 +313,24 @@ export class PppLink {
       this.#ipv6cpPolicy = new Ipv6cpPolicy({ random: this.#random })
       this.#ipv6cp = new Automaton('IPV6CP', this.#ipv6cpPolicy, automatonOptions())
     }
+  }
+
+  // --- LcpHooks: called by this link's LcpPolicy only ------------------------
+
+  /** An Echo-Reply arrived: the peer is alive. */
+  onEchoReply(): void {
+    this.#echoPending = 0
+  }
+
+  /** The peer Protocol-Rejected one of ours: handled in the next pump. */
+  onProtocolReject(protocol: number): void {
+    this.#rejectedByPeer.push(protocol)
+  }
+
+  /** The peer Code-Rejected Echo-Request: keepalive stops. */
+  onEchoRejected(): void {
+    this.#echoRejected = true
+    this.#echoAt = undefined
   }
 
   // --- what the owner reads -------------------------------------------------
@@ -831,6 +839,9 @@ export class PppLink {
     if (this.#passwordChanged) up.passwordChanged = true
     this.#upEvent = up
     this.#events.push(up)
+    // The peer negotiated IPCP, so it has our Success: the authenticator has nothing left to answer (a repeated
+    // Response is now discarded). Its challenge, final packet and queues would otherwise stay for the link's life (issue #9).
+    this.#authServer = undefined
   }
 
   #onIpv6cpEvent(event: AutomatonEvent): void {

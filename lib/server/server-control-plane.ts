@@ -24,7 +24,7 @@ import type { DataPlaneEvent, PolicyOptions, SessionOptions } from '../../native
 import { GENERIC_FAILURE_MESSAGE, type AuthResult, type AuthSuccess, type Authenticator, type Method } from '../auth/index.js'
 import { isRadiusSuccess } from '../auth/radius/authenticator.js'
 import type { SessionRef, TunnelUpEvent } from '../l2tp/endpoint.js'
-import { PppLink, type PppLinkEvent } from '../ppp/link.js'
+import { PppLink, type PppLinkEvent, type PppLinkOptions } from '../ppp/link.js'
 import type { Ipv4Pool, Ipv6PrefixPool, PoolStats } from '../pool/ip-pool.js'
 import { buildRouterAdvertisement, isIpv6Frame, parseRouterSolicitation } from '../ppp/ipv6-nd.js'
 import type { UserPolicy } from '../auth/index.js'
@@ -226,11 +226,14 @@ export class ServerControlPlane extends ControlPlane {
       peer: { address: binding.peer.address, port: binding.peer.port, ikeId: binding.peerId },
       localAddress: this.server.gateway,
       dns: this.server.dns,
-      assignAddress: (r) => {
-        const a = this.server.pool.allocate({ user: r.user, now: this.o.clock(), ...(r.requested ? { requested: r.requested } : {}), ...(r.policy.address ? { fixed: r.policy.address } : {}) })
-        return a.ok ? { ok: true, address: a.address } : { ok: false, reason: `${a.error}: ${a.reason}` }
-      },
+      assignAddress: this.assignAddress,
     })
+  }
+
+  /** Every link's address assignment: one function for the server, not a closure per link (issue #9). */
+  private readonly assignAddress: NonNullable<PppLinkOptions['assignAddress']> = (r) => {
+    const a = this.server.pool.allocate({ user: r.user, now: this.o.clock(), ...(r.requested ? { requested: r.requested } : {}), ...(r.policy.address ? { fixed: r.policy.address } : {}) })
+    return a.ok ? { ok: true, address: a.address } : { ok: false, reason: `${a.error}: ${a.reason}` }
   }
 
   protected sessionRouting(call: Call): Partial<SessionOptions> {

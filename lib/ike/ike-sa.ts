@@ -11,7 +11,7 @@ import type { DhKeys } from './dh.js'
 import type { Phase1Choice } from './proposal.js'
 import type { Endpoint } from './types.js'
 import { nextTimerSeq, type Timed } from '../util/deadline-queue.js'
-import { ownCopy } from '../util/buffers.js'
+import { ownCopies, ownCopy } from '../util/buffers.js'
 import { VendorIds, identifyVendorId } from './constants.js'
 
 export type MainModeState =
@@ -111,7 +111,8 @@ export class IkeSa implements Timed {
   /** The configured site this SA authenticated as: only then may its Quick Modes use tunnel mode. */
   site?: string
 
-  readonly ckyI: Buffer
+  /** Set once (releasePhase1 moves it, unchanged, into the SA's one allocation). */
+  ckyI: Buffer
 
   constructor(
     readonly role: 'initiator' | 'responder',
@@ -214,9 +215,22 @@ export class IkeSa implements Timed {
     this.gxy?.fill(0)
     this.skeyid?.fill(0)
     this.gxy = this.skeyid = this.gxi = this.gxr = this.ni = this.nr = this.saiB = this.idiB = undefined
-    // What stays is copied into memory of its own (a pool slice would pin 8 KiB); the slices of keys are zeroed.
-    if (this.encKey) this.encKey = replaceZeroed(this.encKey)
-    if (this.p1LastBlock) this.p1Iv = this.p1LastBlock = ownCopy(this.p1LastBlock)
+    // What stays is copied into one allocation of its own (a pool slice would pin 8 KiB; one ArrayBuffer
+    // per field costs ~0.2 KB each besides its bytes); the keys' old copies are zeroed.
+    if (this.encKey && this.p1LastBlock && this.skeyidD && this.skeyidA) {
+      const old = [this.encKey, this.skeyidD, this.skeyidA]
+      const [ckyI, ckyR, encKey, skeyidD, skeyidA, lastBlock] = ownCopies([this.ckyI, this.ckyR, ...old, this.p1LastBlock])
+      this.ckyI = ckyI!
+      this.ckyR = ckyR!
+      this.encKey = encKey
+      this.skeyidD = skeyidD
+      this.skeyidA = skeyidA
+      this.p1Iv = this.p1LastBlock = lastBlock
+      for (const key of old) key.fill(0)
+    } else {
+      if (this.encKey) this.encKey = replaceZeroed(this.encKey)
+      if (this.p1LastBlock) this.p1Iv = this.p1LastBlock = ownCopy(this.p1LastBlock)
+    }
     this.peerVendorIds = this.peerVendorIds.filter((v) => {
       const known = identifyVendorId(v)
       return known === VendorIds.DPD || known === VendorIds.FRAGMENTATION

@@ -52,7 +52,8 @@ export class IpcpServerPolicy implements OptionPolicy {
   readonly localAddress: string
   readonly dns: readonly string[]
   readonly nbns: readonly string[]
-  readonly #assign: (requested: string | undefined) => AddressAssignment
+  /** Asked once, then let go (it is a closure over the link: ~0.4 KB a session kept for nothing, issue #9). */
+  #assign: ((requested: string | undefined) => AddressAssignment) | undefined
   #peerAddress: string | undefined
   #failure: string | undefined
   #sendAddress = true
@@ -84,7 +85,8 @@ export class IpcpServerPolicy implements OptionPolicy {
 
   #addressFor(requested: string | undefined): string | undefined {
     if (this.#peerAddress === undefined && this.#failure === undefined) {
-      const result = this.#assign(requested === ANY ? undefined : requested)
+      const result = this.#assign!(requested === ANY ? undefined : requested)
+      this.#assign = undefined
       if (result.ok) this.#peerAddress = result.address
       else this.#failure = result.reason
     }

@@ -11,3 +11,24 @@ export function ownCopy(bytes: Uint8Array): Buffer {
   copy.set(bytes)
   return Buffer.from(copy.buffer, 0, copy.length)
 }
+
+/**
+ * Copies of `parts` in one allocation of their own, as Buffers over it in
+ * order. For what one owner keeps together for its life (an IKE SA's
+ * cookies and keys): each ArrayBuffer costs its own JS object and native
+ * backing store besides its bytes, so six small copies in one cost ~1 KB
+ * less than six apart (issue #9).
+ */
+export function ownCopies(parts: readonly Uint8Array[]): Buffer[] {
+  let total = 0
+  for (const p of parts) total += p.length
+  const memory = new Uint8Array(total)
+  const out: Buffer[] = []
+  let at = 0
+  for (const p of parts) {
+    memory.set(p, at)
+    out.push(Buffer.from(memory.buffer, at, p.length))
+    at += p.length
+  }
+  return out
+}

@@ -69,6 +69,16 @@ test('churn of far-off deadlines does not keep cancelled owners in the heap', (t
   t.deepEqual(q.due(1e9).map((o) => o.name), [0])
 })
 
+test('cancelled owners among many live ones are let go once they are an eighth of the heap (a dead session is not kept until its old deadline)', (t) => {
+  const q = queue()
+  const owners = Array.from({ length: 8000 }, (_, i) => owner(i))
+  for (const o of owners) set(q, o, 28_800 + o.name)
+  for (const o of owners.slice(0, 3000)) q.cancel(o)
+  // 5,000 live: at most an eighth of the heap may be stale entries (half was allowed before: 8,000 entries here).
+  t.true(q.entries <= 5000 + Math.ceil(5000 / 7), `${q.entries} entries for 5,000 live owners`)
+  t.is(q.due(1e9).length, 5000)
+})
+
 type Op = { kind: 'set'; owner: number; at: number | undefined } | { kind: 'cancel'; owner: number } | { kind: 'tick'; advance: number }
 
 test('matches a scan over every owner on random deadline changes, cancels and ticks', (t) => {

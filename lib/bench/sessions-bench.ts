@@ -17,6 +17,7 @@
  * server came back to idle memory).
  */
 import { monitorEventLoopDelay } from 'node:perf_hooks'
+import { writeHeapSnapshot } from 'node:v8'
 import { serverIdle } from '../testing/vpn-rig.js'
 import { sleep, until } from '../testing/wait.js'
 import { startFleetRig } from './fleet-rig.js'
@@ -77,11 +78,17 @@ export type SessionsRecord =
       teardown_seconds: number
       rss_mb_idle_before: number
       rss_mb_idle_after: number
+      /** The JS heap in use, idle before the first session and after the teardown (after a full GC): what separates a leak (live objects left) from memory the allocators keep. */
+      heap_mb_idle_before: number
+      heap_mb_idle_after: number
+      /** V8's heap reserved (heapTotal) idle after the teardown. */
+      heap_total_mb_idle_after: number
       fds_idle_before: number
       fds_idle_after: number
       ratio: number
     }
 
+const mb = (bytes: number) => Math.round((bytes / 2 ** 20) * 10) / 10
 const ms = (ns: number) => Math.max(0, Math.round((ns / 1e6 - LAG_RESOLUTION_MS) * 100) / 100)
 
 async function lagWindow(seconds: number): Promise<{ h: ReturnType<typeof monitorEventLoopDelay>; cpuPercent: number }> {
@@ -103,6 +110,7 @@ export async function* runSessionsBench(o: SessionsBenchOptions): AsyncGenerator
     const server = fr.rig.server
     const idleLag = await lagWindow(Math.min(10, o.lagSeconds))
     const idle: Snapshot = snapshot()
+    if (process.env.SESSIONS_BENCH_SNAPSHOT) writeHeapSnapshot(`${process.env.SESSIONS_BENCH_SNAPSHOT}.idle.heapsnapshot`)
     const fleetUsage = async () => {
       fr.send({ cmd: 'usage' })
       return (await fr.next('usage', 60_000)).rssMb
@@ -112,6 +120,8 @@ export async function* runSessionsBench(o: SessionsBenchOptions): AsyncGenerator
       const ready = await fr.next('ready', 60 * 60_000)
       await sleep(3000)
       const s = snapshot()
+      // SESSIONS_BENCH_SNAPSHOT=file: the server's JS heap at each count (file.<count>.heapsnapshot), for finding what a session holds.
+      if (process.env.SESSIONS_BENCH_SNAPSHOT) writeHeapSnapshot(`${process.env.SESSIONS_BENCH_SNAPSHOT}.${sessions}.heapsnapshot`)
       const up = server.status().sessions
       const perSession = (a: number, b: number) => Math.round((a - b) / Math.max(1, up))
       const rssBytes = perSession(s.rssBytes, idle.rssBytes)
@@ -159,6 +169,7 @@ export async function* runSessionsBench(o: SessionsBenchOptions): AsyncGenerator
     if (!idleAgain) throw new Error(`sessions bench: the server was not idle 5 min after the fleet hung up (${server.status().sessions} sessions left)`)
     await sleep(2000)
     const end = snapshot()
+    if (process.env.SESSIONS_BENCH_SNAPSHOT) writeHeapSnapshot(`${process.env.SESSIONS_BENCH_SNAPSHOT}.after.heapsnapshot`)
     yield {
       bench: 'sessions',
       metric: 'teardown',
@@ -166,6 +177,9 @@ export async function* runSessionsBench(o: SessionsBenchOptions): AsyncGenerator
       teardown_seconds: Math.round(teardown * 10) / 10,
       rss_mb_idle_before: idle.rss,
       rss_mb_idle_after: end.rss,
+      heap_mb_idle_before: mb(idle.heapUsed),
+      heap_mb_idle_after: mb(end.heapUsed),
+      heap_total_mb_idle_after: mb(end.heapTotal),
       fds_idle_before: idle.fds,
       fds_idle_after: end.fds,
       ratio: Math.round((end.rss / idle.rss) * 1000) / 1000,
@@ -188,5 +202,8 @@ export function formatSessionsRecord(r: SessionsRecord): string {
       `event-loop delay p50 ${r.lag_ms_p50} ms, p99 ${r.lag_ms_p99} ms, max ${r.lag_ms_max} ms (idle p99 ${r.idle_lag_ms_p99} ms), ratio ${r.ratio}`
     )
   }
-  return `sessions ${r.sessions} torn down in ${r.teardown_seconds} s; idle RSS ${r.rss_mb_idle_before} -> ${r.rss_mb_idle_after} MB, fds ${r.fds_idle_before} -> ${r.fds_idle_after}`
+  return (
+    `sessions ${r.sessions} torn down in ${r.teardown_seconds} s; idle RSS ${r.rss_mb_idle_before} -> ${r.rss_mb_idle_after} MB ` +
+    `(JS heap in use ${r.heap_mb_idle_before} -> ${r.heap_mb_idle_after} MB, reserved ${r.heap_total_mb_idle_after} MB), fds ${r.fds_idle_before} -> ${r.fds_idle_after}`
+  )
 }

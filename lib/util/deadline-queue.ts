@@ -32,8 +32,16 @@ export function nextTimerSeq(): number {
   return ++seq
 }
 
-/** Stale entries tolerated before the heap is rebuilt without them (and at least half the heap). */
+/**
+ * Stale entries tolerated before the heap is rebuilt without them: at least
+ * this many and an eighth of the heap. A stale entry keeps its owner (a
+ * gone IKE SA, tunnel or call, with all it holds) alive until its old time
+ * comes; with half the heap allowed stale, a server churning 10,000 sessions
+ * could hold nearly as many dead ones (issue #9). A rebuild is O(n log n)
+ * every n/8 cancels: O(log n) amortised per cancel.
+ */
 const REBUILD_MIN_STALE = 64
+const REBUILD_STALE_SHARE = 8
 
 export class DeadlineQueue<T extends Timed> {
   #heap = new FlatQueue<T>()
@@ -127,7 +135,7 @@ export class DeadlineQueue<T extends Timed> {
 
   /** Without this, a churn of owners queued far ahead (an IKE SA's 8-hour lifetime) would keep them all in memory. */
   #maybeRebuild(): void {
-    if (this.#stale < REBUILD_MIN_STALE || this.#stale * 2 < this.#heap.length) return
+    if (this.#stale < REBUILD_MIN_STALE || this.#stale * REBUILD_STALE_SHARE < this.#heap.length) return
     const old = this.#heap
     const fresh = new FlatQueue<T>()
     const seen = new Set<T>()

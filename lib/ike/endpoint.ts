@@ -619,6 +619,9 @@ export class IkeEndpoint {
           return
         }
         if (qmode.respondToQuick3(ctx, qm, header, body)) this.childUp(ike, qm)
+        // Message 3 shows the initiator has our message 2: the copy kept to answer a repeat of message 1 would
+        // otherwise stay on the idle SA until the next exchange (~0.7 KB a session, issue #9).
+        if (ike.lastSent === qm.reply) ike.lastSent = undefined
         this.quickModes.delete(key)
       }
       return

@@ -50,6 +50,8 @@ export interface QuickMode {
   tunnel?: { local: string; remote: string }
   /** Responder: the inbound SA's keys, derived for child-sa-inbound at message 2 and reused at child-sa-up. */
   inboundKeys?: ChildSaKeys
+  /** Responder: message 2 as kept on the IKE SA (to answer a repeated message 1), let go once message 3 came. */
+  reply?: IkeSa['lastSent']
 }
 
 function failure(ctx: Context, ike: IkeSa, reason: string, notify?: number): undefined {
@@ -204,6 +206,7 @@ export function respondToQuick1(ctx: Context, ike: IkeSa, header: IsakmpHeader, 
     qm.commit ? Flag.COMMIT : 0,
   )
   ctx.send({ data: message, to: ike.peer, fromPort: ike.localPort, fromAddress: ike.local.address }, ike, requestKey(body))
+  qm.reply = ike.lastSent
   // The inbound SA may be installed now (libreswan does): clients send their
   // first ESP packet right behind message 3, before child-sa-up is acted on.
   qm.inboundKeys = childKeys(ike, qm, qm.ourSpi)

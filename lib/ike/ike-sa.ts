@@ -231,10 +231,13 @@ export class IkeSa implements Timed {
       if (this.encKey) this.encKey = replaceZeroed(this.encKey)
       if (this.p1LastBlock) this.p1Iv = this.p1LastBlock = ownCopy(this.p1LastBlock)
     }
-    this.peerVendorIds = this.peerVendorIds.filter((v) => {
+    // Kept as the shared constants they match (identifyVendorId answers the same): no Buffer of its own per SA.
+    const kept: Buffer[] = []
+    for (const v of this.peerVendorIds) {
       const known = identifyVendorId(v)
-      return known === VendorIds.DPD || known === VendorIds.FRAGMENTATION
-    }).map(ownCopy)
+      if ((known === VendorIds.DPD || known === VendorIds.FRAGMENTATION) && !kept.includes(known.id)) kept.push(known.id)
+    }
+    this.peerVendorIds = kept
   }
 
   /** Phase 1 is complete: later exchanges seed their IVs from its last block. */

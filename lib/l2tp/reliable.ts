@@ -102,12 +102,14 @@ export class ReliableChannel {
   private nextNs: number
   /** Ns expected next from the peer: our Nr. */
   private expectedNr: number
+  // An idle tunnel's channel holds nothing: drained queues are replaced by fresh arrays (a drained one keeps
+  // its grown backing store) and the reorder map exists only while a message waits in it (issue #9).
   /** Transmitted, not yet acknowledged, oldest first (consecutive Ns). */
-  private readonly inFlight: Outgoing[] = []
+  private inFlight: Outgoing[] = []
   /** Waiting for the peer's window to open, oldest first. */
-  private readonly waiting: Outgoing[] = []
+  private waiting: Outgoing[] = []
   /** Received ahead of `expectedNr`, within our window. */
-  private readonly outOfOrder = new Map<number, ControlMessage>()
+  private outOfOrder: Map<number, ControlMessage> | undefined
   /** When an acknowledgement must go out, if one is owed. */
   private ackDue: number | undefined
   private hasFailed = false
@@ -197,19 +199,20 @@ export class ReliableChannel {
     if (distance === 0) {
       const delivered: M[] = [message]
       this.expectedNr = (this.expectedNr + 1) % SEQ
-      for (let next = this.outOfOrder.get(this.expectedNr); next; next = this.outOfOrder.get(this.expectedNr)) {
-        this.outOfOrder.delete(this.expectedNr)
+      for (let next = this.outOfOrder?.get(this.expectedNr); next; next = this.outOfOrder?.get(this.expectedNr)) {
+        this.outOfOrder!.delete(this.expectedNr)
         delivered.push(next as M)
         this.expectedNr = (this.expectedNr + 1) % SEQ
       }
+      if (this.outOfOrder?.size === 0) this.outOfOrder = undefined
       this.owe(now + this.ackDelay)
       return delivered
     }
     if (distance >= HALF) {
       // Ns before our Nr: already delivered. Our acknowledgement was lost; repeat it now.
       this.owe(now)
-    } else if (distance < this.receiveWindow && !this.outOfOrder.has(message.ns)) {
-      this.outOfOrder.set(message.ns, message)
+    } else if (distance < this.receiveWindow && !this.outOfOrder?.has(message.ns)) {
+      ;(this.outOfOrder ??= new Map()).set(message.ns, message)
     }
     return []
   }
@@ -233,12 +236,15 @@ export class ReliableChannel {
       out.push(this.stamp(o))
       this.counter?.countRetransmit?.()
     }
-    while (this.waiting.length > 0 && this.inFlight.length < this.peerWindow) {
-      const o = this.waiting.shift()!
-      o.tries = 1
-      o.due = now + this.backoff(1)
-      this.inFlight.push(o)
-      out.push(this.stamp(o))
+    if (this.waiting.length > 0 && this.inFlight.length < this.peerWindow) {
+      while (this.waiting.length > 0 && this.inFlight.length < this.peerWindow) {
+        const o = this.waiting.shift()!
+        o.tries = 1
+        o.due = now + this.backoff(1)
+        this.inFlight.push(o)
+        out.push(this.stamp(o))
+      }
+      if (this.waiting.length === 0) this.waiting = []
     }
     if (out.length > 0) {
       this.ackDue = undefined
@@ -273,7 +279,9 @@ export class ReliableChannel {
     if (!oldest) return
     const count = seqDistance(nr, oldest.ns)
     if (count > this.inFlight.length) return
-    this.inFlight.splice(0, count)
+    if (count === 0) return
+    if (count === this.inFlight.length) this.inFlight = []
+    else this.inFlight.splice(0, count)
   }
 
   private backoff(tries: number): number {

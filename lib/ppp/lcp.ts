@@ -190,7 +190,8 @@ export class LcpPolicy implements OptionPolicy {
   #wantAcfc: boolean
   #wantPfc: boolean
   #auth: Method | undefined
-  #authTried = new Set<Method>()
+  /** At most the four methods: an array, not a Set (~0.1 KB less per link). */
+  #authTried: Method[] = []
 
   // in force (ours after the peer's Ack, the peer's after our Ack)
   #negotiated: LcpNegotiated = LcpPolicy.#initialNegotiated()
@@ -235,9 +236,9 @@ export class LcpPolicy implements OptionPolicy {
     this.#magic = this.#newMagic(0)
     this.#wantAcfc = this.#requestAcfc
     this.#wantPfc = this.#requestPfc
-    this.#authTried = new Set()
+    this.#authTried = []
     this.#auth = this.role === 'server' ? this.authMethods[0] : undefined
-    if (this.#auth) this.#authTried.add(this.#auth)
+    if (this.#auth) this.#authTried.push(this.#auth)
     this.#negotiated = LcpPolicy.#initialNegotiated()
   }
 
@@ -353,13 +354,13 @@ export class LcpPolicy implements OptionPolicy {
   #nextAuth(preferred: Method | undefined): boolean {
     if (preferred && preferred !== this.#auth && this.authMethods.includes(preferred)) {
       this.#auth = preferred
-      this.#authTried.add(preferred)
+      this.#authTried.push(preferred)
       return true
     }
-    const next = this.authMethods.find((method) => !this.#authTried.has(method))
+    const next = this.authMethods.find((method) => !this.#authTried.includes(method))
     if (!next) return false
     this.#auth = next
-    this.#authTried.add(next)
+    this.#authTried.push(next)
     return true
   }
 

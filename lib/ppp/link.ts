@@ -203,6 +203,10 @@ export class PppLinkError extends Error {
 const AUTH_PROTOCOLS: ReadonlySet<number> = new Set([Protocol.PAP, Protocol.CHAP, Protocol.EAP])
 const TERMINATING: ReadonlySet<AutomatonState> = new Set(['Closing', 'Stopping', 'Closed', 'Stopped'])
 
+/** The last Configure-Ack per protocol (LCP, IPCP, IPV6CP): a record of three slots, not a Map (~0.2 KB less per link). */
+type LastAcks = { lcp?: ConfigPacket; ipcp?: ConfigPacket; ipv6cp?: ConfigPacket }
+const ackSlot = (protocol: number): keyof LastAcks => (protocol === Protocol.LCP ? 'lcp' : protocol === Protocol.IPCP ? 'ipcp' : 'ipv6cp')
+
 export class PppLink implements LcpHooks {
   readonly role: 'server' | 'client'
   readonly counters: PppLinkCounters = { malformed: 0, discarded: 0, protocolRejects: 0 }
@@ -241,7 +245,7 @@ export class PppLink implements LcpHooks {
   #protocolRejectIdentifier = 0
   readonly #rejectedByPeer: number[] = []
   /** The last Configure-Ack sent per protocol (LCP, IPCP, IPV6CP), to answer a retransmitted request in Opened. */
-  readonly #lastAck = new Map<number, ConfigPacket>()
+  readonly #lastAck: LastAcks = { lcp: undefined, ipcp: undefined, ipv6cp: undefined }
   // Replaced by fresh arrays once drained: a drained queue would keep its grown backing store for the session's life.
   #transmit: Buffer[] = []
   #events: PppLinkEvent[] = []
@@ -549,7 +553,7 @@ export class PppLink implements LcpHooks {
    * over; with a strict peer such as iOS that can repeat until Max-Configure).
    */
   #deliver(protocol: number, automaton: Automaton, packet: ConfigPacket, now: number): void {
-    const acked = this.#lastAck.get(protocol)
+    const acked = this.#lastAck[ackSlot(protocol)]
     if (packet.code === Code.CONFIGURE_REQUEST && automaton.state === 'Opened' && acked && acked.identifier === packet.identifier && acked.data.equals(packet.data)) {
       this.#sendFrame(protocol, encodeRawPacket(Code.CONFIGURE_ACK, acked.identifier, acked.data))
       return
@@ -581,7 +585,7 @@ export class PppLink implements LcpHooks {
 
   #sendConfig(protocol: number, packet: ConfigPacket): void {
     // Kept for the link's life: memory of its own, not a pool slice (lib/util/buffers.ts).
-    if (packet.code === Code.CONFIGURE_ACK) this.#lastAck.set(protocol, { ...packet, data: ownCopy(packet.data) })
+    if (packet.code === Code.CONFIGURE_ACK) this.#lastAck[ackSlot(protocol)] = { ...packet, data: ownCopy(packet.data) }
     this.#sendFrame(protocol, encodeRawPacket(packet.code, packet.identifier, packet.data))
   }
 

@@ -67,7 +67,8 @@ export class IkeSa implements Timed {
   halfOpenSource: string | undefined = undefined
   identityKey: string | undefined = undefined
   endpointKey: string | undefined = undefined
-  choice?: Phase1Choice
+  /** The Phase 1 choice; its `transform` (the client's, echoed in our reply) goes once the SA is established. */
+  choice?: Omit<Phase1Choice, 'transform'> & { transform?: Phase1Choice['transform'] }
   /** The initiator's SA payload body (SAi_b), which HASH_I/HASH_R cover. */
   saiB?: Buffer
   /** Aggressive Mode: the initiator's ID payload body (IDii_b), which HASH_I covers. */
@@ -215,6 +216,8 @@ export class IkeSa implements Timed {
     this.gxy?.fill(0)
     this.skeyid?.fill(0)
     this.gxy = this.skeyid = this.gxi = this.gxr = this.ni = this.nr = this.saiB = this.idiB = undefined
+    // The received transform (its attribute list) served our reply only: ~0.4 KB a session (issue #9).
+    if (this.choice?.transform) this.choice = { ...this.choice, transform: undefined }
     // What stays is copied into one allocation of its own (a pool slice would pin 8 KiB; one ArrayBuffer
     // per field costs ~0.2 KB each besides its bytes); the keys' old copies are zeroed.
     if (this.encKey && this.p1LastBlock && this.skeyidD && this.skeyidA) {

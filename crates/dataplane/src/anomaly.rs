@@ -4,9 +4,9 @@
 //!
 //! The packet path does one thing per packet from a client, and only while
 //! flags are on: it sets one bit of the session's [`DestinationSketch`]
-//! (4096 bits, a hash of destination address, protocol and port; no
-//! allocation, one relaxed load, and a `fetch_or` only for a bit not yet
-//! set). Everything else runs in the dispatcher's once-a-second scan
+//! (4096 bits, a hash of destination address, protocol and port; one
+//! relaxed load, and a `fetch_or` only for a bit not yet set; the sketch
+//! itself is allocated by the session's first such packet). Everything else runs in the dispatcher's once-a-second scan
 //! ([`AnomalyTracker`]), from counters the packet path keeps anyway.
 //!
 //! Distinct destinations are estimated by linear counting (Whang et al.,
@@ -17,7 +17,7 @@
 use std::collections::HashMap;
 use std::net::IpAddr;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed};
-use std::sync::Mutex;
+use std::sync::{Mutex, OnceLock};
 use std::time::Instant;
 
 use crate::engine::Event;
@@ -35,6 +35,32 @@ impl Default for DestinationSketch {
     fn default() -> Self {
         DestinationSketch {
             words: std::array::from_fn(|_| AtomicU64::new(0)),
+        }
+    }
+}
+
+/// A session's sketch, allocated by its first recorded packet: 512 bytes
+/// per session only while the destinations flag is on and the session
+/// sends (issue #9: every session carried one, flags on or off).
+#[derive(Default)]
+pub struct LazySketch(OnceLock<Box<DestinationSketch>>);
+
+impl LazySketch {
+    #[inline]
+    pub fn record(&self, dst: IpAddr, protocol: u8, port: u16) {
+        self.0
+            .get_or_init(|| Box::new(DestinationSketch::default()))
+            .record(dst, protocol, port);
+    }
+
+    /// 0 when nothing was recorded yet.
+    pub fn estimate(&self) -> u64 {
+        self.0.get().map_or(0, |s| s.estimate())
+    }
+
+    pub fn clear(&self) {
+        if let Some(s) = self.0.get() {
+            s.clear();
         }
     }
 }

@@ -82,7 +82,7 @@ pub struct SessionCounters {
     /// Monotonic ns of the last packet either way.
     pub last_activity_ns: AtomicU64,
     /// Where the client sent to lately (anomaly flags, while they are on).
-    pub destinations: crate::anomaly::DestinationSketch,
+    pub destinations: crate::anomaly::LazySketch,
 }
 
 /// An L2TP session carrying PPP.

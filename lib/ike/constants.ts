@@ -360,7 +360,18 @@ const EXACT_VENDOR_IDS = new Map<string, VendorId>()
 for (const v of VENDOR_ID_LIST) if (!v.prefix && !EXACT_VENDOR_IDS.has(v.id.toString('hex'))) EXACT_VENDOR_IDS.set(v.id.toString('hex'), v)
 const PREFIX_VENDOR_IDS: readonly VendorId[] = VENDOR_ID_LIST.filter((v) => v.prefix)
 
+/** What identifyVendorId said of a Buffer (a peer's VIDs are asked about at every timer update: DPD, fragmentation). */
+const IDENTIFIED = new WeakMap<Buffer, VendorId | null>()
+
 export function identifyVendorId(data: Buffer): VendorId | undefined {
+  const known = IDENTIFIED.get(data)
+  if (known !== undefined) return known ?? undefined
+  const found = identifyVendorIdBytes(data)
+  IDENTIFIED.set(data, found ?? null)
+  return found
+}
+
+function identifyVendorIdBytes(data: Buffer): VendorId | undefined {
   // Declaration order decides between a prefix and an exact match of the same bytes.
   const exact = EXACT_VENDOR_IDS.get(data.toString('hex'))
   for (const v of PREFIX_VENDOR_IDS) {

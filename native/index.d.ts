@@ -313,6 +313,15 @@ export declare function espSuites(): Array<string>
 export declare function ikeAesCbc(encrypt: boolean, key: Uint8Array, iv: Uint8Array, data: Uint8Array): Buffer
 
 /**
+ * AES-CBC of `data` where it lies (whole blocks, the caller pads): how
+ * lib/ike seals a message it encoded into the buffer it sends, with no
+ * copy in or out. Throws IKE_BAD_KEY_LENGTH, IKE_BAD_IV, IKE_BAD_CIPHERTEXT,
+ * or IKE_BAD_ARGUMENT when `data` shares memory with `key` or `iv` (JS may
+ * pass views of one ArrayBuffer).
+ */
+export declare function ikeAesCbcInPlace(encrypt: boolean, key: Uint8Array, iv: Uint8Array, data: Buffer): void
+
+/**
  * IKEv1's prf(key, a | b | ...) (RFC 2409 section 5): the HMAC of `hash`
  * (1 = SHA-1, 256, 384, 512 = SHA-2) over up to seven parts; throws
  * IKE_BAD_ARGUMENT for another hash.

@@ -114,6 +114,33 @@ pub fn ike_aes_cbc<'env>(
     Ok(out)
 }
 
+/// AES-CBC of `data` where it lies (whole blocks, the caller pads): how
+/// lib/ike seals a message it encoded into the buffer it sends, with no
+/// copy in or out. Throws IKE_BAD_KEY_LENGTH, IKE_BAD_IV, IKE_BAD_CIPHERTEXT,
+/// or IKE_BAD_ARGUMENT when `data` shares memory with `key` or `iv` (JS may
+/// pass views of one ArrayBuffer).
+#[napi]
+pub fn ike_aes_cbc_in_place(
+    encrypt: bool,
+    key: &[u8],
+    iv: &[u8],
+    mut data: BufferSlice,
+) -> Result<()> {
+    // Checked before a mutable view of `data` exists.
+    let d = (data.as_ptr() as usize, data.len());
+    let shares = |v: &[u8]| {
+        let (a, n) = (v.as_ptr() as usize, v.len());
+        n > 0 && d.1 > 0 && a < d.0 + d.1 && d.0 < a + n
+    };
+    if shares(key) || shares(iv) {
+        return Err(error(
+            "IKE_BAD_ARGUMENT",
+            "data must not share memory with the key or the IV",
+        ));
+    }
+    ike::aes_cbc(encrypt, key, iv, &mut data).map_err(|e| error(e.code(), e.message()))
+}
+
 /// CPU time the calling (JS) thread has used, in microseconds: what the
 /// IKE benchmark times the responder's work with (one cheap system call,
 /// unlike process.cpuUsage, which sums every thread of the process).

@@ -297,7 +297,7 @@ export function decodeMessage(datagram: Buffer): DecodedMessage {
  * message to the cipher's block size. `end` is where the last payload ends.
  * `base` only shifts the offsets reported in errors.
  */
-export function decodePayloadChain(firstType: number, body: Buffer, base = 0): { payloads: Payload[]; end: number } {
+export function decodePayloadChain(firstType: number, body: Buffer, base = 0, copy = true): { payloads: Payload[]; end: number } {
   if (!Buffer.isBuffer(body)) throw new IkeCodecError('IKE_TRUNCATED', 'body is not a Buffer')
   const payloads: Payload[] = []
   let type = firstType
@@ -312,7 +312,7 @@ export function decodePayloadChain(firstType: number, body: Buffer, base = 0): {
       throw new IkeCodecError('IKE_BAD_LENGTH', `payload ${type} at ${base + at} has length ${length}, ${body.length - at} bytes remain`, NotifyType.PAYLOAD_MALFORMED, { payloadType: type, offset: base + at })
     }
     const raw = body.subarray(at + 4, at + length)
-    payloads.push(decodePayloadBody(type, raw, base + at + 4))
+    payloads.push(decodePayloadBody(type, raw, base + at + 4, copy))
     at += length
     type = next
   }
@@ -334,8 +334,11 @@ function need(type: number, raw: Buffer, min: number, offset: number): void {
  * One payload from its body (after the generic header). Dispatch by type;
  * each decoder's wire layout is in the payload's interface above.
  */
-export function decodePayloadBody(type: number, body: Buffer, offset = 0): Payload {
-  const raw = Buffer.from(body)
+export function decodePayloadBody(type: number, body: Buffer, offset = 0, copy = true): Payload {
+  // A copy, so that a payload kept does not hold the datagram; unless the
+  // caller says `body` is already a buffer of this message's own (a
+  // decrypted plaintext), which the payloads may as well view.
+  const raw = copy ? Buffer.from(body) : body
   switch (type) {
     case PayloadType.SA: {
       return { type, ...decodeSaBody(raw, offset), raw }

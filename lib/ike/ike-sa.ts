@@ -284,7 +284,8 @@ export class IkeSa implements Timed {
    */
   decryptMessage(header: IsakmpHeader, ciphertext: Buffer): { payloads: Payload[]; plaintext: Buffer; end: number; commit: () => void } {
     const { plaintext, lastBlock } = crypto.decrypt(this.cipher, this.encKey!, this.ivFor(header.messageId), ciphertext)
-    const { payloads, end } = decodePayloadChain(header.nextPayload, plaintext)
+    // The plaintext is a new buffer of this message's alone: its payloads view it, no copy each.
+    const { payloads, end } = decodePayloadChain(header.nextPayload, plaintext, 0, false)
     return { payloads, plaintext, end, commit: () => this.advance(header.messageId, lastBlock) }
   }
 }

@@ -328,6 +328,13 @@ export declare function ikeAesCbcInPlace(encrypt: boolean, key: Uint8Array, iv: 
  */
 export declare function ikePrf(hash: number, key: Uint8Array, a: Uint8Array, b?: Uint8Array | undefined | null, c?: Uint8Array | undefined | null, d?: Uint8Array | undefined | null, e?: Uint8Array | undefined | null, f?: Uint8Array | undefined | null, g?: Uint8Array | undefined | null): Buffer
 
+/**
+ * SKEYID_d | SKEYID_a | SKEYID_e (RFC 2409 section 5) in one Buffer, from
+ * SKEYID, g^xy and the cookies, under one HMAC key (`hash` as for
+ * ikePrf): one call where three PRFs were.
+ */
+export declare function ikeSkeyids(hash: number, skeyid: Uint8Array, gxy: Uint8Array, ckyI: Uint8Array, ckyR: Uint8Array): Buffer
+
 export interface LocalAddresses {
   ike: Array<string>
   natt: Array<string>

@@ -173,6 +173,8 @@ export class IkeSa implements Timed {
     this.skeyidD = ids.d
     this.skeyidA = ids.a
     this.encKey = crypto.encryptionKey(hash, ids.e, this.choice!.keyLength)
+    // SKEYID_e has served (the key is a copy or an expansion of it); it may share a buffer with SKEYID_d and _a.
+    ids.e.fill(0)
     this.p1Iv = crypto.phase1Iv(hash, this.gxi!, this.gxr!, this.block)
   }
 

@@ -97,6 +97,32 @@ pub fn ike_prf<'env>(
     BufferSlice::copy_from(env, tag.as_ref()).map_err(|e| error("IKE_NATIVE", e.reason.clone()))
 }
 
+/// SKEYID_d | SKEYID_a | SKEYID_e (RFC 2409 section 5) in one Buffer, from
+/// SKEYID, g^xy and the cookies, under one HMAC key (`hash` as for
+/// ikePrf): one call where three PRFs were.
+#[napi]
+pub fn ike_skeyids<'env>(
+    env: &'env Env,
+    hash: u32,
+    skeyid: &[u8],
+    gxy: &[u8],
+    cky_i: &[u8],
+    cky_r: &[u8],
+) -> Result<BufferSlice<'env>> {
+    let hash = PrfHash::from_id(hash)
+        .ok_or_else(|| error("IKE_BAD_ARGUMENT", format!("no native PRF for hash {hash}")))?;
+    let tags = ike::skeyids(hash, skeyid, gxy, cky_i, cky_r);
+    let mut out = Vec::with_capacity(3 * tags[0].as_ref().len());
+    for tag in &tags {
+        out.extend_from_slice(tag.as_ref());
+    }
+    let buffer =
+        BufferSlice::copy_from(env, &out).map_err(|e| error("IKE_NATIVE", e.reason.clone()));
+    // The keys' bytes leave no copy behind on the heap.
+    out.fill(0);
+    buffer
+}
+
 /// AES-CBC over whole blocks (the caller pads), key of 16, 24 or 32
 /// bytes; a new Buffer, `data` is left alone. Throws IKE_BAD_KEY_LENGTH,
 /// IKE_BAD_IV or IKE_BAD_CIPHERTEXT.

@@ -39,6 +39,8 @@ export interface TrafficReport {
   sessionsAnswered: number
   /** The most the generator's 20 ms send timer ran late (its JS busy), ms. */
   tickLateMsMax: number
+  /** Datagrams not sent because the generator's timer ran more than an interval late (sent one instead of catching up). */
+  sendsSkipped: number
 }
 
 /** Seconds before and after a rekey whose losses rekeying may explain. */

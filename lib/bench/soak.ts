@@ -86,6 +86,8 @@ export interface SoakRecord {
   fleet_lag_ms_p99: number
   fleet_lag_ms_max: number
   fleet_tick_late_ms_max: number
+  /** Datagrams the generator did not send because it ran late (no catch-up bursts). */
+  fleet_sends_skipped: number
   /** GC'd snapshot after one churn cycle (the longest lifetime into the churn). */
   rss_mb_warm: number
   heap_used_mb_warm: number
@@ -210,6 +212,7 @@ function record(
     fleet_lag_ms_p99: done.lag.p99,
     fleet_lag_ms_max: done.lag.max,
     fleet_tick_late_ms_max: traffic.tickLateMsMax,
+    fleet_sends_skipped: traffic.sendsSkipped,
     rss_mb_warm: memory.warm.rss,
     heap_used_mb_warm: mb(memory.warm.heapUsed),
     heap_used_mb_end: mb(s.end.heapUsed),
@@ -248,7 +251,7 @@ export function formatSoakRecord(r: SoakRecord): string {
     `event-loop delay p50 ${r.lag_ms_p50} ms, p99 ${r.lag_ms_p99} ms, max ${r.lag_ms_max} ms\n` +
     `  lost by when sent: ${JSON.stringify(r.packets_lost_by_window)}; unmatched answers ${r.answers_unmatched}\n` +
     `  drops: ${JSON.stringify(r.drops)}\n` +
-    `  fleet event-loop delay p99 ${r.fleet_lag_ms_p99} ms, max ${r.fleet_lag_ms_max} ms, send timer late up to ${r.fleet_tick_late_ms_max} ms\n` +
+    `  fleet event-loop delay p99 ${r.fleet_lag_ms_p99} ms, max ${r.fleet_lag_ms_max} ms, send timer late up to ${r.fleet_tick_late_ms_max} ms (${r.fleet_sends_skipped} sends skipped)\n` +
     `  RSS warm ${r.rss_mb_warm} -> end ${r.rss_mb_end} MB (${r.rss_mb_per_hour} MB/h), heap used ${r.heap_used_mb_warm} -> ${r.heap_used_mb_end} MB (${r.heap_used_mb_per_hour} MB/h)\n` +
     `  memory every 10 s [s, rss, heapUsed, heapTotal, external]: ${JSON.stringify(r.memory_samples)}`
   )

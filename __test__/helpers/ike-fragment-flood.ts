@@ -2,7 +2,8 @@
 // scheme, lib/ike/fragments.ts) from inside a test namespace: MESSAGES
 // messages, each under a fresh random initiator cookie, of which only the
 // first FRAGMENTS fragments are sent (none flagged last), each carrying
-// DATA bytes. Each send waits for the previous one.
+// DATA bytes. Each send waits for the previous one, and each message for
+// a millisecond (the server's socket buffer holds only a few of these).
 // Usage: node --import tsx ike-fragment-flood.ts ADDRESS PORT MESSAGES FRAGMENTS DATA SOURCE
 // Prints the number of datagrams sent.
 import { randomBytes } from 'node:crypto'
@@ -29,6 +30,7 @@ for (let m = 0; m < Number(messages); m++) {
     await new Promise<void>((done, fail) => socket.send(fragment, Number(port), address, (err) => (err ? fail(err) : done())))
     sent++
   }
+  await new Promise((r) => setTimeout(r, 1))
 }
 socket.close()
 console.log(sent)

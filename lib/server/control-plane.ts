@@ -78,6 +78,13 @@ export interface ControlPlaneOptions {
   emit: <K extends keyof ServerEvents>(event: K, ...args: ServerEvents[K]) => void
   /** Seconds on the caller's monotonic clock. */
   clock: () => number
+  /**
+   * Calls whose timers a tick handles at most (default all); the rest are
+   * left due, so nextDeadline() says now and the caller's next tick takes
+   * them after the I/O waiting. L2tpServer: a stall that let thousands of
+   * LCP echo timers fall due must not become one turn that long again.
+   */
+  maxCallsPerTick?: number
 }
 
 /** One PPP session over one L2TP session. */
@@ -268,11 +275,14 @@ export abstract class ControlPlane {
     } else if (kind === 'l2tp') {
       const binding = meta.binding === undefined ? undefined : this.bindings.get(meta.binding)
       if (!binding) return
+      // It came through the binding's ESP SA: the peer is alive, no DPD probe needed (as for ESP data, refreshCounters).
+      this.ike.touch(binding.ikeSa, now)
       this.l2tp.handle(ownCopy(frame), { binding: binding.id, address: binding.peer.address, port: binding.peer.port, l2tpPort: meta.l2tpPort ?? 1701 }, now)
       this.drainL2tp(now)
     } else if (kind === 'ppp') {
       const call = meta.session === undefined ? undefined : this.calls.get(meta.session)
       if (!call) return
+      this.ike.touch(call.binding.ikeSa, now)
       if (!call.opened) {
         // Before session-up (ICCN still being handled): keep a few frames.
         if (call.early.length < EARLY_FRAMES) call.early.push(ownCopy(frame))
@@ -329,7 +339,7 @@ export abstract class ControlPlane {
     this.bindings.expireEarly(now, EARLY_INBOUND_MAX_AGE)
     const l2tpAt = this.l2tp.nextTimeout()
     if (l2tpAt !== undefined && l2tpAt <= now) this.l2tp.handleTimeout(now)
-    const due = this.callTimers.due(now)
+    const due = this.callTimers.due(now, this.o.maxCallsPerTick)
     for (const call of due) {
       if (!call.finished) this.callTimeout(call, now)
     }

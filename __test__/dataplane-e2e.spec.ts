@@ -98,6 +98,12 @@ test.serial('control frames reach JS in batches; data never does', async (t) => 
   t.deepEqual(firstFrame, echo(0))
 })
 
+test.serial('the TUN device queues 4096 packets per queue for the workers (the kernel default of 500 overflowed under a burst of answers in the soak)', (t) => {
+  const { net } = pair(t)
+  const [link] = JSON.parse(ip('-n', net.a, '-j', 'link', 'show', 'l2tps0')) as { txqlen: number }[]
+  t.is(link?.txqlen, 4096)
+})
+
 test.serial('a policy that denies a prefix drops exactly that traffic, and counts it', (t) => {
   const { net, server } = pair(t, { suite: 'aes256gcm-16' })
   ip('-n', net.a, 'addr', 'add', `${DENIED_INNER}/32`, 'dev', 'lo')

@@ -11,7 +11,9 @@
  * answers this process's memory; `close` hangs up everything and answers
  * `done` with the counts and the traffic totals.
  */
+import { monitorEventLoopDelay } from 'node:perf_hooks'
 import { ClientFleet } from '../client/fleet.js'
+import type { FleetPortCounters } from '../client/fleet-port.js'
 import { sleep } from '../testing/wait.js'
 import { soakUser, type TrafficReport } from './soak-plan.js'
 import { SoakTraffic } from './soak-traffic.js'
@@ -49,8 +51,15 @@ export type FleetMessage =
   | { type: 'ready'; connected: number; failed: number; seconds: number }
   | { type: 'steady'; counts: FleetCounts }
   | { type: 'usage'; rssMb: number; heapMb: number; up: number }
-  | { type: 'done'; counts: FleetCounts; traffic: TrafficReport }
+  | { type: 'done'; counts: FleetCounts; traffic: TrafficReport; port: FleetPortCounters; lag: FleetLag }
   | { type: 'error'; message: string }
+
+/** The fleet's own event-loop delay during the churn, ms (10 ms resolution subtracted). */
+export interface FleetLag {
+  p50: number
+  p99: number
+  max: number
+}
 
 interface Slot {
   index: number
@@ -65,6 +74,7 @@ let traffic: SoakTraffic
 let slots: Slot[] = []
 const counts: FleetCounts = { connects: 0, connectFailures: 0, unexpectedDowns: 0, downReasons: {}, rekeys: 0, rekeyFailures: 0, closes: 0 }
 let churning = false
+const lag = monitorEventLoopDelay({ resolution: 10 })
 
 function send(m: FleetMessage): void {
   process.send!(m)
@@ -171,11 +181,13 @@ function open(o: FleetStart): void {
 
 async function churn(seconds: number): Promise<void> {
   churning = true
+  lag.enable()
   const [, max] = options.lifetime
   // First lives staggered over the longest lifetime, so the churn is even from the start.
   const running = slots.map((s) => cycle(s, Math.random() * max))
   await sleep(seconds * 1000)
   churning = false
+  lag.disable()
   await Promise.all(running)
   // Whatever is down now (a failed reconnect) comes up again before the end snapshot.
   await Promise.all(slots.filter((s) => !s.up).map((s) => connect(s)))
@@ -189,7 +201,8 @@ async function close(): Promise<void> {
   traffic.stop()
   for (const s of slots) s.closing = true
   await fleet.close()
-  send({ type: 'done', counts, traffic: totals })
+  const ms = (ns: number) => Math.max(0, Math.round((ns / 1e6 - 10) * 100) / 100)
+  send({ type: 'done', counts, traffic: totals, port: fleet.counters(), lag: { p50: ms(lag.percentile(50)), p99: ms(lag.percentile(99)), max: ms(lag.max) } })
 }
 
 function usage(): void {

@@ -15,13 +15,30 @@
  * sessions up before and after the churn, and idle before the first and
  * after the last session (after a full GC each time), and the server's
  * event-loop delay during the churn.
+ *
+ * Where lost packets went, each source counted separately over the whole
+ * run: the server's data-plane drop counters by reason, the kernel in the
+ * server's namespace (UDP receive-buffer overflows, per-socket drops of
+ * the server's and the echo's sockets, device drops such as a full TUN
+ * queue), the kernel in the fleet's namespace (its sockets' overflows), the
+ * fleet's own ESP drops, and when the lost datagrams were sent (after a
+ * connect, near a rekey, just before a hang-up, other: soak-traffic.ts).
+ *
+ * Memory over time: the server's RSS and JS heap every 10 s of the churn
+ * (no GC: the curve as it is), and a GC'd snapshot once one churn cycle
+ * has run (`warm`: every slot has hung up and reconnected at least once,
+ * the longest lifetime after the churn started) and at the end. The
+ * slope per hour is the end against the warm snapshot, so the first
+ * wave's growth of V8's heap and the allocator is not read as a leak.
  */
 import { monitorEventLoopDelay } from 'node:perf_hooks'
 import { sleep, until } from '../testing/wait.js'
 import { serverIdle } from '../testing/vpn-rig.js'
+import type { FleetPortCounters } from '../client/fleet-port.js'
 import { startFleetRig } from './fleet-rig.js'
-import type { FleetCounts } from './soak-fleet.js'
-import { LAG_RESOLUTION_MS, snapshot } from './snapshot.js'
+import type { FleetCounts, FleetLag } from './soak-fleet.js'
+import { kernelDelta, readKernelCounters, type KernelCounters } from './soak-kernel.js'
+import { LAG_RESOLUTION_MS, snapshot, type Snapshot } from './snapshot.js'
 import type { TrafficReport } from './soak-plan.js'
 
 export interface SoakOptions {
@@ -50,6 +67,36 @@ export interface SoakRecord {
   packets_lost_near_rekey: number
   packets_lost_beyond_rekey: number
   packets_late: number
+  /** The lost ones by when they were sent (soak-plan.ts `TrafficReport.lostByWindow`). */
+  packets_lost_by_window: TrafficReport['lostByWindow']
+  /** Answers that matched no request in flight. */
+  answers_unmatched: number
+  /** Drops by where they happened, over the whole run. */
+  drops: {
+    /** The server's data-plane counters by reason (those that grew). */
+    server_dataplane: Record<string, number>
+    /** The server's namespace: UDP errors, drops of sockets by port (4500: the server, 7: the echo's), devices. */
+    server_kernel: KernelCounters
+    /** The fleet's namespace: its sockets' UDP errors and drops. */
+    fleet_kernel: KernelCounters
+    /** The fleet's ESP: SPI unknown, failed to open, could not send. */
+    fleet_port: Pick<FleetPortCounters, 'unknownSpi' | 'espDropped' | 'sendFailed'>
+  }
+  /** The fleet process's event-loop delay during the churn and the most its send timer ran late, ms. */
+  fleet_lag_ms_p99: number
+  fleet_lag_ms_max: number
+  fleet_tick_late_ms_max: number
+  /** Datagrams the generator did not send because it ran late (no catch-up bursts). */
+  fleet_sends_skipped: number
+  /** GC'd snapshot after one churn cycle (the longest lifetime into the churn). */
+  rss_mb_warm: number
+  heap_used_mb_warm: number
+  heap_used_mb_end: number
+  /** (end - warm) per hour of churn, MB. */
+  rss_mb_per_hour: number
+  heap_used_mb_per_hour: number
+  /** Every 10 s of the churn, no GC: [seconds, RSS MB, heap used MB, heap total MB, external MB]. */
+  memory_samples: [number, number, number, number, number][]
   /** All sessions up, before and after the churn. */
   rss_mb_start: number
   rss_mb_end: number
@@ -73,6 +120,7 @@ export async function runSoakBench(o: SoakOptions): Promise<SoakRecord> {
     const server = fr.rig.server
     // With the fleet's IPC channel open, as in every later snapshot.
     const idleBefore = snapshot()
+    const nsBefore = { server: readKernelCounters(fr.net.a), fleet: readKernelCounters(fr.net.b), dataplane: { ...(server.status().counters ?? {}) } }
     fr.send({ cmd: 'start', ...fr.placement, sessions: o.sessions, lifetime: o.lifetime ?? [30, 90], intervalMs: o.intervalMs ?? 500 })
     const ready = await fr.next('ready', 20 * 60_000)
     if (ready.connected !== o.sessions) throw new Error(`soak: only ${ready.connected} of ${o.sessions} sessions came up`)
@@ -81,18 +129,43 @@ export async function runSoakBench(o: SoakOptions): Promise<SoakRecord> {
 
     const lag = monitorEventLoopDelay({ resolution: LAG_RESOLUTION_MS })
     lag.enable()
+    const churnStart = Date.now()
+    const samples: SoakRecord['memory_samples'] = []
+    const sampler = setInterval(() => {
+      const m = process.memoryUsage()
+      const mb = (b: number) => Math.round((b / 2 ** 20) * 10) / 10
+      samples.push([Math.round((Date.now() - churnStart) / 1000), mb(m.rss), mb(m.heapUsed), mb(m.heapTotal), mb(m.external)])
+    }, 10_000)
+    // One cycle: every first life (staggered over the longest lifetime) has ended and reconnected.
+    const warmAfter = Math.min(o.seconds * 500, (o.lifetime ?? [30, 90])[1] * 1000 + 5000)
+    let warm: Snapshot | undefined
+    const warmTimer = setTimeout(() => {
+      lag.disable()
+      warm = snapshot()
+      lag.enable()
+    }, warmAfter)
     fr.send({ cmd: 'churn', seconds: o.seconds })
     const steady = await fr.next('steady', (o.seconds + 600) * 1000)
+    const churnEnd = Date.now()
     lag.disable()
+    clearInterval(sampler)
+    clearTimeout(warmTimer)
     await sleep(2000)
     const end = snapshot()
 
     fr.send({ cmd: 'close' })
     const done = await fr.next('done', 10 * 60_000)
+    const drops = {
+      server_dataplane: counterDelta(nsBefore.dataplane, server.status().counters ?? {}),
+      server_kernel: kernelDelta(nsBefore.server, readKernelCounters(fr.net.a)),
+      fleet_kernel: kernelDelta(nsBefore.fleet, readKernelCounters(fr.net.b)),
+      fleet_port: { unknownSpi: done.port.unknownSpi, espDropped: done.port.espDropped, sendFailed: done.port.sendFailed },
+    }
     await until(() => serverIdle(server.status()), 60_000)
     await sleep(1000)
     const idleAfter = snapshot()
-    return record(o, ready.seconds, steady.counts, done.traffic, fr.rig.seen.down.map((d) => d.reason), { idleBefore, start: start1, end, idleAfter }, lag)
+    const memory = { warm: warm ?? start1, warmAt: warm ? warmAfter / 1000 : 0, endAt: (churnEnd - churnStart) / 1000 + 2, samples }
+    return record(o, ready.seconds, steady.counts, done, drops, fr.rig.seen.down.map((d) => d.reason), { idleBefore, start: start1, end, idleAfter }, memory, lag)
   } finally {
     await fr.close()
   }
@@ -102,11 +175,16 @@ function record(
   o: SoakOptions,
   setupSeconds: number,
   counts: FleetCounts,
-  traffic: TrafficReport,
+  done: { traffic: TrafficReport; lag: FleetLag },
+  drops: SoakRecord['drops'],
   downs: string[],
-  s: Record<'idleBefore' | 'start' | 'end' | 'idleAfter', { rss: number; fds: number }>,
+  s: Record<'idleBefore' | 'start' | 'end' | 'idleAfter', Snapshot>,
+  memory: { warm: Snapshot; warmAt: number; endAt: number; samples: SoakRecord['memory_samples'] },
   lag: ReturnType<typeof monitorEventLoopDelay>,
 ): SoakRecord {
+  const traffic = done.traffic
+  const hours = (memory.endAt - memory.warmAt) / 3600
+  const mb = (b: number) => Math.round((b / 2 ** 20) * 10) / 10
   const reasons: Record<string, number> = {}
   for (const r of downs) reasons[r] = (reasons[r] ?? 0) + 1
   const serverLost = downs.filter((r) => r !== 'peer' && r !== 'closed').length
@@ -128,6 +206,19 @@ function record(
     packets_lost_near_rekey: traffic.lostNearRekey,
     packets_lost_beyond_rekey: traffic.lost - traffic.lostNearRekey,
     packets_late: traffic.late,
+    packets_lost_by_window: traffic.lostByWindow,
+    answers_unmatched: traffic.answersUnmatched,
+    drops,
+    fleet_lag_ms_p99: done.lag.p99,
+    fleet_lag_ms_max: done.lag.max,
+    fleet_tick_late_ms_max: traffic.tickLateMsMax,
+    fleet_sends_skipped: traffic.sendsSkipped,
+    rss_mb_warm: memory.warm.rss,
+    heap_used_mb_warm: mb(memory.warm.heapUsed),
+    heap_used_mb_end: mb(s.end.heapUsed),
+    rss_mb_per_hour: Math.round(((s.end.rss - memory.warm.rss) / hours) * 10) / 10,
+    heap_used_mb_per_hour: Math.round(((s.end.heapUsed - memory.warm.heapUsed) / 2 ** 20 / hours) * 10) / 10,
+    memory_samples: memory.samples,
     rss_mb_start: s.start.rss,
     rss_mb_end: s.end.rss,
     fds_start: s.start.fds,
@@ -143,11 +234,25 @@ function record(
   }
 }
 
+function counterDelta(before: Record<string, number>, after: Record<string, number>): Record<string, number> {
+  const out: Record<string, number> = {}
+  for (const [k, v] of Object.entries(after)) if (!NOT_DROPS.has(k) && v !== (before[k] ?? 0)) out[k] = v - (before[k] ?? 0)
+  return out
+}
+
+/** Data-plane counters that count traffic or calls, not drops. */
+const NOT_DROPS = new Set(['js_callbacks', 'esp_in', 'esp_out', 'ike_in', 'ike_out', 'keepalives_in', 'l2tp_control_in', 'l2tp_control_out', 'ppp_control_in', 'ppp_control_out', 'tun_in', 'tun_out', 'tun_read_calls', 'tun_gso_reads', 'tun_write_calls', 'tun_gso_writes', 'udp_recv_calls', 'udp_send_calls'])
+
 export function formatSoakRecord(r: SoakRecord): string {
   return (
     `soak ${r.sessions} sessions, ${r.churn_seconds} s churn (${r.connects} connects, ${r.rekeys} rekeys): ` +
     `${r.sessions_lost} sessions lost, ${r.packets_lost}/${r.packets_sent} packets lost (${r.packets_lost_beyond_rekey} beyond rekey windows); ` +
     `RSS ${r.rss_mb_start} -> ${r.rss_mb_end} MB, fds ${r.fds_start} -> ${r.fds_end}; idle RSS ${r.idle_rss_mb_before} -> ${r.idle_rss_mb_after} MB, fds ${r.idle_fds_before} -> ${r.idle_fds_after}; ` +
-    `event-loop delay p50 ${r.lag_ms_p50} ms, p99 ${r.lag_ms_p99} ms, max ${r.lag_ms_max} ms`
+    `event-loop delay p50 ${r.lag_ms_p50} ms, p99 ${r.lag_ms_p99} ms, max ${r.lag_ms_max} ms\n` +
+    `  lost by when sent: ${JSON.stringify(r.packets_lost_by_window)}; unmatched answers ${r.answers_unmatched}\n` +
+    `  drops: ${JSON.stringify(r.drops)}\n` +
+    `  fleet event-loop delay p99 ${r.fleet_lag_ms_p99} ms, max ${r.fleet_lag_ms_max} ms, send timer late up to ${r.fleet_tick_late_ms_max} ms (${r.fleet_sends_skipped} sends skipped)\n` +
+    `  RSS warm ${r.rss_mb_warm} -> end ${r.rss_mb_end} MB (${r.rss_mb_per_hour} MB/h), heap used ${r.heap_used_mb_warm} -> ${r.heap_used_mb_end} MB (${r.heap_used_mb_per_hour} MB/h)\n` +
+    `  memory every 10 s [s, rss, heapUsed, heapTotal, external]: ${JSON.stringify(r.memory_samples)}`
   )
 }

@@ -75,6 +75,8 @@ export class ClientFleet extends EventEmitter<FleetEvents> {
   private readonly o: ClientFleetOptions
   private readonly log: Logger
   private readonly slots = new Map<number, Slot>()
+  /** Counters of the sessions already released. */
+  private readonly retired: FleetPortCounters = { ikeIn: 0, ikeOut: 0, espIn: 0, espOut: 0, espDropped: 0, unknownSpi: 0, sendFailed: 0 }
 
   constructor(options: ClientFleetOptions) {
     super()
@@ -94,9 +96,9 @@ export class ClientFleet extends EventEmitter<FleetEvents> {
     return s && !s.ended ? s.up : undefined
   }
 
-  /** Sums of every live session's port counters. */
+  /** Sums of every session's port counters since the fleet started (released sessions' included). */
   counters(): FleetPortCounters {
-    const total: FleetPortCounters = { ikeIn: 0, ikeOut: 0, espIn: 0, espOut: 0, espDropped: 0, unknownSpi: 0, sendFailed: 0 }
+    const total: FleetPortCounters = { ...this.retired }
     for (const s of this.slots.values()) for (const k of Object.keys(total) as (keyof FleetPortCounters)[]) total[k] += s.port.counters[k]
     return total
   }
@@ -245,6 +247,8 @@ export class ClientFleet extends EventEmitter<FleetEvents> {
   private release(s: Slot): void {
     s.timers.stop()
     s.port.close()
-    if (this.slots.get(s.index) === s) this.slots.delete(s.index)
+    if (this.slots.get(s.index) !== s) return
+    this.slots.delete(s.index)
+    for (const k of Object.keys(this.retired) as (keyof FleetPortCounters)[]) this.retired[k] += s.port.counters[k]
   }
 }

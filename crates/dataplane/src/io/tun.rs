@@ -284,6 +284,27 @@ impl Tun {
         Ok(())
     }
 
+    /// Sets the device's transmit queue length: how many packets routed into
+    /// the device wait for a worker's read, per queue, before the kernel
+    /// drops them (counted as the device's tx_dropped).
+    pub fn set_tx_queue_len(&self, len: u32) -> io::Result<()> {
+        let sock = Self::control_socket()?;
+        // struct ifreq with ifr_qlen (an int) where ifr_mtu is.
+        let mut req = IfReqMtu {
+            name: ifname(&self.name)?,
+            mtu: len as libc::c_int,
+            _pad: [0; 20],
+        };
+        // SAFETY: req is a valid ifreq for SIOCSIFTXQLEN.
+        if unsafe { libc::ioctl(sock.as_raw_fd(), libc::SIOCSIFTXQLEN, &mut req) } < 0 {
+            return Err(context(
+                format!("set txqueuelen {len} on {}", self.name),
+                io::Error::last_os_error(),
+            ));
+        }
+        Ok(())
+    }
+
     /// Brings the link up (IFF_UP); addresses and routes are the operator's.
     pub fn set_up(&self) -> io::Result<()> {
         let sock = Self::control_socket()?;

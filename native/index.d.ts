@@ -80,6 +80,14 @@ export declare class DataPlane {
    */
   stats(): DataPlaneStats
   /**
+   * What `status()` and health checks need: the counters, how many SAs
+   * and sessions there are, and the sites. Unlike `stats()` it builds no
+   * object per SA or session, which at 10,000 sessions made every
+   * metrics scrape and readiness probe a 100-200 ms stall of the event
+   * loop.
+   */
+  summary(): DataPlaneSummary
+  /**
    * Stops the workers, closes sockets and the TUN device, zeroes every
    * key, and releases the callback (so Node can exit).
    */
@@ -262,6 +270,14 @@ export interface DataPlaneStats {
   counters: Record<string, number>
   sas: Array<SaStats>
   sessions: Array<SessionStats>
+  sites: Array<SiteStats>
+}
+
+/** `summary()`: the counters and sites of `stats()`, and only the number of SAs and sessions. */
+export interface DataPlaneSummary {
+  counters: Record<string, number>
+  sas: number
+  sessions: number
   sites: Array<SiteStats>
 }
 

@@ -12,7 +12,7 @@
  * in the data plane before PPP starts, so the client's first LCP frame
  * reaches us.
  */
-import type { ControlBatch, DataPlaneEvent, SessionOptions, DataPlaneStats, SaStats, SessionStats } from '../../native/index.js'
+import type { ControlBatch, DataPlaneEvent, SessionOptions, DataPlaneStats, DataPlaneSummary, SaStats, SessionStats } from '../../native/index.js'
 import { IkeEndpoint, type EndpointOptions } from '../ike/endpoint.js'
 import type { IkeConfig, IkeEvent, IkeGuard } from '../ike/types.js'
 import { L2tpEndpoint } from '../l2tp/endpoint.js'
@@ -40,6 +40,15 @@ export interface DataPlanePort extends SaSink, ControlSink {
   changedSessionCounters?(): Float64Array
   /** One SA's counters (null: none); ports without it are read through stats(). */
   saStats?(spi: number, direction: string): SaStats | null
+  /** Counters, SA and session counts and sites without an object per SA or session; ports without it are read through stats(). */
+  summary?(): DataPlaneSummary
+}
+
+/** The data plane's summary, through stats() for ports without summary(). */
+export function dataPlaneSummary(dp: Pick<DataPlanePort, 'stats' | 'summary'>): DataPlaneSummary {
+  if (dp.summary) return dp.summary()
+  const stats = dp.stats()
+  return { counters: stats.counters, sas: stats.sas.length, sessions: stats.sessions.length, sites: stats.sites }
 }
 
 /** What the logger must offer (pino's shape). */

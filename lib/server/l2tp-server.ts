@@ -542,7 +542,7 @@ export class L2tpServer extends EventEmitter<ServerEvents> implements AdminTarge
   }
 
   status(): ServerStatus {
-    const stats = this.dp?.stats()
+    const stats = this.dp?.summary()
     return {
       state: this.state,
       startedAt: this.startedAt.toISOString(),
@@ -550,7 +550,7 @@ export class L2tpServer extends EventEmitter<ServerEvents> implements AdminTarge
       bindings: this.core?.bindings.size ?? 0,
       pool: this.core?.poolStats(),
       ipv6: this.core?.ipv6Stats(),
-      dataplane: stats ? { sas: stats.sas.length, sessions: stats.sessions.length } : undefined,
+      dataplane: stats ? { sas: stats.sas, sessions: stats.sessions } : undefined,
       ike: this.core ? { ...this.core.ike.stats() } : undefined,
       l2tp: this.core ? { ...this.core.l2tp.stats() } : undefined,
       addresses: this.dp?.localAddresses(),

@@ -124,6 +124,9 @@ export interface SoakRecord {
   idle_rss_mb_after: number
   idle_fds_before: number
   idle_fds_after: number
+  /** Heap used after a full GC, no session, before the first and after the last, MB. */
+  idle_heap_used_mb_before: number
+  idle_heap_used_mb_after: number
   lag_ms_p50: number
   lag_ms_p99: number
   lag_ms_max: number
@@ -254,6 +257,8 @@ function record(
     idle_rss_mb_after: s.idleAfter.rss,
     idle_fds_before: s.idleBefore.fds,
     idle_fds_after: s.idleAfter.fds,
+    idle_heap_used_mb_before: mb(s.idleBefore.heapUsed),
+    idle_heap_used_mb_after: mb(s.idleAfter.heapUsed),
     lag_ms_p50: ms(lag.percentile(50)),
     lag_ms_p99: ms(lag.percentile(99)),
     lag_ms_max: ms(lag.max),
@@ -280,7 +285,7 @@ export function formatSoakRecord(r: SoakRecord): string {
     `  drops: ${JSON.stringify(r.drops)}\n` +
     `  fleet event-loop delay p99 ${r.fleet_lag_ms_p99} ms, max ${r.fleet_lag_ms_max} ms, send timer late up to ${r.fleet_tick_late_ms_max} ms (${r.fleet_sends_skipped} sends skipped)\n` +
     `  RSS warm ${r.rss_mb_warm} -> end ${r.rss_mb_end} MB (${r.rss_mb_per_hour} MB/h), heap used ${r.heap_used_mb_warm} -> ${r.heap_used_mb_end} MB (${r.heap_used_mb_per_hour} MB/h)\n` +
-    `  RSS slope over the last third ${r.rss_mb_per_hour_last_third} MB/h (heap total ${r.heap_total_mb_per_hour_last_third} MB/h); heap used after GC ${r.heap_used_flat ? 'flat' : 'NOT flat'}\n` +
+    `  RSS slope over the last third ${r.rss_mb_per_hour_last_third} MB/h (heap total ${r.heap_total_mb_per_hour_last_third} MB/h); heap used after GC ${r.heap_used_flat ? 'flat' : 'NOT flat'} (idle ${r.idle_heap_used_mb_before} -> ${r.idle_heap_used_mb_after} MB)\n` +
     `  V8 spaces committed first -> last sample (MB): ${JSON.stringify(r.heap_space_growth)}\n` +
     `  V8 spaces after full GC [committed, used, available] MB: end ${JSON.stringify(r.heap_spaces_end_gc)}; idle ${JSON.stringify(r.heap_spaces_idle_gc)}\n` +
     `  memory every 10 s [s, rss, heapUsed, heapTotal, external]: ${JSON.stringify(r.memory_samples)}\n` +

@@ -14,6 +14,7 @@ import {
   deriveSkeyids,
   digest,
   encrypt,
+  encryptInPlace,
   encryptionKey,
   hashI,
   hashLength,
@@ -313,6 +314,10 @@ for (const v of SESSIONS) {
     t.deepEqual(mm5.lastBlock, hex(ivs[0]!.hex), ivs[0]!.source)
     // Our encrypt reproduces the capture from strongSwan's plaintext (padding included).
     t.deepEqual(encrypt(cipher, ka, hex(v.initialIv), mm5.plaintext).ciphertext, x.mm5.body)
+    // And where it lies (how the endpoint seals the buffer it sends), with the next IV.
+    const inPlace = Buffer.from(mm5.plaintext)
+    t.deepEqual(encryptInPlace(cipher, ka, hex(v.initialIv), inPlace), mm5.lastBlock)
+    t.deepEqual(inPlace, x.mm5.body)
 
     const mm6 = decrypt(cipher, ka, mm5.lastBlock, x.mm6.body)
     const p6 = payloads(mm6.plaintext, x.mm6.firstPayload)
@@ -586,4 +591,22 @@ test('natD and message IDs: argument checks', (t) => {
   t.is(t.throws(() => natD('sha1', cky, cky, Buffer.alloc(5), 500), { instanceOf: IkeCryptoError })?.code, 'IKE_BAD_ARGUMENT')
   t.is(t.throws(() => quickHash3('sha1', cky, 2 ** 32, cky, cky), { instanceOf: IkeCryptoError })?.code, 'IKE_BAD_ARGUMENT')
   t.is(t.throws(() => deriveSkeyids('sha1', cky, cky, Buffer.alloc(4), cky), { instanceOf: IkeCryptoError })?.code, 'IKE_BAD_ARGUMENT')
+})
+
+test('encryptInPlace refuses data that is not whole blocks, or that shares memory with the key or IV', (t) => {
+  const key = Buffer.alloc(16, 1)
+  const iv = Buffer.alloc(16, 2)
+  t.throws(() => encryptInPlace('aes', key, iv, Buffer.alloc(20)), { instanceOf: IkeCryptoError })
+  t.throws(() => encryptInPlace('aes', key, iv, Buffer.alloc(0)), { instanceOf: IkeCryptoError })
+  const shared = Buffer.alloc(64, 3)
+  const data = shared.subarray(16, 48)
+  const before = Buffer.from(data)
+  t.throws(() => encryptInPlace('aes', shared.subarray(0, 16), shared.subarray(40, 56), data), { code: 'IKE_BAD_ARGUMENT' })
+  t.throws(() => encryptInPlace('aes', shared.subarray(32, 48), iv, data), { code: 'IKE_BAD_ARGUMENT' })
+  t.deepEqual(data, before, 'nothing written when refused')
+  // Disjoint views of one ArrayBuffer are fine, and give what encrypt gives.
+  const ok = Buffer.from(shared)
+  const expected = encrypt('aes', ok.subarray(0, 16), ok.subarray(48, 64), Buffer.from(ok.subarray(16, 48))).ciphertext
+  encryptInPlace('aes', ok.subarray(0, 16), ok.subarray(48, 64), ok.subarray(16, 48))
+  t.deepEqual(ok.subarray(16, 48), expected)
 })

@@ -773,7 +773,7 @@ if (
   }
 }
 
-const { DataPlane, EspSa, IkeEcdh, espStatusCodes, espSuiteInfo, espSuites, ikeAesCbc, ikePrf, threadCpuMicros } = nativeBinding
+const { DataPlane, EspSa, IkeEcdh, espStatusCodes, espSuiteInfo, espSuites, ikeAesCbc, ikeAesCbcInPlace, ikePrf, ikeSkeyids, threadCpuMicros } = nativeBinding
 export { DataPlane }
 export { EspSa }
 export { IkeEcdh }
@@ -781,6 +781,8 @@ export { espStatusCodes }
 export { espSuiteInfo }
 export { espSuites }
 export { ikeAesCbc }
+export { ikeAesCbcInPlace }
 export { ikePrf }
+export { ikeSkeyids }
 export { threadCpuMicros }
 export const __napiBindingTarget = __napiLoadedBindingTarget

@@ -26,6 +26,7 @@ import { threadCpuMicros } from '../../native/index.js'
 import { IkeEndpoint } from '../ike/endpoint.js'
 import { PRESETS, type ProposalPolicy } from '../ike/policy.js'
 import type { IkeEvent } from '../ike/types.js'
+import { ioFloor } from './ike-io-floor.js'
 import { dhReference } from './ike-reference.js'
 import { BENCH_CLIENT_ADDRESS, BENCH_SERVER_ADDRESS, frameDatagram, unframeDatagram } from './ike-wire.js'
 
@@ -66,6 +67,13 @@ export interface IkeBenchRecord {
   warm_responder_cpu_ms_per_exchange: number
   warm_ratio: number
   memory_per_ike_sa_bytes: number
+  /**
+   * The floor under responder_cpu_ms_per_exchange: the same datagrams (5 in,
+   * 4 out, the same sizes and transport, timed the same way) answered with
+   * canned bytes, no IKE work (ike-io-floor.ts); and the whole process's.
+   */
+  io_floor_cpu_ms_per_exchange: number
+  io_floor_process_cpu_ms_per_exchange: number
   /** 1-minute load average at the end of the run: CPU figures on a busy machine run slower (cold caches between wake-ups). */
   load_average: number
 }
@@ -269,6 +277,7 @@ export async function runIkeBench(options: { seconds: number; groups: readonly n
     const reference = dhReference(group, Math.max(1, Math.round(options.seconds / 2)))
     const perCpuSecond = 1000 / cpuMs
     const warm = warmCpuMs(group, 100, 5)
+    const floor = await ioFloor(group, Math.max(1, Math.round(options.seconds / 2)))
     records.push({
       bench: 'ike',
       group,
@@ -288,6 +297,8 @@ export async function runIkeBench(options: { seconds: number; groups: readonly n
       warm_responder_cpu_ms_per_exchange: Number(warm.toFixed(3)),
       warm_ratio: Number((1000 / warm / reference.exchangesPerSecond).toFixed(2)),
       memory_per_ike_sa_bytes: memoryPerSa(group, 300),
+      io_floor_cpu_ms_per_exchange: Number((floor.callbackMs + floor.sendMs).toFixed(3)),
+      io_floor_process_cpu_ms_per_exchange: Number(floor.processCpuMs.toFixed(3)),
       load_average: Number(os.loadavg()[0]!.toFixed(1)),
     })
   }

@@ -9,8 +9,8 @@
  */
 import { ISAKMP_HEADER_LENGTH, Flag, NotifyType, PayloadType } from './constants.js'
 import { IkeCodecError } from './codec/errors.js'
-import { bufferField, checkInt, decodeAttributes, decodeSaBody, encodeAttributes, encodeSaBody } from './codec/sa.js'
-import type { Attribute, Proposal } from './codec/sa.js'
+import { attributesLength, bufferField, checkInt, decodeAttributes, decodeSaBody, saBodyLength, writeAttributes, writeSaBody } from './codec/sa.js'
+import type { Attribute, Proposal, SaBody } from './codec/sa.js'
 
 export { IkeCodecError } from './codec/errors.js'
 export type { IkeCodecErrorCode, IkeCodecErrorContext } from './codec/errors.js'
@@ -234,26 +234,37 @@ export type HeaderInput = Omit<IsakmpHeader, 'length' | 'nextPayload'> & { nextP
  * `header.length`, if present, are ignored.
  */
 export function encodeMessage(header: HeaderInput, body: Buffer, firstPayload: number): Buffer {
+  const b = bufferField(body, 'body')
+  // Memory of its own (not a pool slice): a sent message is kept for retransmission.
+  const out = Buffer.allocUnsafeSlow(ISAKMP_HEADER_LENGTH + b.length)
+  writeMessageHeader(header, firstPayload, out)
+  b.copy(out, ISAKMP_HEADER_LENGTH)
+  return out
+}
+
+/** Writes the 28-byte header of a message of out.length bytes into `out`. */
+export function writeMessageHeader(header: HeaderInput, firstPayload: number, out: Buffer): void {
   if (typeof header !== 'object' || header === null) throw new IkeCodecError('IKE_BAD_VALUE', 'header must be an object')
-  const h = Buffer.alloc(ISAKMP_HEADER_LENGTH)
   const initiatorCookie = bufferField(header.initiatorCookie, 'initiator cookie')
   const responderCookie = bufferField(header.responderCookie, 'responder cookie')
   if (initiatorCookie.length !== 8 || responderCookie.length !== 8) throw new IkeCodecError('IKE_BAD_VALUE', 'cookies must be 8 bytes')
-  initiatorCookie.copy(h, 0)
-  responderCookie.copy(h, 8)
-  h[16] = checkInt(firstPayload, 0xff, 'next payload')
-  h[17] = (checkInt(header.majorVersion, 0xf, 'major version') << 4) | checkInt(header.minorVersion, 0xf, 'minor version')
-  h[18] = checkInt(header.exchangeType, 0xff, 'exchange type')
-  h[19] = checkInt(header.flags, 0xff, 'flags')
-  h.writeUInt32BE(checkInt(header.messageId, 0xffffffff, 'message ID'), 20)
-  h.writeUInt32BE(checkInt(ISAKMP_HEADER_LENGTH + bufferField(body, 'body').length, 0xffffffff, 'message length'), 24)
-  return Buffer.concat([h, body])
+  initiatorCookie.copy(out, 0)
+  responderCookie.copy(out, 8)
+  out[16] = checkInt(firstPayload, 0xff, 'next payload')
+  out[17] = (checkInt(header.majorVersion, 0xf, 'major version') << 4) | checkInt(header.minorVersion, 0xf, 'minor version')
+  out[18] = checkInt(header.exchangeType, 0xff, 'exchange type')
+  out[19] = checkInt(header.flags, 0xff, 'flags')
+  out.writeUInt32BE(checkInt(header.messageId, 0xffffffff, 'message ID'), 20)
+  out.writeUInt32BE(checkInt(out.length, 0xffffffff, 'message length'), 24)
 }
 
 /** A datagram of plaintext payloads: `encodeMessage(header, encodePayloads(payloads), first type)`. */
 export function encodePlainMessage(header: HeaderInput, payloads: readonly PayloadInput[]): Buffer {
-  const body = encodePayloads(payloads)
-  return encodeMessage(header, body, payloads.length > 0 ? encodePayloadType(payloads[0]) : PayloadType.NONE)
+  // One buffer of its own for header and payloads (see encodeMessage).
+  const out = Buffer.allocUnsafeSlow(ISAKMP_HEADER_LENGTH + payloadsLength(payloads))
+  writeMessageHeader(header, payloads.length > 0 ? encodePayloadType(payloads[0]) : PayloadType.NONE, out)
+  writePayloads(payloads, out, ISAKMP_HEADER_LENGTH)
+  return out
 }
 
 // --- messages -----------------------------------------------------------
@@ -286,7 +297,7 @@ export function decodeMessage(datagram: Buffer): DecodedMessage {
  * message to the cipher's block size. `end` is where the last payload ends.
  * `base` only shifts the offsets reported in errors.
  */
-export function decodePayloadChain(firstType: number, body: Buffer, base = 0): { payloads: Payload[]; end: number } {
+export function decodePayloadChain(firstType: number, body: Buffer, base = 0, copy = true): { payloads: Payload[]; end: number } {
   if (!Buffer.isBuffer(body)) throw new IkeCodecError('IKE_TRUNCATED', 'body is not a Buffer')
   const payloads: Payload[] = []
   let type = firstType
@@ -301,7 +312,7 @@ export function decodePayloadChain(firstType: number, body: Buffer, base = 0): {
       throw new IkeCodecError('IKE_BAD_LENGTH', `payload ${type} at ${base + at} has length ${length}, ${body.length - at} bytes remain`, NotifyType.PAYLOAD_MALFORMED, { payloadType: type, offset: base + at })
     }
     const raw = body.subarray(at + 4, at + length)
-    payloads.push(decodePayloadBody(type, raw, base + at + 4))
+    payloads.push(decodePayloadBody(type, raw, base + at + 4, copy))
     at += length
     type = next
   }
@@ -323,8 +334,11 @@ function need(type: number, raw: Buffer, min: number, offset: number): void {
  * One payload from its body (after the generic header). Dispatch by type;
  * each decoder's wire layout is in the payload's interface above.
  */
-export function decodePayloadBody(type: number, body: Buffer, offset = 0): Payload {
-  const raw = Buffer.from(body)
+export function decodePayloadBody(type: number, body: Buffer, offset = 0, copy = true): Payload {
+  // A copy, so that a payload kept does not hold the datagram; unless the
+  // caller says `body` is already a buffer of this message's own (a
+  // decrypted plaintext), which the payloads may as well view.
+  const raw = copy ? Buffer.from(body) : body
   switch (type) {
     case PayloadType.SA: {
       return { type, ...decodeSaBody(raw, offset), raw }
@@ -405,65 +419,108 @@ const buf = (p: PayloadInput, key: string): Buffer => bufferField(field(p, key),
  * never copied, so what is sent is always what the fields say.
  */
 export function encodePayloadBody(p: PayloadInput): Buffer {
+  const out = Buffer.allocUnsafe(payloadBodyLength(p))
+  writePayloadBody(p, out, 0)
+  return out
+}
+
+/**
+ * Encoded bytes of a payload's body. Encoding is two passes, lengths then
+ * bytes written into one buffer, instead of a Buffer per header and a
+ * concat per level (bench/README, IKE responder).
+ */
+function payloadBodyLength(p: PayloadInput): number {
   if (typeof p !== 'object' || p === null) throw new IkeCodecError('IKE_BAD_VALUE', 'a payload must be an object')
   const type = checkInt(p.type, 0xff, 'payload type')
   switch (type) {
     case PayloadType.SA:
-      return encodeSaBody({
-        doi: u32(p, 'doi'),
-        situation: u32(p, 'situation'),
-        situationData: field(p, 'situationData') === undefined ? Buffer.alloc(0) : buf(p, 'situationData'),
-        proposals: arrayField(p, 'proposals') as Proposal[],
-      })
-    case PayloadType.ID: {
-      const h = Buffer.alloc(4)
-      h[0] = u8(p, 'idType')
-      h[1] = u8(p, 'protocol')
-      h.writeUInt16BE(u16(p, 'port'), 2)
-      return Buffer.concat([h, buf(p, 'data')])
-    }
+      return saBodyLength(saOf(p))
+    case PayloadType.ID:
     case PayloadType.NAT_OA:
     case PayloadType.NAT_OA_DRAFT:
-      return Buffer.concat([Buffer.from([u8(p, 'idType'), 0, 0, 0]), buf(p, 'data')])
+    case PayloadType.FRAGMENT:
+      return 4 + buf(p, 'data').length
     case PayloadType.CERT:
     case PayloadType.CERTREQ:
-      return Buffer.concat([Buffer.from([u8(p, 'encoding')]), buf(p, 'data')])
-    case PayloadType.NOTIFICATION: {
-      const spi = buf(p, 'spi')
-      const h = Buffer.alloc(8)
-      h.writeUInt32BE(u32(p, 'doi'), 0)
-      h[4] = u8(p, 'protocol')
-      h[5] = checkInt(spi.length, 0xff, 'notification SPI size')
-      h.writeUInt16BE(u16(p, 'notifyType'), 6)
-      return Buffer.concat([h, spi, buf(p, 'data')])
-    }
+      return 1 + buf(p, 'data').length
+    case PayloadType.NOTIFICATION:
+      return 8 + buf(p, 'spi').length + buf(p, 'data').length
     case PayloadType.DELETE: {
       const spiSize = u8(p, 'spiSize')
       const spis = arrayField(p, 'spis').map((s) => bufferField(s, 'DELETE SPI'))
       if (spis.some((s) => s.length !== spiSize)) throw new IkeCodecError('IKE_BAD_VALUE', `every DELETE SPI must be ${spiSize} bytes`)
-      const h = Buffer.alloc(8)
-      h.writeUInt32BE(u32(p, 'doi'), 0)
-      h[4] = u8(p, 'protocol')
-      h[5] = spiSize
-      h.writeUInt16BE(checkInt(spis.length, 0xffff, 'DELETE SPI count'), 6)
-      return Buffer.concat([h, ...spis])
+      return 8 + spiSize * spis.length
     }
-    case PayloadType.ATTRIBUTE: {
-      const h = Buffer.alloc(4)
-      h[0] = u8(p, 'cfgType')
-      h.writeUInt16BE(u16(p, 'identifier'), 2)
-      return Buffer.concat([h, encodeAttributes(arrayField(p, 'attributes') as Attribute[])])
-    }
-    case PayloadType.FRAGMENT: {
-      const h = Buffer.alloc(4)
-      h.writeUInt16BE(u16(p, 'fragmentId'), 0)
-      h[2] = u8(p, 'number')
-      h[3] = field(p, 'last') === true ? 1 : 0
-      return Buffer.concat([h, buf(p, 'data')])
-    }
+    case PayloadType.ATTRIBUTE:
+      return 4 + attributesLength(arrayField(p, 'attributes') as Attribute[])
     default:
       // KE, HASH, SIG, NONCE, VENDOR_ID, NAT-D and unknown payloads.
-      return buf(p, 'data')
+      return buf(p, 'data').length
+  }
+}
+
+function saOf(p: PayloadInput): SaBody {
+  return {
+    doi: u32(p, 'doi'),
+    situation: u32(p, 'situation'),
+    situationData: field(p, 'situationData') === undefined ? EMPTY : buf(p, 'situationData'),
+    proposals: arrayField(p, 'proposals') as Proposal[],
+  }
+}
+
+const EMPTY = Buffer.alloc(0)
+
+/** Writes a payload's body (measured by payloadBodyLength) at `at`; returns the offset after it. */
+function writePayloadBody(p: PayloadInput, out: Buffer, at: number): number {
+  switch (p.type) {
+    case PayloadType.SA:
+      return writeSaBody(saOf(p), out, at)
+    case PayloadType.ID: {
+      out[at] = u8(p, 'idType')
+      out[at + 1] = u8(p, 'protocol')
+      out.writeUInt16BE(u16(p, 'port'), at + 2)
+      return at + 4 + buf(p, 'data').copy(out, at + 4)
+    }
+    case PayloadType.NAT_OA:
+    case PayloadType.NAT_OA_DRAFT:
+      out[at] = u8(p, 'idType')
+      out[at + 1] = out[at + 2] = out[at + 3] = 0
+      return at + 4 + buf(p, 'data').copy(out, at + 4)
+    case PayloadType.CERT:
+    case PayloadType.CERTREQ:
+      out[at] = u8(p, 'encoding')
+      return at + 1 + buf(p, 'data').copy(out, at + 1)
+    case PayloadType.NOTIFICATION: {
+      const spi = buf(p, 'spi')
+      out.writeUInt32BE(u32(p, 'doi'), at)
+      out[at + 4] = u8(p, 'protocol')
+      out[at + 5] = checkInt(spi.length, 0xff, 'notification SPI size')
+      out.writeUInt16BE(u16(p, 'notifyType'), at + 6)
+      at += 8 + spi.copy(out, at + 8)
+      return at + buf(p, 'data').copy(out, at)
+    }
+    case PayloadType.DELETE: {
+      const spis = arrayField(p, 'spis') as Buffer[]
+      out.writeUInt32BE(u32(p, 'doi'), at)
+      out[at + 4] = u8(p, 'protocol')
+      out[at + 5] = u8(p, 'spiSize')
+      out.writeUInt16BE(checkInt(spis.length, 0xffff, 'DELETE SPI count'), at + 6)
+      at += 8
+      for (const s of spis) at += s.copy(out, at)
+      return at
+    }
+    case PayloadType.ATTRIBUTE:
+      out[at] = u8(p, 'cfgType')
+      out[at + 1] = 0
+      out.writeUInt16BE(u16(p, 'identifier'), at + 2)
+      return writeAttributes(arrayField(p, 'attributes') as Attribute[], out, at + 4)
+    case PayloadType.FRAGMENT:
+      out.writeUInt16BE(u16(p, 'fragmentId'), at)
+      out[at + 2] = u8(p, 'number')
+      out[at + 3] = field(p, 'last') === true ? 1 : 0
+      return at + 4 + buf(p, 'data').copy(out, at + 4)
+    default:
+      return at + buf(p, 'data').copy(out, at)
   }
 }
 
@@ -484,14 +541,28 @@ function arrayField(p: PayloadInput, key: string): unknown[] {
  * the ISAKMP header (encodeMessage's `firstPayload`).
  */
 export function encodePayloads(payloads: readonly PayloadInput[]): Buffer {
+  const out = Buffer.allocUnsafe(payloadsLength(payloads))
+  writePayloads(payloads, out, 0)
+  return out
+}
+
+/** Encoded bytes of `payloads` with their generic headers. */
+export function payloadsLength(payloads: readonly PayloadInput[]): number {
   if (!Array.isArray(payloads)) throw new IkeCodecError('IKE_BAD_VALUE', 'payloads must be an array')
-  const parts: Buffer[] = []
-  payloads.forEach((p, i) => {
-    const body = encodePayloadBody(p)
-    const h = Buffer.alloc(4)
-    h[0] = i + 1 < payloads.length ? encodePayloadType(payloads[i + 1]) : PayloadType.NONE
-    h.writeUInt16BE(checkInt(4 + body.length, 0xffff, `payload ${p.type} length`), 2)
-    parts.push(h, body)
-  })
-  return Buffer.concat(parts)
+  let n = 0
+  for (const p of payloads) n += 4 + payloadBodyLength(p)
+  return n
+}
+
+/** Writes `payloads` (measured by payloadsLength) at `at`; returns the offset after them. */
+export function writePayloads(payloads: readonly PayloadInput[], out: Buffer, at: number): number {
+  for (let i = 0; i < payloads.length; i++) {
+    const p = payloads[i]!
+    const start = at
+    out[at] = i + 1 < payloads.length ? encodePayloadType(payloads[i + 1]) : PayloadType.NONE
+    out[at + 1] = 0
+    at = writePayloadBody(p, out, at + 4)
+    out.writeUInt16BE(checkInt(at - start, 0xffff, `payload ${p.type} length`), start + 2)
+  }
+  return at
 }

@@ -353,18 +353,20 @@ export const VendorIds = {
   CISCO_UNITY: vendor('Cisco Unity', '12f5f28c457168a9702d9fe274cc0100'),
 } as const satisfies Record<string, VendorId>
 
-/** The first well-known vendor ID that `data` is (or, for prefix IDs, starts with). */
 const VENDOR_ID_LIST: readonly VendorId[] = Object.values(VendorIds)
-/** Exact vendor IDs by hex, looked up before the prefix ones are tried. */
+/** Exact vendor IDs by their bytes as a latin1 string (one character per byte: cheaper to make than hex), looked up before the prefix ones are tried. */
 const EXACT_VENDOR_IDS = new Map<string, VendorId>()
-for (const v of VENDOR_ID_LIST) if (!v.prefix && !EXACT_VENDOR_IDS.has(v.id.toString('hex'))) EXACT_VENDOR_IDS.set(v.id.toString('hex'), v)
-const PREFIX_VENDOR_IDS: readonly VendorId[] = VENDOR_ID_LIST.filter((v) => v.prefix)
+for (const v of VENDOR_ID_LIST) if (!v.prefix && !EXACT_VENDOR_IDS.has(v.id.toString('latin1'))) EXACT_VENDOR_IDS.set(v.id.toString('latin1'), v)
+const ORDER = new Map<VendorId, number>(VENDOR_ID_LIST.map((v, i) => [v, i]))
+const PREFIX_VENDOR_IDS: readonly { v: VendorId; order: number }[] = VENDOR_ID_LIST.flatMap((v, order) => (v.prefix ? [{ v, order }] : []))
 
+/** The first well-known vendor ID that `data` is (or, for prefix IDs, starts with). */
 export function identifyVendorId(data: Buffer): VendorId | undefined {
   // Declaration order decides between a prefix and an exact match of the same bytes.
-  const exact = EXACT_VENDOR_IDS.get(data.toString('hex'))
-  for (const v of PREFIX_VENDOR_IDS) {
-    if (exact && VENDOR_ID_LIST.indexOf(exact) < VENDOR_ID_LIST.indexOf(v)) break
+  const exact = EXACT_VENDOR_IDS.get(data.toString('latin1'))
+  const before = exact ? ORDER.get(exact)! : Infinity
+  for (const { v, order } of PREFIX_VENDOR_IDS) {
+    if (order > before) break
     if (data.length >= v.id.length && data.compare(v.id, 0, v.id.length, 0, v.id.length) === 0) return v
   }
   return exact

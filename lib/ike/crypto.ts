@@ -8,7 +8,7 @@
 // MD5, 3DES and plain digests stay with node:crypto. Pure functions of their inputs: no state, no
 // randomness.
 import { createCipheriv, createDecipheriv, createHmac, hash as oneShotHash, timingSafeEqual } from 'node:crypto'
-import { ikeAesCbc, ikePrf } from '../../native/index.js'
+import { ikeAesCbc, ikeAesCbcInPlace, ikePrf, ikeSkeyids } from '../../native/index.js'
 
 /** Hash / PRF algorithms of IKEv1 phase 1 (RFC 2409 appendix A, RFC 4868 for SHA-2). */
 export type HashName = 'md5' | 'sha1' | 'sha256' | 'sha384' | 'sha512'
@@ -95,6 +95,13 @@ export interface Skeyids {
 export function deriveSkeyids(hash: HashName, skeyid: Buffer, gxy: Buffer, ckyI: Buffer, ckyR: Buffer): Skeyids {
   checkCookie(ckyI, 'CKY-I')
   checkCookie(ckyR, 'CKY-R')
+  const id = NATIVE_PRF[hash]
+  if (id !== undefined) {
+    // One native call and one HMAC key for the three (views of one buffer).
+    const all = ikeSkeyids(id, skeyid, gxy, ckyI, ckyR)
+    const n = all.length / 3
+    return { d: all.subarray(0, n), a: all.subarray(n, 2 * n), e: all.subarray(2 * n) }
+  }
   const d = prf(hash, skeyid, gxy, ckyI, ckyR, OCTET_0)
   const a = prf(hash, skeyid, d, gxy, ckyI, ckyR, OCTET_1)
   const e = prf(hash, skeyid, a, gxy, ckyI, ckyR, OCTET_2)
@@ -299,6 +306,20 @@ export function encrypt(cipher: CipherName, key: Buffer, iv: Buffer, plaintext: 
   const padded = plaintext.length === 0 ? Buffer.alloc(size) : padding === 0 ? plaintext : Buffer.concat([plaintext, Buffer.alloc(padding)])
   const ciphertext = cipher === 'aes' ? ikeAesCbc(true, key, iv, padded) : des3(true, key, iv, padded)
   return { ciphertext, lastBlock: Buffer.from(ciphertext.subarray(ciphertext.length - size)) }
+}
+
+/**
+ * CBC-encrypts `data` where it lies, already padded to whole blocks (how a
+ * message encoded into the buffer that is sent is sealed, no copies).
+ * Returns the last ciphertext block (a copy): the next IV of the exchange.
+ */
+export function encryptInPlace(cipher: CipherName, key: Buffer, iv: Buffer, data: Buffer): Buffer {
+  checkCipher(cipher, key, iv)
+  const size = blockSize(cipher)
+  if (data.length === 0 || data.length % size !== 0) throw new IkeCryptoError('IKE_BAD_ARGUMENT', `${data.length} bytes are not whole ${size}-byte blocks`)
+  if (cipher === 'aes') ikeAesCbcInPlace(true, key, iv, data)
+  else des3(true, key, iv, data).copy(data)
+  return Buffer.from(data.subarray(data.length - size))
 }
 
 /**

@@ -12,7 +12,7 @@ import type { DhGroup, DhKeys } from './dh.js'
 import { IkeSa, type IkeSaObserver } from './ike-sa.js'
 import { DeadlineQueue } from '../util/deadline-queue.js'
 import { MultiMap } from '../util/multimap.js'
-import { ownCopy } from '../util/buffers.js'
+import { ownMemory } from '../util/buffers.js'
 import { randomBytesPooled } from './random.js'
 import { deleteEspPayload, deleteIkeSaPayload, handleInformational, sendInformational, sendRUThere } from './informational.js'
 import * as am from './aggressive-mode.js'
@@ -102,8 +102,16 @@ class EndpointContext implements Context {
   send(t: Transmit, sa?: IkeSa, answers?: string): void {
     this.outputs.push(t, sa)
     if (sa) {
-      // Kept until the next message: memory of its own, not a pool slice (lib/util/buffers.ts).
-      sa.lastSent = { ...t, data: ownCopy(t.data), answers, tries: 0, nextAt: sa.role === 'initiator' && !answers ? this.now + this.config.retransmitInterval : undefined }
+      // Kept until the next message: memory of its own, not a pool slice (lib/util/buffers.ts; encoded messages already are).
+      sa.lastSent = {
+        data: ownMemory(t.data),
+        to: t.to,
+        fromPort: t.fromPort,
+        fromAddress: t.fromAddress,
+        answers,
+        tries: 0,
+        nextAt: sa.role === 'initiator' && !answers ? this.now + this.config.retransmitInterval : undefined,
+      }
       // A retransmission timer may have started.
       this.outputs.retime(sa)
     }
@@ -289,8 +297,9 @@ export class IkeEndpoint {
     }
   }
 
+  /** The SA map's key: the cookies' 16 bytes as a latin1 string (one conversion each, no hex). */
   private key(ckyI: Buffer, ckyR: Buffer): string {
-    return `${ckyI.toString('hex')}:${ckyR.toString('hex')}`
+    return ckyI.toString('latin1') + ckyR.toString('latin1')
   }
 
   private remember(ike: IkeSa): void {

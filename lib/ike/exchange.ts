@@ -3,7 +3,7 @@
  * encrypted message begins with HASH, computed with SKEYID_a over the
  * message ID and the payloads that follow it.
  */
-import { encodePayloads, type IsakmpHeader, type Payload, type PayloadInput } from './codec.js'
+import type { IsakmpHeader, Payload, PayloadInput } from './codec.js'
 import { PayloadType } from './constants.js'
 import type { IkeSa } from './ike-sa.js'
 
@@ -31,7 +31,7 @@ export function decryptHashed(ike: IkeSa, header: IsakmpHeader, body: Buffer): D
   }
 }
 
-/** HASH followed by `payloads`, encrypted under the message ID's IV chain. */
+/** HASH followed by `payloads`, encrypted under the message ID's IV chain (IkeSa.encryptHashed). */
 export function encryptHashed(
   ike: IkeSa,
   exchangeType: number,
@@ -40,15 +40,5 @@ export function encryptHashed(
   computeHash: (afterHash: Buffer) => Buffer,
   extraFlags = 0,
 ): Buffer {
-  // The payloads are encoded once: hashed as they are, then sent behind
-  // the HASH payload's generic header (RFC 2408 3.2) and the hash.
-  const afterHash = encodePayloads(payloads)
-  const hash = computeHash(afterHash)
-  const body = Buffer.allocUnsafe(4 + hash.length + afterHash.length)
-  body[0] = payloads[0]?.type ?? PayloadType.NONE
-  body[1] = 0
-  body.writeUInt16BE(4 + hash.length, 2)
-  hash.copy(body, 4)
-  afterHash.copy(body, 4 + hash.length)
-  return ike.encryptBody(exchangeType, messageId, body, PayloadType.HASH, extraFlags)
+  return ike.encryptHashed(exchangeType, messageId, payloads, computeHash, extraFlags)
 }

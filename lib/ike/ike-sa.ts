@@ -4,8 +4,8 @@
  * chain over every encrypted Main Mode message; each later exchange starts
  * from hash(last phase-1 block | M-ID) and chains within its message ID.
  */
-import { decodePayloadChain, encodeMessage, encodePayloads, type IsakmpHeader, type Payload, type PayloadInput } from './codec.js'
-import { AuthMethod, ExchangeType, Flag, PayloadType } from './constants.js'
+import { decodePayloadChain, payloadsLength, writeMessageHeader, writePayloads, type IsakmpHeader, type Payload, type PayloadInput } from './codec.js'
+import { AuthMethod, ExchangeType, Flag, ISAKMP_HEADER_LENGTH, PayloadType } from './constants.js'
 import * as crypto from './crypto.js'
 import type { DhKeys } from './dh.js'
 import type { Phase1Choice } from './proposal.js'
@@ -173,6 +173,8 @@ export class IkeSa implements Timed {
     this.skeyidD = ids.d
     this.skeyidA = ids.a
     this.encKey = crypto.encryptionKey(hash, ids.e, this.choice!.keyLength)
+    // SKEYID_e has served (the key is a copy or an expansion of it); it may share a buffer with SKEYID_d and _a.
+    ids.e.fill(0)
     this.p1Iv = crypto.phase1Iv(hash, this.gxi!, this.gxr!, this.block)
   }
 
@@ -234,14 +236,46 @@ export class IkeSa implements Timed {
 
   /** Encodes and encrypts payloads under this SA's key and the IV chain of `messageId`. */
   encryptMessage(exchangeType: number, messageId: number, payloads: readonly PayloadInput[], extraFlags = 0): Buffer {
-    return this.encryptBody(exchangeType, messageId, encodePayloads(payloads), payloads[0]?.type ?? PayloadType.NONE, extraFlags)
+    return this.seal(exchangeType, messageId, payloads, undefined, extraFlags)
   }
 
-  /** Encrypts already encoded payloads (`body`, first payload `firstPayload`) under the IV chain of `messageId`. */
-  encryptBody(exchangeType: number, messageId: number, body: Buffer, firstPayload: number, extraFlags = 0): Buffer {
-    const { ciphertext, lastBlock } = crypto.encrypt(this.cipher, this.encKey!, this.ivFor(messageId), body)
-    this.advance(messageId, lastBlock)
-    return encodeMessage(this.header(exchangeType, messageId, Flag.ENCRYPTION | extraFlags), ciphertext, firstPayload)
+  /**
+   * HASH followed by `payloads`, encrypted under the IV chain of
+   * `messageId` (RFC 2409 5.5, 5.7): `computeHash` gets the payloads after
+   * HASH exactly as sent, without padding.
+   */
+  encryptHashed(exchangeType: number, messageId: number, payloads: readonly PayloadInput[], computeHash: (afterHash: Buffer) => Buffer, extraFlags = 0): Buffer {
+    return this.seal(exchangeType, messageId, payloads, computeHash, extraFlags)
+  }
+
+  /**
+   * The whole message in one buffer of its own — header, [HASH,] payloads,
+   * zero padding — then encrypted where it lies: no buffer per payload, no
+   * concatenation, no copy of the ciphertext (bench/README, IKE responder).
+   */
+  private seal(exchangeType: number, messageId: number, payloads: readonly PayloadInput[], computeHash: ((afterHash: Buffer) => Buffer) | undefined, extraFlags: number): Buffer {
+    const block = this.block
+    const hashLength = computeHash ? crypto.hashLength(this.hash) : 0
+    const head = computeHash ? 4 + hashLength : 0
+    const plain = head + payloadsLength(payloads)
+    // RFC 2408 3.5: zero octets pad to a whole number of blocks; an empty body is one block.
+    const padded = plain === 0 ? block : Math.ceil(plain / block) * block
+    const out = Buffer.allocUnsafeSlow(ISAKMP_HEADER_LENGTH + padded)
+    const firstPayload = payloads[0]?.type ?? PayloadType.NONE
+    writeMessageHeader(this.header(exchangeType, messageId, Flag.ENCRYPTION | extraFlags), computeHash ? PayloadType.HASH : firstPayload, out)
+    const start = ISAKMP_HEADER_LENGTH + head
+    const end = writePayloads(payloads, out, start)
+    if (computeHash) {
+      const hash = computeHash(out.subarray(start, end))
+      if (hash.length !== hashLength) throw new Error(`a ${hash.length}-byte HASH where ${hashLength} bytes were expected`)
+      out[ISAKMP_HEADER_LENGTH] = firstPayload
+      out[ISAKMP_HEADER_LENGTH + 1] = 0
+      out.writeUInt16BE(head, ISAKMP_HEADER_LENGTH + 2)
+      hash.copy(out, ISAKMP_HEADER_LENGTH + 4)
+    }
+    out.fill(0, end)
+    this.advance(messageId, crypto.encryptInPlace(this.cipher, this.encKey!, this.ivFor(messageId), out.subarray(ISAKMP_HEADER_LENGTH)))
+    return out
   }
 
   /**
@@ -252,7 +286,8 @@ export class IkeSa implements Timed {
    */
   decryptMessage(header: IsakmpHeader, ciphertext: Buffer): { payloads: Payload[]; plaintext: Buffer; end: number; commit: () => void } {
     const { plaintext, lastBlock } = crypto.decrypt(this.cipher, this.encKey!, this.ivFor(header.messageId), ciphertext)
-    const { payloads, end } = decodePayloadChain(header.nextPayload, plaintext)
+    // The plaintext is a new buffer of this message's alone: its payloads view it, no copy each.
+    const { payloads, end } = decodePayloadChain(header.nextPayload, plaintext, 0, false)
     return { payloads, plaintext, end, commit: () => this.advance(header.messageId, lastBlock) }
   }
 }

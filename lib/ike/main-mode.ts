@@ -82,7 +82,7 @@ export function respondToKe(ctx: Context, ike: IkeSa, payloads: readonly Payload
   ike.dh = new DhKeyPair(group)
   ike.gxr = ike.dh.publicKey
   ike.nr = ctx.random(NONCE_LENGTH)
-  const theirHashOfUs = readNatD(ike, payloads, path)
+  const natD = readNatD(ike, payloads, path)
   try {
     ike.deriveKeys(pskFor(ctx.config, ike))
   } catch {
@@ -93,7 +93,7 @@ export function respondToKe(ctx: Context, ike: IkeSa, payloads: readonly Payload
     { type: PayloadType.KE, data: ike.gxr },
     { type: PayloadType.NONCE, data: ike.nr },
   ]
-  reply.push(...certificateRequests(ctx, ike), ...responderNatD(ctx, ike, path, theirHashOfUs))
+  reply.push(...certificateRequests(ctx, ike), ...responderNatD(ctx, ike, path, natD))
   ike.state = 'R_SENT_KE'
   ctx.send({ data: encodePlain(ike.ckyI, ike.ckyR, ExchangeType.MAIN, 0, reply), to: ike.peer, fromPort: ike.localPort, fromAddress: ike.local.address }, ike, requestKey(datagram))
   return true

@@ -53,14 +53,20 @@ export function natDHash(ike: IkeSa, address: string, port: number): Buffer {
  * Reads the peer's NAT-D payloads (RFC 3947 3.2): the first hashes our
  * address as the peer addressed it, the rest the peer's own addresses.
  */
-export function readNatD(ike: IkeSa, payloads: readonly Payload[], path: Path): Buffer | undefined {
+export function readNatD(ike: IkeSa, payloads: readonly Payload[], path: Path): NatDRead | undefined {
   const natds = [...payloadsOf(payloads, PayloadType.NAT_D), ...payloadsOf(payloads, PayloadType.NAT_D_DRAFT)]
   if (!ike.natT.variant || natds.length < 2) return undefined
   const [ours, ...theirs] = natds as [Payload & { data: Buffer }, ...(Payload & { data: Buffer })[]]
   ike.natT.localBehindNat = !ours.data.equals(natDHash(ike, path.local.address, path.local.port))
   const peerHash = natDHash(ike, path.peer.address, path.peer.port)
   ike.natT.peerBehindNat = !theirs.some((p) => p.data.equals(peerHash))
-  return ours.data
+  return { ofUs: ours.data, ofPeer: peerHash }
+}
+
+/** The peer's hash of us, as it sent it, and ours of the peer as we see it (readNatD). */
+export interface NatDRead {
+  ofUs: Buffer
+  ofPeer: Buffer
 }
 
 /** Plain (unencrypted) notification for a failed negotiation (RFC 2408 3.14). */
@@ -122,10 +128,12 @@ export function natTVendorReply(ike: IkeSa): PayloadInput[] {
  * no client ever sees the server behind NAT (Windows refuses that without a
  * registry change).
  */
-export function responderNatD(ctx: Context, ike: IkeSa, path: Path, theirHashOfUs: Buffer | undefined): PayloadInput[] {
+export function responderNatD(ctx: Context, ike: IkeSa, path: Path, read: NatDRead | undefined): PayloadInput[] {
   if (!ike.natT.variant) return []
   const type = natDType(ike)
-  const forPeer = ctx.config.forceEncapsulation ? crypto.digest(ike.hash, ctx.random(16)) : natDHash(ike, path.peer.address, path.peer.port)
+  const theirHashOfUs = read?.ofUs
+  // readNatD hashed the peer's address already: not twice.
+  const forPeer = ctx.config.forceEncapsulation ? crypto.digest(ike.hash, ctx.random(16)) : (read?.ofPeer ?? natDHash(ike, path.peer.address, path.peer.port))
   const forUs = theirHashOfUs ?? natDHash(ike, path.local.address, path.local.port)
   if (ctx.config.forceEncapsulation) ike.natT.peerBehindNat = true
   // We echo the peer's hash of us: it now believes we are not behind NAT and, not behind NAT itself, sends raw ESP.

@@ -611,10 +611,11 @@ function phase1Transform(proposal: Proposal, t: Transform, policy: ProposalPolic
  */
 export function matchPhase1(sa: SaPayload, policy: ProposalPolicy, authMethods: readonly number[]): Phase1Match {
   const bad = checkDoi(sa)
+  const r = bad ? undefined : selectPhase1(sa, policy, authMethods)
+  if (r && 'choice' in r) return { ok: true, choice: r.choice }
+  // Only a failure is described, for the operator: a match costs no words.
   const offeredTransforms = sa.proposals.flatMap((p) => p.transforms)
-  if (bad) return { ...bad, offered: offeredTransforms.map(describePhase1Transform) }
-  const r = selectPhase1(sa, policy, authMethods)
-  if ('choice' in r) return { ok: true, choice: r.choice }
+  if (bad || !r) return { ...bad!, offered: offeredTransforms.map(describePhase1Transform) }
   const hint = presetHint(policy.preset, (other) => {
     const o = selectPhase1(sa, other, authMethods)
     return 'choice' in o ? phase1Short(o.choice.transform) : undefined
@@ -696,8 +697,11 @@ const CIPHER_KEY_BYTES: Readonly<Record<EspCipher, number>> = {
 }
 
 /** One ESP transform: the choice, or why not. Malformed and unsupported first, then the preset. */
+/** Names of Phase 2 attribute types, for problems: merged once, not per transform looked at. */
+const PHASE2_ATTRIBUTE_NAMES: Readonly<Record<string, number>> = { ...IpsecAttribute, ...IpsecAttributeExt }
+
 function phase2Transform(proposal: Proposal, t: Transform, policy: ProposalPolicy, options: Phase2Options): Phase2Choice | Problem {
-  const c = collect(t.attributes, classifyPhase2, { ...IpsecAttribute, ...IpsecAttributeExt })
+  const c = collect(t.attributes, classifyPhase2, PHASE2_ATTRIBUTE_NAMES)
   if (isProblem(c)) return c
   const v = c.values
   const keyBits = v.get(IpsecAttribute.KEY_LENGTH)

@@ -11,3 +11,13 @@ export function ownCopy(bytes: Uint8Array): Buffer {
   copy.set(bytes)
   return Buffer.from(copy.buffer, 0, copy.length)
 }
+
+/**
+ * `bytes` itself when it already owns its whole memory (not a slice of a
+ * pool slab or of a larger buffer), else an ownCopy: for what is kept
+ * long and usually comes freshly made (an encoded IKE message kept for
+ * retransmission), so that keeping it costs no copy.
+ */
+export function ownMemory(bytes: Buffer): Buffer {
+  return bytes.byteOffset === 0 && bytes.buffer.byteLength === bytes.length ? bytes : ownCopy(bytes)
+}

@@ -8,7 +8,7 @@ pub mod prf;
 
 pub use cbc::{aes_cbc, CbcError};
 pub use ecdh::{EcdhError, EcdhKeyPair};
-pub use prf::{prf, PrfHash};
+pub use prf::{prf, skeyids, PrfHash};
 
 /// Hex test vectors (RFCs quote them as hex) to bytes.
 #[cfg(test)]

@@ -97,6 +97,32 @@ pub fn ike_prf<'env>(
     BufferSlice::copy_from(env, tag.as_ref()).map_err(|e| error("IKE_NATIVE", e.reason.clone()))
 }
 
+/// SKEYID_d | SKEYID_a | SKEYID_e (RFC 2409 section 5) in one Buffer, from
+/// SKEYID, g^xy and the cookies, under one HMAC key (`hash` as for
+/// ikePrf): one call where three PRFs were.
+#[napi]
+pub fn ike_skeyids<'env>(
+    env: &'env Env,
+    hash: u32,
+    skeyid: &[u8],
+    gxy: &[u8],
+    cky_i: &[u8],
+    cky_r: &[u8],
+) -> Result<BufferSlice<'env>> {
+    let hash = PrfHash::from_id(hash)
+        .ok_or_else(|| error("IKE_BAD_ARGUMENT", format!("no native PRF for hash {hash}")))?;
+    let tags = ike::skeyids(hash, skeyid, gxy, cky_i, cky_r);
+    let mut out = Vec::with_capacity(3 * tags[0].as_ref().len());
+    for tag in &tags {
+        out.extend_from_slice(tag.as_ref());
+    }
+    let buffer =
+        BufferSlice::copy_from(env, &out).map_err(|e| error("IKE_NATIVE", e.reason.clone()));
+    // The keys' bytes leave no copy behind on the heap.
+    out.fill(0);
+    buffer
+}
+
 /// AES-CBC over whole blocks (the caller pads), key of 16, 24 or 32
 /// bytes; a new Buffer, `data` is left alone. Throws IKE_BAD_KEY_LENGTH,
 /// IKE_BAD_IV or IKE_BAD_CIPHERTEXT.
@@ -112,6 +138,33 @@ pub fn ike_aes_cbc<'env>(
         BufferSlice::copy_from(env, data).map_err(|e| error("IKE_NATIVE", e.reason.clone()))?;
     ike::aes_cbc(encrypt, key, iv, &mut out).map_err(|e| error(e.code(), e.message()))?;
     Ok(out)
+}
+
+/// AES-CBC of `data` where it lies (whole blocks, the caller pads): how
+/// lib/ike seals a message it encoded into the buffer it sends, with no
+/// copy in or out. Throws IKE_BAD_KEY_LENGTH, IKE_BAD_IV, IKE_BAD_CIPHERTEXT,
+/// or IKE_BAD_ARGUMENT when `data` shares memory with `key` or `iv` (JS may
+/// pass views of one ArrayBuffer).
+#[napi]
+pub fn ike_aes_cbc_in_place(
+    encrypt: bool,
+    key: &[u8],
+    iv: &[u8],
+    mut data: BufferSlice,
+) -> Result<()> {
+    // Checked before a mutable view of `data` exists.
+    let d = (data.as_ptr() as usize, data.len());
+    let shares = |v: &[u8]| {
+        let (a, n) = (v.as_ptr() as usize, v.len());
+        n > 0 && d.1 > 0 && a < d.0 + d.1 && d.0 < a + n
+    };
+    if shares(key) || shares(iv) {
+        return Err(error(
+            "IKE_BAD_ARGUMENT",
+            "data must not share memory with the key or the IV",
+        ));
+    }
+    ike::aes_cbc(encrypt, key, iv, &mut data).map_err(|e| error(e.code(), e.message()))
 }
 
 /// CPU time the calling (JS) thread has used, in microseconds: what the

@@ -64,6 +64,12 @@ for (const suite of ['aes128gcm-16', 'aes128-sha1']) {
     t.true(up.every((f) => f.readUInt16BE(2) === 0x0057), 'only IPv6 (RS) frames went up')
     t.true(up.length < 10, `${up.length} frames went up`)
     t.is(client.dp.stats().counters.spoofed, 0)
+    // summary() (status and health checks) counts what stats() lists, without listing it.
+    const summary = server.dp.summary()
+    const full = server.dp.stats()
+    t.deepEqual([summary.sas, summary.sessions], [full.sas.length, full.sessions.length])
+    t.true(summary.sas >= 2 && summary.sessions >= 1)
+    t.true((summary.counters.esp_in ?? 0) > 0 && (summary.counters.esp_in ?? 0) <= (full.counters.esp_in ?? 0))
   })
 }
 

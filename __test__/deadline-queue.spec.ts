@@ -33,6 +33,17 @@ test('owners come out when due, earliest deadlines first across ticks, in creati
   t.deepEqual(q.due(10).map((o) => o.name), [1, 3])
 })
 
+test('due with a limit takes the earliest owners only and leaves the rest due for the next turn', (t) => {
+  const q = queue()
+  const owners = [owner(1), owner(2), owner(3), owner(4), owner(5)]
+  for (const [i, o] of owners.entries()) set(q, o, 10 - i) // 5 earliest (6), 1 latest (10)
+  t.deepEqual(q.due(20, 2).map((o) => o.name), [4, 5], 'the two earliest, in creation order')
+  t.is(q.next(), 8, 'the rest still queued, due already')
+  t.deepEqual(q.due(20, 2).map((o) => o.name), [2, 3])
+  t.deepEqual(q.due(20, 2).map((o) => o.name), [1])
+  t.is(q.next(), undefined)
+})
+
 test('a cancelled owner never comes out; a deadline moved earlier or later is found where it is now', (t) => {
   const q = queue()
   const [a, b] = [owner(1), owner(2)]

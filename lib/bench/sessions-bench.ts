@@ -16,6 +16,8 @@
  * "teardown" once (how long hanging everything up took, and whether the
  * server came back to idle memory).
  */
+import { writeFileSync } from 'node:fs'
+import { Session } from 'node:inspector/promises'
 import { monitorEventLoopDelay } from 'node:perf_hooks'
 import { writeHeapSnapshot } from 'node:v8'
 import { serverIdle } from '../testing/vpn-rig.js'
@@ -145,7 +147,19 @@ export async function* runSessionsBench(o: SessionsBenchOptions): AsyncGenerator
     }
     const sessions = server.status().sessions
     const before = server.status().counters?.ppp_control_in ?? 0
+    // SESSIONS_BENCH_PROFILE=file.cpuprofile: a CPU profile of the server's process during the echo window (lib/bench/long-tasks.ts reads it).
+    const profile = process.env.SESSIONS_BENCH_PROFILE ? new Session() : undefined
+    if (profile) {
+      profile.connect()
+      await profile.post('Profiler.enable')
+      await profile.post('Profiler.start')
+    }
     const busy = await lagWindow(o.lagSeconds)
+    if (profile) {
+      const { profile: result } = await profile.post('Profiler.stop')
+      writeFileSync(process.env.SESSIONS_BENCH_PROFILE!, JSON.stringify(result))
+      profile.disconnect()
+    }
     const after = server.status().counters?.ppp_control_in ?? 0
     yield {
       bench: 'sessions',

@@ -29,7 +29,11 @@
  * has run (`warm`: every slot has hung up and reconnected at least once,
  * the longest lifetime after the churn started) and at the end. The
  * slope per hour is the end against the warm snapshot, so the first
- * wave's growth of V8's heap and the allocator is not read as a leak.
+ * wave's growth of V8's heap and the allocator is not read as a leak; the
+ * RSS slope over the last third of the churn (least squares over the
+ * samples) says whether it still grows at the end. V8's heap by space
+ * (soak-memory.ts) every 10 s and GC'd at the end and idle, to see which
+ * space's committed size grows and whether a full GC gives it back.
  */
 import { monitorEventLoopDelay } from 'node:perf_hooks'
 import { sleep, until } from '../testing/wait.js'
@@ -40,6 +44,7 @@ import type { FleetCounts, FleetLag } from './soak-fleet.js'
 import { kernelDelta, readKernelCounters, type KernelCounters } from './soak-kernel.js'
 import { LAG_RESOLUTION_MS, snapshot, type Snapshot } from './snapshot.js'
 import type { TrafficReport } from './soak-plan.js'
+import { heapSpaces, heapUsedFlat, sampleMemory, slopePerHour, spaceGrowth, type HeapSpaces, type MemorySample, type SpaceSample } from './soak-memory.js'
 
 export interface SoakOptions {
   sessions: number
@@ -96,7 +101,19 @@ export interface SoakRecord {
   rss_mb_per_hour: number
   heap_used_mb_per_hour: number
   /** Every 10 s of the churn, no GC: [seconds, RSS MB, heap used MB, heap total MB, external MB]. */
-  memory_samples: [number, number, number, number, number][]
+  memory_samples: MemorySample[]
+  /** Least-squares slopes over the samples of the last third of the churn, MB per hour: is it still growing at the end? */
+  rss_mb_per_hour_last_third: number
+  heap_total_mb_per_hour_last_third: number
+  /** Heap used after a full GC, warm against end, moved by less than 5% and 3 MB. */
+  heap_used_flat: boolean
+  /** V8's heap by space every 10 s of the churn, no GC: per space [committed, used, available] MB. */
+  heap_space_samples: SpaceSample[]
+  /** Committed size of the spaces that moved >= 1 MB, first sample -> last sample, MB. */
+  heap_space_growth: Record<string, [number, number]>
+  /** V8's heap by space right after the end's and the idle server's full GC ([committed, used, available] MB). */
+  heap_spaces_end_gc: HeapSpaces
+  heap_spaces_idle_gc: HeapSpaces
   /** All sessions up, before and after the churn. */
   rss_mb_start: number
   rss_mb_end: number
@@ -107,6 +124,9 @@ export interface SoakRecord {
   idle_rss_mb_after: number
   idle_fds_before: number
   idle_fds_after: number
+  /** Heap used after a full GC, no session, before the first and after the last, MB. */
+  idle_heap_used_mb_before: number
+  idle_heap_used_mb_after: number
   lag_ms_p50: number
   lag_ms_p99: number
   lag_ms_max: number
@@ -130,11 +150,12 @@ export async function runSoakBench(o: SoakOptions): Promise<SoakRecord> {
     const lag = monitorEventLoopDelay({ resolution: LAG_RESOLUTION_MS })
     lag.enable()
     const churnStart = Date.now()
-    const samples: SoakRecord['memory_samples'] = []
+    const samples: MemorySample[] = []
+    const spaceSamples: SpaceSample[] = []
     const sampler = setInterval(() => {
-      const m = process.memoryUsage()
-      const mb = (b: number) => Math.round((b / 2 ** 20) * 10) / 10
-      samples.push([Math.round((Date.now() - churnStart) / 1000), mb(m.rss), mb(m.heapUsed), mb(m.heapTotal), mb(m.external)])
+      const m = sampleMemory(Math.round((Date.now() - churnStart) / 1000))
+      samples.push(m.memory)
+      spaceSamples.push(m.spaces)
     }, 10_000)
     // One cycle: every first life (staggered over the longest lifetime) has ended and reconnected.
     const warmAfter = Math.min(o.seconds * 500, (o.lifetime ?? [30, 90])[1] * 1000 + 5000)
@@ -152,6 +173,7 @@ export async function runSoakBench(o: SoakOptions): Promise<SoakRecord> {
     clearTimeout(warmTimer)
     await sleep(2000)
     const end = snapshot()
+    const spacesEnd = heapSpaces()
 
     fr.send({ cmd: 'close' })
     const done = await fr.next('done', 10 * 60_000)
@@ -164,7 +186,8 @@ export async function runSoakBench(o: SoakOptions): Promise<SoakRecord> {
     await until(() => serverIdle(server.status()), 60_000)
     await sleep(1000)
     const idleAfter = snapshot()
-    const memory = { warm: warm ?? start1, warmAt: warm ? warmAfter / 1000 : 0, endAt: (churnEnd - churnStart) / 1000 + 2, samples }
+    const spacesIdle = heapSpaces()
+    const memory = { warm: warm ?? start1, warmAt: warm ? warmAfter / 1000 : 0, endAt: (churnEnd - churnStart) / 1000 + 2, samples, spaceSamples, spacesEnd, spacesIdle }
     return record(o, ready.seconds, steady.counts, done, drops, fr.rig.seen.down.map((d) => d.reason), { idleBefore, start: start1, end, idleAfter }, memory, lag)
   } finally {
     await fr.close()
@@ -179,7 +202,7 @@ function record(
   drops: SoakRecord['drops'],
   downs: string[],
   s: Record<'idleBefore' | 'start' | 'end' | 'idleAfter', Snapshot>,
-  memory: { warm: Snapshot; warmAt: number; endAt: number; samples: SoakRecord['memory_samples'] },
+  memory: { warm: Snapshot; warmAt: number; endAt: number; samples: MemorySample[]; spaceSamples: SpaceSample[]; spacesEnd: HeapSpaces; spacesIdle: HeapSpaces },
   lag: ReturnType<typeof monitorEventLoopDelay>,
 ): SoakRecord {
   const traffic = done.traffic
@@ -219,6 +242,13 @@ function record(
     rss_mb_per_hour: Math.round(((s.end.rss - memory.warm.rss) / hours) * 10) / 10,
     heap_used_mb_per_hour: Math.round(((s.end.heapUsed - memory.warm.heapUsed) / 2 ** 20 / hours) * 10) / 10,
     memory_samples: memory.samples,
+    rss_mb_per_hour_last_third: slopePerHour(memory.samples, 1, (memory.endAt * 2) / 3),
+    heap_total_mb_per_hour_last_third: slopePerHour(memory.samples, 3, (memory.endAt * 2) / 3),
+    heap_used_flat: heapUsedFlat(memory.warm.heapUsed, s.end.heapUsed),
+    heap_space_samples: memory.spaceSamples,
+    heap_space_growth: spaceGrowth(memory.spaceSamples),
+    heap_spaces_end_gc: memory.spacesEnd,
+    heap_spaces_idle_gc: memory.spacesIdle,
     rss_mb_start: s.start.rss,
     rss_mb_end: s.end.rss,
     fds_start: s.start.fds,
@@ -227,6 +257,8 @@ function record(
     idle_rss_mb_after: s.idleAfter.rss,
     idle_fds_before: s.idleBefore.fds,
     idle_fds_after: s.idleAfter.fds,
+    idle_heap_used_mb_before: mb(s.idleBefore.heapUsed),
+    idle_heap_used_mb_after: mb(s.idleAfter.heapUsed),
     lag_ms_p50: ms(lag.percentile(50)),
     lag_ms_p99: ms(lag.percentile(99)),
     lag_ms_max: ms(lag.max),
@@ -253,6 +285,10 @@ export function formatSoakRecord(r: SoakRecord): string {
     `  drops: ${JSON.stringify(r.drops)}\n` +
     `  fleet event-loop delay p99 ${r.fleet_lag_ms_p99} ms, max ${r.fleet_lag_ms_max} ms, send timer late up to ${r.fleet_tick_late_ms_max} ms (${r.fleet_sends_skipped} sends skipped)\n` +
     `  RSS warm ${r.rss_mb_warm} -> end ${r.rss_mb_end} MB (${r.rss_mb_per_hour} MB/h), heap used ${r.heap_used_mb_warm} -> ${r.heap_used_mb_end} MB (${r.heap_used_mb_per_hour} MB/h)\n` +
-    `  memory every 10 s [s, rss, heapUsed, heapTotal, external]: ${JSON.stringify(r.memory_samples)}`
+    `  RSS slope over the last third ${r.rss_mb_per_hour_last_third} MB/h (heap total ${r.heap_total_mb_per_hour_last_third} MB/h); heap used after GC ${r.heap_used_flat ? 'flat' : 'NOT flat'} (idle ${r.idle_heap_used_mb_before} -> ${r.idle_heap_used_mb_after} MB)\n` +
+    `  V8 spaces committed first -> last sample (MB): ${JSON.stringify(r.heap_space_growth)}\n` +
+    `  V8 spaces after full GC [committed, used, available] MB: end ${JSON.stringify(r.heap_spaces_end_gc)}; idle ${JSON.stringify(r.heap_spaces_idle_gc)}\n` +
+    `  memory every 10 s [s, rss, heapUsed, heapTotal, external]: ${JSON.stringify(r.memory_samples)}\n` +
+    `  V8 spaces every 10 s [committed, used, available] MB: ${JSON.stringify(r.heap_space_samples)}`
   )
 }

@@ -11,6 +11,7 @@ export type {
   DataPlaneEvent,
   DataPlaneOptions,
   DataPlaneStats,
+  DataPlaneSummary,
   LocalAddresses,
   PolicyOptions,
   PolicyRuleOptions,

@@ -93,6 +93,8 @@ export class KeyLedger {
       removeSession: (id) => port.removeSession(id),
       stats: () => port.stats(),
       sessionStats: (id) => port.sessionStats(id),
+      ...(port.changedSessionCounters ? { changedSessionCounters: () => port.changedSessionCounters!() } : {}),
+      ...(port.saStats ? { saStats: (spi: number, direction: string) => port.saStats!(spi, direction) } : {}),
     }
   }
 

@@ -171,12 +171,11 @@ export class BindingTable {
    * and the pair is installed again as sha256_96 (same SPIs and keys).
    * Returns the pairs switched, for the log.
    */
-  checkTruncation(sas: readonly SaStats[], now: number): TruncationSwitch[] {
+  checkTruncation(inboundSa: (spi: number) => SaStats | undefined, now: number): TruncationSwitch[] {
     const switched: TruncationSwitch[] = []
     if (this.truncation.size === 0) return switched
-    const inbound = new Map(sas.filter((s) => s.direction === 'in').map((s) => [s.spi, s]))
     for (const [spi, c] of this.truncation) {
-      const stats = inbound.get(spi)
+      const stats = inboundSa(spi)
       if (!stats || stats.packets > 0 || now - c.at > TRUNCATION_WATCH || !this.byInboundSpi.has(spi)) {
         this.truncation.delete(spi)
         continue

@@ -12,7 +12,7 @@
  * in the data plane before PPP starts, so the client's first LCP frame
  * reaches us.
  */
-import type { ControlBatch, DataPlaneEvent, SessionOptions, DataPlaneStats, SessionStats } from '../../native/index.js'
+import type { ControlBatch, DataPlaneEvent, SessionOptions, DataPlaneStats, DataPlaneSummary, SaStats, SessionStats } from '../../native/index.js'
 import { IkeEndpoint, type EndpointOptions } from '../ike/endpoint.js'
 import type { IkeConfig, IkeEvent, IkeGuard } from '../ike/types.js'
 import { L2tpEndpoint } from '../l2tp/endpoint.js'
@@ -32,6 +32,23 @@ export interface DataPlanePort extends SaSink, ControlSink {
   stats(): DataPlaneStats
   /** One session's counters, without the whole table (null: no such session). */
   sessionStats(id: number): SessionStats | null
+  /**
+   * The counters of the sessions whose traffic changed since the last call,
+   * flat: [id, rxPackets, rxBytes, txPackets, txBytes, policyDenied] per
+   * session. Ports without it (in-memory ones) are read through stats().
+   */
+  changedSessionCounters?(): Float64Array
+  /** One SA's counters (null: none); ports without it are read through stats(). */
+  saStats?(spi: number, direction: string): SaStats | null
+  /** Counters, SA and session counts and sites without an object per SA or session; ports without it are read through stats(). */
+  summary?(): DataPlaneSummary
+}
+
+/** The data plane's summary, through stats() for ports without summary(). */
+export function dataPlaneSummary(dp: Pick<DataPlanePort, 'stats' | 'summary'>): DataPlaneSummary {
+  if (dp.summary) return dp.summary()
+  const stats = dp.stats()
+  return { counters: stats.counters, sas: stats.sas.length, sessions: stats.sessions.length, sites: stats.sites }
 }
 
 /** What the logger must offer (pino's shape). */
@@ -70,6 +87,13 @@ export interface ControlPlaneOptions {
   emit: <K extends keyof ServerEvents>(event: K, ...args: ServerEvents[K]) => void
   /** Seconds on the caller's monotonic clock. */
   clock: () => number
+  /**
+   * Calls whose timers a tick handles at most (default all); the rest are
+   * left due, so nextDeadline() says now and the caller's next tick takes
+   * them after the I/O waiting. L2tpServer: a stall that let thousands of
+   * LCP echo timers fall due must not become one turn that long again.
+   */
+  maxCallsPerTick?: number
 }
 
 /** One PPP session over one L2TP session. */
@@ -193,13 +217,19 @@ export abstract class ControlPlane {
     this.outbox.ppp(call.id, frame)
   }
 
+  /** Installs (or replaces) a call's data-plane session: a new entry counts from zero, so the last refresh's figures of the old one go. */
+  private installSession(call: Call): void {
+    this.counters.delete(call.id)
+    this.o.dataplane.upsertSession(this.sessionOptions(call))
+  }
+
   /** Installs a call's data-plane session again after `sessionRouting` changed; false (and the call ends) when refused. */
   protected refreshSession(call: Call, now: number): boolean {
     try {
       // The new entry counts from zero: keep what the old one counted.
       const counted = this.o.dataplane.sessionStats(call.id)
       if (counted) call.counterBase = addCounters(call.counterBase, counted)
-      this.o.dataplane.upsertSession(this.sessionOptions(call))
+      this.installSession(call)
       return true
     } catch (err) {
       this.o.log.error({ err, session: call.id }, 'data plane refused the session update')
@@ -254,11 +284,14 @@ export abstract class ControlPlane {
     } else if (kind === 'l2tp') {
       const binding = meta.binding === undefined ? undefined : this.bindings.get(meta.binding)
       if (!binding) return
+      // It came through the binding's ESP SA: the peer is alive, no DPD probe needed (as for ESP data, refreshCounters).
+      this.ike.touch(binding.ikeSa, now)
       this.l2tp.handle(ownCopy(frame), { binding: binding.id, address: binding.peer.address, port: binding.peer.port, l2tpPort: meta.l2tpPort ?? 1701 }, now)
       this.drainL2tp(now)
     } else if (kind === 'ppp') {
       const call = meta.session === undefined ? undefined : this.calls.get(meta.session)
       if (!call) return
+      this.ike.touch(call.binding.ikeSa, now)
       if (!call.opened) {
         // Before session-up (ICCN still being handled): keep a few frames.
         if (call.early.length < EARLY_FRAMES) call.early.push(ownCopy(frame))
@@ -315,7 +348,7 @@ export abstract class ControlPlane {
     this.bindings.expireEarly(now, EARLY_INBOUND_MAX_AGE)
     const l2tpAt = this.l2tp.nextTimeout()
     if (l2tpAt !== undefined && l2tpAt <= now) this.l2tp.handleTimeout(now)
-    const due = this.callTimers.due(now)
+    const due = this.callTimers.due(now, this.o.maxCallsPerTick)
     for (const call of due) {
       if (!call.finished) this.callTimeout(call, now)
     }
@@ -521,7 +554,7 @@ export abstract class ControlPlane {
     this.calls.set(id, call)
     this.callBySession.set(e.sessionId, call)
     try {
-      this.o.dataplane.upsertSession(this.sessionOptions(call))
+      this.installSession(call)
       this.callTimers.update(call)
       this.callsByBinding.add(binding, call)
     } catch (err) {
@@ -539,7 +572,7 @@ export abstract class ControlPlane {
     if (!call || call.opened) return
     const sequencingChanged = e.sequencing !== (call.l2tp.sequencing ?? false)
     call.l2tp = e
-    if (sequencingChanged) this.o.dataplane.upsertSession(this.sessionOptions(call))
+    if (sequencingChanged) this.installSession(call)
     this.o.log.info({ session: call.id, binding: call.binding.id, tunnel: e.tunnelId, l2tpSession: e.sessionId, peer: call.binding.peer }, 'L2TP session up, starting PPP')
     call.opened = true
     call.link.open(now)
@@ -604,7 +637,7 @@ export abstract class ControlPlane {
         call.startedAt = now
         call.startedWall = new Date()
         try {
-          this.o.dataplane.upsertSession(this.sessionOptions(call))
+          this.installSession(call)
         } catch (err) {
           this.o.log.error({ err, session: call.id }, 'data plane refused the session address')
           this.end(call, 'error', `data plane: ${(err as Error).message}`, now)
@@ -723,15 +756,33 @@ export abstract class ControlPlane {
     this.pump(now)
   }
 
-  /** Refreshes per-session counters from the data plane (called periodically and by sessions()). */
+  /**
+   * Refreshes per-session counters from the data plane (called periodically
+   * and by sessions()): only the sessions whose traffic changed since the
+   * last refresh cross the boundary, in one flat array, and their entries
+   * are updated in place; a session with no traffic yet has none (zeros).
+   */
   refreshCounters(): void {
-    const stats = this.o.dataplane.stats()
-    this.counters.clear()
-    for (const s of stats.sessions) this.counters.set(s.id, countersOf(s))
+    const dp = this.o.dataplane
+    const flat = dp.changedSessionCounters ? dp.changedSessionCounters() : flatSessionCounters(dp.stats().sessions)
     const now = this.o.clock()
-    // ESP traffic proves the peer alive: no DPD probe needed for it.
-    for (const call of this.calls.values()) if ((this.counters.get(call.id)?.rxPackets ?? 0) > 0) this.ike.touch(call.binding.ikeSa, now)
-    for (const s of this.bindings.checkTruncation(stats.sas, now)) {
+    for (let i = 0; i + COUNTER_STRIDE <= flat.length; i += COUNTER_STRIDE) {
+      const id = flat[i]!
+      const call = this.calls.get(id)
+      if (!call || call.finished) continue
+      const rxPackets = flat[i + 1]!
+      let c = this.counters.get(id)
+      // ESP traffic from the peer since the last refresh proves it alive: no DPD probe needed for it.
+      if (rxPackets > (c?.rxPackets ?? 0)) this.ike.touch(call.binding.ikeSa, now)
+      if (!c) this.counters.set(id, (c = countersOf()))
+      c.rxPackets = rxPackets
+      c.rxBytes = flat[i + 2]!
+      c.txPackets = flat[i + 3]!
+      c.txBytes = flat[i + 4]!
+      c.policyDenied = flat[i + 5]!
+    }
+    const saStats = dp.saStats ? (spi: number) => dp.saStats!(spi, 'in') ?? undefined : inboundSaLookup(() => dp.stats().sas)
+    for (const s of this.bindings.checkTruncation(saStats, now)) {
       this.o.log.warn({ binding: s.binding, spiIn: hex(s.spiIn), spiOut: hex(s.spiOut), suite: s.suite }, 'HMAC-SHA-256 ICV length switched: no packet verified (Android 6/7 truncate it to 96 bits)')
     }
   }
@@ -803,6 +854,22 @@ function addCounters(base: SessionCounters | undefined, c: SessionCounters): Ses
 
 function countersOf(s?: SessionCounters): SessionCounters {
   return { rxBytes: s?.rxBytes ?? 0, txBytes: s?.txBytes ?? 0, rxPackets: s?.rxPackets ?? 0, txPackets: s?.txPackets ?? 0, policyDenied: s?.policyDenied ?? 0 }
+}
+
+/** Values per session in changedSessionCounters()'s array. */
+const COUNTER_STRIDE = 6
+
+/** stats().sessions in changedSessionCounters()'s form (every session, changed or not). */
+function flatSessionCounters(sessions: readonly SessionStats[]): Float64Array {
+  const out = new Float64Array(sessions.length * COUNTER_STRIDE)
+  sessions.forEach((s, i) => out.set([s.id, s.rxPackets, s.rxBytes, s.txPackets, s.txBytes, s.policyDenied], i * COUNTER_STRIDE))
+  return out
+}
+
+/** An inbound-SA lookup over the whole table, built on first use (for ports without saStats). */
+function inboundSaLookup(all: () => readonly SaStats[]): (spi: number) => SaStats | undefined {
+  let bySpi: Map<number, SaStats> | undefined
+  return (spi) => (bySpi ??= new Map(all().filter((s) => s.direction === 'in').map((s) => [s.spi, s]))).get(spi)
 }
 
 function hex(spi: number): string {

@@ -31,7 +31,7 @@ import type { UserPolicy } from '../auth/index.js'
 import type { IkeEvent } from '../ike/types.js'
 import type { Binding } from './bindings.js'
 import { resolveSessionPolicy, samePolicy, type SessionPolicySet } from './session-policy.js'
-import { ControlPlane, earlier, type Call, type ControlPlaneOptions } from './control-plane.js'
+import { ControlPlane, dataPlaneSummary, earlier, type Call, type ControlPlaneOptions } from './control-plane.js'
 import { SiteManager, type SitePort, type SiteSettings } from './sites.js'
 import type { SessionAnomalyInfo, SessionDownReason, SiteInfo } from './types.js'
 
@@ -131,7 +131,7 @@ export class ServerControlPlane extends ControlPlane {
 
   /** Site-to-site links with their traffic. */
   sites(): SiteInfo[] {
-    return this.siteLinks?.list(this.o.dataplane.stats().sites ?? []) ?? []
+    return this.siteLinks?.list(dataPlaneSummary(this.o.dataplane).sites) ?? []
   }
 
   /** Rekeys a site we call (tests and operators); false when it is not up or not ours to call. */
@@ -143,7 +143,7 @@ export class ServerControlPlane extends ControlPlane {
 
   override refreshCounters(): void {
     super.refreshCounters()
-    if (this.siteLinks) this.siteLinks.touch(this.o.dataplane.stats().sites ?? [], 10_000, this.o.clock())
+    if (this.siteLinks) this.siteLinks.touch(dataPlaneSummary(this.o.dataplane).sites, 10_000, this.o.clock())
   }
 
   /**

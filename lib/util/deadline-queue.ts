@@ -89,12 +89,13 @@ export class DeadlineQueue<T extends Timed> {
   }
 
   /**
-   * Takes out every owner due at `now`, in creation order. Each is
-   * unqueued: the caller runs what is due and calls `update` for it.
+   * Takes out every owner due at `now` (at most `limit`, the earliest
+   * first), in creation order. Each is unqueued: the caller runs what is
+   * due and calls `update` for it; the rest stay queued (`next()` <= now).
    */
-  due(now: number): T[] {
+  due(now: number, limit = Infinity): T[] {
     const out: T[] = []
-    for (;;) {
+    while (out.length < limit) {
       this.#skipStale()
       const at = this.#heap.peekValue()
       if (at === undefined || at > now) break

@@ -26,6 +26,7 @@ import { threadCpuMicros } from '../../native/index.js'
 import { IkeEndpoint } from '../ike/endpoint.js'
 import { PRESETS, type ProposalPolicy } from '../ike/policy.js'
 import type { IkeEvent } from '../ike/types.js'
+import { countingWindow } from './counting-window.js'
 import { ioFloor } from './ike-io-floor.js'
 import { dhReference } from './ike-reference.js'
 import { BENCH_CLIENT_ADDRESS, BENCH_SERVER_ADDRESS, frameDatagram, unframeDatagram } from './ike-wire.js'
@@ -169,15 +170,9 @@ export async function exchangesPerSecond(group: number, seconds: number): Promis
   child.send({ cmd: 'start', policy, psk: PSK, concurrency: CONCURRENCY, port: (socket.address() as { port: number }).port })
   // The child is slow to start under tsx: count only once it runs and the JIT has settled.
   await warmUp(() => warm, 100)
-  counting = true
   coreMicros = 0
   sendMicros = 0
-  const cpu0 = process.cpuUsage()
-  const t0 = process.hrtime.bigint()
-  await new Promise((r) => setTimeout(r, seconds * 1000))
-  counting = false
-  const elapsed = Number(process.hrtime.bigint() - t0) / 1e9
-  const cpu = process.cpuUsage(cpu0)
+  const { elapsed, processCpuMs } = await countingWindow(seconds, (on) => (counting = on))
   stopped = true
   child.send({ cmd: 'stop' })
   socket.close()
@@ -187,7 +182,7 @@ export async function exchangesPerSecond(group: number, seconds: number): Promis
     rate: done / elapsed,
     coreMs: coreMicros / 1000 / n,
     sendMs: sendMicros / 1000 / n,
-    processCpuMs: (cpu.user + cpu.system) / 1000 / n,
+    processCpuMs: processCpuMs / n,
     busy: (coreMicros + sendMicros) / 1e6 / elapsed,
   }
 }

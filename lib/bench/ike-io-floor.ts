@@ -12,6 +12,7 @@ import { fork } from 'node:child_process'
 import dgram from 'node:dgram'
 import { fileURLToPath } from 'node:url'
 import { threadCpuMicros } from '../../native/index.js'
+import { countingWindow } from './counting-window.js'
 import { frameDatagram, unframeDatagram } from './ike-wire.js'
 
 export interface IoFloor {
@@ -66,16 +67,10 @@ export async function ioFloor(group: number, seconds: number, concurrency = 8): 
   child.send({ cmd: 'start', requests, concurrency, port: (socket.address() as { port: number }).port })
   const deadline = Date.now() + 60_000
   while (warm < 500 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50))
-  counting = true
-  const cpu0 = process.cpuUsage()
-  const t0 = process.hrtime.bigint()
-  await new Promise((r) => setTimeout(r, seconds * 1000))
-  counting = false
-  const elapsed = Number(process.hrtime.bigint() - t0) / 1e9
-  const cpu = process.cpuUsage(cpu0)
+  const window = await countingWindow(seconds, (on) => (counting = on))
   stopped = true
   child.send({ cmd: 'stop' })
   socket.close()
   const n = Math.max(done, 1)
-  return { callbackMs: callbackMicros / 1000 / n, sendMs: sendMicros / 1000 / n, processCpuMs: (cpu.user + cpu.system) / 1000 / n, exchangesPerSecond: done / elapsed }
+  return { callbackMs: callbackMicros / 1000 / n, sendMs: sendMicros / 1000 / n, processCpuMs: window.processCpuMs / n, exchangesPerSecond: done / window.elapsed }
 }

@@ -15,8 +15,11 @@ import { until } from '../testing/wait.js'
 import type { FleetCommand, FleetMessage, FleetStart } from './soak-fleet.js'
 import { SOAK_ECHO_PORT, SOAK_POOL, SOAK_TARGET_NET, soakUser } from './soak-plan.js'
 
-const FLEET = fileURLToPath(new URL('./soak-fleet.ts', import.meta.url))
-const ECHO = fileURLToPath(new URL('./soak-echo.ts', import.meta.url))
+// The fleet and the echo responder run from the TypeScript sources under tsx, also when this file runs
+// compiled (dist/bench/fleet-rig.js: the sessions bench's `--build dist`): they are the load, not what is measured.
+const source = (name: string) => fileURLToPath(new URL(import.meta.url.endsWith('.ts') ? `./${name}` : `../../lib/bench/${name}`, import.meta.url))
+const FLEET = source('soak-fleet.ts')
+const ECHO = source('soak-echo.ts')
 
 export interface FleetRigOptions {
   tag: string

@@ -46,6 +46,9 @@ export type SessionsRecord =
       /** Setting up the sessions added since the previous count. */
       setup_seconds: number
       setups_per_second: number
+      /** The server process's CPU time during that setup (all its threads: JS, GC, the data plane), and setups per CPU second. */
+      setup_cpu_seconds: number
+      setups_per_cpu_second: number
       connect_failures: number
       rss_mb_idle: number
       rss_mb: number
@@ -118,8 +121,11 @@ export async function* runSessionsBench(o: SessionsBenchOptions): AsyncGenerator
       return (await fr.next('usage', 60_000)).rssMb
     }
     for (const sessions of counts) {
+      const cpu0 = process.cpuUsage()
       fr.send({ cmd: 'start', ...fr.placement, sessions, concurrency: o.concurrency ?? 50, lifetime: [30, 90], intervalMs: 0, echoInterval })
       const ready = await fr.next('ready', 60 * 60_000)
+      const setupCpu = process.cpuUsage(cpu0)
+      const setupCpuSeconds = (setupCpu.user + setupCpu.system) / 1e6
       await sleep(3000)
       const s = snapshot()
       // SESSIONS_BENCH_SNAPSHOT=file: the server's JS heap at each count (file.<count>.heapsnapshot), for finding what a session holds.
@@ -133,6 +139,8 @@ export async function* runSessionsBench(o: SessionsBenchOptions): AsyncGenerator
         sessions: up,
         setup_seconds: Math.round(ready.seconds * 10) / 10,
         setups_per_second: Math.round((ready.connected / ready.seconds) * 10) / 10,
+        setup_cpu_seconds: Math.round(setupCpuSeconds * 10) / 10,
+        setups_per_cpu_second: Math.round((ready.connected / setupCpuSeconds) * 10) / 10,
         connect_failures: ready.failed,
         rss_mb_idle: idle.rss,
         rss_mb: s.rss,
@@ -206,7 +214,7 @@ export async function* runSessionsBench(o: SessionsBenchOptions): AsyncGenerator
 export function formatSessionsRecord(r: SessionsRecord): string {
   if (r.metric === 'memory') {
     return (
-      `sessions ${r.sessions}: setup ${r.setup_seconds} s (${r.setups_per_second}/s, ${r.connect_failures} failed); server RSS ${r.rss_mb_idle} -> ${r.rss_mb} MB, ` +
+      `sessions ${r.sessions}: setup ${r.setup_seconds} s (${r.setups_per_second}/s, ${r.connect_failures} failed; server CPU ${r.setup_cpu_seconds} s, ${r.setups_per_cpu_second}/CPU-s); server RSS ${r.rss_mb_idle} -> ${r.rss_mb} MB, ` +
       `${r.rss_bytes_per_session} B per session (JS heap ${r.js_heap_bytes_per_session} B, outside the heap ${r.native_bytes_per_session} B), ${r.fds} fds; fleet RSS ${r.fleet_rss_mb} MB; ratio to 16 KiB ${r.ratio}`
     )
   }

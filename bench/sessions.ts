@@ -67,18 +67,18 @@ function freshDist(): void {
   execFileSync('npm', ['run', 'build:ts'], { cwd: root, stdio: ['ignore', 2, 2] })
 }
 
-// What the compiled server process runs: argv[1] the module's URL, argv[2] the options, argv[3] "json" or not.
+// What the compiled server process runs: argv[1] the module's URL, argv[2] the options, argv[3] "json" or not, argv[4] its node flags (for the records).
 const RUN_COMPILED = `
-const [url, options, json] = process.argv.slice(1)
+const [url, options, json, flags] = process.argv.slice(1)
 const { runSessionsBench, formatSessionsRecord } = await import(url)
-for await (const r of runSessionsBench(JSON.parse(options))) console.log(json === 'json' ? JSON.stringify({ ...r, build: 'dist', node_flags: process.execArgv.join(' ') }) : formatSessionsRecord(r))
+for await (const r of runSessionsBench(JSON.parse(options))) console.log(json === 'json' ? JSON.stringify({ ...r, build: 'dist', node_flags: flags }) : formatSessionsRecord(r))
 `
 
 if (values.build === 'dist') {
   freshDist()
   const flags = nodeFlags()
   console.error(`[sessions] server from dist/ (tsc), node flags: ${flags.join(' ') || '(none)'}`)
-  const child = spawn(process.execPath, [...flags, '--input-type=module', '-e', RUN_COMPILED, new URL(`file://${compiled}`).href, JSON.stringify(options), values.json ? 'json' : 'text'], { stdio: 'inherit' })
+  const child = spawn(process.execPath, [...flags, '--input-type=module', '-e', RUN_COMPILED, new URL(`file://${compiled}`).href, JSON.stringify(options), values.json ? 'json' : 'text', flags.join(' ')], { stdio: 'inherit' })
   // Ctrl-C reaches the child through the terminal's process group; a kill of this process is passed on.
   process.on('SIGTERM', () => child.kill('SIGTERM'))
   process.exitCode = await new Promise<number>((resolve) => child.on('exit', (code, signal) => resolve(code ?? (signal ? 1 : 0))))

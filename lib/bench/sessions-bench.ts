@@ -19,7 +19,7 @@
 import { writeFileSync } from 'node:fs'
 import { Session } from 'node:inspector/promises'
 import { monitorEventLoopDelay } from 'node:perf_hooks'
-import { writeHeapSnapshot } from 'node:v8'
+import { getHeapSpaceStatistics, writeHeapSnapshot } from 'node:v8'
 import { serverIdle } from '../testing/vpn-rig.js'
 import { sleep, until } from '../testing/wait.js'
 import { startFleetRig } from './fleet-rig.js'
@@ -57,6 +57,9 @@ export type SessionsRecord =
       js_heap_bytes_per_session: number
       native_bytes_per_session: number
       fds: number
+      /** V8's committed memory per space (MB) right after the snapshot's full GC, idle before the first session and now: which space a per-session figure's reservation is in. */
+      heap_spaces_mb_idle: Record<string, number>
+      heap_spaces_mb: Record<string, number>
       fleet_rss_mb: number
       goal_bytes_per_session: number
       ratio: number
@@ -94,6 +97,7 @@ export type SessionsRecord =
     }
 
 const mb = (bytes: number) => Math.round((bytes / 2 ** 20) * 10) / 10
+const spaces = () => Object.fromEntries(getHeapSpaceStatistics().map((s) => [s.space_name.replace(/_space$/, ''), mb(s.physical_space_size)]))
 const ms = (ns: number) => Math.max(0, Math.round((ns / 1e6 - LAG_RESOLUTION_MS) * 100) / 100)
 
 async function lagWindow(seconds: number): Promise<{ h: ReturnType<typeof monitorEventLoopDelay>; cpuPercent: number }> {
@@ -115,6 +119,7 @@ export async function* runSessionsBench(o: SessionsBenchOptions): AsyncGenerator
     const server = fr.rig.server
     const idleLag = await lagWindow(Math.min(10, o.lagSeconds))
     const idle: Snapshot = snapshot()
+    const idleSpaces = spaces()
     if (process.env.SESSIONS_BENCH_SNAPSHOT) writeHeapSnapshot(`${process.env.SESSIONS_BENCH_SNAPSHOT}.idle.heapsnapshot`)
     const fleetUsage = async () => {
       fr.send({ cmd: 'usage' })
@@ -128,6 +133,7 @@ export async function* runSessionsBench(o: SessionsBenchOptions): AsyncGenerator
       const setupCpuSeconds = (setupCpu.user + setupCpu.system) / 1e6
       await sleep(3000)
       const s = snapshot()
+      const upSpaces = spaces()
       // SESSIONS_BENCH_SNAPSHOT=file: the server's JS heap at each count (file.<count>.heapsnapshot), for finding what a session holds.
       if (process.env.SESSIONS_BENCH_SNAPSHOT) writeHeapSnapshot(`${process.env.SESSIONS_BENCH_SNAPSHOT}.${sessions}.heapsnapshot`)
       const up = server.status().sessions
@@ -148,6 +154,8 @@ export async function* runSessionsBench(o: SessionsBenchOptions): AsyncGenerator
         js_heap_bytes_per_session: perSession(s.heapUsed, idle.heapUsed),
         native_bytes_per_session: perSession(s.rssBytes - s.heapTotal, idle.rssBytes - idle.heapTotal),
         fds: s.fds,
+        heap_spaces_mb_idle: idleSpaces,
+        heap_spaces_mb: upSpaces,
         fleet_rss_mb: await fleetUsage(),
         goal_bytes_per_session: SESSION_MEMORY_GOAL_BYTES,
         ratio: Math.round((rssBytes / SESSION_MEMORY_GOAL_BYTES) * 1000) / 1000,

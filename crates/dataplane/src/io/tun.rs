@@ -32,10 +32,11 @@ struct IfReqFlags {
     _pad: [u8; 22],
 }
 
+/// struct ifreq with one int after the name (ifr_mtu, ifr_qlen).
 #[repr(C)]
-struct IfReqMtu {
+struct IfReqInt {
     name: [u8; libc::IFNAMSIZ],
-    mtu: libc::c_int,
+    value: libc::c_int,
     _pad: [u8; 20],
 }
 
@@ -268,37 +269,28 @@ impl Tun {
     }
 
     pub fn set_mtu(&self, mtu: u32) -> io::Result<()> {
-        let sock = Self::control_socket()?;
-        let mut req = IfReqMtu {
-            name: ifname(&self.name)?,
-            mtu: mtu as libc::c_int,
-            _pad: [0; 20],
-        };
-        // SAFETY: req is a valid ifreq for SIOCSIFMTU.
-        if unsafe { libc::ioctl(sock.as_raw_fd(), libc::SIOCSIFMTU, &mut req) } < 0 {
-            return Err(context(
-                format!("set MTU {mtu} on {}", self.name),
-                io::Error::last_os_error(),
-            ));
-        }
-        Ok(())
+        self.set_int(libc::SIOCSIFMTU, mtu, "MTU")
     }
 
     /// Sets the device's transmit queue length: how many packets routed into
     /// the device wait for a worker's read, per queue, before the kernel
     /// drops them (counted as the device's tx_dropped).
     pub fn set_tx_queue_len(&self, len: u32) -> io::Result<()> {
+        self.set_int(libc::SIOCSIFTXQLEN, len, "txqueuelen")
+    }
+
+    /// One int-valued interface setting (`request`: SIOCSIFMTU, SIOCSIFTXQLEN).
+    fn set_int(&self, request: libc::Ioctl, value: u32, what: &str) -> io::Result<()> {
         let sock = Self::control_socket()?;
-        // struct ifreq with ifr_qlen (an int) where ifr_mtu is.
-        let mut req = IfReqMtu {
+        let mut req = IfReqInt {
             name: ifname(&self.name)?,
-            mtu: len as libc::c_int,
+            value: value as libc::c_int,
             _pad: [0; 20],
         };
-        // SAFETY: req is a valid ifreq for SIOCSIFTXQLEN.
-        if unsafe { libc::ioctl(sock.as_raw_fd(), libc::SIOCSIFTXQLEN, &mut req) } < 0 {
+        // SAFETY: req is a valid ifreq whose int field is what `request` reads.
+        if unsafe { libc::ioctl(sock.as_raw_fd(), request, &mut req) } < 0 {
             return Err(context(
-                format!("set txqueuelen {len} on {}", self.name),
+                format!("set {what} {value} on {}", self.name),
                 io::Error::last_os_error(),
             ));
         }

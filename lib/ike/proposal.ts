@@ -610,17 +610,18 @@ function phase1Transform(proposal: Proposal, t: Transform, policy: ProposalPolic
  * first acceptable in the client's order).
  */
 export function matchPhase1(sa: SaPayload, policy: ProposalPolicy, authMethods: readonly number[]): Phase1Match {
-  const bad = checkDoi(sa)
-  const r = bad ? undefined : selectPhase1(sa, policy, authMethods)
-  if (r && 'choice' in r) return { ok: true, choice: r.choice }
   // Only a failure is described, for the operator: a match costs no words.
-  const offeredTransforms = sa.proposals.flatMap((p) => p.transforms)
-  if (bad || !r) return { ...bad!, offered: offeredTransforms.map(describePhase1Transform) }
+  const offeredTransforms = () => sa.proposals.flatMap((p) => p.transforms)
+  const bad = checkDoi(sa)
+  if (bad) return { ...bad, offered: offeredTransforms().map(describePhase1Transform) }
+  const r = selectPhase1(sa, policy, authMethods)
+  if ('choice' in r) return { ok: true, choice: r.choice }
+  const offered = offeredTransforms()
   const hint = presetHint(policy.preset, (other) => {
     const o = selectPhase1(sa, other, authMethods)
     return 'choice' in o ? phase1Short(o.choice.transform) : undefined
   })
-  return failure(r.problems, offeredTransforms.map(phase1Short), offeredTransforms.map(describePhase1Transform), policy.preset, hint)
+  return failure(r.problems, offered.map(phase1Short), offered.map(describePhase1Transform), policy.preset, hint)
 }
 
 // --- Phase 2 ------------------------------------------------------------------------
@@ -696,10 +697,10 @@ const CIPHER_KEY_BYTES: Readonly<Record<EspCipher, number>> = {
   'aes256gcm-16': 36,
 }
 
-/** One ESP transform: the choice, or why not. Malformed and unsupported first, then the preset. */
 /** Names of Phase 2 attribute types, for problems: merged once, not per transform looked at. */
 const PHASE2_ATTRIBUTE_NAMES: Readonly<Record<string, number>> = { ...IpsecAttribute, ...IpsecAttributeExt }
 
+/** One ESP transform: the choice, or why not. Malformed and unsupported first, then the preset. */
 function phase2Transform(proposal: Proposal, t: Transform, policy: ProposalPolicy, options: Phase2Options): Phase2Choice | Problem {
   const c = collect(t.attributes, classifyPhase2, PHASE2_ATTRIBUTE_NAMES)
   if (isProblem(c)) return c

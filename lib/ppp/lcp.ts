@@ -238,7 +238,7 @@ export class LcpPolicy implements OptionPolicy {
     this.#wantPfc = this.#requestPfc
     this.#authTried = []
     this.#auth = this.role === 'server' ? this.authMethods[0] : undefined
-    if (this.#auth) this.#authTried.push(this.#auth)
+    if (this.#auth) this.#markTried(this.#auth)
     this.#negotiated = LcpPolicy.#initialNegotiated()
   }
 
@@ -354,14 +354,19 @@ export class LcpPolicy implements OptionPolicy {
   #nextAuth(preferred: Method | undefined): boolean {
     if (preferred && preferred !== this.#auth && this.authMethods.includes(preferred)) {
       this.#auth = preferred
-      this.#authTried.push(preferred)
+      this.#markTried(preferred)
       return true
     }
     const next = this.authMethods.find((method) => !this.#authTried.includes(method))
     if (!next) return false
     this.#auth = next
-    this.#authTried.push(next)
+    this.#markTried(next)
     return true
+  }
+
+  /** Remembers a method once (a peer Nak-ing back and forth between two must not grow the list). */
+  #markTried(method: Method): void {
+    if (!this.#authTried.includes(method)) this.#authTried.push(method)
   }
 
   onReject(options: Buffer): boolean {

@@ -293,7 +293,7 @@ export interface EspSaOptions {
   integrityKey?: Buffer
   /** Anti-replay window in packets (multiple of 64, max 65536; 0 = off). Default 1024. */
   replayWindow?: number
-  /** 24 bytes that fix the IV sequence, for reproducible tests only. */
+  /** 8 bytes that fix the IV sequence, for reproducible tests only. */
   ivSeed?: Buffer
 }
 
@@ -365,6 +365,18 @@ export interface LocalAddresses {
   ike: Array<string>
   natt: Array<string>
   tun?: string
+}
+
+/** glibc's `mallinfo2()` over every arena. */
+export declare function mallocStats(): MallocStats
+
+export interface MallocStats {
+  /** Bytes handed out by malloc and not freed (chunk headers included). */
+  inUse: number
+  /** Free bytes the arenas keep (reusable only by their own arena). */
+  free: number
+  /** Large blocks mmapped one by one. */
+  mmapped: number
 }
 
 /**

@@ -79,6 +79,8 @@ export type SessionsRecord =
       fds: number
       /** V8's committed memory per space (MB) right after the snapshot's full GC, idle before the first session and now: which space a per-session figure's reservation is in. */
       heap_spaces_mb_idle: Record<string, number>
+      /** The same at the warm idle baseline (null without a warm-up). */
+      heap_spaces_mb_warm: Record<string, number> | null
       heap_spaces_mb: Record<string, number>
       /**
        * Warm baseline: the idle server after `warmup_sessions` sessions were set up and hung up, after a full GC. What it
@@ -179,7 +181,7 @@ export async function* runSessionsBench(o: SessionsBenchOptions): AsyncGenerator
     // The warm-up: a fleet of its own (the main one grows and never shrinks) sets up `warmup` sessions and hangs them
     // up; the server idle again after it is the warm baseline. The cold one above stays the reference of `ratio`.
     const warmup = o.warmup ?? 200
-    let warm: { s: Snapshot; old: OldSpaceMb; malloc: MallocMb } | undefined
+    let warm: { s: Snapshot; spaces: Record<string, number>; old: OldSpaceMb; malloc: MallocMb } | undefined
     if (warmup > 0) {
       const wf = spawnFleet(fr.net)
       try {
@@ -192,7 +194,8 @@ export async function* runSessionsBench(o: SessionsBenchOptions): AsyncGenerator
       }
       if (!(await until(() => serverIdle(server.status()), 5 * 60_000, 500))) throw new Error('sessions bench: the server was not idle 5 min after the warm-up')
       await sleep(2000)
-      warm = { s: snapshot(), old: oldSpace(), malloc: malloc() }
+      const s = snapshot()
+      warm = { s, spaces: spaces(), old: oldSpace(), malloc: malloc() }
     }
     let previous: { sessions: number; s: Snapshot } | undefined
     const fleetUsage = async () => {
@@ -231,6 +234,7 @@ export async function* runSessionsBench(o: SessionsBenchOptions): AsyncGenerator
         native_bytes_per_session: perSession(s.rssBytes - s.heapTotal, idle.rssBytes - idle.heapTotal),
         fds: s.fds,
         heap_spaces_mb_idle: idleSpaces,
+        heap_spaces_mb_warm: warm ? warm.spaces : null,
         heap_spaces_mb: upSpaces,
         warmup_sessions: warmup,
         rss_mb_warm_idle: warm ? warm.s.rss : null,

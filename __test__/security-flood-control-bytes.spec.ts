@@ -7,11 +7,23 @@
 // the queue and RSS stay bounded; the established session passes traffic
 // throughout and its control works afterwards (a second client connects).
 import test from 'ava'
+import { DataPlane } from '../native/index.js'
 import { addAddresses, holdWhileFlooding, limitHits, unknownCookieMessage } from './helpers/control-flood.js'
 import { pingAsync, until } from './helpers/netns-run.js'
 import { createRig, GATEWAY, PSK } from './helpers/vpn-rig.js'
 
 const MiB = 1024 * 1024
+
+test('the data plane refuses a byte bound below 1 MiB, naming the option, before opening anything', (t) => {
+  const open = (upQueueBytes: number) => new DataPlane({ ike: ['127.0.0.1:0'], upQueueBytes }, () => {})
+  const err = t.throws(() => open(MiB - 1))
+  t.regex(err.message, /upQueueBytes must be at least 1048576 \(1 MiB\), got 1048575/)
+  const dp = open(MiB)
+  t.teardown(() => dp.close())
+  t.regex(dp.localAddresses().ike[0]!, /^127\.0\.0\.1:\d+$/)
+  t.is(dp.summary().counters.up_queue_bytes, 0)
+  t.is(dp.summary().counters.up_queue_bytes_full, 0)
+})
 
 test.serial('control queue byte bound: a flood of 60,000-byte IKE datagrams while JS is held is dropped and counted at exactly the byte bound; queue and RSS bounded; the established session works throughout and after', async (t) => {
   t.timeout(180_000)

@@ -576,8 +576,8 @@ fn control_from_js(meta: &ControlMeta) -> Result<(Control, u16)> {
 }
 
 /// The up queue's byte bound: 32 MiB unless given, and never below 1 MiB
-/// (room for 16 of the largest datagrams, so a bound below one datagram
-/// cannot silently drop all IKE).
+/// (IKE's 7/8 of it holds 14 of the largest datagrams, so a bound below
+/// one datagram cannot silently drop all IKE).
 fn up_queue_bytes(given: Option<u32>) -> Result<usize> {
     const MIN: u32 = 1 << 20;
     match given {

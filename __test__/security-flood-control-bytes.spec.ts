@@ -81,8 +81,9 @@ test.serial('control queue byte bound: a flood of 60,000-byte IKE datagrams whil
   t.is((await hits('control_queue_bytes')) - h0, r.droppedBytes, 'the metric counts exactly the dropped')
   t.is((await hits('control_queue')) - hItems0, 0)
   t.is((rig.server.status().security as { limitHits: Record<string, number> }).limitHits.control_queue_bytes, small.droppedBytes + r.droppedBytes, 'status() shows it too')
-  // The queue never held more than the bound: exactly IKE's share, once full.
-  t.is(big.peakQueuedBytes, ADMITTED * SIZE)
+  // The queue never held more than the bound: IKE's share, full, plus any control frame of the established session that came
+  // meanwhile (kept in the last eighth, not dropped: counted in neither drop counter above).
+  t.true(big.peakQueuedBytes >= ADMITTED * SIZE && big.peakQueuedBytes <= BYTES, `peak ${big.peakQueuedBytes} bytes`)
   t.true(big.peakQueued <= ADMITTED + r.others, `peak ${big.peakQueued} items`)
   // Memory does not follow the flood.
   t.true(growth < RSS_BOUND, `peak RSS ${growth.toFixed(1)} MiB above the small flood's, bound ${RSS_BOUND} MiB`)

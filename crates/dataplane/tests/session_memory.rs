@@ -169,7 +169,10 @@ fn per_session(suite: &str) -> Breakdown {
 const BUDGET: usize = 2_800;
 
 #[test]
-#[cfg_attr(miri, ignore = "aws-lc / ring and glibc's mallinfo2: foreign functions Miri cannot call")]
+#[cfg_attr(
+    miri,
+    ignore = "aws-lc / ring and glibc's mallinfo2: foreign functions Miri cannot call"
+)]
 fn an_established_session_holds_under_its_budget() {
     for suite in [
         "aes256gcm-16",

@@ -135,9 +135,14 @@ export interface SoakRecord {
 }
 
 export async function runSoakBench(o: SoakOptions): Promise<SoakRecord> {
-  const fr = await startFleetRig({ tag: 'soak', sessions: o.sessions, echo: true })
+  // Not the rig's record of every event: four objects per connect, kept in this process, would be measured as the server's growth.
+  const fr = await startFleetRig({ tag: 'soak', sessions: o.sessions, echo: true, record: 'errors' })
   try {
     const server = fr.rig.server
+    const downReasons: Record<string, number> = {}
+    server.on('session-down', (d) => {
+      downReasons[d.reason] = (downReasons[d.reason] ?? 0) + 1
+    })
     // With the fleet's IPC channel open, as in every later snapshot.
     const idleBefore = snapshot()
     const nsBefore = { server: readKernelCounters(fr.net.a), fleet: readKernelCounters(fr.net.b), dataplane: { ...(server.status().counters ?? {}) } }
@@ -188,7 +193,7 @@ export async function runSoakBench(o: SoakOptions): Promise<SoakRecord> {
     const idleAfter = snapshot()
     const spacesIdle = heapSpaces()
     const memory = { warm: warm ?? start1, warmAt: warm ? warmAfter / 1000 : 0, endAt: (churnEnd - churnStart) / 1000 + 2, samples, spaceSamples, spacesEnd, spacesIdle }
-    return record(o, ready.seconds, steady.counts, done, drops, fr.rig.seen.down.map((d) => d.reason), { idleBefore, start: start1, end, idleAfter }, memory, lag)
+    return record(o, ready.seconds, steady.counts, done, drops, downReasons, { idleBefore, start: start1, end, idleAfter }, memory, lag)
   } finally {
     await fr.close()
   }
@@ -200,7 +205,7 @@ function record(
   counts: FleetCounts,
   done: { traffic: TrafficReport; lag: FleetLag },
   drops: SoakRecord['drops'],
-  downs: string[],
+  reasons: Record<string, number>,
   s: Record<'idleBefore' | 'start' | 'end' | 'idleAfter', Snapshot>,
   memory: { warm: Snapshot; warmAt: number; endAt: number; samples: MemorySample[]; spaceSamples: SpaceSample[]; spacesEnd: HeapSpaces; spacesIdle: HeapSpaces },
   lag: ReturnType<typeof monitorEventLoopDelay>,
@@ -208,9 +213,7 @@ function record(
   const traffic = done.traffic
   const hours = (memory.endAt - memory.warmAt) / 3600
   const mb = (b: number) => Math.round((b / 2 ** 20) * 10) / 10
-  const reasons: Record<string, number> = {}
-  for (const r of downs) reasons[r] = (reasons[r] ?? 0) + 1
-  const serverLost = downs.filter((r) => r !== 'peer' && r !== 'closed').length
+  const serverLost = Object.entries(reasons).reduce((n, [r, count]) => (r === 'peer' || r === 'closed' ? n : n + count), 0)
   const ms = (ns: number) => Math.max(0, Math.round((ns / 1e6 - LAG_RESOLUTION_MS) * 100) / 100)
   return {
     bench: 'soak',

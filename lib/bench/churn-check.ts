@@ -6,9 +6,10 @@
  * `slots` sessions alive, in waves of `wave`; each step hangs up the oldest
  * wave (PPP Terminate, CDN, StopCCN, IKE Delete from the client), lets the
  * server's clock run until it holds exactly the sessions still alive, then
- * connects a new wave on the freed slots' users (every life from its own
- * address, as a NAT gives each reconnect a new port) and rekeys the wave
- * before it (Quick Mode under the IKE SA, mid-life). No sockets, no
+ * connects a new wave on the freed slots (each slot one user from one
+ * address, as users reconnect from home: per-peer-address caches hold
+ * `slots` entries; lib/ike/phase1.ts remembers 4,096 addresses' NAT-D
+ * bytes) and rekeys the wave before it (Quick Mode under the IKE SA, mid-life). No sockets, no
  * timing: the clock is the rig's.
  *
  * At each checkpoint (a number of connects, the server steady with `slots`
@@ -19,7 +20,7 @@
  */
 import { writeHeapSnapshot } from 'node:v8'
 import type { ServerControlPlane } from '../server/server-control-plane.js'
-import { collectGarbage, deliver, newBenchClient, newBenchServer, routeServerOut, SERVER_ADDRESS, serverInbox, SESSION_CLASSES, setWiring, Wiring, type ClientEnd } from './control-plane-bench.js'
+import { collectGarbage, deliver, liveInstances, newBenchClient, newBenchServer, routeServerOut, SERVER_ADDRESS, serverInbox, SESSION_CLASSES, setWiring, Wiring, type ClientEnd } from './control-plane-bench.js'
 import { censusGrowth, heapCensus, type Census, type CensusGrowth } from './churn-census.js'
 
 export interface ChurnOptions {
@@ -37,7 +38,7 @@ export interface ChurnCheckpoint {
   clock_seconds: number
   /** JS heap in use after a full GC. */
   heap_used_bytes: number
-  /** Session objects alive, the clients' and the server's (IkeSa, Tunnel, Session, PppLink, Automaton, ReliableChannel: by constructor name). */
+  /** Session objects alive, the clients' and the server's (IkeSa, Tunnel, Session, PppLink, Automaton, ReliableChannel; by prototype, the inspector's queryObjects). */
   session_objects: Record<string, number>
   /** The census as JSON in a Buffer: its memory is outside the JS heap, so the next checkpoint does not count it. */
   census: Buffer
@@ -135,12 +136,11 @@ export async function runChurnCheck(o: ChurnOptions): Promise<ChurnRecord & { ce
 const readCensus = (b: Buffer) => JSON.parse(b.toString('utf8')) as Census
 
 async function checkpoint(connects: number, now: number): Promise<ChurnCheckpoint> {
+  const session_objects = await liveInstances(SESSION_CLASSES)
   collectGarbage()
   collectGarbage()
   const heap_used_bytes = process.memoryUsage().heapUsed
-  const counts = await heapCensus()
-  const session_objects = Object.fromEntries(Object.keys(SESSION_CLASSES).map((name) => [name, counts[name]?.[0] ?? 0]))
-  const census = Buffer.from(JSON.stringify(counts))
+  const census = Buffer.from(JSON.stringify(await heapCensus()))
   // CHURN_SNAPSHOT=prefix: the heap snapshot of each checkpoint too, for finding what holds a constructor that grows.
   if (process.env.CHURN_SNAPSHOT) writeHeapSnapshot(`${process.env.CHURN_SNAPSHOT}.${connects}.heapsnapshot`)
   return { connects, clock_seconds: Math.round(now), heap_used_bytes, session_objects, census }

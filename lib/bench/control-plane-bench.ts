@@ -489,9 +489,9 @@ export function newBenchServer(o: { users: number; clock: () => number; emit: (e
   })
 }
 
-/** In-memory client `index` (its address clientAddress(index)) logging in as `user<user>`, routed by the wiring set. */
-export function newBenchClient(index: number, clock: () => number, user = index): ClientEnd {
-  const end = { index, address: clientAddress(index), up: false, sessions: new Map() } as unknown as ClientEnd
+/** In-memory client `index` of slot `slot`: from address clientAddress(slot), logging in as `user<slot>`, routed by the wiring set. */
+export function newBenchClient(index: number, clock: () => number, slot = index): ClientEnd {
+  const end = { index, address: clientAddress(slot), up: false, sessions: new Map() } as unknown as ClientEnd
   end.port = new Port(() => wiring, end)
   end.core = new ClientControlPlane({
     ike: { policy, psk: Buffer.from(PSK) },
@@ -502,7 +502,7 @@ export function newBenchClient(index: number, clock: () => number, user = index)
     localAddress: end.address,
     emit: () => {},
     clock,
-    user: `user${user}`,
+    user: `user${slot}`,
     password: PASSWORD,
     onUp: () => {
       end.up = true

@@ -9,8 +9,10 @@
  * connects a new wave on the freed slots (each slot one user from one
  * address, as users reconnect from home: per-peer-address caches hold
  * `slots` entries; lib/ike/phase1.ts remembers 4,096 addresses' NAT-D
- * bytes) and rekeys the wave before it (Quick Mode under the IKE SA, mid-life). No sockets, no
- * timing: the clock is the rig's.
+ * bytes) and rekeys the wave before it (Quick Mode under the IKE SA,
+ * mid-life); then the clock runs `stepSeconds` (LCP echoes both ways, L2TP
+ * hellos, deadlines come due). No sockets, no timing: the clock is the
+ * rig's.
  *
  * At each checkpoint (a number of connects, the server steady with `slots`
  * sessions up): the JS heap in use after a full GC and a census of live
@@ -30,6 +32,8 @@ export interface ChurnOptions {
   wave: number
   /** Connect counts at which to take a census, ascending. */
   checkpoints: number[]
+  /** Seconds of the rig's clock between two waves, run 1 s at a time (LCP echoes, L2TP hellos, retransmissions, deadlines come due); default 6, the soak's pace at 1,000 sessions living 30-90 s in waves of 100. */
+  stepSeconds?: number
 }
 
 export interface ChurnCheckpoint {
@@ -109,6 +113,10 @@ export async function runChurnCheck(o: ChurnOptions): Promise<ChurnRecord & { ce
         await pump(server, [...waves.flat(), ...wave], () => false, (s) => (now += s))
       }
       waves.push(wave)
+      for (let i = 0; i < (o.stepSeconds ?? 6); i++) {
+        now += 1
+        await pump(server, waves.flat(), () => false, (s) => (now += s))
+      }
       if (life >= todo[0]!) {
         todo.shift()
         checkpoints.push(await checkpoint(life, now))

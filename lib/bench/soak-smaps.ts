@@ -12,7 +12,8 @@ import { readFileSync } from 'node:fs'
 const ARENA_SPAN = 64 * 2 ** 20
 
 export interface RssByKind {
-  /** MB resident. */
+  /** MB resident: all of it (the sum over every mapping), then by kind. */
+  total: number
   brk: number
   arenas: number
   /** Thread arenas (64 MiB-aligned heaps) with anything resident. */
@@ -58,7 +59,7 @@ export function rssByKind(text = readFileSync('/proc/self/smaps', 'utf8')): RssB
     } else kb.anon += m.rssKb
   }
   const mb = (k: number) => Math.round((k / 1024) * 10) / 10
-  return { brk: mb(kb.brk), arenas: mb(kb.arenas), arena_count: arenaCount, anon_other: mb(kb.anon), files: mb(kb.files) }
+  return { total: mb(kb.brk + kb.arenas + kb.anon + kb.files), brk: mb(kb.brk), arenas: mb(kb.arenas), arena_count: arenaCount, anon_other: mb(kb.anon), files: mb(kb.files) }
 }
 
 /** A thread arena's heap: read-write, anonymous, starting on a 64 MiB boundary, its reserve (none, or an inaccessible rest) ending on the next. */

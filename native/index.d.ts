@@ -262,6 +262,11 @@ export interface DataPlaneOptions {
    * handled by the callback) before more are dropped (default 65536).
    */
   upQueue?: number
+  /**
+   * Their payload bytes, bounded the same way (default 33554432, 32 MiB;
+   * at least 1048576). Drops are counted `up_queue_bytes_full`.
+   */
+  upQueueBytes?: number
   /** Network namespace path (e.g. /run/netns/vpn) to open sockets and TUN in. */
   netns?: string
 }

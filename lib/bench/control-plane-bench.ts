@@ -40,6 +40,7 @@ import { PRESETS, type ProposalPolicy } from '../ike/policy.js'
 import { Ipv4Pool } from '../pool/ip-pool.js'
 import { pppAuthAlgorithms } from '../ppp/auth-algorithms.js'
 import type { LogSink, PppSettings } from '../server/control-plane.js'
+import type { ServerEvents } from '../server/types.js'
 import { ServerControlPlane } from '../server/server-control-plane.js'
 import { IkeSa } from '../ike/ike-sa.js'
 import { Tunnel } from '../l2tp/tunnel.js'
@@ -76,10 +77,10 @@ export interface ControlPlaneBenchRecord {
 }
 
 /** The classes of a session's state: none may outlive the teardown. */
-const SESSION_CLASSES = { IkeSa, Tunnel, Session: L2tpSession, PppLink, Automaton, ReliableChannel }
+export const SESSION_CLASSES = { IkeSa, Tunnel, Session: L2tpSession, PppLink, Automaton, ReliableChannel }
 
 /** Live instances of each class (the inspector's queryObjects: a full GC first, then every object whose prototype is the class's). */
-async function liveInstances(classes: Record<string, { prototype: object }>): Promise<Record<string, number>> {
+export async function liveInstances(classes: Record<string, { prototype: object }>): Promise<Record<string, number>> {
   const inspector = new Session()
   inspector.connect()
   const out: Record<string, number> = {}
@@ -100,22 +101,22 @@ async function liveInstances(classes: Record<string, { prototype: object }>): Pr
   return out
 }
 
-const SERVER_ADDRESS = '192.0.2.1'
+export const SERVER_ADDRESS = '192.0.2.1'
 const PSK = 'control-plane-bench-psk-8b1f'
-const PASSWORD = 'bench-password-5e2a'
+export const PASSWORD = 'bench-password-5e2a'
 const WAVE = 100
 const BATCH = 256
-const PPP: PppSettings = { mtu: 1400, echoInterval: 30, echoFailures: 4, idleTimeout: 0, sessionTimeout: 0, ipv6: false }
+export const PPP: PppSettings = { mtu: 1400, echoInterval: 30, echoFailures: 4, idleTimeout: 0, sessionTimeout: 0, ipv6: false }
 const policy: ProposalPolicy = { ...PRESETS.modern, phase1: { ...PRESETS.modern.phase1, groups: [19] }, phase2: { ...PRESETS.modern.phase2, ciphers: ['aes128gcm-16'] } }
 
 const quiet: LogSink = { debug() {}, info() {}, warn() {}, error() {} }
 
-function collectGarbage(): void {
+export function collectGarbage(): void {
   v8.setFlagsFromString('--expose-gc')
   ;(vm.runInNewContext('gc') as () => void)()
 }
 
-const clientAddress = (i: number) => `10.${(i >> 16) & 255}.${(i >> 8) & 255}.${i & 255}`
+export const clientAddress = (i: number) => `10.${(i >> 16) & 255}.${(i >> 8) & 255}.${i & 255}`
 
 interface Frame {
   data: Buffer
@@ -123,7 +124,7 @@ interface Frame {
 }
 
 /** The data-plane port of one end: what it installs and sends goes to the wiring. */
-class Port extends NullDataPlanePort {
+export class Port extends NullDataPlanePort {
   readonly inbox: Frame[] = []
   constructor(
     private readonly wiring: () => Wiring | undefined,
@@ -151,7 +152,7 @@ class Port extends NullDataPlanePort {
   }
 }
 
-interface ClientEnd {
+export interface ClientEnd {
   index: number
   address: string
   core: ClientControlPlane
@@ -168,11 +169,15 @@ function echoReply(frame: Buffer): Buffer | undefined {
 }
 
 let wiring: Wiring | undefined
-const serverInbox: Frame[] = []
+/** Where the server's frames go from now on (the churn check keeps one wiring for the clients of every wave alive). */
+export function setWiring(w: Wiring | undefined): void {
+  wiring = w
+}
+export const serverInbox: Frame[] = []
 const serverOut: { data: Buffer; offsets: Uint32Array; meta: ControlMeta[] }[] = []
 
 /** Routes what the server sent since the last call. */
-function routeServerOut(): void {
+export function routeServerOut(): void {
   for (const { data, offsets, meta } of serverOut.splice(0)) {
     for (let i = 0; i < meta.length; i++) serverSent(Buffer.from(data.subarray(offsets[i], offsets[i + 1])), meta[i]!)
   }
@@ -195,7 +200,7 @@ function serverSent(frame: Buffer, meta: ControlMeta): void {
 }
 
 /** How one wave of clients is joined to the server: bindings by SPI, sessions by L2TP Session ID. */
-class Wiring {
+export class Wiring {
   readonly byAddress = new Map<string, ClientEnd>()
   /** Server binding -> the client and its binding, and back. */
   private readonly serverToClient = new Map<number, { client: ClientEnd; binding: number }>()
@@ -245,6 +250,19 @@ class Wiring {
     }
   }
 
+  /** Drops every route of a client that is gone, so that a long-lived wiring holds the clients alive only. */
+  forget(client: ClientEnd): void {
+    this.byAddress.delete(client.address)
+    for (const [binding, c] of this.serverToClient) {
+      if (c.client !== client) continue
+      this.serverToClient.delete(binding)
+      for (const [id, s] of this.serverSessions) if (s.binding === binding) this.serverSessions.delete(id)
+      for (const [spi, b] of this.serverSpi) if (b === binding) this.serverSpi.delete(spi)
+    }
+    for (const [spi, c] of this.clientSpi) if (c.client === client) this.clientSpi.delete(spi)
+    for (const key of this.clientToServer.keys()) if (key.startsWith(`${client.index}/`)) this.clientToServer.delete(key)
+  }
+
   fromServer(data: Buffer, meta: ControlMeta): void {
     if (meta.kind === 'ike') {
       this.byAddress.get(meta.peerAddress ?? '')?.port.inbox.push({ data, meta: { kind: 'ike', peerAddress: SERVER_ADDRESS, peerPort: meta.localPort ?? 500, localPort: meta.peerPort ?? 500 } })
@@ -261,7 +279,7 @@ class Wiring {
 }
 
 /** Feeds frames to a control plane in data-plane-sized batches. */
-function deliver(core: { ingest: ServerControlPlane['ingest'] }, inbox: Frame[]): void {
+export function deliver(core: { ingest: ServerControlPlane['ingest'] }, inbox: Frame[]): void {
   while (inbox.length) {
     const frames = inbox.splice(0, BATCH)
     const packed = packBatch(frames.map((f) => f.data))
@@ -287,25 +305,12 @@ export async function runControlPlaneBench(sessions: number): Promise<ControlPla
     }
   }
   let up = 0
-  const users = Array.from({ length: sessions }, (_, i) => ({ user: `user${i}`, password: PASSWORD }))
-  const serverPort = new Port(() => wiring, undefined)
-  const server = new ServerControlPlane({
-    // DPD off: these clients answer LCP echoes only (an R-U-THERE needs the IKE SA's keys); the echo round is PPP's.
-    ike: { policy, psk: Buffer.from(PSK), maxHalfOpen: 4 * WAVE, maxSasPerIdentity: sessions, dpdDelay: 0 },
-    l2tp: { role: 'lns', hostName: 'bench' },
-    ppp: PPP,
-    dataplane: serverPort,
-    log: quiet,
-    localAddress: SERVER_ADDRESS,
-    emit: (event, ..._args) => {
+  const server = newBenchServer({
+    users: sessions,
+    clock,
+    emit: (event) => {
       if (event === 'session-up') up++
     },
-    clock,
-    pool: new Ipv4Pool({ ranges: '10.128.0.0/14', gateway: '10.128.0.1' }),
-    authenticator: new LocalUsersAuthenticator({ users, algorithms: pppAuthAlgorithms }),
-    authMethods: ['mschapv2'],
-    gateway: '10.128.0.1',
-    dns: [],
   })
   /** What L2tpServer does after every batch: ask for the next deadline; what its TimerLoop does: tick when it comes. */
   const serverTurn = () => {
@@ -346,24 +351,7 @@ export async function runControlPlaneBench(sessions: number): Promise<ControlPla
     wiring = new Wiring()
     const clients: ClientEnd[] = []
     for (let i = first; i < first + count; i++) {
-      const end = { index: i, address: clientAddress(i), up: false, sessions: new Map() } as unknown as ClientEnd
-      end.port = new Port(() => wiring, end)
-      end.core = new ClientControlPlane({
-        ike: { policy, psk: Buffer.from(PSK) },
-        l2tp: { role: 'lac', hostName: `client${i}` },
-        ppp: PPP,
-        dataplane: end.port,
-        log: quiet,
-        localAddress: end.address,
-        emit: () => {},
-        clock,
-        user: `user${i}`,
-        password: PASSWORD,
-        onUp: () => {
-          end.up = true
-        },
-        onDown: () => {},
-      })
+      const end = newBenchClient(i, clock)
       wiring.byAddress.set(end.address, end)
       clients.push(end)
     }
@@ -478,6 +466,50 @@ export async function runControlPlaneBench(sessions: number): Promise<ControlPla
     teardown_objects_left: Object.values(left).reduce((a, b) => a + b, 0),
     ratio: round(at10k / at1k, 2),
   }
+}
+
+/** The server of the bench: local users user0..user<users - 1>, a /14 pool, its frames to the wiring set. */
+export function newBenchServer(o: { users: number; clock: () => number; emit: (event: keyof ServerEvents) => void }): ServerControlPlane {
+  const users = Array.from({ length: o.users }, (_, i) => ({ user: `user${i}`, password: PASSWORD }))
+  return new ServerControlPlane({
+    // DPD off: these clients answer LCP echoes only (an R-U-THERE needs the IKE SA's keys); the echo round is PPP's.
+    ike: { policy, psk: Buffer.from(PSK), maxHalfOpen: 4 * WAVE, maxSasPerIdentity: o.users, dpdDelay: 0 },
+    l2tp: { role: 'lns', hostName: 'bench' },
+    ppp: PPP,
+    dataplane: new Port(() => wiring, undefined),
+    log: quiet,
+    localAddress: SERVER_ADDRESS,
+    emit: (event, ..._args) => o.emit(event),
+    clock: o.clock,
+    pool: new Ipv4Pool({ ranges: '10.128.0.0/14', gateway: '10.128.0.1' }),
+    authenticator: new LocalUsersAuthenticator({ users, algorithms: pppAuthAlgorithms }),
+    authMethods: ['mschapv2'],
+    gateway: '10.128.0.1',
+    dns: [],
+  })
+}
+
+/** In-memory client `index` of slot `slot`: from address clientAddress(slot), logging in as `user<slot>`, routed by the wiring set. */
+export function newBenchClient(index: number, clock: () => number, slot = index): ClientEnd {
+  const end = { index, address: clientAddress(slot), up: false, sessions: new Map() } as unknown as ClientEnd
+  end.port = new Port(() => wiring, end)
+  end.core = new ClientControlPlane({
+    ike: { policy, psk: Buffer.from(PSK) },
+    l2tp: { role: 'lac', hostName: `client${index}` },
+    ppp: PPP,
+    dataplane: end.port,
+    log: quiet,
+    localAddress: end.address,
+    emit: () => {},
+    clock,
+    user: `user${slot}`,
+    password: PASSWORD,
+    onUp: () => {
+      end.up = true
+    },
+    onDown: () => {},
+  })
+  return end
 }
 
 const round = (n: number, digits = 1) => Number(n.toFixed(digits))

@@ -28,6 +28,8 @@ export interface FleetRigOptions {
   echo?: boolean
   /** Server settings on top of the scale ones (e.g. ppp.echoInterval). */
   server?: Partial<L2tpServerOptions>
+  /** What the rig keeps of the server's events (startVpnRig; default all of them). */
+  record?: 'all' | 'errors'
 }
 
 export interface FleetRig {
@@ -84,6 +86,8 @@ export async function startFleetRig(o: FleetRigOptions): Promise<FleetRig> {
     rig = await startVpnRig(
       { serverAddress: net.addrA, serverNetns: net.path(net.a), clientAddress: net.addrB, clientNetns: net.path(net.b), tunPrefix: o.tag.slice(0, 4) },
       { ...scaleServerOptions(o.sessions, net.addrB), ...o.server },
+      {},
+      { record: o.record ?? 'all' },
     )
     if (o.echo) {
       ip('-n', net.a, 'route', 'add', 'local', SOAK_TARGET_NET, 'dev', 'lo')

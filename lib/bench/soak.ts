@@ -35,6 +35,7 @@
  * (soak-memory.ts) every 10 s and GC'd at the end and idle, to see which
  * space's committed size grows and whether a full GC gives it back.
  */
+import { spawn } from 'node:child_process'
 import { monitorEventLoopDelay } from 'node:perf_hooks'
 import { sleep, until } from '../testing/wait.js'
 import { serverIdle } from '../testing/vpn-rig.js'
@@ -44,6 +45,7 @@ import type { FleetCounts, FleetLag } from './soak-fleet.js'
 import { kernelDelta, readKernelCounters, type KernelCounters } from './soak-kernel.js'
 import { LAG_RESOLUTION_MS, snapshot, type Snapshot } from './snapshot.js'
 import type { TrafficReport } from './soak-plan.js'
+import { rssByKind, type RssByKind } from './soak-smaps.js'
 import { heapSpaces, heapUsedFlat, sampleMemory, slopePerHour, spaceGrowth, type HeapSpaces, type MemorySample, type SpaceSample } from './soak-memory.js'
 
 export interface SoakOptions {
@@ -52,6 +54,8 @@ export interface SoakOptions {
   seconds: number
   intervalMs?: number
   lifetime?: [number, number]
+  /** At the end, idle: glibc's malloc_trim(0) called in this process through gdb, and RSS measured again (what glibc keeps of freed memory). */
+  mallocTrim?: boolean
 }
 
 export interface SoakRecord {
@@ -102,7 +106,7 @@ export interface SoakRecord {
   heap_used_mb_per_hour: number
   /** Every 10 s of the churn, no GC: [seconds, RSS MB, heap used MB, heap total MB, external MB]. */
   memory_samples: MemorySample[]
-  /** Least-squares slopes over the samples of the last third of the churn, MB per hour: is it still growing at the end? */
+  /** Least-squares slopes over the samples of the last third of the churn (up to `churn_seconds`, not the last lives' wind-down), MB per hour: is it still growing at the end? */
   rss_mb_per_hour_last_third: number
   heap_total_mb_per_hour_last_third: number
   /** Heap used after a full GC, warm against end, moved by less than 5% and 3 MB. */
@@ -127,6 +131,18 @@ export interface SoakRecord {
   /** Heap used after a full GC, no session, before the first and after the last, MB. */
   idle_heap_used_mb_before: number
   idle_heap_used_mb_after: number
+  /** RSS by kind of mapping (soak-smaps.ts: glibc main arena, thread arenas, other anonymous, files), MB, 1 s after each GC'd snapshot (`total`: the settled RSS). */
+  rss_by_kind: Record<'idle_before' | 'start' | 'warm' | 'end' | 'idle_after', RssByKind>
+  /** Every 10 s of the churn with the memory samples: [s, brk, thread arenas, other anonymous, files] MB. */
+  rss_kind_samples: [number, number, number, number, number][]
+  /** --malloc-trim: idle after the last session, RSS and its kinds after glibc's malloc_trim(0) (null: not asked, or gdb failed). */
+  idle_rss_mb_after_malloc_trim: number | null
+  rss_by_kind_after_malloc_trim: RssByKind | null
+  /** RSS rise over the last third of the churn (up to `churn_seconds`) from its least-squares slope, MB, and whether it is under 2% of the end's RSS (a plateau). */
+  rss_rise_mb_last_third: number
+  rss_plateau: boolean
+  /** RSS after a full GC, end against warm (after one churn cycle), grew by less than 5%. */
+  rss_flat_after_warm: boolean
   lag_ms_p50: number
   lag_ms_p99: number
   lag_ms_max: number
@@ -135,27 +151,43 @@ export interface SoakRecord {
 }
 
 export async function runSoakBench(o: SoakOptions): Promise<SoakRecord> {
-  const fr = await startFleetRig({ tag: 'soak', sessions: o.sessions, echo: true })
+  // Not the rig's record of every event: four objects per connect, kept in this process, would be measured as the server's growth.
+  const fr = await startFleetRig({ tag: 'soak', sessions: o.sessions, echo: true, record: 'errors' })
   try {
     const server = fr.rig.server
+    const downReasons: Record<string, number> = {}
+    server.on('session-down', (d) => {
+      downReasons[d.reason] = (downReasons[d.reason] ?? 0) + 1
+    })
+    const kinds: Partial<SoakRecord['rss_by_kind']> = {}
     // With the fleet's IPC channel open, as in every later snapshot.
     const idleBefore = snapshot()
+    // RSS read again 1 s after each GC'd snapshot: what the process still holds once memory freed by the GC has been returned.
+    const settled = async () => {
+      await sleep(1000)
+      return rssByKind()
+    }
+    kinds.idle_before = await settled()
     const nsBefore = { server: readKernelCounters(fr.net.a), fleet: readKernelCounters(fr.net.b), dataplane: { ...(server.status().counters ?? {}) } }
     fr.send({ cmd: 'start', ...fr.placement, sessions: o.sessions, lifetime: o.lifetime ?? [30, 90], intervalMs: o.intervalMs ?? 500 })
     const ready = await fr.next('ready', 20 * 60_000)
     if (ready.connected !== o.sessions) throw new Error(`soak: only ${ready.connected} of ${o.sessions} sessions came up`)
     await sleep(2000)
     const start1 = snapshot()
+    kinds.start = await settled()
 
     const lag = monitorEventLoopDelay({ resolution: LAG_RESOLUTION_MS })
     lag.enable()
     const churnStart = Date.now()
     const samples: MemorySample[] = []
     const spaceSamples: SpaceSample[] = []
+    const kindSamples: SoakRecord['rss_kind_samples'] = []
     const sampler = setInterval(() => {
       const m = sampleMemory(Math.round((Date.now() - churnStart) / 1000))
       samples.push(m.memory)
       spaceSamples.push(m.spaces)
+      const k = rssByKind()
+      kindSamples.push([m.memory[0], k.brk, k.arenas, k.anon_other, k.files])
     }, 10_000)
     // One cycle: every first life (staggered over the longest lifetime) has ended and reconnected.
     const warmAfter = Math.min(o.seconds * 500, (o.lifetime ?? [30, 90])[1] * 1000 + 5000)
@@ -163,6 +195,7 @@ export async function runSoakBench(o: SoakOptions): Promise<SoakRecord> {
     const warmTimer = setTimeout(() => {
       lag.disable()
       warm = snapshot()
+      setTimeout(() => (kinds.warm = rssByKind()), 1000)
       lag.enable()
     }, warmAfter)
     fr.send({ cmd: 'churn', seconds: o.seconds })
@@ -173,6 +206,7 @@ export async function runSoakBench(o: SoakOptions): Promise<SoakRecord> {
     clearTimeout(warmTimer)
     await sleep(2000)
     const end = snapshot()
+    kinds.end = await settled()
     const spacesEnd = heapSpaces()
 
     fr.send({ cmd: 'close' })
@@ -186,9 +220,13 @@ export async function runSoakBench(o: SoakOptions): Promise<SoakRecord> {
     await until(() => serverIdle(server.status()), 60_000)
     await sleep(1000)
     const idleAfter = snapshot()
+    kinds.idle_after = await settled()
     const spacesIdle = heapSpaces()
+    const trimmed = o.mallocTrim ? await mallocTrim() : null
     const memory = { warm: warm ?? start1, warmAt: warm ? warmAfter / 1000 : 0, endAt: (churnEnd - churnStart) / 1000 + 2, samples, spaceSamples, spacesEnd, spacesIdle }
-    return record(o, ready.seconds, steady.counts, done, drops, fr.rig.seen.down.map((d) => d.reason), { idleBefore, start: start1, end, idleAfter }, memory, lag)
+    kinds.warm ??= kinds.start
+    const extra = { kinds: kinds as SoakRecord['rss_by_kind'], kindSamples, trimmed }
+    return record(o, ready.seconds, steady.counts, done, drops, downReasons, { idleBefore, start: start1, end, idleAfter }, memory, lag, extra)
   } finally {
     await fr.close()
   }
@@ -200,17 +238,20 @@ function record(
   counts: FleetCounts,
   done: { traffic: TrafficReport; lag: FleetLag },
   drops: SoakRecord['drops'],
-  downs: string[],
+  reasons: Record<string, number>,
   s: Record<'idleBefore' | 'start' | 'end' | 'idleAfter', Snapshot>,
   memory: { warm: Snapshot; warmAt: number; endAt: number; samples: MemorySample[]; spaceSamples: SpaceSample[]; spacesEnd: HeapSpaces; spacesIdle: HeapSpaces },
   lag: ReturnType<typeof monitorEventLoopDelay>,
+  extra: { kinds: SoakRecord['rss_by_kind']; kindSamples: SoakRecord['rss_kind_samples']; trimmed: { rss: number; kinds: RssByKind } | null },
 ): SoakRecord {
+  // The verdict reads the churn only: once it stops (the last lives ending), V8 shrinks its young generation and RSS falls, which is no plateau.
+  const churning = memory.samples.filter((p) => p[0] <= o.seconds)
+  const slopeLastThird = slopePerHour(churning, 1, (o.seconds * 2) / 3)
+  const riseLastThird = Math.round(((slopeLastThird * o.seconds) / 3 / 3600) * 10) / 10
   const traffic = done.traffic
   const hours = (memory.endAt - memory.warmAt) / 3600
   const mb = (b: number) => Math.round((b / 2 ** 20) * 10) / 10
-  const reasons: Record<string, number> = {}
-  for (const r of downs) reasons[r] = (reasons[r] ?? 0) + 1
-  const serverLost = downs.filter((r) => r !== 'peer' && r !== 'closed').length
+  const serverLost = Object.entries(reasons).reduce((n, [r, count]) => (r === 'peer' || r === 'closed' ? n : n + count), 0)
   const ms = (ns: number) => Math.max(0, Math.round((ns / 1e6 - LAG_RESOLUTION_MS) * 100) / 100)
   return {
     bench: 'soak',
@@ -242,8 +283,8 @@ function record(
     rss_mb_per_hour: Math.round(((s.end.rss - memory.warm.rss) / hours) * 10) / 10,
     heap_used_mb_per_hour: Math.round(((s.end.heapUsed - memory.warm.heapUsed) / 2 ** 20 / hours) * 10) / 10,
     memory_samples: memory.samples,
-    rss_mb_per_hour_last_third: slopePerHour(memory.samples, 1, (memory.endAt * 2) / 3),
-    heap_total_mb_per_hour_last_third: slopePerHour(memory.samples, 3, (memory.endAt * 2) / 3),
+    rss_mb_per_hour_last_third: slopeLastThird,
+    heap_total_mb_per_hour_last_third: slopePerHour(churning, 3, (o.seconds * 2) / 3),
     heap_used_flat: heapUsedFlat(memory.warm.heapUsed, s.end.heapUsed),
     heap_space_samples: memory.spaceSamples,
     heap_space_growth: spaceGrowth(memory.spaceSamples),
@@ -259,11 +300,33 @@ function record(
     idle_fds_after: s.idleAfter.fds,
     idle_heap_used_mb_before: mb(s.idleBefore.heapUsed),
     idle_heap_used_mb_after: mb(s.idleAfter.heapUsed),
+    rss_by_kind: extra.kinds,
+    rss_kind_samples: extra.kindSamples,
+    idle_rss_mb_after_malloc_trim: extra.trimmed?.rss ?? null,
+    rss_by_kind_after_malloc_trim: extra.trimmed?.kinds ?? null,
+    rss_rise_mb_last_third: riseLastThird,
+    rss_plateau: riseLastThird < 0.02 * s.end.rss,
+    rss_flat_after_warm: s.end.rss - memory.warm.rss < 0.05 * memory.warm.rss,
     lag_ms_p50: ms(lag.percentile(50)),
     lag_ms_p99: ms(lag.percentile(99)),
     lag_ms_max: ms(lag.max),
     ratio: Math.round((s.end.rss / s.start.rss) * 1000) / 1000,
   }
+}
+
+/** glibc's malloc_trim(0) in this process, called through gdb (it stops the process for the call), then RSS; null when gdb fails. */
+async function mallocTrim(): Promise<{ rss: number; kinds: RssByKind } | null> {
+  const gdb = spawn('gdb', ['-p', String(process.pid), '-batch', '-ex', 'call (int) malloc_trim(0)'], { stdio: ['ignore', 'pipe', 'pipe'] })
+  let out = ''
+  gdb.stdout.on('data', (d: Buffer) => (out += d.toString()))
+  gdb.stderr.on('data', (d: Buffer) => (out += d.toString()))
+  const code = await new Promise<number | null>((resolve) => {
+    gdb.on('error', () => resolve(null))
+    gdb.on('exit', resolve)
+  })
+  if (code !== 0 || !/\$1 = [01]/.test(out)) return null
+  await sleep(500)
+  return { rss: Math.round((process.memoryUsage().rss / 2 ** 20) * 10) / 10, kinds: rssByKind() }
 }
 
 function counterDelta(before: Record<string, number>, after: Record<string, number>): Record<string, number> {
@@ -286,9 +349,14 @@ export function formatSoakRecord(r: SoakRecord): string {
     `  fleet event-loop delay p99 ${r.fleet_lag_ms_p99} ms, max ${r.fleet_lag_ms_max} ms, send timer late up to ${r.fleet_tick_late_ms_max} ms (${r.fleet_sends_skipped} sends skipped)\n` +
     `  RSS warm ${r.rss_mb_warm} -> end ${r.rss_mb_end} MB (${r.rss_mb_per_hour} MB/h), heap used ${r.heap_used_mb_warm} -> ${r.heap_used_mb_end} MB (${r.heap_used_mb_per_hour} MB/h)\n` +
     `  RSS slope over the last third ${r.rss_mb_per_hour_last_third} MB/h (heap total ${r.heap_total_mb_per_hour_last_third} MB/h); heap used after GC ${r.heap_used_flat ? 'flat' : 'NOT flat'} (idle ${r.idle_heap_used_mb_before} -> ${r.idle_heap_used_mb_after} MB)\n` +
+    `  RSS rise over the last third ${r.rss_rise_mb_last_third} MB: ${r.rss_plateau ? 'plateau' : 'NO plateau'}; RSS after GC warm -> end ${r.rss_flat_after_warm ? 'flat' : 'GREW'} (5%)\n` +
+    `  RSS settled, by kind [brk, thread arenas (count), other anonymous, files] MB: ${(['idle_before', 'start', 'warm', 'end', 'idle_after'] as const).map((k) => `${k} ${kindText(r.rss_by_kind[k])}`).join('; ')}` +
+    `${r.idle_rss_mb_after_malloc_trim !== null ? `; idle after malloc_trim ${r.idle_rss_mb_after_malloc_trim} MB ${kindText(r.rss_by_kind_after_malloc_trim!)}` : ''}\n` +
     `  V8 spaces committed first -> last sample (MB): ${JSON.stringify(r.heap_space_growth)}\n` +
     `  V8 spaces after full GC [committed, used, available] MB: end ${JSON.stringify(r.heap_spaces_end_gc)}; idle ${JSON.stringify(r.heap_spaces_idle_gc)}\n` +
     `  memory every 10 s [s, rss, heapUsed, heapTotal, external]: ${JSON.stringify(r.memory_samples)}\n` +
     `  V8 spaces every 10 s [committed, used, available] MB: ${JSON.stringify(r.heap_space_samples)}`
   )
 }
+
+const kindText = (k: RssByKind) => `${k.total} [${k.brk}, ${k.arenas} (${k.arena_count}), ${k.anon_other}, ${k.files}]`

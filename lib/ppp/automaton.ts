@@ -487,6 +487,9 @@ export class Automaton {
     if (!cell) return this.#illegal()
     for (const action of cell.actions) this.#act(action, cell, event, from, now, cause)
     this.#state = cell.next
+    // Opened: our request was Acked, and a reply to it is discarded as to none (5.2 wants the first valid one);
+    // the next negotiation makes a fresh request. Not kept for the link's life (~0.24 KB an automaton, issue #9).
+    if (cell.next === 'Opened') this.#request = undefined
     if ((cell.next === 'Closing' || cell.next === 'Stopping') && from !== 'Closing' && from !== 'Stopping') this.#terminationReason = cause.reason
     if (!TIMER_STATES.has(cell.next)) this.#deadline = undefined
   }

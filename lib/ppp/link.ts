@@ -57,7 +57,6 @@ import { IpcpClientPolicy, IpcpServerPolicy, type AddressAssignment } from './ip
 import { Ipv6cpPolicy } from './ipv6cp.js'
 import { LcpPolicy, defaultRandom, type LcpHooks, type LcpNegotiated, type RandomSource } from './lcp.js'
 import type { AuthRequest, AuthResult, AuthFailure, Method, MppeKeys, PeerInfo, UserPolicy } from '../auth/types.js'
-import { ownCopy } from '../util/buffers.js'
 
 export type { AddressAssignment } from './ipcp.js'
 export type { RandomSource } from './lcp.js'
@@ -203,9 +202,21 @@ export class PppLinkError extends Error {
 const AUTH_PROTOCOLS: ReadonlySet<number> = new Set([Protocol.PAP, Protocol.CHAP, Protocol.EAP])
 const TERMINATING: ReadonlySet<AutomatonState> = new Set(['Closing', 'Stopping', 'Closed', 'Stopped'])
 
-/** The last Configure-Ack per protocol (LCP, IPCP, IPV6CP): a record of three slots, not a Map (~0.2 KB less per link). */
-type LastAcks = { lcp?: ConfigPacket; ipcp?: ConfigPacket; ipv6cp?: ConfigPacket }
+/**
+ * The last Configure-Ack per protocol (LCP, IPCP, IPV6CP): a record of three
+ * slots, not a Map; each Ack as a latin1 string, its identifier then its
+ * options (~40 B, against ~0.25 KB for a packet record with a Buffer of its
+ * own: issue #9). Compared and re-encoded only when a request repeats in Opened.
+ */
+type LastAcks = { lcp: string | undefined; ipcp: string | undefined; ipv6cp: string | undefined }
 const ackSlot = (protocol: number): keyof LastAcks => (protocol === Protocol.LCP ? 'lcp' : protocol === Protocol.IPCP ? 'ipcp' : 'ipv6cp')
+/** One flat string (a concatenation would keep a cons string and its two parts). */
+function packAck(packet: ConfigPacket): string {
+  const bytes = Buffer.allocUnsafe(1 + packet.data.length)
+  bytes[0] = packet.identifier
+  packet.data.copy(bytes, 1)
+  return bytes.toString('latin1')
+}
 
 export class PppLink implements LcpHooks {
   readonly role: 'server' | 'client'
@@ -554,8 +565,8 @@ export class PppLink implements LcpHooks {
    */
   #deliver(protocol: number, automaton: Automaton, packet: ConfigPacket, now: number): void {
     const acked = this.#lastAck[ackSlot(protocol)]
-    if (packet.code === Code.CONFIGURE_REQUEST && automaton.state === 'Opened' && acked && acked.identifier === packet.identifier && acked.data.equals(packet.data)) {
-      this.#sendFrame(protocol, encodeRawPacket(Code.CONFIGURE_ACK, acked.identifier, acked.data))
+    if (packet.code === Code.CONFIGURE_REQUEST && automaton.state === 'Opened' && acked !== undefined && acked === packAck(packet)) {
+      this.#sendFrame(protocol, encodeRawPacket(Code.CONFIGURE_ACK, packet.identifier, packet.data))
       return
     }
     automaton.receive(packet, now)
@@ -584,8 +595,7 @@ export class PppLink implements LcpHooks {
   }
 
   #sendConfig(protocol: number, packet: ConfigPacket): void {
-    // Kept for the link's life: memory of its own, not a pool slice (lib/util/buffers.ts).
-    if (packet.code === Code.CONFIGURE_ACK) this.#lastAck[ackSlot(protocol)] = { ...packet, data: ownCopy(packet.data) }
+    if (packet.code === Code.CONFIGURE_ACK) this.#lastAck[ackSlot(protocol)] = packAck(packet)
     this.#sendFrame(protocol, encodeRawPacket(packet.code, packet.identifier, packet.data))
   }
 

@@ -54,6 +54,9 @@ export interface IkeSaObserver {
   stateChanged(ike: IkeSa): void
 }
 
+/** What releasePhase1 keeps of the peer's vendor IDs: none, DPD, fragmentation, both (only asked about with some(), so in a fixed order). */
+const KEPT_VENDOR_IDS: readonly (readonly Buffer[])[] = [[], [VendorIds.DPD.id], [VendorIds.FRAGMENTATION.id], [VendorIds.DPD.id, VendorIds.FRAGMENTATION.id]].map((ids) => Object.freeze(ids))
+
 export class IkeSa implements Timed {
   readonly id: string
   #state: MainModeState
@@ -90,7 +93,7 @@ export class IkeSa implements Timed {
   /** IV chain per phase-2/informational message ID; none on an idle SA (an empty Map costs ~0.2 KB). */
   private p2Ivs: Map<number, Buffer> | undefined
   natT: NatTState = { localBehindNat: false, peerBehindNat: false }
-  peerVendorIds: Buffer[] = []
+  peerVendorIds: readonly Buffer[] = []
   peerId?: string
   lastSent?: LastSent
   /** Initiator: the Main Mode message we last had (requestKey), to drop the responder's repeat of it. */
@@ -236,13 +239,16 @@ export class IkeSa implements Timed {
       if (this.encKey) this.encKey = replaceZeroed(this.encKey)
       if (this.p1LastBlock) this.p1Iv = this.p1LastBlock = ownCopy(this.p1LastBlock)
     }
-    // Kept as the shared constants they match (identifyVendorId answers the same): no Buffer of its own per SA.
-    const kept: Buffer[] = []
+    // Kept as the shared constants they match (identifyVendorId answers the same): no Buffer of its own per SA,
+    // and one of four shared arrays, not an array per SA (a pushed-to one has room for 17: ~0.19 KB, issue #9).
+    let dpd = false
+    let fragmentation = false
     for (const v of this.peerVendorIds) {
       const known = identifyVendorId(v)
-      if ((known === VendorIds.DPD || known === VendorIds.FRAGMENTATION) && !kept.includes(known.id)) kept.push(known.id)
+      if (known === VendorIds.DPD) dpd = true
+      else if (known === VendorIds.FRAGMENTATION) fragmentation = true
     }
-    this.peerVendorIds = kept
+    this.peerVendorIds = KEPT_VENDOR_IDS[(dpd ? 1 : 0) + (fragmentation ? 2 : 0)]!
   }
 
   /** Phase 1 is complete: later exchanges seed their IVs from its last block. */

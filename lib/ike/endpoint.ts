@@ -23,6 +23,7 @@ import * as qmode from './quick-mode.js'
 import type { QuickModeRequest } from './quick-mode.js'
 import { siteByName } from './sites.js'
 import type { IkeConfig, IkeEvent, IkeGuard, Path, Transmit } from './types.js'
+import { flatString } from '../util/strings.js'
 
 const ZERO_COOKIE = Buffer.alloc(8)
 /** Seconds between two `dropped` events for one peer. */
@@ -243,7 +244,7 @@ export class IkeEndpoint {
     const established = ike.tracked && ike.established
     if (established && ike.identityKey === undefined) {
       ike.identityKey = ike.peerId ?? ''
-      ike.endpointKey = endpointKey(ike.identityKey, ike.peer)
+      ike.endpointKey = flatString(endpointKey(ike.identityKey, ike.peer))
       this.byIdentity.add(ike.identityKey, ike)
       this.byIdentityEndpoint.add(ike.endpointKey, ike)
     } else if (!established && ike.identityKey !== undefined) {

@@ -12,6 +12,7 @@ import type { Phase1Choice } from './proposal.js'
 import type { Endpoint } from './types.js'
 import { nextTimerSeq, type Timed } from '../util/deadline-queue.js'
 import { ownCopies, ownCopy } from '../util/buffers.js'
+import { flatString } from '../util/strings.js'
 import { VendorIds, identifyVendorId } from './constants.js'
 
 export type MainModeState =
@@ -129,7 +130,8 @@ export class IkeSa implements Timed {
     // Kept for the SA's life: copies of their own, not slices of a datagram.
     this.ckyI = ownCopy(ckyI)
     this.ckyR = ownCopy(ckyR)
-    this.id = `${ckyI.toString('hex')}:${ckyR.toString('hex')}`
+    // Kept for the SA's life and shared by the index and the binding: flat, not a concatenation.
+    this.id = flatString(`${ckyI.toString('hex')}:${ckyR.toString('hex')}`)
     this.#state = role === 'initiator' ? 'I_SENT_SA' : 'R_SENT_SA'
     this.createdAt = now
     this.lastActivity = now

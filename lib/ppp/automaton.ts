@@ -109,6 +109,7 @@
  *   `receiveReject('protocol', ...)` on the automaton concerned.
  */
 import { ownCopy } from '../util/buffers.js'
+import { NONE, pushed } from '../util/queues.js'
 
 /** States in RFC 1661 order 0..9; the names follow STYLE.md (`ReqSent`, `AckRcvd`). */
 export type AutomatonState = 'Initial' | 'Starting' | 'Closed' | 'Stopped' | 'Closing' | 'Stopping' | 'ReqSent' | 'AckRcvd' | 'AckSent' | 'Opened'
@@ -288,9 +289,9 @@ export class Automaton {
   #terminate: { identifier: number; data: Buffer } | undefined
   /** Why Closing/Stopping was entered: the reason this-layer-finished reports when it ends. */
   #terminationReason: string | undefined
-  // Replaced by fresh arrays once drained: a drained queue would keep its grown backing store for the session's life.
-  #transmit: ConfigPacket[] = []
-  #events: AutomatonEvent[] = []
+  // The shared empty array while empty (lib/util/queues.ts): an idle automaton holds no queue of its own.
+  #transmit: ConfigPacket[] = NONE
+  #events: AutomatonEvent[] = NONE
 
   constructor(name: string, policy: OptionPolicy, options: AutomatonOptions = {}) {
     this.name = name
@@ -393,14 +394,16 @@ export class Automaton {
   }
 
   pollTransmit(): ConfigPacket | undefined {
+    if (this.#transmit.length === 0) return undefined
     const packet = this.#transmit.shift()
-    if (packet && this.#transmit.length === 0) this.#transmit = []
+    if (this.#transmit.length === 0) this.#transmit = NONE
     return packet
   }
 
   pollEvent(): AutomatonEvent | undefined {
+    if (this.#events.length === 0) return undefined
     const event = this.#events.shift()
-    if (event && this.#events.length === 0) this.#events = []
+    if (this.#events.length === 0) this.#events = NONE
     return event
   }
 
@@ -572,10 +575,10 @@ export class Automaton {
   }
 
   #send(packet: ConfigPacket): void {
-    this.#transmit.push(packet)
+    this.#transmit = pushed(this.#transmit, packet)
   }
 
   #emit(event: AutomatonEvent): void {
-    this.#events.push(event)
+    this.#events = pushed(this.#events, event)
   }
 }

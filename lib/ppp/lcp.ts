@@ -172,6 +172,8 @@ const DEFAULT_SERVER_METHODS: readonly Method[] = ['mschapv2', 'chap-md5', 'pap'
 const DEFAULT_CLIENT_METHODS: readonly Method[] = ['mschapv2', 'chap-md5', 'pap', 'eap']
 
 const NONE_TRIED: readonly Method[] = Object.freeze([])
+/** The MRUs real clients use; one shared pair, not one per link. */
+export const DEFAULT_PEER_MRU_RANGE: readonly [number, number] = Object.freeze([1270, 1500] as const)
 
 export class LcpPolicy implements OptionPolicy {
   readonly role: 'server' | 'client'
@@ -205,7 +207,7 @@ export class LcpPolicy implements OptionPolicy {
   constructor(options: LcpPolicyOptions) {
     this.role = options.role
     this.mru = options.mru ?? 1400
-    this.peerMruRange = options.peerMruRange ?? [1270, 1500]
+    this.peerMruRange = options.peerMruRange ?? DEFAULT_PEER_MRU_RANGE
     this.authMethods = options.authMethods ?? (options.role === 'server' ? DEFAULT_SERVER_METHODS : DEFAULT_CLIENT_METHODS)
     this.#random = options.random ?? defaultRandom
     this.#requestAcfc = options.requestAcfc ?? false

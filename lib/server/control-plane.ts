@@ -24,6 +24,7 @@ import { MultiMap } from '../util/multimap.js'
 import { BindingTable, parseHostPort, type Binding, type SaSink } from './bindings.js'
 import { Outbox, type ControlSink } from './outbox.js'
 import type { SessionDownReason, SessionInfo, ServerEvents } from './types.js'
+import { NONE, pushed } from '../util/queues.js'
 
 /** The data plane as the control plane uses it. */
 export interface DataPlanePort extends SaSink, ControlSink {
@@ -113,7 +114,7 @@ export interface Call extends Timed {
   l2tp: SessionRef & { sequencing?: boolean }
   /** PPP started (session-up seen). */
   opened: boolean
-  /** PPP frames that came before session-up. */
+  /** PPP frames that came before session-up (the shared empty array while none: lib/util/queues.ts). */
   early: Buffer[]
   binding: Binding
   link: PppLink
@@ -304,7 +305,7 @@ export abstract class ControlPlane {
       this.ike.touch(call.binding.ikeSa, now)
       if (!call.opened) {
         // Before session-up (ICCN still being handled): keep a few frames.
-        if (call.early.length < EARLY_FRAMES) call.early.push(ownCopy(frame))
+        if (call.early.length < EARLY_FRAMES) call.early = pushed(call.early, ownCopy(frame))
         return
       }
       // What an end handles itself (the server: IPv6 Router Solicitations) never reaches the link.
@@ -560,7 +561,7 @@ export abstract class ControlPlane {
       return undefined
     }
     const id = this.allocateCallId()
-    const call: Call = { id, l2tp: callRef(e), binding, link: this.newLink(e, binding), startedAt: now, startedWall: Date.now(), cleared: false, finished: false, opened: false, early: [], timerAt: undefined, timerSeq: nextTimerSeq() }
+    const call: Call = { id, l2tp: callRef(e), binding, link: this.newLink(e, binding), startedAt: now, startedWall: Date.now(), cleared: false, finished: false, opened: false, early: NONE, timerAt: undefined, timerSeq: nextTimerSeq() }
     this.calls.set(id, call)
     this.callBySession.set(e.sessionId, call)
     try {
@@ -586,7 +587,9 @@ export abstract class ControlPlane {
     this.o.log.info({ session: call.id, binding: call.binding.id, tunnel: e.tunnelId, l2tpSession: e.sessionId, peer: call.binding.peer }, 'L2TP session up, starting PPP')
     call.opened = true
     call.link.open(now)
-    for (const frame of call.early.splice(0)) call.link.receive(frame, now)
+    const early = call.early
+    call.early = NONE
+    for (const frame of early) call.link.receive(frame, now)
     this.dirty.add(call)
   }
 

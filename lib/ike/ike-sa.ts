@@ -84,9 +84,10 @@ export class IkeSa implements Timed {
   nr?: Buffer
   gxy?: Buffer
   skeyid?: Buffer
-  skeyidD?: Buffer
-  skeyidA?: Buffer
-  encKey?: Buffer
+  // SKEYID_d, SKEYID_a and the key: fields of their own in Phase 1, then views of #kept (below).
+  #skeyidD: Buffer | undefined
+  #skeyidA: Buffer | undefined
+  #encKey: Buffer | undefined
   /** IV for the next phase-1 message. */
   private p1Iv?: Buffer
   /** Last CBC block of the final phase-1 message: the seed of phase-2 IVs. */
@@ -117,25 +118,60 @@ export class IkeSa implements Timed {
   site?: string
 
   /** Set once (releasePhase1 moves it, unchanged, into the SA's one allocation). */
-  ckyI: Buffer
+  #ckyI: Buffer | undefined
+  #ckyR: Buffer | undefined
+  /**
+   * After releasePhase1: the cookies and the keys in one Buffer (ckyI,
+   * ckyR, the key, SKEYID_d, SKEYID_a, at these ends), each read as a view
+   * made when asked: a Buffer object costs ~0.1 KB, and an idle SA kept
+   * five (issue #9). A field set again after (it is not) would be read
+   * instead.
+   */
+  #kept: Buffer | undefined
+  #keyEnd = 0
+  #skeyidDEnd = 0
 
   constructor(
     readonly role: 'initiator' | 'responder',
     ckyI: Buffer,
-    public ckyR: Buffer,
+    ckyR: Buffer,
     public peer: Endpoint,
     public local: Endpoint,
     now: number,
   ) {
     // Kept for the SA's life: copies of their own, not slices of a datagram.
-    this.ckyI = ownCopy(ckyI)
-    this.ckyR = ownCopy(ckyR)
+    this.#ckyI = ownCopy(ckyI)
+    this.#ckyR = ownCopy(ckyR)
     // Kept for the SA's life and shared by the index and the binding: flat, not a concatenation.
     this.id = flatString(`${ckyI.toString('hex')}:${ckyR.toString('hex')}`)
     this.#state = role === 'initiator' ? 'I_SENT_SA' : 'R_SENT_SA'
     this.createdAt = now
     this.lastActivity = now
     this.localPort = local.port
+  }
+
+  get ckyI(): Buffer {
+    return this.#ckyI ?? this.#kept!.subarray(0, 8)
+  }
+
+  get ckyR(): Buffer {
+    return this.#ckyR ?? this.#kept!.subarray(8, 16)
+  }
+
+  set ckyR(cookie: Buffer) {
+    this.#ckyR = cookie
+  }
+
+  get encKey(): Buffer | undefined {
+    return this.#encKey ?? this.#kept?.subarray(16, this.#keyEnd)
+  }
+
+  get skeyidD(): Buffer | undefined {
+    return this.#skeyidD ?? this.#kept?.subarray(this.#keyEnd, this.#skeyidDEnd)
+  }
+
+  get skeyidA(): Buffer | undefined {
+    return this.#skeyidA ?? this.#kept?.subarray(this.#skeyidDEnd)
   }
 
   get state(): MainModeState {
@@ -177,9 +213,9 @@ export class IkeSa implements Timed {
     this.dh = undefined
     this.skeyid = this.choice!.authMethod === AuthMethod.RSA_SIG ? crypto.skeyidSig(hash, this.ni!, this.nr!, this.gxy) : crypto.skeyidPsk(hash, psk ?? Buffer.alloc(0), this.ni!, this.nr!)
     const ids = crypto.deriveSkeyids(hash, this.skeyid, this.gxy, this.ckyI, this.ckyR)
-    this.skeyidD = ids.d
-    this.skeyidA = ids.a
-    this.encKey = crypto.encryptionKey(hash, ids.e, this.choice!.keyLength)
+    this.#skeyidD = ids.d
+    this.#skeyidA = ids.a
+    this.#encKey = crypto.encryptionKey(hash, ids.e, this.choice!.keyLength)
     // SKEYID_e has served (the key is a copy or an expansion of it); it may share a buffer with SKEYID_d and _a.
     ids.e.fill(0)
     this.p1Iv = crypto.phase1Iv(hash, this.gxi!, this.gxr!, this.block)
@@ -227,18 +263,19 @@ export class IkeSa implements Timed {
     if (this.choice?.transform) this.choice = { ...this.choice, transform: undefined }
     // What stays is copied into one allocation of its own (a pool slice would pin 8 KiB; one ArrayBuffer
     // per field costs ~0.2 KB each besides its bytes); the keys' old copies are zeroed.
-    if (this.encKey && this.p1LastBlock && this.skeyidD && this.skeyidA) {
-      const old = [this.encKey, this.skeyidD, this.skeyidA]
-      const [ckyI, ckyR, encKey, skeyidD, skeyidA, lastBlock] = ownCopies([this.ckyI, this.ckyR, ...old, this.p1LastBlock])
-      this.ckyI = ckyI!
-      this.ckyR = ckyR!
-      this.encKey = encKey
-      this.skeyidD = skeyidD
-      this.skeyidA = skeyidA
+    if (this.#encKey && this.p1LastBlock && this.#skeyidD && this.#skeyidA && this.#ckyI && this.#ckyR && !this.#kept) {
+      const old = [this.#encKey, this.#skeyidD, this.#skeyidA]
+      const copies = ownCopies([this.#ckyI, this.#ckyR, ...old, this.p1LastBlock])
+      const lastBlock = copies[5]!
+      this.#keyEnd = 16 + this.#encKey.length
+      this.#skeyidDEnd = this.#keyEnd + this.#skeyidD.length
+      // One view over the first five copies (the allocation's start, up to the last block).
+      this.#kept = Buffer.from(lastBlock.buffer, 0, lastBlock.byteOffset)
+      this.#ckyI = this.#ckyR = this.#encKey = this.#skeyidD = this.#skeyidA = undefined
       this.p1Iv = this.p1LastBlock = lastBlock
       for (const key of old) key.fill(0)
     } else {
-      if (this.encKey) this.encKey = replaceZeroed(this.encKey)
+      if (this.#encKey) this.#encKey = replaceZeroed(this.#encKey)
       if (this.p1LastBlock) this.p1Iv = this.p1LastBlock = ownCopy(this.p1LastBlock)
     }
     // Kept as the shared constants they match (identifyVendorId answers the same): no Buffer of its own per SA,

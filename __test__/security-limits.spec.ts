@@ -177,16 +177,19 @@ test('PPP limiter: the allow-list exempts a source from back-off and lock-out; o
   t.throws(() => new AllowList(['10.0.0.0/33']), { message: /prefix length must be 0\.\.32/ })
 })
 
-test('config: security defaults, and a bad allow-list entry names its key', (t) => {
+test('config: security defaults, and a bad allow-list entry or control-queue byte bound names its key', (t) => {
   const base = { ipsec: { psk: 'a-long-enough-psk-value' }, pool: { range: '192.168.42.10-192.168.42.20', gateway: '192.168.42.1' } }
   const { config } = parseServerConfig(base)
-  t.deepEqual(config.security.limits, { ikeRatePerSource: 50, ikeSasPerIdentity: 256, ikeFragmentReassemblies: 32, ikeFragmentBytes: 65536, pendingAuth: 256, controlQueue: 65536 })
+  t.deepEqual(config.security.limits, { ikeRatePerSource: 50, ikeSasPerIdentity: 256, ikeFragmentReassemblies: 32, ikeFragmentBytes: 65536, pendingAuth: 256, controlQueue: 65536, controlQueueBytes: 33554432 })
   t.like(config.security.ikeAuth, { maxFailures: 10, lockout: 900 })
   t.like(config.security.pppAuth, { maxFailures: 5, sourceMaxFailures: 100 })
   const e = t.throws(() => parseServerConfig({ ...base, security: { allowList: ['10.0.0.0/8', 'office'] } }), { instanceOf: ConfigError })
   t.is(e.issues[0]!.key, 'security.allowList[1]')
   t.regex(e.issues[0]!.message, /"office" is not an address or a prefix/)
   t.throws(() => parseServerConfig({ ...base, security: { limits: { pendingAuth: 0 } } }), { instanceOf: ConfigError })
+  const bytes = t.throws(() => parseServerConfig({ ...base, security: { limits: { controlQueueBytes: 65_536 } } }), { instanceOf: ConfigError })
+  t.is(bytes.issues[0]!.key, 'security.limits.controlQueueBytes')
+  t.regex(bytes.issues[0]!.message, /1048576/)
 })
 
 test('metrics: every limit shows from the first scrape and counts what status() reports', async (t) => {
@@ -196,7 +199,7 @@ test('metrics: every limit shows from the first scrape and counts what status() 
   let dropped: Record<string, number> = { 'half-open limit reached': 3, 'new exchanges per source rate limit': 7, 'fragment: too many pending': 2, 'some other drop': 9 }
   source.status = () => ({
     state: 'listening',
-    security: securityStatus({ ikeDropped: dropped, l2tpDropped: { L2TP_TUNNEL_LIMIT: 4 }, dataplaneCounters: { up_queue_full: 5 }, ikeLimiter: ike, pppLimiter: undefined, busyRefusals: 1, pendingAuth: 2, reassembling: 1 }),
+    security: securityStatus({ ikeDropped: dropped, l2tpDropped: { L2TP_TUNNEL_LIMIT: 4 }, dataplaneCounters: { up_queue_full: 5, up_queue_bytes_full: 6 }, ikeLimiter: ike, pppLimiter: undefined, busyRefusals: 1, pendingAuth: 2, reassembling: 1 }),
   })
   source.sessions = () => []
   const metrics = createServerMetrics(source)
@@ -207,6 +210,7 @@ test('metrics: every limit shows from the first scrape and counts what status() 
   t.regex(text, /^l2tp_ipsec_limit_hits_total\{limit="ike_rate_per_source"\} 7$/m)
   t.regex(text, /^l2tp_ipsec_limit_hits_total\{limit="l2tp_tunnels_per_peer"\} 4$/m)
   t.regex(text, /^l2tp_ipsec_limit_hits_total\{limit="control_queue"\} 5$/m)
+  t.regex(text, /^l2tp_ipsec_limit_hits_total\{limit="control_queue_bytes"\} 6$/m)
   t.regex(text, /^l2tp_ipsec_limit_hits_total\{limit="pending_auth"\} 1$/m)
   t.regex(text, /^l2tp_ipsec_auth_limiter_events_total\{scope="ike",event="failure"\} 1$/m)
   t.regex(text, /^l2tp_ipsec_auth_limiter_entries\{scope="ike",kind="sources"\} 1$/m)

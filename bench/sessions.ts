@@ -1,4 +1,4 @@
-// npm run sessions [-- --counts 1000,10000] [--seconds 30] [--concurrency 50] [--build tsx|dist] [--json]
+// npm run sessions [-- --counts 1000,10000] [--seconds 30] [--concurrency 50] [--warmup 200] [--build tsx|dist] [--json]
 // The sessions benchmark (lib/bench/sessions-bench.ts): the server's memory
 // with `counts` established idle sessions from one client fleet, setups per
 // second, event-loop delay during LCP echoes, teardown. Also
@@ -23,6 +23,7 @@ const { values } = parseArgs({
     counts: { type: 'string', default: '1000,10000' },
     seconds: { type: 'string', default: '30' },
     concurrency: { type: 'string', default: '50' },
+    warmup: { type: 'string', default: '200' },
     build: { type: 'string', default: 'tsx' },
     json: { type: 'boolean', default: false },
   },
@@ -34,7 +35,9 @@ if (!(lagSeconds > 0)) throw new Error(`--seconds: a positive number, got ${valu
 const concurrency = Number(values.concurrency)
 if (!(Number.isInteger(concurrency) && concurrency > 0)) throw new Error(`--concurrency: a positive integer, got ${values.concurrency}`)
 if (values.build !== 'tsx' && values.build !== 'dist') throw new Error(`--build: tsx or dist, got ${values.build}`)
-const options: SessionsBenchOptions = { counts, lagSeconds, concurrency }
+const warmup = Number(values.warmup)
+if (!(Number.isInteger(warmup) && warmup >= 0 && warmup <= 16000)) throw new Error(`--warmup: sessions set up and hung up before the first count, 0 to 16000, got ${values.warmup}`)
+const options: SessionsBenchOptions = { counts, lagSeconds, concurrency, warmup }
 
 // This process's node flags without the tsx loader (`--import tsx` or `--import=tsx`).
 function nodeFlags(): string[] {

@@ -262,6 +262,11 @@ export interface DataPlaneOptions {
    * handled by the callback) before more are dropped (default 65536).
    */
   upQueue?: number
+  /**
+   * Their payload bytes, bounded the same way (default 33554432, 32 MiB;
+   * at least 1048576). Drops are counted `up_queue_bytes_full`.
+   */
+  upQueueBytes?: number
   /** Network namespace path (e.g. /run/netns/vpn) to open sockets and TUN in. */
   netns?: string
 }
@@ -293,7 +298,7 @@ export interface EspSaOptions {
   integrityKey?: Buffer
   /** Anti-replay window in packets (multiple of 64, max 65536; 0 = off). Default 1024. */
   replayWindow?: number
-  /** 24 bytes that fix the IV sequence, for reproducible tests only. */
+  /** 8 bytes that fix the IV sequence, for reproducible tests only. */
   ivSeed?: Buffer
 }
 
@@ -365,6 +370,18 @@ export interface LocalAddresses {
   ike: Array<string>
   natt: Array<string>
   tun?: string
+}
+
+/** glibc's `mallinfo2()` over every arena. */
+export declare function mallocStats(): MallocStats
+
+export interface MallocStats {
+  /** Bytes handed out by malloc and not freed (chunk headers included). */
+  inUse: number
+  /** Free bytes the arenas keep (reusable only by their own arena). */
+  free: number
+  /** Large blocks mmapped one by one. */
+  mmapped: number
 }
 
 /**

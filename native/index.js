@@ -773,7 +773,7 @@ if (
   }
 }
 
-const { DataPlane, EspSa, IkeEcdh, espStatusCodes, espSuiteInfo, espSuites, ikeAesCbc, ikeAesCbcInPlace, ikePrf, ikeSkeyids, threadCpuMicros } = nativeBinding
+const { DataPlane, EspSa, IkeEcdh, espStatusCodes, espSuiteInfo, espSuites, ikeAesCbc, ikeAesCbcInPlace, ikePrf, ikeSkeyids, mallocStats, threadCpuMicros } = nativeBinding
 export { DataPlane }
 export { EspSa }
 export { IkeEcdh }
@@ -784,5 +784,6 @@ export { ikeAesCbc }
 export { ikeAesCbcInPlace }
 export { ikePrf }
 export { ikeSkeyids }
+export { mallocStats }
 export { threadCpuMicros }
 export const __napiBindingTarget = __napiLoadedBindingTarget

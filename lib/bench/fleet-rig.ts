@@ -53,6 +53,24 @@ export function scaleServerOptions(sessions: number, clientAddress: string): Par
   }
 }
 
+/** A client fleet process (soak-fleet.ts) in the clients' namespace of `net`, driven over IPC; the caller kills it. */
+export function spawnFleet(net: NetnsPair): Pick<FleetRig, 'fleet' | 'send' | 'next'> {
+  // The fleet's sockets open in the clients' namespace: the whole process runs there.
+  const fleet = spawn('ip', ['netns', 'exec', net.b, process.execPath, '--import', 'tsx', FLEET], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] })
+  const messages: FleetMessage[] = []
+  fleet.on('message', (m: FleetMessage) => messages.push(m))
+  const next = async <T extends FleetMessage['type']>(type: T, timeoutMs: number): Promise<Extract<FleetMessage, { type: T }>> => {
+    const found = () => messages.find((m) => m.type === type || m.type === 'error')
+    if (!(await until(() => found() !== undefined || fleet.exitCode !== null, timeoutMs))) throw new Error(`client fleet: no ${type} within ${timeoutMs / 1000} s`)
+    const m = found()
+    if (!m) throw new Error(`client fleet exited ${fleet.exitCode}`)
+    if (m.type === 'error') throw new Error(`client fleet: ${m.message}`)
+    messages.splice(messages.indexOf(m), 1)
+    return m as Extract<FleetMessage, { type: T }>
+  }
+  return { fleet, send: (c) => fleet.send(c), next }
+}
+
 export async function startFleetRig(o: FleetRigOptions): Promise<FleetRig> {
   const net = createNetnsPair(o.tag)
   const children: ChildProcess[] = []
@@ -76,21 +94,9 @@ export async function startFleetRig(o: FleetRigOptions): Promise<FleetRig> {
         echo.on('exit', (code) => reject(new Error(`soak echo exited ${code}`)))
       })
     }
-    // The fleet's sockets open in the clients' namespace: the whole process runs there.
-    const fleet = spawn('ip', ['netns', 'exec', net.b, process.execPath, '--import', 'tsx', FLEET], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] })
+    const { fleet, send, next } = spawnFleet(net)
     children.push(fleet)
-    const messages: FleetMessage[] = []
-    fleet.on('message', (m: FleetMessage) => messages.push(m))
-    const next = async <T extends FleetMessage['type']>(type: T, timeoutMs: number): Promise<Extract<FleetMessage, { type: T }>> => {
-      const found = () => messages.find((m) => m.type === type || m.type === 'error')
-      if (!(await until(() => found() !== undefined || fleet.exitCode !== null, timeoutMs))) throw new Error(`client fleet: no ${type} within ${timeoutMs / 1000} s`)
-      const m = found()
-      if (!m) throw new Error(`client fleet exited ${fleet.exitCode}`)
-      if (m.type === 'error') throw new Error(`client fleet: ${m.message}`)
-      messages.splice(messages.indexOf(m), 1)
-      return m as Extract<FleetMessage, { type: T }>
-    }
-    return { net, rig, fleet, placement: { server: net.addrA, psk: RIG_PSK, clientAddress: net.addrB }, send: (c) => fleet.send(c), next, close }
+    return { net, rig, fleet, placement: { server: net.addrA, psk: RIG_PSK, clientAddress: net.addrB }, send, next, close }
   } catch (e) {
     await close()
     throw e

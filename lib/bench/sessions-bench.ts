@@ -5,7 +5,10 @@
  * MS-CHAPv2 and IPCP, ESP in UDP from its own source port). The fleet grows
  * to each count in turn; at each, the server's memory with every session
  * established and idle (after a full GC) against the idle server before the
- * first, and how fast the sessions were set up. At the largest count, the
+ * first, and how fast the sessions were set up; beside it the same
+ * against a warm idle server (after a warm-up of `warmup` sessions set up
+ * and hung up) and the slope between consecutive counts, which leave out
+ * the process's one-time costs. At the largest count, the
  * server's event-loop delay while every session exchanges LCP echoes with
  * it, against the same window measured idle before the first session.
  *
@@ -20,9 +23,10 @@ import { writeFileSync } from 'node:fs'
 import { Session } from 'node:inspector/promises'
 import { monitorEventLoopDelay } from 'node:perf_hooks'
 import { getHeapSpaceStatistics, writeHeapSnapshot } from 'node:v8'
+import { mallocStats } from '../../native/index.js'
 import { serverIdle } from '../testing/vpn-rig.js'
 import { sleep, until } from '../testing/wait.js'
-import { startFleetRig } from './fleet-rig.js'
+import { spawnFleet, startFleetRig } from './fleet-rig.js'
 import { LAG_RESOLUTION_MS, snapshot, type Snapshot } from './snapshot.js'
 
 export interface SessionsBenchOptions {
@@ -34,6 +38,22 @@ export interface SessionsBenchOptions {
   echoInterval?: number
   /** Setups in flight (default 50). */
   concurrency?: number
+  /** Sessions set up and hung up after the cold idle snapshot, for the warm baseline (default 200; 0: none, and no warm figures). */
+  warmup?: number
+}
+
+export interface MallocMb {
+  /** glibc malloc over every arena (MB): handed out and not freed, free chunks the arenas keep, large blocks mmapped one by one. */
+  in_use: number
+  free: number
+  mmapped: number
+}
+
+/** V8's old space (MB): committed, in use, and committed minus in use (its reservation above use). */
+export interface OldSpaceMb {
+  committed: number
+  used: number
+  unused: number
 }
 
 export const SESSION_MEMORY_GOAL_BYTES = 16 * 1024
@@ -59,7 +79,32 @@ export type SessionsRecord =
       fds: number
       /** V8's committed memory per space (MB) right after the snapshot's full GC, idle before the first session and now: which space a per-session figure's reservation is in. */
       heap_spaces_mb_idle: Record<string, number>
+      /** The same at the warm idle baseline (null without a warm-up). */
+      heap_spaces_mb_warm: Record<string, number> | null
       heap_spaces_mb: Record<string, number>
+      /**
+       * Warm baseline: the idle server after `warmup_sessions` sessions were set up and hung up, after a full GC. What it
+       * has above the cold idle server is paid once per process (V8's young generation grown to its bound, compiled code,
+       * allocator arenas), not per session; per session against it leaves that out.
+       */
+      warmup_sessions: number
+      rss_mb_warm_idle: number | null
+      rss_bytes_per_session_warm: number | null
+      js_heap_bytes_per_session_warm: number | null
+      native_bytes_per_session_warm: number | null
+      /** Marginal: the slope from the previous count (`marginal_from_sessions` established) to this one; null at the first count. */
+      marginal_from_sessions: number | null
+      rss_bytes_per_session_marginal: number | null
+      js_heap_bytes_per_session_marginal: number | null
+      native_bytes_per_session_marginal: number | null
+      /** V8's old space, cold idle, warm idle and now: `unused` is what V8 holds committed above what lives there. */
+      old_space_mb_idle: OldSpaceMb
+      old_space_mb_warm: OldSpaceMb | null
+      old_space_mb: OldSpaceMb
+      /** glibc's malloc, cold idle, warm idle and now: what of the memory outside the JS heap is live and what the arenas keep free. */
+      malloc_mb_idle: MallocMb
+      malloc_mb_warm: MallocMb | null
+      malloc_mb: MallocMb
       fleet_rss_mb: number
       goal_bytes_per_session: number
       ratio: number
@@ -85,6 +130,8 @@ export type SessionsRecord =
       sessions: number
       teardown_seconds: number
       rss_mb_idle_before: number
+      /** The warm idle server (after the warm-up), null without one. */
+      rss_mb_idle_warm: number | null
       rss_mb_idle_after: number
       /** The JS heap in use, idle before the first session and after the teardown (after a full GC): what separates a leak (live objects left) from memory the allocators keep. */
       heap_mb_idle_before: number
@@ -97,6 +144,14 @@ export type SessionsRecord =
     }
 
 const mb = (bytes: number) => Math.round((bytes / 2 ** 20) * 10) / 10
+const oldSpace = (): OldSpaceMb => {
+  const o = getHeapSpaceStatistics().find((s) => s.space_name === 'old_space')!
+  return { committed: mb(o.space_size), used: mb(o.space_used_size), unused: mb(o.space_size - o.space_used_size) }
+}
+const malloc = (): MallocMb => {
+  const m = mallocStats()
+  return { in_use: mb(m.inUse), free: mb(m.free), mmapped: mb(m.mmapped) }
+}
 const spaces = () => Object.fromEntries(getHeapSpaceStatistics().map((s) => [s.space_name.replace(/_space$/, ''), mb(s.physical_space_size)]))
 const ms = (ns: number) => Math.max(0, Math.round((ns / 1e6 - LAG_RESOLUTION_MS) * 100) / 100)
 
@@ -120,7 +175,29 @@ export async function* runSessionsBench(o: SessionsBenchOptions): AsyncGenerator
     const idleLag = await lagWindow(Math.min(10, o.lagSeconds))
     const idle: Snapshot = snapshot()
     const idleSpaces = spaces()
+    const idleOld = oldSpace()
+    const idleMalloc = malloc()
     if (process.env.SESSIONS_BENCH_SNAPSHOT) writeHeapSnapshot(`${process.env.SESSIONS_BENCH_SNAPSHOT}.idle.heapsnapshot`)
+    // The warm-up: a fleet of its own (the main one grows and never shrinks) sets up `warmup` sessions and hangs them
+    // up; the server idle again after it is the warm baseline. The cold one above stays the reference of `ratio`.
+    const warmup = o.warmup ?? 200
+    let warm: { s: Snapshot; spaces: Record<string, number>; old: OldSpaceMb; malloc: MallocMb } | undefined
+    if (warmup > 0) {
+      const wf = spawnFleet(fr.net)
+      try {
+        wf.send({ cmd: 'start', ...fr.placement, sessions: warmup, concurrency: o.concurrency ?? 50, lifetime: [30, 90], intervalMs: 0, echoInterval })
+        await wf.next('ready', 30 * 60_000)
+        wf.send({ cmd: 'close' })
+        await wf.next('done', 10 * 60_000)
+      } finally {
+        wf.fleet.kill('SIGKILL')
+      }
+      if (!(await until(() => serverIdle(server.status()), 5 * 60_000, 500))) throw new Error('sessions bench: the server was not idle 5 min after the warm-up')
+      await sleep(2000)
+      const s = snapshot()
+      warm = { s, spaces: spaces(), old: oldSpace(), malloc: malloc() }
+    }
+    let previous: { sessions: number; s: Snapshot } | undefined
     const fleetUsage = async () => {
       fr.send({ cmd: 'usage' })
       return (await fr.next('usage', 60_000)).rssMb
@@ -139,6 +216,8 @@ export async function* runSessionsBench(o: SessionsBenchOptions): AsyncGenerator
       const up = server.status().sessions
       const perSession = (a: number, b: number) => Math.round((a - b) / Math.max(1, up))
       const rssBytes = perSession(s.rssBytes, idle.rssBytes)
+      const slope = (a: number, b: number) => (previous && up > previous.sessions ? Math.round((a - b) / (up - previous.sessions)) : null)
+      const outside = (x: Snapshot) => x.rssBytes - x.heapTotal
       yield {
         bench: 'sessions',
         metric: 'memory',
@@ -155,11 +234,28 @@ export async function* runSessionsBench(o: SessionsBenchOptions): AsyncGenerator
         native_bytes_per_session: perSession(s.rssBytes - s.heapTotal, idle.rssBytes - idle.heapTotal),
         fds: s.fds,
         heap_spaces_mb_idle: idleSpaces,
+        heap_spaces_mb_warm: warm ? warm.spaces : null,
         heap_spaces_mb: upSpaces,
+        warmup_sessions: warmup,
+        rss_mb_warm_idle: warm ? warm.s.rss : null,
+        rss_bytes_per_session_warm: warm ? perSession(s.rssBytes, warm.s.rssBytes) : null,
+        js_heap_bytes_per_session_warm: warm ? perSession(s.heapUsed, warm.s.heapUsed) : null,
+        native_bytes_per_session_warm: warm ? perSession(outside(s), outside(warm.s)) : null,
+        marginal_from_sessions: previous && up > previous.sessions ? previous.sessions : null,
+        rss_bytes_per_session_marginal: previous ? slope(s.rssBytes, previous.s.rssBytes) : null,
+        js_heap_bytes_per_session_marginal: previous ? slope(s.heapUsed, previous.s.heapUsed) : null,
+        native_bytes_per_session_marginal: previous ? slope(outside(s), outside(previous.s)) : null,
+        old_space_mb_idle: idleOld,
+        old_space_mb_warm: warm ? warm.old : null,
+        old_space_mb: oldSpace(),
+        malloc_mb_idle: idleMalloc,
+        malloc_mb_warm: warm ? warm.malloc : null,
+        malloc_mb: malloc(),
         fleet_rss_mb: await fleetUsage(),
         goal_bytes_per_session: SESSION_MEMORY_GOAL_BYTES,
         ratio: Math.round((rssBytes / SESSION_MEMORY_GOAL_BYTES) * 1000) / 1000,
       }
+      previous = { sessions: up, s }
     }
     const sessions = server.status().sessions
     const before = server.status().counters?.ppp_control_in ?? 0
@@ -206,6 +302,7 @@ export async function* runSessionsBench(o: SessionsBenchOptions): AsyncGenerator
       sessions,
       teardown_seconds: Math.round(teardown * 10) / 10,
       rss_mb_idle_before: idle.rss,
+      rss_mb_idle_warm: warm ? warm.s.rss : null,
       rss_mb_idle_after: end.rss,
       heap_mb_idle_before: mb(idle.heapUsed),
       heap_mb_idle_after: mb(end.heapUsed),
@@ -223,7 +320,15 @@ export function formatSessionsRecord(r: SessionsRecord): string {
   if (r.metric === 'memory') {
     return (
       `sessions ${r.sessions}: setup ${r.setup_seconds} s (${r.setups_per_second}/s, ${r.connect_failures} failed; server CPU ${r.setup_cpu_seconds} s, ${r.setups_per_cpu_second}/CPU-s); server RSS ${r.rss_mb_idle} -> ${r.rss_mb} MB, ` +
-      `${r.rss_bytes_per_session} B per session (JS heap ${r.js_heap_bytes_per_session} B, outside the heap ${r.native_bytes_per_session} B), ${r.fds} fds; fleet RSS ${r.fleet_rss_mb} MB; ratio to 16 KiB ${r.ratio}`
+      `${r.rss_bytes_per_session} B per session (JS heap ${r.js_heap_bytes_per_session} B, outside the heap ${r.native_bytes_per_session} B), ${r.fds} fds; fleet RSS ${r.fleet_rss_mb} MB; ratio to 16 KiB ${r.ratio}\n` +
+      (r.rss_mb_warm_idle === null
+        ? ''
+        : `  against the warm idle server (${r.rss_mb_warm_idle} MB after ${r.warmup_sessions} sessions up and down): ${r.rss_bytes_per_session_warm} B per session (JS heap ${r.js_heap_bytes_per_session_warm} B, outside the heap ${r.native_bytes_per_session_warm} B)\n`) +
+      (r.marginal_from_sessions === null
+        ? ''
+        : `  marginal ${r.marginal_from_sessions} -> ${r.sessions}: ${r.rss_bytes_per_session_marginal} B per session (JS heap ${r.js_heap_bytes_per_session_marginal} B, outside the heap ${r.native_bytes_per_session_marginal} B)\n`) +
+      `  V8 old space committed/used/unused ${r.old_space_mb.committed}/${r.old_space_mb.used}/${r.old_space_mb.unused} MB (cold idle unused ${r.old_space_mb_idle.unused}, warm ${r.old_space_mb_warm?.unused ?? '-'}); ` +
+      `malloc in use/free ${r.malloc_mb.in_use}/${r.malloc_mb.free} MB (cold idle ${r.malloc_mb_idle.in_use}/${r.malloc_mb_idle.free}, warm ${r.malloc_mb_warm ? `${r.malloc_mb_warm.in_use}/${r.malloc_mb_warm.free}` : '-'})`
     )
   }
   if (r.metric === 'lcp-echo') {
@@ -233,7 +338,7 @@ export function formatSessionsRecord(r: SessionsRecord): string {
     )
   }
   return (
-    `sessions ${r.sessions} torn down in ${r.teardown_seconds} s; idle RSS ${r.rss_mb_idle_before} -> ${r.rss_mb_idle_after} MB ` +
+    `sessions ${r.sessions} torn down in ${r.teardown_seconds} s; idle RSS ${r.rss_mb_idle_before} (warm ${r.rss_mb_idle_warm ?? '-'}) -> ${r.rss_mb_idle_after} MB ` +
     `(JS heap in use ${r.heap_mb_idle_before} -> ${r.heap_mb_idle_after} MB, reserved ${r.heap_total_mb_idle_after} MB), fds ${r.fds_idle_before} -> ${r.fds_idle_after}`
   )
 }

@@ -53,6 +53,8 @@ export const securitySchema = z.strictObject({
       pendingAuth: positiveInt().default(256),
       /** Control frames from the data plane not yet handled by the control plane (queued in Rust or waiting for the JS thread); beyond, dropped and counted (up_queue_full). */
       controlQueue: positiveInt().default(65536),
+      /** Their payload bytes (a large IKE datagram is up to 64 KiB: 65536 of them would be 4 GiB); beyond, dropped and counted (up_queue_bytes_full). At least 1 MiB. */
+      controlQueueBytes: z.number().int().min(1_048_576).max(0xffff_ffff).default(32 * 1024 * 1024),
     })
     .prefault({}),
 })

@@ -32,7 +32,7 @@ export function registerSecurityMetrics(registry: Registry, read: () => Security
   const hitsSeen = new Map<string, number>()
   new Counter({
     name: `${prefix}limit_hits_total`,
-    help: 'Requests refused by a resource or brute-force limit, by limit: ike_half_open_total, ike_half_open_per_source, ike_rate_per_source, ike_sas_per_identity, ike_auth_lockout, ike_fragment_reassemblies, ike_fragment_bytes, l2tp_tunnels_per_peer, l2tp_sessions_per_tunnel, l2tp_sessions_per_peer, pending_auth, control_queue, ppp_auth_lockout.',
+    help: 'Requests refused by a resource or brute-force limit, by limit: ike_half_open_total, ike_half_open_per_source, ike_rate_per_source, ike_sas_per_identity, ike_auth_lockout, ike_fragment_reassemblies, ike_fragment_bytes, l2tp_tunnels_per_peer, l2tp_sessions_per_tunnel, l2tp_sessions_per_peer, pending_auth, control_queue, control_queue_bytes, ppp_auth_lockout.',
     labelNames: ['limit'],
     registers,
     collect() {

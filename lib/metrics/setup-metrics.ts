@@ -9,7 +9,7 @@ import { Counter, Gauge, Histogram, type Registry } from 'prom-client'
 import type { AuthFailureInfo, IkeSaUpInfo, NegotiationFailureInfo, SessionRefusedInfo, SessionUpInfo } from '../server/types.js'
 
 /** Counters of status() that are gauges, not cumulative counts. */
-export const GAUGE_COUNTERS: ReadonlySet<string> = new Set(['up_queue_depth'])
+export const GAUGE_COUNTERS: ReadonlySet<string> = new Set(['up_queue_depth', 'up_queue_bytes'])
 
 export interface SetupSnapshot {
   sessionsTotal: number
@@ -60,6 +60,16 @@ export function mountSetupMetrics(registers: Registry[], name: (s: string) => st
     collect() {
       const s = snapshot()
       if (s?.counters) this.set({ queue: 'to_control_plane' }, s.counters['up_queue_depth'] ?? 0)
+    },
+  })
+  new Gauge({
+    name: name('dataplane_queue_bytes'),
+    help: 'Payload bytes waiting in a data-plane queue: to_control_plane = control packets queued for JS (drops beyond its byte limit count as up_queue_bytes_full).',
+    labelNames: ['queue'],
+    registers,
+    collect() {
+      const s = snapshot()
+      if (s?.counters) this.set({ queue: 'to_control_plane' }, s.counters['up_queue_bytes'] ?? 0)
     },
   })
 

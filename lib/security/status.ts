@@ -20,6 +20,7 @@ export const LIMITS = [
   'l2tp_sessions_per_peer',
   'pending_auth',
   'control_queue',
+  'control_queue_bytes',
   'ppp_auth_lockout',
 ] as const
 
@@ -88,6 +89,7 @@ export function securityStatus(s: SecuritySources): SecurityStatus {
   }
   hits.pending_auth = s.busyRefusals
   hits.control_queue = s.dataplaneCounters?.up_queue_full ?? 0
+  hits.control_queue_bytes = s.dataplaneCounters?.up_queue_bytes_full ?? 0
   hits.ppp_auth_lockout = s.pppLimiter?.counts.blocked ?? 0
   return {
     limitHits: hits,

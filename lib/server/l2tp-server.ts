@@ -186,6 +186,7 @@ export class L2tpServer extends EventEmitter<ServerEvents> implements AdminTarge
       ...(c.dataplane.netns ? { netns: c.dataplane.netns } : {}),
       ...(c.ipsec.rawEsp ? { rawEsp: c.listen.address } : {}),
       upQueue: c.security.limits.controlQueue,
+      upQueueBytes: c.security.limits.controlQueueBytes,
     }
     let dp: DataPlane
     try {

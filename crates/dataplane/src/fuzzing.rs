@@ -10,13 +10,13 @@
 use std::io;
 use std::net::SocketAddr;
 use std::os::fd::{AsRawFd, OwnedFd};
-use std::sync::atomic::{AtomicBool, AtomicUsize};
+use std::sync::atomic::AtomicBool;
 use std::sync::mpsc::{sync_channel, Receiver};
 use std::sync::Arc;
 use std::time::Instant;
 
 use crate::engine::outbound::{self, HEADROOM, TAILROOM};
-use crate::engine::{inbound, Counters, Io, Shared, UpItem};
+use crate::engine::{inbound, Counters, Io, Shared, UpBudget, UpItem, UpLimits};
 use crate::io::sys;
 use crate::io::tun::{TunSink, TunWriter};
 use crate::table::{Encap, Tables};
@@ -61,8 +61,7 @@ impl Harness {
                     offloads: crate::io::Offloads::NONE,
                 },
                 up,
-                up_pending: Arc::new(AtomicUsize::new(0)),
-                up_limit: 1,
+                up_budget: Arc::new(UpBudget::new(UpLimits { items: 1, bytes: 1 })),
                 started: Instant::now(),
                 stop: AtomicBool::new(false),
                 wake: sys::eventfd()?,

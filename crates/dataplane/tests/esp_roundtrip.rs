@@ -297,3 +297,42 @@ fn authentic_packets_with_bad_padding_are_dropped() {
     assert_eq!(&packet[opened.payload], b"hello world!");
     assert_eq!(rx.counters().malformed, 2);
 }
+
+/// A CBC IV is the SA's cipher applied to a per-packet nonce (NIST SP
+/// 800-38A appendix C): mask and counter for AES, their XOR for 3DES.
+/// Decrypting it under the SA's key gives the nonce back, so IVs are as
+/// unpredictable as the key is secret and never repeat under one key.
+#[test]
+#[cfg_attr(miri, ignore = "aws-lc / ring: foreign functions Miri cannot call")]
+fn cbc_iv_is_the_packet_nonce_encrypted_under_the_sa_key() {
+    use l2tp_ipsec_dataplane::esp::{primitives, Encryption};
+    let mask = [0x31, 0x41, 0x59, 0x26, 0x53, 0x58, 0x97, 0x93];
+    for (name, enc) in [
+        ("aes128-sha1", vec![7u8; 16]),
+        ("aes256-sha256", vec![8u8; 32]),
+        ("3des-sha1", (1..=24).collect::<Vec<u8>>()),
+    ] {
+        let suite = Suite::parse(name).unwrap();
+        let integ = vec![3u8; suite.integrity_key_len()];
+        let mut sa = EspSa::new(5, suite, &enc, &integ, 0)
+            .unwrap()
+            .with_iv_seed(&mask);
+        let mut ivs = Vec::new();
+        for counter in 1..=3u64 {
+            let packet = seal(&mut sa, b"payload", 17);
+            let iv = packet[8..8 + suite.iv_len()].to_vec();
+            let zero = vec![0u8; iv.len()];
+            let nonce = primitives::cbc(suite.encryption, &enc, &zero, &iv, false);
+            let expected: Vec<u8> = if suite.encryption == Encryption::TripleDesCbc {
+                (u64::from_be_bytes(mask) ^ counter).to_be_bytes().to_vec()
+            } else {
+                [mask, counter.to_be_bytes()].concat()
+            };
+            assert_eq!(nonce, expected, "{name} packet {counter}");
+            assert_ne!(iv, expected, "{name}: the nonce itself is not sent");
+            ivs.push(iv);
+        }
+        ivs.dedup();
+        assert_eq!(ivs.len(), 3, "{name}: IVs differ packet to packet");
+    }
+}

@@ -62,6 +62,7 @@ counters!(
     send_failed,
     tun_write_failed,
     up_queue_full,
+    up_queue_bytes_full,
     worker_panics,
     tunnel_selector_mismatch,
     tunnel_no_site,
@@ -91,6 +92,7 @@ pub const DROP_REASONS: &[&str] = &[
     "send_failed",
     "tun_write_failed",
     "up_queue_full",
+    "up_queue_bytes_full",
     "tunnel_selector_mismatch",
     "tunnel_no_site",
 ];

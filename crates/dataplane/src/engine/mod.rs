@@ -18,7 +18,7 @@ mod worker;
 use std::io;
 use std::net::SocketAddr;
 use std::os::fd::{AsFd, AsRawFd, OwnedFd};
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{sync_channel, Receiver, RecvTimeoutError, SyncSender, TrySendError};
 use std::sync::Arc;
 use std::thread::JoinHandle;
@@ -35,7 +35,7 @@ use crate::io::{raw, sys, tun, udp, Offloads};
 const TUN_TX_QUEUE_LEN: u32 = 4096;
 use crate::table::Tables;
 pub use counters::Counters;
-pub use up::{Control, Event, UpBatch, UpItem, UpPermit, UpSink};
+pub use up::{Control, Event, UpBatch, UpBudget, UpItem, UpLimits, UpPermit, UpSink};
 
 /// Where and how to run.
 #[derive(Debug, Clone)]
@@ -50,6 +50,8 @@ pub struct Config {
     pub workers: usize,
     /// Control packets waiting for JS before new ones are dropped and counted.
     pub up_queue: usize,
+    /// Their payload bytes, bounded the same way.
+    pub up_queue_bytes: usize,
     /// A network namespace (path such as /run/netns/NAME) to open the
     /// sockets and the TUN device in; the process stays where it is.
     pub netns: Option<String>,
@@ -80,9 +82,8 @@ pub(crate) struct Shared {
     pub counters: Counters,
     pub io: Io,
     pub up: SyncSender<Vec<UpItem>>,
-    /// Items queued for JS and not yet handled by it (see `UpPermit`).
-    pub up_pending: Arc<AtomicUsize>,
-    pub up_limit: usize,
+    /// Items and bytes queued for JS and not yet handled by it (see `UpPermit`).
+    pub up_budget: Arc<UpBudget>,
     pub started: Instant,
     pub stop: AtomicBool,
     /// An eventfd every worker polls beside its sockets: written once at
@@ -95,43 +96,22 @@ impl Shared {
         self.started.elapsed().as_nanos() as u64
     }
 
-    /// Queues a worker's items for JS in one message; past the limit the
-    /// rest are dropped and counted rather than blocking the packet path.
+    /// Queues a worker's items for JS in one message; what exceeds the
+    /// bounds is dropped and counted rather than blocking the packet path.
     pub fn send_up(&self, mut items: Vec<UpItem>) {
+        self.up_budget.admit(&mut items, &self.counters);
         if items.is_empty() {
             return;
-        }
-        let n = items.len();
-        let room = reserve(&self.up_pending, self.up_limit, n);
-        if room < n {
-            self.counters
-                .up_queue_full
-                .fetch_add((n - room) as u64, Ordering::Relaxed);
-            if room == 0 {
-                return;
-            }
-            items.truncate(room);
         }
         if let Err(TrySendError::Full(items) | TrySendError::Disconnected(items)) =
             self.up.try_send(items)
         {
-            self.up_pending.fetch_sub(items.len(), Ordering::Relaxed);
+            self.up_budget.give_back(&items);
             self.counters
                 .up_queue_full
                 .fetch_add(items.len() as u64, Ordering::Relaxed);
         }
     }
-}
-
-/// Takes up to `n` places in a queue of `limit` holding `pending`; returns
-/// how many it took (all-or-some, so a full queue takes exactly `limit`).
-fn reserve(pending: &AtomicUsize, limit: usize, n: usize) -> usize {
-    let mut got = 0;
-    let _ = pending.fetch_update(Ordering::Relaxed, Ordering::Relaxed, |p| {
-        got = n.min(limit.saturating_sub(p));
-        (got > 0).then_some(p + got)
-    });
-    got
 }
 
 pub struct Engine {
@@ -232,7 +212,12 @@ fn open_io(config: &Config) -> io::Result<(Io, LocalAddrs)> {
 impl Engine {
     /// Control items queued for JS and not yet handled by it (a gauge for the metrics).
     pub fn up_pending(&self) -> usize {
-        self.shared.up_pending.load(Ordering::Relaxed)
+        self.shared.up_budget.items()
+    }
+
+    /// Their payload bytes (a gauge).
+    pub fn up_pending_bytes(&self) -> usize {
+        self.shared.up_budget.bytes()
     }
 
     /// Opens every socket and the TUN device, then starts the workers and the
@@ -245,8 +230,10 @@ impl Engine {
             counters: Counters::default(),
             io,
             up: tx,
-            up_pending: Arc::new(AtomicUsize::new(0)),
-            up_limit: config.up_queue.max(1),
+            up_budget: Arc::new(UpBudget::new(UpLimits {
+                items: config.up_queue,
+                bytes: config.up_queue_bytes,
+            })),
             started: Instant::now(),
             stop: AtomicBool::new(false),
             wake: sys::eventfd()?,
@@ -357,8 +344,10 @@ fn dispatch(shared: Arc<Shared>, rx: Receiver<Vec<UpItem>>, sink: Box<dyn UpSink
                     }
                 }
                 // The batch holds its items' places until the sink drops
-                // it: for JS, once the callback has run.
-                batch.permit = UpPermit::new(shared.up_pending.clone(), taken);
+                // it: for JS, once the callback has run. Its packets are
+                // exactly the queued items' payload bytes (the scan's
+                // events below bring none and took no place).
+                batch.permit = UpPermit::new(shared.up_budget.clone(), taken, batch.packets.len());
             }
             Err(RecvTimeoutError::Timeout) => {}
             Err(RecvTimeoutError::Disconnected) => break,
@@ -372,40 +361,5 @@ fn dispatch(shared: Arc<Shared>, rx: Receiver<Vec<UpItem>>, sink: Box<dyn UpSink
         if !batch.is_empty() {
             sink.deliver(batch);
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn reserve_takes_what_fits_and_nothing_when_full() {
-        let pending = AtomicUsize::new(0);
-        assert_eq!(reserve(&pending, 10, 4), 4);
-        assert_eq!(reserve(&pending, 10, 8), 6, "only the room left");
-        assert_eq!(pending.load(Ordering::Relaxed), 10);
-        assert_eq!(reserve(&pending, 10, 1), 0, "a full queue takes nothing");
-        assert_eq!(pending.load(Ordering::Relaxed), 10);
-    }
-
-    #[test]
-    fn a_batch_holds_its_places_until_dropped() {
-        let pending = Arc::new(AtomicUsize::new(0));
-        assert_eq!(reserve(&pending, 8, 8), 8);
-        let batch = UpBatch {
-            permit: UpPermit::new(pending.clone(), 8),
-            ..UpBatch::default()
-        };
-        assert_eq!(reserve(&pending, 8, 1), 0, "queued for JS, not yet handled");
-        drop(batch);
-        assert_eq!(pending.load(Ordering::Relaxed), 0);
-        assert_eq!(reserve(&pending, 8, 3), 3);
-        drop(UpBatch::default());
-        assert_eq!(
-            pending.load(Ordering::Relaxed),
-            3,
-            "a batch without a permit gives nothing back"
-        );
     }
 }

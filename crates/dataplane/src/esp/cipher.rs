@@ -7,27 +7,65 @@
 //! ring does not, hence `Wiped`.
 
 use aws_lc_rs::cipher::{
-    DecryptingKey, DecryptionContext, EncryptingKey, EncryptionContext, UnboundCipherKey, AES_128,
-    AES_192, AES_256,
+    Algorithm, DecryptingKey, DecryptionContext, EncryptingKey, EncryptionContext,
+    UnboundCipherKey, AES_128, AES_192, AES_256,
 };
 use aws_lc_rs::iv::FixedLength;
 use ring::aead;
+use zeroize::Zeroizing;
 
 use super::suite::Encryption;
 use crate::io::wipe::Wiped;
 
-// One per SA, built once and never moved on the packet path: the size
-// difference between variants costs nothing, a Box would cost a pointer chase.
-#[allow(clippy::large_enum_variant)]
+/// Longest CBC key: AES-256 (3DES is 24 bytes).
+const MAX_CBC_KEY: usize = 32;
+
+/// An SA's cipher. Sized for memory per session (issue #9): an SA is kept
+/// for every established session, and the key schedules are most of it.
+/// GCM's key (AES schedule and GHASH table, 544 bytes) is boxed so a CBC
+/// SA does not carry its room; CBC keeps its key and expands only the
+/// direction the SA is used in, at its first packet: aws-lc's
+/// `EncryptingKey` and `DecryptingKey` each hold both AES schedules
+/// (504 bytes), and an SA only ever seals (outbound) or opens (inbound).
 pub(crate) enum Cipher {
-    Cbc {
-        encrypt: EncryptingKey,
-        decrypt: DecryptingKey,
-    },
-    Gcm {
-        key: Wiped<aead::LessSafeKey>,
-        salt: Wiped<[u8; 4]>,
-    },
+    Cbc(Cbc),
+    Gcm(Box<Gcm>),
+}
+
+pub(crate) struct Cbc {
+    algorithm: &'static Algorithm,
+    key: Zeroizing<[u8; MAX_CBC_KEY]>,
+    key_len: u8,
+    encrypt: Option<Box<EncryptingKey>>,
+    decrypt: Option<Box<DecryptingKey>>,
+}
+
+pub(crate) struct Gcm {
+    key: Wiped<aead::LessSafeKey>,
+    salt: Wiped<[u8; 4]>,
+}
+
+impl Cbc {
+    fn unbound(&self) -> UnboundCipherKey {
+        UnboundCipherKey::new(self.algorithm, &self.key[..self.key_len as usize])
+            .expect("the key's length was checked when the SA was made")
+    }
+
+    fn encrypting_key(&mut self) -> &EncryptingKey {
+        if self.encrypt.is_none() {
+            let key = EncryptingKey::cbc(self.unbound()).expect("checked when the SA was made");
+            self.encrypt = Some(Box::new(key));
+        }
+        self.encrypt.as_deref().expect("just set")
+    }
+
+    fn decrypting_key(&mut self) -> &DecryptingKey {
+        if self.decrypt.is_none() {
+            let key = DecryptingKey::cbc(self.unbound()).expect("checked when the SA was made");
+            self.decrypt = Some(Box::new(key));
+        }
+        self.decrypt.as_deref().expect("just set")
+    }
 }
 
 /// Why a GCM packet did not open. Carries nothing so nothing leaks.
@@ -64,11 +102,18 @@ impl Cipher {
                 return Ok(Self::gcm(encryption, key))
             }
         };
-        let unbound = || UnboundCipherKey::new(algorithm, key).map_err(|_| WeakKey);
-        Ok(Cipher::Cbc {
-            encrypt: EncryptingKey::cbc(unbound()?).map_err(|_| WeakKey)?,
-            decrypt: DecryptingKey::cbc(unbound()?).map_err(|_| WeakKey)?,
-        })
+        // Refuse a weak key now, not at the first packet: expand it once.
+        let unbound = UnboundCipherKey::new(algorithm, key).map_err(|_| WeakKey)?;
+        EncryptingKey::cbc(unbound).map_err(|_| WeakKey)?;
+        let mut stored = Zeroizing::new([0u8; MAX_CBC_KEY]);
+        stored[..key.len()].copy_from_slice(key);
+        Ok(Cipher::Cbc(Cbc {
+            algorithm,
+            key: stored,
+            key_len: key.len() as u8,
+            encrypt: None,
+            decrypt: None,
+        }))
     }
 
     fn gcm(encryption: Encryption, key: &[u8]) -> Cipher {
@@ -80,36 +125,44 @@ impl Cipher {
         let (aes_key, salt) = key.split_at(key.len() - 4);
         let unbound =
             aead::UnboundKey::new(algorithm, aes_key).expect("length checked by the suite");
-        Cipher::Gcm {
+        Cipher::Gcm(Box::new(Gcm {
             key: Wiped::new(aead::LessSafeKey::new(unbound)),
             salt: Wiped::new(salt.try_into().expect("4 bytes")),
-        }
+        }))
     }
 
     /// CBC-encrypts whole blocks in place.
-    pub(crate) fn cbc_encrypt(&self, iv: &[u8], buf: &mut [u8]) {
-        let Cipher::Cbc { encrypt, .. } = self else {
+    pub(crate) fn cbc_encrypt(&mut self, iv: &[u8], buf: &mut [u8]) {
+        let Cipher::Cbc(cbc) = self else {
             unreachable!("GCM is sealed with gcm_seal")
         };
-        encrypt
+        cbc.encrypting_key()
             .less_safe_encrypt(buf, encryption_context(iv))
             .expect("whole blocks and an IV of the cipher's size");
     }
 
+    /// Encrypts one block in place (CBC over one block with a zero IV is
+    /// the bare block cipher): makes an IV from a nonce (see `iv`).
+    pub(crate) fn cbc_encrypt_block(&mut self, block: &mut [u8]) {
+        let zero = [0u8; 16];
+        self.cbc_encrypt(&zero[..block.len()], block);
+    }
+
     /// CBC-decrypts whole blocks in place.
-    pub(crate) fn cbc_decrypt(&self, iv: &[u8], buf: &mut [u8]) {
-        let Cipher::Cbc { decrypt, .. } = self else {
+    pub(crate) fn cbc_decrypt(&mut self, iv: &[u8], buf: &mut [u8]) {
+        let Cipher::Cbc(cbc) = self else {
             unreachable!("GCM is opened with gcm_open")
         };
-        decrypt
+        cbc.decrypting_key()
             .decrypt(buf, decryption_context(iv))
             .expect("whole blocks and an IV of the cipher's size");
     }
 
     fn gcm_parts(&self, iv: &[u8; 8]) -> (&aead::LessSafeKey, aead::Nonce) {
-        let Cipher::Gcm { key, salt } = self else {
+        let Cipher::Gcm(gcm) = self else {
             unreachable!("CBC is sealed with cbc_encrypt")
         };
+        let Gcm { key, salt } = &**gcm;
         // RFC 4106 section 4: nonce = salt || explicit IV.
         let mut nonce = [0u8; 12];
         nonce[..4].copy_from_slice(&salt[..]);

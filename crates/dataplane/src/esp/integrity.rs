@@ -2,7 +2,8 @@
 //! RFC 2403, 2404 and 4868 say. The keyed state (hashed ipad/opad) is built
 //! once per SA and cloned per packet.
 
-use hmac::{Hmac, Mac as _};
+use hmac::digest::KeyInit;
+use hmac::Hmac;
 use md5::Md5;
 use sha1::Sha1;
 use sha2::{Sha256, Sha384, Sha512};
@@ -11,12 +12,19 @@ use subtle::ConstantTimeEq;
 use super::suite::Integrity;
 use crate::io::wipe::Wiped;
 
+/// Each state boxed at its own size (136 bytes for SHA-1, 304 for
+/// SHA-512): inline, every SA would carry the largest, GCM SAs included
+/// (issue #9, memory per session).
 pub(crate) enum Mac {
-    Md5(Wiped<Hmac<Md5>>),
-    Sha1(Wiped<Hmac<Sha1>>),
-    Sha256(Wiped<Hmac<Sha256>>),
-    Sha384(Wiped<Hmac<Sha384>>),
-    Sha512(Wiped<Hmac<Sha512>>),
+    Md5(Box<Wiped<Hmac<Md5>>>),
+    Sha1(Box<Wiped<Hmac<Sha1>>>),
+    Sha256(Box<Wiped<Hmac<Sha256>>>),
+    Sha384(Box<Wiped<Hmac<Sha384>>>),
+    Sha512(Box<Wiped<Hmac<Sha512>>>),
+}
+
+fn keyed<M: KeyInit>(key: &[u8]) -> Option<Box<Wiped<M>>> {
+    Some(Box::new(Wiped::new(M::new_from_slice(key).ok()?)))
 }
 
 /// Largest ICV of any suite (HMAC-SHA-512-256).
@@ -34,13 +42,11 @@ impl Mac {
     pub(crate) fn new(integrity: Integrity, key: &[u8]) -> Option<Mac> {
         let mac = match integrity {
             Integrity::None => return None,
-            Integrity::HmacMd5_96 => Mac::Md5(Wiped::new(Hmac::new_from_slice(key).ok()?)),
-            Integrity::HmacSha1_96 => Mac::Sha1(Wiped::new(Hmac::new_from_slice(key).ok()?)),
-            Integrity::HmacSha256_128 | Integrity::HmacSha256_96 => {
-                Mac::Sha256(Wiped::new(Hmac::new_from_slice(key).ok()?))
-            }
-            Integrity::HmacSha384_192 => Mac::Sha384(Wiped::new(Hmac::new_from_slice(key).ok()?)),
-            Integrity::HmacSha512_256 => Mac::Sha512(Wiped::new(Hmac::new_from_slice(key).ok()?)),
+            Integrity::HmacMd5_96 => Mac::Md5(keyed(key)?),
+            Integrity::HmacSha1_96 => Mac::Sha1(keyed(key)?),
+            Integrity::HmacSha256_128 | Integrity::HmacSha256_96 => Mac::Sha256(keyed(key)?),
+            Integrity::HmacSha384_192 => Mac::Sha384(keyed(key)?),
+            Integrity::HmacSha512_256 => Mac::Sha512(keyed(key)?),
         };
         Some(mac)
     }
@@ -48,11 +54,11 @@ impl Mac {
     /// Writes the ICV of `data`, truncated to `out.len()`.
     pub(crate) fn compute(&self, data: &[u8], out: &mut [u8]) {
         match self {
-            Mac::Md5(s) => tag(&**s, data, out),
-            Mac::Sha1(s) => tag(&**s, data, out),
-            Mac::Sha256(s) => tag(&**s, data, out),
-            Mac::Sha384(s) => tag(&**s, data, out),
-            Mac::Sha512(s) => tag(&**s, data, out),
+            Mac::Md5(s) => tag(&***s, data, out),
+            Mac::Sha1(s) => tag(&***s, data, out),
+            Mac::Sha256(s) => tag(&***s, data, out),
+            Mac::Sha384(s) => tag(&***s, data, out),
+            Mac::Sha512(s) => tag(&***s, data, out),
         }
     }
 

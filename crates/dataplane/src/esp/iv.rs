@@ -1,27 +1,29 @@
 //! Per-packet IVs.
 //!
 //! CBC needs an IV the attacker cannot predict (RFC 3602 section 3): we
-//! encrypt the 64-bit packet counter under an AES key drawn at random for
-//! this SA, like Linux's seqiv/echainiv. GCM needs an IV that never repeats
-//! under one key (RFC 4106 section 3.1): the counter, masked so it does not
-//! reveal how many packets were sent.
+//! encrypt a per-packet nonce under the SA's own cipher key, the first
+//! method of NIST SP 800-38A appendix C; the nonce is the 64-bit packet
+//! counter beside (AES) or XORed with (3DES) a random per-SA mask, unique
+//! for every packet under that key. GCM needs an IV that never repeats
+//! under one key (RFC 4106 section 3.1): the counter, masked so it does
+//! not reveal how many packets were sent.
+//!
+//! Before, CBC IVs came from a separate random AES key per SA: its key
+//! schedule was 704 bytes in every SA, inbound and GCM ones included
+//! (issue #9, memory per session); the SA's cipher does the same job.
 
-use aes::cipher::{generic_array::GenericArray, BlockEncrypt, KeyInit};
-use aes::Aes128;
+/// Bytes of randomness an `IvGenerator` is seeded with: the mask.
+pub const IV_SEED_LEN: usize = 8;
 
 pub(crate) struct IvGenerator {
-    key: Aes128,
     mask: u64,
 }
 
-/// Bytes of randomness an `IvGenerator` is seeded with.
-pub const IV_SEED_LEN: usize = 24;
-
 impl IvGenerator {
     pub(crate) fn new(seed: &[u8; IV_SEED_LEN]) -> Self {
-        let key = Aes128::new_from_slice(&seed[..16]).expect("16 bytes");
-        let mask = u64::from_be_bytes(seed[16..].try_into().expect("8 bytes"));
-        Self { key, mask }
+        Self {
+            mask: u64::from_be_bytes(*seed),
+        }
     }
 
     pub(crate) fn random() -> Self {
@@ -32,12 +34,17 @@ impl IvGenerator {
         generator
     }
 
-    /// Fills `out` (8 or 16 bytes) with an unpredictable IV for packet `counter`.
-    pub(crate) fn cbc_iv(&self, counter: u64, out: &mut [u8]) {
-        let mut block = GenericArray::from([0u8; 16]);
-        block[8..].copy_from_slice(&counter.to_be_bytes());
-        self.key.encrypt_block(&mut block);
-        out.copy_from_slice(&block[..out.len()]);
+    /// Fills `out` (one cipher block: 16 bytes for AES, 8 for 3DES) with the
+    /// nonce of packet `counter`, which the caller then encrypts in place
+    /// under the SA's key to make the IV.
+    pub(crate) fn cbc_nonce(&self, counter: u64, out: &mut [u8]) {
+        match out.len() {
+            16 => {
+                out[..8].copy_from_slice(&self.mask.to_be_bytes());
+                out[8..].copy_from_slice(&counter.to_be_bytes());
+            }
+            _ => out.copy_from_slice(&(counter ^ self.mask).to_be_bytes()),
+        }
     }
 
     pub(crate) fn gcm_iv(&self, counter: u64) -> [u8; 8] {

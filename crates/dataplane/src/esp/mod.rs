@@ -237,7 +237,9 @@ impl EspSa {
             }
             Some(mac) => {
                 let (header, rest) = buf.split_at_mut(head);
-                self.iv.cbc_iv(seq, &mut header[ESP_HEADER_LEN..]);
+                let iv = &mut header[ESP_HEADER_LEN..];
+                self.iv.cbc_nonce(seq, iv);
+                self.cipher.cbc_encrypt_block(iv);
                 self.cipher
                     .cbc_encrypt(&header[ESP_HEADER_LEN..], &mut rest[..plain_end - head]);
                 let (covered, icv) = buf.split_at_mut(plain_end);

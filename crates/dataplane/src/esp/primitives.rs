@@ -27,7 +27,7 @@ pub fn hmac(hash: &str, key: &[u8], data: &[u8], len: usize) -> Vec<u8> {
 
 /// CBC over whole blocks; `encryption` is one of the CBC ciphers.
 pub fn cbc(encryption: Encryption, key: &[u8], iv: &[u8], data: &[u8], encrypt: bool) -> Vec<u8> {
-    let cipher = Cipher::new(encryption, key).ok().expect("not a weak key");
+    let mut cipher = Cipher::new(encryption, key).ok().expect("not a weak key");
     let mut buf = data.to_vec();
     if encrypt {
         cipher.cbc_encrypt(iv, &mut buf);

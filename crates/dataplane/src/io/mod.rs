@@ -7,6 +7,7 @@
 
 #[cfg(feature = "napi")]
 pub(crate) mod js_views;
+pub mod malloc;
 pub mod offload;
 pub mod raw;
 pub mod sys;

@@ -46,6 +46,9 @@ pub struct DataPlaneOptions {
     /// Control packets that may wait for JS (queued, or delivered and not yet
     /// handled by the callback) before more are dropped (default 65536).
     pub up_queue: Option<u32>,
+    /// Their payload bytes, bounded the same way (default 33554432, 32 MiB;
+    /// at least 1048576). Drops are counted `up_queue_bytes_full`.
+    pub up_queue_bytes: Option<u32>,
     /// Network namespace path (e.g. /run/netns/vpn) to open sockets and TUN in.
     pub netns: Option<String>,
 }
@@ -572,6 +575,21 @@ fn control_from_js(meta: &ControlMeta) -> Result<(Control, u16)> {
     }
 }
 
+/// The up queue's byte bound: 32 MiB unless given, and never below 1 MiB
+/// (IKE's 7/8 of it holds 14 of the largest datagrams, so a bound below
+/// one datagram cannot silently drop all IKE).
+fn up_queue_bytes(given: Option<u32>) -> Result<usize> {
+    const MIN: u32 = 1 << 20;
+    match given {
+        None => Ok(32 << 20),
+        Some(b) if b >= MIN => Ok(b as usize),
+        Some(b) => Err(error(
+            "ERR_DP_CONFIG",
+            format!("upQueueBytes must be at least {MIN} (1 MiB), got {b}"),
+        )),
+    }
+}
+
 /// What a stopped capture wrote.
 #[napi(object)]
 pub struct CaptureResult {
@@ -632,6 +650,7 @@ impl DataPlane {
             }),
             workers: options.workers.unwrap_or(1).clamp(1, 64) as usize,
             up_queue: options.up_queue.unwrap_or(65536) as usize,
+            up_queue_bytes: up_queue_bytes(options.up_queue_bytes)?,
             netns: options.netns,
         };
         if config.natt.is_empty() && config.raw_esp.is_none() && config.ike.is_empty() {
@@ -1078,8 +1097,10 @@ impl DataPlane {
             .map(|(k, v)| (k.to_string(), v as f64))
             .collect();
         counters.insert("js_callbacks".into(), self.calls.load(Relaxed) as f64);
-        // A gauge, not a counter: control items queued for JS and not yet delivered.
+        // Gauges, not counters: control items queued for JS and not yet
+        // handled, and their payload bytes.
         counters.insert("up_queue_depth".into(), engine.up_pending() as f64);
+        counters.insert("up_queue_bytes".into(), engine.up_pending_bytes() as f64);
         Ok(counters)
     }
 

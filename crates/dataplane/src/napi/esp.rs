@@ -22,7 +22,7 @@ pub struct EspSaOptions {
     pub integrity_key: Option<Buffer>,
     /// Anti-replay window in packets (multiple of 64, max 65536; 0 = off). Default 1024.
     pub replay_window: Option<u32>,
-    /// 24 bytes that fix the IV sequence, for reproducible tests only.
+    /// 8 bytes that fix the IV sequence, for reproducible tests only.
     pub iv_seed: Option<Buffer>,
 }
 

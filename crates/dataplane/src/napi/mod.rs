@@ -6,6 +6,7 @@
 mod dataplane;
 mod esp;
 mod ike;
+mod process;
 
 use napi::Error;
 

@@ -23,6 +23,8 @@ import * as qmode from './quick-mode.js'
 import type { QuickModeRequest } from './quick-mode.js'
 import { siteByName } from './sites.js'
 import type { IkeConfig, IkeEvent, IkeGuard, Path, Transmit } from './types.js'
+import { SpiPairs } from '../util/spi-pairs.js'
+import { flatString } from '../util/strings.js'
 
 const ZERO_COOKIE = Buffer.alloc(8)
 /** Seconds between two `dropped` events for one peer. */
@@ -138,7 +140,8 @@ export class IkeEndpoint {
   private readonly byInitiatorCookie = new Map<string, IkeSa>()
   private readonly quickModes = new Map<string, qmode.QuickMode>()
   /** Child SAs per IKE SA: inbound SPI -> outbound SPI. */
-  private readonly children = new Map<string, Map<number, number>>()
+  /** IKE SA id -> its ESP SA pairs (lib/util/spi-pairs.ts: not a Map per SA). */
+  private readonly children = new Map<string, SpiPairs>()
   private readonly spis = new Set<number>()
   private readonly pendingQuick = new Map<string, QuickModeRequest>()
   private readonly transmits: Transmit[] = []
@@ -243,7 +246,7 @@ export class IkeEndpoint {
     const established = ike.tracked && ike.established
     if (established && ike.identityKey === undefined) {
       ike.identityKey = ike.peerId ?? ''
-      ike.endpointKey = endpointKey(ike.identityKey, ike.peer)
+      ike.endpointKey = flatString(endpointKey(ike.identityKey, ike.peer))
       this.byIdentity.add(ike.identityKey, ike)
       this.byIdentityEndpoint.add(ike.endpointKey, ike)
     } else if (!established && ike.identityKey !== undefined) {
@@ -536,7 +539,7 @@ export class IkeEndpoint {
       }
       const adopted = this.children.get(old.id)
       if (adopted?.size) {
-        const mine = this.children.get(ike.id) ?? new Map<number, number>()
+        const mine = this.children.get(ike.id) ?? new SpiPairs()
         for (const [inbound, outbound] of adopted) mine.set(inbound, outbound)
         this.children.set(ike.id, mine)
         this.children.delete(old.id)
@@ -642,7 +645,7 @@ export class IkeEndpoint {
   }
 
   private childUp(ike: IkeSa, qm: qmode.QuickMode): void {
-    const map = this.children.get(ike.id) ?? new Map<number, number>()
+    const map = this.children.get(ike.id) ?? new SpiPairs()
     map.set(qm.ourSpi.readUInt32BE(0), qm.peerSpi!.readUInt32BE(0))
     this.children.set(ike.id, map)
   }

@@ -12,6 +12,7 @@ import type { Phase1Choice } from './proposal.js'
 import type { Endpoint } from './types.js'
 import { nextTimerSeq, type Timed } from '../util/deadline-queue.js'
 import { ownCopies, ownCopy } from '../util/buffers.js'
+import { flatString } from '../util/strings.js'
 import { VendorIds, identifyVendorId } from './constants.js'
 
 export type MainModeState =
@@ -54,6 +55,9 @@ export interface IkeSaObserver {
   stateChanged(ike: IkeSa): void
 }
 
+/** What releasePhase1 keeps of the peer's vendor IDs: none, DPD, fragmentation, both (only asked about with some(), so in a fixed order). */
+const KEPT_VENDOR_IDS: readonly (readonly Buffer[])[] = [[], [VendorIds.DPD.id], [VendorIds.FRAGMENTATION.id], [VendorIds.DPD.id, VendorIds.FRAGMENTATION.id]].map((ids) => Object.freeze(ids))
+
 export class IkeSa implements Timed {
   readonly id: string
   #state: MainModeState
@@ -80,9 +84,10 @@ export class IkeSa implements Timed {
   nr?: Buffer
   gxy?: Buffer
   skeyid?: Buffer
-  skeyidD?: Buffer
-  skeyidA?: Buffer
-  encKey?: Buffer
+  // SKEYID_d, SKEYID_a and the key: fields of their own in Phase 1, then views of #kept (below).
+  #skeyidD: Buffer | undefined
+  #skeyidA: Buffer | undefined
+  #encKey: Buffer | undefined
   /** IV for the next phase-1 message. */
   private p1Iv?: Buffer
   /** Last CBC block of the final phase-1 message: the seed of phase-2 IVs. */
@@ -90,7 +95,7 @@ export class IkeSa implements Timed {
   /** IV chain per phase-2/informational message ID; none on an idle SA (an empty Map costs ~0.2 KB). */
   private p2Ivs: Map<number, Buffer> | undefined
   natT: NatTState = { localBehindNat: false, peerBehindNat: false }
-  peerVendorIds: Buffer[] = []
+  peerVendorIds: readonly Buffer[] = []
   peerId?: string
   lastSent?: LastSent
   /** Initiator: the Main Mode message we last had (requestKey), to drop the responder's repeat of it. */
@@ -113,24 +118,60 @@ export class IkeSa implements Timed {
   site?: string
 
   /** Set once (releasePhase1 moves it, unchanged, into the SA's one allocation). */
-  ckyI: Buffer
+  #ckyI: Buffer | undefined
+  #ckyR: Buffer | undefined
+  /**
+   * After releasePhase1: the cookies and the keys in one Buffer (ckyI,
+   * ckyR, the key, SKEYID_d, SKEYID_a, at these ends), each read as a view
+   * made when asked: a Buffer object costs ~0.1 KB, and an idle SA kept
+   * five (issue #9). A field set again after (it is not) would be read
+   * instead.
+   */
+  #kept: Buffer | undefined
+  #keyEnd = 0
+  #skeyidDEnd = 0
 
   constructor(
     readonly role: 'initiator' | 'responder',
     ckyI: Buffer,
-    public ckyR: Buffer,
+    ckyR: Buffer,
     public peer: Endpoint,
     public local: Endpoint,
     now: number,
   ) {
     // Kept for the SA's life: copies of their own, not slices of a datagram.
-    this.ckyI = ownCopy(ckyI)
-    this.ckyR = ownCopy(ckyR)
-    this.id = `${ckyI.toString('hex')}:${ckyR.toString('hex')}`
+    this.#ckyI = ownCopy(ckyI)
+    this.#ckyR = ownCopy(ckyR)
+    // Kept for the SA's life and shared by the index and the binding: flat, not a concatenation.
+    this.id = flatString(`${ckyI.toString('hex')}:${ckyR.toString('hex')}`)
     this.#state = role === 'initiator' ? 'I_SENT_SA' : 'R_SENT_SA'
     this.createdAt = now
     this.lastActivity = now
     this.localPort = local.port
+  }
+
+  get ckyI(): Buffer {
+    return this.#ckyI ?? this.#kept!.subarray(0, 8)
+  }
+
+  get ckyR(): Buffer {
+    return this.#ckyR ?? this.#kept!.subarray(8, 16)
+  }
+
+  set ckyR(cookie: Buffer) {
+    this.#ckyR = cookie
+  }
+
+  get encKey(): Buffer | undefined {
+    return this.#encKey ?? this.#kept?.subarray(16, this.#keyEnd)
+  }
+
+  get skeyidD(): Buffer | undefined {
+    return this.#skeyidD ?? this.#kept?.subarray(this.#keyEnd, this.#skeyidDEnd)
+  }
+
+  get skeyidA(): Buffer | undefined {
+    return this.#skeyidA ?? this.#kept?.subarray(this.#skeyidDEnd)
   }
 
   get state(): MainModeState {
@@ -172,9 +213,9 @@ export class IkeSa implements Timed {
     this.dh = undefined
     this.skeyid = this.choice!.authMethod === AuthMethod.RSA_SIG ? crypto.skeyidSig(hash, this.ni!, this.nr!, this.gxy) : crypto.skeyidPsk(hash, psk ?? Buffer.alloc(0), this.ni!, this.nr!)
     const ids = crypto.deriveSkeyids(hash, this.skeyid, this.gxy, this.ckyI, this.ckyR)
-    this.skeyidD = ids.d
-    this.skeyidA = ids.a
-    this.encKey = crypto.encryptionKey(hash, ids.e, this.choice!.keyLength)
+    this.#skeyidD = ids.d
+    this.#skeyidA = ids.a
+    this.#encKey = crypto.encryptionKey(hash, ids.e, this.choice!.keyLength)
     // SKEYID_e has served (the key is a copy or an expansion of it); it may share a buffer with SKEYID_d and _a.
     ids.e.fill(0)
     this.p1Iv = crypto.phase1Iv(hash, this.gxi!, this.gxr!, this.block)
@@ -222,27 +263,31 @@ export class IkeSa implements Timed {
     if (this.choice?.transform) this.choice = { ...this.choice, transform: undefined }
     // What stays is copied into one allocation of its own (a pool slice would pin 8 KiB; one ArrayBuffer
     // per field costs ~0.2 KB each besides its bytes); the keys' old copies are zeroed.
-    if (this.encKey && this.p1LastBlock && this.skeyidD && this.skeyidA) {
-      const old = [this.encKey, this.skeyidD, this.skeyidA]
-      const [ckyI, ckyR, encKey, skeyidD, skeyidA, lastBlock] = ownCopies([this.ckyI, this.ckyR, ...old, this.p1LastBlock])
-      this.ckyI = ckyI!
-      this.ckyR = ckyR!
-      this.encKey = encKey
-      this.skeyidD = skeyidD
-      this.skeyidA = skeyidA
+    if (this.#encKey && this.p1LastBlock && this.#skeyidD && this.#skeyidA && this.#ckyI && this.#ckyR && !this.#kept) {
+      const old = [this.#encKey, this.#skeyidD, this.#skeyidA]
+      const copies = ownCopies([this.#ckyI, this.#ckyR, ...old, this.p1LastBlock])
+      const lastBlock = copies[5]!
+      this.#keyEnd = 16 + this.#encKey.length
+      this.#skeyidDEnd = this.#keyEnd + this.#skeyidD.length
+      // One view over the first five copies (the allocation's start, up to the last block).
+      this.#kept = Buffer.from(lastBlock.buffer, 0, lastBlock.byteOffset)
+      this.#ckyI = this.#ckyR = this.#encKey = this.#skeyidD = this.#skeyidA = undefined
       this.p1Iv = this.p1LastBlock = lastBlock
       for (const key of old) key.fill(0)
     } else {
-      if (this.encKey) this.encKey = replaceZeroed(this.encKey)
+      if (this.#encKey) this.#encKey = replaceZeroed(this.#encKey)
       if (this.p1LastBlock) this.p1Iv = this.p1LastBlock = ownCopy(this.p1LastBlock)
     }
-    // Kept as the shared constants they match (identifyVendorId answers the same): no Buffer of its own per SA.
-    const kept: Buffer[] = []
+    // Kept as the shared constants they match (identifyVendorId answers the same): no Buffer of its own per SA,
+    // and one of four shared arrays, not an array per SA (a pushed-to one has room for 17: ~0.19 KB, issue #9).
+    let dpd = false
+    let fragmentation = false
     for (const v of this.peerVendorIds) {
       const known = identifyVendorId(v)
-      if ((known === VendorIds.DPD || known === VendorIds.FRAGMENTATION) && !kept.includes(known.id)) kept.push(known.id)
+      if (known === VendorIds.DPD) dpd = true
+      else if (known === VendorIds.FRAGMENTATION) fragmentation = true
     }
-    this.peerVendorIds = kept
+    this.peerVendorIds = KEPT_VENDOR_IDS[(dpd ? 1 : 0) + (fragmentation ? 2 : 0)]!
   }
 
   /** Phase 1 is complete: later exchanges seed their IVs from its last block. */

@@ -20,6 +20,7 @@
 import { CONTROL_HEADER_LENGTH, DEFAULT_RECEIVE_WINDOW } from './constants.js'
 import { encodeControl } from './codec.js'
 import type { ControlMessage, ControlMessageInput, EncodeOptions } from './codec.js'
+import { NONE, pushed } from '../util/queues.js'
 
 export interface ReliableOptions {
   /** Told of each message sent again (the server counts them for its metrics); an object shared by every channel, not a closure per channel. */
@@ -102,12 +103,12 @@ export class ReliableChannel {
   private nextNs: number
   /** Ns expected next from the peer: our Nr. */
   private expectedNr: number
-  // An idle tunnel's channel holds nothing: drained queues are replaced by fresh arrays (a drained one keeps
-  // its grown backing store) and the reorder map exists only while a message waits in it (issue #9).
+  // An idle tunnel's channel holds nothing: an empty queue is the shared empty array (lib/util/queues.ts; a
+  // drained one goes back to it) and the reorder map exists only while a message waits in it (issue #9).
   /** Transmitted, not yet acknowledged, oldest first (consecutive Ns). */
-  private inFlight: Outgoing[] = []
+  private inFlight: Outgoing[] = NONE
   /** Waiting for the peer's window to open, oldest first. */
-  private waiting: Outgoing[] = []
+  private waiting: Outgoing[] = NONE
   /** Received ahead of `expectedNr`, within our window. */
   private outOfOrder: Map<number, ControlMessage> | undefined
   /** When an acknowledgement must go out, if one is owed. */
@@ -181,7 +182,7 @@ export class ReliableChannel {
     const datagram = encodeControl({ ...message, ns, nr: 0 }, this.encodeOptions)
     if (datagram.length === CONTROL_HEADER_LENGTH) throw new RangeError('a ZLB cannot be sent reliably: the channel sends its own')
     this.nextNs = (ns + 1) % SEQ
-    this.waiting.push({ ns, datagram, tries: 0, due: Infinity })
+    this.waiting = pushed(this.waiting, { ns, datagram, tries: 0, due: Infinity })
   }
 
   /**
@@ -241,10 +242,10 @@ export class ReliableChannel {
         const o = this.waiting.shift()!
         o.tries = 1
         o.due = now + this.backoff(1)
-        this.inFlight.push(o)
+        this.inFlight = pushed(this.inFlight, o)
         out.push(this.stamp(o))
       }
-      if (this.waiting.length === 0) this.waiting = []
+      if (this.waiting.length === 0) this.waiting = NONE
     }
     if (out.length > 0) {
       this.ackDue = undefined
@@ -280,7 +281,7 @@ export class ReliableChannel {
     const count = seqDistance(nr, oldest.ns)
     if (count > this.inFlight.length) return
     if (count === 0) return
-    if (count === this.inFlight.length) this.inFlight = []
+    if (count === this.inFlight.length) this.inFlight = NONE
     else this.inFlight.splice(0, count)
   }
 

@@ -207,6 +207,9 @@ export function refuseCall(host: SessionHost, peerSessionId: number, result: Res
   host.emit({ type: 'session-down', ...host.tunnelRef(), sessionId: 0, peerSessionId, reason, by: 'local', result, established: false })
 }
 
+/** What an established session keeps of its call details once session-up has carried them. */
+const UP_TOLD = Object.freeze({ framingType: FramingBit.SYNC })
+
 export class Session {
   state: SessionState
   peerSessionId = 0
@@ -398,6 +401,8 @@ export class Session {
     this.state = 'Established'
     this.deadline = Infinity
     this.host.emit({ type: 'session-up', ...this.ref(), role: this.host.role, sequencing: this.sequencing, ...this.up })
+    // Told once: an established session does not keep its ICRQ/ICCN details (~0.25 KB, issue #9).
+    this.up = UP_TOLD
   }
 
   private finish(down: Pick<SessionDownEvent, 'reason' | 'by' | 'result'>): void {

@@ -23,6 +23,7 @@ import { nextTimerSeq, type Timed } from '../util/deadline-queue.js'
 import { ReliableChannel } from './reliable.js'
 import { Session, refuseCall } from './session.js'
 import type { L2tpPeer, SequencingPolicy, SessionEvent, SessionHost, SessionOpenOptions, SessionRef } from './session.js'
+import { NONE, pushed } from '../util/queues.js'
 
 export type L2tpRole = 'lns' | 'lac'
 
@@ -393,8 +394,8 @@ export class Tunnel implements Timed, SessionHost {
   private closeKind: 'sent' | 'received' | undefined
   private done = false
   private wasUp = false
-  /** Datagrams outside the reliable channel: ZLBs while closing, the last StopCCN attempt. */
-  private extra: Buffer[] = []
+  /** Datagrams outside the reliable channel: ZLBs while closing, the last StopCCN attempt; the shared empty array while none (lib/util/queues.ts). */
+  private extra: Buffer[] = NONE
 
   private constructor(private readonly host: TunnelHost, readonly id: number, peer: L2tpPeer, readonly initiator: boolean, now: number, initialNr: number) {
     this.config = host.config
@@ -494,7 +495,7 @@ export class Tunnel implements Timed, SessionHost {
     const delivered = this.channel.receive(message, now)
     if (this.closeKind === 'received') {
       // Lingering after the peer's StopCCN: re-acknowledge whatever it retransmits.
-      if (message.avps.length > 0) this.extra.push(this.zlb())
+      if (message.avps.length > 0) this.extra = pushed(this.extra, this.zlb())
       return
     }
     for (const m of delivered) {
@@ -547,7 +548,7 @@ export class Tunnel implements Timed, SessionHost {
       else if (this.closeKind === 'sent' && this.channel.unacknowledged === 0 && this.channel.queued === 0) this.done = true
     }
     out.push(...this.extra)
-    this.extra = []
+    this.extra = NONE
     return out
   }
 
@@ -750,7 +751,7 @@ export class Tunnel implements Timed, SessionHost {
     this.state = 'Closing'
     this.closeKind = 'received'
     this.closeDeadline = now + this.config.closeLinger
-    this.extra.push(this.zlb())
+    this.extra = pushed(this.extra, this.zlb())
     const result = avpValue(m.avps, AvpType.RESULT_CODE)
     this.host.emit({ type: 'tunnel-down', ...this.ref(), reason: 'L2TP_PEER_STOPCCN', by: 'peer', ...(result ? { result } : {}), established })
   }
@@ -767,7 +768,7 @@ export class Tunnel implements Timed, SessionHost {
     if (this.peerTunnelId !== 0) {
       // Ns: the oldest unacknowledged message, which is what a peer that missed everything still expects.
       const ns = (this.channel.ns - this.channel.unacknowledged + 0x10000) & 0xffff
-      this.extra.push(encodeControl(
+      this.extra = pushed(this.extra, encodeControl(
         { tunnelId: this.peerTunnelId, sessionId: 0, ns, nr: this.channel.nr, messageType: MessageType.StopCCN, avps: this.hide([avp(AvpType.ASSIGNED_TUNNEL_ID, this.id), avp(AvpType.RESULT_CODE, result)]) },
         { ...(this.config.secret ? { secret: this.config.secret } : {}), randomBytes: this.host.random },
       ))

@@ -109,6 +109,7 @@
  *   `receiveReject('protocol', ...)` on the automaton concerned.
  */
 import { ownCopy } from '../util/buffers.js'
+import { NONE, pushed } from '../util/queues.js'
 
 /** States in RFC 1661 order 0..9; the names follow STYLE.md (`ReqSent`, `AckRcvd`). */
 export type AutomatonState = 'Initial' | 'Starting' | 'Closed' | 'Stopped' | 'Closing' | 'Stopping' | 'ReqSent' | 'AckRcvd' | 'AckSent' | 'Opened'
@@ -288,9 +289,9 @@ export class Automaton {
   #terminate: { identifier: number; data: Buffer } | undefined
   /** Why Closing/Stopping was entered: the reason this-layer-finished reports when it ends. */
   #terminationReason: string | undefined
-  // Replaced by fresh arrays once drained: a drained queue would keep its grown backing store for the session's life.
-  #transmit: ConfigPacket[] = []
-  #events: AutomatonEvent[] = []
+  // The shared empty array while empty (lib/util/queues.ts): an idle automaton holds no queue of its own.
+  #transmit: ConfigPacket[] = NONE
+  #events: AutomatonEvent[] = NONE
 
   constructor(name: string, policy: OptionPolicy, options: AutomatonOptions = {}) {
     this.name = name
@@ -393,14 +394,16 @@ export class Automaton {
   }
 
   pollTransmit(): ConfigPacket | undefined {
+    if (this.#transmit.length === 0) return undefined
     const packet = this.#transmit.shift()
-    if (packet && this.#transmit.length === 0) this.#transmit = []
+    if (this.#transmit.length === 0) this.#transmit = NONE
     return packet
   }
 
   pollEvent(): AutomatonEvent | undefined {
+    if (this.#events.length === 0) return undefined
     const event = this.#events.shift()
-    if (event && this.#events.length === 0) this.#events = []
+    if (this.#events.length === 0) this.#events = NONE
     return event
   }
 
@@ -487,6 +490,9 @@ export class Automaton {
     if (!cell) return this.#illegal()
     for (const action of cell.actions) this.#act(action, cell, event, from, now, cause)
     this.#state = cell.next
+    // Opened: our request was Acked, and a reply to it is discarded as to none (5.2 wants the first valid one);
+    // the next negotiation makes a fresh request. Not kept for the link's life (~0.24 KB an automaton, issue #9).
+    if (cell.next === 'Opened') this.#request = undefined
     if ((cell.next === 'Closing' || cell.next === 'Stopping') && from !== 'Closing' && from !== 'Stopping') this.#terminationReason = cause.reason
     if (!TIMER_STATES.has(cell.next)) this.#deadline = undefined
   }
@@ -569,10 +575,10 @@ export class Automaton {
   }
 
   #send(packet: ConfigPacket): void {
-    this.#transmit.push(packet)
+    this.#transmit = pushed(this.#transmit, packet)
   }
 
   #emit(event: AutomatonEvent): void {
-    this.#events.push(event)
+    this.#events = pushed(this.#events, event)
   }
 }

@@ -24,6 +24,7 @@ import { decodeIpcp } from './codec.js'
 import type { IpcpOption } from './codec.js'
 import { IpcpOptionType } from './constants.js'
 import { optionBytes, parseOptions, verdictOf } from './lcp.js'
+import { NONE } from '../util/queues.js'
 
 const ANY = '0.0.0.0'
 
@@ -61,7 +62,7 @@ export class IpcpServerPolicy implements OptionPolicy {
   constructor(options: IpcpServerPolicyOptions) {
     this.localAddress = options.localAddress
     this.dns = options.dns ?? []
-    this.nbns = options.nbns ?? []
+    this.nbns = options.nbns ?? NONE
     this.#assign = options.assign
   }
 

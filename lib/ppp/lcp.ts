@@ -171,6 +171,10 @@ export interface LcpHooks {
 const DEFAULT_SERVER_METHODS: readonly Method[] = ['mschapv2', 'chap-md5', 'pap']
 const DEFAULT_CLIENT_METHODS: readonly Method[] = ['mschapv2', 'chap-md5', 'pap', 'eap']
 
+const NONE_TRIED: readonly Method[] = Object.freeze([])
+/** The MRUs real clients use; one shared pair, not one per link. */
+export const DEFAULT_PEER_MRU_RANGE: readonly [number, number] = Object.freeze([1270, 1500] as const)
+
 export class LcpPolicy implements OptionPolicy {
   readonly role: 'server' | 'client'
   readonly mru: number
@@ -190,8 +194,12 @@ export class LcpPolicy implements OptionPolicy {
   #wantAcfc: boolean
   #wantPfc: boolean
   #auth: Method | undefined
-  /** At most the four methods: an array, not a Set (~0.1 KB less per link). */
-  #authTried: Method[] = []
+  /**
+   * At most the four methods: an array, not a Set, grown by concat (exact
+   * length: a push would give it room for 17) from a shared empty one
+   * (~0.15 KB less per link, issue #9).
+   */
+  #authTried: readonly Method[] = NONE_TRIED
 
   // in force (ours after the peer's Ack, the peer's after our Ack)
   #negotiated: LcpNegotiated = LcpPolicy.#initialNegotiated()
@@ -199,7 +207,7 @@ export class LcpPolicy implements OptionPolicy {
   constructor(options: LcpPolicyOptions) {
     this.role = options.role
     this.mru = options.mru ?? 1400
-    this.peerMruRange = options.peerMruRange ?? [1270, 1500]
+    this.peerMruRange = options.peerMruRange ?? DEFAULT_PEER_MRU_RANGE
     this.authMethods = options.authMethods ?? (options.role === 'server' ? DEFAULT_SERVER_METHODS : DEFAULT_CLIENT_METHODS)
     this.#random = options.random ?? defaultRandom
     this.#requestAcfc = options.requestAcfc ?? false
@@ -236,7 +244,7 @@ export class LcpPolicy implements OptionPolicy {
     this.#magic = this.#newMagic(0)
     this.#wantAcfc = this.#requestAcfc
     this.#wantPfc = this.#requestPfc
-    this.#authTried = []
+    this.#authTried = NONE_TRIED
     this.#auth = this.role === 'server' ? this.authMethods[0] : undefined
     if (this.#auth) this.#markTried(this.#auth)
     this.#negotiated = LcpPolicy.#initialNegotiated()
@@ -366,7 +374,7 @@ export class LcpPolicy implements OptionPolicy {
 
   /** Remembers a method once (a peer Nak-ing back and forth between two must not grow the list). */
   #markTried(method: Method): void {
-    if (!this.#authTried.includes(method)) this.#authTried.push(method)
+    if (!this.#authTried.includes(method)) this.#authTried = this.#authTried.concat(method)
   }
 
   onReject(options: Buffer): boolean {

@@ -55,9 +55,9 @@ import { decodeFrame, decodeIpcp, decodeIpv6cp, decodeLcp, decodeRawPacket, enco
 import { Code, Protocol } from './constants.js'
 import { IpcpClientPolicy, IpcpServerPolicy, type AddressAssignment } from './ipcp.js'
 import { Ipv6cpPolicy } from './ipv6cp.js'
-import { LcpPolicy, defaultRandom, type LcpHooks, type LcpNegotiated, type RandomSource } from './lcp.js'
+import { DEFAULT_PEER_MRU_RANGE, LcpPolicy, defaultRandom, type LcpHooks, type LcpNegotiated, type RandomSource } from './lcp.js'
 import type { AuthRequest, AuthResult, AuthFailure, Method, MppeKeys, PeerInfo, UserPolicy } from '../auth/types.js'
-import { ownCopy } from '../util/buffers.js'
+import { NONE, pushed } from '../util/queues.js'
 
 export type { AddressAssignment } from './ipcp.js'
 export type { RandomSource } from './lcp.js'
@@ -203,9 +203,21 @@ export class PppLinkError extends Error {
 const AUTH_PROTOCOLS: ReadonlySet<number> = new Set([Protocol.PAP, Protocol.CHAP, Protocol.EAP])
 const TERMINATING: ReadonlySet<AutomatonState> = new Set(['Closing', 'Stopping', 'Closed', 'Stopped'])
 
-/** The last Configure-Ack per protocol (LCP, IPCP, IPV6CP): a record of three slots, not a Map (~0.2 KB less per link). */
-type LastAcks = { lcp?: ConfigPacket; ipcp?: ConfigPacket; ipv6cp?: ConfigPacket }
+/**
+ * The last Configure-Ack per protocol (LCP, IPCP, IPV6CP): a record of three
+ * slots, not a Map; each Ack as a latin1 string, its identifier then its
+ * options (~40 B, against ~0.25 KB for a packet record with a Buffer of its
+ * own: issue #9). Compared and re-encoded only when a request repeats in Opened.
+ */
+type LastAcks = { lcp: string | undefined; ipcp: string | undefined; ipv6cp: string | undefined }
 const ackSlot = (protocol: number): keyof LastAcks => (protocol === Protocol.LCP ? 'lcp' : protocol === Protocol.IPCP ? 'ipcp' : 'ipv6cp')
+/** One flat string (a concatenation would keep a cons string and its two parts). */
+function packAck(packet: ConfigPacket): string {
+  const bytes = Buffer.allocUnsafe(1 + packet.data.length)
+  bytes[0] = packet.identifier
+  packet.data.copy(bytes, 1)
+  return bytes.toString('latin1')
+}
 
 export class PppLink implements LcpHooks {
   readonly role: 'server' | 'client'
@@ -243,12 +255,12 @@ export class PppLink implements LcpHooks {
   #echoIdentifier = 0
   #echoRejected = false
   #protocolRejectIdentifier = 0
-  readonly #rejectedByPeer: number[] = []
+  #rejectedByPeer: number[] = NONE
   /** The last Configure-Ack sent per protocol (LCP, IPCP, IPV6CP), to answer a retransmitted request in Opened. */
   readonly #lastAck: LastAcks = { lcp: undefined, ipcp: undefined, ipv6cp: undefined }
-  // Replaced by fresh arrays once drained: a drained queue would keep its grown backing store for the session's life.
-  #transmit: Buffer[] = []
-  #events: PppLinkEvent[] = []
+  // The shared empty array while empty (lib/util/queues.ts): an idle link holds no queue of its own.
+  #transmit: Buffer[] = NONE
+  #events: PppLinkEvent[] = NONE
 
   constructor(options: PppLinkOptions) {
     this.role = options.role
@@ -257,7 +269,7 @@ export class PppLink implements LcpHooks {
     if (options.role !== 'server' && options.role !== 'client') throw new PppLinkError('role', "role must be 'server' or 'client'")
     const mru = options.mru ?? 1400
     if (!Number.isInteger(mru) || mru < 128 || mru > 65535) throw new PppLinkError('mru', `mru must be an integer from 128 to 65535, got ${mru}`)
-    const range = options.peerMruRange ?? [1270, 1500]
+    const range = options.peerMruRange ?? DEFAULT_PEER_MRU_RANGE
     if (!(range[0] >= 128 && range[0] <= range[1] && range[1] <= 65535)) throw new PppLinkError('peerMruRange', 'peerMruRange must be [low, high] with 128 <= low <= high <= 65535')
     this.#echoInterval = options.echoInterval ?? 30
     this.#echoFailures = options.echoFailures ?? 4
@@ -328,7 +340,7 @@ export class PppLink implements LcpHooks {
 
   /** The peer Protocol-Rejected one of ours: handled in the next pump. */
   onProtocolReject(protocol: number): void {
-    this.#rejectedByPeer.push(protocol)
+    this.#rejectedByPeer = pushed(this.#rejectedByPeer, protocol)
   }
 
   /** The peer Code-Rejected Echo-Request: keepalive stops. */
@@ -406,7 +418,7 @@ export class PppLink implements LcpHooks {
     this.#emitDown(reason)
     this.#phase = 'Dead'
     this.#echoAt = undefined
-    this.#transmit.length = 0
+    this.#transmit = NONE
   }
 
   /** A PPP frame from the peer (from the Address/Control field or the protocol on), as carried in L2TP. */
@@ -519,14 +531,16 @@ export class PppLink implements LcpHooks {
 
   /** The next PPP frame to send (with FF 03), or undefined. */
   pollTransmit(): Buffer | undefined {
+    if (this.#transmit.length === 0) return undefined
     const frame = this.#transmit.shift()
-    if (frame && this.#transmit.length === 0) this.#transmit = []
+    if (this.#transmit.length === 0) this.#transmit = NONE
     return frame
   }
 
   pollEvent(): PppLinkEvent | undefined {
+    if (this.#events.length === 0) return undefined
     const event = this.#events.shift()
-    if (event && this.#events.length === 0) this.#events = []
+    if (this.#events.length === 0) this.#events = NONE
     return event
   }
 
@@ -554,8 +568,8 @@ export class PppLink implements LcpHooks {
    */
   #deliver(protocol: number, automaton: Automaton, packet: ConfigPacket, now: number): void {
     const acked = this.#lastAck[ackSlot(protocol)]
-    if (packet.code === Code.CONFIGURE_REQUEST && automaton.state === 'Opened' && acked && acked.identifier === packet.identifier && acked.data.equals(packet.data)) {
-      this.#sendFrame(protocol, encodeRawPacket(Code.CONFIGURE_ACK, acked.identifier, acked.data))
+    if (packet.code === Code.CONFIGURE_REQUEST && automaton.state === 'Opened' && acked !== undefined && acked === packAck(packet)) {
+      this.#sendFrame(protocol, encodeRawPacket(Code.CONFIGURE_ACK, packet.identifier, packet.data))
       return
     }
     automaton.receive(packet, now)
@@ -584,13 +598,12 @@ export class PppLink implements LcpHooks {
   }
 
   #sendConfig(protocol: number, packet: ConfigPacket): void {
-    // Kept for the link's life: memory of its own, not a pool slice (lib/util/buffers.ts).
-    if (packet.code === Code.CONFIGURE_ACK) this.#lastAck[ackSlot(protocol)] = { ...packet, data: ownCopy(packet.data) }
+    if (packet.code === Code.CONFIGURE_ACK) this.#lastAck[ackSlot(protocol)] = packAck(packet)
     this.#sendFrame(protocol, encodeRawPacket(packet.code, packet.identifier, packet.data))
   }
 
   #sendFrame(protocol: number, information: Buffer): void {
-    this.#transmit.push(encodeFrame({ protocol, information }))
+    this.#transmit = pushed(this.#transmit, encodeFrame({ protocol, information }))
   }
 
   #assign(requested: string | undefined): AddressAssignment {
@@ -612,7 +625,7 @@ export class PppLink implements LcpHooks {
     const event: PppLinkEvent = { type: 'down', reason: this.#downReason ?? reason, wasUp: this.#upEvent !== undefined }
     if (this.#user !== undefined) event.user = this.#user
     if (this.role === 'server' && this.#ipcpServer!.peerAddress !== undefined) event.address = this.#ipcpServer!.peerAddress
-    this.#events.push(event)
+    this.#events = pushed(this.#events, event)
   }
 
   /** Drain every component until nothing moves: transmissions first, so an Ack leaves before what its tlu starts. */
@@ -625,6 +638,7 @@ export class PppLink implements LcpHooks {
         progress = true
         this.#onProtocolRejected(this.#rejectedByPeer.shift()!, now)
       }
+      this.#rejectedByPeer = NONE
       const auth: { pollTransmit(): AuthPacket | undefined } | undefined = this.#authServer ?? this.#authClient
       for (let p: AuthPacket | undefined; auth && (p = auth.pollTransmit()); progress = true) this.#sendFrame(p.protocol, p.information)
       if (this.#authServer) for (let e: AuthServerEvent | undefined; (e = this.#authServer.pollEvent()); progress = true) this.#onAuthServerEvent(e, now)
@@ -729,19 +743,19 @@ export class PppLink implements LcpHooks {
   #onAuthServerEvent(event: AuthServerEvent, now: number): void {
     switch (event.type) {
       case 'auth-request':
-        this.#events.push({ type: 'auth-request', id: event.id, request: event.request })
+        this.#events = pushed(this.#events, { type: 'auth-request', id: event.id, request: event.request })
         return
       case 'success':
         this.#user = event.result.user
         this.#policy = event.result.policy
         this.#mppeKeys = event.result.mppeKeys
         this.#passwordChanged = event.result.passwordChanged === true
-        this.#events.push({ type: 'authenticated', method: event.method, user: event.result.user, ...(event.result.passwordChanged ? { passwordChanged: true } : {}) })
+        this.#events = pushed(this.#events, { type: 'authenticated', method: event.method, user: event.result.user, ...(event.result.passwordChanged ? { passwordChanged: true } : {}) })
         return this.#startNetwork(now)
       case 'failure': {
         const failed: PppLinkEvent = { type: 'auth-failed', method: event.method, user: event.user, reason: event.reason, final: event.final }
         if (event.failure) failed.failure = event.failure
-        this.#events.push(failed)
+        this.#events = pushed(this.#events, failed)
         if (!event.final) return
         // The peer is told only "Authentication failed" (no user enumeration); the logs get the reason.
         this.#downReason ??= `authentication failed: ${event.reason}`
@@ -754,11 +768,11 @@ export class PppLink implements LcpHooks {
     if (event.type === 'success') {
       this.#user = this.#options.user
       this.#passwordChanged = event.passwordChanged === true
-      this.#events.push({ type: 'authenticated', method: event.method, user: this.#user ?? '', ...(event.passwordChanged ? { passwordChanged: true } : {}) })
+      this.#events = pushed(this.#events, { type: 'authenticated', method: event.method, user: this.#user ?? '', ...(event.passwordChanged ? { passwordChanged: true } : {}) })
       return this.#startNetwork(now)
     }
     const failed: PppLinkEvent = { type: 'auth-failed', method: event.method, user: this.#options.user, reason: event.reason, final: true }
-    this.#events.push(failed)
+    this.#events = pushed(this.#events, failed)
     this.#downReason ??= `authentication failed: ${event.reason}${event.message ? ` (${event.message})` : ''}`
     this.#closeWith(now, 'Authentication failed')
   }
@@ -842,7 +856,7 @@ export class PppLink implements LcpHooks {
     if (this.#mppeKeys) up.mppeKeys = this.#mppeKeys
     if (this.#passwordChanged) up.passwordChanged = true
     this.#upEvent = up
-    this.#events.push(up)
+    this.#events = pushed(this.#events, up)
     // The peer negotiated IPCP, so it has our Success: the authenticator has nothing left to answer (a repeated
     // Response is now discarded). Its challenge, final packet and queues would otherwise stay for the link's life (issue #9).
     this.#authServer = undefined
@@ -853,7 +867,7 @@ export class PppLink implements LcpHooks {
     // IPv6 is optional: its failures never end the link.
     const local = this.#ipv6cpPolicy!.localIdentifier
     const peer = this.#ipv6cpPolicy!.peerIdentifier
-    if (local) this.#events.push({ type: 'ipv6-up', localInterfaceId: local.toString('hex'), peerInterfaceId: peer?.toString('hex') })
+    if (local) this.#events = pushed(this.#events, { type: 'ipv6-up', localInterfaceId: local.toString('hex'), peerInterfaceId: peer?.toString('hex') })
   }
 
   /** The peer Protocol-Rejected one of ours (RFC 1661 5.7): that protocol is finished on this link. */

@@ -7,6 +7,7 @@
  */
 import type { SaOptions, SaStats } from '../../native/index.js'
 import type { Endpoint, IkeEvent } from '../ike/types.js'
+import { SpiPairs } from '../util/spi-pairs.js'
 
 type ChildUp = Extract<IkeEvent, { type: 'child-sa-up' }>
 type ChildInbound = Extract<IkeEvent, { type: 'child-sa-inbound' }>
@@ -30,7 +31,7 @@ export interface Binding {
   /** The peer's L2TP port from the selectors (0: any). */
   peerL2tpPort: number
   /** Inbound SPI -> outbound SPI of each live SA pair. */
-  pairs: Map<number, number>
+  pairs: SpiPairs
   /** The peer turned out to truncate HMAC-SHA-256 to 96 bits: its later SHA-256 pairs go in as sha256_96. */
   sha256Truncated?: boolean
 }
@@ -102,7 +103,7 @@ export class BindingTable {
     const key = `${e.peer.address}|${e.peer.port}`
     let binding = this.byKey.get(key)
     if (!binding) {
-      binding = { id: this.allocateId(), peer: e.peer, peerId, ikeSa: e.ikeSa, suite: e.inbound.suite, udpEncapsulated: e.udpEncapsulated, peerL2tpPort: e.peerL2tpPort, pairs: new Map() }
+      binding = { id: this.allocateId(), peer: e.peer, peerId, ikeSa: e.ikeSa, suite: e.inbound.suite, udpEncapsulated: e.udpEncapsulated, peerL2tpPort: e.peerL2tpPort, pairs: new SpiPairs() }
       this.byKey.set(key, binding)
       this.byId.set(binding.id, binding)
     }

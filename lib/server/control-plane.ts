@@ -24,6 +24,7 @@ import { MultiMap } from '../util/multimap.js'
 import { BindingTable, parseHostPort, type Binding, type SaSink } from './bindings.js'
 import { Outbox, type ControlSink } from './outbox.js'
 import type { SessionDownReason, SessionInfo, ServerEvents } from './types.js'
+import { NONE, pushed } from '../util/queues.js'
 
 /** The data plane as the control plane uses it. */
 export interface DataPlanePort extends SaSink, ControlSink {
@@ -96,6 +97,15 @@ export interface ControlPlaneOptions {
   maxCallsPerTick?: number
 }
 
+/**
+ * What a call keeps of its L2TP session's events: the ids, the peer and
+ * sequencing, in one fixed shape (the session-up event has up to 17 fields,
+ * most out of object: ~0.1 KB more per call, issue #9).
+ */
+function callRef(e: SessionRef & { sequencing?: boolean }): SessionRef & { sequencing?: boolean } {
+  return { binding: e.binding, peer: e.peer, tunnelId: e.tunnelId, peerTunnelId: e.peerTunnelId, sessionId: e.sessionId, peerSessionId: e.peerSessionId, sequencing: e.sequencing }
+}
+
 /** One PPP session over one L2TP session. */
 export interface Call extends Timed {
   /** The data plane's session id, and the id `kick` takes. */
@@ -104,13 +114,14 @@ export interface Call extends Timed {
   l2tp: SessionRef & { sequencing?: boolean }
   /** PPP started (session-up seen). */
   opened: boolean
-  /** PPP frames that came before session-up. */
+  /** PPP frames that came before session-up (the shared empty array while none: lib/util/queues.ts). */
   early: Buffer[]
   binding: Binding
   link: PppLink
   up?: PppLinkUpEvent
   startedAt: number
-  startedWall: Date
+  /** Wall-clock ms (Date.now()) when it started: a number, not a Date per call (~0.1 KB, issue #9). */
+  startedWall: number
   /** Why we are ending it, when we are. */
   ending?: { reason: SessionDownReason; detail: string }
   /** When we started ending it (Terminate-Request sent). */
@@ -294,7 +305,7 @@ export abstract class ControlPlane {
       this.ike.touch(call.binding.ikeSa, now)
       if (!call.opened) {
         // Before session-up (ICCN still being handled): keep a few frames.
-        if (call.early.length < EARLY_FRAMES) call.early.push(ownCopy(frame))
+        if (call.early.length < EARLY_FRAMES) call.early = pushed(call.early, ownCopy(frame))
         return
       }
       // What an end handles itself (the server: IPv6 Router Solicitations) never reaches the link.
@@ -550,7 +561,7 @@ export abstract class ControlPlane {
       return undefined
     }
     const id = this.allocateCallId()
-    const call: Call = { id, l2tp: e, binding, link: this.newLink(e, binding), startedAt: now, startedWall: new Date(), cleared: false, finished: false, opened: false, early: [], timerAt: undefined, timerSeq: nextTimerSeq() }
+    const call: Call = { id, l2tp: callRef(e), binding, link: this.newLink(e, binding), startedAt: now, startedWall: Date.now(), cleared: false, finished: false, opened: false, early: NONE, timerAt: undefined, timerSeq: nextTimerSeq() }
     this.calls.set(id, call)
     this.callBySession.set(e.sessionId, call)
     try {
@@ -571,12 +582,14 @@ export abstract class ControlPlane {
     const call = this.callBySession.get(e.sessionId) ?? this.prepareCall(e, now)
     if (!call || call.opened) return
     const sequencingChanged = e.sequencing !== (call.l2tp.sequencing ?? false)
-    call.l2tp = e
+    call.l2tp = callRef(e)
     if (sequencingChanged) this.installSession(call)
     this.o.log.info({ session: call.id, binding: call.binding.id, tunnel: e.tunnelId, l2tpSession: e.sessionId, peer: call.binding.peer }, 'L2TP session up, starting PPP')
     call.opened = true
     call.link.open(now)
-    for (const frame of call.early.splice(0)) call.link.receive(frame, now)
+    const early = call.early
+    call.early = NONE
+    for (const frame of early) call.link.receive(frame, now)
     this.dirty.add(call)
   }
 
@@ -635,7 +648,7 @@ export abstract class ControlPlane {
       case 'up':
         call.up = e
         call.startedAt = now
-        call.startedWall = new Date()
+        call.startedWall = Date.now()
         try {
           this.installSession(call)
         } catch (err) {
@@ -670,7 +683,7 @@ export abstract class ControlPlane {
     this.callsByBinding.delete(call.binding, call)
     const ending = call.ending ?? { reason: 'peer' as const, detail: call.pppDown?.reason ?? 'ended' }
     if (call.up) {
-      const durationSeconds = Math.max(0, Math.round((Date.now() - call.startedWall.getTime()) / 1000))
+      const durationSeconds = Math.max(0, Math.round((Date.now() - call.startedWall) / 1000))
       this.o.log.info({ session: call.id, user: call.up.user, address: call.up.address, reason: ending.reason, detail: ending.detail, ...stats, durationSeconds }, 'session down')
       this.o.emit('session-down', { id: call.id, user: call.up.user, address: call.up.address, reason: ending.reason, detail: ending.detail, ...stats, durationSeconds })
     }
@@ -819,8 +832,8 @@ export abstract class ControlPlane {
         suite: call.binding.suite,
         udpEncapsulated: call.binding.udpEncapsulated,
         l2tp: { tunnelId: call.l2tp.tunnelId, sessionId: call.l2tp.sessionId, peerTunnelId: call.l2tp.peerTunnelId, peerSessionId: call.l2tp.peerSessionId },
-        startedAt: call.startedWall.toISOString(),
-        durationSeconds: Math.round((Date.now() - call.startedWall.getTime()) / 1000),
+        startedAt: new Date(call.startedWall).toISOString(),
+        durationSeconds: Math.round((Date.now() - call.startedWall) / 1000),
         ...c,
         ...this.sessionExtras(call),
       })

@@ -117,8 +117,9 @@ export class L2tpEndpoint {
   constructor(config: L2tpConfig, options: L2tpEndpointOptions = {}) {
     this.config = resolveConfig(config)
     this.random = options.random ?? cryptoRandomBytes
-    this.tunnelIds = new IdAllocator(this.random, this.config.maxTunnels)
-    this.sessionIds = new IdAllocator(this.random)
+    // The IDs in use are the keys of byId and sessionTunnel: no second set of them.
+    this.tunnelIds = new IdAllocator(this.random, this.config.maxTunnels, this.byId)
+    this.sessionIds = new IdAllocator(this.random, undefined, this.sessionTunnel)
     this.host = {
       config: this.config,
       random: this.random,

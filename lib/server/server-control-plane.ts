@@ -84,6 +84,18 @@ const RA_INTERVAL = 200
 const RA_MIN_DELAY = 3
 
 /** A call's IPv6 state (server side). */
+/**
+ * A call as the server keeps it: its login and IPv6 state ride on the call
+ * itself, not in two Maps by call id (two hash tables of one entry per
+ * session fewer: issue #9). They go with the call.
+ */
+interface ServerCall extends Call {
+  login?: CallAuth
+  v6?: Ipv6Session
+}
+
+const serverCall = (call: Call): ServerCall => call
+
 interface Ipv6Session {
   /** IPV6CP's interface identifiers (16 hex digits): ours makes the RA's source. */
   localInterfaceId: string
@@ -101,8 +113,6 @@ interface Ipv6Session {
 
 export class ServerControlPlane extends ControlPlane {
   private readonly server: ServerControlPlaneOptions
-  private readonly v6 = new Map<number, Ipv6Session>()
-  private readonly auths = new Map<number, CallAuth>()
   private readonly ndCounters = { routerSolicitations: 0, routerAdvertisements: 0 }
   /** Authentication requests in flight, and those refused because too many were. */
   readonly auth = { pending: 0, busy: 0 }
@@ -173,7 +183,7 @@ export class ServerControlPlane extends ControlPlane {
   private reapplyPolicies(now: number): number {
     let ended = 0
     for (const call of [...this.calls.values()]) {
-      const extras = this.auths.get(call.id)
+      const extras = serverCall(call).login
       if (!call.up || call.ending || !extras) continue
       const policy = this.policyOf(extras)
       if ('error' in policy) {
@@ -237,8 +247,8 @@ export class ServerControlPlane extends ControlPlane {
   }
 
   protected sessionRouting(call: Call): Partial<SessionOptions> {
-    const prefix = this.v6.get(call.id)?.prefix
-    const extras = this.auths.get(call.id)
+    const prefix = serverCall(call).v6?.prefix
+    const extras = serverCall(call).login
     const up = call.up
     return {
       ...(up ? { ipv4: up.address } : {}),
@@ -251,7 +261,8 @@ export class ServerControlPlane extends ControlPlane {
 
   /** The accepted authentication of a live call (RADIUS: isRadiusSuccess gives Class, Acct-Interim-Interval...). */
   sessionAuth(id: number): AuthSuccess | undefined {
-    return this.auths.get(id)?.auth
+    const call = this.calls.get(id)
+    return call && serverCall(call).login?.auth
   }
 
   /** Ends a session (PPP Terminate, CDN) with `reason`; false when there is no such session. */
@@ -271,7 +282,7 @@ export class ServerControlPlane extends ControlPlane {
   changeSession(id: number, changes: SessionChanges): boolean {
     const call = this.calls.get(id)
     if (!call || !call.up || call.ending) return false
-    const extras = this.auths.get(id)
+    const extras = serverCall(call).login
     const policy = changes.filterId && extras ? this.policyOf({ ...extras, filterId: changes.filterId }) : undefined
     if (policy && 'error' in policy) throw new Error(`Filter-Id ${policy.error}`)
     const now = this.o.clock()
@@ -310,7 +321,7 @@ export class ServerControlPlane extends ControlPlane {
   }
 
   protected override sessionExtras(call: Call): { ipv6Prefix?: string } {
-    const prefix = this.v6.get(call.id)?.prefix
+    const prefix = serverCall(call).v6?.prefix
     return prefix ? { ipv6Prefix: prefix } : {}
   }
 
@@ -337,7 +348,7 @@ export class ServerControlPlane extends ControlPlane {
       this.ipv6Up(call, e.localInterfaceId, e.peerInterfaceId, now)
     } else if (e.type === 'up') {
       // IPV6CP came first: the prefix now, so the session goes into the data plane with it.
-      const state = this.v6.get(call.id)
+      const state = serverCall(call).v6
       if (state && this.allocatePrefix(call, state, e.user, e.policy, now)) this.sendRa(call, state, now, false, e.peerMru)
     } else if (e.type === 'down') {
       if (e.address !== undefined) this.server.pool.release(e.address, now)
@@ -362,7 +373,7 @@ export class ServerControlPlane extends ControlPlane {
         result = { ok: false, reason: 'callback-error', detail: `${by} ${policy.error}`, message: GENERIC_FAILURE_MESSAGE }
       } else {
         extras.policy = policy
-        this.auths.set(call.id, extras)
+        serverCall(call).login = extras
       }
     }
     call.link.authResult(id, result, this.o.clock())
@@ -371,9 +382,11 @@ export class ServerControlPlane extends ControlPlane {
 
   protected onCallFinished(call: Call, now: number): void {
     // The client decides whether its tunnel and IKE SA go too.
-    const state = this.v6.get(call.id)
-    this.v6.delete(call.id)
-    this.auths.delete(call.id)
+    const c = serverCall(call)
+    const state = c.v6
+    // Nothing reads them once the call is finished, as when they were Maps emptied here.
+    if (c.v6) c.v6 = undefined
+    if (c.login) c.login = undefined
     if (state?.prefix) this.server.ipv6Pool?.release(state.prefix, now)
   }
 
@@ -382,13 +395,13 @@ export class ServerControlPlane extends ControlPlane {
   /** IPV6CP is Opened (again, after a renegotiation: the identifiers may be new, the prefix stays). */
   private ipv6Up(call: Call, localInterfaceId: string, peerInterfaceId: string | undefined, now: number): void {
     if (!this.server.ipv6Pool) return
-    let state = this.v6.get(call.id)
+    let state = serverCall(call).v6
     if (state) {
       state.localInterfaceId = localInterfaceId
       state.peerInterfaceId = peerInterfaceId
     } else {
       state = { localInterfaceId, peerInterfaceId }
-      this.v6.set(call.id, state)
+      serverCall(call).v6 = state
     }
     // Before IPCP is up the user's policy is not known yet: 'up' allocates.
     if (!call.up || call.ending) return
@@ -425,7 +438,7 @@ export class ServerControlPlane extends ControlPlane {
       return true
     }
     this.ndCounters.routerSolicitations++
-    const state = this.v6.get(call.id)
+    const state = serverCall(call).v6
     if (!state || !this.advertising(call, state)) return true
     const earliest = state.lastSolicited === undefined ? now : state.lastSolicited + RA_MIN_DELAY
     if (earliest <= now) this.sendRa(call, state, now, true)
@@ -461,7 +474,7 @@ export class ServerControlPlane extends ControlPlane {
 
   /** Router Advertisements due (answers to solicitations, unsolicited ones), then the common timers. */
   protected override callTimeout(call: Call, now: number): void {
-    const state = this.v6.get(call.id)
+    const state = serverCall(call).v6
     if (state && this.advertising(call, state)) {
       if (state.solicitedAt !== undefined && state.solicitedAt <= now) this.sendRa(call, state, now, true)
       else if (state.nextUnsolicited !== undefined && state.nextUnsolicited <= now) this.sendRa(call, state, now, false)
@@ -471,7 +484,7 @@ export class ServerControlPlane extends ControlPlane {
 
   protected override callDeadline(call: Call): number | undefined {
     const next = super.callDeadline(call)
-    const state = this.v6.get(call.id)
+    const state = serverCall(call).v6
     return state && this.advertising(call, state) ? earlier(earlier(next, state.solicitedAt), state.nextUnsolicited) : next
   }
 

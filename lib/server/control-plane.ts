@@ -151,11 +151,6 @@ export interface SessionCounters {
   policyDenied: number
 }
 
-interface IkeSaInfo {
-  peerId: string
-  peer: { address: string; port: number }
-}
-
 const TERMINATE_WAIT = 3
 const EARLY_FRAMES = 16
 /** Seconds an inbound SA installed at Quick Mode message 2 waits for message 3. */
@@ -167,7 +162,8 @@ export abstract class ControlPlane {
   readonly bindings: BindingTable
   protected readonly o: ControlPlaneOptions
   private readonly outbox = new Outbox()
-  protected readonly ikeSas = new Map<string, IkeSaInfo>()
+  /** Established IKE SA id -> the peer identity it proved (a string, not a record: nothing else was read; issue #9). */
+  protected readonly ikeSas = new Map<string, string>()
   protected readonly calls = new Map<number, Call>()
   private readonly callBySession = new Map<number, Call>()
   private readonly dirty = new Set<Call>()
@@ -446,7 +442,7 @@ export abstract class ControlPlane {
   private ikeEvent(e: IkeEvent, now: number): void {
     switch (e.type) {
       case 'ike-sa-up':
-        this.ikeSas.set(e.ikeSa, { peerId: e.peerId, peer: e.peer })
+        this.ikeSas.set(e.ikeSa, e.peerId)
         this.o.log.info({ ikeSa: e.ikeSa, peer: e.peer, peerId: e.peerId, nat: e.natDetected, suite: e.suite }, 'IKE SA up')
         this.o.emit('ike-sa-up', { ikeSa: e.ikeSa, peer: e.peer, peerId: e.peerId, natDetected: e.natDetected, suite: e.suite, setupSeconds: e.setupSeconds })
         return
@@ -458,13 +454,13 @@ export abstract class ControlPlane {
         return
       case 'child-sa-inbound':
         try {
-          this.bindings.inbound(e, this.ikeSas.get(e.ikeSa)?.peerId ?? e.peer.address, now)
+          this.bindings.inbound(e, this.ikeSas.get(e.ikeSa) ?? e.peer.address, now)
         } catch (err) {
           this.o.log.warn({ err, ikeSa: e.ikeSa }, 'installing the inbound SA early failed; it goes in with child-sa-up')
         }
         return
       case 'child-sa-up': {
-        const peerId = this.ikeSas.get(e.ikeSa)?.peerId ?? e.peer.address
+        const peerId = this.ikeSas.get(e.ikeSa) ?? e.peer.address
         try {
           const binding = this.bindings.up(e, peerId, now)
           this.o.log.info({ ikeSa: e.ikeSa, binding: binding.id, spiIn: hex(e.inbound.spi), spiOut: hex(e.outbound.spi), suite: e.inbound.suite, udp: e.udpEncapsulated, mode: e.mode }, 'ESP SA pair installed')

@@ -139,6 +139,8 @@ export interface Call extends Timed {
   limits?: { sessionTimeout?: number; sessionFrom?: number; idleTimeout?: number }
   /** Traffic counted by earlier data-plane entries of this session (an upsert starts the counters afresh). */
   counterBase?: SessionCounters
+  /** The current data-plane entry's figures as of the last refreshCounters() (none before any traffic): on the call, not in a Map by call id (issue #9). */
+  counters?: SessionCounters
 }
 
 /** A session's traffic as the data plane counts it. */
@@ -172,7 +174,6 @@ export abstract class ControlPlane {
   /** Live calls per ESP SA pair, to end them when it goes without a scan of every call. */
   private readonly callsByBinding = new MultiMap<Binding, Call>()
   private nextCallId = 1
-  private counters = new Map<number, SessionCounters>()
   /** Frames the data plane refused to send (no SA or session yet): counted, visible in status. */
   unsent = 0
 
@@ -226,7 +227,7 @@ export abstract class ControlPlane {
 
   /** Installs (or replaces) a call's data-plane session: a new entry counts from zero, so the last refresh's figures of the old one go. */
   private installSession(call: Call): void {
-    this.counters.delete(call.id)
+    if (call.counters) call.counters = undefined
     this.o.dataplane.upsertSession(this.sessionOptions(call))
   }
 
@@ -674,7 +675,7 @@ export abstract class ControlPlane {
     this.o.dataplane.removeSession(call.id)
     this.calls.delete(call.id)
     this.callBySession.delete(call.l2tp.sessionId)
-    this.counters.delete(call.id)
+    if (call.counters) call.counters = undefined
     this.callTimers.cancel(call)
     this.callsByBinding.delete(call.binding, call)
     const ending = call.ending ?? { reason: 'peer' as const, detail: call.pppDown?.reason ?? 'ended' }
@@ -780,10 +781,10 @@ export abstract class ControlPlane {
       const call = this.calls.get(id)
       if (!call || call.finished) continue
       const rxPackets = flat[i + 1]!
-      let c = this.counters.get(id)
+      let c = call.counters
       // ESP traffic from the peer since the last refresh proves it alive: no DPD probe needed for it.
       if (rxPackets > (c?.rxPackets ?? 0)) this.ike.touch(call.binding.ikeSa, now)
-      if (!c) this.counters.set(id, (c = countersOf()))
+      if (!c) call.counters = c = countersOf()
       c.rxPackets = rxPackets
       c.rxBytes = flat[i + 2]!
       c.txPackets = flat[i + 3]!
@@ -808,7 +809,7 @@ export abstract class ControlPlane {
 
   private countersOf(call: Call, fresh = true): SessionCounters {
     const s = fresh ? this.o.dataplane.sessionStats(call.id) : undefined
-    const c = s ? countersOf(s) : (this.counters.get(call.id) ?? countersOf())
+    const c = s ? countersOf(s) : (call.counters ?? countersOf())
     return addCounters(call.counterBase, c)
   }
 
@@ -817,7 +818,7 @@ export abstract class ControlPlane {
     const out: SessionInfo[] = []
     for (const call of this.calls.values()) {
       if (!call.up || call.finished) continue
-      const c = addCounters(call.counterBase, this.counters.get(call.id) ?? countersOf())
+      const c = addCounters(call.counterBase, call.counters ?? countersOf())
       out.push({
         id: call.id,
         user: call.up.user,

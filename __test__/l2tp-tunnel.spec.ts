@@ -840,6 +840,28 @@ test('IdAllocator: random, never 0, no collisions even when the randomness is po
   t.is(bounded.allocate(), undefined)
 })
 
+test('IdAllocator over an owner\'s table: never hands out a key the table holds, counts it, frees an ID once the owner forgets it', (t) => {
+  const table = new Map<number, string>()
+  // Poor randomness: every draw is 1, so the allocator must step past the IDs the table holds.
+  const allocator = new IdAllocator(() => Buffer.from([0, 1]), 3, table)
+  const a = allocator.allocate()!
+  table.set(a, 'a')
+  const b = allocator.allocate()!
+  table.set(b, 'b')
+  t.not(a, b)
+  t.false([a, b].includes(0))
+  t.is(allocator.size, 2)
+  t.true(allocator.has(a))
+  const c = allocator.allocate()!
+  table.set(c, 'c')
+  t.is(new Set([a, b, c]).size, 3)
+  t.is(allocator.allocate(), undefined)
+  table.delete(b)
+  allocator.release(b)
+  t.false(allocator.has(b))
+  t.is(allocator.allocate(), b)
+})
+
 test('config is checked', (t) => {
   t.is(t.throws(() => new L2tpEndpoint({ role: 'lns', hideAvps: true }), { instanceOf: L2tpStateError })?.code, 'L2TP_BAD_CONFIG')
   t.throws(() => new L2tpEndpoint({ role: 'lns', sequencing: 'sometimes' as never }), { instanceOf: L2tpStateError })

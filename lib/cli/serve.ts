@@ -107,16 +107,10 @@ export async function serve(flags: ServeFlags, out: Output = console): Promise<E
   }
   const metricsHttp = ops.metricsHttp
   if (metricsHttp) log.info({ address: metricsHttp.address, port: metricsHttp.port }, 'metrics at /metrics, /healthz, /readyz')
-  log.info({ socket: c.admin.socket }, 'admin socket ready (l2tp-ipsec sessions)')
-
-  if (firstRun) {
-    out.log(
-      connectInstructions({ server: serverAddressHint(c.listen.address, c.tun.name), psk: firstRun.psk, user: firstRun.user, password: firstRun.password }) +
-        `\n  (these secrets are kept in ${firstRun.path}; the server is running, Ctrl-C stops it)\n`,
-    )
-  }
-
-  return new Promise<ExitCode>((resolve) => {
+  // The handlers go in before anything tells the operator (or a supervisor
+  // reading the log) that the server is up: a SIGTERM sent on that cue must
+  // drain and exit 0, not meet the default action and kill the process.
+  const stopped = new Promise<ExitCode>((resolve) => {
     let stopping = false
     const stop = async (signal: string) => {
       if (stopping) return
@@ -134,6 +128,15 @@ export async function serve(flags: ServeFlags, out: Output = console): Promise<E
     process.once('SIGTERM', () => void stop('SIGTERM'))
     process.on('SIGHUP', reload)
   })
+  log.info({ socket: c.admin.socket }, 'admin socket ready (l2tp-ipsec sessions)')
+
+  if (firstRun) {
+    out.log(
+      connectInstructions({ server: serverAddressHint(c.listen.address, c.tun.name), psk: firstRun.psk, user: firstRun.user, password: firstRun.password }) +
+        `\n  (these secrets are kept in ${firstRun.path}; the server is running, Ctrl-C stops it)\n`,
+    )
+  }
+  return stopped
 }
 
 async function reloadFrom(flags: ServeFlags, server: L2tpServer, log: Logger, ops: Operations): Promise<void> {

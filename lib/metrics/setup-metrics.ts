@@ -52,26 +52,28 @@ export function mountSetupMetrics(registers: Registry[], name: (s: string) => st
       this.set({ state: 'setup' }, Math.max(0, s.sessionsTotal - s.sessionsUp))
     },
   })
-  new Gauge({
-    name: name('dataplane_queue_depth'),
-    help: 'Items waiting in a data-plane queue: to_control_plane = control packets and events queued for JS (drops beyond its limit count as up_queue_full).',
-    labelNames: ['queue'],
-    registers,
-    collect() {
-      const s = snapshot()
-      if (s?.counters) this.set({ queue: 'to_control_plane' }, s.counters['up_queue_depth'] ?? 0)
-    },
-  })
-  new Gauge({
-    name: name('dataplane_queue_bytes'),
-    help: 'Payload bytes waiting in a data-plane queue: to_control_plane = control packets queued for JS (drops beyond its byte limit count as up_queue_bytes_full).',
-    labelNames: ['queue'],
-    registers,
-    collect() {
-      const s = snapshot()
-      if (s?.counters) this.set({ queue: 'to_control_plane' }, s.counters['up_queue_bytes'] ?? 0)
-    },
-  })
+  /** A gauge of the data plane's queue to the control plane, read from one status() counter. */
+  const upQueueGauge = (metric: string, help: string, counter: string) =>
+    new Gauge({
+      name: name(metric),
+      help,
+      labelNames: ['queue'],
+      registers,
+      collect() {
+        const s = snapshot()
+        if (s?.counters) this.set({ queue: 'to_control_plane' }, s.counters[counter] ?? 0)
+      },
+    })
+  upQueueGauge(
+    'dataplane_queue_depth',
+    'Items waiting in a data-plane queue: to_control_plane = control packets and events queued for JS (drops beyond its limit count as up_queue_full).',
+    'up_queue_depth',
+  )
+  upQueueGauge(
+    'dataplane_queue_bytes',
+    'Payload bytes waiting in a data-plane queue: to_control_plane = control packets queued for JS (drops beyond its byte limit count as up_queue_bytes_full).',
+    'up_queue_bytes',
+  )
 
   /** A counter that follows a cumulative count read at scrape time (never goes down; a restart of the count adds it whole). */
   const mirror = (metric: string, help: string, labelNames: string[], read: (s: SetupSnapshot) => Record<string, number>) => {

@@ -3,7 +3,7 @@
 // churn (connect, traffic, rekey, disconnect) for `seconds`, then one line:
 // sessions and packets lost, RSS and file descriptors start/end, event-loop
 // delay. Also `npm run bench -- --only soak`. Needs root. --malloc-trim: at
-// the end, idle, glibc's malloc_trim(0) through gdb and RSS again.
+// the end, idle, glibc's malloc_trim(0) (the addon's mallocTrim) and RSS again.
 import { parseArgs } from 'node:util'
 import { formatSoakRecord, runSoakBench } from '../lib/bench/soak.js'
 

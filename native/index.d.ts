@@ -385,6 +385,12 @@ export interface MallocStats {
 }
 
 /**
+ * glibc's `malloc_trim(0)`: the arenas' free memory back to the kernel
+ * (the benchmarks' "what glibc keeps of freed memory"); true if any was.
+ */
+export declare function mallocTrim(): boolean
+
+/**
  * Result of opening a batch. Packet i's payload is
  * `data[offsets[i]..offsets[i + 1]]` when `status[i]` is 0; otherwise the
  * range is empty and `status[i]` says why it was dropped (see `espStatusCodes`).

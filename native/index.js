@@ -773,7 +773,7 @@ if (
   }
 }
 
-const { DataPlane, EspSa, IkeEcdh, espStatusCodes, espSuiteInfo, espSuites, ikeAesCbc, ikeAesCbcInPlace, ikePrf, ikeSkeyids, mallocStats, threadCpuMicros } = nativeBinding
+const { DataPlane, EspSa, IkeEcdh, espStatusCodes, espSuiteInfo, espSuites, ikeAesCbc, ikeAesCbcInPlace, ikePrf, ikeSkeyids, mallocStats, mallocTrim, threadCpuMicros } = nativeBinding
 export { DataPlane }
 export { EspSa }
 export { IkeEcdh }
@@ -785,5 +785,6 @@ export { ikeAesCbcInPlace }
 export { ikePrf }
 export { ikeSkeyids }
 export { mallocStats }
+export { mallocTrim }
 export { threadCpuMicros }
 export const __napiBindingTarget = __napiLoadedBindingTarget

@@ -35,7 +35,7 @@
  * (soak-memory.ts) every 10 s and GC'd at the end and idle, to see which
  * space's committed size grows and whether a full GC gives it back.
  */
-import { spawn } from 'node:child_process'
+import { mallocTrim } from '../../native/index.js'
 import { monitorEventLoopDelay } from 'node:perf_hooks'
 import { sleep, until } from '../testing/wait.js'
 import { serverIdle } from '../testing/vpn-rig.js'
@@ -54,7 +54,7 @@ export interface SoakOptions {
   seconds: number
   intervalMs?: number
   lifetime?: [number, number]
-  /** At the end, idle: glibc's malloc_trim(0) called in this process through gdb, and RSS measured again (what glibc keeps of freed memory). */
+  /** At the end, idle: glibc's malloc_trim(0) called in this process (the addon's mallocTrim), and RSS measured again (what glibc keeps of freed memory). */
   mallocTrim?: boolean
 }
 
@@ -135,7 +135,7 @@ export interface SoakRecord {
   rss_by_kind: Record<'idle_before' | 'start' | 'warm' | 'end' | 'idle_after', RssByKind>
   /** Every 10 s of the churn with the memory samples: [s, brk, thread arenas, other anonymous, files] MB. */
   rss_kind_samples: [number, number, number, number, number][]
-  /** --malloc-trim: idle after the last session, RSS and its kinds after glibc's malloc_trim(0) (null: not asked, or gdb failed). */
+  /** --malloc-trim: idle after the last session, RSS and its kinds after glibc's malloc_trim(0) (null: not asked). */
   idle_rss_mb_after_malloc_trim: number | null
   rss_by_kind_after_malloc_trim: RssByKind | null
   /** RSS rise over the last third of the churn (up to `churn_seconds`) from its least-squares slope, MB, and whether it is under 2% of the end's RSS (a plateau). */
@@ -222,7 +222,7 @@ export async function runSoakBench(o: SoakOptions): Promise<SoakRecord> {
     const idleAfter = snapshot()
     kinds.idle_after = await settled()
     const spacesIdle = heapSpaces()
-    const trimmed = o.mallocTrim ? await mallocTrim() : null
+    const trimmed = o.mallocTrim ? await trimmedRss() : null
     const memory = { warm: warm ?? start1, warmAt: warm ? warmAfter / 1000 : 0, endAt: (churnEnd - churnStart) / 1000 + 2, samples, spaceSamples, spacesEnd, spacesIdle }
     kinds.warm ??= kinds.start
     const extra = { kinds: kinds as SoakRecord['rss_by_kind'], kindSamples, trimmed }
@@ -314,17 +314,9 @@ function record(
   }
 }
 
-/** glibc's malloc_trim(0) in this process, called through gdb (it stops the process for the call), then RSS; null when gdb fails. */
-async function mallocTrim(): Promise<{ rss: number; kinds: RssByKind } | null> {
-  const gdb = spawn('gdb', ['-p', String(process.pid), '-batch', '-ex', 'call (int) malloc_trim(0)'], { stdio: ['ignore', 'pipe', 'pipe'] })
-  let out = ''
-  gdb.stdout.on('data', (d: Buffer) => (out += d.toString()))
-  gdb.stderr.on('data', (d: Buffer) => (out += d.toString()))
-  const code = await new Promise<number | null>((resolve) => {
-    gdb.on('error', () => resolve(null))
-    gdb.on('exit', resolve)
-  })
-  if (code !== 0 || !/\$1 = [01]/.test(out)) return null
+/** glibc's malloc_trim(0) in this process (the addon's `mallocTrim`), then RSS. */
+async function trimmedRss(): Promise<{ rss: number; kinds: RssByKind }> {
+  mallocTrim()
   await sleep(500)
   return { rss: Math.round((process.memoryUsage().rss / 2 ** 20) * 10) / 10, kinds: rssByKind() }
 }

@@ -31,3 +31,11 @@ pub fn heap_in_use() -> usize {
     let s = stats();
     s.in_use + s.mmapped
 }
+
+/// Gives the arenas' free memory back to the kernel where it can
+/// (`malloc_trim(3)` with no padding kept); true if any was given back.
+pub fn trim() -> bool {
+    // SAFETY: malloc_trim(3) takes a padding size and only works on the
+    // allocator's own free lists under its locks.
+    unsafe { libc::malloc_trim(0) == 1 }
+}

@@ -26,3 +26,10 @@ pub fn malloc_stats() -> MallocStats {
         mmapped: s.mmapped as f64,
     }
 }
+
+/// glibc's `malloc_trim(0)`: the arenas' free memory back to the kernel
+/// (the benchmarks' "what glibc keeps of freed memory"); true if any was.
+#[napi]
+pub fn malloc_trim() -> bool {
+    malloc::trim()
+}

@@ -139,9 +139,6 @@ export class IkeEndpoint {
   /** Responder SAs by initiator cookie and peer, to answer retransmitted message 1. */
   private readonly byInitiatorCookie = new Map<string, IkeSa>()
   private readonly quickModes = new Map<string, qmode.QuickMode>()
-  /** Child SAs per IKE SA: inbound SPI -> outbound SPI. */
-  /** IKE SA id -> its ESP SA pairs (lib/util/spi-pairs.ts: not a Map per SA). */
-  private readonly children = new Map<string, SpiPairs>()
   private readonly spis = new Set<number>()
   private readonly pendingQuick = new Map<string, QuickModeRequest>()
   private readonly transmits: Transmit[] = []
@@ -326,13 +323,13 @@ export class IkeEndpoint {
     if (this.byInitiatorCookie.get(ike.ckyI.toString('hex')) === ike) this.byInitiatorCookie.delete(ike.ckyI.toString('hex'))
     if (this.initiators.get(ike.ckyI.toString('hex')) === ike) this.initiators.delete(ike.ckyI.toString('hex'))
     for (const [k, q] of this.quickModes) if (q.ike === ike) this.quickModes.delete(k)
-    const children = this.children.get(ike.id)
+    const children = ike.children
     if (children) {
       for (const [inbound, outbound] of children) {
         this.spis.delete(inbound)
         this.events.push({ type: 'child-sa-down', ikeSa: ike.id, inboundSpi: inbound, outboundSpi: outbound, reason })
       }
-      this.children.delete(ike.id)
+      ike.children = undefined
     }
     this.events.push({ type: 'ike-sa-down', ikeSa: ike.id, reason })
   }
@@ -365,7 +362,7 @@ export class IkeEndpoint {
     if (!ike) return
     if (options.notify !== false) {
       const ctx = this.context(now)
-      const children = [...(this.children.get(ike.id)?.keys() ?? [])]
+      const children = [...(ike.children?.keys() ?? [])]
       if (children.length) sendInformational(ctx, ike, [deleteEspPayload(children)])
       sendInformational(ctx, ike, [deleteIkeSaPayload(ike)])
     }
@@ -375,7 +372,7 @@ export class IkeEndpoint {
   /** Deletes one ESP SA pair (the old pair after a rekey), telling the peer; false when the IKE SA has no such pair. */
   deleteChildSa(ikeSaId: string, inboundSpi: number, now: number, reason = 'rekeyed'): boolean {
     const ike = this.byId.get(ikeSaId)
-    const children = ike && this.children.get(ike.id)
+    const children = ike?.children
     const outbound = children?.get(inboundSpi)
     if (!ike?.established || outbound === undefined) return false
     sendInformational(this.context(now), ike, [deleteEspPayload([inboundSpi])])
@@ -537,12 +534,11 @@ export class IkeEndpoint {
         this.forget(old, 'replaced by a new IKE SA (INITIAL-CONTACT)')
         continue
       }
-      const adopted = this.children.get(old.id)
+      const adopted = old.children
       if (adopted?.size) {
-        const mine = this.children.get(ike.id) ?? new SpiPairs()
+        const mine = (ike.children ??= new SpiPairs())
         for (const [inbound, outbound] of adopted) mine.set(inbound, outbound)
-        this.children.set(ike.id, mine)
-        this.children.delete(old.id)
+        old.children = undefined
       }
     }
   }
@@ -645,9 +641,7 @@ export class IkeEndpoint {
   }
 
   private childUp(ike: IkeSa, qm: qmode.QuickMode): void {
-    const map = this.children.get(ike.id) ?? new SpiPairs()
-    map.set(qm.ourSpi.readUInt32BE(0), qm.peerSpi!.readUInt32BE(0))
-    this.children.set(ike.id, map)
+    ;(ike.children ??= new SpiPairs()).set(qm.ourSpi.readUInt32BE(0), qm.peerSpi!.readUInt32BE(0))
   }
 
   private informational(ctx: Context, ike: IkeSa | undefined, header: IsakmpHeader, datagram: Buffer, body: Buffer, encrypted: boolean, path: Path): void {
@@ -669,7 +663,7 @@ export class IkeEndpoint {
     ike.lastActivity = ctx.now
     if (result.dpdAck) ike.dpd.pendingSince = undefined
     for (const spi of result.connected) ctx.emit({ type: 'child-sa-connected', ikeSa: ike.id, spi })
-    const children = this.children.get(ike.id)
+    const children = ike.children
     for (const spi of result.deletedEspSpis) {
       // The peer names its own inbound SPI, which is our outbound one.
       for (const [inbound, outbound] of children ?? []) {
@@ -791,15 +785,20 @@ export class IkeEndpoint {
     return { initiatorCookie: ike.ckyI, responderCookie: ike.ckyR, encryptionKey: ike.encKey, cipher: ike.cipher }
   }
 
-  /** The IKE SA that holds an ESP SA pair now (a Phase 1 rekey moves pairs to the new IKE SA). */
+  /**
+   * The IKE SA that holds an ESP SA pair now (a Phase 1 rekey moves pairs
+   * to the new IKE SA). A scan of the SAs: asked only when a site's ESP SA
+   * is rekeyed (lib/server/sites.ts), which an authenticated site alone can
+   * cause; an index by SPI would cost every session a table entry.
+   */
   ikeSaOfChild(inboundSpi: number): string | undefined {
-    for (const [id, children] of this.children) if (children.has(inboundSpi)) return id
+    for (const ike of this.sas.values()) if (ike.children?.has(inboundSpi)) return ike.id
     return undefined
   }
 
   /** ESP SPIs we allocated and that are live. */
   childSas(ikeSaId: string): [number, number][] {
-    return [...(this.children.get(ikeSaId) ?? [])]
+    return [...(this.byId.get(ikeSaId)?.children ?? [])]
   }
 }
 

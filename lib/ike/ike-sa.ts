@@ -13,6 +13,7 @@ import type { Endpoint } from './types.js'
 import { nextTimerSeq, type Timed } from '../util/deadline-queue.js'
 import { ownCopies, ownCopy } from '../util/buffers.js'
 import { flatString } from '../util/strings.js'
+import type { SpiPairs } from '../util/spi-pairs.js'
 import { VendorIds, identifyVendorId } from './constants.js'
 
 export type MainModeState =
@@ -116,6 +117,8 @@ export class IkeSa implements Timed {
   siteIntent?: string
   /** The configured site this SA authenticated as: only then may its Quick Modes use tunnel mode. */
   site?: string
+  /** Its ESP SA pairs, inbound SPI -> outbound SPI (the endpoint's; a field, not an entry per SA in a Map by id: issue #9). */
+  children: SpiPairs | undefined = undefined
 
   /** Set once (releasePhase1 moves it, unchanged, into the SA's one allocation). */
   #ckyI: Buffer | undefined

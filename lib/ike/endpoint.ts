@@ -133,9 +133,13 @@ export class IkeEndpoint {
   private readonly random: (bytes: number) => Buffer
   private readonly wallClock: () => Date
   private readonly initiatorKeyPair: ((group: DhGroup) => DhKeys) | undefined
+  /**
+   * The SAs by their cookies, spelt as an SA id (ike-sa.ts `saId`): for a
+   * responder the key is its id itself (one string, and no second Map by
+   * id: issue #9). An initiator's id keeps the zero responder cookie it
+   * started with; `byId` finds it through `initiators`.
+   */
   private readonly sas = new Map<string, IkeSa>()
-  /** The same SAs by their id (an initiator's id keeps the zero responder cookie it started with). */
-  private readonly byId = new Map<string, IkeSa>()
   /** Responder SAs by initiator cookie and peer, to answer retransmitted message 1. */
   private readonly byInitiatorCookie = new Map<string, IkeSa>()
   private readonly quickModes = new Map<string, qmode.QuickMode>()
@@ -297,14 +301,24 @@ export class IkeEndpoint {
     }
   }
 
-  /** The SA map's key: the cookies' 16 bytes as a latin1 string (one conversion each, no hex). */
+  /** The SA map's key: the cookies as an SA id spells them (saId, not made flat: a lookup's key is dropped). */
   private key(ckyI: Buffer, ckyR: Buffer): string {
-    return ckyI.toString('latin1') + ckyR.toString('latin1')
+    return `${ckyI.toString('hex')}:${ckyR.toString('hex')}`
+  }
+
+  /** The SA of an id (what events and the server name SAs by). */
+  private byId(id: string): IkeSa | undefined {
+    const ike = this.sas.get(id)
+    if (ike?.id === id) return ike
+    // An initiator past message 2 is held under its final cookies: found by its own, the id's first 16 hex digits.
+    const initiator = this.initiators.get(id.slice(0, 16))
+    return initiator?.id === id ? initiator : undefined
   }
 
   private remember(ike: IkeSa): void {
-    this.sas.set(this.key(ike.ckyI, ike.ckyR), ike)
-    this.byId.set(ike.id, ike)
+    const key = this.key(ike.ckyI, ike.ckyR)
+    // The id's own string when it spells the same cookies (a responder's always): the Map keeps no second one.
+    this.sas.set(key === ike.id ? ike.id : flatString(key), ike)
     if (ike.role === 'responder') this.byInitiatorCookie.set(ike.ckyI.toString('hex'), ike)
     else this.initiators.set(ike.ckyI.toString('hex'), ike)
     ike.observer = this.observer
@@ -319,7 +333,6 @@ export class IkeEndpoint {
     this.reindex(ike)
     this.timers.cancel(ike)
     this.sas.delete(this.key(ike.ckyI, ike.ckyR))
-    if (this.byId.get(ike.id) === ike) this.byId.delete(ike.id)
     if (this.byInitiatorCookie.get(ike.ckyI.toString('hex')) === ike) this.byInitiatorCookie.delete(ike.ckyI.toString('hex'))
     if (this.initiators.get(ike.ckyI.toString('hex')) === ike) this.initiators.delete(ike.ckyI.toString('hex'))
     for (const [k, q] of this.quickModes) if (q.ike === ike) this.quickModes.delete(k)
@@ -346,7 +359,7 @@ export class IkeEndpoint {
 
   /** Starts a Quick Mode under an established IKE SA (a new or rekeyed ESP SA pair). */
   startQuickMode(ikeSaId: string, now: number, request: QuickModeRequest = {}): boolean {
-    const ike = this.byId.get(ikeSaId)
+    const ike = this.byId(ikeSaId)
     if (!ike?.established) return false
     const qm = qmode.initiateQuick(this.context(now), ike, request, this.allocateSpi)
     this.quickModes.set(`${ike.id}/${qm.messageId}`, qm)
@@ -358,7 +371,7 @@ export class IkeEndpoint {
    * false (the peer is known gone, or a benchmark recycles its SAs).
    */
   close(ikeSaId: string, now: number, reason = 'closed', options: { notify?: boolean } = {}): void {
-    const ike = this.byId.get(ikeSaId)
+    const ike = this.byId(ikeSaId)
     if (!ike) return
     if (options.notify !== false) {
       const ctx = this.context(now)
@@ -371,7 +384,7 @@ export class IkeEndpoint {
 
   /** Deletes one ESP SA pair (the old pair after a rekey), telling the peer; false when the IKE SA has no such pair. */
   deleteChildSa(ikeSaId: string, inboundSpi: number, now: number, reason = 'rekeyed'): boolean {
-    const ike = this.byId.get(ikeSaId)
+    const ike = this.byId(ikeSaId)
     const children = ike?.children
     const outbound = children?.get(inboundSpi)
     if (!ike?.established || outbound === undefined) return false
@@ -770,7 +783,7 @@ export class IkeEndpoint {
 
   /** Traffic from the peer (ESP from the data plane) proves it alive: no R-U-THERE needed. */
   touch(ikeSaId: string, now: number): void {
-    const ike = this.byId.get(ikeSaId)
+    const ike = this.byId(ikeSaId)
     if (ike) ike.lastActivity = Math.max(ike.lastActivity, now)
   }
 
@@ -780,7 +793,7 @@ export class IkeEndpoint {
    * and tests; never logged.
    */
   exportKeys(ikeSaId: string): { initiatorCookie: Buffer; responderCookie: Buffer; encryptionKey: Buffer; cipher: string } | undefined {
-    const ike = this.byId.get(ikeSaId)
+    const ike = this.byId(ikeSaId)
     if (!ike?.encKey) return undefined
     return { initiatorCookie: ike.ckyI, responderCookie: ike.ckyR, encryptionKey: ike.encKey, cipher: ike.cipher }
   }
@@ -798,7 +811,7 @@ export class IkeEndpoint {
 
   /** ESP SPIs we allocated and that are live. */
   childSas(ikeSaId: string): [number, number][] {
-    return [...(this.byId.get(ikeSaId)?.children ?? [])]
+    return [...(this.byId(ikeSaId)?.children ?? [])]
   }
 }
 

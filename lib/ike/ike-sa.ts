@@ -146,7 +146,7 @@ export class IkeSa implements Timed {
     this.#ckyI = ownCopy(ckyI)
     this.#ckyR = ownCopy(ckyR)
     // Kept for the SA's life and shared by the index and the binding: flat, not a concatenation.
-    this.id = flatString(`${ckyI.toString('hex')}:${ckyR.toString('hex')}`)
+    this.id = saId(ckyI, ckyR)
     this.#state = role === 'initiator' ? 'I_SENT_SA' : 'R_SENT_SA'
     this.createdAt = now
     this.lastActivity = now
@@ -359,6 +359,11 @@ export class IkeSa implements Timed {
     const { payloads, end } = decodePayloadChain(header.nextPayload, plaintext, 0, false)
     return { payloads, plaintext, end, commit: () => this.advance(header.messageId, lastBlock) }
   }
+}
+
+/** An SA's id, its cookies in hex with a colon between (the endpoint's key for the SA spells them so too): flat, not a concatenation. */
+export function saId(ckyI: Buffer, ckyR: Buffer): string {
+  return flatString(`${ckyI.toString('hex')}:${ckyR.toString('hex')}`)
 }
 
 function replaceZeroed(key: Buffer): Buffer {

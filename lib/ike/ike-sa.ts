@@ -67,11 +67,10 @@ export class IkeSa implements Timed {
   /** The endpoint's timer queue (lib/util/deadline-queue.ts). */
   timerAt: number | undefined = undefined
   readonly timerSeq = nextTimerSeq()
-  /** The endpoint's bookkeeping: held by it; counted half-open from this address; indexed as established under this identity and endpoint. */
+  /** The endpoint's bookkeeping: held by it; counted half-open from this address; indexed as established under this identity. */
   tracked = false
   halfOpenSource: string | undefined = undefined
   identityKey: string | undefined = undefined
-  endpointKey: string | undefined = undefined
   /** The Phase 1 choice; its `transform` (the client's, echoed in our reply) goes once the SA is established. */
   choice?: Omit<Phase1Choice, 'transform'> & { transform?: Phase1Choice['transform'] }
   /** The initiator's SA payload body (SAi_b), which HASH_I/HASH_R cover. */

@@ -59,6 +59,43 @@ export interface IkeSaObserver {
 /** What releasePhase1 keeps of the peer's vendor IDs: none, DPD, fragmentation, both (only asked about with some(), so in a fixed order). */
 const KEPT_VENDOR_IDS: readonly (readonly Buffer[])[] = [[], [VendorIds.DPD.id], [VendorIds.FRAGMENTATION.id], [VendorIds.DPD.id, VendorIds.FRAGMENTATION.id]].map((ids) => Object.freeze(ids))
 
+/**
+ * What only Phase 1 needs: the hash inputs, the Diffie-Hellman state, the
+ * keys and cookies before releasePhase1 packs them, the IV chain of Main
+ * Mode, the half-open bookkeeping. One object the SA drops once Phase 1 is
+ * over, so that an established SA keeps a small shape: each field of the
+ * SA costs 8 B for the SA's whole life (issue #9).
+ */
+class Phase1Material {
+  /** The initiator's SA payload body (SAi_b), which HASH_I/HASH_R cover. */
+  saiB: Buffer | undefined = undefined
+  /** Aggressive Mode: the initiator's ID payload body (IDii_b), which HASH_I covers. */
+  idiB: Buffer | undefined = undefined
+  dh: DhKeys | undefined = undefined
+  gxi: Buffer | undefined = undefined
+  gxr: Buffer | undefined = undefined
+  ni: Buffer | undefined = undefined
+  nr: Buffer | undefined = undefined
+  gxy: Buffer | undefined = undefined
+  skeyid: Buffer | undefined = undefined
+  skeyidD: Buffer | undefined = undefined
+  skeyidA: Buffer | undefined = undefined
+  encKey: Buffer | undefined = undefined
+  /** IV for the next phase-1 message. */
+  p1Iv: Buffer | undefined = undefined
+  /** Last CBC block of the final phase-1 message: the seed of phase-2 IVs. */
+  p1LastBlock: Buffer | undefined = undefined
+  /** The endpoint's: counted half-open from this address. */
+  halfOpenSource: string | undefined = undefined
+  /** Initiator: send INITIAL-CONTACT (a first connection, not a rekey). */
+  initialContact = true
+
+  constructor(
+    public ckyI: Buffer | undefined,
+    public ckyR: Buffer | undefined,
+  ) {}
+}
+
 export class IkeSa implements Timed {
   readonly id: string
   #state: MainModeState
@@ -67,31 +104,13 @@ export class IkeSa implements Timed {
   /** The endpoint's timer queue (lib/util/deadline-queue.ts). */
   timerAt: number | undefined = undefined
   readonly timerSeq = nextTimerSeq()
-  /** The endpoint's bookkeeping: held by it; counted half-open from this address; indexed as established under this identity. */
+  /** The endpoint's bookkeeping: held by it; indexed as established under this identity. */
   tracked = false
-  halfOpenSource: string | undefined = undefined
   identityKey: string | undefined = undefined
   /** The Phase 1 choice; its `transform` (the client's, echoed in our reply) goes once the SA is established. */
   choice?: Omit<Phase1Choice, 'transform'> & { transform?: Phase1Choice['transform'] }
-  /** The initiator's SA payload body (SAi_b), which HASH_I/HASH_R cover. */
-  saiB?: Buffer
-  /** Aggressive Mode: the initiator's ID payload body (IDii_b), which HASH_I covers. */
-  idiB?: Buffer
-  dh?: DhKeys
-  gxi?: Buffer
-  gxr?: Buffer
-  ni?: Buffer
-  nr?: Buffer
-  gxy?: Buffer
-  skeyid?: Buffer
-  // SKEYID_d, SKEYID_a and the key: fields of their own in Phase 1, then views of #kept (below).
-  #skeyidD: Buffer | undefined
-  #skeyidA: Buffer | undefined
-  #encKey: Buffer | undefined
-  /** IV for the next phase-1 message. */
-  private p1Iv?: Buffer
-  /** Last CBC block of the final phase-1 message: the seed of phase-2 IVs. */
-  private p1LastBlock?: Buffer
+  /** Until releasePhase1 (then read from #kept, or absent). */
+  #p1: Phase1Material | undefined
   /** IV chain per phase-2/informational message ID; none on an idle SA (an empty Map costs ~0.2 KB). */
   private p2Ivs: Map<number, Buffer> | undefined
   natT: NatTState = { localBehindNat: false, peerBehindNat: false }
@@ -110,8 +129,6 @@ export class IkeSa implements Timed {
   rekeyStarted = false
   /** Set up by Aggressive Mode (its fragments carry that exchange type). */
   aggressive = false
-  /** Initiator: send INITIAL-CONTACT (a first connection, not a rekey). */
-  initialContact = true
   /** Initiator: the configured site we called (sites.ts). */
   siteIntent?: string
   /** The configured site this SA authenticated as: only then may its Quick Modes use tunnel mode. */
@@ -119,19 +136,16 @@ export class IkeSa implements Timed {
   /** Its ESP SA pairs, inbound SPI -> outbound SPI (the endpoint's; a field, not an entry per SA in a Map by id: issue #9). */
   children: SpiPairs | undefined = undefined
 
-  /** Set once (releasePhase1 moves it, unchanged, into the SA's one allocation). */
-  #ckyI: Buffer | undefined
-  #ckyR: Buffer | undefined
   /**
-   * After releasePhase1: the cookies and the keys in one Buffer (ckyI,
-   * ckyR, the key, SKEYID_d, SKEYID_a, at these ends), each read as a view
-   * made when asked: a Buffer object costs ~0.1 KB, and an idle SA kept
-   * five (issue #9). A field set again after (it is not) would be read
-   * instead.
+   * After releasePhase1: the cookies, the keys and the IV seed in one
+   * ArrayBuffer (ckyI, ckyR, the key, SKEYID_d, SKEYID_a, the last Phase 1
+   * block, at these ends), each read as a view made when asked: a Buffer
+   * object costs ~0.1 KB, and an idle SA kept six, then two (issue #9).
    */
-  #kept: Buffer | undefined
+  #kept: ArrayBuffer | undefined = undefined
   #keyEnd = 0
   #skeyidDEnd = 0
+  #skeyidAEnd = 0
 
   constructor(
     readonly role: 'initiator' | 'responder',
@@ -142,8 +156,7 @@ export class IkeSa implements Timed {
     now: number,
   ) {
     // Kept for the SA's life: copies of their own, not slices of a datagram.
-    this.#ckyI = ownCopy(ckyI)
-    this.#ckyR = ownCopy(ckyR)
+    this.#p1 = new Phase1Material(ownCopy(ckyI), ownCopy(ckyR))
     // Kept for the SA's life and shared by the index and the binding: flat, not a concatenation.
     this.id = saId(ckyI, ckyR)
     this.#state = role === 'initiator' ? 'I_SENT_SA' : 'R_SENT_SA'
@@ -152,28 +165,111 @@ export class IkeSa implements Timed {
     this.localPort = local.port
   }
 
+  /** The Phase 1 material, made again if a field of it is set after releasePhase1 (nothing does: a safe default). */
+  #phase1(): Phase1Material {
+    return (this.#p1 ??= new Phase1Material(undefined, undefined))
+  }
+
+  /** A view of #kept, or undefined before releasePhase1. */
+  #keptView(start: number, end: number): Buffer | undefined {
+    return this.#kept && Buffer.from(this.#kept, start, end - start)
+  }
+
   get ckyI(): Buffer {
-    return this.#ckyI ?? this.#kept!.subarray(0, 8)
+    return this.#p1?.ckyI ?? this.#keptView(0, 8)!
   }
 
   get ckyR(): Buffer {
-    return this.#ckyR ?? this.#kept!.subarray(8, 16)
+    return this.#p1?.ckyR ?? this.#keptView(8, 16)!
   }
 
   set ckyR(cookie: Buffer) {
-    this.#ckyR = cookie
+    this.#phase1().ckyR = cookie
   }
 
   get encKey(): Buffer | undefined {
-    return this.#encKey ?? this.#kept?.subarray(16, this.#keyEnd)
+    return this.#p1?.encKey ?? this.#keptView(16, this.#keyEnd)
   }
 
   get skeyidD(): Buffer | undefined {
-    return this.#skeyidD ?? this.#kept?.subarray(this.#keyEnd, this.#skeyidDEnd)
+    return this.#p1?.skeyidD ?? this.#keptView(this.#keyEnd, this.#skeyidDEnd)
   }
 
   get skeyidA(): Buffer | undefined {
-    return this.#skeyidA ?? this.#kept?.subarray(this.#skeyidDEnd)
+    return this.#p1?.skeyidA ?? this.#keptView(this.#skeyidDEnd, this.#skeyidAEnd)
+  }
+
+  /** IV for the next phase-1 message. */
+  get #p1Iv(): Buffer | undefined {
+    return this.#p1?.p1Iv ?? this.#p1LastBlock
+  }
+
+  /** Last CBC block of the final phase-1 message: the seed of phase-2 IVs. */
+  get #p1LastBlock(): Buffer | undefined {
+    return this.#p1?.p1LastBlock ?? this.#keptView(this.#skeyidAEnd, this.#kept?.byteLength ?? 0)
+  }
+
+  // Phase 1 only (Phase1Material): read as undefined once released.
+  get saiB(): Buffer | undefined {
+    return this.#p1?.saiB
+  }
+  set saiB(v: Buffer | undefined) {
+    if (v !== undefined || this.#p1) this.#phase1().saiB = v
+  }
+  get idiB(): Buffer | undefined {
+    return this.#p1?.idiB
+  }
+  set idiB(v: Buffer | undefined) {
+    if (v !== undefined || this.#p1) this.#phase1().idiB = v
+  }
+  get dh(): DhKeys | undefined {
+    return this.#p1?.dh
+  }
+  set dh(v: DhKeys | undefined) {
+    if (v !== undefined || this.#p1) this.#phase1().dh = v
+  }
+  get gxi(): Buffer | undefined {
+    return this.#p1?.gxi
+  }
+  set gxi(v: Buffer | undefined) {
+    if (v !== undefined || this.#p1) this.#phase1().gxi = v
+  }
+  get gxr(): Buffer | undefined {
+    return this.#p1?.gxr
+  }
+  set gxr(v: Buffer | undefined) {
+    if (v !== undefined || this.#p1) this.#phase1().gxr = v
+  }
+  get ni(): Buffer | undefined {
+    return this.#p1?.ni
+  }
+  set ni(v: Buffer | undefined) {
+    if (v !== undefined || this.#p1) this.#phase1().ni = v
+  }
+  get nr(): Buffer | undefined {
+    return this.#p1?.nr
+  }
+  set nr(v: Buffer | undefined) {
+    if (v !== undefined || this.#p1) this.#phase1().nr = v
+  }
+  get gxy(): Buffer | undefined {
+    return this.#p1?.gxy
+  }
+  get skeyid(): Buffer | undefined {
+    return this.#p1?.skeyid
+  }
+  get halfOpenSource(): string | undefined {
+    return this.#p1?.halfOpenSource
+  }
+  set halfOpenSource(v: string | undefined) {
+    if (v !== undefined || this.#p1) this.#phase1().halfOpenSource = v
+  }
+  /** Initiator: send INITIAL-CONTACT (a first connection, not a rekey); read in Phase 1 only. */
+  get initialContact(): boolean {
+    return this.#p1?.initialContact ?? false
+  }
+  set initialContact(v: boolean) {
+    this.#phase1().initialContact = v
   }
 
   get state(): MainModeState {
@@ -209,18 +305,19 @@ export class IkeSa implements Timed {
    */
   deriveKeys(psk: Buffer | undefined): void {
     const hash = this.hash
-    this.gxy = this.dh!.computeSecret(this.role === 'responder' ? this.gxi! : this.gxr!)
+    const p1 = this.#phase1()
+    p1.gxy = p1.dh!.computeSecret(this.role === 'responder' ? p1.gxi! : p1.gxr!)
     // Our private value has served: zero it and let it go.
-    this.dh!.destroy()
-    this.dh = undefined
-    this.skeyid = this.choice!.authMethod === AuthMethod.RSA_SIG ? crypto.skeyidSig(hash, this.ni!, this.nr!, this.gxy) : crypto.skeyidPsk(hash, psk ?? Buffer.alloc(0), this.ni!, this.nr!)
-    const ids = crypto.deriveSkeyids(hash, this.skeyid, this.gxy, this.ckyI, this.ckyR)
-    this.#skeyidD = ids.d
-    this.#skeyidA = ids.a
-    this.#encKey = crypto.encryptionKey(hash, ids.e, this.choice!.keyLength)
+    p1.dh!.destroy()
+    p1.dh = undefined
+    p1.skeyid = this.choice!.authMethod === AuthMethod.RSA_SIG ? crypto.skeyidSig(hash, p1.ni!, p1.nr!, p1.gxy) : crypto.skeyidPsk(hash, psk ?? Buffer.alloc(0), p1.ni!, p1.nr!)
+    const ids = crypto.deriveSkeyids(hash, p1.skeyid, p1.gxy, this.ckyI, this.ckyR)
+    p1.skeyidD = ids.d
+    p1.skeyidA = ids.a
+    p1.encKey = crypto.encryptionKey(hash, ids.e, this.choice!.keyLength)
     // SKEYID_e has served (the key is a copy or an expansion of it); it may share a buffer with SKEYID_d and _a.
     ids.e.fill(0)
-    this.p1Iv = crypto.phase1Iv(hash, this.gxi!, this.gxr!, this.block)
+    p1.p1Iv = crypto.phase1Iv(hash, p1.gxi!, p1.gxr!, this.block)
   }
 
   header(exchangeType: number, messageId: number, flags: number): Omit<IsakmpHeader, 'length' | 'nextPayload'> {
@@ -236,17 +333,17 @@ export class IkeSa implements Timed {
   }
 
   private ivFor(messageId: number): Buffer {
-    if (messageId === 0) return this.p1Iv!
+    if (messageId === 0) return this.#p1Iv!
     let iv = this.p2Ivs?.get(messageId)
     if (!iv) {
-      iv = crypto.phase2Iv(this.hash, this.p1LastBlock!, messageId, this.block)
+      iv = crypto.phase2Iv(this.hash, this.#p1LastBlock!, messageId, this.block)
       ;(this.p2Ivs ??= new Map()).set(messageId, iv)
     }
     return iv
   }
 
   private advance(messageId: number, lastBlock: Buffer): void {
-    if (messageId === 0) this.p1Iv = lastBlock
+    if (messageId === 0) this.#phase1().p1Iv = lastBlock
     else (this.p2Ivs ??= new Map()).set(messageId, lastBlock)
   }
 
@@ -258,27 +355,30 @@ export class IkeSa implements Timed {
    * of the peer's vendor IDs those still asked about (DPD, fragmentation).
    */
   releasePhase1(): void {
-    this.gxy?.fill(0)
-    this.skeyid?.fill(0)
-    this.gxy = this.skeyid = this.gxi = this.gxr = this.ni = this.nr = this.saiB = this.idiB = undefined
+    const p1 = this.#p1
+    if (p1) {
+      p1.gxy?.fill(0)
+      p1.skeyid?.fill(0)
+      p1.gxy = p1.skeyid = p1.gxi = p1.gxr = p1.ni = p1.nr = p1.saiB = p1.idiB = undefined
+    }
     // The received transform (its attribute list) served our reply only: ~0.4 KB a session (issue #9).
     if (this.choice?.transform) this.choice = { ...this.choice, transform: undefined }
     // What stays is copied into one allocation of its own (a pool slice would pin 8 KiB; one ArrayBuffer
-    // per field costs ~0.2 KB each besides its bytes); the keys' old copies are zeroed.
-    if (this.#encKey && this.p1LastBlock && this.#skeyidD && this.#skeyidA && this.#ckyI && this.#ckyR && !this.#kept) {
-      const old = [this.#encKey, this.#skeyidD, this.#skeyidA]
-      const copies = ownCopies([this.#ckyI, this.#ckyR, ...old, this.p1LastBlock])
-      const lastBlock = copies[5]!
-      this.#keyEnd = 16 + this.#encKey.length
-      this.#skeyidDEnd = this.#keyEnd + this.#skeyidD.length
-      // One view over the first five copies (the allocation's start, up to the last block).
-      this.#kept = Buffer.from(lastBlock.buffer, 0, lastBlock.byteOffset)
-      this.#ckyI = this.#ckyR = this.#encKey = this.#skeyidD = this.#skeyidA = undefined
-      this.p1Iv = this.p1LastBlock = lastBlock
-      for (const key of old) key.fill(0)
-    } else {
-      if (this.#encKey) this.#encKey = replaceZeroed(this.#encKey)
-      if (this.p1LastBlock) this.p1Iv = this.p1LastBlock = ownCopy(this.p1LastBlock)
+    // per field costs ~0.2 KB each besides its bytes), read through views; the keys' old copies are zeroed,
+    // and the Phase 1 material goes.
+    const { encKey, skeyidD, skeyidA, ckyI, ckyR, p1LastBlock } = p1 ?? {}
+    if (p1 && encKey && skeyidD && skeyidA && ckyI && ckyR && p1LastBlock) {
+      const copies = ownCopies([ckyI, ckyR, encKey, skeyidD, skeyidA, p1LastBlock])
+      this.#keyEnd = 16 + encKey.length
+      this.#skeyidDEnd = this.#keyEnd + skeyidD.length
+      this.#skeyidAEnd = this.#skeyidDEnd + skeyidA.length
+      this.#kept = copies[0]!.buffer as ArrayBuffer
+      for (const key of [encKey, skeyidD, skeyidA]) key.fill(0)
+      p1.dh?.destroy()
+      this.#p1 = undefined
+    } else if (p1) {
+      if (p1.encKey) p1.encKey = replaceZeroed(p1.encKey)
+      if (p1.p1LastBlock) p1.p1Iv = p1.p1LastBlock = ownCopy(p1.p1LastBlock)
     }
     // Kept as the shared constants they match (identifyVendorId answers the same): no Buffer of its own per SA,
     // and one of four shared arrays, not an array per SA (a pushed-to one has room for 17: ~0.19 KB, issue #9).
@@ -294,7 +394,8 @@ export class IkeSa implements Timed {
 
   /** Phase 1 is complete: later exchanges seed their IVs from its last block. */
   sealPhase1(): void {
-    this.p1LastBlock = this.p1Iv
+    const p1 = this.#phase1()
+    p1.p1LastBlock = p1.p1Iv
   }
 
   forgetMessageId(messageId: number): void {

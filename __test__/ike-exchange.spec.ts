@@ -98,6 +98,28 @@ for (const preset of ['modern', 'compatible', 'legacy'] as PresetName[]) {
   }
 }
 
+test('an established SA keeps no Phase 1 material; its kept keys and cookies still agree with the peer\'s', (t) => {
+  const net = network({}, {}, true)
+  connect(net)
+  const up = (events: IkeEvent[]) => events.find((e): e is Extract<IkeEvent, { type: 'ike-sa-up' }> => e.type === 'ike-sa-up')!
+  const server = net.server.exportKeys(up(net.serverEvents).ikeSa)!
+  const client = net.client.exportKeys(up(net.clientEvents).ikeSa)!
+  t.deepEqual(server.encryptionKey, client.encryptionKey)
+  t.deepEqual(server.initiatorCookie, client.initiatorCookie)
+  t.deepEqual(server.responderCookie, client.responderCookie)
+  // Reached past the endpoint's privacy (TypeScript's only): what the SA object itself still holds.
+  const sas = (net.server as unknown as { sas: Map<string, Record<string, unknown>> }).sas
+  t.is(sas.size, 1)
+  for (const ike of sas.values()) {
+    for (const field of ['dh', 'gxi', 'gxr', 'ni', 'nr', 'gxy', 'skeyid', 'saiB', 'idiB', 'halfOpenSource']) t.is(ike[field], undefined, field)
+    t.true(Object.isFrozen(ike.choice) && Object.isFrozen(ike.natT) && Object.isFrozen(ike.local), 'shared records')
+  }
+  // A Quick Mode under the released SA (its SKEYID_d, SKEYID_a, key and IV seed read from the kept memory) still works.
+  t.true(net.server.startQuickMode(up(net.serverEvents).ikeSa, 1))
+  net.drive(1)
+  t.is(net.serverEvents.filter((e) => e.type === 'child-sa-up').length, 2)
+})
+
 test('a wrong pre-shared key gives no SAs and an auth-failure', (t) => {
   const net = network({}, { psk: Buffer.from('not-the-key') }, true)
   connect(net)

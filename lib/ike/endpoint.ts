@@ -670,7 +670,7 @@ export class IkeEndpoint {
     const result = handleInformational(ctx, ike, header, body)
     if (!result) return
     ike.lastActivity = ctx.now
-    if (result.dpdAck) ike.dpd.pendingSince = undefined
+    if (result.dpdAck) ike.dpdPendingSince = undefined
     for (const spi of result.connected) ctx.emit({ type: 'child-sa-connected', ikeSa: ike.id, spi })
     const children = ike.children
     for (const spi of result.deletedEspSpis) {
@@ -739,7 +739,7 @@ export class IkeEndpoint {
     const lifetime = this.lifetimeOf(ike)
     let at = ike.createdAt + (ike.role === 'initiator' && !ike.rekeyStarted ? lifetime * 0.9 : lifetime)
     const dpd = this.dpdOf(ike)
-    if (dpd) at = Math.min(at, ike.dpd.pendingSince !== undefined ? ike.dpd.pendingSince + dpd[1] : ike.lastActivity + dpd[0])
+    if (dpd) at = Math.min(at, ike.dpdPendingSince !== undefined ? ike.dpdPendingSince + dpd[1] : ike.lastActivity + dpd[0])
     return at
   }
 
@@ -769,11 +769,11 @@ export class IkeEndpoint {
     if (age >= lifetime) return this.close(ike.id, now, 'Phase 1 lifetime expired')
     const dpd = this.dpdOf(ike)
     if (!dpd) return
-    const pending = ike.dpd.pendingSince
+    const pending = ike.dpdPendingSince
     if (pending !== undefined && now - pending >= dpd[1]) return this.forget(ike, 'dead peer: no answer to R-U-THERE')
     if (pending === undefined && now - ike.lastActivity >= dpd[0]) {
       sendRUThere(this.context(now), ike)
-      ike.dpd.pendingSince = now
+      ike.dpdPendingSince = now
     }
   }
 

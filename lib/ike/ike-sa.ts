@@ -14,6 +14,7 @@ import { nextTimerSeq, type Timed } from '../util/deadline-queue.js'
 import { ownCopies, ownCopy } from '../util/buffers.js'
 import { flatString } from '../util/strings.js'
 import type { SpiPairs } from '../util/spi-pairs.js'
+import { SharedRecords } from '../util/shared-records.js'
 import { VendorIds, identifyVendorId } from './constants.js'
 
 export type MainModeState =
@@ -96,6 +97,11 @@ class Phase1Material {
   ) {}
 }
 
+/** What established SAs keep alike: the suite they agreed (without the transform as received), NAT-T findings, our endpoint. */
+const SHARED_CHOICES = new SharedRecords<Omit<Phase1Choice, 'transform'> & { transform?: Phase1Choice['transform'] }>()
+const SHARED_NAT_T = new SharedRecords<NatTState>()
+const SHARED_LOCALS = new SharedRecords<Endpoint>()
+
 export class IkeSa implements Timed {
   readonly id: string
   #state: MainModeState
@@ -123,8 +129,9 @@ export class IkeSa implements Timed {
   lastActivity: number
   /** Ports we use towards the peer: 500 until NAT-T floats to 4500. */
   localPort: number
-  /** Dead Peer Detection (RFC 3706): our next sequence number and the time an R-U-THERE went unanswered since. */
-  dpd: { seq: number; pendingSince?: number } = { seq: 0 }
+  /** Dead Peer Detection (RFC 3706): our last sequence number, and the time an R-U-THERE went unanswered since (fields, not a record: issue #9). */
+  dpdSeq = 0
+  dpdPendingSince: number | undefined = undefined
   /** Initiator: the Phase 1 rekey before this SA's lifetime ends has begun. */
   rekeyStarted = false
   /** Set up by Aggressive Mode (its fragments carry that exchange type). */
@@ -380,6 +387,10 @@ export class IkeSa implements Timed {
       if (p1.encKey) p1.encKey = replaceZeroed(p1.encKey)
       if (p1.p1LastBlock) p1.p1Iv = p1.p1LastBlock = ownCopy(p1.p1LastBlock)
     }
+    // Records many SAs hold alike, shared (lib/util/shared-records.ts): ~0.2 KB a session (issue #9).
+    if (this.choice) this.choice = SHARED_CHOICES.share(JSON.stringify(this.choice), this.choice)
+    this.natT = SHARED_NAT_T.share(`${this.natT.variant}/${this.natT.localBehindNat}/${this.natT.peerBehindNat}`, this.natT)
+    this.local = SHARED_LOCALS.share(`${this.local.address}\n${this.local.port}`, this.local)
     // Kept as the shared constants they match (identifyVendorId answers the same): no Buffer of its own per SA,
     // and one of four shared arrays, not an array per SA (a pushed-to one has room for 17: ~0.19 KB, issue #9).
     let dpd = false

@@ -48,7 +48,7 @@ export function handleInformational(ctx: Context, ike: IkeSa, header: IsakmpHead
     }
     if (n.notifyType === NotifyType.CONNECTED && n.spi.length === 4) result.connected.push(n.spi.readUInt32BE(0))
     // RFC 3706 5.3: the ACK echoes our sequence number.
-    if (n.notifyType === NotifyType.R_U_THERE_ACK && n.data.length === 4 && n.data.readUInt32BE(0) === ike.dpd.seq) result.dpdAck = true
+    if (n.notifyType === NotifyType.R_U_THERE_ACK && n.data.length === 4 && n.data.readUInt32BE(0) === ike.dpdSeq) result.dpdAck = true
   }
   return result
 }
@@ -73,9 +73,9 @@ export function deleteEspPayload(spis: readonly number[]): PayloadInput {
 
 /** Sends an R-U-THERE with the next sequence number (RFC 3706 5). */
 export function sendRUThere(ctx: Context, ike: IkeSa): void {
-  ike.dpd.seq = (ike.dpd.seq + 1) >>> 0 || 1
+  ike.dpdSeq = (ike.dpdSeq + 1) >>> 0 || 1
   const seq = Buffer.alloc(4)
-  seq.writeUInt32BE(ike.dpd.seq)
+  seq.writeUInt32BE(ike.dpdSeq)
   sendInformational(ctx, ike, [
     { type: PayloadType.NOTIFICATION, doi: 1, protocol: ProtocolId.ISAKMP, spi: Buffer.concat([ike.ckyI, ike.ckyR]), notifyType: NotifyType.R_U_THERE, data: seq },
   ])

@@ -341,6 +341,7 @@ export class IkeEndpoint {
       ike.children = undefined
     }
     this.events.push({ type: 'ike-sa-down', ikeSa: ike.id, reason })
+    ike.destroy()
   }
 
   /** Starts Main Mode towards `path.peer`, then (unless `quick` is false) Quick Mode for an L2TP SA. Returns the IKE SA id (it changes once the responder's cookie is known; events carry the final one). */
@@ -791,7 +792,8 @@ export class IkeEndpoint {
   exportKeys(ikeSaId: string): { initiatorCookie: Buffer; responderCookie: Buffer; encryptionKey: Buffer; cipher: string } | undefined {
     const ike = this.byId(ikeSaId)
     if (!ike?.encKey) return undefined
-    return { initiatorCookie: ike.ckyI, responderCookie: ike.ckyR, encryptionKey: ike.encKey, cipher: ike.cipher }
+    // Copies: the SA's own memory is zeroed when it goes (IkeSa.destroy), a capture may be decrypted after.
+    return { initiatorCookie: Buffer.from(ike.ckyI), responderCookie: Buffer.from(ike.ckyR), encryptionKey: Buffer.from(ike.encKey), cipher: ike.cipher }
   }
 
   /**

@@ -102,6 +102,10 @@ const SHARED_CHOICES = new SharedRecords<Omit<Phase1Choice, 'transform'> & { tra
 const SHARED_NAT_T = new SharedRecords<NatTState>()
 const SHARED_LOCALS = new SharedRecords<Endpoint>()
 
+const FLAG_TRACKED = 1
+const FLAG_REKEY_STARTED = 2
+const FLAG_AGGRESSIVE = 4
+
 export class IkeSa implements Timed {
   readonly id: string
   #state: MainModeState
@@ -110,9 +114,10 @@ export class IkeSa implements Timed {
   /** The endpoint's timer queue (lib/util/deadline-queue.ts). */
   timerAt: number | undefined = undefined
   readonly timerSeq = nextTimerSeq()
-  /** The endpoint's bookkeeping: held by it; indexed as established under this identity. */
-  tracked = false
+  /** The endpoint's bookkeeping: indexed as established under this identity. */
   identityKey: string | undefined = undefined
+  /** tracked, rekeyStarted, aggressive (FLAG_*): one field, not three (each field costs 8 B for the SA's life, issue #9). */
+  #flags = 0
   /** The Phase 1 choice; its `transform` (the client's, echoed in our reply) goes once the SA is established. */
   choice?: Omit<Phase1Choice, 'transform'> & { transform?: Phase1Choice['transform'] }
   /** Until releasePhase1 (then read from #kept, or absent). */
@@ -132,10 +137,6 @@ export class IkeSa implements Timed {
   /** Dead Peer Detection (RFC 3706): our last sequence number, and the time an R-U-THERE went unanswered since (fields, not a record: issue #9). */
   dpdSeq = 0
   dpdPendingSince: number | undefined = undefined
-  /** Initiator: the Phase 1 rekey before this SA's lifetime ends has begun. */
-  rekeyStarted = false
-  /** Set up by Aggressive Mode (its fragments carry that exchange type). */
-  aggressive = false
   /** Initiator: the configured site we called (sites.ts). */
   siteIntent?: string
   /** The configured site this SA authenticated as: only then may its Quick Modes use tunnel mode. */
@@ -150,9 +151,8 @@ export class IkeSa implements Timed {
    * object costs ~0.1 KB, and an idle SA kept six, then two (issue #9).
    */
   #kept: ArrayBuffer | undefined = undefined
-  #keyEnd = 0
-  #skeyidDEnd = 0
-  #skeyidAEnd = 0
+  /** Where the key, SKEYID_d and SKEYID_a end in #kept, a byte each (all end before 256): one field. */
+  #ends = 0
 
   constructor(
     readonly role: 'initiator' | 'responder',
@@ -194,6 +194,18 @@ export class IkeSa implements Timed {
     this.#phase1().ckyR = cookie
   }
 
+  get #keyEnd(): number {
+    return this.#ends & 0xff
+  }
+
+  get #skeyidDEnd(): number {
+    return (this.#ends >> 8) & 0xff
+  }
+
+  get #skeyidAEnd(): number {
+    return this.#ends >> 16
+  }
+
   get encKey(): Buffer | undefined {
     return this.#p1?.encKey ?? this.#keptView(16, this.#keyEnd)
   }
@@ -204,6 +216,28 @@ export class IkeSa implements Timed {
 
   get skeyidA(): Buffer | undefined {
     return this.#p1?.skeyidA ?? this.#keptView(this.#skeyidDEnd, this.#skeyidAEnd)
+  }
+
+  /** Held by the endpoint. */
+  get tracked(): boolean {
+    return (this.#flags & FLAG_TRACKED) !== 0
+  }
+  set tracked(v: boolean) {
+    this.#flags = v ? this.#flags | FLAG_TRACKED : this.#flags & ~FLAG_TRACKED
+  }
+  /** Initiator: the Phase 1 rekey before this SA's lifetime ends has begun. */
+  get rekeyStarted(): boolean {
+    return (this.#flags & FLAG_REKEY_STARTED) !== 0
+  }
+  set rekeyStarted(v: boolean) {
+    this.#flags = v ? this.#flags | FLAG_REKEY_STARTED : this.#flags & ~FLAG_REKEY_STARTED
+  }
+  /** Set up by Aggressive Mode (its fragments carry that exchange type). */
+  get aggressive(): boolean {
+    return (this.#flags & FLAG_AGGRESSIVE) !== 0
+  }
+  set aggressive(v: boolean) {
+    this.#flags = v ? this.#flags | FLAG_AGGRESSIVE : this.#flags & ~FLAG_AGGRESSIVE
   }
 
   /** IV for the next phase-1 message. */
@@ -376,9 +410,11 @@ export class IkeSa implements Timed {
     const { encKey, skeyidD, skeyidA, ckyI, ckyR, p1LastBlock } = p1 ?? {}
     if (p1 && encKey && skeyidD && skeyidA && ckyI && ckyR && p1LastBlock) {
       const copies = ownCopies([ckyI, ckyR, encKey, skeyidD, skeyidA, p1LastBlock])
-      this.#keyEnd = 16 + encKey.length
-      this.#skeyidDEnd = this.#keyEnd + skeyidD.length
-      this.#skeyidAEnd = this.#skeyidDEnd + skeyidA.length
+      const keyEnd = 16 + encKey.length
+      const skeyidDEnd = keyEnd + skeyidD.length
+      const skeyidAEnd = skeyidDEnd + skeyidA.length
+      if (skeyidAEnd > 0xff) throw new Error(`IKE keys of ${skeyidAEnd} bytes`)
+      this.#ends = keyEnd | (skeyidDEnd << 8) | (skeyidAEnd << 16)
       this.#kept = copies[0]!.buffer as ArrayBuffer
       for (const key of [encKey, skeyidD, skeyidA]) key.fill(0)
       p1.dh?.destroy()
@@ -401,6 +437,21 @@ export class IkeSa implements Timed {
       else if (known === VendorIds.FRAGMENTATION) fragmentation = true
     }
     this.peerVendorIds = KEPT_VENDOR_IDS[(dpd ? 1 : 0) + (fragmentation ? 2 : 0)]!
+  }
+
+  /**
+   * The endpoint lets the SA go: its keys are zeroed where they lie (the
+   * kept memory after Phase 1, the Phase 1 material before), and a
+   * Diffie-Hellman private value not yet used. The cookies stay readable.
+   */
+  destroy(): void {
+    if (this.#kept) new Uint8Array(this.#kept, 16).fill(0)
+    const p1 = this.#p1
+    if (p1) {
+      for (const key of [p1.gxy, p1.skeyid, p1.skeyidD, p1.skeyidA, p1.encKey]) key?.fill(0)
+      p1.dh?.destroy()
+      p1.dh = undefined
+    }
   }
 
   /** Phase 1 is complete: later exchanges seed their IVs from its last block. */

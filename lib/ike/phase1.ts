@@ -48,7 +48,8 @@ function natDAddress(address: string): Buffer {
   let bytes = natDAddresses.get(address)
   if (!bytes) {
     bytes = ownCopy(addressBytes(address))
-    if (natDAddresses.size >= NAT_D_ADDRESSES_KEPT) natDAddresses.clear()
+    // The oldest goes (not all at once: a cache that empties and refills would hold a count of strings that wanders).
+    if (natDAddresses.size >= NAT_D_ADDRESSES_KEPT) natDAddresses.delete(natDAddresses.keys().next().value!)
     natDAddresses.set(address, bytes)
   }
   return bytes

@@ -172,7 +172,7 @@ export class IkeSa implements Timed {
     this.localPort = local.port
   }
 
-  /** The Phase 1 material, made again if a field of it is set after releasePhase1 (nothing does: a safe default). */
+  /** The Phase 1 material, made again if a field of it is set after releasePhase1 (only an encrypted message of ID 0 to an established SA would: a safe default). */
   #phase1(): Phase1Material {
     return (this.#p1 ??= new Phase1Material(undefined, undefined))
   }

@@ -119,6 +119,8 @@ export type SessionsRecord =
       echo_interval_s: number
       /** PPP control frames the server's data plane handed to JS per second (echo requests and replies from the fleet). */
       ppp_control_in_per_second: number
+      /** L2TP control messages (HELLOs and their acknowledgements, mostly) the data plane handed to JS per second. */
+      l2tp_control_in_per_second: number
       server_cpu_percent: number
       lag_ms_p50: number
       lag_ms_p99: number
@@ -282,6 +284,7 @@ export async function* runSessionsBench(o: SessionsBenchOptions): AsyncGenerator
     }
     const sessions = server.status().sessions
     const before = server.status().counters?.ppp_control_in ?? 0
+    const l2tpBefore = server.status().counters?.l2tp_control_in ?? 0
     // SESSIONS_BENCH_PROFILE=file.cpuprofile: a CPU profile of the server's process during the echo window (lib/bench/long-tasks.ts reads it).
     const profile = process.env.SESSIONS_BENCH_PROFILE ? new Session() : undefined
     if (profile) {
@@ -296,6 +299,7 @@ export async function* runSessionsBench(o: SessionsBenchOptions): AsyncGenerator
       profile.disconnect()
     }
     const after = server.status().counters?.ppp_control_in ?? 0
+    const l2tpAfter = server.status().counters?.l2tp_control_in ?? 0
     const settled = await settledSnapshot()
     const settledPerSession = (a: number, b: number) => Math.round((a - b) / Math.max(1, sessions))
     yield {
@@ -305,6 +309,7 @@ export async function* runSessionsBench(o: SessionsBenchOptions): AsyncGenerator
       seconds: o.lagSeconds,
       echo_interval_s: echoInterval,
       ppp_control_in_per_second: Math.round((after - before) / o.lagSeconds),
+      l2tp_control_in_per_second: Math.round((l2tpAfter - l2tpBefore) / o.lagSeconds),
       server_cpu_percent: busy.cpuPercent,
       lag_ms_p50: ms(busy.h.percentile(50)),
       lag_ms_p99: ms(busy.h.percentile(99)),
@@ -365,7 +370,7 @@ export function formatSessionsRecord(r: SessionsRecord): string {
   }
   if (r.metric === 'lcp-echo') {
     return (
-      `sessions ${r.sessions} LCP echoes every ${r.echo_interval_s} s both ways, ${r.seconds} s: ${r.ppp_control_in_per_second} PPP control frames/s in, server CPU ${r.server_cpu_percent}%, ` +
+      `sessions ${r.sessions} LCP echoes every ${r.echo_interval_s} s both ways, ${r.seconds} s: ${r.ppp_control_in_per_second} PPP control frames/s in (L2TP ${r.l2tp_control_in_per_second}/s), server CPU ${r.server_cpu_percent}%, ` +
       `event-loop delay p50 ${r.lag_ms_p50} ms, p99 ${r.lag_ms_p99} ms, max ${r.lag_ms_max} ms (idle p99 ${r.idle_lag_ms_p99} ms), ratio ${r.ratio}\n` +
       `  settled after the window: RSS ${r.settled_rss_mb} MB, ${r.settled_rss_bytes_per_session} B per session (warm ${r.settled_rss_bytes_per_session_warm ?? '-'} B; JS heap ${r.settled_js_heap_bytes_per_session} B, outside the heap ${r.settled_native_bytes_per_session} B); ` +
       `heap spaces (MB) ${Object.entries(r.settled_heap_spaces_mb).map(([k, v]) => `${k} ${v}`).join(', ')}`

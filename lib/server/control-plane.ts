@@ -797,6 +797,8 @@ export abstract class ControlPlane {
       // ESP traffic from the peer since the last refresh proves it alive: no DPD probe needed for it. So do the
       // LCP echoes the data plane handled (the keepalive flag): they no longer come up as frames.
       if (rxPackets > (c?.rxPackets ?? 0) || flat[i + 6] === 1) this.ike.touch(call.binding.ikeSa, now)
+      // Listed for its echoes only, with no traffic yet: it still needs no counters object (issue #9).
+      if (!c && rxPackets === 0 && flat[i + 3] === 0 && flat[i + 5] === 0) continue
       if (!c) call.counters = c = countersOf()
       c.rxPackets = rxPackets
       c.rxBytes = flat[i + 2]!

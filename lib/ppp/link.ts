@@ -245,7 +245,8 @@ export class PppLink implements LcpHooks {
   #mppeKeys: MppeKeys | undefined
   #authMethod: Method | undefined
   #passwordChanged = false
-  #upEvent: PppLinkUpEvent | undefined
+  /** `up` was emitted (a flag: the event itself goes to the owner, issue #9). */
+  #upSent = false
   #downEmitted = false
   /** The reason `down` reports when it differs from what the peer is told (auth failures). */
   #downReason: string | undefined
@@ -313,8 +314,8 @@ export class PppLink implements LcpHooks {
     if (options.role === 'server') {
       this.#ipcpServer = new IpcpServerPolicy({
         localAddress: options.localAddress!,
-        dns: options.dns ?? [],
-        nbns: options.nbns ?? [],
+        dns: options.dns ?? NONE,
+        nbns: options.nbns ?? NONE,
         assign: (requested) => this.#assign(requested),
       })
       this.#ipcp = new Automaton('IPCP', this.#ipcpServer, automatonOptions())
@@ -385,7 +386,7 @@ export class PppLink implements LcpHooks {
 
   /** Whether `up` was emitted and `down` not yet. */
   get isUp(): boolean {
-    return this.#upEvent !== undefined && !this.#downEmitted
+    return this.#upSent && !this.#downEmitted
   }
 
   // --- driving it -------------------------------------------------------------
@@ -622,7 +623,7 @@ export class PppLink implements LcpHooks {
   #emitDown(reason: string): void {
     if (this.#downEmitted) return
     this.#downEmitted = true
-    const event: PppLinkEvent = { type: 'down', reason: this.#downReason ?? reason, wasUp: this.#upEvent !== undefined }
+    const event: PppLinkEvent = { type: 'down', reason: this.#downReason ?? reason, wasUp: this.#upSent }
     if (this.#user !== undefined) event.user = this.#user
     if (this.role === 'server' && this.#ipcpServer!.peerAddress !== undefined) event.address = this.#ipcpServer!.peerAddress
     this.#events = pushed(this.#events, event)
@@ -670,7 +671,7 @@ export class PppLink implements LcpHooks {
         const terminating = this.#closing || TERMINATING.has(this.#lcp.state)
         // Once authenticated (Network phase) a renegotiation ends the session: a new
         // authentication could name another user than the one the address was given to.
-        if (terminating || this.#phase === 'Network' || this.#upEvent !== undefined) {
+        if (terminating || this.#phase === 'Network' || this.#upSent) {
           this.#stopNetwork(now)
           this.#emitDown(event.reason ?? 'LCP down')
           if (!this.#closing) this.#closeWith(now, event.reason ?? 'LCP renegotiated')
@@ -821,7 +822,7 @@ export class PppLink implements LcpHooks {
   }
 
   #linkUp(now: number): void {
-    if (this.#upEvent) return
+    if (this.#upSent) return
     const lcp = this.#lcpPolicy.negotiated
     let address: string | undefined
     let localAddress: string | undefined
@@ -855,7 +856,9 @@ export class PppLink implements LcpHooks {
     if (this.#policy) up.policy = this.#policy
     if (this.#mppeKeys) up.mppeKeys = this.#mppeKeys
     if (this.#passwordChanged) up.passwordChanged = true
-    this.#upEvent = up
+    this.#upSent = true
+    // The keys went out with the event: the link has no further use for them.
+    this.#mppeKeys = undefined
     this.#events = pushed(this.#events, up)
     // The peer negotiated IPCP, so it has our Success: the authenticator has nothing left to answer (a repeated
     // Response is now discarded). Its challenge, final packet and queues would otherwise stay for the link's life (issue #9).

@@ -118,7 +118,8 @@ export interface Call extends Timed {
   early: Buffer[]
   binding: Binding
   link: PppLink
-  up?: PppLinkUpEvent
+  /** What the session reads of PPP's up event (callUp): not the event itself, with its DNS list copy, MRU, keys (issue #9). */
+  up?: CallUp
   startedAt: number
   /** Wall-clock ms (Date.now()) when it started: a number, not a Date per call (~0.1 KB, issue #9). */
   startedWall: number
@@ -141,6 +142,14 @@ export interface Call extends Timed {
   counterBase?: SessionCounters
   /** The current data-plane entry's figures as of the last refreshCounters() (none before any traffic): on the call, not in a Map by call id (issue #9). */
   counters?: SessionCounters
+}
+
+/** The fields of PPP's up event a live call reads (user, address, the data plane's framing, the user's policy). */
+export type CallUp = Pick<PppLinkUpEvent, 'user' | 'address' | 'acfc' | 'pfc' | 'peerMru' | 'authMethod' | 'policy'>
+
+/** A call's up record in one fixed shape: the event's other fields go with the event (~0.1 KB per call, issue #9). */
+function callUp(e: PppLinkUpEvent): CallUp {
+  return { user: e.user, address: e.address, acfc: e.acfc, pfc: e.pfc, peerMru: e.peerMru, authMethod: e.authMethod, policy: e.policy }
 }
 
 /** A session's traffic as the data plane counts it. */
@@ -643,7 +652,7 @@ export abstract class ControlPlane {
         if (e.final) call.ending ??= { reason: 'error', detail: `authentication failed: ${e.reason}` }
         return
       case 'up':
-        call.up = e
+        call.up = callUp(e)
         call.startedAt = now
         call.startedWall = Date.now()
         try {

@@ -22,7 +22,7 @@
  */
 import type { DataPlaneEvent, PolicyOptions, SessionOptions } from '../../native/index.js'
 import { GENERIC_FAILURE_MESSAGE, type AuthResult, type AuthSuccess, type Authenticator, type Method } from '../auth/index.js'
-import { isRadiusSuccess } from '../auth/radius/authenticator.js'
+import { isRadiusSuccess, type RadiusAcceptInfo, type RadiusAuthSuccess } from '../auth/radius/authenticator.js'
 import type { SessionRef, TunnelUpEvent } from '../l2tp/endpoint.js'
 import { PppLink, type PppLinkEvent, type PppLinkOptions } from '../ppp/link.js'
 import type { Ipv4Pool, Ipv6PrefixPool, PoolStats } from '../pool/ip-pool.js'
@@ -57,9 +57,16 @@ export interface ServerControlPlaneOptions extends ControlPlaneOptions {
   sites?: { settings: readonly SiteSettings[]; port: SitePort; local: { address: string; port: number }; peerIkePort: number }
 }
 
-/** What a call's accepted authentication brings beyond the user's policy. */
+/**
+ * What a call keeps of its accepted authentication: the user, their policy
+ * and RADIUS's Accept (Class, Filter-Id... for accounting and CoA), not the
+ * AuthSuccess itself, whose MS-CHAPv2 authenticator response and message
+ * are spent once CHAP Success is sent (~0.1 KB per call, issue #9).
+ */
 interface CallAuth {
-  auth: AuthSuccess
+  user: string
+  userPolicy: UserPolicy
+  radius?: RadiusAcceptInfo
   /** RADIUS Filter-Id (or a CoA's). */
   filterId?: readonly string[]
   /** The session's traffic policy, resolved from the above and the user's policy. */
@@ -203,7 +210,7 @@ export class ServerControlPlane extends ControlPlane {
   private policyOf(extras: CallAuth): PolicyOptions | { error: string } {
     const set = this.server.access
     if (!set) return { default: 'allow', rules: [] }
-    return resolveSessionPolicy(set, { user: extras.auth.user, policy: extras.auth.policy, ...(extras.filterId ? { filterId: extras.filterId } : {}) })
+    return resolveSessionPolicy(set, { user: extras.user, policy: extras.userPolicy, ...(extras.filterId ? { filterId: extras.filterId } : {}) })
   }
 
   poolStats(): PoolStats {
@@ -259,10 +266,14 @@ export class ServerControlPlane extends ControlPlane {
     }
   }
 
-  /** The accepted authentication of a live call (RADIUS: isRadiusSuccess gives Class, Acct-Interim-Interval...). */
+  /** The accepted authentication of a live call, as far as it is kept: user, policy and (RADIUS: isRadiusSuccess) the Accept's Class, Acct-Interim-Interval... */
   sessionAuth(id: number): AuthSuccess | undefined {
     const call = this.calls.get(id)
-    return call && serverCall(call).login?.auth
+    const login = call && serverCall(call).login
+    if (!login) return undefined
+    if (!login.radius) return { ok: true, user: login.user, policy: login.userPolicy }
+    const radius: RadiusAuthSuccess = { ok: true, user: login.user, policy: login.userPolicy, radius: login.radius }
+    return radius
   }
 
   /** Ends a session (PPP Terminate, CDN) with `reason`; false when there is no such session. */
@@ -362,8 +373,9 @@ export class ServerControlPlane extends ControlPlane {
   private answer(call: Call, id: number, result: AuthResult): void {
     if (call.finished) return
     if ('ok' in result && result.ok) {
-      const extras: CallAuth = { auth: result }
       const radius = isRadiusSuccess(result) ? result.radius : undefined
+      const extras: CallAuth = { user: result.user, userPolicy: result.policy }
+      if (radius) extras.radius = radius
       if (radius && radius.filterId.length > 0) extras.filterId = radius.filterId
       if (radius?.framedMtu !== undefined) extras.mtu = radius.framedMtu
       const policy = this.policyOf(extras)

@@ -161,7 +161,7 @@ export class L2tpEndpoint {
       ...t.ref(),
       state: t.state,
       initiator: t.initiator,
-      sessions: [...t.sessions.values()].map((s) => ({ sessionId: s.id, peerSessionId: s.peerSessionId, state: s.state })),
+      sessions: t.sessionList().map((s) => ({ sessionId: s.id, peerSessionId: s.peerSessionId, state: s.state })),
     }))
   }
 
@@ -370,7 +370,7 @@ export class L2tpEndpoint {
       this.byId.delete(t.id)
       this.unindex(t)
       this.tunnelIds.release(t.id)
-      for (const id of t.sessions.keys()) {
+      for (const { id } of t.sessionList()) {
         this.sessionIds.release(id)
         this.sessionTunnel.delete(id)
       }

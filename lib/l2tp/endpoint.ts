@@ -131,6 +131,7 @@ export class L2tpEndpoint {
         this.sessionTunnel.delete(id)
       },
       countRetransmit: () => this.retransmits++,
+      encode: { ...(this.config.secret ? { secret: this.config.secret } : {}), randomBytes: this.random },
     }
   }
 

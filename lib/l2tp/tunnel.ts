@@ -17,7 +17,7 @@
 import crypto from 'node:crypto'
 import { AvpType, CdnResult, FramingBit, GeneralError, MessageType, StopCcnResult } from './constants.js'
 import { avp, avpValue, encodeControl, mandatoryFailure } from './codec.js'
-import type { AvpInput, ControlMessage, DecodedControl, L2tpCodecErrorCode, ResultCodeValue } from './codec.js'
+import type { AvpInput, ControlMessage, DecodedControl, EncodeOptions, L2tpCodecErrorCode, ResultCodeValue } from './codec.js'
 import type { RandomBytes } from './ids.js'
 import { nextTimerSeq, type Timed } from '../util/deadline-queue.js'
 import { ReliableChannel } from './reliable.js'
@@ -347,6 +347,8 @@ export interface TunnelHost {
   releaseSession(sessionId: number): void
   /** A control message was sent again (for the retransmit counter). */
   countRetransmit?(): void
+  /** How every tunnel of the host encodes its control messages (one object for all of them, not one per tunnel: issue #9). */
+  readonly encode?: EncodeOptions
 }
 
 export type TunnelState = 'Idle' | 'WaitCtlReply' | 'WaitCtlConn' | 'Established' | 'Closing'
@@ -359,6 +361,9 @@ interface PeerInfo {
   bearerCapabilities?: number
   receiveWindow: number
 }
+
+/** What a tunnel knows of its peer before SCCRQ/SCCRP tells, and after tunnel-up told the owner (nothing reads it then): shared (issue #9). */
+const NO_PEER_INFO: PeerInfo = Object.freeze({ hostName: '', receiveWindow: 4 })
 
 const SESSION_MESSAGES: ReadonlySet<number> = new Set<number>([
   MessageType.ICRQ, MessageType.ICRP, MessageType.ICCN, MessageType.CDN,
@@ -391,7 +396,8 @@ export class Tunnel implements Timed, SessionHost {
   private readonly config: ResolvedL2tpConfig
   private ourChallenge: Buffer | undefined
   private peerChallenged = false
-  private peerInfo: PeerInfo = { hostName: '', receiveWindow: 4 }
+  /** The peer's SCCRQ/SCCRP details, until tunnel-up carries them out. */
+  private peerInfo: PeerInfo = NO_PEER_INFO
   private lastReceived: number
   private lastHello = -Infinity
   private setupDeadline = Infinity
@@ -416,7 +422,7 @@ export class Tunnel implements Timed, SessionHost {
       maxTries: c.retransmitTries,
       ackDelay: c.ackDelay,
       initialNr,
-      encode: { ...(c.secret ? { secret: c.secret } : {}), randomBytes: host.random },
+      encode: host.encode ?? { ...(c.secret ? { secret: c.secret } : {}), randomBytes: host.random },
       counter: host,
     })
     this.tieBreaker = initiator && c.tieBreaker !== false ? (Buffer.isBuffer(c.tieBreaker) ? c.tieBreaker : host.random(8)) : undefined
@@ -761,6 +767,8 @@ export class Tunnel implements Timed, SessionHost {
     this.lastReceived = now
     const authenticated = this.ourChallenge !== undefined && this.peerChallenged
     this.host.emit({ type: 'tunnel-up', ...this.ref(), initiator: this.initiator, peerHostName: this.peerInfo.hostName, ...withoutHostName(this.peerInfo), authenticated })
+    // Told: the host name and vendor strings need not stay for the tunnel's life.
+    this.peerInfo = NO_PEER_INFO
     for (const s of this.sessionList()) s.start(now)
   }
 

@@ -97,13 +97,17 @@ export interface ControlPlaneOptions {
   maxCallsPerTick?: number
 }
 
+/** What a call keeps of its L2TP session: the ids, the peer's L2TP port and sequencing. */
+export type CallL2tp = Omit<SessionRef, 'peer'> & { peerL2tpPort: number; sequencing?: boolean }
+
 /**
- * What a call keeps of its L2TP session's events: the ids, the peer and
- * sequencing, in one fixed shape (the session-up event has up to 17 fields,
- * most out of object: ~0.1 KB more per call, issue #9).
+ * A call's L2TP session in one fixed shape (the session-up event has up to
+ * 17 fields, most out of object: ~0.1 KB more per call), and of the event's
+ * copy of the peer only its L2TP port (the peer is the binding's: ~60 B
+ * more per call; issue #9).
  */
-function callRef(e: SessionRef & { sequencing?: boolean }): SessionRef & { sequencing?: boolean } {
-  return { binding: e.binding, peer: e.peer, tunnelId: e.tunnelId, peerTunnelId: e.peerTunnelId, sessionId: e.sessionId, peerSessionId: e.peerSessionId, sequencing: e.sequencing }
+function callRef(e: SessionRef & { sequencing?: boolean }): CallL2tp {
+  return { binding: e.binding, peerL2tpPort: e.peer.l2tpPort, tunnelId: e.tunnelId, peerTunnelId: e.peerTunnelId, sessionId: e.sessionId, peerSessionId: e.peerSessionId, sequencing: e.sequencing }
 }
 
 /** One PPP session over one L2TP session. */
@@ -111,7 +115,7 @@ export interface Call extends Timed {
   /** The data plane's session id, and the id `kick` takes. */
   id: number
   /** The L2TP session: its ids from session-connecting, the whole session-up once ICCN came. */
-  l2tp: SessionRef & { sequencing?: boolean }
+  l2tp: CallL2tp
   /** PPP started (session-up seen). */
   opened: boolean
   /** PPP frames that came before session-up (the shared empty array while none: lib/util/queues.ts). */
@@ -608,7 +612,7 @@ export abstract class ControlPlane {
       localSession: call.l2tp.sessionId,
       peerTunnel: call.l2tp.peerTunnelId,
       peerSession: call.l2tp.peerSessionId,
-      peerPort: call.l2tp.peer.l2tpPort,
+      peerPort: call.l2tp.peerL2tpPort,
       sequencing: call.l2tp.sequencing,
       mru: up ? Math.min(up.peerMru, this.o.ppp.mtu) : this.o.ppp.mtu,
       ...(up ? { acfc: up.acfc, pfc: up.pfc } : {}),

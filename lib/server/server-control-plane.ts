@@ -31,7 +31,7 @@ import type { UserPolicy } from '../auth/index.js'
 import type { IkeEvent } from '../ike/types.js'
 import type { Binding } from './bindings.js'
 import { resolveSessionPolicy, samePolicy, type SessionPolicySet } from './session-policy.js'
-import { ControlPlane, dataPlaneSummary, earlier, type Call, type ControlPlaneOptions } from './control-plane.js'
+import { ControlPlane, dataPlaneSummary, earlier, type Call, type ControlPlaneOptions, type PppSettings } from './control-plane.js'
 import { SiteManager, type SitePort, type SiteSettings } from './sites.js'
 import type { SessionAnomalyInfo, SessionDownReason, SiteInfo } from './types.js'
 
@@ -124,6 +124,8 @@ export class ServerControlPlane extends ControlPlane {
   /** Authentication requests in flight, and those refused because too many were. */
   readonly auth = { pending: 0, busy: 0 }
   private readonly siteLinks: SiteManager | undefined
+  /** New links' shared options and what they were made from (linkOptions). */
+  private sharedLink: { ppp: PppSettings; authMethods: readonly Method[]; dns: readonly string[]; gateway: string; options: PppLinkOptions } | undefined
 
   constructor(options: ServerControlPlaneOptions) {
     super({ ...options, l2tp: { ...options.l2tp, role: 'lns' } })
@@ -232,19 +234,32 @@ export class ServerControlPlane extends ControlPlane {
   }
 
   protected newLink(_e: SessionRef, binding: Binding): PppLink {
+    return new PppLink(this.linkOptions(), { address: binding.peer.address, port: binding.peer.port, ikeId: binding.peerId })
+  }
+
+  /**
+   * The options every new link shares (one object, not one per link: ~0.1
+   * KB, issue #9), made again when what they are made of changes: a reload
+   * brings new ppp settings, methods and DNS lists (new objects).
+   */
+  private linkOptions(): PppLinkOptions {
     const ppp = this.o.ppp
-    return new PppLink({
+    const s = this.server
+    const made = this.sharedLink
+    if (made && made.ppp === ppp && made.authMethods === s.authMethods && made.dns === s.dns && made.gateway === s.gateway) return made.options
+    const options: PppLinkOptions = {
       role: 'server',
       mru: ppp.mtu,
-      authMethods: this.server.authMethods,
+      authMethods: s.authMethods,
       echoInterval: ppp.echoInterval,
       echoFailures: ppp.echoFailures,
       ipv6: ppp.ipv6,
-      peer: { address: binding.peer.address, port: binding.peer.port, ikeId: binding.peerId },
-      localAddress: this.server.gateway,
-      dns: this.server.dns,
+      localAddress: s.gateway,
+      dns: s.dns,
       assignAddress: this.assignAddress,
-    })
+    }
+    this.sharedLink = { ppp, authMethods: s.authMethods, dns: s.dns, gateway: s.gateway, options }
+    return options
   }
 
   /** Every link's address assignment: one function for the server, not a closure per link (issue #9). */

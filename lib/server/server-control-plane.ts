@@ -389,7 +389,8 @@ export class ServerControlPlane extends ControlPlane {
     if (call.finished) return
     if ('ok' in result && result.ok) {
       const radius = isRadiusSuccess(result) ? result.radius : undefined
-      const extras: CallAuth = { user: result.user, userPolicy: result.policy }
+      // `policy` in the literal: set below, it then stays in the object, not in a property array of its own (~24 B).
+      const extras: CallAuth = { user: result.user, userPolicy: result.policy, policy: undefined }
       if (radius) extras.radius = radius
       if (radius && radius.filterId.length > 0) extras.filterId = radius.filterId
       if (radius?.framedMtu !== undefined) extras.mtu = radius.framedMtu

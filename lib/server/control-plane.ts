@@ -124,6 +124,12 @@ export interface Call extends Timed {
   link: PppLink
   /** What the session reads of PPP's up event (callUp): not the event itself, with its DNS list copy, MRU, keys (issue #9). */
   up?: CallUp
+  /**
+   * The server's record of the call's login (server-control-plane.ts; the
+   * client has none). Named here so that the call is made with it: a field
+   * added later goes to a property array of its own (~40 B per call).
+   */
+  login?: object
   startedAt: number
   /** Wall-clock ms (Date.now()) when it started: a number, not a Date per call (~0.1 KB, issue #9). */
   startedWall: number
@@ -571,7 +577,7 @@ export abstract class ControlPlane {
       return undefined
     }
     const id = this.allocateCallId()
-    const call: Call = { id, l2tp: callRef(e), binding, link: this.newLink(e, binding), startedAt: now, startedWall: Date.now(), cleared: false, finished: false, opened: false, early: NONE, timerAt: undefined, timerSeq: nextTimerSeq() }
+    const call: Call = { id, l2tp: callRef(e), binding, link: this.newLink(e, binding), up: undefined, login: undefined, startedAt: now, startedWall: Date.now(), cleared: false, finished: false, opened: false, early: NONE, timerAt: undefined, timerSeq: nextTimerSeq() }
     this.calls.set(id, call)
     this.callBySession.set(e.sessionId, call)
     try {

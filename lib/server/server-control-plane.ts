@@ -101,7 +101,8 @@ interface ServerCall extends Call {
   v6?: Ipv6Session
 }
 
-const serverCall = (call: Call): ServerCall => call
+/** Every call of this control plane is a ServerCall: its `login` is only ever set here. */
+const serverCall = (call: Call): ServerCall => call as ServerCall
 
 interface Ipv6Session {
   /** IPV6CP's interface identifiers (16 hex digits): ours makes the RA's source. */

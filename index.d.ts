@@ -24,6 +24,7 @@ export type {
   EspSaOptions,
   EspSaStats,
   EspSuiteInfo,
+  KeepaliveOptions,
   LocalAddresses,
   OpenedBatch,
   PacketBatch,

@@ -720,6 +720,35 @@ test('echo timeout: 4 unanswered Echo-Requests take the link down', async (t) =>
   t.is(pair.server.nextTimeout(), undefined)
 })
 
+test('echo offloaded: the link hands over its Magic-Numbers, MRU, schedule and count, then sends no Echo-Request and still answers one', async (t) => {
+  const pair = new Pair(serverOptions(pool()), clientOptions({ echoInterval: 0 })).open()
+  t.is(pair.server.offloadEcho(pair.now), undefined, 'nothing to hand over before LCP is Opened')
+  await pair.run(pair.bothUp)
+  const upAt = pair.now
+  // One Echo-Request (at +30 s) unanswered at the handover; the next was due at +60 s.
+  pair.drop = () => true
+  await pair.run(() => false, upAt + 50)
+  pair.drop = () => false
+  const offload = pair.server.offloadEcho(pair.now)!
+  const negotiated = pair.server.negotiated
+  t.deepEqual(offload, { magic: negotiated.magic, peerMagic: negotiated.peerMagic, peerMru: negotiated.peerMru, interval: 30, failures: 4, identifier: 1, pending: 1, dueIn: upAt + 60 - pair.now })
+  t.true(offload.dueIn > 0 && offload.dueIn <= 30)
+  t.not(offload.magic, 0)
+  t.true(pair.server.echoOffloaded)
+  const sent = pair.sent('server').filter((f) => f.protocol === Protocol.LCP && f.packet.kind === 'echo-request').length
+  await pair.run(() => false, upAt + 600)
+  t.is(pair.sent('server').filter((f) => f.protocol === Protocol.LCP && f.packet.kind === 'echo-request').length, sent, 'no Echo-Request of its own')
+  t.true(pair.server.isUp, 'and no echo timeout: that is the keepalive holder\'s to say')
+  pair.server.receive(lcpFrame(Code.ECHO_REQUEST, 9, Buffer.from([0, 0, 0, 1])), pair.now)
+  const [reply] = packets(drain(pair.server).frames, Protocol.LCP)
+  t.is(reply!.code, Code.ECHO_REPLY, 'an Echo-Request that reaches it is still answered')
+  // The holder's timeout is closed the way the link's own timer closes.
+  pair.server.close(pair.now, 'echo timeout')
+  await pair.run(() => pair.down('server') !== undefined)
+  t.is(pair.down('server')!.reason, 'echo timeout')
+  t.false(pair.server.echoOffloaded, 'the handover ended with the Opened LCP')
+})
+
 test('Echo-Reply and Protocol-Reject never exceed the peer\'s MRU', async (t) => {
   const pair = new Pair(serverOptions(pool()), clientOptions({ mru: 1270, echoInterval: 0 })).open()
   await pair.run(pair.bothUp)

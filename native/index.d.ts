@@ -52,6 +52,12 @@ export declare class DataPlane {
   /** Replaces a session's policy without touching its traffic. */
   setPolicy(session: number, policy: PolicyOptions): void
   /**
+   * Hands a session's LCP keepalive to the data plane, or (null) takes
+   * it back: the peer's echoes then go up to the control plane again.
+   * False when there is no such session.
+   */
+  setKeepalive(session: number, keepalive?: KeepaliveOptions | undefined | null): boolean
+  /**
    * Sends control frames: frame i is `data[offsets[i]..offsets[i+1]]` with
    * `meta[i]`. IKE goes over UDP 500/4500; L2TP control messages and PPP
    * frames go inside ESP to the binding's or session's peer. Returns how
@@ -67,7 +73,10 @@ export declare class DataPlane {
   /**
    * The counters of the sessions whose traffic changed since the last
    * call, flat: `[id, rxPackets, rxBytes, txPackets, txBytes,
-   * policyDenied]` per session. For the control plane's periodic
+   * policyDenied, keepaliveHeard]` per session; `keepaliveHeard` is 1
+   * when the data plane's LCP keepalive heard from the peer since the
+   * last call (a session with only that is listed too: its peer is
+   * alive though no frame went up), else 0. For the control plane's periodic
    * refresh: with 10,000 sessions and few of them busy, `stats()` built
    * 30,000 objects every time; this builds one array of the busy ones.
    */
@@ -229,7 +238,8 @@ export interface ControlMeta {
 export interface DataPlaneEvent {
   /**
    * sa-soft-lifetime, sa-hard-lifetime, sa-sequence-near-exhaustion,
-   * sa-auth-failures, peer-changed, session-idle, session-anomaly,
+   * sa-auth-failures, peer-changed, session-idle, session-echo-timeout
+   * (`count`: the Echo-Requests left unanswered), session-anomaly,
    * drops, worker-panic.
    */
   type: string
@@ -366,6 +376,31 @@ export declare function ikePrf(hash: number, key: Uint8Array, a: Uint8Array, b?:
  */
 export declare function ikeSkeyids(hash: number, skeyid: Uint8Array, gxy: Uint8Array, ckyI: Uint8Array, ckyR: Uint8Array): Buffer
 
+/**
+ * LCP keepalive handed to the data plane (LCP Opened): it answers the
+ * peer's Echo-Requests and takes its Echo-Replies (they no longer reach
+ * the control plane), sends ours every `intervalMs`, and raises
+ * `session-echo-timeout` when `failures` are unanswered.
+ */
+export interface KeepaliveOptions {
+  /** Our LCP Magic-Number (0: none negotiated). */
+  magic: number
+  /** The peer's (0: none): a request with our number and not the peer's is a loop, not answered. */
+  peerMagic: number
+  /** The peer's MRU: replies are cut to it. */
+  peerMru: number
+  /** Milliseconds between our Echo-Requests; 0: none sent (the peer's still answered). */
+  intervalMs: number
+  /** Unanswered Echo-Requests after which `session-echo-timeout` is raised (at least 1). */
+  failures: number
+  /** The Identifier of the last Echo-Request the control plane sent (default 0); ours go on from it. */
+  identifier?: number
+  /** Echo-Requests the control plane sent that are still unanswered (default 0). */
+  pending?: number
+  /** Milliseconds to our first Echo-Request (default `intervalMs`). */
+  firstMs?: number
+}
+
 export interface LocalAddresses {
   ike: Array<string>
   natt: Array<string>
@@ -489,6 +524,11 @@ export interface SessionOptions {
   sequencing?: boolean
   idleTimeoutMs?: number
   policy?: PolicyOptions
+  /**
+   * LCP keepalive in the data plane (absent: LCP echoes go up as other control frames).
+   * Installed again with the same Magic-Numbers, the session keeps its keepalive's schedule.
+   */
+  keepalive?: KeepaliveOptions
 }
 
 export interface SessionStats {

@@ -15,7 +15,9 @@
  * Records (bench "sessions"): metric "memory" per count (ratio: bytes per
  * session over the 16 KiB goal of issue #9), metric "lcp-echo" once
  * (ratio: event-loop delay p99 over the idle p99, both including the
- * histogram's 10 ms resolution, so 1 is no added delay), metric
+ * histogram's 10 ms resolution, so 1 is no added delay; its `settled_*`
+ * fields are a second memory reading after the window, when V8 may have
+ * shrunk its young generation back), metric
  * "teardown" once (how long hanging everything up took, and whether the
  * server came back to idle memory).
  */
@@ -117,12 +119,27 @@ export type SessionsRecord =
       echo_interval_s: number
       /** PPP control frames the server's data plane handed to JS per second (echo requests and replies from the fleet). */
       ppp_control_in_per_second: number
+      /** L2TP control messages (HELLOs and their acknowledgements, mostly) the data plane handed to JS per second. */
+      l2tp_control_in_per_second: number
       server_cpu_percent: number
       lag_ms_p50: number
       lag_ms_p99: number
       lag_ms_max: number
       idle_lag_ms_p99: number
       ratio: number
+      /**
+       * Settled: the server's memory once it has run the echo window with every session up (no setup since the memory
+       * record), read ~1 s after a full GC so V8's unmapper has released the pages it freed. Per session against the
+       * cold idle server (as `rss_bytes_per_session`) and the warm one; the heap spaces' physical sizes show whether V8
+       * shrank its young generation (new space) once the JS heap stopped allocating.
+       */
+      settled_rss_mb: number
+      settled_rss_bytes_per_session: number
+      settled_rss_bytes_per_session_warm: number | null
+      settled_js_heap_bytes_per_session: number
+      settled_native_bytes_per_session: number
+      settled_heap_spaces_mb: Record<string, number>
+      settled_old_space_mb: OldSpaceMb
     }
   | {
       bench: 'sessions'
@@ -154,6 +171,14 @@ const malloc = (): MallocMb => {
 }
 const spaces = () => Object.fromEntries(getHeapSpaceStatistics().map((s) => [s.space_name.replace(/_space$/, ''), mb(s.physical_space_size)]))
 const ms = (ns: number) => Math.max(0, Math.round((ns / 1e6 - LAG_RESOLUTION_MS) * 100) / 100)
+
+/** A full GC (snapshot()), then ~1 s for V8's unmapper to hand the freed pages back, then RSS and the heap spaces again. */
+async function settledSnapshot(): Promise<{ s: Snapshot; spaces: Record<string, number>; old: OldSpaceMb }> {
+  const s = snapshot()
+  await sleep(1000)
+  const m = process.memoryUsage()
+  return { s: { ...s, rss: mb(m.rss), rssBytes: m.rss, heapUsed: m.heapUsed, heapTotal: m.heapTotal }, spaces: spaces(), old: oldSpace() }
+}
 
 async function lagWindow(seconds: number): Promise<{ h: ReturnType<typeof monitorEventLoopDelay>; cpuPercent: number }> {
   const h = monitorEventLoopDelay({ resolution: LAG_RESOLUTION_MS })
@@ -259,6 +284,7 @@ export async function* runSessionsBench(o: SessionsBenchOptions): AsyncGenerator
     }
     const sessions = server.status().sessions
     const before = server.status().counters?.ppp_control_in ?? 0
+    const l2tpBefore = server.status().counters?.l2tp_control_in ?? 0
     // SESSIONS_BENCH_PROFILE=file.cpuprofile: a CPU profile of the server's process during the echo window (lib/bench/long-tasks.ts reads it).
     const profile = process.env.SESSIONS_BENCH_PROFILE ? new Session() : undefined
     if (profile) {
@@ -273,6 +299,9 @@ export async function* runSessionsBench(o: SessionsBenchOptions): AsyncGenerator
       profile.disconnect()
     }
     const after = server.status().counters?.ppp_control_in ?? 0
+    const l2tpAfter = server.status().counters?.l2tp_control_in ?? 0
+    const settled = await settledSnapshot()
+    const settledPerSession = (a: number, b: number) => Math.round((a - b) / Math.max(1, sessions))
     yield {
       bench: 'sessions',
       metric: 'lcp-echo',
@@ -280,12 +309,20 @@ export async function* runSessionsBench(o: SessionsBenchOptions): AsyncGenerator
       seconds: o.lagSeconds,
       echo_interval_s: echoInterval,
       ppp_control_in_per_second: Math.round((after - before) / o.lagSeconds),
+      l2tp_control_in_per_second: Math.round((l2tpAfter - l2tpBefore) / o.lagSeconds),
       server_cpu_percent: busy.cpuPercent,
       lag_ms_p50: ms(busy.h.percentile(50)),
       lag_ms_p99: ms(busy.h.percentile(99)),
       lag_ms_max: ms(busy.h.max),
       idle_lag_ms_p99: ms(idleLag.h.percentile(99)),
       ratio: Math.round((busy.h.percentile(99) / idleLag.h.percentile(99)) * 100) / 100,
+      settled_rss_mb: settled.s.rss,
+      settled_rss_bytes_per_session: settledPerSession(settled.s.rssBytes, idle.rssBytes),
+      settled_rss_bytes_per_session_warm: warm ? settledPerSession(settled.s.rssBytes, warm.s.rssBytes) : null,
+      settled_js_heap_bytes_per_session: settledPerSession(settled.s.heapUsed, idle.heapUsed),
+      settled_native_bytes_per_session: settledPerSession(settled.s.rssBytes - settled.s.heapTotal, idle.rssBytes - idle.heapTotal),
+      settled_heap_spaces_mb: settled.spaces,
+      settled_old_space_mb: settled.old,
     }
     const t0 = performance.now()
     fr.send({ cmd: 'close' })
@@ -333,8 +370,10 @@ export function formatSessionsRecord(r: SessionsRecord): string {
   }
   if (r.metric === 'lcp-echo') {
     return (
-      `sessions ${r.sessions} LCP echoes every ${r.echo_interval_s} s both ways, ${r.seconds} s: ${r.ppp_control_in_per_second} PPP control frames/s in, server CPU ${r.server_cpu_percent}%, ` +
-      `event-loop delay p50 ${r.lag_ms_p50} ms, p99 ${r.lag_ms_p99} ms, max ${r.lag_ms_max} ms (idle p99 ${r.idle_lag_ms_p99} ms), ratio ${r.ratio}`
+      `sessions ${r.sessions} LCP echoes every ${r.echo_interval_s} s both ways, ${r.seconds} s: ${r.ppp_control_in_per_second} PPP control frames/s in (L2TP ${r.l2tp_control_in_per_second}/s), server CPU ${r.server_cpu_percent}%, ` +
+      `event-loop delay p50 ${r.lag_ms_p50} ms, p99 ${r.lag_ms_p99} ms, max ${r.lag_ms_max} ms (idle p99 ${r.idle_lag_ms_p99} ms), ratio ${r.ratio}\n` +
+      `  settled after the window: RSS ${r.settled_rss_mb} MB, ${r.settled_rss_bytes_per_session} B per session (warm ${r.settled_rss_bytes_per_session_warm ?? '-'} B; JS heap ${r.settled_js_heap_bytes_per_session} B, outside the heap ${r.settled_native_bytes_per_session} B); ` +
+      `heap spaces (MB) ${Object.entries(r.settled_heap_spaces_mb).map(([k, v]) => `${k} ${v}`).join(', ')}`
     )
   }
   return (

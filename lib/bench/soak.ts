@@ -328,7 +328,7 @@ function counterDelta(before: Record<string, number>, after: Record<string, numb
 }
 
 /** Data-plane counters that count traffic or calls, not drops. */
-const NOT_DROPS = new Set(['js_callbacks', 'esp_in', 'esp_out', 'ike_in', 'ike_out', 'keepalives_in', 'l2tp_control_in', 'l2tp_control_out', 'ppp_control_in', 'ppp_control_out', 'tun_in', 'tun_out', 'tun_read_calls', 'tun_gso_reads', 'tun_write_calls', 'tun_gso_writes', 'udp_recv_calls', 'udp_send_calls'])
+const NOT_DROPS = new Set(['js_callbacks', 'esp_in', 'esp_out', 'ike_in', 'ike_out', 'keepalives_in', 'l2tp_control_in', 'l2tp_control_out', 'ppp_control_in', 'ppp_control_out', 'lcp_echo_requests_in', 'lcp_echo_replies_out', 'lcp_echo_replies_in', 'lcp_echo_requests_out', 'tun_in', 'tun_out', 'tun_read_calls', 'tun_gso_reads', 'tun_write_calls', 'tun_gso_writes', 'udp_recv_calls', 'udp_send_calls'])
 
 export function formatSoakRecord(r: SoakRecord): string {
   return (

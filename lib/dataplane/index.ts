@@ -12,6 +12,7 @@ export type {
   DataPlaneOptions,
   DataPlaneStats,
   DataPlaneSummary,
+  KeepaliveOptions,
   LocalAddresses,
   PolicyOptions,
   PolicyRuleOptions,

@@ -95,6 +95,7 @@ export class KeyLedger {
       sessionStats: (id) => port.sessionStats(id),
       ...(port.changedSessionCounters ? { changedSessionCounters: () => port.changedSessionCounters!() } : {}),
       ...(port.saStats ? { saStats: (spi: number, direction: string) => port.saStats!(spi, direction) } : {}),
+      ...(port.setKeepalive ? { setKeepalive: (session: number, keepalive: Parameters<NonNullable<DataPlanePort['setKeepalive']>>[1]) => port.setKeepalive!(session, keepalive) } : {}),
     }
   }
 

@@ -44,6 +44,11 @@
  * - A peer that Code-Rejects Echo-Request gets no more of them (instead of
  *   an 'echo timeout').
  *
+ * LCP keepalive may be handed over (`offloadEcho`): the server's data plane
+ * answers and sends the echoes of an established session by the same rules
+ * (crates/dataplane/src/ppp/echo.rs) and the link runs no echo timer; our
+ * client keeps its own.
+ *
  * Frames we send always carry FF 03 and a two-byte protocol: a receiver
  * must accept them whatever was negotiated (RFC 1661 6.5, 6.6). `acfc` and
  * `pfc` in the `up` event say what the peer accepts, for the data plane.
@@ -176,6 +181,28 @@ export type PppLinkEvent =
   /** The link no longer carries traffic. Emitted once. `address` (server) is to be released. */
   | { type: 'down'; reason: string; wasUp: boolean; user?: string; address?: string }
 
+/**
+ * LCP keepalive handed to someone else (the server's data plane) by
+ * `offloadEcho`: what it needs to answer and send Echo-Requests as the link
+ * would. Seconds, as the link's clock.
+ */
+export interface EchoOffload {
+  /** Our Magic-Number (0: none negotiated) and the peer's. */
+  magic: number
+  peerMagic: number
+  /** The peer's MRU: an Echo-Reply never exceeds it. */
+  peerMru: number
+  /** Seconds between Echo-Requests; 0: none (keepalive off, or the peer Code-Rejected them). */
+  interval: number
+  /** Unanswered Echo-Requests after which the link is lost ('echo timeout'). */
+  failures: number
+  /** The Identifier of our last Echo-Request and how many are unanswered. */
+  identifier: number
+  pending: number
+  /** Seconds until the next Echo-Request was due. */
+  dueIn: number
+}
+
 export interface PppLinkCounters {
   /** Frames that did not decode, discarded (RFC 1661 5). */
   malformed: number
@@ -260,6 +287,8 @@ export class PppLink implements LcpHooks {
   #echoPending = 0
   #echoIdentifier = 0
   #echoRejected = false
+  /** `offloadEcho` handed keepalive over: this Opened LCP sends no Echo-Request itself. */
+  #echoOffloaded = false
   #protocolRejectIdentifier = 0
   #rejectedByPeer: number[] = NONE
   /** The last Configure-Ack sent per protocol (LCP, IPCP, IPV6CP), to answer a retransmitted request in Opened. */
@@ -402,6 +431,37 @@ export class PppLink implements LcpHooks {
   /** Whether `up` was emitted and `down` not yet. */
   get isUp(): boolean {
     return this.#upSent && !this.#downEmitted
+  }
+
+  /**
+   * Hands LCP keepalive over (the server's data plane answers the peer's
+   * Echo-Requests and sends ours from now on): the link stops its own echo
+   * timer until LCP leaves Opened. Returns what the keepalive needs, or
+   * undefined when LCP is not Opened (nothing is handed over). The link
+   * still answers an Echo-Request that reaches it, and `close(now, 'echo
+   * timeout')` takes it down as its own timer would.
+   */
+  offloadEcho(now: number): EchoOffload | undefined {
+    if (this.#lcp.state !== 'Opened' || this.#closing) return undefined
+    const negotiated = this.#lcpPolicy.negotiated
+    const offload: EchoOffload = {
+      magic: this.#lcpPolicy.magic,
+      peerMagic: negotiated.peerMagic,
+      peerMru: negotiated.peerMru,
+      interval: this.#echoRejected ? 0 : this.#echoInterval,
+      failures: this.#echoFailures,
+      identifier: this.#echoIdentifier,
+      pending: this.#echoPending,
+      dueIn: this.#echoAt === undefined ? this.#echoInterval : Math.max(0, this.#echoAt - now),
+    }
+    this.#echoOffloaded = true
+    this.#echoAt = undefined
+    return offload
+  }
+
+  /** Whether keepalive is handed over (`offloadEcho`) for the current Opened LCP. */
+  get echoOffloaded(): boolean {
+    return this.#echoOffloaded
   }
 
   // --- driving it -------------------------------------------------------------
@@ -679,10 +739,12 @@ export class PppLink implements LcpHooks {
       case 'this-layer-up':
         this.#lcp.peerMru = this.#lcpPolicy.negotiated.peerMru
         this.#echoPending = 0
-        this.#echoAt = this.#echoInterval > 0 && !this.#echoRejected ? now + this.#echoInterval : undefined
+        this.#echoAt = this.#echoInterval > 0 && !this.#echoRejected && !this.#echoOffloaded ? now + this.#echoInterval : undefined
         return this.#startAuthentication(now)
       case 'this-layer-down': {
         this.#echoAt = undefined
+        // A keepalive handed over was for that Opened LCP: its holder is told by the 'down' that follows.
+        this.#echoOffloaded = false
         const terminating = this.#closing || TERMINATING.has(this.#lcp.state)
         // Once authenticated (Network phase) a renegotiation ends the session: a new
         // authentication could name another user than the one the address was given to.

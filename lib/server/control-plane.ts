@@ -12,7 +12,7 @@
  * in the data plane before PPP starts, so the client's first LCP frame
  * reaches us.
  */
-import type { ControlBatch, DataPlaneEvent, SessionOptions, DataPlaneStats, DataPlaneSummary, SaStats, SessionStats } from '../../native/index.js'
+import type { ControlBatch, DataPlaneEvent, KeepaliveOptions, SessionOptions, DataPlaneStats, DataPlaneSummary, SaStats, SessionStats } from '../../native/index.js'
 import { IkeEndpoint, type EndpointOptions } from '../ike/endpoint.js'
 import type { IkeConfig, IkeEvent, IkeGuard } from '../ike/types.js'
 import { L2tpEndpoint } from '../l2tp/endpoint.js'
@@ -35,14 +35,20 @@ export interface DataPlanePort extends SaSink, ControlSink {
   sessionStats(id: number): SessionStats | null
   /**
    * The counters of the sessions whose traffic changed since the last call,
-   * flat: [id, rxPackets, rxBytes, txPackets, txBytes, policyDenied] per
-   * session. Ports without it (in-memory ones) are read through stats().
+   * flat: [id, rxPackets, rxBytes, txPackets, txBytes, policyDenied,
+   * keepaliveHeard] per session. Ports without it (in-memory ones) are read
+   * through stats().
    */
   changedSessionCounters?(): Float64Array
   /** One SA's counters (null: none); ports without it are read through stats(). */
   saStats?(spi: number, direction: string): SaStats | null
   /** Counters, SA and session counts and sites without an object per SA or session; ports without it are read through stats(). */
   summary?(): DataPlaneSummary
+  /**
+   * Hands a session's LCP keepalive to the data plane (null: takes it back). Ports without it (in-memory ones)
+   * leave echoes to the PPP link; the server hands them over (SessionOptions.keepalive) only to a port that has it.
+   */
+  setKeepalive?(session: number, keepalive: KeepaliveOptions | null): boolean
 }
 
 /** The data plane's summary, through stats() for ports without summary(). */
@@ -337,6 +343,12 @@ export abstract class ControlPlane {
       case 'session-idle': {
         const call = e.session === undefined ? undefined : this.calls.get(e.session)
         if (call) this.end(call, 'idle', `no traffic for ${Math.round((e.idleMs ?? 0) / 1000)} s`, now)
+        return
+      }
+      case 'session-echo-timeout': {
+        // The data plane's LCP keepalive (SessionOptions.keepalive) lost the peer: down as the link's own timer takes it.
+        const call = e.session === undefined ? undefined : this.calls.get(e.session)
+        if (call && !call.finished) this.end(call, 'lcp-echo-timeout', 'echo timeout', now)
         return
       }
       case 'peer-changed': {
@@ -801,8 +813,11 @@ export abstract class ControlPlane {
       if (!call || call.finished) continue
       const rxPackets = flat[i + 1]!
       let c = call.counters
-      // ESP traffic from the peer since the last refresh proves it alive: no DPD probe needed for it.
-      if (rxPackets > (c?.rxPackets ?? 0)) this.ike.touch(call.binding.ikeSa, now)
+      // ESP traffic from the peer since the last refresh proves it alive: no DPD probe needed for it. So do the
+      // LCP echoes the data plane handled (the keepalive flag): they no longer come up as frames.
+      if (rxPackets > (c?.rxPackets ?? 0) || flat[i + 6] === 1) this.ike.touch(call.binding.ikeSa, now)
+      // Listed for its echoes only, with no traffic yet: it still needs no counters object (issue #9).
+      if (!c && rxPackets === 0 && flat[i + 3] === 0 && flat[i + 5] === 0) continue
       if (!c) call.counters = c = countersOf()
       c.rxPackets = rxPackets
       c.rxBytes = flat[i + 2]!
@@ -885,13 +900,13 @@ function countersOf(s?: SessionCounters): SessionCounters {
   return { rxBytes: s?.rxBytes ?? 0, txBytes: s?.txBytes ?? 0, rxPackets: s?.rxPackets ?? 0, txPackets: s?.txPackets ?? 0, policyDenied: s?.policyDenied ?? 0 }
 }
 
-/** Values per session in changedSessionCounters()'s array. */
-const COUNTER_STRIDE = 6
+/** Values per session in changedSessionCounters()'s array (the last: the data plane's keepalive heard the peer). */
+const COUNTER_STRIDE = 7
 
 /** stats().sessions in changedSessionCounters()'s form (every session, changed or not). */
 function flatSessionCounters(sessions: readonly SessionStats[]): Float64Array {
   const out = new Float64Array(sessions.length * COUNTER_STRIDE)
-  sessions.forEach((s, i) => out.set([s.id, s.rxPackets, s.rxBytes, s.txPackets, s.txBytes, s.policyDenied], i * COUNTER_STRIDE))
+  sessions.forEach((s, i) => out.set([s.id, s.rxPackets, s.rxBytes, s.txPackets, s.txBytes, s.policyDenied, 0], i * COUNTER_STRIDE))
   return out
 }
 

@@ -279,7 +279,21 @@ export class ServerControlPlane extends ControlPlane {
       // No login decided it (cannot happen while ppp.auth is required): default-deny still holds.
       ...(up ? { policy: extras?.policy ?? { default: this.server.access?.mode ?? 'allow', rules: [] } } : {}),
       ...(up && extras?.mtu !== undefined ? { mru: Math.max(MIN_MTU, Math.min(up.peerMru, this.o.ppp.mtu, extras.mtu)) } : {}),
+      ...this.keepaliveOf(call),
     }
+  }
+
+  /**
+   * LCP keepalive goes to the data plane with an established session (issue #9): it answers and sends the echoes,
+   * which no longer cross into JS, and raises session-echo-timeout where the link's timer would have said 'echo
+   * timeout'. Only to a data plane that can (the native one), and not once the link is going down.
+   */
+  private keepaliveOf(call: Call): Pick<SessionOptions, 'keepalive'> {
+    if (!call.up || call.ending || call.pppDown || !this.o.dataplane.setKeepalive) return {}
+    const echo = call.link.offloadEcho(this.o.clock())
+    if (!echo) return {}
+    const keepalive = { magic: echo.magic, peerMagic: echo.peerMagic, peerMru: echo.peerMru, intervalMs: echo.interval * 1000, failures: echo.failures, identifier: echo.identifier, pending: echo.pending, firstMs: echo.dueIn * 1000 }
+    return { keepalive }
   }
 
   /** The accepted authentication of a live call, as far as it is kept: user, policy and (RADIUS: isRadiusSuccess) the Accept's Class, Acct-Interim-Interval... */
@@ -378,6 +392,8 @@ export class ServerControlPlane extends ControlPlane {
       const state = serverCall(call).v6
       if (state && this.allocatePrefix(call, state, e.user, e.policy, now)) this.sendRa(call, state, now, false, e.peerMru)
     } else if (e.type === 'down') {
+      // The LCP the keepalive was for is gone: its echoes (a Terminate exchange may follow) go up again.
+      if (call.up && this.o.dataplane.setKeepalive) this.o.dataplane.setKeepalive(call.id, null)
       if (e.address !== undefined) this.server.pool.release(e.address, now)
       if (!e.wasUp && /no address/i.test(e.reason)) {
         this.o.log.warn({ session: call.id, user: call.link.user, reason: e.reason }, 'session refused: no address')

@@ -332,6 +332,7 @@ mod tests {
             policy: Mutex::new(Policy::allow_all()),
             counters: SessionCounters::default(),
             idle_reported: AtomicBool::new(false),
+            keepalive: Mutex::new(None),
         }
     }
 

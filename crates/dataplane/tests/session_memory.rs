@@ -11,6 +11,7 @@ use std::sync::{Arc, Mutex};
 use l2tp_ipsec_dataplane::esp::{EspSa, ReplayWindow, Suite};
 use l2tp_ipsec_dataplane::io::malloc::heap_in_use;
 use l2tp_ipsec_dataplane::policy::Policy;
+use l2tp_ipsec_dataplane::ppp::echo::{Keepalive, KeepaliveConfig};
 use l2tp_ipsec_dataplane::table::{
     Direction, Encap, Lifetime, SaEntry, Session, SessionCounters, Tables,
 };
@@ -70,6 +71,23 @@ fn sa(spi: u32, binding: u32, direction: Direction, suite: &str) -> SaEntry {
     }
 }
 
+/// LCP keepalive handed over, as the server installs a session once LCP is Opened.
+fn keepalive() -> Keepalive {
+    Keepalive::new(
+        KeepaliveConfig {
+            magic: 0x1122_3344,
+            peer_magic: 0x5566_7788,
+            peer_mru: 1400,
+            interval_ns: 30_000_000_000,
+            failures: 4,
+        },
+        0,
+        30_000_000_000,
+        0,
+        0,
+    )
+}
+
 fn session(i: u32) -> Session {
     Session {
         id: i + 1,
@@ -91,6 +109,7 @@ fn session(i: u32) -> Session {
         policy: Mutex::new(Policy::allow_all()),
         counters: SessionCounters::default(),
         idle_reported: AtomicBool::new(false),
+        keepalive: Mutex::new(Some(keepalive())),
     }
 }
 

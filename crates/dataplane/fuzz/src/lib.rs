@@ -33,6 +33,7 @@ use l2tp_ipsec_dataplane::fuzzing::Harness;
 use l2tp_ipsec_dataplane::l2tp::{self, DataHeaderSpec, L2tpFrame};
 use l2tp_ipsec_dataplane::natt::{self, checksum, Udp4500};
 use l2tp_ipsec_dataplane::policy::Policy;
+use l2tp_ipsec_dataplane::ppp::echo::{Keepalive, KeepaliveConfig};
 use l2tp_ipsec_dataplane::table::{
     Direction, Encap, Lifetime, SaEntry, Session, SessionCounters, Tables,
 };
@@ -619,6 +620,20 @@ fn session(
         policy: Mutex::new(Policy::allow_all()),
         counters: SessionCounters::default(),
         idle_reported: AtomicBool::new(false),
+        // Handed over, as the server does once LCP is Opened: LCP echoes take the keepalive's path.
+        keepalive: Mutex::new(Some(Keepalive::new(
+            KeepaliveConfig {
+                magic: 0x1122_3344,
+                peer_magic: 0x5566_7788,
+                peer_mru: mru,
+                interval_ns: 30_000_000_000,
+                failures: 4,
+            },
+            0,
+            30_000_000_000,
+            0,
+            0,
+        ))),
     }
 }
 

@@ -28,6 +28,15 @@ counters!(
     l2tp_control_out,
     ppp_control_in,
     ppp_control_out,
+    // LCP keepalive handled in the data plane (engine/keepalive.rs): the
+    // peer's Echo-Requests answered and Echo-Replies taken, ours sent, our
+    // own Magic-Number looped back (not answered), peers lost
+    lcp_echo_requests_in,
+    lcp_echo_replies_out,
+    lcp_echo_replies_in,
+    lcp_echo_requests_out,
+    lcp_echo_looped,
+    lcp_echo_timeouts,
     tun_in,
     tun_out,
     // system calls, for packets per call (bench)

@@ -180,6 +180,12 @@ pub(crate) fn esp(
     // Only IP traffic counts as activity: LCP echoes must not keep an idle
     // session alive.
     if !ppp::is_network_data(frame.protocol) {
+        // LCP keepalive handed over to the data plane stays here.
+        if frame.protocol == ppp::PROTO_LCP
+            && super::keepalive::inbound(shared, &session, frame.info)
+        {
+            return;
+        }
         bump(&c.ppp_control_in);
         session.counters.control_up.fetch_add(1, Relaxed);
         up.push(UpItem::Packet(

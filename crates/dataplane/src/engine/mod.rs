@@ -10,6 +10,7 @@
 
 pub mod counters;
 pub(crate) mod inbound;
+pub(crate) mod keepalive;
 pub(crate) mod outbound;
 pub(crate) mod tunnel;
 pub mod up;

@@ -352,14 +352,25 @@ pub(crate) fn prepare_control(
                 .get(session)
                 .map(|s| s.clone())
                 .ok_or("ERR_DP_UNKNOWN_SESSION")?;
-            let mut buf = vec![0u8; HEADROOM + frame.len() + TAILROOM];
-            buf[HEADROOM..HEADROOM + frame.len()].copy_from_slice(frame);
-            let out = seal_l2tp_data(shared, &session, &mut buf, HEADROOM, frame.len())
-                .ok_or("ERR_DP_NO_OUTBOUND_SA")?;
+            let p = prepare_ppp(shared, &session, frame)?;
             bump(&c.ppp_control_out);
-            prepared(shared, buf, out)
+            Ok(p)
         }
     }
+}
+
+/// Builds a PPP frame (FF 03 and the protocol first) to a session's peer:
+/// L2TP data, UDP 1701, ESP, as the control plane's PPP frames go.
+pub(crate) fn prepare_ppp(
+    shared: &Shared,
+    session: &Session,
+    frame: &[u8],
+) -> Result<Prepared, SendError> {
+    let mut buf = vec![0u8; HEADROOM + frame.len() + TAILROOM];
+    buf[HEADROOM..HEADROOM + frame.len()].copy_from_slice(frame);
+    let out = seal_l2tp_data(shared, session, &mut buf, HEADROOM, frame.len())
+        .ok_or("ERR_DP_NO_OUTBOUND_SA")?;
+    prepared(shared, buf, out)
 }
 
 fn prepared(shared: &Shared, buf: Vec<u8>, out: Outgoing) -> Result<Prepared, SendError> {

@@ -62,6 +62,13 @@ pub enum Event {
         session: u32,
         idle_ms: u64,
     },
+    /// The peer left `unanswered` LCP Echo-Requests of the data plane's
+    /// keepalive unanswered: the control plane takes the link down ('echo
+    /// timeout'). Raised once.
+    SessionEchoTimeout {
+        session: u32,
+        unanswered: u32,
+    },
     /// A session's traffic crossed an anomaly threshold (`kind`:
     /// "rate-jump", packets/s; "destinations", distinct destinations in the
     /// interval). Raised once per crossing.

@@ -311,7 +311,8 @@ impl Worker {
     }
 }
 
-/// The once-a-second checks that produce time-based events.
+/// The once-a-second checks that produce time-based events (and the LCP
+/// Echo-Requests that fall due).
 #[derive(Default)]
 pub(crate) struct Scanner {
     drops_seen: HashMap<&'static str, u64>,
@@ -393,6 +394,7 @@ impl Scanner {
                 session.idle_reported.store(false, SeqCst);
             }
         }
+        super::keepalive::scan(shared, now, &mut events);
         self.anomaly
             .scan(tables, std::time::Instant::now(), &mut events);
         let mut drops = Vec::new();

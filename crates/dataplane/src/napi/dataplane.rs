@@ -21,6 +21,7 @@ use crate::engine::{self, Control, Engine, Event, UpBatch, UpSink};
 use crate::esp::{EspSa, ReplayWindow, Suite};
 use crate::policy::Prefix;
 use crate::policy::{Action, Policy, Rule, TokenBucket};
+use crate::ppp::echo::{Keepalive, KeepaliveConfig};
 use crate::table::{Direction, Encap, Lifetime, SaEntry, Session, SessionCounters, Tables};
 use crate::tunnel_mode::Site;
 
@@ -80,7 +81,8 @@ pub struct ControlMeta {
 #[derive(Default)]
 pub struct DataPlaneEvent {
     /// sa-soft-lifetime, sa-hard-lifetime, sa-sequence-near-exhaustion,
-    /// sa-auth-failures, peer-changed, session-idle, session-anomaly,
+    /// sa-auth-failures, peer-changed, session-idle, session-echo-timeout
+    /// (`count`: the Echo-Requests left unanswered), session-anomaly,
     /// drops, worker-panic.
     pub r#type: String,
     pub spi: Option<u32>,
@@ -172,6 +174,30 @@ pub struct AnomalyOptions {
     pub destinations_interval_seconds: Option<u32>,
 }
 
+/// LCP keepalive handed to the data plane (LCP Opened): it answers the
+/// peer's Echo-Requests and takes its Echo-Replies (they no longer reach
+/// the control plane), sends ours every `intervalMs`, and raises
+/// `session-echo-timeout` when `failures` are unanswered.
+#[napi(object)]
+pub struct KeepaliveOptions {
+    /// Our LCP Magic-Number (0: none negotiated).
+    pub magic: u32,
+    /// The peer's (0: none): a request with our number and not the peer's is a loop, not answered.
+    pub peer_magic: u32,
+    /// The peer's MRU: replies are cut to it.
+    pub peer_mru: u32,
+    /// Milliseconds between our Echo-Requests; 0: none sent (the peer's still answered).
+    pub interval_ms: f64,
+    /// Unanswered Echo-Requests after which `session-echo-timeout` is raised (at least 1).
+    pub failures: u32,
+    /// The Identifier of the last Echo-Request the control plane sent (default 0); ours go on from it.
+    pub identifier: Option<u32>,
+    /// Echo-Requests the control plane sent that are still unanswered (default 0).
+    pub pending: Option<u32>,
+    /// Milliseconds to our first Echo-Request (default `intervalMs`).
+    pub first_ms: Option<f64>,
+}
+
 #[napi(object)]
 pub struct SessionOptions {
     pub id: u32,
@@ -195,6 +221,9 @@ pub struct SessionOptions {
     pub sequencing: Option<bool>,
     pub idle_timeout_ms: Option<f64>,
     pub policy: Option<PolicyOptions>,
+    /// LCP keepalive in the data plane (absent: LCP echoes go up as other control frames).
+    /// Installed again with the same Magic-Numbers, the session keeps its keepalive's schedule.
+    pub keepalive: Option<KeepaliveOptions>,
 }
 
 #[napi(object)]
@@ -355,6 +384,14 @@ fn event_to_js(e: &Event) -> DataPlaneEvent {
             j.session = Some(*session);
             j.idle_ms = Some(*idle_ms as f64);
         }
+        Event::SessionEchoTimeout {
+            session,
+            unanswered,
+        } => {
+            j.r#type = "session-echo-timeout".into();
+            j.session = Some(*session);
+            j.count = Some(*unanswered as f64);
+        }
         Event::SessionAnomaly {
             session,
             kind,
@@ -472,6 +509,46 @@ fn parse_addrs(field: &str, list: &Option<Vec<String>>) -> Result<Vec<SocketAddr
 fn u16_field(field: &str, v: u32) -> Result<u16> {
     u16::try_from(v)
         .map_err(|_| error("ERR_DP_RANGE", format!("{field} must be 0..65535, got {v}")))
+}
+
+fn keepalive_from(k: &KeepaliveOptions, now_ns: u64) -> Result<Keepalive> {
+    let bad =
+        |field: &str, why: String| error("ERR_DP_KEEPALIVE", format!("keepalive.{field}: {why}"));
+    let ms_to_ns = |field: &str, ms: f64| -> Result<u64> {
+        if ms.is_finite() && (0.0..=1e12).contains(&ms) {
+            Ok((ms * 1e6) as u64)
+        } else {
+            Err(bad(field, format!("milliseconds from 0 to 1e12, got {ms}")))
+        }
+    };
+    if k.failures == 0 {
+        return Err(bad("failures", "at least 1, got 0".into()));
+    }
+    let peer_mru = u16::try_from(k.peer_mru)
+        .ok()
+        .filter(|m| *m >= 8)
+        .ok_or_else(|| bad("peerMru", format!("8 to 65535, got {}", k.peer_mru)))?;
+    let identifier = u8::try_from(k.identifier.unwrap_or(0))
+        .map_err(|_| bad("identifier", format!("0 to 255, got {:?}", k.identifier)))?;
+    let interval_ns = ms_to_ns("intervalMs", k.interval_ms)?;
+    let first_in_ns = match k.first_ms {
+        Some(ms) => ms_to_ns("firstMs", ms)?,
+        None => interval_ns,
+    };
+    let config = KeepaliveConfig {
+        magic: k.magic,
+        peer_magic: k.peer_magic,
+        peer_mru,
+        interval_ns,
+        failures: k.failures,
+    };
+    Ok(Keepalive::new(
+        config,
+        now_ns,
+        first_in_ns,
+        identifier,
+        k.pending.unwrap_or(0),
+    ))
 }
 
 fn policy_from(options: &PolicyOptions) -> Result<Policy> {
@@ -800,6 +877,18 @@ impl DataPlane {
             .map(policy_from)
             .transpose()?
             .unwrap_or_default();
+        let now_ns = self.engine()?.now_ns();
+        let mut keepalive = s
+            .keepalive
+            .as_ref()
+            .map(|k| keepalive_from(k, now_ns))
+            .transpose()?;
+        // The same LCP negotiation installed again (a new route or policy): its keepalive goes on as it was.
+        if let (Some(new), Some(old)) = (keepalive.as_mut(), self.tables.sessions.get(&s.id)) {
+            if let Some(old) = old.keepalive.lock().expect("keepalive lock").as_ref() {
+                new.continue_from(old);
+            }
+        }
         let session = Session {
             id: s.id,
             binding: s.binding,
@@ -820,11 +909,9 @@ impl DataPlane {
             policy: Mutex::new(policy),
             counters: SessionCounters::default(),
             idle_reported: AtomicBool::new(false),
+            keepalive: Mutex::new(keepalive),
         };
-        session
-            .counters
-            .last_activity_ns
-            .store(self.engine()?.now_ns(), Relaxed);
+        session.counters.last_activity_ns.store(now_ns, Relaxed);
         // The new entry counts from zero, and so does what was reported of it.
         self.reported.lock().expect("reported lock").remove(&s.id);
         self.tables
@@ -961,6 +1048,23 @@ impl DataPlane {
         Ok(())
     }
 
+    /// Hands a session's LCP keepalive to the data plane, or (null) takes
+    /// it back: the peer's echoes then go up to the control plane again.
+    /// False when there is no such session.
+    #[napi]
+    pub fn set_keepalive(&self, session: u32, keepalive: Option<KeepaliveOptions>) -> Result<bool> {
+        let now_ns = self.engine()?.now_ns();
+        let keepalive = keepalive
+            .as_ref()
+            .map(|k| keepalive_from(k, now_ns))
+            .transpose()?;
+        let Some(s) = self.tables.sessions.get(&session).map(|s| s.clone()) else {
+            return Ok(false);
+        };
+        *s.keepalive.lock().expect("keepalive lock") = keepalive;
+        Ok(true)
+    }
+
     /// Sends control frames: frame i is `data[offsets[i]..offsets[i+1]]` with
     /// `meta[i]`. IKE goes over UDP 500/4500; L2TP control messages and PPP
     /// frames go inside ESP to the binding's or session's peer. Returns how
@@ -1000,7 +1104,10 @@ impl DataPlane {
 
     /// The counters of the sessions whose traffic changed since the last
     /// call, flat: `[id, rxPackets, rxBytes, txPackets, txBytes,
-    /// policyDenied]` per session. For the control plane's periodic
+    /// policyDenied, keepaliveHeard]` per session; `keepaliveHeard` is 1
+    /// when the data plane's LCP keepalive heard from the peer since the
+    /// last call (a session with only that is listed too: its peer is
+    /// alive though no frame went up), else 0. For the control plane's periodic
     /// refresh: with 10,000 sessions and few of them busy, `stats()` built
     /// 30,000 objects every time; this builds one array of the busy ones.
     #[napi]
@@ -1016,10 +1123,15 @@ impl DataPlane {
             );
             // Counters only grow and bytes only move with packets: a new total is a change.
             let total = rx_p.wrapping_add(tx_p).wrapping_add(denied);
-            if reported.get(&s.id).copied().unwrap_or(0) == total {
+            let heard = c.keepalive_heard.swap(false, Relaxed);
+            let before = reported.get(&s.id).copied().unwrap_or(0);
+            if before == total && !heard {
                 continue;
             }
-            reported.insert(s.id, total);
+            // Only traffic takes an entry: 10,000 sessions that only exchange echoes add none.
+            if before != total {
+                reported.insert(s.id, total);
+            }
             out.extend_from_slice(&[
                 s.id as f64,
                 rx_p as f64,
@@ -1027,6 +1139,7 @@ impl DataPlane {
                 tx_p as f64,
                 c.tx_bytes.load(Relaxed) as f64,
                 denied as f64,
+                if heard { 1.0 } else { 0.0 },
             ]);
         }
         Float64Array::new(out)

@@ -23,6 +23,7 @@
 //! Padding (RFC 1661 section 2) is not removed: only the protocol above
 //! knows its own length (IPv4 Total Length, an LCP packet's Length).
 
+pub mod echo;
 mod error;
 
 pub use error::PppError;

@@ -10,7 +10,7 @@
 //! find nothing; inner source addresses are checked against the session's.
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
-use std::sync::atomic::{AtomicU16, AtomicU64, Ordering::Relaxed};
+use std::sync::atomic::{AtomicBool, AtomicU16, AtomicU64, Ordering::Relaxed};
 use std::sync::{Arc, Mutex};
 
 use arc_swap::ArcSwapOption;
@@ -18,6 +18,7 @@ use dashmap::DashMap;
 
 use crate::esp::EspSa;
 use crate::policy::Policy;
+use crate::ppp::echo::Keepalive;
 
 /// How ESP reaches a peer.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -79,6 +80,10 @@ pub struct SessionCounters {
     pub rate_limited: AtomicU64,
     pub too_big: AtomicU64,
     pub control_up: AtomicU64,
+    /// An LCP Echo-Request or Echo-Reply from the peer was handled in the
+    /// data plane since the control plane last read the counters: the peer
+    /// is alive (IKE DPD need not ask), though no frame went up.
+    pub keepalive_heard: AtomicBool,
     /// Monotonic ns of the last packet either way.
     pub last_activity_ns: AtomicU64,
     /// Where the client sent to lately (anomaly flags, while they are on).
@@ -113,7 +118,9 @@ pub struct Session {
     pub idle_timeout_ns: u64,
     pub policy: Mutex<Policy>,
     pub counters: SessionCounters,
-    pub idle_reported: std::sync::atomic::AtomicBool,
+    pub idle_reported: AtomicBool,
+    /// LCP keepalive handed over by the control plane (none: LCP echoes go up to it).
+    pub keepalive: Mutex<Option<Keepalive>>,
 }
 
 impl Session {

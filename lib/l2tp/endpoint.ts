@@ -131,6 +131,7 @@ export class L2tpEndpoint {
         this.sessionTunnel.delete(id)
       },
       countRetransmit: () => this.retransmits++,
+      encode: { ...(this.config.secret ? { secret: this.config.secret } : {}), randomBytes: this.random },
     }
   }
 
@@ -161,7 +162,7 @@ export class L2tpEndpoint {
       ...t.ref(),
       state: t.state,
       initiator: t.initiator,
-      sessions: [...t.sessions.values()].map((s) => ({ sessionId: s.id, peerSessionId: s.peerSessionId, state: s.state })),
+      sessions: t.sessionList().map((s) => ({ sessionId: s.id, peerSessionId: s.peerSessionId, state: s.state })),
     }))
   }
 
@@ -370,7 +371,7 @@ export class L2tpEndpoint {
       this.byId.delete(t.id)
       this.unindex(t)
       this.tunnelIds.release(t.id)
-      for (const id of t.sessions.keys()) {
+      for (const { id } of t.sessionList()) {
         this.sessionIds.release(id)
         this.sessionTunnel.delete(id)
       }

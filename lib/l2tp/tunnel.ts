@@ -17,7 +17,7 @@
 import crypto from 'node:crypto'
 import { AvpType, CdnResult, FramingBit, GeneralError, MessageType, StopCcnResult } from './constants.js'
 import { avp, avpValue, encodeControl, mandatoryFailure } from './codec.js'
-import type { AvpInput, ControlMessage, DecodedControl, L2tpCodecErrorCode, ResultCodeValue } from './codec.js'
+import type { AvpInput, ControlMessage, DecodedControl, EncodeOptions, L2tpCodecErrorCode, ResultCodeValue } from './codec.js'
 import type { RandomBytes } from './ids.js'
 import { nextTimerSeq, type Timed } from '../util/deadline-queue.js'
 import { ReliableChannel } from './reliable.js'
@@ -347,6 +347,8 @@ export interface TunnelHost {
   releaseSession(sessionId: number): void
   /** A control message was sent again (for the retransmit counter). */
   countRetransmit?(): void
+  /** How every tunnel of the host encodes its control messages (one object for all of them, not one per tunnel: issue #9). */
+  readonly encode?: EncodeOptions
 }
 
 export type TunnelState = 'Idle' | 'WaitCtlReply' | 'WaitCtlConn' | 'Established' | 'Closing'
@@ -359,6 +361,9 @@ interface PeerInfo {
   bearerCapabilities?: number
   receiveWindow: number
 }
+
+/** What a tunnel knows of its peer before SCCRQ/SCCRP tells, and after tunnel-up told the owner (nothing reads it then): shared (issue #9). */
+const NO_PEER_INFO: PeerInfo = Object.freeze({ hostName: '', receiveWindow: 4 })
 
 const SESSION_MESSAGES: ReadonlySet<number> = new Set<number>([
   MessageType.ICRQ, MessageType.ICRP, MessageType.ICCN, MessageType.CDN,
@@ -379,13 +384,20 @@ export class Tunnel implements Timed, SessionHost {
   peer: L2tpPeer
   /** Our Tie Breaker, if our SCCRQ carried one. */
   readonly tieBreaker: Buffer | undefined
-  readonly sessions = new Map<number, Session>()
+  /**
+   * The tunnel's sessions: one field while it carries one (a remote-access
+   * client places one call per tunnel), a Map from the second on. A Map
+   * with one entry costs ~0.25 KB per tunnel (issue #9).
+   */
+  private oneSession: Session | undefined
+  private moreSessions: Map<number, Session> | undefined
 
   private readonly channel: ReliableChannel
   private readonly config: ResolvedL2tpConfig
   private ourChallenge: Buffer | undefined
   private peerChallenged = false
-  private peerInfo: PeerInfo = { hostName: '', receiveWindow: 4 }
+  /** The peer's SCCRQ/SCCRP details, until tunnel-up carries them out. */
+  private peerInfo: PeerInfo = NO_PEER_INFO
   private lastReceived: number
   private lastHello = -Infinity
   private setupDeadline = Infinity
@@ -410,7 +422,7 @@ export class Tunnel implements Timed, SessionHost {
       maxTries: c.retransmitTries,
       ackDelay: c.ackDelay,
       initialNr,
-      encode: { ...(c.secret ? { secret: c.secret } : {}), randomBytes: host.random },
+      encode: host.encode ?? { ...(c.secret ? { secret: c.secret } : {}), randomBytes: host.random },
       counter: host,
     })
     this.tieBreaker = initiator && c.tieBreaker !== false ? (Buffer.isBuffer(c.tieBreaker) ? c.tieBreaker : host.random(8)) : undefined
@@ -479,7 +491,26 @@ export class Tunnel implements Timed, SessionHost {
 
   /** Sessions not yet closed. */
   get sessionCount(): number {
-    return this.sessions.size
+    return this.moreSessions ? this.moreSessions.size : this.oneSession ? 1 : 0
+  }
+
+  /** The tunnel's sessions, in the order they were added (a copy: the caller may close them while it walks). */
+  sessionList(): Session[] {
+    return this.moreSessions ? [...this.moreSessions.values()] : this.oneSession ? [this.oneSession] : NONE
+  }
+
+  /** One session by our Session ID. */
+  private session(id: number): Session | undefined {
+    return this.moreSessions ? this.moreSessions.get(id) : this.oneSession?.id === id ? this.oneSession : undefined
+  }
+
+  private addSession(s: Session): void {
+    if (this.moreSessions) this.moreSessions.set(s.id, s)
+    else if (!this.oneSession) this.oneSession = s
+    else {
+      this.moreSessions = new Map([[this.oneSession.id, this.oneSession], [s.id, s]])
+      this.oneSession = undefined
+    }
   }
 
   /** Which tunnel this is, as events name it. */
@@ -520,7 +551,7 @@ export class Tunnel implements Timed, SessionHost {
       this.send(MessageType.HELLO, 0, [])
       this.lastHello = now
     }
-    for (const s of this.sessions.values()) {
+    for (const s of this.sessionList()) {
       const at = s.nextTimeout()
       if (at !== undefined && at <= now) s.handleTimeout(now)
     }
@@ -535,7 +566,8 @@ export class Tunnel implements Timed, SessionHost {
     if (this.closeKind !== 'received') at = Math.min(at, this.channel.nextTimeout() ?? Infinity)
     if (this.state === 'WaitCtlReply' || this.state === 'WaitCtlConn') at = Math.min(at, this.setupDeadline)
     if (this.state === 'Established') at = Math.min(at, this.helloDue())
-    for (const s of this.sessions.values()) at = Math.min(at, s.nextTimeout() ?? Infinity)
+    if (this.moreSessions) for (const s of this.moreSessions.values()) at = Math.min(at, s.nextTimeout() ?? Infinity)
+    else if (this.oneSession) at = Math.min(at, this.oneSession.nextTimeout() ?? Infinity)
     return at === Infinity ? undefined : at
   }
 
@@ -555,14 +587,14 @@ export class Tunnel implements Timed, SessionHost {
   /** LAC: a call to place in this tunnel; ICRQ goes out once the tunnel is up. */
   addOutgoingSession(id: number, callSerialNumber: number, options: SessionOpenOptions, now: number): Session {
     const s = Session.outgoing(this, id, callSerialNumber, options)
-    this.sessions.set(id, s)
+    this.addSession(s)
     if (this.state === 'Established') s.start(now)
     return s
   }
 
   /** Clears one session with CDN. */
   closeSession(sessionId: number, result: ResultCodeValue, now: number): boolean {
-    const s = this.sessions.get(sessionId)
+    const s = this.session(sessionId)
     if (!s) return false
     s.close(result, 'L2TP_LOCAL_CLOSE', now)
     this.reap()
@@ -735,7 +767,9 @@ export class Tunnel implements Timed, SessionHost {
     this.lastReceived = now
     const authenticated = this.ourChallenge !== undefined && this.peerChallenged
     this.host.emit({ type: 'tunnel-up', ...this.ref(), initiator: this.initiator, peerHostName: this.peerInfo.hostName, ...withoutHostName(this.peerInfo), authenticated })
-    for (const s of this.sessions.values()) s.start(now)
+    // Told: the host name and vendor strings need not stay for the tunnel's life.
+    this.peerInfo = NO_PEER_INFO
+    for (const s of this.sessionList()) s.start(now)
   }
 
   // --- teardown -------------------------------------------------------------
@@ -782,17 +816,32 @@ export class Tunnel implements Timed, SessionHost {
   }
 
   private sessionsDown(): void {
-    for (const s of this.sessions.values()) s.tunnelDown()
+    for (const s of this.sessionList()) s.tunnelDown()
     this.reap()
   }
 
   /** Forgets closed sessions and frees their IDs. */
   private reap(): void {
-    for (const [id, s] of this.sessions) {
+    const one = this.oneSession
+    if (one) {
+      if (one.closed) {
+        this.oneSession = undefined
+        this.host.releaseSession(one.id)
+      }
+      return
+    }
+    const more = this.moreSessions
+    if (!more) return
+    for (const [id, s] of more) {
       if (s.closed) {
-        this.sessions.delete(id)
+        more.delete(id)
         this.host.releaseSession(id)
       }
+    }
+    // Back to one field (or none) once the tunnel carries one session again.
+    if (more.size <= 1) {
+      this.moreSessions = undefined
+      this.oneSession = more.values().next().value
     }
   }
 
@@ -822,7 +871,7 @@ export class Tunnel implements Timed, SessionHost {
     if (this.config.role === 'lac') {
       return refuseCall(this, peerSessionId, { resultCode: CdnResult.NO_FACILITIES_PERMANENT, errorCode: GeneralError.NO_ERROR, errorMessage: 'a LAC takes no incoming calls' }, 'L2TP_CALL_REFUSED')
     }
-    for (const s of this.sessions.values()) if (s.peerSessionId === peerSessionId) return this.host.drop(this.peer, 'L2TP_DUPLICATE_CALL')
+    for (const s of this.sessionList()) if (s.peerSessionId === peerSessionId) return this.host.drop(this.peer, 'L2TP_DUPLICATE_CALL')
     // Refused with CDN and counted (the limit metrics read the drop counts), no state kept.
     const limit = (what: string, reason: 'L2TP_SESSION_LIMIT' | 'L2TP_PEER_SESSION_LIMIT'): void => {
       refuseCall(
@@ -833,18 +882,18 @@ export class Tunnel implements Timed, SessionHost {
       )
       this.host.drop(this.peer, reason)
     }
-    if (this.sessions.size >= this.config.maxSessionsPerTunnel) return limit('tunnel', 'L2TP_SESSION_LIMIT')
+    if (this.sessionCount >= this.config.maxSessionsPerTunnel) return limit('tunnel', 'L2TP_SESSION_LIMIT')
     const id = this.host.allocateSession(this)
     if (id === undefined) return limit('binding', 'L2TP_PEER_SESSION_LIMIT')
-    this.sessions.set(id, Session.incoming(this, id, m, now))
+    this.addSession(Session.incoming(this, id, m, now))
   }
 
   /** The session a message is for: the header's Session ID, or for a CDN with Session ID 0, its Assigned Session ID (the peer's). */
   private findSession(m: DecodedControl): Session | undefined {
-    if (m.sessionId !== 0) return this.sessions.get(m.sessionId)
+    if (m.sessionId !== 0) return this.session(m.sessionId)
     if (m.messageType !== MessageType.CDN) return undefined
     const peerSessionId = avpValue(m.avps, AvpType.ASSIGNED_SESSION_ID)
-    for (const s of this.sessions.values()) if (peerSessionId && s.peerSessionId === peerSessionId) return s
+    for (const s of this.sessionList()) if (peerSessionId && s.peerSessionId === peerSessionId) return s
     return undefined
   }
 

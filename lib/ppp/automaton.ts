@@ -191,6 +191,17 @@ export interface AutomatonOptions {
   initialIdentifier?: number
 }
 
+/** The restart timer and the three counters' limits, as an automaton keeps them. */
+type Limits = Readonly<{ restartTimer: number; maxConfigure: number; maxTerminate: number; maxFailure: number }>
+/** RFC 1661's suggested values: one object every automaton without options of its own shares (four fields less per automaton, issue #9). */
+const DEFAULT_LIMITS: Limits = Object.freeze({ restartTimer: 3, maxConfigure: 10, maxTerminate: 2, maxFailure: 5 })
+
+function limitsOf(o: AutomatonOptions): Limits {
+  if (o.restartTimer === undefined && o.maxConfigure === undefined && o.maxTerminate === undefined && o.maxFailure === undefined) return DEFAULT_LIMITS
+  const d = DEFAULT_LIMITS
+  return { restartTimer: o.restartTimer ?? d.restartTimer, maxConfigure: o.maxConfigure ?? d.maxConfigure, maxTerminate: o.maxTerminate ?? d.maxTerminate, maxFailure: o.maxFailure ?? d.maxFailure }
+}
+
 /** What happened, for the layer above and below (RFC 1661 4.4). */
 export interface AutomatonEvent {
   type: 'this-layer-up' | 'this-layer-down' | 'this-layer-started' | 'this-layer-finished'
@@ -268,15 +279,14 @@ function printable(data: Buffer): string {
 
 export class Automaton {
   readonly name: string
-  readonly counters: AutomatonCounters = { illegalEvents: 0, discardedReplies: 0 }
+  // Counters as fields, read through `counters`: not an object of their own per automaton (~40 B, issue #9).
+  #illegalEvents = 0
+  #discardedReplies = 0
   /** The peer's MRU: a Code-Reject is truncated to fit (RFC 1661 5.6). LCP sets it once negotiated. */
   peerMru = 1500
 
   readonly #policy: OptionPolicy
-  readonly #restartTimer: number
-  readonly #maxConfigure: number
-  readonly #maxTerminate: number
-  readonly #maxFailure: number
+  readonly #limits: Limits
 
   #state: AutomatonState = 'Initial'
   #restartCounter = 0
@@ -296,11 +306,12 @@ export class Automaton {
   constructor(name: string, policy: OptionPolicy, options: AutomatonOptions = {}) {
     this.name = name
     this.#policy = policy
-    this.#restartTimer = options.restartTimer ?? 3
-    this.#maxConfigure = options.maxConfigure ?? 10
-    this.#maxTerminate = options.maxTerminate ?? 2
-    this.#maxFailure = options.maxFailure ?? 5
+    this.#limits = limitsOf(options)
     this.#lastIdentifier = (options.initialIdentifier ?? 0) & 0xff
+  }
+
+  get counters(): Readonly<AutomatonCounters> {
+    return { illegalEvents: this.#illegalEvents, discardedReplies: this.#discardedReplies }
   }
 
   get state(): AutomatonState {
@@ -423,13 +434,13 @@ export class Automaton {
     const verdict = this.#policy.checkRequest(packet.data)
     if (verdict.verdict === 'ack') return this.#dispatch('RCR+', now, cause)
     if (verdict.verdict === 'reject') return this.#dispatch('RCR-', now, { ...cause, reply: { code: CONFIGURE_REJECT, options: verdict.options } })
-    if (this.#naksSent < this.#maxFailure) {
+    if (this.#naksSent < this.#limits.maxFailure) {
       this.#naksSent++
       return this.#dispatch('RCR-', now, { ...cause, reply: { code: CONFIGURE_NAK, options: verdict.options } })
     }
     // RFC 1661 4.6 Max-Failure: not converging, so reject what we kept Nak-ing.
     const rejected = this.#rejectInsteadOfNak(packet.data, verdict.options)
-    if (rejected === undefined) return this.close(now, `${this.name} negotiation does not converge (Max-Failure ${this.#maxFailure})`)
+    if (rejected === undefined) return this.close(now, `${this.name} negotiation does not converge (Max-Failure ${this.#limits.maxFailure})`)
     this.#dispatch('RCR-', now, { ...cause, reply: { code: CONFIGURE_REJECT, options: rejected } })
   }
 
@@ -455,7 +466,7 @@ export class Automaton {
   #receiveConfigureAck(packet: ConfigPacket, now: number): void {
     if (this.#state === 'Initial' || this.#state === 'Starting') return this.#illegal()
     if (!this.#validReply(packet)) {
-      this.counters.discardedReplies++
+      this.#discardedReplies++
       return
     }
     this.#request!.answered = true
@@ -466,7 +477,7 @@ export class Automaton {
   #receiveConfigureNakReject(packet: ConfigPacket, now: number): void {
     if (this.#state === 'Initial' || this.#state === 'Starting') return this.#illegal()
     if (!this.#validReply(packet)) {
-      this.counters.discardedReplies++
+      this.#discardedReplies++
       return
     }
     this.#request!.answered = true
@@ -481,7 +492,7 @@ export class Automaton {
   // --- the table -----------------------------------------------------------
 
   #illegal(): void {
-    this.counters.illegalEvents++
+    this.#illegalEvents++
   }
 
   #dispatch(event: FsmEvent, now: number, cause: Cause): void {
@@ -511,11 +522,11 @@ export class Automaton {
       }
       case 'irc':
         // "set to Max-Terminate or Max-Configure as appropriate": Max-Terminate when this transition sends a Terminate-Request.
-        this.#restartCounter = cell.actions.includes('str') ? this.#maxTerminate : this.#maxConfigure
+        this.#restartCounter = cell.actions.includes('str') ? this.#limits.maxTerminate : this.#limits.maxConfigure
         return
       case 'zrc':
         this.#restartCounter = 0
-        this.#deadline = now + this.#restartTimer
+        this.#deadline = now + this.#limits.restartTimer
         return
       case 'scr':
         return this.#sendConfigureRequest(now, event === 'TO+', !NEGOTIATING.has(from) && !cause.resetDone)
@@ -556,7 +567,7 @@ export class Automaton {
     // A retransmission keeps its identifier (5.1) and may be answered anew.
     this.#request.answered = false
     this.#restartCounter = Math.max(0, this.#restartCounter - 1)
-    this.#deadline = now + this.#restartTimer
+    this.#deadline = now + this.#limits.restartTimer
     this.#send({ code: CONFIGURE_REQUEST, identifier: this.#request.identifier, data: this.#request.options })
   }
 
@@ -565,7 +576,7 @@ export class Automaton {
       this.#terminate = { identifier: this.#newIdentifier(), data: Buffer.from(reason ?? '', 'utf8').subarray(0, 64) }
     }
     this.#restartCounter = Math.max(0, this.#restartCounter - 1)
-    this.#deadline = now + this.#restartTimer
+    this.#deadline = now + this.#limits.restartTimer
     this.#send({ code: TERMINATE_REQUEST, identifier: this.#terminate.identifier, data: this.#terminate.data })
   }
 

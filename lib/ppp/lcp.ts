@@ -175,6 +175,14 @@ const NONE_TRIED: readonly Method[] = Object.freeze([])
 /** The MRUs real clients use; one shared pair, not one per link. */
 export const DEFAULT_PEER_MRU_RANGE: readonly [number, number] = Object.freeze([1270, 1500] as const)
 
+/** One frozen one-method list per method, shared by every link (#markTried). */
+const ONE_TRIED = new Map<Method, readonly Method[]>()
+function oneTried(method: Method): readonly Method[] {
+  let list = ONE_TRIED.get(method)
+  if (!list) ONE_TRIED.set(method, (list = Object.freeze([method])))
+  return list
+}
+
 export class LcpPolicy implements OptionPolicy {
   readonly role: 'server' | 'client'
   readonly mru: number
@@ -374,7 +382,9 @@ export class LcpPolicy implements OptionPolicy {
 
   /** Remembers a method once (a peer Nak-ing back and forth between two must not grow the list). */
   #markTried(method: Method): void {
-    if (!this.#authTried.includes(method)) this.#authTried = this.#authTried.concat(method)
+    if (this.#authTried.includes(method)) return
+    // The first one (the only one when the peer takes it, as most do) is a shared array: none per link (~56 B, issue #9).
+    this.#authTried = this.#authTried.length === 0 ? oneTried(method) : this.#authTried.concat(method)
   }
 
   onReject(options: Buffer): boolean {

@@ -248,9 +248,14 @@ function packAck(packet: ConfigPacket): string {
 
 export class PppLink implements LcpHooks {
   readonly role: 'server' | 'client'
-  readonly counters: PppLinkCounters = { malformed: 0, discarded: 0, protocolRejects: 0 }
+  // Counters as fields, read through `counters`: not an object of their own per link (~50 B, issue #9).
+  #malformed = 0
+  #discarded = 0
+  #protocolRejects = 0
 
   readonly #options: PppLinkOptions
+  /** Server: the peer's outer address and IKE identity, for AuthRequest. */
+  readonly #peer: PeerInfo | undefined
   readonly #random: RandomSource
   readonly #lcpPolicy: LcpPolicy
   readonly #lcp: Automaton
@@ -272,7 +277,8 @@ export class PppLink implements LcpHooks {
   #mppeKeys: MppeKeys | undefined
   #authMethod: Method | undefined
   #passwordChanged = false
-  #upEvent: PppLinkUpEvent | undefined
+  /** `up` was emitted (a flag: the event itself goes to the owner, issue #9). */
+  #upSent = false
   #downEmitted = false
   /** The reason `down` reports when it differs from what the peer is told (auth failures). */
   #downReason: string | undefined
@@ -291,9 +297,15 @@ export class PppLink implements LcpHooks {
   #transmit: Buffer[] = NONE
   #events: PppLinkEvent[] = NONE
 
-  constructor(options: PppLinkOptions) {
+  /**
+   * `peer` may come apart from `options`, so that a server's links share one
+   * options object (~0.1 KB less per link, issue #9); it defaults to
+   * `options.peer`.
+   */
+  constructor(options: PppLinkOptions, peer: PeerInfo | undefined = options.peer) {
     this.role = options.role
     this.#options = options
+    this.#peer = peer
     this.#random = options.random ?? defaultRandom
     if (options.role !== 'server' && options.role !== 'client') throw new PppLinkError('role', "role must be 'server' or 'client'")
     const mru = options.mru ?? 1400
@@ -311,7 +323,7 @@ export class PppLink implements LcpHooks {
       if (!options.localAddress) throw new PppLinkError('localAddress', 'the server needs localAddress (its end of the link)')
       if (!options.assignAddress) throw new PppLinkError('assignAddress', 'the server needs assignAddress')
       // The limiter keys on (user, source): without the source every peer would share one bucket.
-      if (!options.peer) throw new PppLinkError('peer', 'the server needs peer (the outer address, for AuthRequest)')
+      if (!peer) throw new PppLinkError('peer', 'the server needs peer (the outer address, for AuthRequest)')
     } else {
       const credentials = options.user !== undefined && options.password !== undefined
       authMethods = credentials ? (authMethods ?? ['mschapv2', 'chap-md5', 'pap', 'eap']) : []
@@ -342,8 +354,8 @@ export class PppLink implements LcpHooks {
     if (options.role === 'server') {
       this.#ipcpServer = new IpcpServerPolicy({
         localAddress: options.localAddress!,
-        dns: options.dns ?? [],
-        nbns: options.nbns ?? [],
+        dns: options.dns ?? NONE,
+        nbns: options.nbns ?? NONE,
         assign: (requested) => this.#assign(requested),
       })
       this.#ipcp = new Automaton('IPCP', this.#ipcpServer, automatonOptions())
@@ -380,6 +392,10 @@ export class PppLink implements LcpHooks {
 
   // --- what the owner reads -------------------------------------------------
 
+  get counters(): Readonly<PppLinkCounters> {
+    return { malformed: this.#malformed, discarded: this.#discarded, protocolRejects: this.#protocolRejects }
+  }
+
   get phase(): PppPhase {
     return this.#phase
   }
@@ -414,7 +430,7 @@ export class PppLink implements LcpHooks {
 
   /** Whether `up` was emitted and `down` not yet. */
   get isUp(): boolean {
-    return this.#upEvent !== undefined && !this.#downEmitted
+    return this.#upSent && !this.#downEmitted
   }
 
   /**
@@ -491,7 +507,7 @@ export class PppLink implements LcpHooks {
       protocol = decoded.protocol
       information = decoded.information
     } catch {
-      this.counters.malformed++
+      this.#malformed++
       return
     }
     const lcpOpened = this.#lcp.state === 'Opened'
@@ -505,14 +521,14 @@ export class PppLink implements LcpHooks {
       case Protocol.CHAP:
       case Protocol.EAP:
         // RFC 1661 3.4: nothing but LCP before LCP is Opened (what iOS relies on).
-        if (!lcpOpened || (this.#phase !== 'Authenticate' && this.#phase !== 'Network')) this.counters.discarded++
+        if (!lcpOpened || (this.#phase !== 'Authenticate' && this.#phase !== 'Network')) this.#discarded++
         else if (this.#authServer) this.#authServer.receive(protocol, information, now)
         else if (this.#authClient) this.#authClient.receive(protocol, information, now)
-        else this.counters.discarded++
+        else this.#discarded++
         break
       case Protocol.IPCP:
         if (this.#phase !== 'Network' || !lcpOpened) {
-          this.counters.discarded++
+          this.#discarded++
           break
         }
         {
@@ -523,7 +539,7 @@ export class PppLink implements LcpHooks {
       case Protocol.IPV6CP:
         if (this.#ipv6cp) {
           if (this.#phase !== 'Network' || !lcpOpened) {
-            this.counters.discarded++
+            this.#discarded++
             break
           }
           const packet = this.#controlPacket(information, decodeIpv6cp)
@@ -535,7 +551,7 @@ export class PppLink implements LcpHooks {
       case Protocol.IPV4:
       case Protocol.IPV6:
         // Data belongs to the data plane; one that reaches us is dropped.
-        this.counters.discarded++
+        this.#discarded++
         break
       default:
         // CCP (we run noccp), LQR, multilink, anything else (RFC 1661 5.7).
@@ -613,7 +629,7 @@ export class PppLink implements LcpHooks {
       const raw = decodeRawPacket(information)
       return { code: raw.code, identifier: raw.identifier, data: Buffer.from(raw.data) }
     } catch {
-      this.counters.malformed++
+      this.#malformed++
       return undefined
     }
   }
@@ -638,14 +654,14 @@ export class PppLink implements LcpHooks {
   /** RFC 1661 5.7: Protocol-Reject, only in LCP Opened and (3.5) past the Authenticate phase. */
   #rejectProtocol(protocol: number, information: Buffer, lcpOpened: boolean): void {
     if (!lcpOpened || this.#phase !== 'Network') {
-      this.counters.discarded++
+      this.#discarded++
       return
     }
     const room = Math.max(0, this.#lcpPolicy.negotiated.peerMru - 6)
     const data = Buffer.alloc(2)
     data.writeUInt16BE(protocol)
     this.#protocolRejectIdentifier = (this.#protocolRejectIdentifier + 1) & 0xff
-    this.counters.protocolRejects++
+    this.#protocolRejects++
     this.#sendFrame(Protocol.LCP, encodeRawPacket(Code.PROTOCOL_REJECT, this.#protocolRejectIdentifier, Buffer.concat([data, information.subarray(0, room)])))
   }
 
@@ -682,7 +698,7 @@ export class PppLink implements LcpHooks {
   #emitDown(reason: string): void {
     if (this.#downEmitted) return
     this.#downEmitted = true
-    const event: PppLinkEvent = { type: 'down', reason: this.#downReason ?? reason, wasUp: this.#upEvent !== undefined }
+    const event: PppLinkEvent = { type: 'down', reason: this.#downReason ?? reason, wasUp: this.#upSent }
     if (this.#user !== undefined) event.user = this.#user
     if (this.role === 'server' && this.#ipcpServer!.peerAddress !== undefined) event.address = this.#ipcpServer!.peerAddress
     this.#events = pushed(this.#events, event)
@@ -732,7 +748,7 @@ export class PppLink implements LcpHooks {
         const terminating = this.#closing || TERMINATING.has(this.#lcp.state)
         // Once authenticated (Network phase) a renegotiation ends the session: a new
         // authentication could name another user than the one the address was given to.
-        if (terminating || this.#phase === 'Network' || this.#upEvent !== undefined) {
+        if (terminating || this.#phase === 'Network' || this.#upSent) {
           this.#stopNetwork(now)
           this.#emitDown(event.reason ?? 'LCP down')
           if (!this.#closing) this.#closeWith(now, event.reason ?? 'LCP renegotiated')
@@ -778,7 +794,7 @@ export class PppLink implements LcpHooks {
       this.#authServer = new AuthServer({
         ...common,
         method,
-        peer: this.#options.peer!,
+        peer: this.#peer!,
         ...(this.#options.name !== undefined ? { name: this.#options.name } : {}),
         ...(this.#options.maxAuthAttempts !== undefined ? { maxAttempts: this.#options.maxAuthAttempts } : {}),
         newRequestId: () => ++this.#requestIds,
@@ -883,7 +899,7 @@ export class PppLink implements LcpHooks {
   }
 
   #linkUp(now: number): void {
-    if (this.#upEvent) return
+    if (this.#upSent) return
     const lcp = this.#lcpPolicy.negotiated
     let address: string | undefined
     let localAddress: string | undefined
@@ -917,7 +933,9 @@ export class PppLink implements LcpHooks {
     if (this.#policy) up.policy = this.#policy
     if (this.#mppeKeys) up.mppeKeys = this.#mppeKeys
     if (this.#passwordChanged) up.passwordChanged = true
-    this.#upEvent = up
+    this.#upSent = true
+    // The keys went out with the event: the link has no further use for them.
+    this.#mppeKeys = undefined
     this.#events = pushed(this.#events, up)
     // The peer negotiated IPCP, so it has our Success: the authenticator has nothing left to answer (a repeated
     // Response is now discarded). Its challenge, final packet and queues would otherwise stay for the link's life (issue #9).

@@ -103,13 +103,17 @@ export interface ControlPlaneOptions {
   maxCallsPerTick?: number
 }
 
+/** What a call keeps of its L2TP session: the ids, the peer's L2TP port and sequencing. */
+export type CallL2tp = Omit<SessionRef, 'peer'> & { peerL2tpPort: number; sequencing?: boolean }
+
 /**
- * What a call keeps of its L2TP session's events: the ids, the peer and
- * sequencing, in one fixed shape (the session-up event has up to 17 fields,
- * most out of object: ~0.1 KB more per call, issue #9).
+ * A call's L2TP session in one fixed shape (the session-up event has up to
+ * 17 fields, most out of object: ~0.1 KB more per call), and of the event's
+ * copy of the peer only its L2TP port (the peer is the binding's: ~60 B
+ * more per call; issue #9).
  */
-function callRef(e: SessionRef & { sequencing?: boolean }): SessionRef & { sequencing?: boolean } {
-  return { binding: e.binding, peer: e.peer, tunnelId: e.tunnelId, peerTunnelId: e.peerTunnelId, sessionId: e.sessionId, peerSessionId: e.peerSessionId, sequencing: e.sequencing }
+function callRef(e: SessionRef & { sequencing?: boolean }): CallL2tp {
+  return { binding: e.binding, peerL2tpPort: e.peer.l2tpPort, tunnelId: e.tunnelId, peerTunnelId: e.peerTunnelId, sessionId: e.sessionId, peerSessionId: e.peerSessionId, sequencing: e.sequencing }
 }
 
 /** One PPP session over one L2TP session. */
@@ -117,14 +121,21 @@ export interface Call extends Timed {
   /** The data plane's session id, and the id `kick` takes. */
   id: number
   /** The L2TP session: its ids from session-connecting, the whole session-up once ICCN came. */
-  l2tp: SessionRef & { sequencing?: boolean }
+  l2tp: CallL2tp
   /** PPP started (session-up seen). */
   opened: boolean
   /** PPP frames that came before session-up (the shared empty array while none: lib/util/queues.ts). */
   early: Buffer[]
   binding: Binding
   link: PppLink
-  up?: PppLinkUpEvent
+  /** What the session reads of PPP's up event (callUp): not the event itself, with its DNS list copy, MRU, keys (issue #9). */
+  up?: CallUp
+  /**
+   * The server's record of the call's login (server-control-plane.ts; the
+   * client has none). Named here so that the call is made with it: a field
+   * added later goes to a property array of its own (~40 B per call).
+   */
+  login?: object
   startedAt: number
   /** Wall-clock ms (Date.now()) when it started: a number, not a Date per call (~0.1 KB, issue #9). */
   startedWall: number
@@ -147,6 +158,14 @@ export interface Call extends Timed {
   counterBase?: SessionCounters
   /** The current data-plane entry's figures as of the last refreshCounters() (none before any traffic): on the call, not in a Map by call id (issue #9). */
   counters?: SessionCounters
+}
+
+/** The fields of PPP's up event a live call reads (user, address, the data plane's framing, the user's policy). */
+export type CallUp = Pick<PppLinkUpEvent, 'user' | 'address' | 'acfc' | 'pfc' | 'peerMru' | 'authMethod' | 'policy'>
+
+/** A call's up record in one fixed shape: the event's other fields go with the event (~0.1 KB per call, issue #9). */
+function callUp(e: PppLinkUpEvent): CallUp {
+  return { user: e.user, address: e.address, acfc: e.acfc, pfc: e.pfc, peerMru: e.peerMru, authMethod: e.authMethod, policy: e.policy }
 }
 
 /** A session's traffic as the data plane counts it. */
@@ -570,7 +589,7 @@ export abstract class ControlPlane {
       return undefined
     }
     const id = this.allocateCallId()
-    const call: Call = { id, l2tp: callRef(e), binding, link: this.newLink(e, binding), startedAt: now, startedWall: Date.now(), cleared: false, finished: false, opened: false, early: NONE, timerAt: undefined, timerSeq: nextTimerSeq() }
+    const call: Call = { id, l2tp: callRef(e), binding, link: this.newLink(e, binding), up: undefined, login: undefined, startedAt: now, startedWall: Date.now(), cleared: false, finished: false, opened: false, early: NONE, timerAt: undefined, timerSeq: nextTimerSeq() }
     this.calls.set(id, call)
     this.callBySession.set(e.sessionId, call)
     try {
@@ -611,7 +630,7 @@ export abstract class ControlPlane {
       localSession: call.l2tp.sessionId,
       peerTunnel: call.l2tp.peerTunnelId,
       peerSession: call.l2tp.peerSessionId,
-      peerPort: call.l2tp.peer.l2tpPort,
+      peerPort: call.l2tp.peerL2tpPort,
       sequencing: call.l2tp.sequencing,
       mru: up ? Math.min(up.peerMru, this.o.ppp.mtu) : this.o.ppp.mtu,
       ...(up ? { acfc: up.acfc, pfc: up.pfc } : {}),
@@ -655,7 +674,7 @@ export abstract class ControlPlane {
         if (e.final) call.ending ??= { reason: 'error', detail: `authentication failed: ${e.reason}` }
         return
       case 'up':
-        call.up = e
+        call.up = callUp(e)
         call.startedAt = now
         call.startedWall = Date.now()
         try {

@@ -157,15 +157,13 @@ export class IkeEndpoint {
    * Indexes kept as SAs change state (IkeSa.observer), so that nothing a
    * stranger sends costs a scan of every SA (issue #12) and a tick touches
    * only the SAs due (issue #9): half-open SAs in all and per source
-   * address, established SAs per identity (those of one identity from
-   * one outer address and port are found in its group: a group is bounded
-   * by maxSasPerIdentity but for the peer's own rekeys, and a second index
-   * by identity + address + port cost every SA a Map entry and a key
-   * string, issue #9), initiator SAs by their cookie, and SAs by deadline.
+   * address, established SAs per identity and per identity + outer
+   * address and port, initiator SAs by their cookie, and SAs by deadline.
    */
   private halfOpen = 0
   private readonly halfOpenBySource = new Map<string, number>()
   private readonly byIdentity = new MultiMap<string, IkeSa>()
+  private readonly byIdentityEndpoint = new MultiMap<string, IkeSa>()
   private readonly initiators = new Map<string, IkeSa>()
   private readonly timers = new DeadlineQueue<IkeSa>((ike) => this.deadlineOf(ike))
   /** SAs established during the current handle(): their Phase 1 material goes once it returns. */
@@ -221,8 +219,10 @@ export class IkeEndpoint {
 
   /** The per-identity limit: other established SAs of this identity, a rekey or restart from the same address and port not counted. */
   private admitPeer(ike: IkeSa): string | undefined {
-    let others = 0
-    for (const s of this.byIdentity.get(ike.peerId ?? '')) if (s !== ike && !sameEndpoint(s.peer, ike.peer)) others++
+    const identity = ike.peerId ?? ''
+    let others = this.byIdentity.count(identity)
+    for (const s of this.byIdentityEndpoint.get(endpointKey(identity, ike.peer))) if (s !== ike) others--
+    if (ike.identityKey === identity) others--
     return others >= this.config.maxSasPerIdentity ? 'IKE SAs per identity limit reached' : undefined
   }
 
@@ -247,10 +247,14 @@ export class IkeEndpoint {
     const established = ike.tracked && ike.established
     if (established && ike.identityKey === undefined) {
       ike.identityKey = ike.peerId ?? ''
+      ike.endpointKey = flatString(endpointKey(ike.identityKey, ike.peer))
       this.byIdentity.add(ike.identityKey, ike)
+      this.byIdentityEndpoint.add(ike.endpointKey, ike)
     } else if (!established && ike.identityKey !== undefined) {
       this.byIdentity.delete(ike.identityKey, ike)
+      this.byIdentityEndpoint.delete(ike.endpointKey!, ike)
       ike.identityKey = undefined
+      ike.endpointKey = undefined
     }
   }
 
@@ -538,8 +542,8 @@ export class IkeEndpoint {
    * apart.
    */
   private supersede(ike: IkeSa, initialContact: boolean): void {
-    for (const old of this.byIdentity.get(ike.peerId ?? '')) {
-      if (old === ike || !old.established || !sameEndpoint(old.peer, ike.peer)) continue
+    for (const old of this.byIdentityEndpoint.get(endpointKey(ike.peerId ?? '', ike.peer))) {
+      if (old === ike || !old.established) continue
       if (initialContact) {
         this.forget(old, 'replaced by a new IKE SA (INITIAL-CONTACT)')
         continue
@@ -813,6 +817,6 @@ export class IkeEndpoint {
   }
 }
 
-function sameEndpoint(a: { address: string; port: number }, b: { address: string; port: number }): boolean {
-  return a.address === b.address && a.port === b.port
+function endpointKey(identity: string, peer: { address: string; port: number }): string {
+  return `${identity}\n${peer.address}\n${peer.port}`
 }

@@ -116,6 +116,8 @@ export class IkeSa implements Timed {
   readonly timerSeq = nextTimerSeq()
   /** The endpoint's bookkeeping: indexed as established under this identity. */
   identityKey: string | undefined = undefined
+  /** Indexed as established under this identity and outer address and port: a rekey or restart from the same endpoint is found without scanning the identity's SAs. */
+  endpointKey: string | undefined = undefined
   /** tracked, rekeyStarted, aggressive (FLAG_*): one field, not three (each field costs 8 B for the SA's life, issue #9). */
   #flags = 0
   /** The Phase 1 choice; its `transform` (the client's, echoed in our reply) goes once the SA is established. */

@@ -348,7 +348,7 @@ export interface TunnelHost {
   /** A control message was sent again (for the retransmit counter). */
   countRetransmit?(): void
   /** How every tunnel of the host encodes its control messages (one object for all of them, not one per tunnel: issue #9). */
-  readonly encode?: EncodeOptions
+  readonly encode: EncodeOptions
 }
 
 export type TunnelState = 'Idle' | 'WaitCtlReply' | 'WaitCtlConn' | 'Established' | 'Closing'
@@ -422,7 +422,7 @@ export class Tunnel implements Timed, SessionHost {
       maxTries: c.retransmitTries,
       ackDelay: c.ackDelay,
       initialNr,
-      encode: host.encode ?? { ...(c.secret ? { secret: c.secret } : {}), randomBytes: host.random },
+      encode: host.encode,
       counter: host,
     })
     this.tieBreaker = initiator && c.tieBreaker !== false ? (Buffer.isBuffer(c.tieBreaker) ? c.tieBreaker : host.random(8)) : undefined
@@ -804,7 +804,7 @@ export class Tunnel implements Timed, SessionHost {
       const ns = (this.channel.ns - this.channel.unacknowledged + 0x10000) & 0xffff
       this.extra = pushed(this.extra, encodeControl(
         { tunnelId: this.peerTunnelId, sessionId: 0, ns, nr: this.channel.nr, messageType: MessageType.StopCCN, avps: this.hide([avp(AvpType.ASSIGNED_TUNNEL_ID, this.id), avp(AvpType.RESULT_CODE, result)]) },
-        { ...(this.config.secret ? { secret: this.config.secret } : {}), randomBytes: this.host.random },
+        this.host.encode,
       ))
     }
     this.done = true

@@ -9,7 +9,7 @@ import { decodeHeader, decodeMessage, IkeCodecError, type IsakmpHeader } from '.
 import { ExchangeType, Flag, NotifyType, PayloadType, VendorIds, identifyVendorId } from './constants.js'
 import type { Context, ResolvedConfig } from './context.js'
 import type { DhGroup, DhKeys } from './dh.js'
-import { IkeSa, type IkeSaObserver } from './ike-sa.js'
+import { IkeSa, cookiesKey, type IkeSaObserver } from './ike-sa.js'
 import { DeadlineQueue } from '../util/deadline-queue.js'
 import { MultiMap } from '../util/multimap.js'
 import { ownMemory } from '../util/buffers.js'
@@ -301,9 +301,9 @@ export class IkeEndpoint {
     }
   }
 
-  /** The SA map's key: the cookies as an SA id spells them (saId, not made flat: a lookup's key is dropped). */
+  /** The SA map's key: the cookies as an SA id spells them (cookiesKey, not made flat: a lookup's key is dropped). */
   private key(ckyI: Buffer, ckyR: Buffer): string {
-    return `${ckyI.toString('hex')}:${ckyR.toString('hex')}`
+    return cookiesKey(ckyI, ckyR)
   }
 
   /** The SA of an id (what events and the server name SAs by). */

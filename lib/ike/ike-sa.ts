@@ -225,21 +225,25 @@ export class IkeSa implements Timed {
     return (this.#flags & FLAG_TRACKED) !== 0
   }
   set tracked(v: boolean) {
-    this.#flags = v ? this.#flags | FLAG_TRACKED : this.#flags & ~FLAG_TRACKED
+    this.#setFlag(FLAG_TRACKED, v)
   }
   /** Initiator: the Phase 1 rekey before this SA's lifetime ends has begun. */
   get rekeyStarted(): boolean {
     return (this.#flags & FLAG_REKEY_STARTED) !== 0
   }
   set rekeyStarted(v: boolean) {
-    this.#flags = v ? this.#flags | FLAG_REKEY_STARTED : this.#flags & ~FLAG_REKEY_STARTED
+    this.#setFlag(FLAG_REKEY_STARTED, v)
   }
   /** Set up by Aggressive Mode (its fragments carry that exchange type). */
   get aggressive(): boolean {
     return (this.#flags & FLAG_AGGRESSIVE) !== 0
   }
   set aggressive(v: boolean) {
-    this.#flags = v ? this.#flags | FLAG_AGGRESSIVE : this.#flags & ~FLAG_AGGRESSIVE
+    this.#setFlag(FLAG_AGGRESSIVE, v)
+  }
+
+  #setFlag(flag: number, on: boolean): void {
+    this.#flags = on ? this.#flags | flag : this.#flags & ~flag
   }
 
   /** IV for the next phase-1 message. */
@@ -525,9 +529,14 @@ export class IkeSa implements Timed {
   }
 }
 
-/** An SA's id, its cookies in hex with a colon between (the endpoint's key for the SA spells them so too): flat, not a concatenation. */
+/** The cookies in hex with a colon between: an SA's id, and the endpoint's key for an SA (a responder's key is its id). */
+export function cookiesKey(ckyI: Buffer, ckyR: Buffer): string {
+  return `${ckyI.toString('hex')}:${ckyR.toString('hex')}`
+}
+
+/** An SA's id (cookiesKey), kept for the SA's life: flat, not a concatenation. */
 export function saId(ckyI: Buffer, ckyR: Buffer): string {
-  return flatString(`${ckyI.toString('hex')}:${ckyR.toString('hex')}`)
+  return flatString(cookiesKey(ckyI, ckyR))
 }
 
 function replaceZeroed(key: Buffer): Buffer {

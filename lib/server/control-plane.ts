@@ -252,7 +252,7 @@ export abstract class ControlPlane {
 
   /** Installs (or replaces) a call's data-plane session: a new entry counts from zero, so the last refresh's figures of the old one go. */
   private installSession(call: Call): void {
-    if (call.counters) call.counters = undefined
+    call.counters = undefined
     this.o.dataplane.upsertSession(this.sessionOptions(call))
   }
 
@@ -706,7 +706,7 @@ export abstract class ControlPlane {
     this.o.dataplane.removeSession(call.id)
     this.calls.delete(call.id)
     this.callBySession.delete(call.l2tp.sessionId)
-    if (call.counters) call.counters = undefined
+    call.counters = undefined
     this.callTimers.cancel(call)
     this.callsByBinding.delete(call.binding, call)
     const ending = call.ending ?? { reason: 'peer' as const, detail: call.pppDown?.reason ?? 'ended' }
